@@ -1,0 +1,51 @@
+// Lint rules, including the layering rule of DESIGN.md: every `core/` folder stays pure
+// (no node:* modules, no timers, no wall clock, no Math.random) and imports only src/lib
+// and its own area's core, so the simulator can drive it deterministically.
+import js from "@eslint/js";
+import tseslint from "typescript-eslint";
+
+const impurityMessage =
+  "core/ is pure: time enters through tick(), randomness through an injected seeded PRNG, IO through the io/ shell.";
+
+export default tseslint.config(
+  { ignores: ["dist/**", "node_modules/**", "src/gen/**", "coverage/**", "data/**"] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { console: "readonly", process: "readonly" } },
+    rules: {
+      "@typescript-eslint/no-explicit-any": "error",
+      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+      eqeqeq: ["error", "always"],
+    },
+  },
+  {
+    files: ["src/**/core/**/*.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            { group: ["node:*"], message: impurityMessage },
+            { group: ["**/io/**", "**/io"], message: "core/ must not import from io/." },
+            { group: ["**/gen/**"], message: "core/ uses plain types; generated protobuf code belongs to io/." },
+          ],
+          paths: ["fs", "os", "net", "http", "crypto", "timers", "child_process", "path"].map((name) => ({
+            name,
+            message: impurityMessage,
+          })),
+        },
+      ],
+      "no-restricted-globals": [
+        "error",
+        ...["Date", "setTimeout", "setInterval", "setImmediate", "clearTimeout", "clearInterval", "queueMicrotask", "performance", "process", "require"].map(
+          (name) => ({ name, message: impurityMessage }),
+        ),
+      ],
+      "no-restricted-properties": [
+        "error",
+        { object: "Math", property: "random", message: impurityMessage },
+      ],
+    },
+  },
+);
