@@ -1,5 +1,6 @@
 import { assert } from "../../lib/assert.js";
-import type { ConfState, Entry, HardState, Snapshot } from "./types.js";
+import { encodeConfChange } from "./conf-change-codec.js";
+import type { ConfState, Entry, HardState, ReplicaId, Snapshot } from "./types.js";
 import { EMPTY_HARD_STATE, entryBytes } from "./types.js";
 
 /**
@@ -37,8 +38,24 @@ export class MemoryLogStorage implements LogStorage {
   /** Entries after the offset: log[i] has index offset + 1 + i. */
   private log: Entry[] = [];
 
+  /**
+   * `initialConf` puts a fixed membership in the index-0 snapshot: enough for tests whose
+   * membership never grows. A cluster that may add replicas starts with bootstrap() instead.
+   */
   constructor(initialConf: ConfState = { voters: [], learners: [] }) {
     this.snap = emptySnapshot(initialConf);
+  }
+
+  /**
+   * A new cluster's first log: one committed "add-voter" entry per initial voter (term 1),
+   * identical on every initial replica. The configuration then lives in the log, so a replica
+   * that joins later with an empty log learns the whole membership by replaying it.
+   */
+  static bootstrap(voters: readonly ReplicaId[]): MemoryLogStorage {
+    const storage = new MemoryLogStorage();
+    storage.append(bootstrapEntries(voters));
+    storage.setHardState({ term: 1, vote: "", commit: voters.length });
+    return storage;
   }
 
   initialState(): { hardState: HardState; confState: ConfState } {
@@ -137,4 +154,16 @@ export class MemoryLogStorage implements LogStorage {
     copy.log = this.log.slice();
     return copy;
   }
+}
+
+/** The bootstrap entries of a new cluster: the same bytes on every initial replica. */
+export function bootstrapEntries(voters: readonly ReplicaId[]): Entry[] {
+  assert(voters.length > 0, "a cluster needs at least one voter");
+  assert(new Set(voters).size === voters.length, "duplicate voter in bootstrap");
+  return [...voters].sort().map((replica, i) => ({
+    term: 1,
+    index: i + 1,
+    type: "conf-change" as const,
+    data: encodeConfChange({ type: "add-voter", replica }),
+  }));
 }

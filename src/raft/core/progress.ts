@@ -18,6 +18,10 @@ export class Progress {
   probeSent = false;
   /** In snapshot: the index of the snapshot being sent. */
   pendingSnapshot = 0;
+  /** The highest commit index sent to the replica, so a stale one can be refreshed. */
+  sentCommit = 0;
+  /** The newest leader tick echoed by a heartbeat answer (see Raft.holdsLease). */
+  leaseAckTicks = 0;
   /** Heard from since the last check-quorum round. */
   recentActive = false;
   readonly inflights: Inflights;

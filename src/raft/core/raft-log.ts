@@ -19,7 +19,8 @@ export class RaftLog {
   constructor(storage: LogStorage, committed: number) {
     this.storage = storage;
     this.unstable = new Unstable(storage.lastIndex() + 1);
-    const snapshotIndex = storage.firstIndex() - 1;
+    // Entries kept behind the snapshot (for slow followers) are already in the state it restores.
+    const snapshotIndex = storage.snapshot().meta.index;
     assert(committed >= snapshotIndex, `persisted commit ${committed} below the snapshot index ${snapshotIndex}`);
     assert(committed <= storage.lastIndex(), `persisted commit ${committed} beyond the persisted log ${storage.lastIndex()}`);
     this.committed = committed;

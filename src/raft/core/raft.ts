@@ -38,6 +38,8 @@ export class Raft {
   private votes = new Map<ReplicaId, boolean>();
 
   private electionElapsedTicks = 0;
+  /** Ticks since this replica became leader: the clock of its read lease. */
+  private leaderTicks = 0;
   private heartbeatElapsedTicks = 0;
   private randomizedElectionTimeoutTicks = 0;
   /** Ticks until a pre-vote after the transport reported the leader's connection lost. */
@@ -154,6 +156,8 @@ export class Raft {
 
   reportLeaderConnectionLost(): void {
     if (this.role !== "follower" || this.leader === NO_REPLICA || !this.isPromotable()) return;
+    // Forgetting the leader early would break the lease other replicas' leaders rely on.
+    if (this.config.readOnly === "lease") return;
     this.leader = NO_REPLICA;
     this.leaderLostCountdownTicks = this.config.random.nextIntBetween(
       this.config.leaderLostDelayTicksMin,
@@ -355,6 +359,7 @@ export class Raft {
     this.leader = NO_REPLICA;
     this.electionElapsedTicks = 0;
     this.heartbeatElapsedTicks = 0;
+    this.leaderTicks = 0;
     this.leaderLostCountdownTicks = null;
     this.resetRandomizedElectionTimeout();
     this.leadTransferee = NO_REPLICA;
@@ -412,6 +417,7 @@ export class Raft {
   }
 
   private tickHeartbeat(): void {
+    this.leaderTicks++;
     this.heartbeatElapsedTicks++;
     this.electionElapsedTicks++;
     if (this.electionElapsedTicks >= this.config.electionTimeoutTicks) {
@@ -591,7 +597,7 @@ export class Raft {
   private handleHeartbeat(m: Message): void {
     // The leader sends min(our match, its commit), so this never points beyond our log.
     this.log.commitTo(Math.min(m.commit, this.log.lastIndex()));
-    this.send(message({ type: "heartbeat-resp", from: this.id, to: m.from, term: this.term, context: m.context }));
+    this.send(message({ type: "heartbeat-resp", from: this.id, to: m.from, term: this.term, context: m.context, logIndex: m.logIndex }));
   }
 
   private handleSnapshot(m: Message): void {
@@ -659,12 +665,14 @@ export class Raft {
     } else if (pr.state === "replicate") pr.inflights.freeLE(m.index);
 
     if (this.maybeCommit()) this.broadcastAppend();
-    else this.fillWindow(m.from, false);
+    // A follower that was paused when the commit index moved must still hear about it.
+    else this.fillWindow(m.from, pr.sentCommit < Math.min(this.log.committed, pr.match));
     if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) this.sendTimeoutNow(m.from);
   }
 
   private handleHeartbeatResponse(m: Message, pr: Progress): void {
     pr.probeSent = false;
+    pr.leaseAckTicks = Math.max(pr.leaseAckTicks, m.logIndex);
     if (pr.state === "replicate" && pr.inflights.full()) pr.inflights.freeFirstOne();
     if (pr.match < this.log.lastIndex()) this.sendAppend(m.from);
     if (this.config.readOnly !== "safe" || m.context === "") return;
@@ -685,13 +693,25 @@ export class Raft {
       this.releaseRead(index, context, from);
       return;
     }
-    if (this.config.readOnly === "lease") {
+    if (this.config.readOnly === "lease" && this.holdsLease()) {
       this.releaseRead(index, context, from);
       return;
     }
     if (this.readOnly.has(context)) return;
     this.readOnly.add(index, context, from, this.id);
     this.broadcastHeartbeat(context);
+  }
+
+  /**
+   * A follower ignores campaigns for an election timeout after it hears from us. A heartbeat
+   * sent at leader tick t and acknowledged by a quorum therefore guarantees no other leader
+   * before about t + electionTimeout; a margin absorbs tick-rate drift between processes.
+   */
+  private holdsLease(): boolean {
+    const acked = committedIndex(this.voters, (id) => (id === this.id ? this.leaderTicks : (this.progress.get(id)?.leaseAckTicks ?? 0)));
+    if (acked === 0) return false;
+    const margin = Math.ceil(this.config.electionTimeoutTicks / 10) + 1;
+    return this.leaderTicks < acked + this.config.electionTimeoutTicks - margin;
   }
 
   private releaseRead(index: number, context: string, from: ReplicaId): void {
@@ -768,7 +788,8 @@ export class Raft {
     for (const [id, pr] of this.progress) {
       if (id === this.id) continue;
       const commit = Math.min(pr.match, this.log.committed);
-      this.send(message({ type: "heartbeat", from: this.id, to: id, term: this.term, commit, context }));
+      pr.sentCommit = Math.max(pr.sentCommit, commit);
+      this.send(message({ type: "heartbeat", from: this.id, to: id, term: this.term, commit, context, logIndex: this.leaderTicks }));
     }
   }
 
@@ -784,6 +805,7 @@ export class Raft {
     this.send(
       message({ type: "append", from: this.id, to, term: this.term, logIndex: prevIndex, logTerm: prevTerm, entries, commit: this.log.committed }),
     );
+    pr.sentCommit = Math.max(pr.sentCommit, Math.min(this.log.committed, prevIndex + entries.length));
     if (entries.length > 0) pr.sentEntries(entries[entries.length - 1].index);
     else if (pr.state === "probe") pr.probeSent = true;
     return true;
@@ -808,6 +830,9 @@ export class Raft {
   private isValidConfChange(change: ConfChange): boolean {
     const { replica } = change;
     switch (change.type) {
+      case "add-voter":
+        // Only bootstrap entries add voters directly; at run time a replica joins as a learner.
+        return false;
       case "add-learner":
         return !this.voters.includes(replica) && !this.learners.includes(replica);
       case "promote-learner": {
@@ -829,6 +854,9 @@ export class Raft {
     const voters = this.voters.filter((id) => id !== change.replica);
     const learners = this.learners.filter((id) => id !== change.replica);
     switch (change.type) {
+      case "add-voter":
+        voters.push(change.replica);
+        break;
       case "add-learner":
         if (!this.voters.includes(change.replica)) learners.push(change.replica);
         else voters.push(change.replica);

@@ -29,8 +29,12 @@ export interface ConfState {
   readonly learners: readonly ReplicaId[];
 }
 
-/** Membership changes happen one server at a time; new servers join as learners first. */
+/**
+ * Membership changes happen one server at a time; new servers join as learners first.
+ * "add-voter" appears only in the bootstrap entries that start a new cluster's log.
+ */
 export type ConfChange =
+  | { readonly type: "add-voter"; readonly replica: ReplicaId }
   | { readonly type: "add-learner"; readonly replica: ReplicaId }
   | { readonly type: "promote-learner"; readonly replica: ReplicaId }
   | { readonly type: "remove"; readonly replica: ReplicaId };
@@ -85,7 +89,10 @@ export interface Message {
   readonly from: ReplicaId;
   readonly to: ReplicaId;
   readonly term: number;
-  /** append: index of the entry before `entries`; (pre-)vote: the candidate's last index. */
+  /**
+   * append: index of the entry before `entries`; (pre-)vote: the candidate's last index;
+   * heartbeat(-resp): the leader's tick count when sent, echoed back (the lease-read clock).
+   */
   readonly logIndex: number;
   /** append: term of the entry at logIndex; (pre-)vote: the candidate's last term; append-resp reject: term at rejectHint. */
   readonly logTerm: number;

@@ -1,0 +1,248 @@
+import type { ServerWritableStream, handleUnaryCall, sendUnaryData, ServerUnaryCall } from "@grpc/grpc-js";
+
+import type { Logger } from "../lib/logger.js";
+import { OrchestratorError } from "../lib/errors.js";
+import type { RaftNode } from "../raft/io/raft-node.js";
+import {
+  containerToProto,
+  deploymentToProto,
+  eventToProto,
+  nodeToProto,
+  validateDeploymentName,
+  validateDeploymentSpec,
+  validateScale,
+  type ClusterFsm,
+  type StateChange,
+} from "../fsm/index.js";
+import type {
+  ClusterStatusResponse,
+  Member,
+  OrchestratorServiceServer,
+  WatchRequest,
+  WatchResponse,
+} from "../gen/orchestrator/v1/orchestrator.js";
+import type { Deployment } from "../gen/orchestrator/v1/types.js";
+import { CommandProposer } from "./command-proposer.js";
+import { toServiceError } from "./grpc-status.js";
+import type { WatchHub } from "./watch-hub.js";
+
+export interface ServiceDeps {
+  readonly node: RaftNode;
+  readonly fsm: ClusterFsm;
+  readonly watchHub: WatchHub;
+  readonly logger: Logger;
+}
+
+/** Changes queued for one slow watcher before its stream is ended. */
+const watchQueueMax = 10_000;
+
+/** Wraps a handler so every failure becomes a gRPC status with a message a person can act on. */
+function unary<Req, Res>(logger: Logger, method: string, fn: (request: Req) => Promise<Res>): handleUnaryCall<Req, Res> {
+  return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
+    fn(call.request).then(
+      (response) => callback(null, response),
+      (error: unknown) => {
+        if (!(error instanceof OrchestratorError)) logger.error({ method, err: error instanceof Error ? error.stack : String(error) }, "request failed unexpectedly");
+        callback(toServiceError(error) as Parameters<sendUnaryData<Res>>[0]);
+      },
+    );
+  };
+}
+
+export function createOrchestratorService(deps: ServiceDeps): OrchestratorServiceServer {
+  const { node, fsm, logger } = deps;
+  const proposer = new CommandProposer(node);
+  const readBarrier = async (stale: boolean) => {
+    if (!stale) await node.linearizableRead();
+  };
+  const deploymentOrThrow = (name: string): Deployment => {
+    const view = fsm.getDeployment(name);
+    if (view === undefined) throw new OrchestratorError("NOT_FOUND", `deployment ${name} not found; run \`orchctl list\` to see what exists`);
+    return deploymentToProto(view);
+  };
+
+  return {
+    deploy: unary(logger, "Deploy", async (request) => {
+      const spec = validateDeploymentSpec(request.spec, fsm.nodeCapacities());
+      if (!spec.ok) throw new OrchestratorError(spec.code, spec.message);
+      const value = await proposer.propose(request.header, { kind: "deploy", deploy: { spec: request.spec! } }, "deploy");
+      return { deployment: deploymentOrThrow(value.name), created: value.created, revision: fsm.revision };
+    }),
+    scale: unary(logger, "Scale", async (request) => {
+      const invalid = validateScale(request.name, request.replicas);
+      if (invalid !== null) throw new OrchestratorError(invalid.code, invalid.message);
+      const value = await proposer.propose(request.header, { kind: "scale", scale: { name: request.name, replicas: request.replicas } }, "scale");
+      return { deployment: deploymentOrThrow(value.name), revision: fsm.revision };
+    }),
+    delete: unary(logger, "Delete", async (request) => {
+      const invalid = validateDeploymentName(request.name);
+      if (invalid !== null) throw new OrchestratorError(invalid.code, invalid.message);
+      await proposer.propose(request.header, { kind: "delete", delete: { name: request.name } }, "delete");
+      return { revision: fsm.revision };
+    }),
+    getDeployment: unary(logger, "GetDeployment", async (request) => {
+      const invalid = validateDeploymentName(request.name);
+      if (invalid !== null) throw new OrchestratorError(invalid.code, invalid.message);
+      await readBarrier(request.stale);
+      const deployment = deploymentOrThrow(request.name);
+      const containers = fsm.listContainers({ deployment: request.name }).containers.map(containerToProto);
+      return { deployment, containers, revision: fsm.revision };
+    }),
+    listDeployments: unary(logger, "ListDeployments", async (request) => {
+      await readBarrier(request.stale);
+      return { deployments: fsm.listDeployments().map(deploymentToProto), revision: fsm.revision };
+    }),
+    listContainers: unary(logger, "ListContainers", async (request) => {
+      await readBarrier(request.stale);
+      const page = fsm.listContainers({
+        ...(request.deployment !== "" ? { deployment: request.deployment } : {}),
+        ...(request.node !== "" ? { node: request.node } : {}),
+        limit: request.limit,
+      });
+      return { containers: page.containers.map(containerToProto), revision: fsm.revision, total: page.total };
+    }),
+    listNodes: unary(logger, "ListNodes", async (request) => {
+      await readBarrier(request.stale);
+      return { nodes: fsm.listNodes().map((n) => nodeToProto(n, fsm.nodeContainerCount(n.id))), revision: fsm.revision };
+    }),
+    clusterStatus: unary(logger, "ClusterStatus", async () => clusterStatus(node)),
+    transferLeadership: unary(logger, "TransferLeadership", async (request) => {
+      if (!node.isLeader()) throw node.notLeaderError(node.leaderId());
+      const leaderId = await node.transferLeadership(request.to === "" ? undefined : request.to);
+      return { leaderId, term: node.status().term };
+    }),
+    watch: (call: ServerWritableStream<WatchRequest, WatchResponse>) => watch(call, deps),
+  };
+}
+
+function clusterStatus(node: RaftNode): ClusterStatusResponse {
+  const status = node.status();
+  const leaderAddress = status.leader === "" ? "" : (node.peers().get(status.leader)?.api ?? "");
+  const members: Member[] = [];
+  const ids = new Set([...node.peers().keys(), ...status.conf.voters, ...status.conf.learners]);
+  for (const id of [...ids].sort()) {
+    const addresses = node.peers().get(id);
+    const progress = status.progress.get(id);
+    let role = "unknown";
+    if (id === status.leader) role = "leader";
+    else if (status.conf.voters.includes(id)) role = "follower";
+    else if (status.conf.learners.includes(id)) role = "learner";
+    members.push({
+      id,
+      raftAddress: addresses?.raft ?? "",
+      apiAddress: addresses?.api ?? "",
+      role,
+      matchIndex: progress?.match ?? 0,
+      reachable: id === status.id || (progress?.recentActive ?? false),
+    });
+  }
+  return {
+    replicaId: status.id,
+    role: status.role,
+    leaderId: status.leader,
+    leaderAddress,
+    term: status.term,
+    commitIndex: status.commit,
+    appliedIndex: status.applied,
+    members,
+  };
+}
+
+/** Streams changes after `from_revision` (0: the current state first), following the FSM live. */
+function watch(call: ServerWritableStream<WatchRequest, WatchResponse>, deps: ServiceDeps): void {
+  const { fsm, watchHub } = deps;
+  const filter = call.request.deployment;
+  const queue: (StateChange | "restored")[] = [];
+  let ended = false;
+  const end = (error?: OrchestratorError) => {
+    if (ended) return;
+    ended = true;
+    unsubscribe();
+    if (error !== undefined) call.destroy(Object.assign(new Error(error.message), toServiceError(error)));
+    else call.end();
+  };
+  const unsubscribe = watchHub.subscribe((change) => {
+    queue.push(change);
+    if (queue.length > watchQueueMax) end(new OrchestratorError("RESOURCE_EXHAUSTED", `watcher fell more than ${watchQueueMax} changes behind; watch again from revision ${fsm.revision}`));
+    else flush();
+  });
+  call.on("cancelled", () => end());
+  call.on("close", () => end());
+  const write = (response: WatchResponse | undefined) => {
+    if (response !== undefined && !ended) call.write(response);
+  };
+  const flush = () => {
+    while (queue.length > 0 && !ended) {
+      const change = queue.shift()!;
+      if (change === "restored") {
+        for (const response of currentState(fsm, filter)) write(response);
+      } else {
+        write(changeToResponse(fsm, change, filter));
+      }
+    }
+  };
+  const from = call.request.fromRevision;
+  if (from === 0) {
+    for (const response of currentState(fsm, filter)) write(response);
+  } else {
+    const changes = watchHub.changesSince(from);
+    if (changes === undefined) {
+      end(new OrchestratorError("FAILED_PRECONDITION", `revision ${from} is older than this replica remembers; watch from 0 to get the current state`));
+      return;
+    }
+    for (const change of changes) write(changeToResponse(fsm, change, filter));
+  }
+  flush();
+}
+
+function currentState(fsm: ClusterFsm, filter: string): WatchResponse[] {
+  const revision = fsm.revision;
+  const out: WatchResponse[] = [];
+  const base = { revision, action: "put", deployment: undefined, container: undefined, node: undefined, event: undefined };
+  if (filter === "") for (const n of fsm.listNodes()) out.push({ ...base, kind: "node", node: nodeToProto(n, fsm.nodeContainerCount(n.id)) });
+  for (const view of fsm.listDeployments()) {
+    if (filter !== "" && view.deployment.spec.name !== filter) continue;
+    out.push({ ...base, kind: "deployment", deployment: deploymentToProto(view) });
+  }
+  const containers = fsm.listContainers({ ...(filter !== "" ? { deployment: filter } : {}), limit: 100_000 }).containers;
+  for (const c of containers) out.push({ ...base, kind: "container", container: containerToProto(c) });
+  return out;
+}
+
+function changeToResponse(fsm: ClusterFsm, change: StateChange, filter: string): WatchResponse | undefined {
+  const base: WatchResponse = { revision: change.revision, kind: change.kind, action: change.action, deployment: undefined, container: undefined, node: undefined, event: undefined };
+  switch (change.kind) {
+    case "deployment": {
+      if (filter !== "" && change.id !== filter) return undefined;
+      const view = fsm.getDeployment(change.id);
+      if (change.action === "delete" || view === undefined) {
+        return { ...base, action: "delete", deployment: { spec: { name: change.id } } as Deployment };
+      }
+      return { ...base, deployment: deploymentToProto(view) };
+    }
+    case "container": {
+      const container = fsm.getContainer(change.id);
+      if (change.action === "delete" || container === undefined) {
+        if (filter !== "" && !change.id.startsWith(`${filter}-`)) return undefined;
+        return { ...base, action: "delete", container: { id: change.id } as ReturnType<typeof containerToProto> };
+      }
+      if (filter !== "" && container.deployment !== filter) return undefined;
+      return { ...base, container: containerToProto(container) };
+    }
+    case "node": {
+      if (filter !== "") return undefined;
+      const n = fsm.getNode(change.id);
+      if (n === undefined) return { ...base, action: "delete", node: { id: change.id } as ReturnType<typeof nodeToProto> };
+      return { ...base, node: nodeToProto(n, fsm.nodeContainerCount(n.id)) };
+    }
+    case "event": {
+      const event = fsm.events({ sinceRevision: change.revision, limit: 1000 }).find((e) => String(e.seq) === change.id);
+      if (event === undefined) return undefined;
+      if (filter !== "" && event.deployment !== filter) return undefined;
+      return { ...base, event: eventToProto(event) };
+    }
+    default:
+      return undefined;
+  }
+}
+

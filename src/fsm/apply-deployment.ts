@@ -1,0 +1,135 @@
+/**
+ * Deploy, scale and delete.
+ *
+ * Scale-down and capacity. A surplus container that was never placed, or has already ended,
+ * is removed at once (it holds nothing). A placed, live one is marked desired=stopped and keeps
+ * holding its request on its node until it is known to have ended: its agent reports it stopped
+ * or failed (ContainerStatus), or the leader forgets it (RemoveContainer, e.g. its node is
+ * down). Only then is its capacity released and its record removed. So a node's allocation is
+ * always the sum of what is placed on it and not yet known to have ended, and a replacement can
+ * never be placed into room that a container still shutting down occupies.
+ *
+ * Which surplus goes first: unplaced ones, then ended ones, then the live ones; newest (highest
+ * ordinal) first within each group, so the oldest, longest-proven replicas stay.
+ */
+import type { DeleteCommand, DeployCommand, ScaleCommand } from "../gen/orchestrator/v1/fsm.js";
+import type { ApplyResult } from "./apply-result.js";
+import type { ClusterState } from "./cluster-state.js";
+import { fsmLimits } from "./limits.js";
+import { failure, success } from "./result.js";
+import { isTerminal, type ContainerRecord, type DeploymentRecord } from "./state.js";
+import { specDifferences, validateDeploymentName, validateDeploymentSpec, validateScale } from "./validation.js";
+
+export function applyDeploy(state: ClusterState, command: DeployCommand, atMs: number): ApplyResult {
+  const checked = validateDeploymentSpec(command.spec, state.nodeCapacities());
+  if (!checked.ok) return checked;
+  const spec = checked.value;
+  const existing = state.deployments.get(spec.name);
+  if (existing !== undefined) {
+    const differences = specDifferences(existing.spec, spec);
+    if (differences.length === 0) return success({ kind: "deploy", name: spec.name, version: existing.version, created: false });
+    return failure(
+      "ALREADY_EXISTS",
+      `deployment ${spec.name} already exists with a different spec (${differences.join(", ")}); delete it first or use scale`,
+    );
+  }
+  if (state.deployments.size >= fsmLimits.deploymentsMax) {
+    return failure("RESOURCE_EXHAUSTED", `the cluster already holds ${state.deployments.size} deployments, the most it allows; delete one first`);
+  }
+  const room = containerRoom(state, spec.replicas);
+  if (room !== null) return room;
+  const deployment = state.createDeployment(spec);
+  for (let i = 0; i < spec.replicas; i++) state.createContainer(deployment);
+  state.addEvent(
+    atMs,
+    "deployed",
+    { deployment: spec.name },
+    `deployed ${spec.name} (${spec.image}): ${spec.replicas} replicas of ${spec.cpuMillicores}m cpu / ${spec.memoryMib}Mi memory, strategy ${spec.strategy}`,
+  );
+  return success({ kind: "deploy", name: spec.name, version: deployment.version, created: true });
+}
+
+export function applyScale(state: ClusterState, command: ScaleCommand, atMs: number): ApplyResult {
+  const problem = validateScale(command.name, command.replicas);
+  if (problem !== null) return problem;
+  const deployment = state.deployments.get(command.name);
+  if (deployment === undefined) return notFound(command.name);
+  const previous = deployment.spec.replicas;
+  const target = command.replicas;
+  const unchanged = { kind: "scale", name: command.name, replicas: target, previousReplicas: previous, created: 0, removed: 0, stopping: 0 } as const;
+  if (target === previous) return success(unchanged);
+  if (target > previous) {
+    const room = containerRoom(state, target - previous);
+    if (room !== null) return room;
+    for (let i = previous; i < target; i++) state.createContainer(deployment);
+    setReplicas(state, deployment, target);
+    state.addEvent(atMs, "scaled", { deployment: command.name }, `scaled ${command.name} from ${previous} to ${target} replicas`);
+    return success({ ...unchanged, created: target - previous });
+  }
+  const { removed, stopping } = shedContainers(state, scaleDownOrder(wantedRunning(state, command.name)).slice(0, previous - target));
+  setReplicas(state, deployment, target);
+  state.addEvent(
+    atMs,
+    "scaled",
+    { deployment: command.name },
+    `scaled ${command.name} from ${previous} to ${target} replicas (${removed} removed, ${stopping} stopping)`,
+  );
+  return success({ ...unchanged, removed, stopping });
+}
+
+export function applyDelete(state: ClusterState, command: DeleteCommand, atMs: number): ApplyResult {
+  const problem = validateDeploymentName(command.name);
+  if (problem !== null) return problem;
+  if (!state.deployments.has(command.name)) return notFound(command.name);
+  const { removed, stopping } = shedContainers(state, scaleDownOrder(wantedRunning(state, command.name)));
+  state.deleteDeployment(command.name);
+  state.addEvent(atMs, "deleted", { deployment: command.name }, `deleted ${command.name}: ${removed} containers removed, ${stopping} stopping`);
+  return success({ kind: "delete", name: command.name, removed, stopping });
+}
+
+function notFound(name: string): ApplyResult {
+  return failure("NOT_FOUND", `deployment ${name} not found; orchctl list shows the deployments`);
+}
+
+function containerRoom(state: ClusterState, more: number): ApplyResult | null {
+  if (state.containers.size + more <= fsmLimits.containersMax) return null;
+  return failure(
+    "RESOURCE_EXHAUSTED",
+    `the cluster holds ${state.containers.size} containers and allows at most ${fsmLimits.containersMax}; ${more} more do not fit: scale something down or delete a deployment first`,
+  );
+}
+
+function setReplicas(state: ClusterState, deployment: DeploymentRecord, replicas: number): void {
+  deployment.spec = { ...deployment.spec, replicas };
+  state.touchDeployment(deployment);
+}
+
+function wantedRunning(state: ClusterState, name: string): ContainerRecord[] {
+  return state.containersOf(name).filter((container) => container.desired === "running");
+}
+
+function shedRank(container: ContainerRecord): number {
+  if (container.node === "") return 0;
+  if (isTerminal(container.state)) return 1;
+  return 2;
+}
+
+/** The order in which surplus replicas go (see the file comment). */
+export function scaleDownOrder(containers: readonly ContainerRecord[]): ContainerRecord[] {
+  return [...containers].sort((a, b) => shedRank(a) - shedRank(b) || b.ordinal - a.ordinal);
+}
+
+function shedContainers(state: ClusterState, victims: readonly ContainerRecord[]): { removed: number; stopping: number } {
+  let removed = 0;
+  let stopping = 0;
+  for (const container of victims) {
+    if (shedRank(container) < 2) {
+      state.removeContainer(container);
+      removed += 1;
+    } else {
+      state.stopContainer(container);
+      stopping += 1;
+    }
+  }
+  return { removed, stopping };
+}

@@ -1,0 +1,91 @@
+/**
+ * Node registration and status. Nodes are never forgotten: a dead node is marked down (its
+ * containers' fate is decided by later commands), and a returning one re-registers.
+ */
+import { assertNever } from "../lib/assert.js";
+import type { RegisterNodeCommand, SetNodeStatusCommand } from "../gen/orchestrator/v1/fsm.js";
+import type { ApplyResult } from "./apply-result.js";
+import type { ClusterState } from "./cluster-state.js";
+import { fsmLimits } from "./limits.js";
+import { nodeStatusFromProto } from "./proto-convert.js";
+import { failure, success } from "./result.js";
+import type { EventKind, NodeRecord, NodeStatus } from "./state.js";
+import { validateNodeId, validateNodeRegistration, validateText } from "./validation.js";
+
+/** Idempotent: a known node takes the new address (and capacity) and turns ready. */
+export function applyRegisterNode(state: ClusterState, command: RegisterNodeCommand, atMs: number): ApplyResult {
+  const checked = validateNodeRegistration(command);
+  if (!checked.ok) return checked;
+  const { nodeId, region, capacity, agentAddress } = checked.value;
+  const existing = state.nodes.get(nodeId);
+  if (existing === undefined) {
+    if (state.nodes.size >= fsmLimits.nodesMax) {
+      return failure("RESOURCE_EXHAUSTED", `the cluster already has ${state.nodes.size} nodes, the most it allows; node ${nodeId} cannot join`);
+    }
+    state.putNode({
+      id: nodeId,
+      region,
+      capacity,
+      allocated: { cpuMillicores: 0, memoryMib: 0 },
+      status: "ready",
+      agentAddress,
+      lastStatusChangeAtMs: atMs,
+      statusReason: "registered",
+    });
+    state.addEvent(atMs, "node-registered", { node: nodeId }, `node ${nodeId} joined in ${region} with ${capacity.cpuMillicores}m cpu, ${capacity.memoryMib}Mi memory`);
+    return success({ kind: "register-node", nodeId, created: true });
+  }
+  if (existing.region !== region) {
+    return failure(
+      "FAILED_PRECONDITION",
+      `node ${nodeId} is registered in ${existing.region}, not ${region}; a node cannot change region: register it under a new id`,
+    );
+  }
+  if (capacity.cpuMillicores < existing.allocated.cpuMillicores || capacity.memoryMib < existing.allocated.memoryMib) {
+    return failure(
+      "FAILED_PRECONDITION",
+      `node ${nodeId} cannot shrink to ${capacity.cpuMillicores}m cpu / ${capacity.memoryMib}Mi memory: its containers hold ${existing.allocated.cpuMillicores}m / ${existing.allocated.memoryMib}Mi; register with at least that, or stop containers first`,
+    );
+  }
+  existing.agentAddress = agentAddress;
+  existing.capacity = capacity;
+  if (existing.status !== "ready") setStatus(existing, "ready", "re-registered", atMs);
+  state.touchNode(existing);
+  state.addEvent(atMs, "node-registered", { node: nodeId }, `node ${nodeId} re-registered at ${agentAddress}; it is ready`);
+  return success({ kind: "register-node", nodeId, created: false });
+}
+
+export function applySetNodeStatus(state: ClusterState, command: SetNodeStatusCommand, atMs: number): ApplyResult {
+  const problem = validateNodeId(command.nodeId) ?? validateText("node status reason", command.reason, fsmLimits.reasonLengthMax);
+  if (problem !== null) return problem;
+  const status = nodeStatusFromProto(command.status);
+  if (status === null) return failure("INVALID_ARGUMENT", `node status ${command.status} is not one of ready, down, draining`);
+  const node = state.nodes.get(command.nodeId);
+  if (node === undefined) return failure("NOT_FOUND", `node ${command.nodeId} is not registered; orchctl nodes lists the nodes`);
+  if (node.status === status) return success({ kind: "set-node-status", nodeId: node.id, status, changed: false });
+  const previous = node.status;
+  setStatus(node, status, command.reason, atMs);
+  state.touchNode(node);
+  const why = command.reason === "" ? "" : `: ${command.reason}`;
+  state.addEvent(atMs, statusEvent(status), { node: node.id }, `node ${node.id} ${previous} -> ${status}${why}`);
+  return success({ kind: "set-node-status", nodeId: node.id, status, changed: true });
+}
+
+function setStatus(node: NodeRecord, status: NodeStatus, reason: string, atMs: number): void {
+  node.status = status;
+  node.statusReason = reason;
+  node.lastStatusChangeAtMs = atMs;
+}
+
+function statusEvent(status: NodeStatus): EventKind {
+  switch (status) {
+    case "ready":
+      return "node-ready";
+    case "down":
+      return "node-down";
+    case "draining":
+      return "node-draining";
+    default:
+      return assertNever(status, "node status");
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * What apply() returns for each command. Plain data only (no undefined, no Maps): the dedup
+ * table replays these to retrying clients and the snapshot stores them as JSON.
+ */
+import type { FsmResult } from "./result.js";
+import type { NodeStatus } from "./state.js";
+
+/** Why apply refused one placement of a plan, in the order the checks run. */
+export type PlacementRejection =
+  | "deployment-missing"
+  | "deployment-version-changed"
+  | "container-missing"
+  | "container-not-pending"
+  | "node-missing"
+  | "node-not-ready"
+  | "region-constraint"
+  | "insufficient-cpu"
+  | "insufficient-memory"
+  | "one-per-node";
+
+export interface RejectionCount {
+  readonly reason: PlacementRejection;
+  readonly count: number;
+}
+
+export type ApplyValue =
+  /** An empty entry (a new leader's no-op). */
+  | { readonly kind: "noop" }
+  | { readonly kind: "deploy"; readonly name: string; readonly version: number; readonly created: boolean }
+  | {
+      readonly kind: "scale";
+      readonly name: string;
+      readonly replicas: number;
+      readonly previousReplicas: number;
+      /** New pending containers. */
+      readonly created: number;
+      /** Surplus containers dropped at once (unplaced or already ended). */
+      readonly removed: number;
+      /** Surplus containers marked desired stopped; they hold their node's capacity until they stop. */
+      readonly stopping: number;
+    }
+  | { readonly kind: "delete"; readonly name: string; readonly removed: number; readonly stopping: number }
+  | { readonly kind: "register-node"; readonly nodeId: string; readonly created: boolean }
+  | { readonly kind: "set-node-status"; readonly nodeId: string; readonly status: NodeStatus; readonly changed: boolean }
+  | {
+      readonly kind: "apply-plan";
+      readonly planId: string;
+      readonly deployment: string;
+      readonly placed: number;
+      readonly rejected: number;
+      /** Sorted by reason. */
+      readonly rejections: readonly RejectionCount[];
+    }
+  | {
+      readonly kind: "container-status";
+      readonly containerId: string;
+      /** False when the report was ignored; ignoredReason says why. */
+      readonly applied: boolean;
+      readonly ignoredReason: string;
+    }
+  | { readonly kind: "remove-container"; readonly containerId: string; readonly removed: boolean };
+
+export type ApplyResult = FsmResult<ApplyValue>;

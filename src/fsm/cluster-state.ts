@@ -1,0 +1,433 @@
+/**
+ * The cluster state store: the replicated records plus derived indexes, and the only code that
+ * mutates them. Each mutation keeps node allocations and indexes exact and notes the change for
+ * the change feed, so the command handlers cannot forget either.
+ *
+ * Replicated state: nodes, deployments, containers (Maps, iterated in insertion order, which the
+ * snapshot preserves), the event ring, the client sessions and the revision. Derived state: the
+ * indexes below, rebuilt on restore. Their iteration order is NOT part of the replicated state
+ * (a restore rebuilds them in another order), so code that acts on an index sorts first.
+ */
+import { assert } from "../lib/assert.js";
+import { ClientSessions } from "./client-sessions.js";
+import { EventRing, type NewEvent } from "./event-ring.js";
+import { fsmLimits } from "./limits.js";
+import {
+  containerId,
+  containerTransitionAllowed,
+  fitsOn,
+  holdsCapacity,
+  isTerminal,
+  type ContainerRecord,
+  type ContainerState,
+  type DeploymentRecord,
+  type DeploymentSpec,
+  type EventKind,
+  type FsmEvent,
+  type NodeRecord,
+  type Resources,
+} from "./state.js";
+
+export type ChangeKind = "deployment" | "container" | "node" | "event";
+export type ChangeAction = "put" | "delete";
+
+export interface StateChange {
+  readonly revision: number;
+  readonly kind: ChangeKind;
+  readonly action: ChangeAction;
+  readonly id: string;
+}
+
+export class ClusterState {
+  readonly nodes = new Map<string, NodeRecord>();
+  readonly deployments = new Map<string, DeploymentRecord>();
+  readonly containers = new Map<string, ContainerRecord>();
+  readonly events = new EventRing(fsmLimits.eventsMax);
+  readonly sessions = new ClientSessions(fsmLimits.clientSessionsMax);
+  /** The last applied log index. */
+  revision = 0;
+
+  /** Container ids by deployment name (including stopping containers of a deleted deployment). */
+  private readonly byDeployment = new Map<string, Set<string>>();
+  /** Pending (unplaced) container ids by deployment name. */
+  private readonly pendingByDeployment = new Map<string, Set<string>>();
+  /** Ids of the containers holding capacity on each node: its assignments. */
+  private readonly holdingByNode = new Map<string, Set<string>>();
+  /** Changes of the command being applied, collapsed per entity, in first-touched order. */
+  private changes = new Map<string, StateChange>();
+
+  // ---- change feed ----
+
+  private noteChange(kind: ChangeKind, action: ChangeAction, id: string): void {
+    // Map.set on a present key keeps its position: the entity stays where it was first touched.
+    this.changes.set(`${kind}\u0000${id}`, { revision: this.revision, kind, action, id });
+  }
+
+  /** Hands over the changes noted since the last call. */
+  takeChanges(): StateChange[] {
+    const taken = [...this.changes.values()];
+    this.changes = new Map();
+    return taken;
+  }
+
+  // ---- reads used by the handlers ----
+
+  containersOf(deployment: string): ContainerRecord[] {
+    return this.lookup(this.byDeployment.get(deployment));
+  }
+
+  pendingOf(deployment: string): ContainerRecord[] {
+    return this.lookup(this.pendingByDeployment.get(deployment));
+  }
+
+  pendingCount(deployment: string): number {
+    return this.pendingByDeployment.get(deployment)?.size ?? 0;
+  }
+
+  holdingOn(nodeId: string): ContainerRecord[] {
+    return this.lookup(this.holdingByNode.get(nodeId));
+  }
+
+  holdingCount(nodeId: string): number {
+    return this.holdingByNode.get(nodeId)?.size ?? 0;
+  }
+
+  containerCount(deployment: string): number {
+    return this.byDeployment.get(deployment)?.size ?? 0;
+  }
+
+  nodeCapacities(): Resources[] {
+    return [...this.nodes.values()].map((node) => node.capacity);
+  }
+
+  private lookup(ids: Set<string> | undefined): ContainerRecord[] {
+    if (ids === undefined) return [];
+    return [...ids].map((id) => {
+      const container = this.containers.get(id);
+      assert(container !== undefined, `index names missing container ${id}`);
+      return container;
+    });
+  }
+
+  // ---- events ----
+
+  addEvent(atMs: number, kind: EventKind, fields: Partial<Pick<NewEvent, "deployment" | "container" | "node">>, message: string): FsmEvent {
+    const event = this.events.append({
+      revision: this.revision,
+      atMs,
+      kind,
+      deployment: fields.deployment ?? "",
+      container: fields.container ?? "",
+      node: fields.node ?? "",
+      message,
+    });
+    this.noteChange("event", "put", String(event.seq));
+    return event;
+  }
+
+  // ---- nodes ----
+
+  putNode(node: NodeRecord): void {
+    if (!this.nodes.has(node.id)) assert(this.nodes.size < fsmLimits.nodesMax, "nodes over their bound");
+    this.nodes.set(node.id, node);
+    this.noteChange("node", "put", node.id);
+  }
+
+  touchNode(node: NodeRecord): void {
+    assert(this.nodes.get(node.id) === node, "touching a node that is not in the state");
+    this.noteChange("node", "put", node.id);
+  }
+
+  // ---- deployments ----
+
+  /** Ordinals continue after those of any container still stopping under the same name. */
+  createDeployment(spec: DeploymentSpec): DeploymentRecord {
+    assert(!this.deployments.has(spec.name), "deployment already exists");
+    assert(this.deployments.size < fsmLimits.deploymentsMax, "deployments over their bound");
+    let nextOrdinal = 0;
+    for (const leftover of this.containersOf(spec.name)) nextOrdinal = Math.max(nextOrdinal, leftover.ordinal + 1);
+    const deployment: DeploymentRecord = {
+      spec,
+      version: 1,
+      createdRevision: this.revision,
+      updatedRevision: this.revision,
+      nextContainerOrdinal: nextOrdinal,
+      pendingReason: "",
+    };
+    this.deployments.set(spec.name, deployment);
+    this.noteChange("deployment", "put", spec.name);
+    return deployment;
+  }
+
+  touchDeployment(deployment: DeploymentRecord): void {
+    assert(this.deployments.get(deployment.spec.name) === deployment, "touching a deployment that is not in the state");
+    deployment.updatedRevision = this.revision;
+    this.noteChange("deployment", "put", deployment.spec.name);
+  }
+
+  deleteDeployment(name: string): void {
+    assert(this.deployments.delete(name), "deleting an unknown deployment");
+    this.noteChange("deployment", "delete", name);
+  }
+
+  // ---- containers ----
+
+  /** A new pending container of `deployment`, wanted running. */
+  createContainer(deployment: DeploymentRecord): ContainerRecord {
+    assert(this.containers.size < fsmLimits.containersMax, "containers over their bound");
+    const name = deployment.spec.name;
+    const ordinal = deployment.nextContainerOrdinal;
+    deployment.nextContainerOrdinal += 1;
+    const container: ContainerRecord = {
+      id: containerId(name, ordinal),
+      deployment: name,
+      ordinal,
+      version: deployment.version,
+      cpuMillicores: deployment.spec.cpuMillicores,
+      memoryMib: deployment.spec.memoryMib,
+      node: "",
+      region: "",
+      desired: "running",
+      state: "pending",
+      restartCount: 0,
+      nextRestartAtMs: 0,
+      health: "unknown",
+      updatedRevision: this.revision,
+    };
+    assert(!this.containers.has(container.id), `container ${container.id} already exists`);
+    this.containers.set(container.id, container);
+    addTo(this.byDeployment, name, container.id);
+    addTo(this.pendingByDeployment, name, container.id);
+    this.noteChange("container", "put", container.id);
+    return container;
+  }
+
+  /** Places a pending container: it becomes scheduled and holds its request on the node. */
+  placeContainer(container: ContainerRecord, node: NodeRecord): void {
+    assert(container.state === "pending", "placing a container that is not pending");
+    assert(container.node === "", "placing a container that already has a node");
+    assert(container.desired === "running", "placing a container that is wanted stopped");
+    assert(node.status === "ready", "placing on a node that is not ready");
+    assert(fitsOn(node, container), "placing a container that does not fit");
+    container.node = node.id;
+    container.region = node.region;
+    container.state = "scheduled";
+    container.updatedRevision = this.revision;
+    assert(removeFrom(this.pendingByDeployment, container.deployment, container.id), `pending index misses ${container.id}`);
+    this.allocate(container);
+    this.clearPendingReasonIfNonePending(container.deployment);
+    this.noteChange("container", "put", container.id);
+  }
+
+  /** One step of the lifecycle; an illegal step is a bug (inputs are checked before this). */
+  transitionContainer(container: ContainerRecord, to: ContainerState): void {
+    assert(containerTransitionAllowed(container.state, to), `container ${container.id} cannot go from ${container.state} to ${to}`);
+    assert(to !== "scheduled", "containers are scheduled only by placement");
+    const wasHolding = holdsCapacity(container);
+    container.state = to;
+    if (to === "restarting") container.restartCount += 1;
+    if (wasHolding && !holdsCapacity(container)) this.release(container);
+    container.updatedRevision = this.revision;
+    this.noteChange("container", "put", container.id);
+  }
+
+  /** A placed container is wanted stopped: it keeps its capacity until it is seen to stop. */
+  stopContainer(container: ContainerRecord): void {
+    assert(container.node !== "", "stopping an unplaced container (remove it instead)");
+    assert(container.desired === "running", "stopping a container twice");
+    container.desired = "stopped";
+    container.updatedRevision = this.revision;
+    this.noteChange("container", "put", container.id);
+  }
+
+  touchContainer(container: ContainerRecord): void {
+    assert(this.containers.get(container.id) === container, "touching a container that is not in the state");
+    container.updatedRevision = this.revision;
+    this.noteChange("container", "put", container.id);
+  }
+
+  /** Forgets a container, releasing what it held. */
+  removeContainer(container: ContainerRecord): void {
+    assert(this.containers.get(container.id) === container, "removing a container that is not in the state");
+    if (holdsCapacity(container)) this.release(container);
+    if (container.state === "pending") {
+      assert(removeFrom(this.pendingByDeployment, container.deployment, container.id), `pending index misses ${container.id}`);
+      this.clearPendingReasonIfNonePending(container.deployment);
+    }
+    assert(removeFrom(this.byDeployment, container.deployment, container.id), `deployment index misses ${container.id}`);
+    this.containers.delete(container.id);
+    this.noteChange("container", "delete", container.id);
+  }
+
+  private allocate(container: ContainerRecord): void {
+    const node = this.nodes.get(container.node);
+    assert(node !== undefined, `container ${container.id} is on unknown node ${container.node}`);
+    node.allocated = {
+      cpuMillicores: node.allocated.cpuMillicores + container.cpuMillicores,
+      memoryMib: node.allocated.memoryMib + container.memoryMib,
+    };
+    assert(node.allocated.cpuMillicores <= node.capacity.cpuMillicores, `node ${node.id} cpu over-committed`);
+    assert(node.allocated.memoryMib <= node.capacity.memoryMib, `node ${node.id} memory over-committed`);
+    addTo(this.holdingByNode, node.id, container.id);
+    this.noteChange("node", "put", node.id);
+  }
+
+  private release(container: ContainerRecord): void {
+    const node = this.nodes.get(container.node);
+    assert(node !== undefined, `container ${container.id} is on unknown node ${container.node}`);
+    assert(removeFrom(this.holdingByNode, node.id, container.id), `container ${container.id} did not hold capacity on ${node.id}`);
+    node.allocated = {
+      cpuMillicores: node.allocated.cpuMillicores - container.cpuMillicores,
+      memoryMib: node.allocated.memoryMib - container.memoryMib,
+    };
+    assert(node.allocated.cpuMillicores >= 0 && node.allocated.memoryMib >= 0, `node ${node.id} allocation went negative`);
+    this.noteChange("node", "put", node.id);
+  }
+
+  private clearPendingReasonIfNonePending(deploymentName: string): void {
+    const deployment = this.deployments.get(deploymentName);
+    if (deployment === undefined || deployment.pendingReason === "" || this.pendingCount(deploymentName) > 0) return;
+    deployment.pendingReason = "";
+    this.touchDeployment(deployment);
+  }
+
+  // ---- restore ----
+
+  /** Loads a container from a snapshot; call rebuildIndexes() once all are loaded. */
+  restoreContainer(container: ContainerRecord): void {
+    assert(!this.containers.has(container.id), `snapshot repeats container ${container.id}`);
+    this.containers.set(container.id, container);
+  }
+
+  /** Rebuilds the derived indexes and checks the stored allocations against the containers. */
+  rebuildIndexes(): void {
+    assert(this.byDeployment.size === 0 && this.holdingByNode.size === 0, "indexes rebuilt twice");
+    const allocated = new Map<string, Resources>();
+    for (const container of this.containers.values()) {
+      addTo(this.byDeployment, container.deployment, container.id);
+      if (container.state === "pending") addTo(this.pendingByDeployment, container.deployment, container.id);
+      if (!holdsCapacity(container)) continue;
+      addTo(this.holdingByNode, container.node, container.id);
+      const sum = allocated.get(container.node) ?? { cpuMillicores: 0, memoryMib: 0 };
+      sum.cpuMillicores += container.cpuMillicores;
+      sum.memoryMib += container.memoryMib;
+      allocated.set(container.node, sum);
+    }
+    for (const node of this.nodes.values()) {
+      const sum = allocated.get(node.id) ?? { cpuMillicores: 0, memoryMib: 0 };
+      assert(sum.cpuMillicores === node.allocated.cpuMillicores, `snapshot node ${node.id} cpu allocation disagrees with its containers`);
+      assert(sum.memoryMib === node.allocated.memoryMib, `snapshot node ${node.id} memory allocation disagrees with its containers`);
+    }
+  }
+
+  // ---- invariants ----
+
+  /** Checks every invariant of the state; a failure is a bug. O(containers). */
+  checkInvariants(): void {
+    const allocated = new Map<string, Resources>();
+    const wantedRunning = new Map<string, number>();
+    const onePerNode = new Set<string>();
+    for (const container of this.containers.values()) {
+      this.checkContainer(container);
+      if (container.desired === "running") wantedRunning.set(container.deployment, (wantedRunning.get(container.deployment) ?? 0) + 1);
+      if (!holdsCapacity(container)) continue;
+      const sum = allocated.get(container.node) ?? { cpuMillicores: 0, memoryMib: 0 };
+      sum.cpuMillicores += container.cpuMillicores;
+      sum.memoryMib += container.memoryMib;
+      allocated.set(container.node, sum);
+      if (container.desired === "running" && this.deployments.get(container.deployment)?.spec.onePerNode === true) {
+        const key = `${container.deployment}\u0000${container.node}`;
+        assert(!onePerNode.has(key), `deployment ${container.deployment} has two replicas on node ${container.node}`);
+        onePerNode.add(key);
+      }
+    }
+    for (const node of this.nodes.values()) {
+      const sum = allocated.get(node.id) ?? { cpuMillicores: 0, memoryMib: 0 };
+      assert(node.allocated.cpuMillicores === sum.cpuMillicores, `node ${node.id} allocated cpu ${node.allocated.cpuMillicores} != placed ${sum.cpuMillicores}`);
+      assert(node.allocated.memoryMib === sum.memoryMib, `node ${node.id} allocated memory ${node.allocated.memoryMib} != placed ${sum.memoryMib}`);
+      assert(node.allocated.cpuMillicores <= node.capacity.cpuMillicores, `node ${node.id} cpu over-committed`);
+      assert(node.allocated.memoryMib <= node.capacity.memoryMib, `node ${node.id} memory over-committed`);
+    }
+    for (const [name, deployment] of this.deployments) {
+      assert(deployment.spec.name === name, `deployment ${name} is filed under another name`);
+      assert((wantedRunning.get(name) ?? 0) === deployment.spec.replicas, `deployment ${name} wants ${deployment.spec.replicas} replicas but has ${wantedRunning.get(name) ?? 0}`);
+      if (this.pendingCount(name) === 0) assert(deployment.pendingReason === "", `deployment ${name} has a pending reason but nothing pending`);
+    }
+    this.checkIndexes();
+    assert(this.containers.size <= fsmLimits.containersMax, "containers over their bound");
+    assert(this.deployments.size <= fsmLimits.deploymentsMax, "deployments over their bound");
+    assert(this.nodes.size <= fsmLimits.nodesMax, "nodes over their bound");
+  }
+
+  private checkContainer(container: ContainerRecord): void {
+    const id = container.id;
+    assert(id === containerId(container.deployment, container.ordinal), `container ${id} id does not match its deployment and ordinal`);
+    assert((container.node === "") === (container.state === "pending"), `container ${id}: unplaced exactly while pending`);
+    if (container.node !== "") {
+      const node = this.nodes.get(container.node);
+      assert(node !== undefined, `container ${id} is on unknown node ${container.node}`);
+      assert(container.region === node.region, `container ${id} region differs from its node's`);
+    } else {
+      assert(container.region === "", `unplaced container ${id} has a region`);
+    }
+    const deployment = this.deployments.get(container.deployment);
+    if (container.desired === "running") {
+      assert(deployment !== undefined, `container ${id} is wanted running but its deployment is gone`);
+      assert(container.ordinal < deployment.nextContainerOrdinal, `container ${id} ordinal beyond its deployment's next`);
+    } else {
+      assert(container.node !== "", `unplaced container ${id} is wanted stopped (it should have been removed)`);
+      assert(!isTerminal(container.state), `container ${id} ended and is wanted stopped (it should have been removed)`);
+    }
+    assert(container.updatedRevision <= this.revision, `container ${id} updated in the future`);
+  }
+
+  private checkIndexes(): void {
+    let indexed = 0;
+    for (const [name, ids] of this.byDeployment) {
+      assert(ids.size > 0, `empty index entry for ${name}`);
+      for (const id of ids) assert(this.containers.get(id)?.deployment === name, `deployment index lists ${id} under ${name}`);
+      indexed += ids.size;
+    }
+    assert(indexed === this.containers.size, "deployment index misses containers");
+    let pending = 0;
+    for (const [name, ids] of this.pendingByDeployment) {
+      assert(ids.size > 0, `empty pending index entry for ${name}`);
+      for (const id of ids) assert(this.containers.get(id)?.state === "pending", `pending index lists ${id}`);
+      pending += ids.size;
+    }
+    let holding = 0;
+    for (const [nodeId, ids] of this.holdingByNode) {
+      assert(ids.size > 0, `empty node index entry for ${nodeId}`);
+      for (const id of ids) {
+        const container = this.containers.get(id);
+        assert(container !== undefined && container.node === nodeId && holdsCapacity(container), `node index lists ${id} under ${nodeId}`);
+      }
+      holding += ids.size;
+    }
+    let pendingTotal = 0;
+    let holdingTotal = 0;
+    for (const container of this.containers.values()) {
+      if (container.state === "pending") pendingTotal += 1;
+      if (holdsCapacity(container)) holdingTotal += 1;
+    }
+    assert(pending === pendingTotal, "pending index misses containers");
+    assert(holding === holdingTotal, "node index misses containers");
+  }
+}
+
+function addTo(index: Map<string, Set<string>>, key: string, id: string): void {
+  let ids = index.get(key);
+  if (ids === undefined) {
+    ids = new Set();
+    index.set(key, ids);
+  }
+  assert(!ids.has(id), `index already lists ${id} under ${key}`);
+  ids.add(id);
+}
+
+function removeFrom(index: Map<string, Set<string>>, key: string, id: string): boolean {
+  const ids = index.get(key);
+  if (ids === undefined || !ids.delete(id)) return false;
+  if (ids.size === 0) index.delete(key);
+  return true;
+}

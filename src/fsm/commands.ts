@@ -1,0 +1,95 @@
+/**
+ * The command codec: FSM commands travel through the Raft log as `orchestrator.v1.Command`
+ * protobuf messages (proto/orchestrator/v1/fsm.proto). The body is a oneof; here it becomes a
+ * discriminated union so apply can switch over it exhaustively.
+ */
+import {
+  Command,
+  type ApplyPlanCommand,
+  type ContainerStatusCommand,
+  type DeleteCommand,
+  type DeployCommand,
+  type RegisterNodeCommand,
+  type RemoveContainerCommand,
+  type ScaleCommand,
+  type SetNodeStatusCommand,
+} from "../gen/orchestrator/v1/fsm.js";
+import { assert } from "../lib/assert.js";
+import { commandFormatVersion } from "./limits.js";
+import { failure, success, type FsmResult } from "./result.js";
+
+export type CommandBody =
+  | { readonly kind: "deploy"; readonly deploy: DeployCommand }
+  | { readonly kind: "scale"; readonly scale: ScaleCommand }
+  | { readonly kind: "delete"; readonly delete: DeleteCommand }
+  | { readonly kind: "register-node"; readonly registerNode: RegisterNodeCommand }
+  | { readonly kind: "set-node-status"; readonly setNodeStatus: SetNodeStatusCommand }
+  | { readonly kind: "apply-plan"; readonly applyPlan: ApplyPlanCommand }
+  | { readonly kind: "container-status"; readonly containerStatus: ContainerStatusCommand }
+  | { readonly kind: "remove-container"; readonly removeContainer: RemoveContainerCommand };
+
+export type CommandKind = CommandBody["kind"];
+
+export interface FsmCommand {
+  /** Empty for the leader's own commands, which skip deduplication. */
+  readonly clientId: string;
+  readonly seq: number;
+  /** The leader's wall-clock time when proposing. */
+  readonly atMs: number;
+  readonly body: CommandBody;
+}
+
+/** The decoded envelope; formatVersion is checked by apply. */
+export interface DecodedCommand extends FsmCommand {
+  readonly formatVersion: number;
+}
+
+/** Encodes a command for raft.propose(), in the current format. */
+export function encodeCommand(command: FsmCommand): Uint8Array {
+  const message: Command = {
+    formatVersion: commandFormatVersion,
+    clientId: command.clientId,
+    seq: command.seq,
+    atMs: command.atMs,
+    ...bodyFields(command.body),
+  };
+  return Command.encode(message).finish();
+}
+
+function bodyFields(body: CommandBody): Partial<Command> {
+  const { kind: _kind, ...fields } = body;
+  return fields;
+}
+
+/**
+ * Decodes a log entry's data; malformed bytes or a missing (or doubled) body are refused, and a
+ * format newer than this code is a stop (see the assertion).
+ */
+export function decodeCommand(data: Uint8Array): FsmResult<DecodedCommand> {
+  let message: Command;
+  try {
+    message = Command.decode(data);
+  } catch (error) {
+    return failure("INVALID_ARGUMENT", `log entry is not an FSM command (${error instanceof Error ? error.message : String(error)})`);
+  }
+  // An entry from a newer format cannot be applied the way its newer peers apply it, and
+  // refusing it would diverge from them too: stop, and let the operator upgrade this replica.
+  assert(
+    message.formatVersion <= commandFormatVersion,
+    `log entry has command format ${message.formatVersion}, newer than this replica understands (${commandFormatVersion}): upgrade this replica`,
+  );
+  if (message.formatVersion === 0) return failure("INVALID_ARGUMENT", "FSM command without a format version; encode commands with encodeCommand()");
+  const bodies: CommandBody[] = [];
+  if (message.deploy !== undefined) bodies.push({ kind: "deploy", deploy: message.deploy });
+  if (message.scale !== undefined) bodies.push({ kind: "scale", scale: message.scale });
+  if (message.delete !== undefined) bodies.push({ kind: "delete", delete: message.delete });
+  if (message.registerNode !== undefined) bodies.push({ kind: "register-node", registerNode: message.registerNode });
+  if (message.setNodeStatus !== undefined) bodies.push({ kind: "set-node-status", setNodeStatus: message.setNodeStatus });
+  if (message.applyPlan !== undefined) bodies.push({ kind: "apply-plan", applyPlan: message.applyPlan });
+  if (message.containerStatus !== undefined) bodies.push({ kind: "container-status", containerStatus: message.containerStatus });
+  if (message.removeContainer !== undefined) bodies.push({ kind: "remove-container", removeContainer: message.removeContainer });
+  if (bodies.length !== 1) {
+    return failure("INVALID_ARGUMENT", `FSM command (format ${message.formatVersion}) carries ${bodies.length} bodies; exactly one is expected`);
+  }
+  return success({ formatVersion: message.formatVersion, clientId: message.clientId, seq: message.seq, atMs: message.atMs, body: bodies[0] });
+}

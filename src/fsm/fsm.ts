@@ -1,0 +1,238 @@
+/**
+ * The replicated cluster state machine. Every replica feeds it the committed Raft entries in
+ * log order through apply(); all replicas therefore hold the same state at the same revision.
+ *
+ * apply() is deterministic: no clock (time comes from the command's at_ms, stamped by the
+ * leader), no randomness (the scheduler's choices arrive as plans), no IO, and iteration only in
+ * insertion order (which snapshots preserve) or sorted order.
+ */
+import { assert, assertNever } from "../lib/assert.js";
+import { applyContainerStatus, applyRemoveContainer } from "./apply-container.js";
+import { applyDelete, applyDeploy, applyScale } from "./apply-deployment.js";
+import { applyRegisterNode, applySetNodeStatus } from "./apply-node.js";
+import { applyPlan } from "./apply-plan.js";
+import type { ApplyResult } from "./apply-result.js";
+import type { ClientSession } from "./client-sessions.js";
+import { ClusterState, type StateChange } from "./cluster-state.js";
+import { decodeCommand, type DecodedCommand } from "./commands.js";
+import {
+  deploymentView,
+  events,
+  listContainers,
+  type ContainerFilter,
+  type ContainerPage,
+  type DeploymentView,
+  type EventFilter,
+} from "./read-model.js";
+import { failure, success } from "./result.js";
+import { decodeSnapshot, encodeSnapshot } from "./snapshot.js";
+import type { ContainerRecord, FsmEvent, NodeRecord, Resources } from "./state.js";
+import { validateClientRequest } from "./validation.js";
+
+export type ChangeListener = (change: StateChange) => void;
+export type RestoreListener = (revision: number) => void;
+
+/** Everything the FSM replicates, as plain data in iteration order (for tests and debugging). */
+export interface FsmStateDump {
+  readonly revision: number;
+  readonly nodes: readonly Readonly<NodeRecord>[];
+  readonly deployments: readonly DeploymentView["deployment"][];
+  readonly containers: readonly Readonly<ContainerRecord>[];
+  readonly events: readonly FsmEvent[];
+  readonly eventsAppendedTotal: number;
+  readonly clientSessions: readonly Readonly<ClientSession>[];
+}
+
+export class ClusterFsm {
+  private state = new ClusterState();
+  private readonly changeListeners = new Set<ChangeListener>();
+  private readonly restoreListeners = new Set<RestoreListener>();
+  private applying = false;
+
+  /** The index of the last applied log entry (0 before any). */
+  get revision(): number {
+    return this.state.revision;
+  }
+
+  /**
+   * Applies the committed log entry at `index` (indexes only grow; entries the application
+   * does not hand to the FSM, like configuration changes, may leave gaps). Empty data is a
+   * leader's no-op entry. Change listeners run after the entry is fully applied.
+   */
+  apply(index: number, data: Uint8Array): ApplyResult {
+    assert(!this.applying, "apply is not re-entrant (a change listener must not apply)");
+    assert(Number.isSafeInteger(index) && index > this.state.revision, `apply index ${index} after revision ${this.state.revision}`);
+    this.applying = true;
+    let result: ApplyResult;
+    try {
+      this.state.revision = index;
+      result = data.byteLength === 0 ? success({ kind: "noop" }) : this.applyData(data);
+    } finally {
+      this.applying = false;
+    }
+    for (const change of this.state.takeChanges()) {
+      for (const listener of this.changeListeners) listener(change);
+    }
+    return result;
+  }
+
+  private applyData(data: Uint8Array): ApplyResult {
+    const decoded = decodeCommand(data);
+    if (!decoded.ok) return decoded;
+    const command = decoded.value;
+    const problem = validateClientRequest(command.clientId, command.seq);
+    if (problem !== null) return problem;
+    if (command.clientId === "") return this.execute(command);
+    const sessions = this.state.sessions;
+    const check = sessions.check(command.clientId, command.seq);
+    switch (check.kind) {
+      case "duplicate":
+        sessions.touch(command.clientId, command.atMs);
+        return check.result;
+      case "stale":
+        return failure(
+          "FAILED_PRECONDITION",
+          `stale request: client ${command.clientId} sent seq ${command.seq} after seq ${check.lastSeq} was applied; its reply is gone, so check the state and retry with a new sequence number`,
+        );
+      case "new": {
+        const result = this.execute(command);
+        sessions.record(command.clientId, command.seq, command.atMs, result);
+        return result;
+      }
+      default:
+        return assertNever(check, "session check");
+    }
+  }
+
+  private execute(command: DecodedCommand): ApplyResult {
+    const { body, atMs } = command;
+    const state = this.state;
+    switch (body.kind) {
+      case "deploy":
+        return applyDeploy(state, body.deploy, atMs);
+      case "scale":
+        return applyScale(state, body.scale, atMs);
+      case "delete":
+        return applyDelete(state, body.delete, atMs);
+      case "register-node":
+        return applyRegisterNode(state, body.registerNode, atMs);
+      case "set-node-status":
+        return applySetNodeStatus(state, body.setNodeStatus, atMs);
+      case "apply-plan":
+        return applyPlan(state, body.applyPlan, atMs);
+      case "container-status":
+        return applyContainerStatus(state, body.containerStatus, atMs);
+      case "remove-container":
+        return applyRemoveContainer(state, body.removeContainer, atMs);
+      default:
+        return assertNever(body, "command body");
+    }
+  }
+
+  /** The whole state as an FsmSnapshot message. */
+  snapshot(): Uint8Array {
+    assert(!this.applying, "snapshot during apply");
+    return encodeSnapshot(this.state);
+  }
+
+  /** Replaces the whole state with a snapshot's; restore listeners then learn the new revision. */
+  restore(bytes: Uint8Array): void {
+    assert(!this.applying, "restore during apply");
+    this.state = decodeSnapshot(bytes);
+    for (const listener of this.restoreListeners) listener(this.state.revision);
+  }
+
+  /** Crashes (BugIndicatingError) if an invariant does not hold. O(containers): tests and debug. */
+  checkInvariants(): void {
+    this.state.checkInvariants();
+  }
+
+  /**
+   * Every change made by apply, after the entry is applied: one per entity touched (its final
+   * action), in the order first touched. Returns the unsubscribe function.
+   */
+  onChange(listener: ChangeListener): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  /** A restore replaced the state wholesale: watchers must resynchronise from the new state. */
+  onRestore(listener: RestoreListener): () => void {
+    this.restoreListeners.add(listener);
+    return () => this.restoreListeners.delete(listener);
+  }
+
+  // ---- reads (records are live: treat them as read-only) ----
+
+  getDeployment(name: string): DeploymentView | undefined {
+    const deployment = this.state.deployments.get(name);
+    return deployment === undefined ? undefined : deploymentView(this.state, deployment);
+  }
+
+  /** Sorted by name. */
+  listDeployments(): DeploymentView[] {
+    return [...this.state.deployments.values()]
+      .sort((a, b) => (a.spec.name < b.spec.name ? -1 : 1))
+      .map((deployment) => deploymentView(this.state, deployment));
+  }
+
+  getContainer(id: string): Readonly<ContainerRecord> | undefined {
+    return this.state.containers.get(id);
+  }
+
+  /** Deployment filter: by ordinal; node filter: the node's assignments; neither: creation order. */
+  listContainers(filter: ContainerFilter = {}): ContainerPage {
+    return listContainers(this.state, filter);
+  }
+
+  /** A deployment's unplaced containers, by ordinal: the scheduler's work. */
+  pendingContainers(deployment: string): Readonly<ContainerRecord>[] {
+    return this.state.pendingOf(deployment).sort((a, b) => a.ordinal - b.ordinal);
+  }
+
+  getNode(id: string): Readonly<NodeRecord> | undefined {
+    return this.state.nodes.get(id);
+  }
+
+  /** Sorted by id. */
+  listNodes(): Readonly<NodeRecord>[] {
+    return [...this.state.nodes.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
+  }
+
+  /** Containers assigned to a node (holding its capacity). */
+  nodeContainerCount(id: string): number {
+    return this.state.holdingCount(id);
+  }
+
+  /** Capacities of all registered nodes, for validateDeploymentSpec before proposing. */
+  nodeCapacities(): Resources[] {
+    return this.state.nodeCapacities();
+  }
+
+  /** Most recent first. */
+  events(filter: EventFilter = {}): FsmEvent[] {
+    return events(this.state, filter);
+  }
+
+  /** The dedup entry of a client, if the table still holds it. */
+  clientSession(clientId: string): Readonly<ClientSession> | undefined {
+    return this.state.sessions.get(clientId);
+  }
+
+  get containerCount(): number {
+    return this.state.containers.size;
+  }
+
+  dumpState(): FsmStateDump {
+    const state = this.state;
+    return {
+      revision: state.revision,
+      nodes: [...state.nodes.values()],
+      deployments: [...state.deployments.values()],
+      containers: [...state.containers.values()],
+      events: state.events.oldestFirst(),
+      eventsAppendedTotal: state.events.appendedTotal,
+      clientSessions: [...state.sessions.values()],
+    };
+  }
+}

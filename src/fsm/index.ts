@@ -1,0 +1,74 @@
+/**
+ * The replicated cluster state (DESIGN.md, "Cluster state"): what the API layer, the scheduler,
+ * the health controllers and the Raft driver use of src/fsm.
+ */
+export { ClusterFsm, type ChangeListener, type FsmStateDump, type RestoreListener } from "./fsm.js";
+export type { ChangeAction, ChangeKind, StateChange } from "./cluster-state.js";
+export { decodeCommand, encodeCommand, type CommandBody, type CommandKind, type DecodedCommand, type FsmCommand } from "./commands.js";
+export type { ApplyResult, ApplyValue, PlacementRejection, RejectionCount } from "./apply-result.js";
+export type { ClientSession } from "./client-sessions.js";
+export { failure, success, type FsmFailure, type FsmResult } from "./result.js";
+export {
+  commandFormatVersion,
+  deploymentDefaults,
+  fsmLimits,
+  isKnownRegion,
+  knownRegions,
+  snapshotFormatVersion,
+  type Region,
+} from "./limits.js";
+export {
+  containerId,
+  containerStates,
+  containerTransitionAllowed,
+  fitsOn,
+  holdsCapacity,
+  isTerminal,
+  type ContainerRecord,
+  type ContainerState,
+  type DeploymentRecord,
+  type DeploymentSpec,
+  type DesiredState,
+  type EventKind,
+  type FsmEvent,
+  type Health,
+  type HealthCheckSpec,
+  type NodeRecord,
+  type NodeStatus,
+  type Resources,
+  type RestartPolicySpec,
+  type Strategy,
+} from "./state.js";
+export {
+  plainEqual,
+  specDifferences,
+  validateClientRequest,
+  validateDeploymentName,
+  validateDeploymentSpec,
+  validateNodeId,
+  validateNodeRegistration,
+  validateRegion,
+  validateReplicas,
+  validateScale,
+  validateText,
+  type NodeRegistration,
+} from "./validation.js";
+export type { ContainerFilter, ContainerPage, DeploymentStatusSummary, DeploymentView, EventFilter } from "./read-model.js";
+export {
+  containerStateFromProto,
+  containerStateToProto,
+  containerToProto,
+  deploymentToProto,
+  desiredStateFromProto,
+  desiredStateToProto,
+  eventToProto,
+  healthFromProto,
+  healthToProto,
+  nodeStatusFromProto,
+  nodeStatusToProto,
+  nodeToProto,
+  specToProto,
+  statusToProto,
+  strategyFromProto,
+  strategyToProto,
+} from "./proto-convert.js";

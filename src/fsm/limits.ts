@@ -1,0 +1,113 @@
+import { assert } from "../lib/assert.js";
+
+/** The regions this product knows. Nodes live in one; deployments may be constrained to some. */
+export const knownRegions = ["us-east-1", "eu-west-1", "ap-southeast-1"] as const;
+export type Region = (typeof knownRegions)[number];
+
+export function isKnownRegion(value: string): value is Region {
+  return (knownRegions as readonly string[]).includes(value);
+}
+
+/**
+ * The command format this code writes and the newest it understands. A replica meeting a newer
+ * format stops (it would otherwise apply the entry differently from its peers): upgrade it.
+ */
+export const commandFormatVersion = 1;
+/** The snapshot format this code writes and reads. */
+export const snapshotFormatVersion = 1;
+
+/** Every bound of the cluster state. Units go last in names. */
+export const fsmLimits = {
+  /** Replicas of one deployment. */
+  replicasMax: 10_000,
+  /** Containers in the whole cluster, stopping ones included. */
+  containersMax: 1_000_000,
+  deploymentsMax: 10_000,
+  nodesMax: 10_000,
+  /** The event ring: older events are overwritten. */
+  eventsMax: 10_000,
+  /** Events returned with a deployment's status. */
+  recentEventsMax: 10,
+  /** Client sessions of the dedup table; the least recently active is evicted beyond this. */
+  clientSessionsMax: 10_000,
+  /** Placements in one plan. */
+  placementsPerPlanMax: 10_000,
+  /** listContainers without a limit returns at most this many. */
+  containersListDefault: 1_000,
+  containersListMax: 100_000,
+
+  /** DNS-1123 label, as Kubernetes names. */
+  nameLengthMax: 63,
+  /** "<deployment>-<ordinal>": a name, a dash and a uint32. */
+  containerIdLengthMax: 63 + 1 + 10,
+  /** DNS-1123 subdomain, for node ids. */
+  nodeIdLengthMax: 253,
+  imageLengthMax: 512,
+  agentAddressLengthMax: 255,
+  clientIdLengthMax: 128,
+  reasonLengthMax: 1_024,
+  messageLengthMax: 1_024,
+  planIdLengthMax: 128,
+  healthPathLengthMax: 1_024,
+
+  /** One container's request when no node is registered yet to compare it with. */
+  containerCpuMillicoresMax: 64_000,
+  containerMemoryMibMax: 256 * 1024,
+  /** One node's capacity. */
+  nodeCpuMillicoresMax: 1_024_000,
+  nodeMemoryMibMax: 4 * 1024 * 1024,
+
+  healthPeriodMsMin: 100,
+  healthPeriodMsMax: 3_600_000,
+  healthTimeoutMsMin: 10,
+  healthThresholdMax: 100,
+  healthInitialDelayMsMax: 3_600_000,
+  restartDelayMsMin: 10,
+  restartDelayMsMax: 86_400_000,
+  restartFactorMin: 1,
+  restartFactorMax: 10,
+  restartResetAfterMsMax: 86_400_000,
+  progressDeadlineMsMin: 1_000,
+  progressDeadlineMsMax: 86_400_000,
+} as const;
+
+/**
+ * Values that take the place of unset (zero) fields of a deployment spec, Kubernetes-like but
+ * scaled for the demo. The FSM stores specs with these filled in, so `orchctl get` shows what
+ * is in force and an identical re-deploy compares equal whether or not it spelled them out.
+ */
+export const deploymentDefaults = {
+  strategy: "binpack",
+  healthCheck: {
+    path: "/healthz",
+    periodMs: 2_000,
+    timeoutMs: 1_000,
+    failureThreshold: 3,
+    successThreshold: 1,
+    initialDelayMs: 0,
+  },
+  restartPolicy: {
+    initialDelayMs: 500,
+    factor: 2,
+    maxDelayMs: 30_000,
+    resetAfterMs: 60_000,
+  },
+  progressDeadlineMs: 120_000,
+} as const;
+
+assert(fsmLimits.replicasMax <= fsmLimits.containersMax, "one deployment's replicas must fit in the cluster");
+assert(fsmLimits.containerIdLengthMax === fsmLimits.nameLengthMax + 1 + String(0xffff_ffff).length, "container ids fit their bound");
+assert(fsmLimits.placementsPerPlanMax >= 1, "a plan must be able to place something");
+assert(fsmLimits.recentEventsMax <= fsmLimits.eventsMax, "recent events come from the ring");
+assert(fsmLimits.containersListDefault <= fsmLimits.containersListMax, "the default page fits the maximum");
+assert(fsmLimits.containerCpuMillicoresMax <= fsmLimits.nodeCpuMillicoresMax, "a container must fit some node");
+assert(fsmLimits.containerMemoryMibMax <= fsmLimits.nodeMemoryMibMax, "a container must fit some node");
+// Allocations are sums of uint32 requests bounded by a uint32 capacity.
+assert(fsmLimits.nodeCpuMillicoresMax <= 0xffff_ffff, "node cpu fits uint32");
+assert(fsmLimits.nodeMemoryMibMax <= 0xffff_ffff, "node memory fits uint32");
+assert(deploymentDefaults.healthCheck.timeoutMs <= deploymentDefaults.healthCheck.periodMs, "default probe timeout within its period");
+assert(deploymentDefaults.restartPolicy.initialDelayMs <= deploymentDefaults.restartPolicy.maxDelayMs, "default restart delay within its cap");
+assert(
+  deploymentDefaults.progressDeadlineMs >= fsmLimits.progressDeadlineMsMin && deploymentDefaults.progressDeadlineMs <= fsmLimits.progressDeadlineMsMax,
+  "default progress deadline within bounds",
+);

@@ -1,0 +1,210 @@
+/**
+ * Conversions between the FSM's plain state and the protobuf types: the enums (for commands and
+ * snapshots) and the API messages of orchestrator.v1 (for the API layer).
+ */
+import { assertNever } from "../lib/assert.js";
+import { HealthState } from "../gen/orchestrator/v1/fsm.js";
+import * as pb from "../gen/orchestrator/v1/types.js";
+import type { DeploymentStatusSummary, DeploymentView } from "./read-model.js";
+import type { ContainerRecord, ContainerState, DeploymentSpec, DesiredState, FsmEvent, Health, NodeRecord, NodeStatus, Strategy } from "./state.js";
+
+export function strategyToProto(strategy: Strategy): pb.Strategy {
+  switch (strategy) {
+    case "binpack":
+      return pb.Strategy.STRATEGY_BINPACK;
+    case "spread":
+      return pb.Strategy.STRATEGY_SPREAD;
+    case "latency":
+      return pb.Strategy.STRATEGY_LATENCY;
+    default:
+      return assertNever(strategy, "strategy");
+  }
+}
+
+/** Null for unspecified or unknown values (validation maps unspecified to the default). */
+export function strategyFromProto(strategy: pb.Strategy): Strategy | null {
+  switch (strategy) {
+    case pb.Strategy.STRATEGY_BINPACK:
+      return "binpack";
+    case pb.Strategy.STRATEGY_SPREAD:
+      return "spread";
+    case pb.Strategy.STRATEGY_LATENCY:
+      return "latency";
+    default:
+      return null;
+  }
+}
+
+export function nodeStatusToProto(status: NodeStatus): pb.NodeStatus {
+  switch (status) {
+    case "ready":
+      return pb.NodeStatus.NODE_STATUS_READY;
+    case "down":
+      return pb.NodeStatus.NODE_STATUS_DOWN;
+    case "draining":
+      return pb.NodeStatus.NODE_STATUS_DRAINING;
+    default:
+      return assertNever(status, "node status");
+  }
+}
+
+/** Null for unspecified or unknown values. */
+export function nodeStatusFromProto(status: pb.NodeStatus): NodeStatus | null {
+  switch (status) {
+    case pb.NodeStatus.NODE_STATUS_READY:
+      return "ready";
+    case pb.NodeStatus.NODE_STATUS_DOWN:
+      return "down";
+    case pb.NodeStatus.NODE_STATUS_DRAINING:
+      return "draining";
+    default:
+      return null;
+  }
+}
+
+const containerStateCodes: Readonly<Record<ContainerState, pb.ContainerState>> = {
+  pending: pb.ContainerState.CONTAINER_STATE_PENDING,
+  scheduled: pb.ContainerState.CONTAINER_STATE_SCHEDULED,
+  starting: pb.ContainerState.CONTAINER_STATE_STARTING,
+  running: pb.ContainerState.CONTAINER_STATE_RUNNING,
+  unhealthy: pb.ContainerState.CONTAINER_STATE_UNHEALTHY,
+  restarting: pb.ContainerState.CONTAINER_STATE_RESTARTING,
+  stopped: pb.ContainerState.CONTAINER_STATE_STOPPED,
+  failed: pb.ContainerState.CONTAINER_STATE_FAILED,
+  lost: pb.ContainerState.CONTAINER_STATE_LOST,
+};
+const containerStatesByCode = new Map<number, ContainerState>(
+  Object.entries(containerStateCodes).map(([state, code]) => [code, state as ContainerState]),
+);
+
+export function containerStateToProto(state: ContainerState): pb.ContainerState {
+  return containerStateCodes[state];
+}
+
+/** Null for unspecified or unknown values. */
+export function containerStateFromProto(state: pb.ContainerState): ContainerState | null {
+  return containerStatesByCode.get(state) ?? null;
+}
+
+export function desiredStateToProto(desired: DesiredState): pb.DesiredState {
+  return desired === "running" ? pb.DesiredState.DESIRED_STATE_RUNNING : pb.DesiredState.DESIRED_STATE_STOPPED;
+}
+
+export function desiredStateFromProto(desired: pb.DesiredState): DesiredState | null {
+  if (desired === pb.DesiredState.DESIRED_STATE_RUNNING) return "running";
+  if (desired === pb.DesiredState.DESIRED_STATE_STOPPED) return "stopped";
+  return null;
+}
+
+export function healthToProto(health: Health): HealthState {
+  switch (health) {
+    case "healthy":
+      return HealthState.HEALTH_STATE_HEALTHY;
+    case "unhealthy":
+      return HealthState.HEALTH_STATE_UNHEALTHY;
+    case "unknown":
+      return HealthState.HEALTH_STATE_UNKNOWN;
+    default:
+      return assertNever(health, "health");
+  }
+}
+
+/** Null for unspecified or unknown values. */
+export function healthFromProto(health: HealthState): Health | null {
+  switch (health) {
+    case HealthState.HEALTH_STATE_HEALTHY:
+      return "healthy";
+    case HealthState.HEALTH_STATE_UNHEALTHY:
+      return "unhealthy";
+    case HealthState.HEALTH_STATE_UNKNOWN:
+      return "unknown";
+    default:
+      return null;
+  }
+}
+
+export function specToProto(spec: DeploymentSpec): pb.DeploymentSpec {
+  return {
+    name: spec.name,
+    image: spec.image,
+    replicas: spec.replicas,
+    cpuMillicores: spec.cpuMillicores,
+    memoryMib: spec.memoryMib,
+    strategy: strategyToProto(spec.strategy),
+    regions: [...spec.regions],
+    clientRegions: [...spec.clientRegions],
+    onePerNode: spec.onePerNode,
+    healthCheck: { ...spec.healthCheck },
+    restartPolicy: { ...spec.restartPolicy },
+    progressDeadlineMs: spec.progressDeadlineMs,
+  };
+}
+
+/**
+ * The API's status counts cover the replicas wanted running: scheduled includes starting and
+ * restarting, running includes unhealthy, failed includes lost and exited ones.
+ */
+export function statusToProto(status: DeploymentStatusSummary): pb.DeploymentStatus {
+  const s = status.byState;
+  return {
+    desired: status.desired,
+    pending: s.pending,
+    scheduled: s.scheduled + s.starting + s.restarting,
+    running: s.running + s.unhealthy,
+    healthy: status.healthy,
+    failed: s.failed + s.lost + s.stopped,
+    pendingReason: status.pendingReason,
+  };
+}
+
+export function deploymentToProto(view: DeploymentView): pb.Deployment {
+  return {
+    spec: specToProto(view.deployment.spec),
+    version: view.deployment.version,
+    createdRevision: view.deployment.createdRevision,
+    updatedRevision: view.deployment.updatedRevision,
+    status: statusToProto(view.status),
+    recentEvents: view.recentEvents.map(eventToProto),
+  };
+}
+
+export function containerToProto(container: Readonly<ContainerRecord>): pb.Container {
+  return {
+    id: container.id,
+    deployment: container.deployment,
+    version: container.version,
+    node: container.node,
+    region: container.region,
+    desiredState: desiredStateToProto(container.desired),
+    state: containerStateToProto(container.state),
+    restartCount: container.restartCount,
+    nextRestartAtMs: container.nextRestartAtMs,
+    health: container.health,
+    updatedRevision: container.updatedRevision,
+  };
+}
+
+/** `containers` is the number of containers assigned to the node (holding its capacity). */
+export function nodeToProto(node: Readonly<NodeRecord>, containers: number): pb.Node {
+  return {
+    id: node.id,
+    region: node.region,
+    capacity: { ...node.capacity },
+    allocated: { ...node.allocated },
+    status: nodeStatusToProto(node.status),
+    agentAddress: node.agentAddress,
+    containers,
+  };
+}
+
+export function eventToProto(event: FsmEvent): pb.Event {
+  return {
+    revision: event.revision,
+    atMs: event.atMs,
+    kind: event.kind,
+    deployment: event.deployment,
+    container: event.container,
+    node: event.node,
+    message: event.message,
+  };
+}

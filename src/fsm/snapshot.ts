@@ -1,0 +1,304 @@
+/**
+ * Snapshot codec: the whole state as one `orchestrator.v1.FsmSnapshot` message. It is written and
+ * read record by record (the same bytes the generated FsmSnapshot codec would produce), so a
+ * million containers never exist twice in memory as state objects and message objects at once.
+ *
+ * Records are written in the state's iteration order and restored in it, so a restored replica
+ * iterates, and therefore applies, exactly like one that never snapshotted.
+ */
+import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import { assert } from "../lib/assert.js";
+import {
+  ClientSessionRecord,
+  ContainerRecord as PbContainerRecord,
+  DeploymentRecord as PbDeploymentRecord,
+  NodeRecord as PbNodeRecord,
+} from "../gen/orchestrator/v1/fsm.js";
+import { Event as PbEvent } from "../gen/orchestrator/v1/types.js";
+import * as pb from "../gen/orchestrator/v1/types.js";
+import type { ApplyResult } from "./apply-result.js";
+import type { ClientSession } from "./client-sessions.js";
+import { ClusterState } from "./cluster-state.js";
+import { isKnownRegion, snapshotFormatVersion, type Region } from "./limits.js";
+import {
+  containerStateFromProto,
+  containerStateToProto,
+  desiredStateFromProto,
+  desiredStateToProto,
+  eventToProto,
+  healthFromProto,
+  healthToProto,
+  nodeStatusFromProto,
+  nodeStatusToProto,
+  specToProto,
+  strategyFromProto,
+} from "./proto-convert.js";
+import { containerId, type ContainerRecord, type DeploymentRecord, type DeploymentSpec, type EventKind, type FsmEvent, type NodeRecord } from "./state.js";
+
+/** Field numbers of FsmSnapshot (proto/orchestrator/v1/fsm.proto). */
+const field = {
+  formatVersion: 1,
+  revision: 2,
+  eventsAppendedTotal: 3,
+  nodes: 4,
+  deployments: 5,
+  containers: 6,
+  events: 7,
+  clientSessions: 8,
+} as const;
+
+function tag(fieldNo: number, wireType: WireType): number {
+  return (fieldNo << 3) | wireType;
+}
+
+export function encodeSnapshot(state: ClusterState): Uint8Array {
+  const writer = new BinaryWriter();
+  writer.uint32(tag(field.formatVersion, WireType.Varint)).uint32(snapshotFormatVersion);
+  if (state.revision !== 0) writer.uint32(tag(field.revision, WireType.Varint)).uint64(state.revision);
+  if (state.events.appendedTotal !== 0) writer.uint32(tag(field.eventsAppendedTotal, WireType.Varint)).uint64(state.events.appendedTotal);
+  const message = (fieldNo: number): BinaryWriter => writer.uint32(tag(fieldNo, WireType.LengthDelimited)).fork();
+  for (const node of state.nodes.values()) PbNodeRecord.encode(nodeToRecord(node), message(field.nodes)).join();
+  for (const deployment of state.deployments.values()) PbDeploymentRecord.encode(deploymentToRecord(deployment), message(field.deployments)).join();
+  for (const container of state.containers.values()) PbContainerRecord.encode(containerToRecord(container), message(field.containers)).join();
+  for (const event of state.events.oldestFirst()) PbEvent.encode(eventToProto(event), message(field.events)).join();
+  for (const session of state.sessions.values()) ClientSessionRecord.encode(sessionToRecord(session), message(field.clientSessions)).join();
+  return writer.finish();
+}
+
+/** Builds a state from a snapshot. A snapshot that does not decode or is inconsistent is a bug. */
+export function decodeSnapshot(bytes: Uint8Array): ClusterState {
+  const state = new ClusterState();
+  const reader = new BinaryReader(bytes);
+  const events: FsmEvent[] = [];
+  const sessions: ClientSession[] = [];
+  const names = new Map<string, string>();
+  let formatVersion = 0;
+  let eventsAppendedTotal = 0;
+  while (reader.pos < reader.len) {
+    const fieldTag = reader.uint32();
+    const fieldNo = fieldTag >>> 3;
+    const wireType = (fieldTag & 7) as WireType;
+    const expected: WireType = fieldNo <= field.eventsAppendedTotal ? WireType.Varint : WireType.LengthDelimited;
+    if (fieldNo > field.clientSessions || fieldNo === 0) {
+      reader.skip(wireType);
+      continue;
+    }
+    assert(wireType === expected, `snapshot field ${fieldNo} has wire type ${wireType}`);
+    switch (fieldNo) {
+      case field.formatVersion:
+        formatVersion = reader.uint32();
+        assert(formatVersion === snapshotFormatVersion, `snapshot format ${formatVersion} is not the one this replica reads (${snapshotFormatVersion})`);
+        break;
+      case field.revision:
+        state.revision = toNumber(reader.uint64());
+        break;
+      case field.eventsAppendedTotal:
+        eventsAppendedTotal = toNumber(reader.uint64());
+        break;
+      case field.nodes: {
+        const node = nodeFromRecord(PbNodeRecord.decode(reader, reader.uint32()));
+        assert(!state.nodes.has(node.id), `snapshot repeats node ${node.id}`);
+        state.nodes.set(node.id, node);
+        break;
+      }
+      case field.deployments: {
+        const deployment = deploymentFromRecord(PbDeploymentRecord.decode(reader, reader.uint32()));
+        assert(!state.deployments.has(deployment.spec.name), `snapshot repeats deployment ${deployment.spec.name}`);
+        state.deployments.set(deployment.spec.name, deployment);
+        break;
+      }
+      case field.containers:
+        state.restoreContainer(containerFromRecord(PbContainerRecord.decode(reader, reader.uint32()), names));
+        break;
+      case field.events:
+        events.push(eventFromProto(PbEvent.decode(reader, reader.uint32()), events.length));
+        break;
+      case field.clientSessions:
+        sessions.push(sessionFromRecord(ClientSessionRecord.decode(reader, reader.uint32())));
+        break;
+    }
+  }
+  assert(formatVersion === snapshotFormatVersion, "snapshot without a format version");
+  const firstSeq = eventsAppendedTotal - events.length + 1;
+  state.events.restore(
+    events.map((event, i) => ({ ...event, seq: firstSeq + i })),
+    eventsAppendedTotal,
+  );
+  state.sessions.restore(sessions);
+  placeRestoredContainers(state);
+  state.rebuildIndexes();
+  return state;
+}
+
+/** Containers store only their node id: take the node's own id string and its region. */
+function placeRestoredContainers(state: ClusterState): void {
+  for (const container of state.containers.values()) {
+    if (container.node === "") continue;
+    const node = state.nodes.get(container.node);
+    assert(node !== undefined, `snapshot container ${container.id} is on unknown node ${container.node}`);
+    container.node = node.id;
+    container.region = node.region;
+  }
+}
+
+function toNumber(value: bigint | string): number {
+  const n = Number(value);
+  assert(Number.isSafeInteger(n), `snapshot number ${value} is out of range`);
+  return n;
+}
+
+function nodeToRecord(node: NodeRecord): PbNodeRecord {
+  return {
+    id: node.id,
+    region: node.region,
+    capacity: node.capacity,
+    allocated: node.allocated,
+    status: nodeStatusToProto(node.status),
+    agentAddress: node.agentAddress,
+    lastStatusChangeAtMs: node.lastStatusChangeAtMs,
+    statusReason: node.statusReason,
+  };
+}
+
+function nodeFromRecord(record: PbNodeRecord): NodeRecord {
+  const status = nodeStatusFromProto(record.status);
+  assert(status !== null, `snapshot node ${record.id} has status ${record.status}`);
+  return {
+    id: record.id,
+    region: region(record.region),
+    capacity: { cpuMillicores: record.capacity?.cpuMillicores ?? 0, memoryMib: record.capacity?.memoryMib ?? 0 },
+    allocated: { cpuMillicores: record.allocated?.cpuMillicores ?? 0, memoryMib: record.allocated?.memoryMib ?? 0 },
+    status,
+    agentAddress: record.agentAddress,
+    lastStatusChangeAtMs: record.lastStatusChangeAtMs,
+    statusReason: record.statusReason,
+  };
+}
+
+function region(value: string): Region {
+  assert(isKnownRegion(value), `snapshot names unknown region ${value}`);
+  return value;
+}
+
+function deploymentToRecord(deployment: DeploymentRecord): PbDeploymentRecord {
+  return {
+    spec: specToProto(deployment.spec),
+    version: deployment.version,
+    createdRevision: deployment.createdRevision,
+    updatedRevision: deployment.updatedRevision,
+    nextContainerOrdinal: deployment.nextContainerOrdinal,
+    pendingReason: deployment.pendingReason,
+  };
+}
+
+function deploymentFromRecord(record: PbDeploymentRecord): DeploymentRecord {
+  assert(record.spec !== undefined, "snapshot deployment without a spec");
+  return {
+    spec: specFromProto(record.spec),
+    version: record.version,
+    createdRevision: record.createdRevision,
+    updatedRevision: record.updatedRevision,
+    nextContainerOrdinal: record.nextContainerOrdinal,
+    pendingReason: record.pendingReason,
+  };
+}
+
+/** A spec that apply already validated and normalized: every field is present. */
+function specFromProto(spec: pb.DeploymentSpec): DeploymentSpec {
+  const strategy = strategyFromProto(spec.strategy);
+  assert(strategy !== null, `snapshot deployment ${spec.name} has strategy ${spec.strategy}`);
+  assert(spec.healthCheck !== undefined && spec.restartPolicy !== undefined, `snapshot deployment ${spec.name} lacks its health or restart settings`);
+  return {
+    name: spec.name,
+    image: spec.image,
+    replicas: spec.replicas,
+    cpuMillicores: spec.cpuMillicores,
+    memoryMib: spec.memoryMib,
+    strategy,
+    regions: spec.regions.map(region),
+    clientRegions: spec.clientRegions.map(region),
+    onePerNode: spec.onePerNode,
+    healthCheck: { ...spec.healthCheck },
+    restartPolicy: { ...spec.restartPolicy },
+    progressDeadlineMs: spec.progressDeadlineMs,
+  };
+}
+
+function containerToRecord(container: ContainerRecord): PbContainerRecord {
+  return {
+    deployment: container.deployment,
+    ordinal: container.ordinal,
+    version: container.version,
+    cpuMillicores: container.cpuMillicores,
+    memoryMib: container.memoryMib,
+    nodeId: container.node,
+    desiredState: desiredStateToProto(container.desired),
+    state: containerStateToProto(container.state),
+    restartCount: container.restartCount,
+    nextRestartAtMs: container.nextRestartAtMs,
+    health: healthToProto(container.health),
+    updatedRevision: container.updatedRevision,
+  };
+}
+
+/** `names` interns deployment names: a million containers share a few strings. */
+function containerFromRecord(record: PbContainerRecord, names: Map<string, string>): ContainerRecord {
+  let deployment = names.get(record.deployment);
+  if (deployment === undefined) {
+    deployment = record.deployment;
+    names.set(deployment, deployment);
+  }
+  const desired = desiredStateFromProto(record.desiredState);
+  const state = containerStateFromProto(record.state);
+  const health = healthFromProto(record.health);
+  const id = containerId(deployment, record.ordinal);
+  assert(desired !== null && state !== null && health !== null, `snapshot container ${id} has an unknown state`);
+  return {
+    id,
+    deployment,
+    ordinal: record.ordinal,
+    version: record.version,
+    cpuMillicores: record.cpuMillicores,
+    memoryMib: record.memoryMib,
+    node: record.nodeId,
+    region: "",
+    desired,
+    state,
+    restartCount: record.restartCount,
+    nextRestartAtMs: record.nextRestartAtMs,
+    health,
+    updatedRevision: record.updatedRevision,
+  };
+}
+
+/** The seq is set once the total is known. */
+function eventFromProto(event: pb.Event, index: number): FsmEvent {
+  return {
+    seq: index,
+    revision: event.revision,
+    atMs: event.atMs,
+    kind: event.kind as EventKind,
+    deployment: event.deployment,
+    container: event.container,
+    node: event.node,
+    message: event.message,
+  };
+}
+
+function sessionToRecord(session: Readonly<ClientSession>): ClientSessionRecord {
+  return {
+    clientId: session.clientId,
+    lastSeq: session.lastSeq,
+    lastActiveAtMs: session.lastActiveAtMs,
+    resultJson: JSON.stringify(session.result),
+  };
+}
+
+function sessionFromRecord(record: ClientSessionRecord): ClientSession {
+  return {
+    clientId: record.clientId,
+    lastSeq: record.lastSeq,
+    lastActiveAtMs: record.lastActiveAtMs,
+    result: JSON.parse(record.resultJson) as ApplyResult,
+  };
+}

@@ -1,0 +1,151 @@
+import { Metadata, status, type sendUnaryData, type ServerDuplexStream, type ServerReadableStream } from "@grpc/grpc-js";
+import type { Logger } from "pino";
+import type {
+  InstallSnapshotRequest,
+  InstallSnapshotResponse,
+  Message as ProtoMessage,
+  RaftTransportServiceServer,
+  StreamRequest,
+  StreamResponse,
+} from "../../gen/raft/v1/raft.js";
+import type { Message, ReplicaId } from "../core/types.js";
+import type { TransportLimits } from "./transport-limits.js";
+import { decodeMessage } from "./transport-message-codec.js";
+import { fromMetadataKey } from "./transport-peer-stream.js";
+import { SnapshotAssembly, snapshotBytesMetadataKey } from "./transport-snapshot-receiver.js";
+
+export interface InboundEnv {
+  readonly selfId: ReplicaId;
+  readonly limits: TransportLimits;
+  readonly logger: Logger;
+  isKnownPeer(peer: ReplicaId): boolean;
+  /** False once the transport stops: nothing reaches the handlers after that. */
+  isRunning(): boolean;
+  onMessage(message: Message): void;
+  onPeerConnectionLost(peer: ReplicaId): void;
+}
+
+/**
+ * The receiving side of the transport: the gRPC service implementation. Each incoming Stream
+ * call belongs to one peer (named in its metadata, else by its first message's `from`); when
+ * such a call ends in any way, the peer's process or connection went away, and that is
+ * reported at once. Everything a peer sends is validated; what fails is dropped and logged at
+ * debug, because a misbehaving peer is an expected condition, not a bug here.
+ */
+export class InboundService {
+  private snapshotsReceiving = 0;
+  private readonly streams = new Set<ServerDuplexStream<StreamRequest, StreamResponse>>();
+
+  constructor(private readonly env: InboundEnv) {}
+
+  implementation(): RaftTransportServiceServer {
+    return {
+      stream: (call) => this.handleStream(call),
+      installSnapshot: (call, callback) => this.handleInstallSnapshot(call, callback),
+    };
+  }
+
+  /** Ends every incoming stream (the server's shutdown then has nothing to wait for). */
+  closeAll(): void {
+    for (const call of this.streams) call.end();
+    this.streams.clear();
+  }
+
+  private handleStream(call: ServerDuplexStream<StreamRequest, StreamResponse>): void {
+    this.streams.add(call);
+    // Headers right away: the peer's client learns it is connected before any ack is due.
+    call.sendMetadata(new Metadata());
+    const named = call.metadata.get(fromMetadataKey)[0];
+    let peer: ReplicaId | null = typeof named === "string" && named !== "" ? named : null;
+    let ended = false;
+    const onEnded = (how: string): void => {
+      if (ended) return;
+      ended = true;
+      this.streams.delete(call);
+      this.env.logger.debug({ peer, how }, "raft stream from peer ended");
+      if (peer !== null && this.env.isRunning()) this.env.onPeerConnectionLost(peer);
+    };
+    call.on("data", (request: StreamRequest) => {
+      if (!this.env.isRunning()) return;
+      for (const wire of request.messages) {
+        peer ??= wire.from;
+        this.deliver(wire, peer);
+      }
+      // The ack: flow control for the sender and its round-trip sample.
+      if (!ended) call.write({});
+    });
+    call.on("end", () => {
+      call.end();
+      onEnded("end");
+    });
+    call.on("cancelled", () => onEnded("cancelled"));
+    call.on("error", (error: Error) => onEnded(`error: ${error.message}`));
+    call.on("close", () => onEnded("close"));
+  }
+
+  /** Hands a valid message to the core; returns why it was dropped otherwise. */
+  private deliver(wire: ProtoMessage, streamPeer: ReplicaId, snapshotData?: Uint8Array): string | null {
+    const decoded = decodeMessage(wire, snapshotData);
+    if (!decoded.ok) {
+      this.env.logger.debug({ peer: streamPeer, reason: decoded.error }, "dropped a malformed raft message");
+      return decoded.error;
+    }
+    const message = decoded.value;
+    let reason: string | null = null;
+    if (message.from !== streamPeer) reason = `sender ${message.from} differs from the stream's peer`;
+    else if (!this.env.isKnownPeer(message.from)) reason = "sender is not a known peer";
+    else if (message.to !== this.env.selfId) reason = `addressed to ${message.to}, not to this replica`;
+    else if ((message.type === "snapshot") !== (snapshotData !== undefined)) reason = "snapshots travel only on the snapshot stream";
+    if (reason !== null) {
+      this.env.logger.debug({ peer: streamPeer, from: message.from, to: message.to, type: message.type, reason }, "dropped a raft message");
+      return reason;
+    }
+    this.env.onMessage(message);
+    return null;
+  }
+
+  private handleInstallSnapshot(call: ServerReadableStream<InstallSnapshotRequest, InstallSnapshotResponse>, callback: sendUnaryData<InstallSnapshotResponse>): void {
+    if (this.snapshotsReceiving >= this.env.limits.snapshotsReceivingMax) {
+      callback({ code: status.RESOURCE_EXHAUSTED, details: `already receiving ${this.snapshotsReceiving} snapshots; retry later` });
+      return;
+    }
+    const expected = SnapshotAssembly.parseExpectedBytes(call.metadata.get(snapshotBytesMetadataKey)[0], this.env.limits.snapshotBytesMax);
+    if (!expected.ok) {
+      this.env.logger.debug({ reason: expected.error }, "refused an incoming snapshot");
+      callback({ code: status.RESOURCE_EXHAUSTED, details: expected.error });
+      return;
+    }
+    this.snapshotsReceiving++;
+    const assembly = new SnapshotAssembly(this.env.limits.snapshotBytesMax, expected.value);
+    let settled = false;
+    const settle = (error: { code: status; details: string } | null): void => {
+      if (settled) return;
+      settled = true;
+      this.snapshotsReceiving--;
+      if (error !== null) {
+        this.env.logger.debug({ from: assembly.from(), bytes: assembly.bytes(), reason: error.details }, "dropped an incoming snapshot");
+        callback(error);
+      } else {
+        callback(null, { receivedBytes: assembly.bytes() });
+      }
+    };
+    call.on("data", (chunk: InstallSnapshotRequest) => {
+      if (settled) return;
+      const result = assembly.accept(chunk);
+      if (!result.ok) {
+        settle({ code: status.INVALID_ARGUMENT, details: result.error });
+        return;
+      }
+      if (result.value === null) return;
+      if (!this.env.isRunning()) {
+        settle({ code: status.UNAVAILABLE, details: "replica is stopping" });
+        return;
+      }
+      const dropped = this.deliver(result.value.wire, result.value.wire.from, result.value.data);
+      settle(dropped === null ? null : { code: status.INVALID_ARGUMENT, details: dropped });
+    });
+    call.on("end", () => settle({ code: status.INVALID_ARGUMENT, details: "snapshot stream ended before its last chunk" }));
+    call.on("cancelled", () => settle({ code: status.CANCELLED, details: "snapshot stream cancelled by the sender" }));
+    call.on("error", (error: Error) => settle({ code: status.CANCELLED, details: `snapshot stream failed: ${error.message}` }));
+  }
+}

@@ -1,0 +1,278 @@
+import { credentials, Metadata, type ClientDuplexStream, type StatusObject } from "@grpc/grpc-js";
+import type { Logger } from "pino";
+import { assert, assertNever } from "../../lib/assert.js";
+import { RaftTransportServiceClient, type StreamRequest, type StreamResponse } from "../../gen/raft/v1/raft.js";
+import type { Message, ReplicaId } from "../core/types.js";
+import { ReconnectBackoff } from "./transport-backoff.js";
+import { transportClientOptions } from "./transport-channel-options.js";
+import type { TransportLimits } from "./transport-limits.js";
+import { encodeMessage } from "./transport-message-codec.js";
+import { SendQueue } from "./transport-send-queue.js";
+
+/** Metadata keys naming the two ends of a stream, so the receiver knows its peer before the first message. */
+export const fromMetadataKey = "raft-from";
+export const toMetadataKey = "raft-to";
+
+/** What a peer stream needs from its transport: where to report, nothing more. */
+export interface PeerStreamEnv {
+  readonly selfId: ReplicaId;
+  readonly limits: TransportLimits;
+  readonly logger: Logger;
+  /** The stream had been connected and broke: the fast-failover signal. */
+  onConnectionLost(peer: ReplicaId): void;
+  /** Messages for the peer were (or may have been) lost. */
+  onUnreachable(peer: ReplicaId): void;
+  onRoundTrip(peer: ReplicaId, seconds: number): void;
+}
+
+/** Counters of one peer stream, for tests and metrics. */
+export interface PeerStreamStats {
+  readonly batchesSent: number;
+  readonly messagesSent: number;
+  /** Dropped from a full queue or discarded on close. */
+  readonly messagesDropped: number;
+  /** Calls that ended after the peer had answered. */
+  readonly connectionsLost: number;
+}
+
+/**
+ * idle: no stream yet (nothing was ever sent). connecting: a call is open, the peer has not
+ * answered with headers yet; writes are buffered by gRPC. connected: the peer answered.
+ * backoff: the last call failed and a reconnect timer runs. closed: terminal.
+ */
+export type PeerStreamState = "idle" | "connecting" | "connected" | "backoff" | "closed";
+
+const allowedTransitions: Readonly<Record<PeerStreamState, readonly PeerStreamState[]>> = {
+  idle: ["connecting", "closed"],
+  connecting: ["connected", "backoff", "closed"],
+  connected: ["backoff", "closed"],
+  backoff: ["connecting", "closed"],
+  closed: [],
+};
+
+/**
+ * The long-lived outgoing batch stream to one peer. Messages queue (bounded) and leave once per
+ * event-loop turn as one StreamRequest per batch. The peer acknowledges every batch; unacked
+ * batches are bounded (flow control) and timed first-in-first-out for round-trip samples.
+ */
+export class PeerStream {
+  private state: PeerStreamState = "idle";
+  private readonly client: RaftTransportServiceClient;
+  private readonly queue: SendQueue;
+  private readonly backoff: ReconnectBackoff;
+  private call: ClientDuplexStream<StreamRequest, StreamResponse> | null = null;
+  /** Identifies the current call; events of an older call are ignored. */
+  private generation = 0;
+  /** gRPC's buffer is full: wait for "drain" before writing again. */
+  private blocked = false;
+  /** Unacked batches, oldest first. Invariant: length <= batchesInflightMax. */
+  private inflight: Array<{ readonly sentMs: number; readonly bytes: number }> = [];
+  /** Invariant: the sum of inflight[].bytes. */
+  private inflightBytes = 0;
+  private lastRoundTripSampleMs = Number.NEGATIVE_INFINITY;
+  private flushScheduled = false;
+  private unreachablePending = false;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private readonly stats: { -readonly [K in keyof PeerStreamStats]: PeerStreamStats[K] } = {
+    batchesSent: 0,
+    messagesSent: 0,
+    messagesDropped: 0,
+    connectionsLost: 0,
+  };
+
+  constructor(
+    readonly peer: ReplicaId,
+    readonly address: string,
+    private readonly env: PeerStreamEnv,
+  ) {
+    this.client = new RaftTransportServiceClient(address, credentials.createInsecure(), transportClientOptions(env.limits));
+    this.queue = new SendQueue(env.limits.queueMessagesMax, env.limits.queueBytesMax);
+    this.backoff = new ReconnectBackoff(env.limits.reconnectDelayMsInitial, env.limits.reconnectDelayMsMax);
+  }
+
+  currentState(): PeerStreamState {
+    return this.state;
+  }
+
+  queuedMessages(): number {
+    return this.queue.size();
+  }
+
+  queuedBytes(): number {
+    return this.queue.bytes();
+  }
+
+  statistics(): PeerStreamStats {
+    return { ...this.stats };
+  }
+
+  send(message: Message): void {
+    assert(message.to === this.peer, "message routed to the wrong peer stream");
+    if (this.state === "closed") return;
+    const dropped = this.queue.push(message);
+    if (dropped > 0) {
+      this.stats.messagesDropped += dropped;
+      this.env.logger.debug({ peer: this.peer, dropped, queued: this.queue.size() }, "raft send queue full; dropped the oldest messages");
+      this.unreachablePending = true;
+    }
+    // The peer is known to be down: tell the core now rather than when the queue overflows.
+    if (this.state === "backoff") this.unreachablePending = true;
+    this.scheduleFlush();
+  }
+
+  close(): void {
+    if (this.state === "closed") return;
+    this.transitionTo("closed");
+    if (this.reconnectTimer !== null) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    this.generation++;
+    this.call?.cancel();
+    this.call = null;
+    this.stats.messagesDropped += this.queue.clear();
+    this.clearInflight();
+    this.client.close();
+  }
+
+  private transitionTo(to: PeerStreamState): void {
+    assert(allowedTransitions[this.state].includes(to), `peer stream: illegal transition ${this.state} -> ${to}`);
+    this.state = to;
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  /** Everything queued during one event-loop turn leaves here, in as few batches as the limits allow. */
+  private flush(): void {
+    if (this.unreachablePending) {
+      this.unreachablePending = false;
+      if (this.state !== "closed") this.env.onUnreachable(this.peer);
+    }
+    switch (this.state) {
+      case "idle":
+        if (this.queue.size() > 0) this.connect();
+        this.writeQueued();
+        return;
+      case "connecting":
+      case "connected":
+        this.writeQueued();
+        return;
+      case "backoff":
+      case "closed":
+        return;
+      default:
+        assertNever(this.state, "peer stream state");
+    }
+  }
+
+  private writeQueued(): void {
+    const limits = this.env.limits;
+    while (this.call !== null && !this.blocked && this.queue.size() > 0 && this.windowOpen()) {
+      const bytesBefore = this.queue.bytes();
+      const batch = this.queue.takeBatch(limits.batchMessagesMax, limits.batchBytesMax);
+      const bytes = bytesBefore - this.queue.bytes();
+      this.inflight.push({ sentMs: performance.now(), bytes });
+      this.inflightBytes += bytes;
+      const writable = this.call.write({ messages: batch.map(encodeMessage) });
+      this.stats.batchesSent++;
+      this.stats.messagesSent += batch.length;
+      if (!writable) this.blocked = true;
+    }
+  }
+
+  /** Room for another batch: under both in-flight bounds (an empty window always has room). */
+  private windowOpen(): boolean {
+    if (this.inflight.length === 0) return true;
+    return this.inflight.length < this.env.limits.batchesInflightMax && this.inflightBytes < this.env.limits.bytesInflightMax;
+  }
+
+  private clearInflight(): void {
+    this.inflight = [];
+    this.inflightBytes = 0;
+  }
+
+  private connect(): void {
+    this.transitionTo("connecting");
+    this.blocked = false;
+    this.clearInflight();
+    const generation = ++this.generation;
+    const metadata = new Metadata();
+    metadata.set(fromMetadataKey, this.env.selfId);
+    metadata.set(toMetadataKey, this.peer);
+    const call = this.client.stream(metadata);
+    this.call = call;
+    const current = (): boolean => generation === this.generation;
+    call.on("metadata", () => {
+      if (current()) this.onConnected();
+    });
+    call.on("data", () => {
+      if (current()) this.onAck();
+    });
+    call.on("drain", () => {
+      if (!current()) return;
+      this.blocked = false;
+      this.scheduleFlush();
+    });
+    // "error" carries the same status as "status"; it needs a listener or it would be thrown.
+    call.on("error", () => undefined);
+    call.on("status", (status: StatusObject) => {
+      if (current()) this.onCallEnded(status);
+    });
+  }
+
+  private onConnected(): void {
+    if (this.state !== "connecting") return;
+    this.transitionTo("connected");
+    this.backoff.reset();
+    this.env.logger.debug({ peer: this.peer, address: this.address }, "raft stream to peer connected");
+  }
+
+  private onAck(): void {
+    const acked = this.inflight.shift();
+    if (acked === undefined) {
+      this.env.logger.debug({ peer: this.peer }, "raft stream ack without an unacked batch; ignored");
+      return;
+    }
+    this.inflightBytes -= acked.bytes;
+    const nowMs = performance.now();
+    if (nowMs - this.lastRoundTripSampleMs >= this.env.limits.roundTripSampleIntervalMs) {
+      this.lastRoundTripSampleMs = nowMs;
+      this.env.onRoundTrip(this.peer, (nowMs - acked.sentMs) / 1000);
+    }
+    if (this.queue.size() > 0) this.scheduleFlush();
+  }
+
+  private onCallEnded(status: StatusObject): void {
+    const wasConnected = this.state === "connected";
+    const lostBatches = this.inflight.length;
+    this.generation++;
+    this.call = null;
+    this.blocked = false;
+    this.clearInflight();
+    this.transitionTo("backoff");
+    if (wasConnected) this.backoff.reset();
+    const delayMs = this.backoff.nextDelayMs();
+    this.env.logger.debug(
+      { peer: this.peer, code: status.code, details: status.details, wasConnected, lostBatches, retryInMs: Math.round(delayMs) },
+      "raft stream to peer ended",
+    );
+    this.reconnectTimer = setTimeout(() => this.reconnect(), delayMs);
+    if (wasConnected) {
+      this.stats.connectionsLost++;
+      this.env.onConnectionLost(this.peer);
+    }
+    if (lostBatches > 0 || this.queue.size() > 0) this.env.onUnreachable(this.peer);
+  }
+
+  private reconnect(): void {
+    this.reconnectTimer = null;
+    if (this.state !== "backoff") return;
+    this.connect();
+    this.writeQueued();
+  }
+}

@@ -1,0 +1,91 @@
+#!/usr/bin/env node
+import { Command, CommanderError, Option } from "commander";
+import { startReplica, type ReplicaOptions } from "./replica.js";
+import { parsePeerList, peerAddresses } from "./peers.js";
+import { splitHostPort } from "./http-server.js";
+
+const regions = ["us-east-1", "eu-west-1", "ap-southeast-1"];
+
+function parseArgs(argv: string[]): ReplicaOptions {
+  const program = new Command("orchestrator")
+    .description("One MicroOrchestrator control-plane replica: Raft (gRPC + LevelDB), the cluster state, the API and /metrics.")
+    .requiredOption("--id <id>", "this replica's id, one of the ids in --peers (e.g. r1)")
+    .requiredOption("--peers <list>", "every replica's Raft address: r1=127.0.0.1:7001,r2=127.0.0.1:7002,r3=127.0.0.1:7003")
+    .option("--peer-apis <list>", "every replica's API address (default: Raft port 700i -> API port 5005i on the same host)")
+    .option("--api <host:port>", "where this replica serves the gRPC API (default: from --peer-apis)")
+    .option("--metrics <host:port>", "where /metrics, /healthz and /readyz are served (default: 127.0.0.1:8080 + i - 1)")
+    .option("--data-dir <dir>", "Raft log and snapshots (default: ./data/<id>)")
+    .addOption(new Option("--region <region>", "region this replica runs in").choices(regions).default("us-east-1"))
+    .option("--snapshot-every <entries>", "snapshot and compact the log every N applied entries", "20000")
+    .option("--tick-ms <ms>", "Raft tick length in milliseconds", "10")
+    .addHelpText(
+      "after",
+      `
+Example (replica 1 of a local three-replica cluster):
+  orchestrator --id r1 --peers r1=127.0.0.1:7001,r2=127.0.0.1:7002,r3=127.0.0.1:7003 \\
+    --api 127.0.0.1:50051 --metrics 127.0.0.1:8080 --data-dir ./data/r1 --region us-east-1
+
+Logs are JSON lines on stderr. SIGTERM hands leadership to another replica before exiting.`,
+    )
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  program.parse(argv, { from: "user" });
+  const opts = program.opts<{
+    id: string;
+    peers: string;
+    peerApis?: string;
+    api?: string;
+    metrics?: string;
+    dataDir?: string;
+    region: string;
+    snapshotEvery: string;
+    tickMs: string;
+  }>();
+  const raftPeers = parsePeerList(opts.peers, "--peers");
+  if (!raftPeers.has(opts.id)) throw new Error(`--id ${opts.id} is not one of the replicas in --peers (${[...raftPeers.keys()].join(", ")})`);
+  const peers = peerAddresses(raftPeers, opts.peerApis === undefined ? undefined : parsePeerList(opts.peerApis, "--peer-apis"));
+  const self = peers.get(opts.id);
+  if (self === undefined) throw new Error("unreachable");
+  const api = opts.api ?? self.api;
+  splitHostPort(api);
+  if (opts.api !== undefined) peers.set(opts.id, { raft: self.raft, api });
+  const position = [...raftPeers.keys()].indexOf(opts.id);
+  const metrics = opts.metrics ?? `127.0.0.1:${8080 + position}`;
+  splitHostPort(metrics);
+  const snapshotEveryEntries = positiveInteger(opts.snapshotEvery, "--snapshot-every");
+  const tickMs = positiveInteger(opts.tickMs, "--tick-ms");
+  return { id: opts.id, peers, apiAddress: api, metricsAddress: metrics, dataDir: opts.dataDir ?? `./data/${opts.id}`, region: opts.region, snapshotEveryEntries, tickMs };
+}
+
+function positiveInteger(text: string, flag: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`${flag} must be a positive whole number, got "${text}"`);
+  return value;
+}
+
+async function main(): Promise<void> {
+  let options: ReplicaOptions;
+  try {
+    options = parseArgs(process.argv.slice(2));
+  } catch (error) {
+    if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : 2);
+    process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(2);
+  }
+  try {
+    const replica = await startReplica(options);
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      void replica.stop(signal).then(() => process.exit(0));
+    };
+    process.on("SIGTERM", () => stop("SIGTERM"));
+    process.on("SIGINT", () => stop("SIGINT"));
+  } catch (error) {
+    process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  }
+}
+
+void main();

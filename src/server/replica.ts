@@ -1,0 +1,80 @@
+import type { Server as GrpcServer } from "@grpc/grpc-js";
+import type { Server as HttpServer } from "node:http";
+import { Registry, collectDefaultMetrics } from "prom-client";
+import { startApiServer } from "../api/api-server.js";
+import { WatchHub } from "../api/watch-hub.js";
+import { ClusterFsm } from "../fsm/index.js";
+import { createLogger, type Logger } from "../lib/logger.js";
+import { RaftNode, type PeerAddresses } from "../raft/io/raft-node.js";
+import { startHttpServer } from "./http-server.js";
+import { registerRaftMetrics } from "./raft-metrics.js";
+
+export interface ReplicaOptions {
+  readonly id: string;
+  readonly peers: Map<string, PeerAddresses>;
+  readonly apiAddress: string;
+  readonly metricsAddress: string;
+  readonly dataDir: string;
+  readonly region: string;
+  readonly snapshotEveryEntries: number;
+  readonly tickMs: number;
+}
+
+export interface RunningReplica {
+  readonly node: RaftNode;
+  readonly fsm: ClusterFsm;
+  readonly logger: Logger;
+  stop(reason: string): Promise<void>;
+}
+
+/** Wires one replica: Raft node + cluster state + API + metrics. */
+export async function startReplica(options: ReplicaOptions): Promise<RunningReplica> {
+  const logger = createLogger({ replica: options.id, region: options.region });
+  const fsm = new ClusterFsm();
+  const node = await RaftNode.open({
+    id: options.id,
+    peers: options.peers,
+    dataDir: options.dataDir,
+    logger,
+    stateMachine: fsm,
+    tickMs: options.tickMs,
+    snapshotEveryEntries: options.snapshotEveryEntries,
+  });
+  const registry = new Registry();
+  registry.setDefaultLabels({ replica: options.id });
+  collectDefaultMetrics({ register: registry, prefix: "orchestrator_process_" });
+  registerRaftMetrics(registry, node);
+  const watchHub = new WatchHub(fsm);
+  node.on("fatal", () => {
+    // The disk or an invariant failed: exit and let the supervisor restart us from disk.
+    process.exit(70);
+  });
+  await node.start();
+  const api: GrpcServer = await startApiServer(options.apiAddress, { node, fsm, watchHub, logger });
+  const http: HttpServer = await startHttpServer(options.metricsAddress, registry, {
+    notReadyReason() {
+      const status = node.status();
+      if (status.leader === "") return "no leader known yet";
+      if (status.applied < node.startCommitIndex) return `catching up: applied ${status.applied} of ${node.startCommitIndex}`;
+      return null;
+    },
+  });
+  const status = node.status();
+  logger.info(
+    { term: status.term, role: status.role, api: options.apiAddress, metrics: options.metricsAddress, dataDir: options.dataDir, peers: Object.fromEntries(options.peers) },
+    "replica started",
+  );
+  return {
+    node,
+    fsm,
+    logger,
+    async stop(reason: string) {
+      const s = node.status();
+      logger.info({ term: s.term, role: s.role, reason }, "stopping");
+      await node.stop({ transferLeadership: true });
+      api.forceShutdown();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+      logger.info({ term: node.status().term, role: node.status().role }, "stopped");
+    },
+  };
+}
