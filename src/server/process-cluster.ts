@@ -1,0 +1,175 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { createWriteStream, existsSync, mkdirSync, rmSync, type WriteStream } from "node:fs";
+import { createServer } from "node:net";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** One replica process of a local cluster. */
+export interface ReplicaProcess {
+  readonly id: string;
+  readonly raftAddress: string;
+  readonly apiAddress: string;
+  readonly metricsAddress: string;
+  readonly dataDir: string;
+  readonly logFile: string | null;
+  child: ChildProcess | null;
+  exited: Promise<number | null>;
+}
+
+export interface ProcessClusterOptions {
+  readonly replicas?: number;
+  /** "default" uses DESIGN.md's ports (Raft 700i, API 5005i, HTTP 808(i-1)); "random" picks free ones. */
+  readonly ports?: "default" | "random";
+  readonly host?: string;
+  /** Each replica keeps its data under dataRoot/<id>. */
+  readonly dataRoot: string;
+  /** Delete existing data first. */
+  readonly wipe?: boolean;
+  /** Write each replica's stderr log here as <id>.log; "inherit" passes it through; null discards it. */
+  readonly logDir?: string | "inherit" | null;
+  readonly extraArgs?: readonly string[];
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+const stopGraceMs = 5_000;
+
+/** Starts, kills and restarts replica processes on this machine; used by `npm run cluster`, tests and benchmarks. */
+export class ProcessCluster {
+  readonly replicas: ReplicaProcess[] = [];
+  private readonly logStreams = new Map<string, WriteStream>();
+
+  private constructor(private readonly options: ProcessClusterOptions) {}
+
+  static async start(options: ProcessClusterOptions): Promise<ProcessCluster> {
+    const cluster = new ProcessCluster(options);
+    await cluster.layout();
+    for (const replica of cluster.replicas) cluster.spawnReplica(replica);
+    return cluster;
+  }
+
+  endpoints(): string {
+    return this.replicas.map((r) => r.apiAddress).join(",");
+  }
+
+  replica(id: string): ReplicaProcess {
+    const replica = this.replicas.find((r) => r.id === id);
+    if (replica === undefined) throw new Error(`no replica ${id}`);
+    return replica;
+  }
+
+  /** Sends `signal` and waits for the process to exit. */
+  async kill(id: string, signal: NodeJS.Signals = "SIGKILL"): Promise<number | null> {
+    const replica = this.replica(id);
+    if (replica.child === null) return null;
+    replica.child.kill(signal);
+    const code = await replica.exited;
+    replica.child = null;
+    return code;
+  }
+
+  restart(id: string): void {
+    const replica = this.replica(id);
+    if (replica.child !== null) throw new Error(`replica ${id} is still running`);
+    this.spawnReplica(replica);
+  }
+
+  /** SIGTERM every replica (SIGKILL after a grace period) and wait for all to exit. */
+  async stop(): Promise<void> {
+    await Promise.all(
+      this.replicas.map(async (replica) => {
+        const child = replica.child;
+        if (child === null) return;
+        child.kill("SIGTERM");
+        const timer = setTimeout(() => child.kill("SIGKILL"), stopGraceMs);
+        await replica.exited;
+        clearTimeout(timer);
+        replica.child = null;
+      }),
+    );
+    for (const stream of this.logStreams.values()) stream.end();
+  }
+
+  pids(): number[] {
+    return this.replicas.flatMap((r) => (r.child?.pid === undefined ? [] : [r.child.pid]));
+  }
+
+  private async layout(): Promise<void> {
+    const count = this.options.replicas ?? 3;
+    const host = this.options.host ?? "127.0.0.1";
+    const random = this.options.ports === "random";
+    if (this.options.wipe === true) rmSync(this.options.dataRoot, { recursive: true, force: true });
+    for (let i = 1; i <= count; i++) {
+      const id = `r${i}`;
+      const [raftPort, apiPort, httpPort] = random ? [await freePort(host), await freePort(host), await freePort(host)] : [7000 + i, 50050 + i, 8079 + i];
+      const logDir = this.options.logDir;
+      const logFile = typeof logDir === "string" && logDir !== "inherit" ? path.join(logDir, `${id}.log`) : null;
+      this.replicas.push({
+        id,
+        raftAddress: `${host}:${raftPort}`,
+        apiAddress: `${host}:${apiPort}`,
+        metricsAddress: `${host}:${httpPort}`,
+        dataDir: path.join(this.options.dataRoot, id),
+        logFile,
+        child: null,
+        exited: Promise.resolve(null),
+      });
+    }
+  }
+
+  private spawnReplica(replica: ReplicaProcess): void {
+    const peers = this.replicas.map((r) => `${r.id}=${r.raftAddress}`).join(",");
+    const peerApis = this.replicas.map((r) => `${r.id}=${r.apiAddress}`).join(",");
+    mkdirSync(replica.dataDir, { recursive: true });
+    const args = [
+      serverEntry(),
+      "--id", replica.id,
+      "--peers", peers,
+      "--peer-apis", peerApis,
+      "--api", replica.apiAddress,
+      "--metrics", replica.metricsAddress,
+      "--data-dir", replica.dataDir,
+      ...(this.options.extraArgs ?? []),
+    ];
+    const inherit = this.options.logDir === "inherit";
+    const child = spawn(process.execPath, args, {
+      stdio: ["ignore", inherit ? "inherit" : "ignore", inherit ? "inherit" : "pipe"],
+      env: { ...process.env, ...this.options.env },
+    });
+    if (replica.logFile !== null && child.stderr !== null) {
+      mkdirSync(path.dirname(replica.logFile), { recursive: true });
+      let stream = this.logStreams.get(replica.id);
+      if (stream === undefined) {
+        stream = createWriteStream(replica.logFile, { flags: "a" });
+        this.logStreams.set(replica.id, stream);
+      }
+      child.stderr.pipe(stream, { end: false });
+    } else {
+      child.stderr?.resume();
+    }
+    replica.child = child;
+    replica.exited = new Promise((resolve) => child.once("exit", (code) => resolve(code)));
+  }
+}
+
+/** The compiled `orchestrator` entry next to this module (dist/src/server/main.js). */
+export function serverEntry(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const compiled = path.join(here, "main.js");
+  if (existsSync(compiled)) return compiled;
+  // Running from TypeScript sources (vitest): use the build output.
+  const fromSource = path.resolve(here, "../../dist/src/server/main.js");
+  if (existsSync(fromSource)) return fromSource;
+  throw new Error(`cannot find the compiled orchestrator (looked at ${compiled} and ${fromSource}); run npm run build`);
+}
+
+export function freePort(host = "127.0.0.1"): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, host, () => {
+      const address = server.address();
+      const port = typeof address === "object" && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
