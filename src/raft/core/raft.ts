@@ -40,6 +40,8 @@ export class Raft {
   private electionElapsedTicks = 0;
   /** Ticks since this replica became leader: the clock of its read lease. */
   private leaderTicks = 0;
+  /** After a TimeoutNow, only heartbeats sent later can support a lease: the target's forced votes ignore ours. */
+  private leaseValidFromTicks = 0;
   private heartbeatElapsedTicks = 0;
   private randomizedElectionTimeoutTicks = 0;
   /** Ticks until a pre-vote after the transport reported the leader's connection lost. */
@@ -360,6 +362,7 @@ export class Raft {
     this.electionElapsedTicks = 0;
     this.heartbeatElapsedTicks = 0;
     this.leaderTicks = 0;
+    this.leaseValidFromTicks = 0;
     this.leaderLostCountdownTicks = null;
     this.resetRandomizedElectionTimeout();
     this.leadTransferee = NO_REPLICA;
@@ -675,7 +678,8 @@ export class Raft {
     pr.leaseAckTicks = Math.max(pr.leaseAckTicks, m.logIndex);
     if (pr.state === "replicate" && pr.inflights.full()) pr.inflights.freeFirstOne();
     if (pr.match < this.log.lastIndex()) this.sendAppend(m.from);
-    if (this.config.readOnly !== "safe" || m.context === "") return;
+    // Lease mode falls back to the same heartbeat round when it holds no lease, so count acks in both modes.
+    if (m.context === "") return;
     const acks = this.readOnly.ack(m.context, m.from);
     if (acks === undefined) return;
     if (!hasQuorum(this.voters, (id) => acks.has(id))) return;
@@ -709,7 +713,7 @@ export class Raft {
    */
   private holdsLease(): boolean {
     const acked = committedIndex(this.voters, (id) => (id === this.id ? this.leaderTicks : (this.progress.get(id)?.leaseAckTicks ?? 0)));
-    if (acked === 0) return false;
+    if (acked === 0 || acked < this.leaseValidFromTicks) return false;
     const margin = Math.ceil(this.config.electionTimeoutTicks / 10) + 1;
     return this.leaderTicks < acked + this.config.electionTimeoutTicks - margin;
   }
@@ -822,6 +826,7 @@ export class Raft {
   }
 
   private sendTimeoutNow(to: ReplicaId): void {
+    this.leaseValidFromTicks = this.leaderTicks + 1;
     this.send(message({ type: "timeout-now", from: this.id, to, term: this.term }));
   }
 
