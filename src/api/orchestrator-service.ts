@@ -60,19 +60,26 @@ export function createOrchestratorService(deps: ServiceDeps): OrchestratorServic
     if (view === undefined) throw new OrchestratorError("NOT_FOUND", `deployment ${name} not found; run \`orchctl list\` to see what exists`);
     return deploymentToProto(view);
   };
+  // After a write succeeded, the deployment it touched may already be gone: a retried request
+  // (same client id and seq) gets its first answer back from the dedup table even if another
+  // client deleted the deployment since. The write did succeed, so answer OK without it.
+  const deploymentIfAny = (name: string): Deployment | undefined => {
+    const view = fsm.getDeployment(name);
+    return view === undefined ? undefined : deploymentToProto(view);
+  };
 
   return {
     deploy: unary(logger, "Deploy", async (request) => {
       const spec = validateDeploymentSpec(request.spec, fsm.nodeCapacities());
       if (!spec.ok) throw new OrchestratorError(spec.code, spec.message);
       const value = await proposer.propose(request.header, { kind: "deploy", deploy: { spec: request.spec! } }, "deploy");
-      return { deployment: deploymentOrThrow(value.name), created: value.created, revision: fsm.revision };
+      return { deployment: deploymentIfAny(value.name), created: value.created, revision: fsm.revision };
     }),
     scale: unary(logger, "Scale", async (request) => {
       const invalid = validateScale(request.name, request.replicas);
       if (invalid !== null) throw new OrchestratorError(invalid.code, invalid.message);
       const value = await proposer.propose(request.header, { kind: "scale", scale: { name: request.name, replicas: request.replicas } }, "scale");
-      return { deployment: deploymentOrThrow(value.name), revision: fsm.revision };
+      return { deployment: deploymentIfAny(value.name), revision: fsm.revision };
     }),
     delete: unary(logger, "Delete", async (request) => {
       const invalid = validateDeploymentName(request.name);

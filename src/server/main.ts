@@ -17,6 +17,7 @@ function parseArgs(argv: string[]): ReplicaOptions {
     .option("--data-dir <dir>", "Raft log and snapshots (default: ./data/<id>)")
     .addOption(new Option("--region <region>", "region this replica runs in").choices(regions).default("us-east-1"))
     .option("--snapshot-every <entries>", "snapshot and compact the log every N applied entries", "20000")
+    .option("--snapshot-keep <entries>", "log entries kept behind a snapshot, so briefly lagging followers catch up without a snapshot transfer", "2000")
     .option("--tick-ms <ms>", "Raft tick length in milliseconds", "10")
     .addHelpText(
       "after",
@@ -39,6 +40,7 @@ Logs are JSON lines on stderr. SIGTERM hands leadership to another replica befor
     dataDir?: string;
     region: string;
     snapshotEvery: string;
+    snapshotKeep: string;
     tickMs: string;
   }>();
   const raftPeers = parsePeerList(opts.peers, "--peers");
@@ -53,13 +55,30 @@ Logs are JSON lines on stderr. SIGTERM hands leadership to another replica befor
   const metrics = opts.metrics ?? `127.0.0.1:${8080 + position}`;
   splitHostPort(metrics);
   const snapshotEveryEntries = positiveInteger(opts.snapshotEvery, "--snapshot-every");
+  const snapshotKeepEntries = nonNegativeInteger(opts.snapshotKeep, "--snapshot-keep");
   const tickMs = positiveInteger(opts.tickMs, "--tick-ms");
-  return { id: opts.id, peers, apiAddress: api, metricsAddress: metrics, dataDir: opts.dataDir ?? `./data/${opts.id}`, region: opts.region, snapshotEveryEntries, tickMs };
+  return {
+    id: opts.id,
+    peers,
+    apiAddress: api,
+    metricsAddress: metrics,
+    dataDir: opts.dataDir ?? `./data/${opts.id}`,
+    region: opts.region,
+    snapshotEveryEntries,
+    snapshotKeepEntries,
+    tickMs,
+  };
 }
 
 function positiveInteger(text: string, flag: string): number {
   const value = Number(text);
   if (!Number.isInteger(value) || value <= 0) throw new Error(`${flag} must be a positive whole number, got "${text}"`);
+  return value;
+}
+
+function nonNegativeInteger(text: string, flag: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 0) throw new Error(`${flag} must be a whole number, 0 or more, got "${text}"`);
   return value;
 }
 

@@ -87,6 +87,8 @@ export class ProcessCluster {
       }),
     );
     for (const stream of this.logStreams.values()) stream.end();
+    // A replica restarted after stop() opens a fresh stream instead of writing to an ended one.
+    this.logStreams.clear();
   }
 
   pids(): number[] {
@@ -147,7 +149,15 @@ export class ProcessCluster {
       child.stderr?.resume();
     }
     replica.child = child;
-    replica.exited = new Promise((resolve) => child.once("exit", (code) => resolve(code)));
+    // "close" rather than "exit": by then the child's stderr is drained into its log, so a log
+    // read (or stop() ending the log stream) after `exited` sees the replica's last lines.
+    replica.exited = new Promise((resolve) =>
+      child.once("close", (code) => {
+        // A replica that exits on its own (refused its data, crashed) can be restarted.
+        if (replica.child === child) replica.child = null;
+        resolve(code);
+      }),
+    );
   }
 }
 

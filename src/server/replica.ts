@@ -17,6 +17,8 @@ export interface ReplicaOptions {
   readonly dataDir: string;
   readonly region: string;
   readonly snapshotEveryEntries: number;
+  /** Entries kept behind each snapshot for briefly lagging followers (RaftNode's default when absent). */
+  readonly snapshotKeepEntries?: number;
   readonly tickMs: number;
 }
 
@@ -39,6 +41,7 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
     stateMachine: fsm,
     tickMs: options.tickMs,
     snapshotEveryEntries: options.snapshotEveryEntries,
+    snapshotKeepEntries: options.snapshotKeepEntries,
   });
   const registry = new Registry();
   registry.setDefaultLabels({ replica: options.id });

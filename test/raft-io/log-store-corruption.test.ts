@@ -53,7 +53,7 @@ describe("LevelDbLogStore corruption detection", () => {
     expect(error.path).toBe(path.join(dir, LOG_DIR_NAME));
     expect(error.message).toContain(`replica data in ${dir} is corrupt: raft log entry 7 fails its checksum (LevelDB at ${path.join(dir, LOG_DIR_NAME)})`);
     expect(error.message).toContain(`mv ${dir} ${dir}.corrupt`);
-    expect(error.message).toContain("catches up from the leader by snapshot");
+    expect(error.message).toContain("Do not restart this replica with an empty directory under the same id");
   });
 
   it("refuses a log with an entry missing in the middle", async () => {

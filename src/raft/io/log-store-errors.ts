@@ -17,8 +17,10 @@ export class CorruptStoreError extends Error {
   constructor(dataDir: string, problem: string, path: string, where: string = path) {
     super(
       `replica data in ${dataDir} is corrupt: ${problem} (${where}). Not starting, so no bad data is served. ` +
-        `Move the directory aside (mv ${dataDir} ${dataDir}.corrupt) and restart the replica with an empty data directory: ` +
-        `it rejoins and catches up from the leader by snapshot.`,
+        `Keep it for inspection (mv ${dataDir} ${dataDir}.corrupt). Do not restart this replica with an empty directory ` +
+        `under the same id: it would forget its vote and entries it acknowledged, which can lose committed writes. ` +
+        `Restore the directory from a backup taken while the replica was stopped, or replace the replica through a ` +
+        `membership change while the other replicas keep serving.`,
     );
     this.name = "CorruptStoreError";
     this.path = path;
