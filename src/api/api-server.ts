@@ -2,11 +2,12 @@ import { Server, ServerCredentials } from "@grpc/grpc-js";
 import { OrchestratorServiceService } from "../gen/orchestrator/v1/orchestrator.js";
 import { OrchestratorError } from "../lib/errors.js";
 import { createOrchestratorService, type ServiceDeps } from "./orchestrator-service.js";
+import { registerAgentService, type AgentServiceDeps } from "./agent-service.js";
 
 /** Requests larger than this are refused with RESOURCE_EXHAUSTED before they are parsed. */
 const requestBytesMax = 1024 * 1024;
 
-export async function startApiServer(address: string, deps: ServiceDeps): Promise<Server> {
+export async function startApiServer(address: string, deps: ServiceDeps & Pick<AgentServiceDeps, "heartbeats">): Promise<Server> {
   const server = new Server({
     "grpc.max_receive_message_length": requestBytesMax,
     "grpc.max_send_message_length": 64 * 1024 * 1024,
@@ -14,6 +15,7 @@ export async function startApiServer(address: string, deps: ServiceDeps): Promis
     "grpc.keepalive_permit_without_calls": 1,
   });
   server.addService(OrchestratorServiceService, createOrchestratorService(deps));
+  registerAgentService(server, deps);
   await new Promise<void>((resolve, reject) => {
     server.bindAsync(address, ServerCredentials.createInsecure(), (error) => {
       if (error !== null) reject(new OrchestratorError("UNAVAILABLE", `cannot serve the API on ${address}: ${error.message}`));

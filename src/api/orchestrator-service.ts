@@ -165,7 +165,8 @@ function watch(call: ServerWritableStream<WatchRequest, WatchResponse>, deps: Se
     if (ended) return;
     ended = true;
     unsubscribe();
-    if (error !== undefined) call.destroy(Object.assign(new Error(error.message), toServiceError(error)));
+    // grpc-js sends no status for destroy(); emitting "error" ends the stream with the status and trailers.
+    if (error !== undefined) call.emit("error", Object.assign(new Error(error.message), toServiceError(error)));
     else call.end();
   };
   const unsubscribe = watchHub.subscribe((change) => {

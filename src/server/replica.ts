@@ -3,6 +3,7 @@ import type { Server as HttpServer } from "node:http";
 import { Registry, collectDefaultMetrics } from "prom-client";
 import { startApiServer } from "../api/api-server.js";
 import { WatchHub } from "../api/watch-hub.js";
+import { NodeHeartbeats } from "../api/agent-heartbeats.js";
 import { ClusterFsm } from "../fsm/index.js";
 import { createLogger, type Logger } from "../lib/logger.js";
 import { RaftNode, type PeerAddresses } from "../raft/io/raft-node.js";
@@ -26,6 +27,7 @@ export interface RunningReplica {
   readonly node: RaftNode;
   readonly fsm: ClusterFsm;
   readonly logger: Logger;
+  readonly heartbeats: NodeHeartbeats;
   stop(reason: string): Promise<void>;
 }
 
@@ -53,7 +55,8 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
     process.exit(70);
   });
   await node.start();
-  const api: GrpcServer = await startApiServer(options.apiAddress, { node, fsm, watchHub, logger });
+  const heartbeats = new NodeHeartbeats();
+  const api: GrpcServer = await startApiServer(options.apiAddress, { node, fsm, watchHub, logger, heartbeats });
   const http: HttpServer = await startHttpServer(options.metricsAddress, registry, {
     notReadyReason() {
       const status = node.status();
@@ -71,6 +74,7 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
     node,
     fsm,
     logger,
+    heartbeats,
     async stop(reason: string) {
       const s = node.status();
       logger.info({ term: s.term, role: s.role, reason }, "stopping");

@@ -1,0 +1,347 @@
+/**
+ * The node agent: one region's simulated nodes. It registers them, heartbeats for the live
+ * ones, keeps an assignment stream open to the leader and reconciles its simulated runtime
+ * against every snapshot, reporting what its containers do. See src/agent/main.ts for flags.
+ */
+import { hostname } from "node:os";
+import type { NodeSpec, WatchAssignmentsResponse } from "../gen/agent/v1/agent.js";
+import { ContainerState, DesiredState } from "../gen/orchestrator/v1/types.js";
+import { assert, assertNever } from "../lib/assert.js";
+import { createLogger, type Logger } from "../lib/logger.js";
+import type { RecordedState } from "./core/container-lifecycle.js";
+import { reconcile, type AssignedContainer, type NodeInput, type ReconcileAction } from "./core/reconcile.js";
+import { agentLimits } from "./limits.js";
+import { createAgentMetrics, type AgentMetrics } from "./io/agent-metrics.js";
+import { startAgentHttpServer, type AgentHttpServer, type ContainerFault, type NodeFault } from "./io/agent-http-server.js";
+import { AssignmentWatcher } from "./io/assignment-watcher.js";
+import { ControlPlaneClient } from "./io/control-plane-client.js";
+import { Heartbeater } from "./io/heartbeater.js";
+import { Registrar } from "./io/registrar.js";
+import { SimRuntime, type Instance, type InstanceChange } from "./io/sim-runtime.js";
+import { StatusReporter } from "./io/status-reporter.js";
+
+export interface AgentOptions {
+  readonly region: string;
+  readonly nodeCount: number;
+  readonly cpuMillicores: number;
+  readonly memoryMib: number;
+  /** Control-plane API addresses (host:port), any of the replicas. */
+  readonly endpoints: readonly string[];
+  /** Where the HTTP server listens (port 0: any free port). */
+  readonly httpAddress: string;
+  /** The address the replicas reach the HTTP server at (default: the bound --http address). */
+  readonly advertiseAddress?: string;
+  readonly startDelayMs: number;
+  /** Node ids are `<prefix>-n<i>`, i from 1. */
+  readonly nodePrefix: string;
+  readonly agentId: string;
+  readonly heartbeatIntervalMs?: number;
+  readonly logger?: Logger;
+}
+
+export interface AgentHandle {
+  readonly agentId: string;
+  readonly nodeIds: readonly string[];
+  /** host:port the HTTP server is bound to. */
+  readonly httpAddress: string;
+  /** host:port registered as the nodes' agent address. */
+  readonly advertiseAddress: string;
+  /** The local containers now. */
+  containers(): Instance[];
+  nodeAlive(nodeId: string): boolean | undefined;
+  /** An assignment stream to the leader is open and delivering. */
+  connected(): boolean;
+  /** The revision of the last snapshot reconciled (0 before any). */
+  revision(): number;
+  stop(): Promise<void>;
+}
+
+export function nodeIdsFor(prefix: string, count: number): string[] {
+  assert(Number.isSafeInteger(count) && count >= 1 && count <= agentLimits.nodesMax, `node count ${count} within 1..${agentLimits.nodesMax}`);
+  return Array.from({ length: count }, (_, i) => `${prefix}-n${i + 1}`);
+}
+
+export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
+  const agent = new Agent(options);
+  await agent.start();
+  return agent;
+}
+
+class Agent implements AgentHandle {
+  readonly agentId: string;
+  readonly nodeIds: readonly string[];
+  httpAddress = "";
+  advertiseAddress = "";
+  private readonly logger: Logger;
+  private readonly alive = new Map<string, boolean>();
+  private readonly abort = new AbortController();
+  private readonly client: ControlPlaneClient;
+  private readonly metrics: AgentMetrics;
+  private readonly runtime: SimRuntime;
+  private readonly reporter: StatusReporter;
+  private readonly registrar: Registrar;
+  private readonly heartbeater: Heartbeater;
+  private readonly watcher: AssignmentWatcher;
+  private http: AgentHttpServer | null = null;
+  private latest: WatchAssignmentsResponse | null = null;
+  private latestStreamSeq = 0;
+  private watching: Promise<void> = Promise.resolve();
+
+  constructor(private readonly options: AgentOptions) {
+    this.agentId = options.agentId;
+    this.nodeIds = nodeIdsFor(options.nodePrefix, options.nodeCount);
+    for (const id of this.nodeIds) this.alive.set(id, true);
+    this.logger = options.logger ?? createLogger({ agent: options.agentId, region: options.region });
+    this.client = new ControlPlaneClient(options.endpoints);
+    const signal = this.abort.signal;
+    this.metrics = createAgentMetrics(
+      { agent: options.agentId, region: options.region },
+      {
+        containersByState: () => this.runtime.countsByState(),
+        nodes: () => {
+          const alive = this.aliveNodeIds().length;
+          return { alive, killed: this.nodeIds.length - alive };
+        },
+        connected: () => (this.watcher.connected ? 1 : 0),
+        reportsQueued: () => this.reporter.queued,
+      },
+    );
+    const base = { agentId: options.agentId, client: this.client, logger: this.logger, metrics: this.metrics };
+    const nodeAlive = (id: string): boolean => this.alive.get(id) === true;
+    this.runtime = new SimRuntime({ startDelayMs: options.startDelayMs, onChange: (change) => this.containerChanged(change) });
+    this.reporter = new StatusReporter({ ...base, nodeAlive, signal });
+    this.registrar = new Registrar({ ...base, nodeAlive, signal, specOf: (id) => this.nodeSpec(id) });
+    this.heartbeater = new Heartbeater({
+      ...base,
+      intervalMs: options.heartbeatIntervalMs ?? agentLimits.heartbeatIntervalMsDefault,
+      aliveNodeIds: () => this.aliveNodeIds(),
+      onReregister: (ids) => this.registrar.request(ids),
+    });
+    this.watcher = new AssignmentWatcher({ ...base, nodeIds: this.nodeIds, signal, onSnapshot: (snapshot, seq) => this.snapshotArrived(snapshot, seq) });
+  }
+
+  async start(): Promise<void> {
+    this.http = await startAgentHttpServer(this.options.httpAddress, {
+      metrics: this.metrics,
+      instance: (id) => this.runtime.get(id),
+      nodeAlive: (id) => this.alive.get(id),
+      containers: () => this.containers(),
+      nodes: () => this.nodeIds.map((id) => ({ id, alive: this.alive.get(id) === true })),
+      containerFault: (id, fault) => this.containerFault(id, fault),
+      nodeFault: (id, fault) => this.nodeFault(id, fault),
+    });
+    this.httpAddress = this.http.address;
+    this.advertiseAddress = this.options.advertiseAddress ?? advertisable(this.http.address, this.logger);
+    this.logger.info(
+      { nodes: this.nodeIds, http: this.httpAddress, advertise: this.advertiseAddress, endpoints: this.options.endpoints, startDelayMs: this.options.startDelayMs },
+      "node agent started",
+    );
+    this.registrar.request(this.nodeIds);
+    this.heartbeater.start();
+    this.watching = this.watcher.run();
+  }
+
+  containers(): Instance[] {
+    return this.runtime.list();
+  }
+
+  nodeAlive(nodeId: string): boolean | undefined {
+    return this.alive.get(nodeId);
+  }
+
+  connected(): boolean {
+    return this.watcher.connected;
+  }
+
+  revision(): number {
+    return this.latest?.revision ?? 0;
+  }
+
+  async stop(): Promise<void> {
+    if (this.abort.signal.aborted) return;
+    this.abort.abort(new Error("the agent is stopping"));
+    this.heartbeater.stop();
+    await this.watching;
+    this.runtime.close();
+    this.client.close();
+    await this.http?.close();
+    this.logger.info({}, "node agent stopped");
+  }
+
+  private aliveNodeIds(): string[] {
+    return this.nodeIds.filter((id) => this.alive.get(id) === true);
+  }
+
+  private nodeSpec(nodeId: string): NodeSpec {
+    return {
+      nodeId,
+      region: this.options.region,
+      capacity: { cpuMillicores: this.options.cpuMillicores, memoryMib: this.options.memoryMib },
+      agentAddress: this.advertiseAddress,
+    };
+  }
+
+  private snapshotArrived(snapshot: WatchAssignmentsResponse, streamSeq: number): void {
+    this.metrics.snapshots.inc();
+    const previous = this.latest;
+    if (previous !== null && snapshot.revision < previous.revision) {
+      // One stream never goes back, and a new leader serves its first snapshot only after a
+      // ReadIndex, so it cannot either. Within a stream an older snapshot would be a straggler
+      // (acting on it could stop what was just placed): ignore it. From a new stream it means
+      // the cluster's state was replaced (wiped and rebuilt): that state is the truth now.
+      if (streamSeq === this.latestStreamSeq) {
+        this.logger.debug({ revision: snapshot.revision, latest: previous.revision }, "ignoring an older assignment snapshot");
+        return;
+      }
+      this.logger.warn({ revision: snapshot.revision, latest: previous.revision }, "the cluster's revision went back (was its state wiped?); following it");
+    }
+    this.latest = snapshot;
+    this.latestStreamSeq = streamSeq;
+    this.reconcile();
+  }
+
+  private reconcile(): void {
+    if (this.abort.signal.aborted) return;
+    const snapshot = this.latest;
+    if (snapshot === null) return;
+    const byNode = new Map(snapshot.nodes.map((n) => [n.nodeId, n.assignments]));
+    const nodes: NodeInput[] = this.nodeIds.map((nodeId) => {
+      const assignments = byNode.get(nodeId);
+      return { nodeId, alive: this.alive.get(nodeId) === true, assignments: assignments?.map(toAssigned) };
+    });
+    const actions = reconcile({ revision: snapshot.revision, nodes, local: this.runtime.list(), lastReport: (id) => this.reporter.lastReport(id) });
+    for (const action of actions) this.act(action);
+    const keep = new Set(this.runtime.list().map((i) => i.containerId));
+    for (const node of snapshot.nodes) for (const a of node.assignments) keep.add(a.containerId);
+    this.reporter.retainOnly(keep);
+  }
+
+  private act(action: ReconcileAction): void {
+    switch (action.kind) {
+      case "start": {
+        const { assignment } = action;
+        this.logger.info(
+          { container: assignment.containerId, node: action.nodeId, deployment: assignment.deployment, generation: action.generation, replacing: action.replacing },
+          action.replacing ? "restarting container" : "starting container",
+        );
+        this.runtime.start({
+          containerId: assignment.containerId,
+          nodeId: action.nodeId,
+          deployment: assignment.deployment,
+          generation: action.generation,
+          healthCheckPath: assignment.healthCheckPath,
+        });
+        return;
+      }
+      case "stop":
+        this.logger.info({ container: action.containerId, reason: action.reason }, "stopping container");
+        this.runtime.stop(action.containerId, action.reason);
+        if (action.forget) this.runtime.forget(action.containerId);
+        return;
+      case "forget":
+        this.runtime.forget(action.containerId);
+        return;
+      case "report": {
+        this.logger.info({ container: action.containerId, node: action.nodeId, state: action.state }, "the cluster's record lags this container; reporting again");
+        this.reporter.enqueue({ ...action, message: "re-reported after reconciliation" });
+        return;
+      }
+      default:
+        return assertNever(action, "reconcile action");
+    }
+  }
+
+  private containerChanged(change: InstanceChange): void {
+    this.metrics.transitions.inc({ to: change.state });
+    this.logger.info({ container: change.containerId, node: change.nodeId, state: change.state, generation: change.generation, reason: change.message }, `container ${change.state}`);
+    this.reporter.enqueue(change);
+  }
+
+  private containerFault(containerId: string, fault: ContainerFault): true | string {
+    const instance = this.runtime.get(containerId);
+    if (instance === undefined) return `no container ${containerId} on this agent`;
+    this.logger.warn({ container: containerId, node: instance.nodeId, fault }, "fault injected into a container");
+    switch (fault) {
+      case "crash":
+        return this.runtime.crash(containerId) ? true : `container ${containerId} is not running (${instance.state})`;
+      case "unhealthy":
+      case "hang":
+        this.runtime.setFault(containerId, fault);
+        return true;
+      case "healthy":
+        this.runtime.setFault(containerId, "none");
+        return true;
+      default:
+        return assertNever(fault, "container fault");
+    }
+  }
+
+  private nodeFault(nodeId: string, fault: NodeFault): true | string {
+    const alive = this.alive.get(nodeId);
+    if (alive === undefined) return `no node ${nodeId} on this agent (it runs ${this.nodeIds.join(", ")})`;
+    switch (fault) {
+      case "kill":
+        if (!alive) return `node ${nodeId} is already killed`;
+        this.alive.set(nodeId, false);
+        this.logger.warn({ node: nodeId }, "node killed (fault injected): no heartbeats, no reports, its containers stop answering");
+        return true;
+      case "revive":
+        if (alive) return `node ${nodeId} is not killed`;
+        this.alive.set(nodeId, true);
+        this.logger.warn({ node: nodeId }, "node revived (fault injected): heartbeating and reconciling again");
+        this.heartbeater.beatNow();
+        this.reconcile();
+        return true;
+      default:
+        return assertNever(fault, "node fault");
+    }
+  }
+}
+
+function toAssigned(assignment: WatchAssignmentsResponse["nodes"][number]["assignments"][number]): AssignedContainer {
+  return {
+    containerId: assignment.containerId,
+    deployment: assignment.deployment,
+    // Anything but an explicit "running" stops: a newer control plane's unknown value is not a reason to run.
+    desired: assignment.desiredState === DesiredState.DESIRED_STATE_RUNNING ? "running" : "stopped",
+    recorded: recordedState(assignment.state),
+    restartCount: assignment.restartCount,
+    healthCheckPath: assignment.healthCheckPath,
+  };
+}
+
+function recordedState(state: ContainerState): RecordedState {
+  switch (state) {
+    case ContainerState.CONTAINER_STATE_PENDING:
+      return "pending";
+    case ContainerState.CONTAINER_STATE_SCHEDULED:
+      return "scheduled";
+    case ContainerState.CONTAINER_STATE_STARTING:
+      return "starting";
+    case ContainerState.CONTAINER_STATE_RUNNING:
+      return "running";
+    case ContainerState.CONTAINER_STATE_UNHEALTHY:
+      return "unhealthy";
+    case ContainerState.CONTAINER_STATE_RESTARTING:
+      return "restarting";
+    case ContainerState.CONTAINER_STATE_STOPPED:
+      return "stopped";
+    case ContainerState.CONTAINER_STATE_FAILED:
+      return "failed";
+    case ContainerState.CONTAINER_STATE_LOST:
+      return "lost";
+    default:
+      return "unknown";
+  }
+}
+
+/** A wildcard bind address is no address to reach: advertise this host's name instead. */
+function advertisable(bound: string, logger: Logger): string {
+  const index = bound.lastIndexOf(":");
+  const host = bound.slice(0, index);
+  const port = bound.slice(index + 1);
+  if (host !== "0.0.0.0" && host !== "[::]" && host !== "::") return bound;
+  const name = `${hostname()}:${port}`;
+  logger.warn({ http: bound, advertise: name }, "--http binds every interface; advertising the host name (set --advertise to choose)");
+  return name;
+}

@@ -1,0 +1,172 @@
+/**
+ * The agent's HTTP server: the simulated containers' health endpoints, /metrics, /healthz, a
+ * read-only view of the agent (/containers, /nodes) and the fault-injection hooks.
+ *
+ *   GET  /containers/<id>/health           200 "ok" while the container runs and is healthy
+ *   GET  /containers/<id><health path>     the same, at the deployment's health-check path
+ *   POST /faults/containers/<id>/crash     the container exits (reported failed)
+ *   POST /faults/containers/<id>/unhealthy its health endpoint answers 500
+ *   POST /faults/containers/<id>/hang      its health endpoint never answers
+ *   POST /faults/containers/<id>/healthy   clears unhealthy / hang
+ *   POST /faults/nodes/<id>/kill           the node goes silent: no heartbeats, no reports, its
+ *                                          containers' endpoints reset connections
+ *   POST /faults/nodes/<id>/revive         the node comes back and reconciles
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Socket } from "node:net";
+import { assertNever } from "../../lib/assert.js";
+import { splitHostPort } from "../../server/http-server.js";
+import { agentLimits } from "../limits.js";
+import type { AgentMetrics } from "./agent-metrics.js";
+import type { Instance } from "./sim-runtime.js";
+
+export type ContainerFault = "crash" | "unhealthy" | "healthy" | "hang";
+export type NodeFault = "kill" | "revive";
+
+const containerFaults: readonly ContainerFault[] = ["crash", "unhealthy", "healthy", "hang"];
+const nodeFaults: readonly NodeFault[] = ["kill", "revive"];
+
+export interface AgentHttpHandlers {
+  readonly metrics: AgentMetrics;
+  instance(containerId: string): Instance | undefined;
+  /** Undefined for a node this agent does not run. */
+  nodeAlive(nodeId: string): boolean | undefined;
+  /** JSON-able views for GET /containers and GET /nodes. */
+  containers(): unknown;
+  nodes(): unknown;
+  /** False when the target does not exist (404) or the fault does not apply (409); a string explains. */
+  containerFault(containerId: string, fault: ContainerFault): true | string;
+  nodeFault(nodeId: string, fault: NodeFault): true | string;
+}
+
+export interface AgentHttpServer {
+  /** host:port actually bound (the port is real even when 0 was asked for). */
+  readonly address: string;
+  close(): Promise<void>;
+}
+
+export async function startAgentHttpServer(address: string, handlers: AgentHttpHandlers): Promise<AgentHttpServer> {
+  const { host, port } = splitHostPort(address);
+  /** Requests the "hang" fault holds open, oldest first. */
+  const hung = new Set<Socket>();
+  const server: Server = createServer((req, res) => route(req, res, handlers, hung));
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const bound = server.address();
+  const boundPort = typeof bound === "object" && bound !== null ? bound.port : port;
+  return {
+    address: `${host.includes(":") ? `[${host}]` : host}:${boundPort}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of hung) socket.destroy();
+        hung.clear();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function route(req: IncomingMessage, res: ServerResponse, handlers: AgentHttpHandlers, hung: Set<Socket>): void {
+  const path = (req.url ?? "/").split("?")[0];
+  const segments = path.split("/").slice(1);
+  if (segments[0] === "faults") {
+    if (req.method !== "POST") return reply(res, 405, { error: "fault hooks take POST" }, { allow: "POST" });
+    return fault(res, segments, handlers);
+  }
+  if (req.method !== "GET" && req.method !== "HEAD") return reply(res, 405, { error: `${req.method} is not served here` }, { allow: "GET" });
+  if (path === "/healthz") return text(res, 200, "ok\n");
+  if (path === "/metrics") return metrics(res, handlers);
+  if (path === "/containers") return reply(res, 200, handlers.containers());
+  if (path === "/nodes") return reply(res, 200, handlers.nodes());
+  if (segments[0] === "containers" && segments.length >= 3) return health(req, res, segments[1], `/${segments.slice(2).join("/")}`, handlers, hung);
+  return text(res, 404, "not found: try /containers/<id>/health, /metrics, /healthz, /containers, /nodes or POST /faults/...\n");
+}
+
+function health(req: IncomingMessage, res: ServerResponse, containerId: string, subPath: string, handlers: AgentHttpHandlers, hung: Set<Socket>): void {
+  const count = (code: string): void => handlers.metrics.healthRequests.inc({ code });
+  const instance = handlers.instance(containerId);
+  if (instance === undefined || (subPath !== "/health" && subPath !== instance.healthCheckPath)) {
+    count("404");
+    return text(res, 404, `no container ${containerId} (or no endpoint ${subPath}) on this agent\n`);
+  }
+  if (handlers.nodeAlive(instance.nodeId) !== true) {
+    // A dead machine does not answer: the prober sees its connection reset.
+    count("reset");
+    req.socket.destroy();
+    return;
+  }
+  if (instance.state !== "running") {
+    count("503");
+    return text(res, 503, `${instance.state}\n`);
+  }
+  switch (instance.fault) {
+    case "unhealthy":
+      count("500");
+      return text(res, 500, "unhealthy\n");
+    case "hang": {
+      count("hang");
+      if (hung.size >= agentLimits.hungRequestsMax) {
+        const oldest = hung.values().next().value;
+        if (oldest !== undefined) {
+          hung.delete(oldest);
+          oldest.destroy();
+        }
+      }
+      hung.add(req.socket);
+      req.socket.once("close", () => hung.delete(req.socket));
+      return;
+    }
+    case "none":
+      count("200");
+      return text(res, 200, "ok");
+    default:
+      return assertNever(instance.fault, "health fault");
+  }
+}
+
+function fault(res: ServerResponse, segments: readonly string[], handlers: AgentHttpHandlers): void {
+  const [, kind, id, action] = segments;
+  if (segments.length === 4 && kind === "containers" && (containerFaults as readonly string[]).includes(action)) {
+    return faultResult(res, handlers, action, handlers.containerFault(decodeURIComponent(id), action as ContainerFault), { container: id });
+  }
+  if (segments.length === 4 && kind === "nodes" && (nodeFaults as readonly string[]).includes(action)) {
+    return faultResult(res, handlers, action, handlers.nodeFault(decodeURIComponent(id), action as NodeFault), { node: id });
+  }
+  return reply(res, 404, {
+    error: `unknown fault hook /${segments.join("/")}: use /faults/containers/<id>/{${containerFaults.join(",")}} or /faults/nodes/<id>/{${nodeFaults.join(",")}}`,
+  });
+}
+
+function faultResult(res: ServerResponse, handlers: AgentHttpHandlers, action: string, outcome: true | string, target: Record<string, string>): void {
+  if (outcome === true) {
+    handlers.metrics.faults.inc({ fault: action });
+    return reply(res, 200, { ok: true, fault: action, ...target });
+  }
+  return reply(res, outcome.startsWith("no ") ? 404 : 409, { error: outcome, ...target });
+}
+
+function metrics(res: ServerResponse, handlers: AgentHttpHandlers): void {
+  const registry = handlers.metrics.registry;
+  registry.metrics().then(
+    (body) => {
+      res.writeHead(200, { "content-type": registry.contentType });
+      res.end(body);
+    },
+    (error: unknown) => text(res, 500, `metrics failed: ${String(error)}\n`),
+  );
+}
+
+function text(res: ServerResponse, status: number, body: string): void {
+  res.writeHead(status, { "content-type": "text/plain" });
+  res.end(body);
+}
+
+function reply(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { "content-type": "application/json", ...headers });
+  res.end(`${JSON.stringify(body)}\n`);
+}

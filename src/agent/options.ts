@@ -1,0 +1,124 @@
+/**
+ * The node-agent's command line (DESIGN.md, Interface contract):
+ *   node-agent --region eu-west-1 --nodes 3 --cpu 8000 --memory 16384 \
+ *     --endpoints 127.0.0.1:50051,127.0.0.1:50052,127.0.0.1:50053 --http 127.0.0.1:9102
+ */
+import { Command, Option } from "commander";
+import { knownRegions, validateNodeId } from "../fsm/index.js";
+import { splitHostPort } from "../server/http-server.js";
+import type { AgentOptions } from "./agent.js";
+import { agentLimits } from "./limits.js";
+
+/** The local cluster's ports: agent i of the regions in this order serves HTTP on 9100 + i. */
+const defaultHttpPortByRegion: Readonly<Record<string, number>> = { "us-east-1": 9101, "eu-west-1": 9102, "ap-southeast-1": 9103 };
+const defaultEndpoints = "127.0.0.1:50051,127.0.0.1:50052,127.0.0.1:50053";
+export const endpointsEnv = "ORCH_ENDPOINTS";
+
+/** A usage mistake: main prints it and exits with status 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+export function agentProgram(): Command {
+  return new Command("node-agent")
+    .description(
+      "One region's simulated nodes for MicroOrchestrator: registers them with the leader, heartbeats, watches their assignments and runs each assigned container in a simulated runtime with a real HTTP health endpoint.",
+    )
+    .addOption(new Option("--region <region>", "region of the nodes").choices(knownRegions).makeOptionMandatory())
+    .option("--nodes <n>", `number of simulated nodes (1..${agentLimits.nodesMax})`, "3")
+    .option("--cpu <millicores>", "each node's cpu capacity in millicores", "8000")
+    .option("--memory <MiB>", "each node's memory capacity in MiB", "16384")
+    .option("--endpoints <list>", `control-plane API addresses, comma-separated (default: $${endpointsEnv} or ${defaultEndpoints})`)
+    .option("--http <host:port>", "where the agent serves container health endpoints, /metrics, /healthz and fault hooks (default: 127.0.0.1:9101|9102|9103 by region)")
+    .option("--advertise <host:port>", "the address replicas reach --http at (default: the --http address)")
+    .option("--start-delay-ms <ms>", "how long a simulated container takes to start", "300")
+    .option("--node-prefix <prefix>", "node ids are <prefix>-n1, <prefix>-n2, ... (default: the region)")
+    .option("--agent-id <id>", "this agent's name in logs (default: agent-<node prefix>)")
+    .option("--heartbeat-ms <ms>", "heartbeat period in milliseconds", String(agentLimits.heartbeatIntervalMsDefault))
+    .addHelpText(
+      "after",
+      `
+HTTP endpoints (on --http):
+  GET  /containers/<id>/health                   200 "ok" while the container runs healthy
+  GET  /metrics, /healthz, /containers, /nodes
+  POST /faults/containers/<id>/crash|unhealthy|healthy|hang
+  POST /faults/nodes/<id>/kill|revive
+
+Example:
+  node-agent --region eu-west-1 --nodes 3 --cpu 8000 --memory 16384 \\
+    --endpoints 127.0.0.1:50051,127.0.0.1:50052,127.0.0.1:50053 --http 127.0.0.1:9102
+
+Logs are JSON lines on stderr. SIGTERM or SIGINT stops the agent (its containers stop with it).`,
+    )
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
+}
+
+interface RawOptions {
+  region: string;
+  nodes: string;
+  cpu: string;
+  memory: string;
+  endpoints?: string;
+  http?: string;
+  advertise?: string;
+  startDelayMs: string;
+  nodePrefix?: string;
+  agentId?: string;
+  heartbeatMs: string;
+}
+
+/** Parses the flags; commander errors (and --help) surface as CommanderError, bad values as UsageError. */
+export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): AgentOptions {
+  const program = agentProgram();
+  program.parse([...argv], { from: "user" });
+  const raw = program.opts<RawOptions>();
+  const nodePrefix = raw.nodePrefix ?? raw.region;
+  const nodeCount = wholeNumber(raw.nodes, "--nodes", 1, agentLimits.nodesMax);
+  const lastNodeId = `${nodePrefix}-n${nodeCount}`;
+  const problem = validateNodeId(lastNodeId);
+  if (problem !== null) throw new UsageError(`--node-prefix ${JSON.stringify(nodePrefix)} makes ${problem.message}`);
+  const endpoints = (raw.endpoints ?? env[endpointsEnv] ?? defaultEndpoints)
+    .split(",")
+    .map((e) => e.trim())
+    .filter((e) => e !== "");
+  if (endpoints.length === 0) throw new UsageError("--endpoints names no address");
+  for (const endpoint of endpoints) address(endpoint, "--endpoints");
+  const httpAddress = raw.http ?? `127.0.0.1:${defaultHttpPortByRegion[raw.region] ?? 9101}`;
+  address(httpAddress, "--http");
+  if (raw.advertise !== undefined) address(raw.advertise, "--advertise");
+  return {
+    region: raw.region,
+    nodeCount,
+    cpuMillicores: wholeNumber(raw.cpu, "--cpu", 1, agentLimits.nodeCpuMillicoresMax),
+    memoryMib: wholeNumber(raw.memory, "--memory", 1, agentLimits.nodeMemoryMibMax),
+    endpoints,
+    httpAddress,
+    ...(raw.advertise !== undefined ? { advertiseAddress: raw.advertise } : {}),
+    startDelayMs: wholeNumber(raw.startDelayMs, "--start-delay-ms", 0, agentLimits.startDelayMsMax),
+    nodePrefix,
+    agentId: raw.agentId ?? `agent-${nodePrefix}`,
+    heartbeatIntervalMs: wholeNumber(raw.heartbeatMs, "--heartbeat-ms", 10, agentLimits.heartbeatTimeoutMs),
+  };
+}
+
+function wholeNumber(text: string, flag: string, min: number, max: number): number {
+  const value = Number(text);
+  if (text.trim() === "" || !Number.isInteger(value) || value < min || value > max) {
+    throw new UsageError(`${flag} must be a whole number from ${min} to ${max}, got ${JSON.stringify(text)}`);
+  }
+  return value;
+}
+
+function address(text: string, flag: string): void {
+  try {
+    const { port } = splitHostPort(text);
+    if (!text.includes(":")) throw new Error("no port");
+    if (flag !== "--http" && port === 0) throw new Error("port 0");
+  } catch {
+    throw new UsageError(`${flag}: ${JSON.stringify(text)} is not a host:port address`);
+  }
+}

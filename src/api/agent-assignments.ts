@@ -1,0 +1,97 @@
+/**
+ * What the cluster wants on an agent's nodes, as one level-triggered snapshot, and the feed that
+ * tells each watching stream when its nodes were touched.
+ */
+import type { Assignment, NodeAssignments, WatchAssignmentsResponse } from "../gen/agent/v1/agent.js";
+import { NodeStatus } from "../gen/orchestrator/v1/types.js";
+import {
+  containerStateToProto,
+  desiredStateToProto,
+  fsmLimits,
+  nodeStatusToProto,
+  type ClusterFsm,
+  type ContainerRecord,
+  type StateChange,
+} from "../fsm/index.js";
+
+/** Something that wants to know when the state of its nodes may have changed. */
+export interface AssignmentWatcher {
+  /** True when the change may alter this watcher's next snapshot. */
+  touches(change: StateChange): boolean;
+  /** Called (synchronously, during apply) after each relevant change, or after a restore. */
+  changed(): void;
+}
+
+/**
+ * One subscription to the FSM for all assignment streams of a replica. It also caches each
+ * deployment's health-check path: reading it through the FSM's deployment view costs a walk over
+ * the deployment's containers and events, too much to repeat for every container of every snapshot.
+ */
+export class AssignmentFeed {
+  private readonly watchers = new Set<AssignmentWatcher>();
+  private readonly healthPathByDeployment = new Map<string, string>();
+
+  constructor(private readonly fsm: ClusterFsm) {
+    fsm.onChange((change) => {
+      if (change.kind === "deployment") this.healthPathByDeployment.delete(change.id);
+      if (change.kind === "event") return;
+      for (const watcher of this.watchers) if (watcher.touches(change)) watcher.changed();
+    });
+    fsm.onRestore(() => {
+      this.healthPathByDeployment.clear();
+      for (const watcher of this.watchers) watcher.changed();
+    });
+  }
+
+  get watcherCount(): number {
+    return this.watchers.size;
+  }
+
+  subscribe(watcher: AssignmentWatcher): () => void {
+    this.watchers.add(watcher);
+    return () => this.watchers.delete(watcher);
+  }
+
+  /** The node a container is on now ('' when unknown or not placed). */
+  nodeOf(containerId: string): string {
+    return this.fsm.getContainer(containerId)?.node ?? "";
+  }
+
+  /** The full snapshot for `nodeIds`, in their order. */
+  snapshot(nodeIds: readonly string[]): WatchAssignmentsResponse {
+    return { revision: this.fsm.revision, nodes: nodeIds.map((id) => this.nodeAssignments(id)) };
+  }
+
+  private nodeAssignments(nodeId: string): NodeAssignments {
+    const node = this.fsm.getNode(nodeId);
+    if (node === undefined) return { nodeId, status: NodeStatus.NODE_STATUS_UNSPECIFIED, assignments: [] };
+    // The node filter lists exactly the containers holding capacity there: placed and not ended.
+    const { containers } = this.fsm.listContainers({ node: nodeId, limit: fsmLimits.containersListMax });
+    return { nodeId, status: nodeStatusToProto(node.status), assignments: containers.map((c) => this.assignment(c)) };
+  }
+
+  private assignment(container: Readonly<ContainerRecord>): Assignment {
+    return {
+      containerId: container.id,
+      deployment: container.deployment,
+      version: container.version,
+      desiredState: desiredStateToProto(container.desired),
+      state: containerStateToProto(container.state),
+      cpuMillicores: container.cpuMillicores,
+      memoryMib: container.memoryMib,
+      healthCheckPath: this.healthPath(container.deployment),
+      restartCount: container.restartCount,
+    };
+  }
+
+  private healthPath(deployment: string): string {
+    let path = this.healthPathByDeployment.get(deployment);
+    if (path === undefined) {
+      // '' for a deleted deployment: its remaining containers are all being stopped.
+      path = this.fsm.getDeployment(deployment)?.deployment.spec.healthCheck.path ?? "";
+      if (this.healthPathByDeployment.size >= fsmLimits.deploymentsMax) this.healthPathByDeployment.clear();
+      this.healthPathByDeployment.set(deployment, path);
+    }
+    return path;
+  }
+}

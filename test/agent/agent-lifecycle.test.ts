@@ -1,0 +1,206 @@
+import * as grpc from "@grpc/grpc-js";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { startAgent, type AgentHandle } from "../../src/agent/agent.js";
+import { ContainerState as PbContainerState } from "../../src/gen/orchestrator/v1/types.js";
+import { HealthState } from "../../src/gen/orchestrator/v1/fsm.js";
+import { OrchestratorServiceClient, type ListNodesResponse } from "../../src/gen/orchestrator/v1/orchestrator.js";
+import { createLogger } from "../../src/lib/logger.js";
+import { deploy, place, TestCluster, waitFor } from "./harness.js";
+
+// A real node agent (in-process) against three real replicas on 127.0.0.1. Every wait is for a
+// condition with a deadline, never a sleep.
+
+let cluster: TestCluster;
+const agents: AgentHandle[] = [];
+
+beforeAll(async () => {
+  cluster = await TestCluster.start();
+  await cluster.waitForLeader();
+});
+
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+afterEach(async () => {
+  await Promise.all(agents.splice(0).map((a) => a.stop()));
+});
+
+async function agent(prefix: string, nodes = 2): Promise<AgentHandle> {
+  const handle = await startAgent({
+    region: "eu-west-1",
+    nodeCount: nodes,
+    cpuMillicores: 4000,
+    memoryMib: 8192,
+    endpoints: cluster.endpoints(),
+    httpAddress: "127.0.0.1:0",
+    startDelayMs: 100,
+    nodePrefix: prefix,
+    agentId: `agent-${prefix}`,
+    heartbeatIntervalMs: 100,
+    logger: createLogger({ agent: prefix }, process.env["LOG_LEVEL"] ?? "silent"),
+  });
+  agents.push(handle);
+  return handle;
+}
+
+function leaderFsm() {
+  const leader = cluster.leader();
+  if (leader === undefined) throw new Error("no leader right now");
+  return leader.fsm;
+}
+
+async function health(handle: AgentHandle, containerId: string, path = "/health"): Promise<number> {
+  const response = await fetch(`http://${handle.httpAddress}/containers/${containerId}${path}`);
+  await response.text();
+  return response.status;
+}
+
+async function post(handle: AgentHandle, path: string): Promise<number> {
+  const response = await fetch(`http://${handle.httpAddress}${path}`, { method: "POST" });
+  await response.text();
+  return response.status;
+}
+
+function listNodes(address: string): Promise<ListNodesResponse> {
+  const client = new OrchestratorServiceClient(address, grpc.credentials.createInsecure());
+  return new Promise((resolve, reject) =>
+    client.listNodes({ stale: false }, (error, response) => {
+      client.close();
+      if (error !== null) reject(error);
+      else resolve(response);
+    }),
+  );
+}
+
+describe("node agent against a three-replica cluster", () => {
+  it("registers its nodes: ready in ListNodes with its address, and heartbeats are recorded on the leader", async () => {
+    const handle = await agent("reg", 3);
+    expect(handle.nodeIds).toEqual(["reg-n1", "reg-n2", "reg-n3"]);
+    await waitFor(() => handle.nodeIds.every((id) => leaderFsm().getNode(id)?.status === "ready"), "three ready nodes");
+    const leader = await cluster.waitForLeader();
+    const nodes = (await listNodes(leader.apiAddress)).nodes.filter((n) => n.id.startsWith("reg-"));
+    expect(nodes.map((n) => n.id)).toEqual(["reg-n1", "reg-n2", "reg-n3"]);
+    for (const node of nodes) {
+      expect(node.region).toBe("eu-west-1");
+      expect(node.capacity).toEqual({ cpuMillicores: 4000, memoryMib: 8192 });
+      expect(node.agentAddress).toBe(handle.advertiseAddress);
+    }
+    const before = leader.heartbeats.lastSeen("reg-n1");
+    expect(before).toBeDefined();
+    await waitFor(() => (leader.heartbeats.lastSeen("reg-n1") ?? 0) > before!, "a later heartbeat");
+    expect(Date.now() - leader.heartbeats.lastSeen("reg-n3")!).toBeLessThan(2_000);
+  });
+
+  it("runs assigned containers: health endpoint 200, FSM running and healthy, no duplicates", async () => {
+    const handle = await agent("run");
+    await waitFor(() => leaderFsm().getNode("run-n2")?.status === "ready", "nodes registered");
+    await deploy(cluster, "web", 3);
+    expect(await place(cluster, "web", { "web-0": "run-n1", "web-1": "run-n2", "web-2": "run-n1" })).toBe(3);
+    await waitFor(() => ["web-0", "web-1", "web-2"].every((id) => leaderFsm().getContainer(id)?.state === "running"), "three running containers");
+    expect(leaderFsm().getContainer("web-0")?.health).toBe("healthy");
+    expect(await health(handle, "web-0")).toBe(200);
+    expect(await health(handle, "web-1", "/healthz")).toBe(200); // the deployment's default health-check path
+    expect(await health(handle, "nope-0")).toBe(404);
+    const local = handle.containers();
+    expect(local.map((c) => c.containerId).sort()).toEqual(["web-0", "web-1", "web-2"]);
+    expect(local.find((c) => c.containerId === "web-1")?.nodeId).toBe("run-n2");
+    const metrics = await (await fetch(`http://${handle.httpAddress}/metrics`)).text();
+    expect(metrics).toMatch(/orchestrator_agent_containers\{state="running",agent="agent-run",region="eu-west-1"\} 3/);
+    expect(metrics).toMatch(/orchestrator_agent_nodes\{status="alive",agent="agent-run",region="eu-west-1"\} 2/);
+    expect(metrics).toMatch(/orchestrator_agent_reports_total\{outcome="applied",agent="agent-run",region="eu-west-1"\} \d+/);
+    expect(await (await fetch(`http://${handle.httpAddress}/healthz`)).text()).toBe("ok\n");
+  });
+
+  it("stops containers that are scaled away or deleted, reports them stopped, and the cluster forgets them", async () => {
+    const handle = await agent("stop");
+    await waitFor(() => leaderFsm().getNode("stop-n2")?.status === "ready", "nodes registered");
+    await deploy(cluster, "api", 2);
+    await place(cluster, "api", { "api-0": "stop-n1", "api-1": "stop-n2" });
+    await waitFor(() => leaderFsm().getContainer("api-1")?.state === "running", "api-1 running");
+    await cluster.propose({ kind: "scale", scale: { name: "api", replicas: 1 } }, "scale");
+    // The surplus is the highest ordinal: wanted stopped, stopped by the agent, then removed.
+    await waitFor(() => leaderFsm().getContainer("api-1") === undefined, "api-1 forgotten by the cluster");
+    await waitFor(() => handle.containers().every((c) => c.containerId !== "api-1"), "api-1 gone from the agent");
+    expect(await health(handle, "api-1")).toBe(404);
+    expect(leaderFsm().getNode("stop-n2")?.allocated).toEqual({ cpuMillicores: 0, memoryMib: 0 });
+    expect(handle.containers().find((c) => c.containerId === "api-0")?.state).toBe("running");
+    await cluster.propose({ kind: "delete", delete: { name: "api" } }, "delete");
+    await waitFor(() => leaderFsm().getContainer("api-0") === undefined, "api-0 forgotten by the cluster");
+    await waitFor(() => handle.containers().length === 0, "nothing left on the agent");
+  });
+
+  it("starts a fresh instance when the cluster records a restart", async () => {
+    const handle = await agent("rst", 1);
+    await waitFor(() => leaderFsm().getNode("rst-n1")?.status === "ready", "node registered");
+    await deploy(cluster, "job", 1);
+    await place(cluster, "job", { "job-0": "rst-n1" });
+    await waitFor(() => leaderFsm().getContainer("job-0")?.state === "running", "job-0 running");
+    const first = handle.containers()[0];
+    expect(first.generation).toBe(0);
+    // What the health controller will do: mark it restarting (restart count 1).
+    await cluster.propose(
+      { kind: "container-status", containerStatus: { containerId: "job-0", nodeId: "rst-n1", state: PbContainerState.CONTAINER_STATE_RESTARTING, health: HealthState.HEALTH_STATE_UNSPECIFIED, message: "test" } },
+      "container-status",
+    );
+    await waitFor(() => handle.containers()[0]?.generation === 1, "a new instance");
+    await waitFor(() => leaderFsm().getContainer("job-0")?.state === "running", "job-0 running again");
+    expect(leaderFsm().getContainer("job-0")?.restartCount).toBe(1);
+    expect(handle.containers()).toHaveLength(1);
+  });
+
+  it("fault hooks: unhealthy, healthy, hang and crash on a container", async () => {
+    const handle = await agent("flt", 1);
+    await waitFor(() => leaderFsm().getNode("flt-n1")?.status === "ready", "node registered");
+    await deploy(cluster, "svc", 1);
+    await place(cluster, "svc", { "svc-0": "flt-n1" });
+    await waitFor(() => leaderFsm().getContainer("svc-0")?.state === "running", "svc-0 running");
+    expect(await post(handle, "/faults/containers/svc-0/unhealthy")).toBe(200);
+    expect(await health(handle, "svc-0")).toBe(500);
+    expect(await post(handle, "/faults/containers/svc-0/healthy")).toBe(200);
+    expect(await health(handle, "svc-0")).toBe(200);
+    expect(await post(handle, "/faults/containers/svc-0/hang")).toBe(200);
+    await expect(fetch(`http://${handle.httpAddress}/containers/svc-0/health`, { signal: AbortSignal.timeout(300) })).rejects.toThrow();
+    expect(await post(handle, "/faults/containers/svc-0/healthy")).toBe(200);
+    expect(await health(handle, "svc-0")).toBe(200);
+    expect(await post(handle, "/faults/containers/svc-0/crash")).toBe(200);
+    await waitFor(() => leaderFsm().getContainer("svc-0")?.state === "failed", "svc-0 reported failed");
+    // Failed is terminal: no longer assigned, so the agent drops it.
+    await waitFor(() => handle.containers().length === 0, "svc-0 dropped by the agent");
+    expect(await post(handle, "/faults/containers/svc-0/crash")).toBe(404);
+    expect(await post(handle, "/faults/containers/svc-0/reboot")).toBe(404);
+    expect((await fetch(`http://${handle.httpAddress}/faults/containers/svc-0/crash`)).status).toBe(405);
+  });
+
+  it("fault hooks: a killed node goes silent and keeps its containers; revived, it stops what it lost", async () => {
+    const handle = await agent("kil", 2);
+    await waitFor(() => leaderFsm().getNode("kil-n2")?.status === "ready", "nodes registered");
+    await deploy(cluster, "db", 3);
+    await place(cluster, "db", { "db-0": "kil-n1", "db-1": "kil-n2", "db-2": "kil-n2" });
+    await waitFor(() => ["db-0", "db-1", "db-2"].every((id) => leaderFsm().getContainer(id)?.state === "running"), "db running");
+    expect(await post(handle, "/faults/nodes/kil-n2/kill")).toBe(200);
+    expect(await post(handle, "/faults/nodes/kil-n2/kill")).toBe(409);
+    expect(await post(handle, "/faults/nodes/nope-n9/kill")).toBe(404);
+    await expect(fetch(`http://${handle.httpAddress}/containers/db-1/health`)).rejects.toThrow();
+    expect(await health(handle, "db-0")).toBe(200);
+    // Silent: the killed node's last heartbeat stops moving while the other's keeps moving.
+    const leader = await cluster.waitForLeader();
+    const killedAt = leader.heartbeats.lastSeen("kil-n2")!;
+    const aliveAt = leader.heartbeats.lastSeen("kil-n1")!;
+    await waitFor(() => leader.heartbeats.lastSeen("kil-n1")! > aliveAt + 300, "the live node heartbeating on");
+    expect(leader.heartbeats.lastSeen("kil-n2")).toBeLessThanOrEqual(killedAt + 150);
+    // While it is away the cluster scales db-2 away; the dead node cannot learn of it.
+    await cluster.propose({ kind: "scale", scale: { name: "db", replicas: 2 } }, "scale");
+    await waitFor(() => leaderFsm().getContainer("db-2")?.desired === "stopped", "db-2 wanted stopped");
+    // Once the agent has reconciled a snapshot that wants db-2 stopped, a (wrong) stop would have happened.
+    const scaledAt = leaderFsm().revision;
+    await waitFor(() => handle.revision() >= scaledAt, "the agent to see the scale-down");
+    expect(handle.containers().find((c) => c.containerId === "db-2")?.state).toBe("running");
+    expect(await post(handle, "/faults/nodes/kil-n2/revive")).toBe(200);
+    await waitFor(() => leaderFsm().getContainer("db-2") === undefined, "db-2 stopped and forgotten after the revival");
+    expect(await health(handle, "db-1")).toBe(200);
+    await waitFor(() => (leader.heartbeats.lastSeen("kil-n2") ?? 0) > killedAt, "heartbeats from the revived node");
+    await waitFor(() => handle.containers().length === 2, "db-2 dropped by the agent");
+    expect(handle.containers().map((c) => c.containerId).sort()).toEqual(["db-0", "db-1"]);
+  });
+});
