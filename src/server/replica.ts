@@ -9,6 +9,7 @@ import { createLogger, type Logger } from "../lib/logger.js";
 import { RaftNode, type PeerAddresses } from "../raft/io/raft-node.js";
 import { startHttpServer } from "./http-server.js";
 import { registerRaftMetrics } from "./raft-metrics.js";
+import { SchedulerWorker } from "../scheduler/io/scheduler-worker.js";
 
 export interface ReplicaOptions {
   readonly id: string;
@@ -54,6 +55,8 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
     // The disk or an invariant failed: exit and let the supervisor restart us from disk.
     process.exit(70);
   });
+  const scheduler = new SchedulerWorker(node, fsm, logger.child({ component: "scheduler" }), registry);
+  scheduler.start();
   await node.start();
   const heartbeats = new NodeHeartbeats();
   const api: GrpcServer = await startApiServer(options.apiAddress, { node, fsm, watchHub, logger, heartbeats });

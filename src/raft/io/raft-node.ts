@@ -69,6 +69,8 @@ const nodeDefaults = {
   readTimeoutMs: 5_000,
   pendingProposalsMax: 100_000,
   stopTransferWaitMs: 2_000,
+  /** After stepping down for a transfer, how long to wait for the new leader to show up. */
+  stepDownSettleMs: 300,
 } as const;
 
 /**
@@ -222,10 +224,17 @@ export class RaftNode extends EventEmitter {
     this.rawNode.transferLeadership(target);
     this.scheduleProcess();
     const deadline = Date.now() + timeoutMs;
+    let steppedDownAt: number | null = null;
     while (Date.now() < deadline) {
       await sleep(this.tickMs);
       const now = this.rawNode.status();
-      if (now.role !== "leader" && now.leader !== NO_REPLICA) return now.leader;
+      if (now.role === "leader") continue;
+      if (now.leader !== NO_REPLICA) return now.leader;
+      // We handed over but nobody leads yet (e.g. the whole cluster is stopping): don't wait long.
+      steppedDownAt ??= Date.now();
+      if (Date.now() - steppedDownAt > nodeDefaults.stepDownSettleMs) {
+        throw new OrchestratorError("UNAVAILABLE", `stepped down for ${target}, but no new leader appeared yet`);
+      }
     }
     throw new OrchestratorError("DEADLINE_EXCEEDED", `leadership did not move to ${target} within ${timeoutMs} ms`);
   }
