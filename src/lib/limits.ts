@@ -10,9 +10,12 @@ export const raftLimits = {
   heartbeatIntervalTicks: 5,
   /** Base election timeout; each replica randomizes it into [base, 2 * base). */
   electionTimeoutTicks: 30,
-  /** After a "leader connection lost" report, wait a random delay in [min, max) ticks before pre-voting. */
+  /**
+   * After a "leader connection lost" report, a survivor of rank r (by id) waits
+   * r * max + a random delay in [min, max) ticks before pre-voting.
+   */
   leaderLostDelayTicksMin: 1,
-  leaderLostDelayTicksMax: 6,
+  leaderLostDelayTicksMax: 3,
   /** Largest append message payload; a single larger entry still goes alone. */
   messageBytesMax: 1024 * 1024,
   /** Append messages in flight to one follower in the replicate state. */
@@ -28,7 +31,7 @@ export const raftLimits = {
 } as const;
 
 assert(raftLimits.electionTimeoutTicks > raftLimits.heartbeatIntervalTicks, "election timeout must exceed the heartbeat interval");
-assert(raftLimits.leaderLostDelayTicksMax < raftLimits.electionTimeoutTicks, "a lost-leader pre-vote must come before the election timeout");
+assert(raftLimits.leaderLostDelayTicksMax * 7 < raftLimits.electionTimeoutTicks, "every survivor of a 7-replica cluster must pre-vote before the election timeout");
 assert(raftLimits.leaderLostDelayTicksMin >= 1, "lost-leader delay needs at least one tick");
 assert(raftLimits.proposalBytesMax <= raftLimits.uncommittedBytesMax, "one proposal must fit in the uncommitted budget");
 assert(raftLimits.messageBytesMax <= raftLimits.committedBytesPerReadyMax, "a message's entries must fit in one Ready");

@@ -160,11 +160,14 @@ export class Raft {
     if (this.role !== "follower" || this.leader === NO_REPLICA || !this.isPromotable()) return;
     // Forgetting the leader early would break the lease other replicas' leaders rely on.
     if (this.config.readOnly === "lease") return;
+    // Survivors pre-vote in bands ordered by id, so two of them rarely campaign in the same tick
+    // and split the vote (which would cost a full election timeout); jitter within a band.
+    const survivors = this.voters.filter((id) => id !== this.leader).sort();
+    const rank = Math.max(0, survivors.indexOf(this.id));
+    const band = this.config.leaderLostDelayTicksMax;
     this.leader = NO_REPLICA;
-    this.leaderLostCountdownTicks = this.config.random.nextIntBetween(
-      this.config.leaderLostDelayTicksMin,
-      this.config.leaderLostDelayTicksMax,
-    );
+    this.leaderLostCountdownTicks =
+      rank * band + this.config.random.nextIntBetween(this.config.leaderLostDelayTicksMin, this.config.leaderLostDelayTicksMax);
   }
 
   reportUnreachable(peer: ReplicaId): void {
