@@ -9,6 +9,7 @@ import { createLogger, type Logger } from "../lib/logger.js";
 import { RaftNode, type PeerAddresses } from "../raft/io/raft-node.js";
 import { startHttpServer } from "./http-server.js";
 import { registerRaftMetrics } from "./raft-metrics.js";
+import { registerClusterMetrics } from "./cluster-metrics.js";
 import { SchedulerWorker } from "../scheduler/io/scheduler-worker.js";
 
 export interface ReplicaOptions {
@@ -50,6 +51,7 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
   registry.setDefaultLabels({ replica: options.id });
   collectDefaultMetrics({ register: registry, prefix: "orchestrator_process_" });
   registerRaftMetrics(registry, node);
+  registerClusterMetrics(registry, fsm);
   const watchHub = new WatchHub(fsm);
   node.on("fatal", () => {
     // The disk or an invariant failed: exit and let the supervisor restart us from disk.
