@@ -1,8 +1,9 @@
 /**
  * What agents observe about containers, and the leader forgetting containers whose end no
- * agent can confirm. Reports are matched to the node they come from: a container that moved or
- * was removed is no longer that agent's business, and its report is ignored (the agent stops
- * whatever is no longer assigned to it).
+ * agent can confirm. Reports are matched to the node they come from: a container that moved,
+ * was removed or was declared lost with its node is no longer that agent's business, and its
+ * report is ignored (the agent stops whatever is no longer assigned to it). A crashed (failed)
+ * container is revived only by the leader's restart decision, never by an agent's report.
  */
 import type { ContainerStatusCommand, RemoveContainerCommand } from "../gen/orchestrator/v1/fsm.js";
 import { HealthState } from "../gen/orchestrator/v1/fsm.js";
@@ -43,7 +44,8 @@ export function applyContainerStatus(state: ClusterState, command: ContainerStat
   if (container.node !== command.nodeId) {
     return ignored(`container ${container.id} is ${container.node === "" ? "not placed" : `on node ${container.node}`}, not on ${command.nodeId}`);
   }
-  if (to !== null && to !== container.state && !containerTransitionAllowed(container.state, to)) {
+  if (container.state === "lost") return ignored(`container ${container.id} was lost with node ${container.node} and replaced; it is no longer assigned there`);
+  if (to !== null && to !== container.state && (container.state === "failed" || !containerTransitionAllowed(container.state, to))) {
     return failure("FAILED_PRECONDITION", `container ${container.id} cannot go from ${container.state} to ${to}; the report is refused`);
   }
   observe(state, container, to, health, command.message, atMs);

@@ -9,10 +9,15 @@
  * always the sum of what is placed on it and not yet known to have ended, and a replacement can
  * never be placed into room that a container still shutting down occupies.
  *
- * Which surplus goes first: unplaced ones, then ended ones, then the live ones; newest (highest
- * ordinal) first within each group, so the oldest, longest-proven replicas stay.
+ * Which surplus goes first: unplaced ones, then ended ones (a crashed one gives back the room
+ * it kept for its restart), then the live ones; newest (highest ordinal) first within each
+ * group, so the oldest, longest-proven replicas stay.
+ *
+ * A deploy, and a scale that changes the count, open the deployment's operation (see
+ * apply-operation.ts); a delete drops it, along with the lost containers kept as history.
  */
 import type { DeleteCommand, DeployCommand, ScaleCommand } from "../gen/orchestrator/v1/fsm.js";
+import { openOperation } from "./apply-operation.js";
 import type { ApplyResult } from "./apply-result.js";
 import type { ClusterState } from "./cluster-state.js";
 import { fsmLimits } from "./limits.js";
@@ -40,6 +45,7 @@ export function applyDeploy(state: ClusterState, command: DeployCommand, atMs: n
   if (room !== null) return room;
   const deployment = state.createDeployment(spec);
   for (let i = 0; i < spec.replicas; i++) state.createContainer(deployment);
+  openOperation(state, deployment, "deploy", atMs);
   state.addEvent(
     atMs,
     "deployed",
@@ -63,11 +69,13 @@ export function applyScale(state: ClusterState, command: ScaleCommand, atMs: num
     if (room !== null) return room;
     for (let i = previous; i < target; i++) state.createContainer(deployment);
     setReplicas(state, deployment, target);
+    openOperation(state, deployment, "scale", atMs);
     state.addEvent(atMs, "scaled", { deployment: command.name }, `scaled ${command.name} from ${previous} to ${target} replicas`);
     return success({ ...unchanged, created: target - previous });
   }
   const { removed, stopping } = shedContainers(state, scaleDownOrder(wantedRunning(state, command.name)).slice(0, previous - target));
   setReplicas(state, deployment, target);
+  openOperation(state, deployment, "scale", atMs);
   state.addEvent(
     atMs,
     "scaled",
@@ -82,6 +90,9 @@ export function applyDelete(state: ClusterState, command: DeleteCommand, atMs: n
   if (problem !== null) return problem;
   if (!state.deployments.has(command.name)) return notFound(command.name);
   const { removed, stopping } = shedContainers(state, scaleDownOrder(wantedRunning(state, command.name)));
+  // Replaced containers kept as history go with their deployment.
+  for (const container of state.containersOf(command.name)) if (container.state === "lost") state.removeContainer(container);
+  state.operations.dropDeployment(command.name);
   state.deleteDeployment(command.name);
   state.addEvent(atMs, "deleted", { deployment: command.name }, `deleted ${command.name}: ${removed} containers removed, ${stopping} stopping`);
   return success({ kind: "delete", name: command.name, removed, stopping });

@@ -1,6 +1,7 @@
 /**
  * Node registration and status. Nodes are never forgotten: a dead node is marked down (its
- * containers' fate is decided by later commands), and a returning one re-registers.
+ * containers' fate is decided by later commands, NodeDown above all), and a returning one
+ * re-registers.
  */
 import { assertNever } from "../lib/assert.js";
 import type { RegisterNodeCommand, SetNodeStatusCommand } from "../gen/orchestrator/v1/fsm.js";
@@ -71,7 +72,7 @@ export function applySetNodeStatus(state: ClusterState, command: SetNodeStatusCo
   return success({ kind: "set-node-status", nodeId: node.id, status, changed: true });
 }
 
-function setStatus(node: NodeRecord, status: NodeStatus, reason: string, atMs: number): void {
+export function setStatus(node: NodeRecord, status: NodeStatus, reason: string, atMs: number): void {
   node.status = status;
   node.statusReason = reason;
   node.lastStatusChangeAtMs = atMs;

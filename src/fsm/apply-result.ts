@@ -58,6 +58,38 @@ export type ApplyValue =
       readonly applied: boolean;
       readonly ignoredReason: string;
     }
-  | { readonly kind: "remove-container"; readonly containerId: string; readonly removed: boolean };
+  | { readonly kind: "remove-container"; readonly containerId: string; readonly removed: boolean }
+  | {
+      readonly kind: "container-health";
+      readonly containerId: string;
+      /** False when the verdict was ignored (the container is gone, unplaced or ended). */
+      readonly applied: boolean;
+      readonly ignoredReason: string;
+    }
+  | {
+      readonly kind: "restart-container";
+      readonly containerId: string;
+      /** After this restart. */
+      readonly restartCount: number;
+      readonly nextRestartAtMs: number;
+      readonly backoffStep: number;
+    }
+  | { readonly kind: "reset-backoff"; readonly containerId: string; readonly changed: boolean }
+  | {
+      readonly kind: "node-down";
+      readonly nodeId: string;
+      /** False when the node was already down with nothing on it. */
+      readonly changed: boolean;
+      /** Containers that held capacity on the node and were lost with it. */
+      readonly lost: number;
+      /** Of those, the ones wanted running, each replaced by a new pending container. */
+      readonly rescheduled: number;
+    }
+  | {
+      readonly kind: "operation-outcome";
+      readonly operationId: string;
+      /** False when the operation was not open (unknown, superseded, dropped or closed). */
+      readonly recorded: boolean;
+    };
 
 export type ApplyResult = FsmResult<ApplyValue>;

@@ -4,14 +4,17 @@
  * the change feed, so the command handlers cannot forget either.
  *
  * Replicated state: nodes, deployments, containers (Maps, iterated in insertion order, which the
- * snapshot preserves), the event ring, the client sessions and the revision. Derived state: the
- * indexes below, rebuilt on restore. Their iteration order is NOT part of the replicated state
- * (a restore rebuilds them in another order), so code that acts on an index sorts first.
+ * snapshot preserves), the event ring, the client sessions, the open operations, the outcome
+ * buckets and the revision. Derived state: the indexes below (and the ledger's per-deployment
+ * index), rebuilt on restore. Their iteration order is NOT part of the replicated state (a
+ * restore rebuilds them in another order), so code that acts on an index sorts first.
  */
 import { assert } from "../lib/assert.js";
 import { ClientSessions } from "./client-sessions.js";
 import { EventRing, type NewEvent } from "./event-ring.js";
 import { fsmLimits } from "./limits.js";
+import { OperationLedger } from "./operation-ledger.js";
+import { OutcomeBuckets } from "./outcome-buckets.js";
 import {
   containerId,
   containerTransitionAllowed,
@@ -44,6 +47,9 @@ export class ClusterState {
   readonly containers = new Map<string, ContainerRecord>();
   readonly events = new EventRing(fsmLimits.eventsMax);
   readonly sessions = new ClientSessions(fsmLimits.clientSessionsMax);
+  /** At most one open operation per deployment, so the deployments' bound is the ledger's. */
+  readonly operations = new OperationLedger(fsmLimits.deploymentsMax);
+  readonly outcomes = new OutcomeBuckets(fsmLimits.outcomeBucketsMax, fsmLimits.outcomeBucketMs);
   /** The last applied log index. */
   revision = 0;
 
@@ -153,6 +159,7 @@ export class ClusterState {
       updatedRevision: this.revision,
       nextContainerOrdinal: nextOrdinal,
       pendingReason: "",
+      lastOutcome: null,
     };
     this.deployments.set(spec.name, deployment);
     this.noteChange("deployment", "put", spec.name);
@@ -191,6 +198,7 @@ export class ClusterState {
       state: "pending",
       restartCount: 0,
       nextRestartAtMs: 0,
+      backoffStep: 0,
       health: "unknown",
       updatedRevision: this.revision,
     };
@@ -219,22 +227,43 @@ export class ClusterState {
     this.noteChange("container", "put", container.id);
   }
 
-  /** One step of the lifecycle; an illegal step is a bug (inputs are checked before this). */
+  /**
+   * One step of the lifecycle; an illegal step is a bug (inputs are checked before this).
+   * Entering restarting counts a restart; leaving it ends the restart's not-before time.
+   */
   transitionContainer(container: ContainerRecord, to: ContainerState): void {
     assert(containerTransitionAllowed(container.state, to), `container ${container.id} cannot go from ${container.state} to ${to}`);
     assert(to !== "scheduled", "containers are scheduled only by placement");
     const wasHolding = holdsCapacity(container);
+    if (container.state === "restarting") container.nextRestartAtMs = 0;
     container.state = to;
     if (to === "restarting") container.restartCount += 1;
-    if (wasHolding && !holdsCapacity(container)) this.release(container);
+    const holding = holdsCapacity(container);
+    // Capacity is taken only by placement; every later step keeps or releases it.
+    assert(wasHolding || !holding, `container ${container.id} would take capacity by going to ${to}`);
+    if (wasHolding && !holding) this.release(container);
     container.updatedRevision = this.revision;
     this.noteChange("container", "put", container.id);
   }
 
-  /** A placed container is wanted stopped: it keeps its capacity until it is seen to stop. */
+  /** A placed, live container is wanted stopped: it keeps its capacity until it is seen to stop. */
   stopContainer(container: ContainerRecord): void {
     assert(container.node !== "", "stopping an unplaced container (remove it instead)");
     assert(container.desired === "running", "stopping a container twice");
+    // An ended one is removed instead; a crashed one would otherwise drop its room unreleased.
+    assert(!isTerminal(container.state), "stopping a container that has ended (remove it instead)");
+    container.desired = "stopped";
+    container.updatedRevision = this.revision;
+    this.noteChange("container", "put", container.id);
+  }
+
+  /**
+   * A container lost with its node that a replacement takes over from: no longer wanted, it is
+   * kept (wanted stopped, holding nothing) as recent history of its deployment.
+   */
+  retireLostContainer(container: ContainerRecord): void {
+    assert(container.state === "lost", "retiring a container that is not lost");
+    assert(container.desired === "running", "retiring a container twice");
     container.desired = "stopped";
     container.updatedRevision = this.revision;
     this.noteChange("container", "put", container.id);
@@ -326,10 +355,12 @@ export class ClusterState {
   checkInvariants(): void {
     const allocated = new Map<string, Resources>();
     const wantedRunning = new Map<string, number>();
+    const lostKept = new Map<string, number>();
     const onePerNode = new Set<string>();
     for (const container of this.containers.values()) {
       this.checkContainer(container);
       if (container.desired === "running") wantedRunning.set(container.deployment, (wantedRunning.get(container.deployment) ?? 0) + 1);
+      if (container.state === "lost") lostKept.set(container.deployment, (lostKept.get(container.deployment) ?? 0) + 1);
       if (!holdsCapacity(container)) continue;
       const sum = allocated.get(container.node) ?? { cpuMillicores: 0, memoryMib: 0 };
       sum.cpuMillicores += container.cpuMillicores;
@@ -352,7 +383,15 @@ export class ClusterState {
       assert(deployment.spec.name === name, `deployment ${name} is filed under another name`);
       assert((wantedRunning.get(name) ?? 0) === deployment.spec.replicas, `deployment ${name} wants ${deployment.spec.replicas} replicas but has ${wantedRunning.get(name) ?? 0}`);
       if (this.pendingCount(name) === 0) assert(deployment.pendingReason === "", `deployment ${name} has a pending reason but nothing pending`);
+      assert((lostKept.get(name) ?? 0) <= fsmLimits.lostContainersKeptPerDeploymentMax, `deployment ${name} keeps more lost containers than allowed`);
     }
+    this.operations.checkInvariants();
+    for (const operation of this.operations.values()) {
+      const deployment = this.deployments.get(operation.deployment);
+      assert(deployment !== undefined, `operation ${operation.id} is open for missing deployment ${operation.deployment}`);
+      assert(operation.startedRevision >= deployment.createdRevision && operation.startedRevision <= this.revision, `operation ${operation.id} started outside its deployment's life`);
+    }
+    this.outcomes.checkInvariants();
     this.checkIndexes();
     assert(this.containers.size <= fsmLimits.containersMax, "containers over their bound");
     assert(this.deployments.size <= fsmLimits.deploymentsMax, "deployments over their bound");
@@ -376,8 +415,15 @@ export class ClusterState {
       assert(container.ordinal < deployment.nextContainerOrdinal, `container ${id} ordinal beyond its deployment's next`);
     } else {
       assert(container.node !== "", `unplaced container ${id} is wanted stopped (it should have been removed)`);
-      assert(!isTerminal(container.state), `container ${id} ended and is wanted stopped (it should have been removed)`);
+      // A lost one is a replaced replica kept as history; any other that ended is removed.
+      assert(holdsCapacity(container) || container.state === "lost", `container ${id} ended and is wanted stopped (it should have been removed)`);
     }
+    if (container.state === "lost") {
+      assert(container.desired === "stopped", `lost container ${id} is still wanted running (it should have been replaced)`);
+      assert(deployment !== undefined, `lost container ${id} outlived its deployment`);
+    }
+    if (container.state !== "restarting") assert(container.nextRestartAtMs === 0, `container ${id} has a restart time but is ${container.state}`);
+    assert(container.backoffStep <= fsmLimits.restartBackoffStepMax, `container ${id} backoff step over its bound`);
     assert(container.updatedRevision <= this.revision, `container ${id} updated in the future`);
   }
 

@@ -6,11 +6,16 @@
 import {
   Command,
   type ApplyPlanCommand,
+  type ContainerHealthCommand,
   type ContainerStatusCommand,
   type DeleteCommand,
   type DeployCommand,
+  type NodeDownCommand,
+  type OperationOutcomeCommand,
   type RegisterNodeCommand,
   type RemoveContainerCommand,
+  type ResetBackoffCommand,
+  type RestartContainerCommand,
   type ScaleCommand,
   type SetNodeStatusCommand,
 } from "../gen/orchestrator/v1/fsm.js";
@@ -26,7 +31,12 @@ export type CommandBody =
   | { readonly kind: "set-node-status"; readonly setNodeStatus: SetNodeStatusCommand }
   | { readonly kind: "apply-plan"; readonly applyPlan: ApplyPlanCommand }
   | { readonly kind: "container-status"; readonly containerStatus: ContainerStatusCommand }
-  | { readonly kind: "remove-container"; readonly removeContainer: RemoveContainerCommand };
+  | { readonly kind: "remove-container"; readonly removeContainer: RemoveContainerCommand }
+  | { readonly kind: "container-health"; readonly containerHealth: ContainerHealthCommand }
+  | { readonly kind: "restart-container"; readonly restartContainer: RestartContainerCommand }
+  | { readonly kind: "reset-backoff"; readonly resetBackoff: ResetBackoffCommand }
+  | { readonly kind: "node-down"; readonly nodeDown: NodeDownCommand }
+  | { readonly kind: "operation-outcome"; readonly operationOutcome: OperationOutcomeCommand };
 
 export type CommandKind = CommandBody["kind"];
 
@@ -88,6 +98,11 @@ export function decodeCommand(data: Uint8Array): FsmResult<DecodedCommand> {
   if (message.applyPlan !== undefined) bodies.push({ kind: "apply-plan", applyPlan: message.applyPlan });
   if (message.containerStatus !== undefined) bodies.push({ kind: "container-status", containerStatus: message.containerStatus });
   if (message.removeContainer !== undefined) bodies.push({ kind: "remove-container", removeContainer: message.removeContainer });
+  if (message.containerHealth !== undefined) bodies.push({ kind: "container-health", containerHealth: message.containerHealth });
+  if (message.restartContainer !== undefined) bodies.push({ kind: "restart-container", restartContainer: message.restartContainer });
+  if (message.resetBackoff !== undefined) bodies.push({ kind: "reset-backoff", resetBackoff: message.resetBackoff });
+  if (message.nodeDown !== undefined) bodies.push({ kind: "node-down", nodeDown: message.nodeDown });
+  if (message.operationOutcome !== undefined) bodies.push({ kind: "operation-outcome", operationOutcome: message.operationOutcome });
   if (bodies.length !== 1) {
     return failure("INVALID_ARGUMENT", `FSM command (format ${message.formatVersion}) carries ${bodies.length} bodies; exactly one is expected`);
   }

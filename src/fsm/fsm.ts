@@ -9,7 +9,10 @@
 import { assert, assertNever } from "../lib/assert.js";
 import { applyContainerStatus, applyRemoveContainer } from "./apply-container.js";
 import { applyDelete, applyDeploy, applyScale } from "./apply-deployment.js";
+import { applyContainerHealth, applyResetBackoff, applyRestartContainer } from "./apply-health.js";
 import { applyRegisterNode, applySetNodeStatus } from "./apply-node.js";
+import { applyNodeDown } from "./apply-node-down.js";
+import { applyOperationOutcome } from "./apply-operation.js";
 import { applyPlan } from "./apply-plan.js";
 import type { ApplyResult } from "./apply-result.js";
 import type { ClientSession } from "./client-sessions.js";
@@ -26,7 +29,7 @@ import {
 } from "./read-model.js";
 import { failure, success } from "./result.js";
 import { decodeSnapshot, encodeSnapshot } from "./snapshot.js";
-import type { ContainerRecord, FsmEvent, NodeRecord, Resources } from "./state.js";
+import type { ContainerRecord, DeploymentRecord, FsmEvent, NodeRecord, OperationRecord, OutcomeBucket, Resources } from "./state.js";
 import { validateClientRequest } from "./validation.js";
 
 export type ChangeListener = (change: StateChange) => void;
@@ -41,6 +44,8 @@ export interface FsmStateDump {
   readonly events: readonly FsmEvent[];
   readonly eventsAppendedTotal: number;
   readonly clientSessions: readonly Readonly<ClientSession>[];
+  readonly openOperations: readonly OperationRecord[];
+  readonly outcomeBuckets: readonly OutcomeBucket[];
 }
 
 export class ClusterFsm {
@@ -124,6 +129,16 @@ export class ClusterFsm {
         return applyContainerStatus(state, body.containerStatus, atMs);
       case "remove-container":
         return applyRemoveContainer(state, body.removeContainer, atMs);
+      case "container-health":
+        return applyContainerHealth(state, body.containerHealth, atMs);
+      case "restart-container":
+        return applyRestartContainer(state, body.restartContainer, atMs);
+      case "reset-backoff":
+        return applyResetBackoff(state, body.resetBackoff);
+      case "node-down":
+        return applyNodeDown(state, body.nodeDown, atMs);
+      case "operation-outcome":
+        return applyOperationOutcome(state, body.operationOutcome, atMs);
       default:
         return assertNever(body, "command body");
     }
@@ -167,6 +182,19 @@ export class ClusterFsm {
   getDeployment(name: string): DeploymentView | undefined {
     const deployment = this.state.deployments.get(name);
     return deployment === undefined ? undefined : deploymentView(this.state, deployment);
+  }
+
+  /**
+   * The deployment's record alone, O(1): getDeployment also summarises every container of the
+   * deployment and scans the event ring, too much for per-evaluation hot paths.
+   */
+  getDeploymentRecord(name: string): Readonly<DeploymentRecord> | undefined {
+    return this.state.deployments.get(name);
+  }
+
+  /** Names of the deployments with unplaced containers, sorted: O(deployments), no container is visited. */
+  deploymentsWithPending(): string[] {
+    return [...this.state.deployments.keys()].filter((name) => this.state.pendingCount(name) > 0).sort((a, b) => (a < b ? -1 : 1));
   }
 
   /** Sorted by name. */
@@ -214,6 +242,21 @@ export class ClusterFsm {
     return events(this.state, filter);
   }
 
+  /** Open deployment operations, in the order they were opened: what the leader must judge. */
+  openOperations(): OperationRecord[] {
+    return [...this.state.operations.values()];
+  }
+
+  /** The deployment's open operation, if any. */
+  openOperation(deployment: string): OperationRecord | undefined {
+    return this.state.operations.ofDeployment(deployment);
+  }
+
+  /** Operation outcomes per minute of leader time over the last 30 days, oldest first (copies). */
+  outcomeBuckets(): OutcomeBucket[] {
+    return this.state.outcomes.values();
+  }
+
   /** The dedup entry of a client, if the table still holds it. */
   clientSession(clientId: string): Readonly<ClientSession> | undefined {
     return this.state.sessions.get(clientId);
@@ -233,6 +276,8 @@ export class ClusterFsm {
       events: state.events.oldestFirst(),
       eventsAppendedTotal: state.events.appendedTotal,
       clientSessions: [...state.sessions.values()],
+      openOperations: [...state.operations.values()],
+      outcomeBuckets: state.outcomes.values(),
     };
   }
 }

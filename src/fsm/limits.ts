@@ -12,9 +12,12 @@ export function isKnownRegion(value: string): value is Region {
  * The command format this code writes and the newest it understands. A replica meeting a newer
  * format stops (it would otherwise apply the entry differently from its peers): upgrade it.
  */
-export const commandFormatVersion = 1;
-/** The snapshot format this code writes and reads. */
-export const snapshotFormatVersion = 1;
+export const commandFormatVersion = 2;
+/**
+ * The snapshot format this code writes and reads. 2: crashed containers wanted running hold
+ * their node's capacity, and operations, outcome buckets and backoff steps are stored.
+ */
+export const snapshotFormatVersion = 2;
 
 /** Every bound of the cluster state. Units go last in names. */
 export const fsmLimits = {
@@ -48,6 +51,8 @@ export const fsmLimits = {
   reasonLengthMax: 1_024,
   messageLengthMax: 1_024,
   planIdLengthMax: 128,
+  /** "<deployment>-<revision>": a name, a dash and a uint64. */
+  operationIdLengthMax: 63 + 1 + 20,
   healthPathLengthMax: 1_024,
 
   /** One container's request when no node is registered yet to compare it with. */
@@ -69,6 +74,19 @@ export const fsmLimits = {
   restartResetAfterMsMax: 86_400_000,
   progressDeadlineMsMin: 1_000,
   progressDeadlineMsMax: 86_400_000,
+  /**
+   * A restart's backoff step. Generous: past the step where the delay reaches its cap the step
+   * changes nothing, so the leader may saturate it there; a crash loop at the smallest cap
+   * would still take months to reach this.
+   */
+  restartBackoffStepMax: 1_000_000,
+
+  /** Outcome buckets are per minute of leader time. */
+  outcomeBucketMs: 60_000,
+  /** Outcome buckets kept: one per minute over 30 days, the longest window the SLO reports. */
+  outcomeBucketsMax: 43_200,
+  /** Containers lost with their node and replaced, kept per deployment as recent history. */
+  lostContainersKeptPerDeploymentMax: 10,
 } as const;
 
 /**
@@ -105,6 +123,10 @@ assert(fsmLimits.containerMemoryMibMax <= fsmLimits.nodeMemoryMibMax, "a contain
 // Allocations are sums of uint32 requests bounded by a uint32 capacity.
 assert(fsmLimits.nodeCpuMillicoresMax <= 0xffff_ffff, "node cpu fits uint32");
 assert(fsmLimits.nodeMemoryMibMax <= 0xffff_ffff, "node memory fits uint32");
+assert(fsmLimits.operationIdLengthMax === fsmLimits.nameLengthMax + 1 + String(2n ** 64n - 1n).length, "operation ids fit their bound");
+assert(fsmLimits.outcomeBucketsMax * fsmLimits.outcomeBucketMs === 30 * 86_400_000, "outcome buckets cover exactly 30 days");
+assert(fsmLimits.lostContainersKeptPerDeploymentMax >= 1, "a replaced container is kept at least until the next replacement");
+assert(fsmLimits.restartBackoffStepMax <= 0xffff_ffff, "backoff steps fit uint32");
 assert(deploymentDefaults.healthCheck.timeoutMs <= deploymentDefaults.healthCheck.periodMs, "default probe timeout within its period");
 assert(deploymentDefaults.restartPolicy.initialDelayMs <= deploymentDefaults.restartPolicy.maxDelayMs, "default restart delay within its cap");
 assert(

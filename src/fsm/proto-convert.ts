@@ -3,10 +3,23 @@
  * snapshots) and the API messages of orchestrator.v1 (for the API layer).
  */
 import { assertNever } from "../lib/assert.js";
-import { HealthState } from "../gen/orchestrator/v1/fsm.js";
+import { HealthState, OperationKind as PbOperationKind } from "../gen/orchestrator/v1/fsm.js";
 import * as pb from "../gen/orchestrator/v1/types.js";
 import type { DeploymentStatusSummary, DeploymentView } from "./read-model.js";
-import type { ContainerRecord, ContainerState, DeploymentSpec, DesiredState, FsmEvent, Health, NodeRecord, NodeStatus, Strategy } from "./state.js";
+import type {
+  ContainerRecord,
+  ContainerState,
+  DeploymentSpec,
+  DesiredState,
+  FsmEvent,
+  Health,
+  NodeRecord,
+  NodeStatus,
+  OperationKind,
+  OperationOutcome,
+  OperationRecord,
+  Strategy,
+} from "./state.js";
 
 export function strategyToProto(strategy: Strategy): pb.Strategy {
   switch (strategy) {
@@ -123,6 +136,59 @@ export function healthFromProto(health: HealthState): Health | null {
   }
 }
 
+export function operationKindToProto(kind: OperationKind): PbOperationKind {
+  switch (kind) {
+    case "deploy":
+      return PbOperationKind.OPERATION_KIND_DEPLOY;
+    case "scale":
+      return PbOperationKind.OPERATION_KIND_SCALE;
+    case "replacement":
+      return PbOperationKind.OPERATION_KIND_REPLACEMENT;
+    default:
+      return assertNever(kind, "operation kind");
+  }
+}
+
+/** Null for unspecified or unknown values. */
+export function operationKindFromProto(kind: PbOperationKind): OperationKind | null {
+  switch (kind) {
+    case PbOperationKind.OPERATION_KIND_DEPLOY:
+      return "deploy";
+    case PbOperationKind.OPERATION_KIND_SCALE:
+      return "scale";
+    case PbOperationKind.OPERATION_KIND_REPLACEMENT:
+      return "replacement";
+    default:
+      return null;
+  }
+}
+
+export function openOperationToProto(operation: OperationRecord): pb.DeploymentOperation {
+  return {
+    id: operation.id,
+    kind: operation.kind,
+    startedAtMs: operation.startedAtMs,
+    deadlineAtMs: operation.deadlineAtMs,
+    finished: false,
+    succeeded: false,
+    reason: "",
+    finishedAtMs: 0,
+  };
+}
+
+export function outcomeToProto(outcome: OperationOutcome): pb.DeploymentOperation {
+  return {
+    id: outcome.operationId,
+    kind: outcome.kind,
+    startedAtMs: outcome.startedAtMs,
+    deadlineAtMs: outcome.deadlineAtMs,
+    finished: true,
+    succeeded: outcome.succeeded,
+    reason: outcome.reason,
+    finishedAtMs: outcome.finishedAtMs,
+  };
+}
+
 export function specToProto(spec: DeploymentSpec): pb.DeploymentSpec {
   return {
     name: spec.name,
@@ -142,7 +208,9 @@ export function specToProto(spec: DeploymentSpec): pb.DeploymentSpec {
 
 /**
  * The API's status counts cover the replicas wanted running: scheduled includes starting and
- * restarting, running includes unhealthy, failed includes lost and exited ones.
+ * restarting, running includes unhealthy, failed includes exited ones. The detail breaks out
+ * starting, restarting and unhealthy, and counts what is not wanted running any more: replicas
+ * lost with their node and replaced (kept as history), and surplus ones still stopping.
  */
 export function statusToProto(status: DeploymentStatusSummary): pb.DeploymentStatus {
   const s = status.byState;
@@ -154,6 +222,7 @@ export function statusToProto(status: DeploymentStatusSummary): pb.DeploymentSta
     healthy: status.healthy,
     failed: s.failed + s.lost + s.stopped,
     pendingReason: status.pendingReason,
+    detail: { starting: s.starting, restarting: status.restarting, unhealthy: status.unhealthy, lost: status.lost, stopping: status.stopping },
   };
 }
 
@@ -165,6 +234,8 @@ export function deploymentToProto(view: DeploymentView): pb.Deployment {
     updatedRevision: view.deployment.updatedRevision,
     status: statusToProto(view.status),
     recentEvents: view.recentEvents.map(eventToProto),
+    openOperation: view.openOperation === null ? undefined : openOperationToProto(view.openOperation),
+    lastOutcome: view.lastOutcome === null ? undefined : outcomeToProto(view.lastOutcome),
   };
 }
 

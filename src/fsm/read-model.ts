@@ -4,7 +4,16 @@
  */
 import type { ClusterState } from "./cluster-state.js";
 import { fsmLimits } from "./limits.js";
-import { containerStates, holdsCapacity, type ContainerRecord, type ContainerState, type DeploymentRecord, type FsmEvent } from "./state.js";
+import {
+  containerStates,
+  holdsCapacity,
+  type ContainerRecord,
+  type ContainerState,
+  type DeploymentRecord,
+  type FsmEvent,
+  type OperationOutcome,
+  type OperationRecord,
+} from "./state.js";
 
 export interface DeploymentStatusSummary {
   /** spec.replicas. */
@@ -13,8 +22,14 @@ export interface DeploymentStatusSummary {
   readonly byState: Readonly<Record<ContainerState, number>>;
   /** Containers wanted running that their probes find healthy. */
   readonly healthy: number;
+  /** Containers wanted running that their probes find unhealthy (byState.unhealthy). */
+  readonly unhealthy: number;
+  /** Containers wanted running that are restarting, waiting for their backoff (byState.restarting). */
+  readonly restarting: number;
   /** Surplus containers asked to stop that still hold their node's capacity. */
   readonly stopping: number;
+  /** Containers lost with their node and replaced, kept as recent history (not in byState). */
+  readonly lost: number;
   /** Why containers are pending, as the scheduler last said ('' when none are). */
   readonly pendingReason: string;
 }
@@ -24,6 +39,10 @@ export interface DeploymentView {
   readonly status: DeploymentStatusSummary;
   /** Most recent first, at most fsmLimits.recentEventsMax. */
   readonly recentEvents: readonly FsmEvent[];
+  /** The operation in progress, which the leader will judge; null when none is open. */
+  readonly openOperation: OperationRecord | null;
+  /** The outcome of the last closed operation; null when none has closed. */
+  readonly lastOutcome: OperationOutcome | null;
 }
 
 export interface ContainerFilter {
@@ -52,9 +71,11 @@ export function deploymentView(state: ClusterState, deployment: Readonly<Deploym
   const byState = Object.fromEntries(containerStates.map((s) => [s, 0])) as Record<ContainerState, number>;
   let healthy = 0;
   let stopping = 0;
+  let lost = 0;
   for (const container of state.containersOf(deployment.spec.name)) {
     if (container.desired === "stopped") {
-      stopping += 1;
+      if (holdsCapacity(container)) stopping += 1;
+      else lost += 1;
       continue;
     }
     byState[container.state] += 1;
@@ -65,8 +86,19 @@ export function deploymentView(state: ClusterState, deployment: Readonly<Deploym
   const recentEvents = events(state, { deployment: name, limit: fsmLimits.recentEventsMax, sinceRevision: deployment.createdRevision });
   return {
     deployment,
-    status: { desired: deployment.spec.replicas, byState, healthy, stopping, pendingReason: deployment.pendingReason },
+    status: {
+      desired: deployment.spec.replicas,
+      byState,
+      healthy,
+      unhealthy: byState.unhealthy,
+      restarting: byState.restarting,
+      stopping,
+      lost,
+      pendingReason: deployment.pendingReason,
+    },
     recentEvents,
+    openOperation: state.operations.ofDeployment(name) ?? null,
+    lastOutcome: deployment.lastOutcome,
   };
 }
 

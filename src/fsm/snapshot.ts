@@ -13,6 +13,9 @@ import {
   ContainerRecord as PbContainerRecord,
   DeploymentRecord as PbDeploymentRecord,
   NodeRecord as PbNodeRecord,
+  OperationOutcomeRecord as PbOperationOutcomeRecord,
+  OperationRecord as PbOperationRecord,
+  OutcomeBucketRecord,
 } from "../gen/orchestrator/v1/fsm.js";
 import { Event as PbEvent } from "../gen/orchestrator/v1/types.js";
 import * as pb from "../gen/orchestrator/v1/types.js";
@@ -30,10 +33,24 @@ import {
   healthToProto,
   nodeStatusFromProto,
   nodeStatusToProto,
+  operationKindFromProto,
+  operationKindToProto,
   specToProto,
   strategyFromProto,
 } from "./proto-convert.js";
-import { containerId, type ContainerRecord, type DeploymentRecord, type DeploymentSpec, type EventKind, type FsmEvent, type NodeRecord } from "./state.js";
+import {
+  containerId,
+  type ContainerRecord,
+  type DeploymentRecord,
+  type DeploymentSpec,
+  type EventKind,
+  type FsmEvent,
+  type NodeRecord,
+  type OperationKind,
+  type OperationOutcome,
+  type OperationRecord,
+  type OutcomeBucket,
+} from "./state.js";
 
 /** Field numbers of FsmSnapshot (proto/orchestrator/v1/fsm.proto). */
 const field = {
@@ -45,6 +62,8 @@ const field = {
   containers: 6,
   events: 7,
   clientSessions: 8,
+  openOperations: 9,
+  outcomeBuckets: 10,
 } as const;
 
 function tag(fieldNo: number, wireType: WireType): number {
@@ -62,6 +81,8 @@ export function encodeSnapshot(state: ClusterState): Uint8Array {
   for (const container of state.containers.values()) PbContainerRecord.encode(containerToRecord(container), message(field.containers)).join();
   for (const event of state.events.oldestFirst()) PbEvent.encode(eventToProto(event), message(field.events)).join();
   for (const session of state.sessions.values()) ClientSessionRecord.encode(sessionToRecord(session), message(field.clientSessions)).join();
+  for (const operation of state.operations.values()) PbOperationRecord.encode(operationToRecord(operation), message(field.openOperations)).join();
+  for (const bucket of state.outcomes.values()) OutcomeBucketRecord.encode(bucket, message(field.outcomeBuckets)).join();
   return writer.finish();
 }
 
@@ -71,6 +92,8 @@ export function decodeSnapshot(bytes: Uint8Array): ClusterState {
   const reader = new BinaryReader(bytes);
   const events: FsmEvent[] = [];
   const sessions: ClientSession[] = [];
+  const operations: OperationRecord[] = [];
+  const buckets: OutcomeBucket[] = [];
   const names = new Map<string, string>();
   let formatVersion = 0;
   let eventsAppendedTotal = 0;
@@ -79,7 +102,7 @@ export function decodeSnapshot(bytes: Uint8Array): ClusterState {
     const fieldNo = fieldTag >>> 3;
     const wireType = (fieldTag & 7) as WireType;
     const expected: WireType = fieldNo <= field.eventsAppendedTotal ? WireType.Varint : WireType.LengthDelimited;
-    if (fieldNo > field.clientSessions || fieldNo === 0) {
+    if (fieldNo > field.outcomeBuckets || fieldNo === 0) {
       reader.skip(wireType);
       continue;
     }
@@ -116,6 +139,14 @@ export function decodeSnapshot(bytes: Uint8Array): ClusterState {
       case field.clientSessions:
         sessions.push(sessionFromRecord(ClientSessionRecord.decode(reader, reader.uint32())));
         break;
+      case field.openOperations:
+        operations.push(operationFromRecord(PbOperationRecord.decode(reader, reader.uint32())));
+        break;
+      case field.outcomeBuckets: {
+        const { minute, succeeded, failed } = OutcomeBucketRecord.decode(reader, reader.uint32());
+        buckets.push({ minute, succeeded, failed });
+        break;
+      }
     }
   }
   assert(formatVersion === snapshotFormatVersion, "snapshot without a format version");
@@ -125,6 +156,8 @@ export function decodeSnapshot(bytes: Uint8Array): ClusterState {
     eventsAppendedTotal,
   );
   state.sessions.restore(sessions);
+  state.operations.restore(operations);
+  state.outcomes.restore(buckets);
   placeRestoredContainers(state);
   state.rebuildIndexes();
   return state;
@@ -188,6 +221,7 @@ function deploymentToRecord(deployment: DeploymentRecord): PbDeploymentRecord {
     updatedRevision: deployment.updatedRevision,
     nextContainerOrdinal: deployment.nextContainerOrdinal,
     pendingReason: deployment.pendingReason,
+    lastOutcome: deployment.lastOutcome === null ? undefined : outcomeToRecord(deployment.lastOutcome),
   };
 }
 
@@ -200,6 +234,44 @@ function deploymentFromRecord(record: PbDeploymentRecord): DeploymentRecord {
     updatedRevision: record.updatedRevision,
     nextContainerOrdinal: record.nextContainerOrdinal,
     pendingReason: record.pendingReason,
+    lastOutcome: record.lastOutcome === undefined ? null : outcomeFromRecord(record.lastOutcome),
+  };
+}
+
+function operationKind(kind: PbOperationRecord["kind"], what: string): OperationKind {
+  const decoded = operationKindFromProto(kind);
+  assert(decoded !== null, `snapshot ${what} has operation kind ${kind}`);
+  return decoded;
+}
+
+function operationToRecord(operation: OperationRecord): PbOperationRecord {
+  return { ...operation, kind: operationKindToProto(operation.kind) };
+}
+
+function operationFromRecord(record: PbOperationRecord): OperationRecord {
+  return {
+    id: record.id,
+    deployment: record.deployment,
+    kind: operationKind(record.kind, `operation ${record.id}`),
+    startedAtMs: record.startedAtMs,
+    deadlineAtMs: record.deadlineAtMs,
+    startedRevision: record.startedRevision,
+  };
+}
+
+function outcomeToRecord(outcome: OperationOutcome): PbOperationOutcomeRecord {
+  return { ...outcome, kind: operationKindToProto(outcome.kind) };
+}
+
+function outcomeFromRecord(record: PbOperationOutcomeRecord): OperationOutcome {
+  return {
+    operationId: record.operationId,
+    kind: operationKind(record.kind, `outcome of ${record.operationId}`),
+    succeeded: record.succeeded,
+    reason: record.reason,
+    startedAtMs: record.startedAtMs,
+    deadlineAtMs: record.deadlineAtMs,
+    finishedAtMs: record.finishedAtMs,
   };
 }
 
@@ -238,6 +310,7 @@ function containerToRecord(container: ContainerRecord): PbContainerRecord {
     nextRestartAtMs: container.nextRestartAtMs,
     health: healthToProto(container.health),
     updatedRevision: container.updatedRevision,
+    backoffStep: container.backoffStep,
   };
 }
 
@@ -266,6 +339,7 @@ function containerFromRecord(record: PbContainerRecord, names: Map<string, strin
     state,
     restartCount: record.restartCount,
     nextRestartAtMs: record.nextRestartAtMs,
+    backoffStep: record.backoffStep,
     health,
     updatedRevision: record.updatedRevision,
   };

@@ -12,7 +12,8 @@ export type Health = "healthy" | "unhealthy" | "unknown";
 
 /**
  * pending -> scheduled -> starting -> running -> (unhealthy -> restarting -> starting) ...
- * -> stopped | failed | lost. The last three are terminal.
+ * -> stopped | failed | lost. The last three have ended (no process runs). stopped and lost are
+ * final; failed (a crash) is final too unless the leader restarts the container in place.
  */
 export type ContainerState = "pending" | "scheduled" | "starting" | "running" | "unhealthy" | "restarting" | "stopped" | "failed" | "lost";
 
@@ -93,6 +94,8 @@ export interface DeploymentRecord {
   nextContainerOrdinal: number;
   /** Why containers are still pending, as the scheduler last explained it; '' when none are. */
   pendingReason: string;
+  /** The outcome of its last closed operation (null: none closed yet). */
+  lastOutcome: OperationOutcome | null;
 }
 
 export interface ContainerRecord {
@@ -112,8 +115,16 @@ export interface ContainerRecord {
   desired: DesiredState;
   state: ContainerState;
   restartCount: number;
-  /** Leader wall-clock time before which a restart must not happen (0: none pending). */
+  /**
+   * Leader wall-clock time before which the restart in progress must not start a fresh
+   * instance. Invariant: 0 unless the container is restarting (0 there too: at once).
+   */
   nextRestartAtMs: number;
+  /**
+   * The restart backoff step the leader's last restart of this container used, so that a new
+   * leader continues the same backoff; 0 after a reset (stable past the policy's reset-after).
+   */
+  backoffStep: number;
   health: Health;
   updatedRevision: number;
 }
@@ -132,7 +143,48 @@ export type EventKind =
   | "container-exited"
   | "container-failed"
   | "container-lost"
-  | "container-removed";
+  | "container-removed"
+  | "container-healthy"
+  | "container-health-unknown"
+  | "restarted"
+  | "rescheduled"
+  | "operation-succeeded"
+  | "operation-failed";
+
+/**
+ * Deployment operations, the units of the success rate (DESIGN.md, "Success rate"). The FSM
+ * opens one when a deployment is deployed, scaled, or gets replacements (after its node went
+ * down or a restart); the leader's health controller closes it with an outcome.
+ */
+export type OperationKind = "deploy" | "scale" | "replacement";
+
+export interface OperationRecord {
+  /** Invariant: `${deployment}-${startedRevision}`. */
+  readonly id: string;
+  readonly deployment: string;
+  readonly kind: OperationKind;
+  readonly startedAtMs: number;
+  /** startedAtMs + the deployment's progress deadline: all desired replicas healthy by then. */
+  readonly deadlineAtMs: number;
+  readonly startedRevision: number;
+}
+
+export interface OperationOutcome {
+  readonly operationId: string;
+  readonly kind: OperationKind;
+  readonly succeeded: boolean;
+  readonly reason: string;
+  readonly startedAtMs: number;
+  readonly deadlineAtMs: number;
+  readonly finishedAtMs: number;
+}
+
+/** Outcomes closed within one minute of leader time: minute = floor(atMs / 60000). */
+export interface OutcomeBucket {
+  readonly minute: number;
+  readonly succeeded: number;
+  readonly failed: number;
+}
 
 export interface FsmEvent {
   /** 1 for the first event ever appended, then consecutive. */
@@ -150,19 +202,33 @@ export function containerId(deployment: string, ordinal: number): string {
   return `${deployment}-${ordinal}`;
 }
 
+/** The container has ended: no process of it runs (see holdsCapacity for failed ones). */
 export function isTerminal(state: ContainerState): boolean {
   return state === "stopped" || state === "failed" || state === "lost";
 }
 
-/** A container holds its request on its node from placement until it is known to have ended. */
-export function holdsCapacity(container: Pick<ContainerRecord, "node" | "state">): boolean {
-  return container.node !== "" && !isTerminal(container.state);
+/**
+ * A container holds its request on its node from placement until it is known to have ended,
+ * with one exception: a container that crashed (failed) while wanted running keeps its room,
+ * because the leader restarts it in place there (RestartContainer: failed -> restarting). It
+ * gives the room back when it is lost with its node (NodeDown), or removed by a scale-down or
+ * a delete. A failed container wanted stopped is removed at once, so failed-and-not-holding
+ * never lasts past the command that made it.
+ */
+export function holdsCapacity(container: Pick<ContainerRecord, "node" | "state" | "desired">): boolean {
+  if (container.node === "") return false;
+  if (container.state === "failed") return container.desired === "running";
+  return !isTerminal(container.state);
 }
+
+/** States the leader may restart a container from (RestartContainer). */
+export const restartableStates: readonly ContainerState[] = ["starting", "running", "unhealthy", "failed"];
 
 /**
  * The lifecycle's legal moves. Agents may skip a step they did not observe (a container that
  * started between two reports goes scheduled -> running), never go back to pending or scheduled,
- * and nothing leaves a terminal state.
+ * and nothing leaves stopped or lost. failed is left only by the leader's decisions: a restart
+ * in place (-> restarting) or the loss of its node (-> lost); agent reports never revive it.
  */
 const nextStates: Readonly<Record<ContainerState, readonly ContainerState[]>> = {
   pending: ["scheduled"],
@@ -172,7 +238,7 @@ const nextStates: Readonly<Record<ContainerState, readonly ContainerState[]>> = 
   unhealthy: ["running", "restarting", "stopped", "failed", "lost"],
   restarting: ["starting", "running", "unhealthy", "stopped", "failed", "lost"],
   stopped: [],
-  failed: [],
+  failed: ["restarting", "lost"],
   lost: [],
 };
 

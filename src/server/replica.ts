@@ -11,6 +11,7 @@ import { startHttpServer } from "./http-server.js";
 import { registerRaftMetrics } from "./raft-metrics.js";
 import { registerClusterMetrics } from "./cluster-metrics.js";
 import { SchedulerWorker } from "../scheduler/io/scheduler-worker.js";
+import { HealthController } from "../health/io/health-controller.js";
 
 export interface ReplicaOptions {
   readonly id: string;
@@ -59,8 +60,11 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
   });
   const scheduler = new SchedulerWorker(node, fsm, logger.child({ component: "scheduler" }), registry);
   scheduler.start();
-  await node.start();
   const heartbeats = new NodeHeartbeats();
+  const health = new HealthController(node, fsm, heartbeats, logger.child({ component: "health" }), registry);
+  health.start();
+  await node.start();
+
   const api: GrpcServer = await startApiServer(options.apiAddress, { node, fsm, watchHub, logger, heartbeats });
   const http: HttpServer = await startHttpServer(options.metricsAddress, registry, {
     notReadyReason() {
@@ -84,6 +88,7 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
       const s = node.status();
       logger.info({ term: s.term, role: s.role, reason }, "stopping");
       await node.stop({ transferLeadership: true });
+      await health.stop();
       api.forceShutdown();
       await new Promise<void>((resolve) => http.close(() => resolve()));
       logger.info({ term: node.status().term, role: node.status().role }, "stopped");

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { BugIndicatingError } from "../../src/lib/assert.js";
 import { Command } from "../../src/gen/orchestrator/v1/fsm.js";
-import { ClusterFsm, encodeCommand, type StateChange } from "../../src/fsm/index.js";
+import { ClusterFsm, commandFormatVersion, encodeCommand, type StateChange } from "../../src/fsm/index.js";
 import { body, ContainerState, Harness, HealthState, NodeStatus, Strategy } from "./helpers.js";
 
 const S = ContainerState;
@@ -244,7 +244,7 @@ describe("apply plan", () => {
 });
 
 describe("container status", () => {
-  it("follows the lifecycle, counting restarts and releasing capacity at the end", () => {
+  it("follows the lifecycle, counting restarts; a crash keeps its room for the restart in place", () => {
     const h = cluster();
     h.ok(body.plan("web", [["web-0", "n1"]]));
     for (const s of [S.CONTAINER_STATE_STARTING, S.CONTAINER_STATE_RUNNING, S.CONTAINER_STATE_UNHEALTHY, S.CONTAINER_STATE_RESTARTING, S.CONTAINER_STATE_STARTING]) {
@@ -255,10 +255,18 @@ describe("container status", () => {
     expect(h.fsm.getDeployment("web")?.status.healthy).toBe(1);
     h.ok(body.status("web-0", "n1", S.CONTAINER_STATE_FAILED, HealthState.HEALTH_STATE_UNSPECIFIED, "OOM killed"));
     expect(h.fsm.getContainer("web-0")).toMatchObject({ state: "failed", health: "unknown", node: "n1" });
-    expect(h.fsm.getNode("n1")?.allocated.cpuMillicores).toBe(0);
+    // Wanted running, it keeps its room on n1: the leader restarts it there.
+    expect(h.fsm.getNode("n1")?.allocated.cpuMillicores).toBe(500);
+    expect(h.fsm.listContainers({ node: "n1" }).containers.map((c) => c.id)).toEqual(["web-0"]);
     expect(h.fsm.events({ deployment: "web", limit: 1 })[0]).toMatchObject({ kind: "container-failed", message: "container web-0 failed on n1: OOM killed" });
     const refused = h.fail(body.status("web-0", "n1", S.CONTAINER_STATE_RUNNING));
     expect(refused).toMatchObject({ code: "FAILED_PRECONDITION", message: "container web-0 cannot go from failed to running; the report is refused" });
+    // Only the leader's restart decision revives a crashed container, not an agent's report.
+    expect(h.fail(body.status("web-0", "n1", S.CONTAINER_STATE_RESTARTING)).message).toBe("container web-0 cannot go from failed to restarting; the report is refused");
+    // Scaled away, the crashed replica goes at once (it ended) and gives its room back.
+    expect(h.ok(body.scale("web", 0))).toMatchObject({ removed: 3, stopping: 0 });
+    expect(h.fsm.getContainer("web-0")).toBeUndefined();
+    expect(h.fsm.getNode("n1")?.allocated.cpuMillicores).toBe(0);
   });
 
   it("ignores reports from a node the container is not on", () => {
@@ -292,14 +300,14 @@ describe("entries", () => {
     expect(fsm.revision).toBe(1);
     const garbage = fsm.apply(2, new Uint8Array([0xff, 0xff, 0xff]));
     expect(garbage).toMatchObject({ ok: false, code: "INVALID_ARGUMENT" });
-    const noBody = fsm.apply(3, Command.encode(Command.fromPartial({ formatVersion: 1 })).finish());
+    const noBody = fsm.apply(3, Command.encode(Command.fromPartial({ formatVersion: commandFormatVersion })).finish());
     expect(noBody).toMatchObject({ ok: false, code: "INVALID_ARGUMENT" });
     expect(fsm.revision).toBe(3);
   });
 
   it("stops on a command format it does not know, and on indexes that do not grow", () => {
     const fsm = new ClusterFsm();
-    const newer = Command.encode(Command.fromPartial({ formatVersion: 2, scale: { name: "web", replicas: 1 } })).finish();
+    const newer = Command.encode(Command.fromPartial({ formatVersion: commandFormatVersion + 1, scale: { name: "web", replicas: 1 } })).finish();
     expect(() => fsm.apply(1, newer)).toThrow(BugIndicatingError);
     const fresh = new ClusterFsm();
     fresh.apply(5, new Uint8Array());

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ClientSessions } from "../../src/fsm/client-sessions.js";
 import { ClusterFsm, encodeCommand, fsmLimits, type ApplyResult, type FsmCommand } from "../../src/fsm/index.js";
-import { body, t0 } from "./helpers.js";
+import { body, ContainerState, t0 } from "./helpers.js";
 
 class Log {
   readonly fsm = new ClusterFsm();
@@ -82,6 +82,32 @@ describe("dedup table", () => {
     expect(log.fsm.clientSession("c1")).toBeUndefined();
     expect(log.fsm.clientSession("c0")).toBeDefined();
     expect(log.fsm.clientSession("newcomer")).toBeDefined();
+  });
+
+  it("applies a retried node-down, restart or outcome once", () => {
+    const log = new Log();
+    log.apply({ clientId: "", seq: 0, atMs: t0, body: body.register("n1") });
+    log.apply({ clientId: "", seq: 0, atMs: t0, body: body.register("n2", "eu-west-1") });
+    log.apply({ clientId: "", seq: 0, atMs: t0, body: body.deploy({ replicas: 2 }) });
+    log.apply({ clientId: "", seq: 0, atMs: t0, body: body.plan("web", [["web-0", "n1"], ["web-1", "n2"]]) });
+    log.apply({ clientId: "", seq: 0, atMs: t0, body: body.status("web-1", "n2", ContainerState.CONTAINER_STATE_RUNNING) });
+    const requests: FsmCommand[] = [
+      { clientId: "ops", seq: 1, atMs: t0, body: body.nodeDown("n1", "operator") },
+      { clientId: "ops", seq: 2, atMs: t0, body: body.restart("web-1", { backoffStep: 1 }) },
+      { clientId: "ops", seq: 3, atMs: t0, body: body.outcome("web-3", true) },
+    ];
+    for (const request of requests) {
+      const first = log.apply(request);
+      expect(first.ok).toBe(true);
+      const state = log.fsm.dumpState();
+      expect(log.apply({ ...request, atMs: t0 + 1000 })).toEqual(first);
+      const { revision: _a, clientSessions: _b, ...after } = log.fsm.dumpState();
+      const { revision: _c, clientSessions: _d, ...before } = state;
+      expect(after).toEqual(before);
+    }
+    expect(log.fsm.getContainer("web-1")?.restartCount).toBe(1);
+    expect(log.fsm.pendingContainers("web").map((c) => c.id)).toEqual(["web-2"]);
+    expect(log.fsm.outcomeBuckets()).toMatchObject([{ succeeded: 1, failed: 0 }]);
   });
 
   it("breaks ties in activity by client id", () => {

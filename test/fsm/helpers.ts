@@ -49,6 +49,20 @@ export const body = {
     containerStatus: { containerId, nodeId, state, health, message },
   }),
   remove: (containerId: string, reason = ""): CommandBody => ({ kind: "remove-container", removeContainer: { containerId, reason } }),
+  health: (containerId: string, health: HealthState, reason = ""): CommandBody => ({ kind: "container-health", containerHealth: { containerId, health, reason } }),
+  restart: (containerId: string, opts: { delayMs?: number; notBeforeMs?: number; backoffStep?: number; reason?: string } = {}): CommandBody => ({
+    kind: "restart-container",
+    restartContainer: {
+      containerId,
+      delayMs: opts.delayMs ?? 500,
+      notBeforeMs: opts.notBeforeMs ?? t0 + 60_000,
+      backoffStep: opts.backoffStep ?? 1,
+      reason: opts.reason ?? "",
+    },
+  }),
+  resetBackoff: (containerId: string): CommandBody => ({ kind: "reset-backoff", resetBackoff: { containerId } }),
+  nodeDown: (nodeId: string, reason = ""): CommandBody => ({ kind: "node-down", nodeDown: { nodeId, reason } }),
+  outcome: (operationId: string, succeeded: boolean, reason = ""): CommandBody => ({ kind: "operation-outcome", operationOutcome: { operationId, succeeded, reason } }),
 };
 
 /** An FSM fed with consecutive indexes, checking every invariant after each entry. */

@@ -1,6 +1,15 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ClusterFsm, encodeCommand, holdsCapacity, type ApplyResult, type CommandBody, type FsmCommand, type StateChange } from "../../src/fsm/index.js";
+import {
+  ClusterFsm,
+  encodeCommand,
+  holdsCapacity,
+  type ApplyResult,
+  type CommandBody,
+  type ContainerRecord,
+  type FsmCommand,
+  type StateChange,
+} from "../../src/fsm/index.js";
 import { body, ContainerState, HealthState, NodeStatus, t0 } from "./helpers.js";
 
 const nodeRegions: Record<string, string> = { n1: "us-east-1", n2: "us-east-1", n3: "eu-west-1", n4: "ap-southeast-1" };
@@ -65,6 +74,21 @@ const status = fc
   })
   .map((s) => body.status(s.container, s.node, s.state, s.health, "observed"));
 
+const healthState = fc.constantFrom(
+  HealthState.HEALTH_STATE_UNSPECIFIED,
+  HealthState.HEALTH_STATE_HEALTHY,
+  HealthState.HEALTH_STATE_HEALTHY,
+  HealthState.HEALTH_STATE_UNHEALTHY,
+  HealthState.HEALTH_STATE_UNHEALTHY,
+  HealthState.HEALTH_STATE_UNKNOWN,
+);
+const verdict = fc.tuple(container, healthState).map(([id, h]) => body.health(id, h, "probe"));
+const restartDecision = fc.record({ delayMs: fc.constantFrom(0, 500, 1000, 30_000), backoffStep: fc.integer({ min: 0, max: 6 }), lateMs: fc.integer({ min: 0, max: 60_000 }) });
+const restart = fc.tuple(container, restartDecision).map(([id, d]) => body.restart(id, { delayMs: d.delayMs, notBeforeMs: t0 + d.lateMs, backoffStep: d.backoffStep, reason: "decided" }));
+const resetBackoff = container.map((id) => body.resetBackoff(id));
+const nodeDown = node.map((id) => body.nodeDown(id, "silent"));
+const outcome = fc.tuple(name, fc.integer({ min: 1, max: 60 }), fc.boolean()).map(([n, revision, ok]) => body.outcome(`${n}-${revision}`, ok, "judged"));
+
 const commandBody: fc.Arbitrary<CommandBody> = fc.oneof(
   { arbitrary: register, weight: 3 },
   { arbitrary: nodeStatus, weight: 1 },
@@ -74,6 +98,11 @@ const commandBody: fc.Arbitrary<CommandBody> = fc.oneof(
   { arbitrary: plan, weight: 2 },
   { arbitrary: status, weight: 2 },
   { arbitrary: remove, weight: 1 },
+  { arbitrary: verdict, weight: 1 },
+  { arbitrary: restart, weight: 1 },
+  { arbitrary: resetBackoff, weight: 1 },
+  { arbitrary: nodeDown, weight: 1 },
+  { arbitrary: outcome, weight: 1 },
 );
 
 /**
@@ -85,7 +114,14 @@ type Intent =
   | { readonly kind: "blind"; readonly body: CommandBody }
   | { readonly kind: "plan-pending"; readonly name: string; readonly nodes: readonly string[]; readonly staleVersion: boolean }
   | { readonly kind: "report"; readonly pick: number; readonly wrongNode: boolean; readonly state: ContainerState; readonly health: HealthState }
-  | { readonly kind: "forget-stopping"; readonly pick: number };
+  | { readonly kind: "forget-stopping"; readonly pick: number }
+  | { readonly kind: "schedule"; readonly pick: number }
+  | { readonly kind: "revive"; readonly pick: number }
+  | { readonly kind: "verdict"; readonly pick: number; readonly health: HealthState }
+  | { readonly kind: "restart"; readonly pick: number; readonly delayMs: number; readonly backoffStep: number; readonly lateMs: number }
+  | { readonly kind: "reset"; readonly pick: number }
+  | { readonly kind: "node-down"; readonly pick: number }
+  | { readonly kind: "judge"; readonly pick: number; readonly succeeded: boolean };
 
 const intent: fc.Arbitrary<Intent> = fc.oneof(
   { arbitrary: commandBody.map((b) => ({ kind: "blind", body: b }) as const), weight: 10 },
@@ -104,7 +140,22 @@ const intent: fc.Arbitrary<Intent> = fc.oneof(
     weight: 8,
   },
   { arbitrary: fc.nat().map((pick) => ({ kind: "forget-stopping" as const, pick })), weight: 1 },
+  { arbitrary: fc.nat().map((pick) => ({ kind: "schedule" as const, pick })), weight: 5 },
+  { arbitrary: fc.nat().map((pick) => ({ kind: "revive" as const, pick })), weight: 1 },
+  { arbitrary: fc.record({ pick: fc.nat(), health: healthState }).map((i) => ({ kind: "verdict" as const, ...i })), weight: 3 },
+  { arbitrary: fc.record({ pick: fc.nat(), decision: restartDecision }).map((i) => ({ kind: "restart" as const, pick: i.pick, ...i.decision })), weight: 3 },
+  { arbitrary: fc.nat().map((pick) => ({ kind: "reset" as const, pick })), weight: 1 },
+  { arbitrary: fc.nat().map((pick) => ({ kind: "node-down" as const, pick })), weight: 1 },
+  { arbitrary: fc.record({ pick: fc.nat(), succeeded: fc.boolean() }).map((i) => ({ kind: "judge" as const, ...i })), weight: 2 },
 );
+
+/** Mostly a live replica (what the leader probes and restarts); now and then any placed one. */
+function pickPlaced(fsm: ClusterFsm, pick: number): Readonly<ContainerRecord> | undefined {
+  const placed = fsm.listContainers({ limit: 100_000 }).containers.filter((c) => c.node !== "");
+  const live = placed.filter((c) => c.desired === "running" && holdsCapacity(c));
+  const pool = live.length > 0 && pick % 4 !== 0 ? live : placed;
+  return pool.length === 0 ? undefined : pool[pick % pool.length];
+}
 
 function resolve(fsm: ClusterFsm | null, i: Intent): CommandBody {
   if (i.kind === "blind") return i.body;
@@ -129,17 +180,78 @@ function resolve(fsm: ClusterFsm | null, i: Intent): CommandBody {
       const stopping = fsm.listContainers({ limit: 100_000 }).containers.filter((c) => c.desired === "stopped");
       return body.remove(stopping.length === 0 ? "a-0" : stopping[i.pick % stopping.length].id, "node gone");
     }
+    case "schedule": {
+      // A tiny scheduler: pending replicas onto ready nodes with room, first fit from a rotating start.
+      const views = fsm.listDeployments().filter((v) => v.status.byState.pending > 0);
+      if (views.length === 0) return body.plan("a", []);
+      const view = views[i.pick % views.length];
+      const nodes = fsm.listNodes().filter((n) => n.status === "ready");
+      const room = new Map(nodes.map((n) => [n.id, { ...n.allocated }]));
+      const placements: [string, string][] = [];
+      for (const c of fsm.pendingContainers(view.deployment.spec.name)) {
+        for (let k = 0; k < nodes.length; k++) {
+          const n = nodes[(i.pick + k) % nodes.length];
+          const used = room.get(n.id)!;
+          if (used.cpuMillicores + c.cpuMillicores > n.capacity.cpuMillicores || used.memoryMib + c.memoryMib > n.capacity.memoryMib) continue;
+          used.cpuMillicores += c.cpuMillicores;
+          used.memoryMib += c.memoryMib;
+          placements.push([c.id, n.id]);
+          break;
+        }
+      }
+      return body.plan(view.deployment.spec.name, placements, { version: view.deployment.version, pendingReason: placements.length === 0 ? "no room" : "" });
+    }
+    case "revive": {
+      const down = fsm.listNodes().filter((n) => n.status !== "ready");
+      if (down.length === 0) return body.register(nodeIds[i.pick % nodeIds.length], nodeRegions[nodeIds[i.pick % nodeIds.length]], 8000, 8192, "revived:9101");
+      const n = down[i.pick % down.length];
+      return body.register(n.id, n.region, n.capacity.cpuMillicores, n.capacity.memoryMib, n.agentAddress);
+    }
+    case "verdict":
+      return body.health(pickPlaced(fsm, i.pick)?.id ?? "a-0", i.health, "probe");
+    case "restart":
+      return body.restart(pickPlaced(fsm, i.pick)?.id ?? "a-0", { delayMs: i.delayMs, notBeforeMs: t0 + i.lateMs, backoffStep: i.backoffStep, reason: "decided" });
+    case "reset": {
+      const backedOff = fsm.listContainers({ limit: 100_000 }).containers.filter((c) => c.backoffStep > 0);
+      return body.resetBackoff(backedOff.length === 0 ? "a-0" : backedOff[i.pick % backedOff.length].id);
+    }
+    case "node-down": {
+      // Mostly nodes that hold something, so the replacements get exercised.
+      const busy = fsm.listNodes().filter((n) => fsm.nodeContainerCount(n.id) > 0);
+      const pool = busy.length > 0 ? busy : fsm.listNodes();
+      return body.nodeDown(pool.length === 0 ? "n1" : pool[i.pick % pool.length].id, "no heartbeat");
+    }
+    case "judge": {
+      const open = fsm.openOperations();
+      return body.outcome(open.length === 0 ? "a-1" : open[i.pick % open.length].id, i.succeeded, "judged");
+    }
   }
 }
 
 /** Mostly internal commands; some from two clients with small, sometimes repeated, sequence numbers. */
-const step = fc.record({ intent, client: fc.constantFrom("", "", "", "", "", "", "k1", "k2"), seq: fc.integer({ min: 1, max: 6 }), dtMs: fc.integer({ min: 0, max: 5000 }) });
+const step = fc.record({
+  intent,
+  client: fc.constantFrom("", "", "", "", "", "", "k1", "k2"),
+  seq: fc.integer({ min: 1, max: 6 }),
+  // Mostly close together; now and then days apart (outcome buckets expire after 30 days).
+  dtMs: fc.oneof({ arbitrary: fc.integer({ min: 0, max: 5000 }), weight: 8 }, { arbitrary: fc.integer({ min: 0, max: 40 * 86_400_000 }), weight: 1 }),
+});
 
 /**
  * The log: intents resolved in order against a scratch replica, encoded, with an empty (leader
  * no-op) entry now and then.
  */
-const commands = fc.array(step, { minLength: 1, maxLength: 120, size: "max" }).map((steps) => {
+/**
+ * A warm start (every node registered, two deployments) gives the health commands live
+ * replicas to act on; shrinking drops it when a failure does not need it.
+ */
+const warmStart: readonly CommandBody[] = [
+  ...nodeIds.map((id) => body.register(id, nodeRegions[id], 8000, 8192, `${id}:9101`)),
+  body.deploy({ name: "a", replicas: 3, cpuMillicores: 1000, memoryMib: 1024 }),
+  body.deploy({ name: "b", replicas: 4, cpuMillicores: 500, memoryMib: 256, onePerNode: true }),
+];
+
+const commands = fc.tuple(fc.boolean(), fc.array(step, { minLength: 1, maxLength: 120, size: "max" })).map(([warm, steps]) => {
   let scratch: ClusterFsm | null = new ClusterFsm();
   const log: Uint8Array[] = [];
   const append = (data: Uint8Array): void => {
@@ -152,6 +264,11 @@ const commands = fc.array(step, { minLength: 1, maxLength: 120, size: "max" }).m
     }
   };
   const lines: string[] = [];
+  for (const b of warm ? warmStart : []) {
+    const c: FsmCommand = { clientId: "", seq: 0, atMs: t0, body: b };
+    append(encodeCommand(c));
+    lines.push(`${log.length}: ${JSON.stringify(c)}`);
+  }
   for (const s of steps) {
     if (log.length % 17 === 5) {
       append(new Uint8Array());
@@ -178,8 +295,8 @@ function checkCapacity(fsm: ClusterFsm): void {
 }
 
 function replicated(fsm: ClusterFsm): unknown {
-  const { nodes, deployments, containers, events } = fsm.dumpState();
-  return structuredClone({ nodes, deployments, containers, events });
+  const { nodes, deployments, containers, events, openOperations, outcomeBuckets } = fsm.dumpState();
+  return structuredClone({ nodes, deployments, containers, events, openOperations, outcomeBuckets });
 }
 
 describe("FSM properties", () => {
@@ -246,6 +363,51 @@ describe("FSM properties", () => {
         expect(restored.snapshot()).toEqual(straight.snapshot());
       }),
       { numRuns: 200 },
+    );
+  });
+
+  it("declares a node down idempotently, leaving it empty and every replica count intact", () => {
+    fc.assert(
+      fc.property(commands, node, (list, id) => {
+        const fsm = new ClusterFsm();
+        list.forEach((data, i) => fsm.apply(i + 1, data));
+        const wanted = new Map(fsm.listDeployments().map((v) => [v.deployment.spec.name, v.deployment.spec.replicas]));
+        const down = encodeCommand({ clientId: "", seq: 0, atMs: t0, body: body.nodeDown(id, "silent") });
+        const first = fsm.apply(list.length + 1, down);
+        fsm.checkInvariants();
+        if (!first.ok) {
+          expect(first.code).toBe("NOT_FOUND");
+          return;
+        }
+        expect(fsm.getNode(id)).toMatchObject({ status: "down", allocated: { cpuMillicores: 0, memoryMib: 0 } });
+        expect(fsm.nodeContainerCount(id)).toBe(0);
+        for (const v of fsm.listDeployments()) expect(v.deployment.spec.replicas).toBe(wanted.get(v.deployment.spec.name));
+        const after = replicated(fsm);
+        expect(fsm.apply(list.length + 2, down)).toEqual({ ok: true, value: { kind: "node-down", nodeId: id, changed: false, lost: 0, rescheduled: 0 } });
+        expect(replicated(fsm)).toEqual(after);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it("closes an operation once: a repeated outcome changes nothing", () => {
+    fc.assert(
+      fc.property(commands, fc.nat(), fc.boolean(), (list, pick, succeeded) => {
+        const fsm = new ClusterFsm();
+        list.forEach((data, i) => fsm.apply(i + 1, data));
+        const open = fsm.openOperations();
+        if (open.length === 0) return;
+        const operation = open[pick % open.length];
+        const outcome = encodeCommand({ clientId: "", seq: 0, atMs: t0 + 1000, body: body.outcome(operation.id, succeeded) });
+        expect(fsm.apply(list.length + 1, outcome)).toMatchObject({ ok: true, value: { recorded: true } });
+        fsm.checkInvariants();
+        expect(fsm.getDeployment(operation.deployment)?.lastOutcome).toMatchObject({ operationId: operation.id, succeeded });
+        expect(fsm.openOperation(operation.deployment)).toBeUndefined();
+        const after = replicated(fsm);
+        expect(fsm.apply(list.length + 2, outcome)).toMatchObject({ ok: true, value: { recorded: false } });
+        expect(replicated(fsm)).toEqual(after);
+      }),
+      { numRuns: 100 },
     );
   });
 

@@ -1,0 +1,84 @@
+/**
+ * Deployment operations, the units of the success rate (DESIGN.md, "Success rate").
+ *
+ * Opening. The FSM opens one itself, at the command that starts it: a deploy (kind deploy), a
+ * scale that changes the replica count (scale), and replacements after a node went down or a
+ * restart (replacement). Its id is "<deployment>-<revision>", the same on every replica, and
+ * its deadline is the start plus the deployment's progress deadline.
+ *
+ * One open operation per deployment. A deploy or scale supersedes the open one, which is
+ * dropped: not counted, neither as a success nor as a failure. Every operation's goal is the
+ * same (all desired replicas healthy), so the newer one's outcome speaks for both, and an
+ * operator who scales twice in a row is not charged a failure for the first. A replacement
+ * does not supersede: while an operation is open it joins it (its deadline stands), so a crash
+ * loop cannot postpone its failure forever by restarting more often than the deadline.
+ * Deleting a deployment drops its open operation.
+ *
+ * Closing. The leader's health controller judges the operation and proposes its outcome
+ * (OperationOutcome). Closing one that is not open (never opened, superseded, dropped, already
+ * closed) changes nothing, so a new leader may safely repeat its predecessor's verdicts.
+ * Outcomes count in per-minute buckets (minute = floor(at_ms / 60000)) kept for 30 days.
+ */
+import type { OperationOutcomeCommand } from "../gen/orchestrator/v1/fsm.js";
+import { assert } from "../lib/assert.js";
+import type { ApplyResult } from "./apply-result.js";
+import type { ClusterState } from "./cluster-state.js";
+import { fsmLimits } from "./limits.js";
+import { failure, success } from "./result.js";
+import type { DeploymentRecord, OperationKind } from "./state.js";
+import { validateText } from "./validation.js";
+
+export function openOperation(state: ClusterState, deployment: DeploymentRecord, kind: OperationKind, atMs: number): void {
+  const name = deployment.spec.name;
+  assert(state.deployments.get(name) === deployment, `opening an operation for deployment ${name}, which is not in the state`);
+  if (kind === "replacement" && state.operations.ofDeployment(name) !== undefined) return;
+  state.operations.open({
+    id: `${name}-${state.revision}`,
+    deployment: name,
+    kind,
+    startedAtMs: atMs,
+    deadlineAtMs: atMs + deployment.spec.progressDeadlineMs,
+    startedRevision: state.revision,
+  });
+  state.touchDeployment(deployment);
+}
+
+export function applyOperationOutcome(state: ClusterState, command: OperationOutcomeCommand, atMs: number): ApplyResult {
+  const problem =
+    (command.operationId === "" ? failure("INVALID_ARGUMENT", "operation outcome without an operation id") : null) ??
+    validateText("operation id", command.operationId, fsmLimits.operationIdLengthMax) ??
+    validateText("outcome reason", command.reason, fsmLimits.reasonLengthMax);
+  if (problem !== null) return problem;
+  const unchanged = { kind: "operation-outcome", operationId: command.operationId, recorded: false } as const;
+  if (state.operations.get(command.operationId) === undefined) return success(unchanged);
+  const operation = state.operations.close(command.operationId);
+  const deployment = state.deployments.get(operation.deployment);
+  assert(deployment !== undefined, `open operation ${operation.id} outlived its deployment`);
+  state.outcomes.record(atMs, command.succeeded);
+  deployment.lastOutcome = {
+    operationId: operation.id,
+    kind: operation.kind,
+    succeeded: command.succeeded,
+    reason: command.reason,
+    startedAtMs: operation.startedAtMs,
+    deadlineAtMs: operation.deadlineAtMs,
+    finishedAtMs: atMs,
+  };
+  state.touchDeployment(deployment);
+  const verdict = command.succeeded ? "succeeded" : "failed";
+  const took = formatDuration(Math.max(0, atMs - operation.startedAtMs));
+  const why = command.reason === "" ? "" : `: ${command.reason}`;
+  state.addEvent(
+    atMs,
+    command.succeeded ? "operation-succeeded" : "operation-failed",
+    { deployment: operation.deployment },
+    `${operation.kind} operation ${operation.id} ${verdict} after ${took}${why}`,
+  );
+  return success({ ...unchanged, recorded: true });
+}
+
+/** "250ms", "1.5s", "90s": for events a person reads. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${ms}ms`;
+  return `${Number((ms / 1000).toFixed(3))}s`;
+}

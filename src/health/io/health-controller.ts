@@ -1,0 +1,269 @@
+import { randomInt } from "node:crypto";
+import { Counter, Gauge, type Registry } from "prom-client";
+import { CommandProposer } from "../../api/command-proposer.js";
+import type { NodeHeartbeats } from "../../api/agent-heartbeats.js";
+import { fsmLimits, type ApplyValue, type ClusterFsm, type CommandBody, type ContainerRecord } from "../../fsm/index.js";
+import { OrchestratorError } from "../../lib/errors.js";
+import type { Logger } from "../../lib/logger.js";
+import { Prng } from "../../lib/prng.js";
+import type { RaftNode, RoleChange } from "../../raft/io/raft-node.js";
+import {
+  BreakerPolicy,
+  evaluateLiveness,
+  evaluateOperation,
+  inFlightSeq,
+  nextRestart,
+  probeDue,
+  shouldReset,
+  startProbing,
+  stepProbe,
+  type NodeLivenessView,
+  type ProbeState,
+  type VerdictTransition,
+} from "../core/index.js";
+import { HttpProber, type ProbeOutcome } from "./http-prober.js";
+import { HealthState } from "../../gen/orchestrator/v1/fsm.js";
+
+const controllerTickMs = 100;
+const livenessEveryTicks = 5;
+
+interface Watched {
+  probe: ProbeState;
+  readonly node: string;
+  readonly restartCount: number;
+  /** When this leader first saw the container running: the start of its stable period. */
+  readonly runningSinceMs: number;
+  inFlight: boolean;
+}
+
+/**
+ * The leader's self-healing loop. It probes running containers (through a per-node breaker),
+ * restarts failing ones with exponential backoff, declares silent nodes down, and closes
+ * deployment operations with their outcome. Every decision is a command through Raft, so a
+ * new leader continues from the log: the backoff step, the not-before time, a node already down.
+ */
+export class HealthController {
+  private active = false;
+  private timer: NodeJS.Timeout | null = null;
+  private leaderSinceMs = 0;
+  private tickCount = 0;
+  private readonly watched = new Map<string, Watched>();
+  private breaker = new BreakerPolicy();
+  private readonly prober = new HttpProber();
+  private readonly proposer: CommandProposer;
+  /** Containers, nodes and operations with a command in flight, so one decision is not proposed twice. */
+  private readonly proposing = new Set<string>();
+  private prng = new Prng(randomInt(0x7fffffff));
+  private readonly probes: Counter<"result">;
+  private readonly restarts: Counter<"reason">;
+
+  constructor(
+    private readonly node: RaftNode,
+    private readonly fsm: ClusterFsm,
+    private readonly heartbeats: NodeHeartbeats,
+    private readonly logger: Logger,
+    registry: Registry,
+  ) {
+    this.proposer = new CommandProposer(node);
+    this.probes = new Counter({ name: "orchestrator_health_probes_total", help: "Health probes sent by this replica (leader only), by result.", labelNames: ["result"], registers: [registry] });
+    this.restarts = new Counter({ name: "orchestrator_container_restarts_total", help: "Restarts decided by this replica (leader only), by reason.", labelNames: ["reason"], registers: [registry] });
+    const breaker = () => this.breaker;
+    const nodeIds = () => this.fsm.listNodes().map((n) => n.id);
+    const active = () => this.active;
+    new Gauge({
+      name: "orchestrator_health_breaker_state",
+      help: "Nodes by probe circuit-breaker state (leader only; 0 on followers).",
+      labelNames: ["state"],
+      registers: [registry],
+      collect() {
+        const counts = { closed: 0, open: 0, "half-open": 0 };
+        if (active()) for (const id of nodeIds()) counts[breaker().state(id, Date.now())]++;
+        for (const [state, value] of Object.entries(counts)) this.set({ state }, value);
+      },
+    });
+  }
+
+  start(): void {
+    this.node.on("role-change", (change: RoleChange) => (change.role === "leader" ? this.activate() : this.deactivate()));
+    if (this.node.isLeader()) this.activate();
+  }
+
+  async stop(): Promise<void> {
+    this.deactivate();
+    await this.prober.close();
+  }
+
+  private activate(): void {
+    if (this.active) return;
+    this.active = true;
+    // A new leader gives every node a fresh grace period: heartbeats seen before now don't count against it.
+    this.leaderSinceMs = Date.now();
+    this.breaker = new BreakerPolicy();
+    this.prng = new Prng(randomInt(0x7fffffff));
+    this.watched.clear();
+    this.proposing.clear();
+    this.timer = setInterval(() => this.tick(), controllerTickMs);
+    this.logger.info({ term: this.node.status().term, role: "leader" }, "health controller active");
+  }
+
+  private deactivate(): void {
+    this.active = false;
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    this.watched.clear();
+  }
+
+  private tick(): void {
+    if (!this.active) return;
+    const now = Date.now();
+    this.tickCount++;
+    const containers = this.fsm.listContainers({ limit: fsmLimits.containersListMax }).containers;
+    this.syncWatched(containers, now);
+    for (const [id, watched] of this.watched) this.maybeProbe(id, watched, now);
+    for (const container of containers) this.maybeRestartFailed(container, now);
+    if (this.tickCount % livenessEveryTicks === 0) {
+      this.checkLiveness(now);
+      this.checkOperations(now);
+    }
+  }
+
+  /** Tracks exactly the containers that should be answering probes. */
+  private syncWatched(containers: readonly Readonly<ContainerRecord>[], now: number): void {
+    const live = new Set<string>();
+    for (const c of containers) {
+      const probed = c.desired === "running" && (c.state === "running" || c.state === "unhealthy") && c.node !== "";
+      if (!probed) continue;
+      live.add(c.id);
+      const existing = this.watched.get(c.id);
+      if (existing !== undefined && existing.restartCount === c.restartCount && existing.node === c.node) {
+        this.maybeResetBackoff(c, existing, now);
+        continue;
+      }
+      const spec = this.fsm.getDeployment(c.deployment)?.deployment.spec;
+      if (spec === undefined) continue;
+      const { periodMs, timeoutMs, failureThreshold, successThreshold, initialDelayMs } = spec.healthCheck;
+      this.watched.set(c.id, {
+        probe: startProbing({ periodMs, timeoutMs, failureThreshold, successThreshold, initialDelayMs }, now),
+        node: c.node,
+        restartCount: c.restartCount,
+        runningSinceMs: now,
+        inFlight: false,
+      });
+    }
+    for (const id of this.watched.keys()) if (!live.has(id)) this.watched.delete(id);
+  }
+
+  private maybeProbe(id: string, watched: Watched, now: number): void {
+    if (watched.inFlight) return;
+    if (!this.breaker.allowProbe(watched.node, now)) {
+      if (watched.probe.phase.kind !== "unreachable") this.applyStep(id, watched, stepProbe(watched.probe, { kind: "node-unreachable", nowMs: now }));
+      return;
+    }
+    if (watched.probe.phase.kind === "unreachable") this.applyStep(id, watched, stepProbe(watched.probe, { kind: "node-reachable", nowMs: now }));
+    if (!probeDue(watched.probe, now)) return;
+    const container = this.fsm.getContainer(id);
+    const node = this.fsm.getNode(watched.node);
+    const spec = container === undefined ? undefined : this.fsm.getDeployment(container.deployment)?.deployment.spec;
+    if (node === undefined || spec === undefined || node.agentAddress === "") return;
+    this.applyStep(id, watched, stepProbe(watched.probe, { kind: "send", nowMs: now }));
+    const seq = inFlightSeq(watched.probe);
+    watched.inFlight = true;
+    const url = `http://${node.agentAddress}/containers/${encodeURIComponent(id)}${spec.healthCheck.path.startsWith("/") ? "" : "/"}${spec.healthCheck.path}`;
+    void this.prober.probe(url, spec.healthCheck.timeoutMs).then((outcome) => this.onProbeResult(id, watched, seq, outcome));
+  }
+
+  private onProbeResult(id: string, watched: Watched, seq: number, outcome: ProbeOutcome): void {
+    watched.inFlight = false;
+    this.probes.inc({ result: outcome });
+    if (!this.active || this.watched.get(id) !== watched) return;
+    const now = Math.max(Date.now(), watched.probe.lastEventMs);
+    // The breaker hears whether the node answered at all: one sick container must not open it.
+    this.breaker.onResult(watched.node, outcome !== "no-answer", now);
+    if (watched.probe.phase.kind !== "in-flight" || inFlightSeq(watched.probe) !== seq) return;
+    const result = outcome === "healthy" ? "success" : outcome === "unhealthy" ? "failure" : "timeout";
+    this.applyStep(id, watched, stepProbe(watched.probe, { kind: "result", seq, result, nowMs: now }));
+  }
+
+  private applyStep(id: string, watched: Watched, step: ReturnType<typeof stepProbe>): void {
+    watched.probe = step.state;
+    if (step.transition !== null) this.onVerdict(id, step.transition);
+  }
+
+  private onVerdict(id: string, transition: VerdictTransition): void {
+    const container = this.fsm.getContainer(id);
+    if (container === undefined) return;
+    if (transition.to !== container.health) {
+      void this.propose(`health:${id}`, { kind: "container-health", containerHealth: { containerId: id, health: healthToProto(transition.to), reason: transition.reason } }, "container-health");
+    }
+    if (transition.to === "unhealthy") this.decideRestart(container, `failed its health check: ${transition.reason}`, "unhealthy");
+  }
+
+  private maybeRestartFailed(container: Readonly<ContainerRecord>, now: number): void {
+    if (container.state !== "failed" || container.desired !== "running" || container.node === "") return;
+    if (this.fsm.getNode(container.node)?.status !== "ready") return;
+    void now;
+    this.decideRestart(container, "the container exited", "crashed");
+  }
+
+  private decideRestart(container: Readonly<ContainerRecord>, why: string, reason: string): void {
+    const spec = this.fsm.getDeployment(container.deployment)?.deployment.spec;
+    if (spec === undefined) return;
+    const decision = nextRestart(container.backoffStep, Date.now(), spec.restartPolicy, this.prng);
+    this.restarts.inc({ reason });
+    void this.propose(
+      `restart:${container.id}`,
+      { kind: "restart-container", restartContainer: { containerId: container.id, delayMs: decision.delayMs, notBeforeMs: decision.notBeforeMs, backoffStep: decision.nextStep, reason: `${why}; ${decision.reason}` } },
+      "restart-container",
+    );
+  }
+
+  private maybeResetBackoff(container: Readonly<ContainerRecord>, watched: Watched, now: number): void {
+    if (container.backoffStep === 0 || container.health !== "healthy") return;
+    const spec = this.fsm.getDeployment(container.deployment)?.deployment.spec;
+    if (spec === undefined || !shouldReset(watched.runningSinceMs, now, spec.restartPolicy.resetAfterMs)) return;
+    void this.propose(`reset:${container.id}`, { kind: "reset-backoff", resetBackoff: { containerId: container.id } }, "reset-backoff");
+  }
+
+  private checkLiveness(now: number): void {
+    const views: NodeLivenessView[] = this.fsm.listNodes().map((n) => ({
+      nodeId: n.id,
+      status: n.status,
+      lastHeartbeatMs: this.heartbeats.lastSeen(n.id) ?? null,
+      downSinceMs: n.lastStatusChangeAtMs,
+    }));
+    const verdicts = evaluateLiveness(views, this.leaderSinceMs, Math.max(now, this.leaderSinceMs));
+    for (const down of verdicts.declareDown) {
+      this.logger.warn({ term: this.node.status().term, role: "leader", node: down.nodeId, reason: down.reason }, "declaring node down");
+      void this.propose(`node:${down.nodeId}`, { kind: "node-down", nodeDown: { nodeId: down.nodeId, reason: down.reason } }, "node-down");
+    }
+  }
+
+  private checkOperations(now: number): void {
+    for (const op of this.fsm.openOperations()) {
+      const view = this.fsm.getDeployment(op.deployment);
+      if (view === undefined) continue;
+      const counts = { desired: view.deployment.spec.replicas, healthy: view.status.healthy };
+      const verdict = evaluateOperation({ kind: op.kind, startedAtMs: op.startedAtMs, progressDeadlineMs: op.deadlineAtMs - op.startedAtMs }, counts, Math.max(now, op.startedAtMs));
+      if (verdict === "pending") continue;
+      const reason = verdict === "succeeded" ? `all ${counts.desired} replicas healthy` : `only ${counts.healthy}/${counts.desired} replicas healthy at the progress deadline`;
+      void this.propose(`op:${op.id}`, { kind: "operation-outcome", operationOutcome: { operationId: op.id, succeeded: verdict === "succeeded", reason } }, "operation-outcome");
+    }
+  }
+
+  private async propose<K extends ApplyValue["kind"]>(key: string, body: CommandBody, kind: K): Promise<void> {
+    if (this.proposing.has(key) || !this.active) return;
+    this.proposing.add(key);
+    try {
+      await this.proposer.propose(undefined, body, kind);
+    } catch (error) {
+      const message = error instanceof OrchestratorError ? error.message : String(error);
+      this.logger.debug({ term: this.node.status().term, role: this.active ? "leader" : "follower", key, err: message }, "health decision not applied");
+    } finally {
+      this.proposing.delete(key);
+    }
+  }
+}
+
+function healthToProto(verdict: "healthy" | "unhealthy" | "unknown"): HealthState {
+  return verdict === "healthy" ? HealthState.HEALTH_STATE_HEALTHY : verdict === "unhealthy" ? HealthState.HEALTH_STATE_UNHEALTHY : HealthState.HEALTH_STATE_UNKNOWN;
+}
