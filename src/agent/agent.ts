@@ -220,19 +220,34 @@ class Agent implements AgentHandle {
     switch (action.kind) {
       case "start": {
         const { assignment } = action;
+        const waitMs = Math.max(0, action.notBeforeMs - Date.now());
         this.logger.info(
-          { container: assignment.containerId, node: action.nodeId, deployment: assignment.deployment, generation: action.generation, replacing: action.replacing },
-          action.replacing ? "restarting container" : "starting container",
+          {
+            container: assignment.containerId,
+            node: action.nodeId,
+            deployment: assignment.deployment,
+            generation: action.generation,
+            replacing: action.replacing,
+            ...(waitMs > 0 ? { notBeforeMs: action.notBeforeMs, waitMs } : {}),
+          },
+          action.replacing || action.generation > 0 ? "restarting container" : "starting container",
         );
-        this.runtime.start({
-          containerId: assignment.containerId,
-          nodeId: action.nodeId,
-          deployment: assignment.deployment,
-          generation: action.generation,
-          healthCheckPath: assignment.healthCheckPath,
-        });
+        this.runtime.start(
+          {
+            containerId: assignment.containerId,
+            nodeId: action.nodeId,
+            deployment: assignment.deployment,
+            generation: action.generation,
+            healthCheckPath: assignment.healthCheckPath,
+          },
+          action.notBeforeMs,
+        );
         return;
       }
+      case "halt":
+        this.logger.info({ container: action.containerId, reason: action.reason }, "halting container");
+        this.runtime.halt(action.containerId);
+        return;
       case "stop":
         this.logger.info({ container: action.containerId, reason: action.reason }, "stopping container");
         this.runtime.stop(action.containerId, action.reason);
@@ -306,6 +321,7 @@ function toAssigned(assignment: WatchAssignmentsResponse["nodes"][number]["assig
     desired: assignment.desiredState === DesiredState.DESIRED_STATE_RUNNING ? "running" : "stopped",
     recorded: recordedState(assignment.state),
     restartCount: assignment.restartCount,
+    nextRestartAtMs: assignment.nextRestartAtMs,
     healthCheckPath: assignment.healthCheckPath,
   };
 }

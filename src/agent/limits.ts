@@ -1,3 +1,4 @@
+import { fsmLimits } from "../fsm/index.js";
 import { assert } from "../lib/assert.js";
 
 /**
@@ -11,6 +12,12 @@ export const agentLimits = {
   nodeCpuMillicoresMax: 1_024_000,
   nodeMemoryMibMax: 4 * 1024 * 1024,
   startDelayMsMax: 600_000,
+  /**
+   * The longest a restarted container waits for its not-before time (the leader's clock): the
+   * longest restart delay the cluster accepts (src/fsm/limits.ts restartDelayMsMax). A not-before
+   * further off means the clocks disagree; the agent then starts it after this long.
+   */
+  restartWaitMsMax: 86_400_000,
 
   heartbeatIntervalMsDefault: 500,
   /** A heartbeat that takes longer than this is abandoned (the next one is due soon anyway). */
@@ -42,6 +49,8 @@ export const agentLimits = {
   hungRequestsMax: 1_000,
 } as const;
 
+assert(agentLimits.restartWaitMsMax >= fsmLimits.restartDelayMsMax, "a restart waits out any delay the cluster accepts");
+assert(agentLimits.restartWaitMsMax <= 0x7fff_ffff, "a restart's wait fits one timer");
 assert(agentLimits.heartbeatTimeoutMs >= agentLimits.heartbeatIntervalMsDefault, "a heartbeat may take its whole period");
 assert(agentLimits.retryDelayMsInitial <= agentLimits.retryDelayMsMax, "back-off starts below its cap");
 assert(agentLimits.retryDelayFactor > 1, "back-off grows");

@@ -42,7 +42,8 @@ export function agentProgram(): Command {
       "after",
       `
 HTTP endpoints (on --http):
-  GET  /containers/<id>/health                   200 "ok" while the container runs healthy
+  GET  /containers/<id>/health                   200 "ok" while the container runs healthy, 503 while it
+                                                 is not running (starting, waiting for a restart, failed)
   GET  /metrics, /healthz, /containers, /nodes
   POST /faults/containers/<id>/crash|unhealthy|healthy|hang
   POST /faults/nodes/<id>/kill|revive

@@ -65,7 +65,8 @@ export class AssignmentFeed {
   private nodeAssignments(nodeId: string): NodeAssignments {
     const node = this.fsm.getNode(nodeId);
     if (node === undefined) return { nodeId, status: NodeStatus.NODE_STATUS_UNSPECIFIED, assignments: [] };
-    // The node filter lists exactly the containers holding capacity there: placed and not ended.
+    // The node filter lists exactly the containers holding capacity there: placed and not ended,
+    // or crashed while wanted running (they keep their room until the leader restarts them).
     const { containers } = this.fsm.listContainers({ node: nodeId, limit: fsmLimits.containersListMax });
     return { nodeId, status: nodeStatusToProto(node.status), assignments: containers.map((c) => this.assignment(c)) };
   }
@@ -81,6 +82,7 @@ export class AssignmentFeed {
       memoryMib: container.memoryMib,
       healthCheckPath: this.healthPath(container.deployment),
       restartCount: container.restartCount,
+      nextRestartAtMs: container.nextRestartAtMs,
     };
   }
 

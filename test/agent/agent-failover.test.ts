@@ -5,7 +5,8 @@ import { deploy, place, TestCluster, waitFor } from "./harness.js";
 
 // The leader the agent talks to dies (no leadership transfer). The agent must find the new
 // leader, keep every container it runs (no restart, no duplicate), deliver a report it made
-// during the outage, and take new work from the new leader.
+// during the outage (a crash: the container stays assigned and down), and take new work,
+// including the restart of the crashed container, from the new leader.
 
 let cluster: TestCluster;
 let agent: AgentHandle;
@@ -61,9 +62,24 @@ describe("node agent across a leader failover", () => {
     await waitFor(() => next.fsm.getContainer("shop-4")?.state === "running", "shop-4 running");
 
     for (const id of ["shop-0", "shop-1", "shop-2"]) expect(next.fsm.getContainer(id)?.state).toBe("running");
-    await waitFor(() => agent.containers().every((c) => c.containerId !== "shop-3"), "the failed container dropped");
+    // The crash keeps shop-3 assigned to fo-n1 and down on the agent: the same crashed instance,
+    // not restarted by the agent, until the leader decides to.
+    expect(next.fsm.getContainer("shop-3")).toMatchObject({ node: "fo-n1", state: "failed", restartCount: 0 });
+    expect(agent.containers().find((c) => c.containerId === "shop-3")).toMatchObject({ state: "failed", generation: 0, incarnation: incarnations.get("shop-3") });
+    // The new leader restarts it (as its health controller would), with a short back-off.
+    const notBeforeMs = Date.now() + 300;
+    await cluster.propose(
+      { kind: "restart-container", restartContainer: { containerId: "shop-3", delayMs: 300, notBeforeMs, backoffStep: 1, reason: "test: crashed" } },
+      "restart-container",
+    );
+    await waitFor(() => next.fsm.getContainer("shop-3")?.state === "running", "shop-3 running again after its restart");
+    expect(Date.now()).toBeGreaterThanOrEqual(notBeforeMs);
+    expect(next.fsm.getContainer("shop-3")).toMatchObject({ node: "fo-n1", restartCount: 1 });
+    const restarted = agent.containers().find((c) => c.containerId === "shop-3");
+    expect(restarted).toMatchObject({ nodeId: "fo-n1", state: "running", generation: 1, notBeforeMs });
+    expect(restarted?.incarnation).not.toBe(incarnations.get("shop-3"));
     const local = agent.containers();
-    expect(local.map((c) => c.containerId).sort()).toEqual(["shop-0", "shop-1", "shop-2", "shop-4"]);
+    expect(local.map((c) => c.containerId).sort()).toEqual(["shop-0", "shop-1", "shop-2", "shop-3", "shop-4"]);
     // The same instances as before the failover: nothing was restarted or started twice.
     for (const id of ["shop-0", "shop-1", "shop-2"]) expect(local.find((c) => c.containerId === id)?.incarnation).toBe(incarnations.get(id));
     for (const c of local) expect(c.state).toBe("running");

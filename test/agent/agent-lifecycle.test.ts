@@ -163,13 +163,92 @@ describe("node agent against a three-replica cluster", () => {
     await expect(fetch(`http://${handle.httpAddress}/containers/svc-0/health`, { signal: AbortSignal.timeout(300) })).rejects.toThrow();
     expect(await post(handle, "/faults/containers/svc-0/healthy")).toBe(200);
     expect(await health(handle, "svc-0")).toBe(200);
+    const crashedInstance = handle.containers()[0].incarnation;
     expect(await post(handle, "/faults/containers/svc-0/crash")).toBe(200);
     await waitFor(() => leaderFsm().getContainer("svc-0")?.state === "failed", "svc-0 reported failed");
-    // Failed is terminal: no longer assigned, so the agent drops it.
-    await waitFor(() => handle.containers().length === 0, "svc-0 dropped by the agent");
-    expect(await post(handle, "/faults/containers/svc-0/crash")).toBe(404);
+    // A crash keeps its place: still assigned to its node, holding its room, and down on the
+    // agent (no process: its endpoint answers 503) until the leader decides a restart.
+    const failedAt = leaderFsm().revision;
+    await waitFor(() => handle.revision() >= failedAt, "the agent to see svc-0 failed");
+    expect(leaderFsm().getContainer("svc-0")).toMatchObject({ node: "flt-n1", state: "failed", restartCount: 0 });
+    expect(leaderFsm().getNode("flt-n1")?.allocated).toEqual({ cpuMillicores: 500, memoryMib: 256 });
+    expect(handle.containers()).toMatchObject([{ containerId: "svc-0", state: "failed", generation: 0, incarnation: crashedInstance }]);
+    expect(await health(handle, "svc-0")).toBe(503);
+    expect(await post(handle, "/faults/containers/svc-0/crash")).toBe(409);
     expect(await post(handle, "/faults/containers/svc-0/reboot")).toBe(404);
     expect((await fetch(`http://${handle.httpAddress}/faults/containers/svc-0/crash`)).status).toBe(405);
+    // What the health controller does: restart it in place (here at once).
+    const restart = await cluster.propose(
+      { kind: "restart-container", restartContainer: { containerId: "svc-0", delayMs: 0, notBeforeMs: Date.now(), backoffStep: 1, reason: "test: crashed" } },
+      "restart-container",
+    );
+    expect(restart.restartCount).toBe(1);
+    await waitFor(() => leaderFsm().getContainer("svc-0")?.state === "running", "svc-0 running again");
+    expect(leaderFsm().getContainer("svc-0")).toMatchObject({ node: "flt-n1", restartCount: 1, health: "healthy" });
+    expect(handle.containers()).toMatchObject([{ containerId: "svc-0", state: "running", generation: 1 }]);
+    expect(handle.containers()[0].incarnation).not.toBe(crashedInstance);
+    expect(await health(handle, "svc-0")).toBe(200);
+  });
+
+  it("honours a restart's not-before time: the fresh instance waits, down, until then", async () => {
+    const handle = await agent("nbf", 1);
+    await waitFor(() => leaderFsm().getNode("nbf-n1")?.status === "ready", "node registered");
+    await deploy(cluster, "cron", 1);
+    await place(cluster, "cron", { "cron-0": "nbf-n1" });
+    await waitFor(() => leaderFsm().getContainer("cron-0")?.state === "running", "cron-0 running");
+    const old = handle.containers()[0];
+    // A restart of a running container (as for one that failed its health checks), with a back-off.
+    const notBeforeMs = Date.now() + 1_500;
+    await cluster.propose(
+      { kind: "restart-container", restartContainer: { containerId: "cron-0", delayMs: 1_500, notBeforeMs, backoffStep: 2, reason: "test: unhealthy" } },
+      "restart-container",
+    );
+    expect(leaderFsm().getContainer("cron-0")).toMatchObject({ state: "restarting", restartCount: 1, nextRestartAtMs: notBeforeMs });
+    // The old instance goes at once; the new one waits, unreported and not serving, until then.
+    await waitFor(() => handle.containers()[0]?.generation === 1, "the agent to take the restart");
+    const waiting = handle.containers()[0];
+    expect(waiting).toMatchObject({ containerId: "cron-0", state: "waiting", notBeforeMs });
+    expect(waiting.incarnation).not.toBe(old.incarnation);
+    // Observe it until the not-before time; only observations completed before then count.
+    let checks = 0;
+    for (;;) {
+      const local = handle.containers()[0]?.state;
+      const recorded = leaderFsm().getContainer("cron-0")?.state;
+      const status = await health(handle, "cron-0");
+      if (Date.now() >= notBeforeMs) break;
+      expect({ local, recorded, status }).toEqual({ local: "waiting", recorded: "restarting", status: 503 });
+      checks += 1;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(checks).toBeGreaterThan(5);
+    await waitFor(() => leaderFsm().getContainer("cron-0")?.state === "running", "cron-0 running after its back-off");
+    expect(handle.containers()).toMatchObject([{ containerId: "cron-0", state: "running", generation: 1, incarnation: waiting.incarnation }]);
+    expect(leaderFsm().getContainer("cron-0")).toMatchObject({ restartCount: 1, nextRestartAtMs: 0, health: "healthy" });
+    expect(await health(handle, "cron-0")).toBe(200);
+  });
+
+  it("an agent that restarts does not start a container recorded failed until the leader restarts it", async () => {
+    const first = await agent("crs", 1);
+    await waitFor(() => leaderFsm().getNode("crs-n1")?.status === "ready", "node registered");
+    await deploy(cluster, "batch", 1);
+    await place(cluster, "batch", { "batch-0": "crs-n1" });
+    await waitFor(() => leaderFsm().getContainer("batch-0")?.state === "running", "batch-0 running");
+    expect(await post(first, "/faults/containers/batch-0/crash")).toBe(200);
+    await waitFor(() => leaderFsm().getContainer("batch-0")?.state === "failed", "batch-0 reported failed");
+    await first.stop();
+    // The agent's replacement runs the same nodes and finds batch-0 assigned, recorded failed.
+    const second = await agent("crs", 1);
+    const failedAt = leaderFsm().revision;
+    await waitFor(() => second.connected() && second.revision() >= failedAt, "the new agent watching");
+    expect(second.containers()).toEqual([]);
+    expect(leaderFsm().getContainer("batch-0")).toMatchObject({ state: "failed", node: "crs-n1", restartCount: 0 });
+    expect(await health(second, "batch-0")).toBe(404);
+    await cluster.propose(
+      { kind: "restart-container", restartContainer: { containerId: "batch-0", delayMs: 0, notBeforeMs: Date.now(), backoffStep: 1, reason: "test: crashed" } },
+      "restart-container",
+    );
+    await waitFor(() => leaderFsm().getContainer("batch-0")?.state === "running", "batch-0 running after the restart");
+    expect(second.containers()).toMatchObject([{ containerId: "batch-0", state: "running", generation: 1 }]);
   });
 
   it("fault hooks: a killed node goes silent and keeps its containers; revived, it stops what it lost", async () => {

@@ -197,6 +197,7 @@ describe("AgentService", () => {
       memoryMib: 256,
       healthCheckPath: "/healthz",
       restartCount: 0,
+      nextRestartAtMs: 0,
     });
     for (let i = 1; i < snapshots.length; i++) expect(snapshots[i].revision).toBeGreaterThanOrEqual(snapshots[i - 1].revision);
 

@@ -8,6 +8,7 @@ const assigned = (containerId: string, fields: Partial<AssignedContainer> = {}):
   desired: "running",
   recorded: "scheduled",
   restartCount: 0,
+  nextRestartAtMs: 0,
   healthCheckPath: "/healthz",
   ...fields,
 });
@@ -29,7 +30,7 @@ describe("reconcile", () => {
     // a-1 is starting and its report is on its way (the runtime reports every change it makes).
     const memos: Record<string, ReportMemo> = { "a-1": { state: "starting", generation: 0, ackedRevision: null } };
     const actions = reconcile(input({ assignments: [assigned("a-0"), assigned("a-1")], local: [local("a-1", { state: "starting" })], memos }));
-    expect(actions).toEqual([{ kind: "start", nodeId: "n1", assignment: assigned("a-0"), generation: 0, replacing: false }]);
+    expect(actions).toEqual([{ kind: "start", nodeId: "n1", assignment: assigned("a-0"), generation: 0, notBeforeMs: 0, replacing: false }]);
     // Done: the same snapshot again asks for nothing.
     memos["a-0"] = { state: "starting", generation: 0, ackedRevision: null };
     const again = reconcile(input({ assignments: [assigned("a-0"), assigned("a-1")], local: [local("a-0", { state: "starting" }), local("a-1", { state: "starting" })], memos }));
@@ -58,10 +59,55 @@ describe("reconcile", () => {
     ]);
   });
 
-  it("restarts when the cluster's restart count passes the instance's generation", () => {
-    const a = assigned("a-0", { recorded: "restarting", restartCount: 2 });
+  it("restarts when the cluster's restart count passes the instance's generation, not before its not-before time", () => {
+    const a = assigned("a-0", { recorded: "restarting", restartCount: 2, nextRestartAtMs: 5_000 });
+    // A live instance of the earlier count (a restart of a running or unhealthy container)...
     expect(reconcile(input({ assignments: [a], local: [local("a-0", { generation: 1 })] }))).toEqual([
-      { kind: "start", nodeId: "n1", assignment: a, generation: 2, replacing: true },
+      { kind: "start", nodeId: "n1", assignment: a, generation: 2, notBeforeMs: 5_000, replacing: true },
+    ]);
+    // ...or the crashed one the agent kept down: replaced the same way.
+    expect(reconcile(input({ assignments: [a], local: [local("a-0", { generation: 1, state: "failed" })] }))).toEqual([
+      { kind: "start", nodeId: "n1", assignment: a, generation: 2, notBeforeMs: 5_000, replacing: true },
+    ]);
+    // An agent that restarted meanwhile has nothing local: it starts the restart too.
+    expect(reconcile(input({ assignments: [a] }))).toEqual([{ kind: "start", nodeId: "n1", assignment: a, generation: 2, notBeforeMs: 5_000, replacing: false }]);
+    // Once the fresh instance waits for its time, nothing more is done or reported.
+    expect(reconcile(input({ assignments: [a], local: [local("a-0", { generation: 2, state: "waiting" })] }))).toEqual([]);
+    // A crash of the fresh instance is reported over restarting, and not restarted by the agent.
+    expect(reconcile(input({ assignments: [a], local: [local("a-0", { generation: 2, state: "failed" })] }))).toEqual([
+      { kind: "report", containerId: "a-0", nodeId: "n1", state: "failed", generation: 2 },
+    ]);
+  });
+
+  it("keeps a crashed container down until the leader restarts it", () => {
+    const failed = assigned("a-0", { recorded: "failed", restartCount: 3 });
+    // The agent saw it crash: the instance stays, down, and nothing is (re-)reported.
+    expect(reconcile(input({ assignments: [failed], local: [local("a-0", { generation: 3, state: "failed" })] }))).toEqual([]);
+    // An agent that (re)starts and finds it failed does not start it.
+    expect(reconcile(input({ assignments: [failed] }))).toEqual([]);
+    // An instance that still runs, or waits to, is halted without a report (the FSM would refuse one).
+    for (const state of ["running", "starting", "waiting"] as const) {
+      expect(reconcile(input({ assignments: [failed], local: [local("a-0", { generation: 3, state })] }))).toEqual([
+        { kind: "halt", containerId: "a-0", reason: "the cluster records it failed; it stays down until the leader restarts it" },
+      ]);
+    }
+    expect(reconcile(input({ assignments: [failed], local: [local("a-0", { generation: 3, state: "stopped" })] }))).toEqual([]);
+    // A crash the cluster has not recorded yet (the report was lost) is reported, not restarted.
+    const running = assigned("a-0", { recorded: "running", restartCount: 3 });
+    expect(reconcile(input({ assignments: [running], local: [local("a-0", { generation: 3, state: "failed" })] }))).toEqual([
+      { kind: "report", containerId: "a-0", nodeId: "n1", state: "failed", generation: 3 },
+    ]);
+    // The leader's restart (restarting, count 4) is what brings it back.
+    const restarted = assigned("a-0", { recorded: "restarting", restartCount: 4, nextRestartAtMs: 9_000 });
+    expect(reconcile(input({ assignments: [restarted], local: [local("a-0", { generation: 3, state: "failed" })] }))).toEqual([
+      { kind: "start", nodeId: "n1", assignment: restarted, generation: 4, notBeforeMs: 9_000, replacing: true },
+    ]);
+  });
+
+  it("stops a waiting restart the cluster now wants stopped, and reports it", () => {
+    const a = assigned("a-0", { desired: "stopped", recorded: "restarting", restartCount: 1 });
+    expect(reconcile(input({ assignments: [a], local: [local("a-0", { generation: 1, state: "waiting" })] }))).toEqual([
+      { kind: "stop", containerId: "a-0", forget: false, reason: "the cluster wants it stopped" },
     ]);
   });
 
@@ -89,5 +135,9 @@ describe("reconcile", () => {
     expect(worthReporting("running", "starting")).toBe(false);
     expect(worthReporting("running", "failed")).toBe(true);
     expect(worthReporting("lost", "stopped")).toBe(false);
+    expect(worthReporting("failed", "running")).toBe(false);
+    expect(worthReporting("failed", "starting")).toBe(false);
+    expect(worthReporting("restarting", "waiting")).toBe(false);
+    expect(worthReporting("restarting", "starting")).toBe(true);
   });
 });

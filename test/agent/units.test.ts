@@ -1,8 +1,10 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { Backoff } from "../../src/agent/core/backoff.js";
 import { LeaderTargets } from "../../src/agent/core/leader-targets.js";
 import { parseAgentArgs, UsageError } from "../../src/agent/options.js";
 import { nodeIdsFor } from "../../src/agent/agent.js";
+import { SimRuntime, type InstanceChange } from "../../src/agent/io/sim-runtime.js";
+import { agentLimits } from "../../src/agent/limits.js";
 import { NodeHeartbeats } from "../../src/api/agent-heartbeats.js";
 
 describe("NodeHeartbeats", () => {
@@ -88,5 +90,64 @@ describe("node-agent flags", () => {
     expect(() => parseAgentArgs(["--region", "eu-west-1", "--cpu", "lots"], {})).toThrow(/--cpu/);
     expect(() => parseAgentArgs(["--region", "eu-west-1", "--endpoints", "nowhere"], {})).toThrow(/--endpoints/);
     expect(() => parseAgentArgs(["--region", "eu-west-1", "--node-prefix", "Bad_Prefix"], {})).toThrow(/--node-prefix/);
+  });
+});
+
+describe("SimRuntime", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  const spec = { containerId: "a-0", nodeId: "n1", deployment: "a", generation: 1, healthCheckPath: "/healthz" };
+
+  function runtime(): { runtime: SimRuntime; changes: string[] } {
+    const changes: string[] = [];
+    const sim = new SimRuntime({ startDelayMs: 100, onChange: (c: InstanceChange) => changes.push(`${c.state}@${Date.now()}`) });
+    return { runtime: sim, changes };
+  }
+
+  it("waits, unreported, until a restart's not-before time, then starts and runs", () => {
+    vi.useFakeTimers({ now: 10_000 });
+    const { runtime: sim, changes } = runtime();
+    sim.start(spec, 11_500);
+    expect(sim.get("a-0")).toMatchObject({ state: "waiting", notBeforeMs: 11_500, generation: 1 });
+    expect(sim.crash("a-0")).toBe(false); // no process to crash yet
+    vi.advanceTimersByTime(1_499);
+    expect(sim.get("a-0")?.state).toBe("waiting");
+    expect(changes).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(changes).toEqual(["starting@11500"]);
+    vi.advanceTimersByTime(100);
+    expect(changes).toEqual(["starting@11500", "running@11600"]);
+  });
+
+  it("starts at once for a not-before time already past, and caps an absurd wait", () => {
+    vi.useFakeTimers({ now: 10_000 });
+    const { runtime: sim, changes } = runtime();
+    sim.start(spec, 9_000);
+    expect(changes).toEqual(["starting@10000"]);
+    sim.start({ ...spec, generation: 2 }, Number.MAX_SAFE_INTEGER);
+    expect(sim.get("a-0")).toMatchObject({ state: "waiting", notBeforeMs: 10_000 + agentLimits.restartWaitMsMax });
+    vi.advanceTimersByTime(agentLimits.restartWaitMsMax);
+    expect(changes.at(-1)).toBe(`starting@${10_000 + agentLimits.restartWaitMsMax}`);
+  });
+
+  it("halts without a report, keeps a crashed instance listed, and stops a waiting one with a report", () => {
+    vi.useFakeTimers({ now: 0 });
+    const { runtime: sim, changes } = runtime();
+    sim.start(spec);
+    vi.advanceTimersByTime(100);
+    expect(sim.crash("a-0")).toBe(true);
+    expect(sim.get("a-0")?.state).toBe("failed");
+    expect(changes).toEqual(["starting@0", "running@100", "failed@100"]);
+    sim.start({ ...spec, containerId: "b-0" });
+    expect(sim.halt("b-0")).toBe(true);
+    expect(sim.get("b-0")?.state).toBe("stopped");
+    expect(changes.at(-1)).toBe("starting@100");
+    sim.start({ ...spec, containerId: "c-0" }, 5_000);
+    expect(sim.stop("c-0", "the cluster wants it stopped")).toBe(true);
+    expect(changes.at(-1)).toBe("stopped@100");
+    vi.advanceTimersByTime(10_000);
+    expect(sim.get("c-0")?.state).toBe("stopped");
   });
 });

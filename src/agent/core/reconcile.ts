@@ -3,9 +3,20 @@
  * what runs locally, what to start, restart, stop, forget and (re-)report. Pure: the io shell
  * carries the actions out. Running it twice on the same input yields no new work once the
  * first run's actions are done, which is what makes a reconnect after a failover safe.
+ *
+ * Restarts are the leader's (DESIGN.md, "Health and self-healing"). For a container wanted
+ * running:
+ * - recorded failed (it crashed; it keeps its place on the node): it stays down. No instance is
+ *   started, not even by an agent that (re)starts and finds it so; an instance that still runs
+ *   (or waits to) is halted without a report. Only the leader's restart takes it out of failed.
+ * - a restart count above the local instance's generation (the leader restarted it: recorded
+ *   restarting): any instance of the earlier count is dropped unreported and a fresh one is
+ *   started for the new count, not before the restart's not-before time (the runtime waits,
+ *   then starts it and reports starting and running as usual).
+ * - nothing local at all (first placement, or the agent restarted): started the same way.
  */
 import { assert } from "../../lib/assert.js";
-import { isLocalTerminal, worthReporting, type LocalState, type RecordedState } from "./container-lifecycle.js";
+import { isLocalTerminal, worthReporting, type LocalState, type RecordedState, type ReportedState } from "./container-lifecycle.js";
 
 export interface AssignedContainer {
   readonly containerId: string;
@@ -13,6 +24,11 @@ export interface AssignedContainer {
   readonly desired: "running" | "stopped";
   readonly recorded: RecordedState;
   readonly restartCount: number;
+  /**
+   * While restarting: the leader's wall-clock time (Unix ms) before which the fresh instance must
+   * not start; 0 for at once (and in every other state).
+   */
+  readonly nextRestartAtMs: number;
   readonly healthCheckPath: string;
 }
 
@@ -34,7 +50,7 @@ export interface LocalInstance {
 
 /** The last report the agent made about a container. */
 export interface ReportMemo {
-  readonly state: LocalState;
+  readonly state: ReportedState;
   readonly generation: number;
   /** The revision the leader answered with, or null while the report is queued or in flight. */
   readonly ackedRevision: number | null;
@@ -49,14 +65,29 @@ export interface ReconcileInput {
 }
 
 export type ReconcileAction =
-  /** Start a fresh instance (replacing any local one of that id, silently). */
-  | { readonly kind: "start"; readonly nodeId: string; readonly assignment: AssignedContainer; readonly generation: number; readonly replacing: boolean }
+  /**
+   * Start a fresh instance (replacing any local one of that id, silently), not before
+   * `notBeforeMs` (wall-clock Unix ms; 0 or past: at once).
+   */
+  | {
+      readonly kind: "start";
+      readonly nodeId: string;
+      readonly assignment: AssignedContainer;
+      readonly generation: number;
+      readonly notBeforeMs: number;
+      readonly replacing: boolean;
+    }
   /** Stop a live instance and report it stopped; `forget` drops it afterwards. */
   | { readonly kind: "stop"; readonly containerId: string; readonly forget: boolean; readonly reason: string }
+  /**
+   * Stop an instance that runs (or waits to start) without reporting it: the cluster records the
+   * container failed, which only the leader's restart may change (a stopped report is refused).
+   */
+  | { readonly kind: "halt"; readonly containerId: string; readonly reason: string }
   /** Drop a finished instance the cluster no longer assigns. */
   | { readonly kind: "forget"; readonly containerId: string }
   /** The cluster's record lags what the agent observed (a report was lost): say it again. */
-  | { readonly kind: "report"; readonly containerId: string; readonly nodeId: string; readonly state: LocalState; readonly generation: number };
+  | { readonly kind: "report"; readonly containerId: string; readonly nodeId: string; readonly state: ReportedState; readonly generation: number };
 
 export function reconcile(input: ReconcileInput): ReconcileAction[] {
   const actions: ReconcileAction[] = [];
@@ -84,9 +115,16 @@ export function reconcile(input: ReconcileInput): ReconcileAction[] {
 function reconcileAssigned(nodeId: string, assignment: AssignedContainer, local: LocalInstance | undefined, input: ReconcileInput, actions: ReconcileAction[]): void {
   const { containerId, restartCount } = assignment;
   if (assignment.desired === "running") {
+    if (assignment.recorded === "failed") {
+      // Crashed, and kept in place for the leader's restart decision: down until then.
+      if (local !== undefined && !isLocalTerminal(local.state)) {
+        actions.push({ kind: "halt", containerId, reason: "the cluster records it failed; it stays down until the leader restarts it" });
+      }
+      return;
+    }
     const moved = local !== undefined && local.nodeId !== nodeId;
     if (local === undefined || moved || local.generation < restartCount) {
-      actions.push({ kind: "start", nodeId, assignment, generation: restartCount, replacing: local !== undefined });
+      actions.push({ kind: "start", nodeId, assignment, generation: restartCount, notBeforeMs: assignment.nextRestartAtMs, replacing: local !== undefined });
       return;
     }
     maybeReport(nodeId, assignment, local.state, local.generation, input, actions);
@@ -99,7 +137,7 @@ function reconcileAssigned(nodeId: string, assignment: AssignedContainer, local:
   // Nothing runs here (the agent restarted, or it already stopped): confirm so the cluster can
   // release what the container holds.
   const generation = local?.nodeId === nodeId ? local.generation : restartCount;
-  const state: LocalState = local?.nodeId === nodeId && local.state === "failed" ? "failed" : "stopped";
+  const state: ReportedState = local?.nodeId === nodeId && local.state === "failed" ? "failed" : "stopped";
   maybeReport(nodeId, assignment, state, generation, input, actions);
 }
 

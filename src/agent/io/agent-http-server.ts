@@ -2,9 +2,15 @@
  * The agent's HTTP server: the simulated containers' health endpoints, /metrics, /healthz, a
  * read-only view of the agent (/containers, /nodes) and the fault-injection hooks.
  *
- *   GET  /containers/<id>/health           200 "ok" while the container runs and is healthy
+ *   GET  /containers/<id>/health           200 "ok" while the container runs and is healthy;
+ *                                          503 with its local state while it is not running:
+ *                                          starting, waiting (a restart's back-off), failed
+ *                                          (crashed, down until the leader restarts it) or
+ *                                          stopped; 404 for a container this agent does not have
  *   GET  /containers/<id><health path>     the same, at the deployment's health-check path
- *   POST /faults/containers/<id>/crash     the container exits (reported failed)
+ *   POST /faults/containers/<id>/crash     the container exits (reported failed; it stays down,
+ *                                          503, until the leader restarts it); 409 unless it is
+ *                                          starting or running
  *   POST /faults/containers/<id>/unhealthy its health endpoint answers 500
  *   POST /faults/containers/<id>/hang      its health endpoint never answers
  *   POST /faults/containers/<id>/healthy   clears unhealthy / hang
@@ -101,6 +107,9 @@ function health(req: IncomingMessage, res: ServerResponse, containerId: string, 
     return;
   }
   if (instance.state !== "running") {
+    // Known here but not serving: a crashed container waiting for the leader's restart decision,
+    // one waiting out its restart's back-off, or one starting or stopped. The prober counts a 503
+    // as a failed probe; the body names the state for people.
     count("503");
     return text(res, 503, `${instance.state}\n`);
   }

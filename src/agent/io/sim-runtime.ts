@@ -1,12 +1,15 @@
 /**
  * The simulated container runtime: each instance "starts" for the configured delay, then runs
- * until it is stopped or crashes. Instances do no work; what makes them real to the rest of the
- * system is their health endpoint (agent-http-server.ts), which answers according to the
- * instance's state and the faults injected into it.
+ * until it is stopped or crashes. An instance started for a restart with a not-before time in
+ * the future first waits (state waiting, unreported) until that time by this machine's clock.
+ * Instances do no work; what makes them real to the rest of the system is their health endpoint
+ * (agent-http-server.ts), which answers according to the instance's state and the faults
+ * injected into it. A crashed (failed) instance stays listed, down, until it is replaced or
+ * forgotten: the agent never restarts it on its own (reconcile.ts).
  */
 import { assert } from "../../lib/assert.js";
 import { OrchestratorError } from "../../lib/errors.js";
-import { isLocalTerminal, localStates, transitionLocal, type LocalState } from "../core/container-lifecycle.js";
+import { isLocalLive, isLocalTerminal, localStates, transitionLocal, type LocalState, type ReportedState } from "../core/container-lifecycle.js";
 import type { LocalInstance } from "../core/reconcile.js";
 import { agentLimits } from "../limits.js";
 
@@ -25,7 +28,10 @@ export interface Instance extends LocalInstance {
   readonly deployment: string;
   readonly healthCheckPath: string;
   readonly fault: HealthFault;
+  /** When start() was called (wall-clock Unix ms). */
   readonly startedAtMs: number;
+  /** The not-before time it was started for (0: none); it waited, unreported, if that was still ahead. */
+  readonly notBeforeMs: number;
   /** Unique per instance ever started by this runtime: a restart or a replacement shows as a new one. */
   readonly incarnation: number;
 }
@@ -34,7 +40,7 @@ export interface InstanceChange {
   readonly containerId: string;
   readonly nodeId: string;
   readonly generation: number;
-  readonly state: LocalState;
+  readonly state: ReportedState;
   readonly message: string;
 }
 
@@ -47,23 +53,29 @@ interface MutableInstance {
   state: LocalState;
   fault: HealthFault;
   startedAtMs: number;
+  notBeforeMs: number;
   incarnation: number;
+  /** The pending step: the end of the wait (waiting) or of the start delay (starting). */
   startTimer: NodeJS.Timeout | null;
 }
 
 export interface SimRuntimeOptions {
   readonly startDelayMs: number;
-  /** Every state change of an instance, for the status reporter ("stop silently" skips it). */
+  /** Every reported state change of an instance, for the status reporter (halt and replacements skip it). */
   readonly onChange: (change: InstanceChange) => void;
+  /** Wall-clock Unix ms (tests may inject a clock). */
+  readonly nowMs?: () => number;
 }
 
 export class SimRuntime {
   private readonly instances = new Map<string, MutableInstance>();
   private closed = false;
   private incarnationLast = 0;
+  private readonly nowMs: () => number;
 
   constructor(private readonly options: SimRuntimeOptions) {
     assert(options.startDelayMs >= 0, "start delay is not negative");
+    this.nowMs = options.nowMs ?? Date.now;
   }
 
   get(containerId: string): Instance | undefined {
@@ -81,25 +93,39 @@ export class SimRuntime {
     return counts;
   }
 
-  /** Starts a fresh instance; one with the same id is stopped silently first (a restart or a move). */
-  start(spec: InstanceSpec): void {
+  /**
+   * Starts a fresh instance; one with the same id is dropped silently first (a restart or a
+   * move). With `notBeforeMs` in the future (a restart's back-off) the instance waits until then,
+   * unreported, and only then starts: reported starting, then running after the start delay.
+   * The wait is capped at agentLimits.restartWaitMsMax (clocks that disagree wildly).
+   */
+  start(spec: InstanceSpec, notBeforeMs = 0): void {
     assert(!this.closed, "starting a container on a closed runtime");
+    assert(Number.isFinite(notBeforeMs), "a not-before time is a number");
     const previous = this.instances.get(spec.containerId);
     if (previous !== undefined) this.remove(previous);
     if (this.instances.size >= agentLimits.containersMax) {
       throw new OrchestratorError("RESOURCE_EXHAUSTED", `this agent already runs ${this.instances.size} containers, the most it tracks`);
     }
     this.incarnationLast += 1;
-    const instance: MutableInstance = { ...spec, state: "starting", fault: "none", startedAtMs: Date.now(), incarnation: this.incarnationLast, startTimer: null };
+    const nowMs = this.nowMs();
+    const waitUntilMs = Math.min(notBeforeMs, nowMs + agentLimits.restartWaitMsMax);
+    const waits = waitUntilMs > nowMs;
+    const instance: MutableInstance = {
+      ...spec,
+      state: waits ? "waiting" : "starting",
+      fault: "none",
+      startedAtMs: nowMs,
+      notBeforeMs: waitUntilMs,
+      incarnation: this.incarnationLast,
+      startTimer: null,
+    };
     this.instances.set(spec.containerId, instance);
-    this.emit(instance, "starting");
-    instance.startTimer = setTimeout(() => {
-      instance.startTimer = null;
-      if (this.instances.get(instance.containerId) === instance && instance.state === "starting") this.move(instance, "running", "started");
-    }, this.options.startDelayMs);
+    if (waits) this.waitUntil(instance, waitUntilMs);
+    else this.begin(instance);
   }
 
-  /** Stops a live instance and reports it stopped. False when there is none to stop. */
+  /** Stops a live or waiting instance and reports it stopped. False when there is none to stop. */
   stop(containerId: string, reason: string): boolean {
     const instance = this.instances.get(containerId);
     if (instance === undefined || isLocalTerminal(instance.state)) return false;
@@ -108,10 +134,22 @@ export class SimRuntime {
     return true;
   }
 
-  /** Fault injection: the process exits on its own. False when nothing was running. */
-  crash(containerId: string): boolean {
+  /**
+   * Stops a live or waiting instance without reporting it (the cluster already records the
+   * container ended). It stays listed as stopped. False when there is none to stop.
+   */
+  halt(containerId: string): boolean {
     const instance = this.instances.get(containerId);
     if (instance === undefined || isLocalTerminal(instance.state)) return false;
+    this.clearTimer(instance);
+    instance.state = transitionLocal(instance.state, "stopped", instance.containerId);
+    return true;
+  }
+
+  /** Fault injection: the process exits on its own. False when no process runs (waiting or ended). */
+  crash(containerId: string): boolean {
+    const instance = this.instances.get(containerId);
+    if (instance === undefined || !isLocalLive(instance.state)) return false;
     this.clearTimer(instance);
     this.move(instance, "failed", "crashed (exit code 137, fault injected)");
     return true;
@@ -138,6 +176,30 @@ export class SimRuntime {
     this.instances.clear();
   }
 
+  /** Waits, unreported, until `atMs` by this machine's clock, then begins starting. */
+  private waitUntil(instance: MutableInstance, atMs: number): void {
+    // Timers may fire a little early by the wall clock: check, and wait out the rest.
+    instance.startTimer = setTimeout(
+      () => {
+        instance.startTimer = null;
+        if (this.instances.get(instance.containerId) !== instance || instance.state !== "waiting") return;
+        if (this.nowMs() < atMs) this.waitUntil(instance, atMs);
+        else this.begin(instance);
+      },
+      Math.max(1, atMs - this.nowMs()),
+    );
+  }
+
+  /** The process starts: reported starting now, running after the start delay. */
+  private begin(instance: MutableInstance): void {
+    if (instance.state === "waiting") this.move(instance, "starting", "restarting after its back-off");
+    else this.emit(instance, "starting");
+    instance.startTimer = setTimeout(() => {
+      instance.startTimer = null;
+      if (this.instances.get(instance.containerId) === instance && instance.state === "starting") this.move(instance, "running", "started");
+    }, this.options.startDelayMs);
+  }
+
   private remove(instance: MutableInstance): void {
     this.clearTimer(instance);
     this.instances.delete(instance.containerId);
@@ -156,6 +218,7 @@ export class SimRuntime {
 
   private emit(instance: MutableInstance, message: string): void {
     const { containerId, nodeId, generation, state } = instance;
+    assert(state !== "waiting", "a waiting instance is not reported");
     this.options.onChange({ containerId, nodeId, generation, state, message });
   }
 }

@@ -9,7 +9,7 @@ import { ContainerHealth, ReportOutcome, type ContainerReport } from "../../gen/
 import { ContainerState } from "../../gen/orchestrator/v1/types.js";
 import { assertNever } from "../../lib/assert.js";
 import type { Logger } from "../../lib/logger.js";
-import type { LocalState } from "../core/container-lifecycle.js";
+import type { ReportedState } from "../core/container-lifecycle.js";
 import type { ReportMemo } from "../core/reconcile.js";
 import { agentLimits } from "../limits.js";
 import type { AgentMetrics } from "./agent-metrics.js";
@@ -18,7 +18,7 @@ import { ControlPlaneClient, RpcFailure } from "./control-plane-client.js";
 export interface StatusReport {
   readonly containerId: string;
   readonly nodeId: string;
-  readonly state: LocalState;
+  readonly state: ReportedState;
   readonly generation: number;
   readonly message: string;
 }
@@ -162,7 +162,7 @@ function toProto(report: StatusReport): ContainerReport {
   };
 }
 
-function stateToProto(state: LocalState): ContainerState {
+function stateToProto(state: ReportedState): ContainerState {
   switch (state) {
     case "starting":
       return ContainerState.CONTAINER_STATE_STARTING;

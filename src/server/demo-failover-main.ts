@@ -1,0 +1,117 @@
+#!/usr/bin/env node
+import { OrchClient } from "../cli/client.js";
+import { ContainerState, NodeStatus } from "../gen/orchestrator/v1/types.js";
+import { readDemoState } from "./demo-state.js";
+
+const writeIntervalMs = 20;
+
+function say(line: string): void {
+  process.stdout.write(`${new Date().toISOString().slice(11, 23)}  ${line}\n`);
+}
+
+async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`gave up after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function post(url: string): Promise<void> {
+  const response = await fetch(url, { method: "POST" });
+  if (!response.ok) throw new Error(`${url}: ${response.status} ${await response.text()}`);
+}
+
+/** Kills the leader under a stream of writes and reports the gap orchctl saw. */
+async function leaderKill(client: OrchClient): Promise<void> {
+  const state = readDemoState();
+  const status = await client.call("clusterStatus", {});
+  const leader = state.replicas.find((r) => r.id === status.leaderId);
+  if (leader === undefined) throw new Error("no leader known right now; try again in a moment");
+  const spec = (await client.call("getDeployment", { name: "web", stale: false })).deployment?.spec;
+  if (spec === undefined) throw new Error("the demo's web deployment is missing");
+  const acks: number[] = [];
+  let writing = true;
+  const writer = (async () => {
+    while (writing) {
+      // Re-deploying the same spec is a no-op for the cluster but a real replicated write.
+      await client.call("deploy", { header: client.nextHeader(), spec }).then(() => acks.push(Date.now())).catch(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, writeIntervalMs));
+    }
+  })();
+  await until("writes to flow", 5000, async () => (acks.length >= 10 ? true : undefined));
+  say(`leader is ${leader.id} (pid ${leader.pid}, term ${status.term}); writing every ${writeIntervalMs} ms; SIGKILL ${leader.id} now`);
+  const killedAt = Date.now();
+  process.kill(leader.pid, "SIGKILL");
+  const before = acks.length;
+  await until("a write acknowledged by the new leader", 15_000, async () => (acks.length > before + 5 ? true : undefined));
+  writing = false;
+  await writer;
+  const lastBefore = Math.max(...acks.filter((t) => t <= killedAt));
+  const firstAfter = Math.min(...acks.filter((t) => t > killedAt));
+  const now = await client.call("clusterStatus", {});
+  say(`new leader ${now.leaderId} in term ${now.term}; orchctl carried on without an error`);
+  say(`gap between the last acknowledged write before the kill and the first after it: ${firstAfter - lastBefore} ms`);
+}
+
+async function containerCrash(client: OrchClient): Promise<void> {
+  const containers = (await client.call("listContainers", { deployment: "web", node: "", stale: false, limit: 100 })).containers;
+  const victim = containers.find((c) => c.state === ContainerState.CONTAINER_STATE_RUNNING);
+  if (victim === undefined) throw new Error("no running web container to crash");
+  const node = (await client.call("listNodes", { stale: false })).nodes.find((n) => n.id === victim.node);
+  if (node === undefined) throw new Error(`node ${victim.node} not found`);
+  say(`crashing container ${victim.id} on ${victim.node} (restarts so far: ${victim.restartCount})`);
+  await post(`http://${node.agentAddress}/faults/containers/${victim.id}/crash`);
+  const started = Date.now();
+  const after = await until(`${victim.id} to be restarted and running`, 30_000, async () => {
+    const c = (await client.call("listContainers", { deployment: "web", node: "", stale: false, limit: 100 })).containers.find((x) => x.id === victim.id);
+    return c !== undefined && c.restartCount > victim.restartCount && c.state === ContainerState.CONTAINER_STATE_RUNNING ? c : undefined;
+  });
+  say(`${victim.id} restarted (restart ${after.restartCount}) and running again after ${Date.now() - started} ms`);
+}
+
+async function nodeDeath(client: OrchClient): Promise<void> {
+  const containers = (await client.call("listContainers", { deployment: "web", node: "", stale: false, limit: 100 })).containers;
+  const onNode = containers.find((c) => c.state === ContainerState.CONTAINER_STATE_RUNNING);
+  if (onNode === undefined) throw new Error("no running web container");
+  const nodes = (await client.call("listNodes", { stale: false })).nodes;
+  const node = nodes.find((n) => n.id === onNode.node);
+  if (node === undefined) throw new Error(`node ${onNode.node} not found`);
+  const victims = containers.filter((c) => c.node === node.id && c.state === ContainerState.CONTAINER_STATE_RUNNING).map((c) => c.id);
+  say(`killing node ${node.id} (running ${victims.join(", ")}): it stops heartbeating and serving`);
+  await post(`http://${node.agentAddress}/faults/nodes/${node.id}/kill`);
+  const started = Date.now();
+  await until(`${node.id} to be declared down`, 30_000, async () =>
+    (await client.call("listNodes", { stale: false })).nodes.find((n) => n.id === node.id)?.status === NodeStatus.NODE_STATUS_DOWN ? true : undefined,
+  );
+  say(`${node.id} declared down after ${Date.now() - started} ms (heartbeat TTL)`);
+  await until("web to be fully running elsewhere", 30_000, async () => {
+    const d = (await client.call("getDeployment", { name: "web", stale: false })).deployment;
+    return d?.status !== undefined && d.status.running >= (d.spec?.replicas ?? 0) ? true : undefined;
+  });
+  const now = (await client.call("listContainers", { deployment: "web", node: "", stale: false, limit: 100 })).containers;
+  const replacements = now.filter((c) => c.state === ContainerState.CONTAINER_STATE_RUNNING && !containers.some((o) => o.id === c.id));
+  say(`rescheduled: ${replacements.map((c) => `${c.id} on ${c.node}`).join(", ")}; web fully running ${Date.now() - started} ms after the node died`);
+  await post(`http://${node.agentAddress}/faults/nodes/${node.id}/revive`);
+  say(`revived ${node.id}: it registers again and its agent stops what was moved away`);
+}
+
+async function main(): Promise<void> {
+  const state = readDemoState();
+  const client = new OrchClient({ endpoints: state.endpoints.split(","), deadlineMs: Number.POSITIVE_INFINITY, log: () => undefined });
+  say("1. leader failover under writes");
+  await leaderKill(client);
+  say("2. a container crash");
+  await containerCrash(client);
+  say("3. a node death");
+  await nodeDeath(client);
+  say("done: the demo's live view shows the cluster healthy again");
+  process.exit(0);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});
