@@ -23,7 +23,9 @@ export async function renderStatus(client: OrchClient): Promise<string> {
   lines.push(`MicroOrchestrator demo — ${new Date().toISOString().slice(11, 19)}   (Ctrl-C stops everything)`);
   lines.push("");
   lines.push(`Leader: ${cluster.leaderId || "none (election under way)"}   term ${cluster.term}   commit ${cluster.commitIndex}   applied ${cluster.appliedIndex}`);
-  lines.push(`Replicas: ${cluster.members.map((m) => `${m.id}=${m.role}${m.reachable ? "" : "(unreachable)"}`).join("  ")}`);
+  // Reachability is the leader's view; a follower's answer cannot tell.
+  const leaderView = cluster.replicaId === cluster.leaderId;
+  lines.push(`Replicas: ${cluster.members.map((m) => `${m.id}=${m.role}${leaderView && !m.reachable ? "(unreachable)" : ""}`).join("  ")}`);
   lines.push("");
   const regions = new Map<string, { ready: number; down: number; cpu: number; cap: number }>();
   for (const n of nodes.nodes) {
