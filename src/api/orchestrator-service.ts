@@ -1,5 +1,6 @@
 import type { ServerWritableStream, handleUnaryCall, sendUnaryData, ServerUnaryCall } from "@grpc/grpc-js";
 
+import { realClock, type Clock } from "../lib/clock.js";
 import type { Logger } from "../lib/logger.js";
 import { OrchestratorError } from "../lib/errors.js";
 import type { RaftNode } from "../raft/io/raft-node.js";
@@ -23,7 +24,9 @@ import type {
 } from "../gen/orchestrator/v1/orchestrator.js";
 import type { Deployment } from "../gen/orchestrator/v1/types.js";
 import { CommandProposer } from "./command-proposer.js";
+import { createFaultHandlers } from "./fault-handlers.js";
 import { toServiceError } from "./grpc-status.js";
+import { createSloHandlers } from "./slo-handlers.js";
 import type { WatchHub } from "./watch-hub.js";
 
 export interface ServiceDeps {
@@ -31,6 +34,10 @@ export interface ServiceDeps {
   readonly fsm: ClusterFsm;
   readonly watchHub: WatchHub;
   readonly logger: Logger;
+  /** GetSlo's windows end at this clock's wall time (the real clock when absent). */
+  readonly clock?: Clock;
+  /** InjectFault's timeout per POST to an agent (faultLimits.agentTimeoutMs when absent). */
+  readonly agentTimeoutMs?: number;
 }
 
 /** Changes queued for one slow watcher before its stream is ended. */
@@ -43,7 +50,12 @@ function unary<Req, Res>(logger: Logger, method: string, fn: (request: Req) => P
       (response) => callback(null, response),
       (error: unknown) => {
         if (!(error instanceof OrchestratorError)) logger.error({ method, err: error instanceof Error ? error.stack : String(error) }, "request failed unexpectedly");
-        callback(toServiceError(error) as Parameters<sendUnaryData<Res>>[0]);
+        const serviceError = toServiceError(error);
+        // A dependency behind this replica (a node's agent) is unavailable: say which, so the
+        // client knows another replica would fare no better (see fault-handlers.ts).
+        const agentAddress = error instanceof OrchestratorError ? error.details["agentAddress"] : undefined;
+        if (agentAddress !== undefined) serviceError.metadata?.set("x-agent-address", agentAddress);
+        callback(serviceError as Parameters<sendUnaryData<Res>>[0]);
       },
     );
   };
@@ -55,6 +67,9 @@ export function createOrchestratorService(deps: ServiceDeps): OrchestratorServic
   const readBarrier = async (stale: boolean) => {
     if (!stale) await node.linearizableRead();
   };
+  const clock = deps.clock ?? realClock;
+  const slo = createSloHandlers({ fsm, readBarrier, wallMs: () => clock.wallMs(), replicaId: () => node.status().id });
+  const faults = createFaultHandlers({ fsm, ...(deps.agentTimeoutMs !== undefined ? { agentTimeoutMs: deps.agentTimeoutMs } : {}) });
   const deploymentOrThrow = (name: string): Deployment => {
     const view = fsm.getDeployment(name);
     if (view === undefined) throw new OrchestratorError("NOT_FOUND", `deployment ${name} not found; run \`orchctl list\` to see what exists`);
@@ -119,6 +134,8 @@ export function createOrchestratorService(deps: ServiceDeps): OrchestratorServic
       return { leaderId, term: node.status().term };
     }),
     watch: (call: ServerWritableStream<WatchRequest, WatchResponse>) => watch(call, deps),
+    getSlo: unary(logger, "GetSlo", slo.getSlo),
+    injectFault: unary(logger, "InjectFault", faults.injectFault),
   };
 }
 

@@ -22,6 +22,8 @@ import { cliLimits } from "./limits.js";
  *    next endpoint. Within a round over the endpoints the retry is immediate; between rounds it
  *    backs off exponentially (100 ms doubling to 1 s, jittered), for at most `retriesMax` rounds
  *    and never past the command's deadline.
+ *    Except an UNAVAILABLE carrying an `x-agent-address` trailer: the replica answered, and what
+ *    it could not reach is a node's agent behind it, which every other replica would try too.
  * 3. Anything else (INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS, FAILED_PRECONDITION,
  *    RESOURCE_EXHAUSTED, PERMISSION_DENIED, UNAUTHENTICATED, INTERNAL, ...): fail at once.
  *
@@ -72,6 +74,8 @@ export class RpcFailure extends Error {
     readonly address: string,
     /** The leader named in the x-leader-id / x-leader-address trailers, when there were some. */
     readonly redirect: KnownLeader | undefined,
+    /** The x-agent-address trailer: the node agent the replica could not reach (InjectFault). */
+    readonly agentAddress?: string,
   ) {
     super(details === "" ? grpcStatusName(code) : details);
     this.name = "RpcFailure";
@@ -79,6 +83,11 @@ export class RpcFailure extends Error {
 
   get statusName(): string {
     return grpcStatusName(this.code);
+  }
+
+  /** Worth another attempt (rule 2 above). */
+  get retryable(): boolean {
+    return isRetryableCode(this.code) && this.agentAddress === undefined;
   }
 
   /** grpc-js's own UNAVAILABLE for a replica it could not reach (as opposed to a replica's answer). */
@@ -119,7 +128,7 @@ function toFailure(error: unknown, address: string): RpcFailure {
   const leaderAddress = firstString(service.metadata, "x-leader-address");
   const leaderId = firstString(service.metadata, "x-leader-id") ?? leaderAddress ?? "";
   const redirect = leaderAddress === undefined ? undefined : { id: leaderId, address: leaderAddress };
-  return new RpcFailure(service.code, service.details ?? "", address, redirect);
+  return new RpcFailure(service.code, service.details ?? "", address, redirect, firstString(service.metadata, "x-agent-address"));
 }
 
 export interface OrchClientOptions {
@@ -231,13 +240,13 @@ export class OrchClient {
         signal: this.options.signal,
         shouldConsumeRetry: () => this.targets.takeRoundEnd(),
         shouldRetry: ({ error }) => {
-          if (!(error instanceof RpcFailure) || !isRetryableCode(error.code)) return false;
+          if (!(error instanceof RpcFailure) || !error.retryable) return false;
           if (performance.now() - startedMs > cliLimits.retryQuietMs) this.options.log(this.progressLine(error));
           return true;
         },
       });
     } catch (error) {
-      if (error instanceof RpcFailure && isRetryableCode(error.code) && this.options.signal?.aborted !== true) {
+      if (error instanceof RpcFailure && error.retryable && this.options.signal?.aborted !== true) {
         throw new ClusterUnreachableError(error, [...tried], performance.now() - startedMs);
       }
       throw error;
@@ -280,7 +289,7 @@ export class OrchClient {
           address = redirect.address;
           continue;
         }
-        if (isRetryableCode(failure.code)) failure.leaderAtAddress = this.targets.failed(address);
+        if (failure.retryable) failure.leaderAtAddress = this.targets.failed(address);
         throw failure;
       }
     }

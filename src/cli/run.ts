@@ -62,6 +62,8 @@ Examples:
   orchctl cluster
   orchctl watch --deployment web
   orchctl leader transfer --to r2
+  orchctl slo
+  orchctl fault container web-0 crash
   orchctl delete web
   ORCH_ENDPOINTS=127.0.0.1:50051,127.0.0.1:50052,127.0.0.1:50053 orchctl list --output json
 
@@ -97,8 +99,8 @@ function buildProgram(io: CliIo, sessionFor: (command: Command) => Session): Com
   registerCluster(program, sessionFor);
   registerWatch(program, sessionFor);
   registerLeader(program, sessionFor);
-  registerSlo(program);
-  registerFault(program);
+  registerSlo(program, sessionFor);
+  registerFault(program, sessionFor);
   return program;
 }
 

@@ -10,6 +10,7 @@ import { RaftNode, type PeerAddresses } from "../raft/io/raft-node.js";
 import { startHttpServer } from "./http-server.js";
 import { registerRaftMetrics } from "./raft-metrics.js";
 import { registerClusterMetrics } from "./cluster-metrics.js";
+import { registerSloMetrics } from "./slo-metrics.js";
 import { SchedulerWorker } from "../scheduler/io/scheduler-worker.js";
 import { HealthController } from "../health/io/health-controller.js";
 
@@ -53,6 +54,7 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
   collectDefaultMetrics({ register: registry, prefix: "orchestrator_process_" });
   registerRaftMetrics(registry, node);
   registerClusterMetrics(registry, fsm);
+  registerSloMetrics(registry, fsm);
   const watchHub = new WatchHub(fsm);
   node.on("fatal", () => {
     // The disk or an invariant failed: exit and let the supervisor restart us from disk.

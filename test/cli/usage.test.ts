@@ -68,20 +68,6 @@ describe("help", () => {
   });
 });
 
-describe("stubs", () => {
-  it.each([["slo"], ["fault", "kill-node", "n1", "--for", "10s"]])("%j is not available yet, exit 1", async (...args) => {
-    const result = await runCli(args);
-    expect(result.code).toBe(1);
-    expect(result.stderr).toContain("not available yet");
-  });
-
-  it("reports a stub as JSON with --output json", async () => {
-    const result = await runCli(["slo", "-o", "json"]);
-    expect(result.code).toBe(1);
-    expect(JSON.parse(result.stdout)).toEqual({ error: { code: "UNIMPLEMENTED", message: "`orchctl slo` is not available yet" } });
-  });
-});
-
 describe("unreachable cluster", () => {
   it("gives up within --timeout with exit 1, naming what it tried", async () => {
     const first = await deadAddress();

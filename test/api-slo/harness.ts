@@ -1,0 +1,167 @@
+import * as grpc from "@grpc/grpc-js";
+import { createOrchestratorService } from "../../src/api/orchestrator-service.js";
+import { WatchHub } from "../../src/api/watch-hub.js";
+import { ClusterFsm, encodeCommand, type ApplyValue, type CommandBody } from "../../src/fsm/index.js";
+import {
+  GetSloRequest,
+  InjectFaultRequest,
+  OrchestratorServiceClient,
+  OrchestratorServiceService,
+  type GetSloResponse,
+  type InjectFaultResponse,
+} from "../../src/gen/orchestrator/v1/orchestrator.js";
+import { Strategy, type DeploymentSpec } from "../../src/gen/orchestrator/v1/types.js";
+import type { Clock } from "../../src/lib/clock.js";
+import { OrchestratorError } from "../../src/lib/errors.js";
+import { createLogger } from "../../src/lib/logger.js";
+import type { RaftNode } from "../../src/raft/io/raft-node.js";
+
+/**
+ * The real OrchestratorService over a real gRPC server on 127.0.0.1, backed by an in-process
+ * FSM that the test feeds committed commands directly (each with the leader time it wants),
+ * and a stand-in for the Raft node that only answers what GetSlo and InjectFault ask of it:
+ * the ReadIndex barrier (counted; a "follower" refuses it with the leader's address) and the
+ * replica's id.
+ */
+
+/** 2023-11-14T22:14:00Z, the start of a minute. */
+export const minuteStartMs = 1_700_000_040_000;
+
+export function deploymentSpec(name: string, replicas = 1): DeploymentSpec {
+  return {
+    name,
+    image: "nginx:1",
+    replicas,
+    cpuMillicores: 100,
+    memoryMib: 64,
+    strategy: Strategy.STRATEGY_UNSPECIFIED,
+    regions: [],
+    clientRegions: [],
+    onePerNode: false,
+    healthCheck: undefined,
+    restartPolicy: undefined,
+    progressDeadlineMs: 60_000,
+  };
+}
+
+/** Applies commands to an FSM at consecutive indexes, as a replica's Raft driver would. */
+export class FsmFeeder {
+  readonly fsm = new ClusterFsm();
+  index = 0;
+
+  apply(body: CommandBody, atMs: number): ApplyValue {
+    this.index += 1;
+    const result = this.fsm.apply(this.index, encodeCommand({ clientId: "", seq: 0, atMs, body }));
+    if (!result.ok) throw new Error(`${body.kind} at index ${this.index} failed: ${result.code}: ${result.message}`);
+    return result.value;
+  }
+
+  deploy(name: string, atMs: number, replicas = 1): string {
+    this.apply({ kind: "deploy", deploy: { spec: deploymentSpec(name, replicas) } }, atMs);
+    return `${name}-${this.index}`;
+  }
+
+  /** Opens a scale operation; returns its id. */
+  scale(name: string, replicas: number, atMs: number): string {
+    this.apply({ kind: "scale", scale: { name, replicas } }, atMs);
+    return `${name}-${this.index}`;
+  }
+
+  outcome(operationId: string, succeeded: boolean, atMs: number, reason = ""): void {
+    const value = this.apply({ kind: "operation-outcome", operationOutcome: { operationId, succeeded, reason } }, atMs);
+    if (value.kind !== "operation-outcome" || !value.recorded) throw new Error(`outcome of ${operationId} was not recorded`);
+  }
+
+  registerNode(nodeId: string, agentAddress: string, atMs: number, region = "us-east-1"): void {
+    this.apply({ kind: "register-node", registerNode: { nodeId, region, capacity: { cpuMillicores: 8000, memoryMib: 16384 }, agentAddress } }, atMs);
+  }
+
+  place(deployment: string, placements: [string, string][], atMs: number): void {
+    this.apply(
+      {
+        kind: "apply-plan",
+        applyPlan: { planId: `p${this.index}`, seed: 1, deployment, deploymentVersion: 1, placements: placements.map(([containerId, nodeId]) => ({ containerId, nodeId })), pendingReason: "" },
+      },
+      atMs,
+    );
+  }
+}
+
+export class FixedClock implements Clock {
+  constructor(public wallNowMs: number) {}
+  nowMs(): number {
+    return 0;
+  }
+  wallMs(): number {
+    return this.wallNowMs;
+  }
+}
+
+export interface StubNode {
+  readonly node: RaftNode;
+  /** linearizableRead() calls so far. */
+  reads: number;
+  /** False: answer reads as a follower that knows leader r2 at `leaderAddress`. */
+  leader: boolean;
+}
+
+export function stubNode(id = "r1", leaderAddress = "127.0.0.1:1"): StubNode {
+  const stub: StubNode = {
+    reads: 0,
+    leader: true,
+    node: {
+      linearizableRead: async () => {
+        stub.reads += 1;
+        if (!stub.leader) throw new OrchestratorError("UNAVAILABLE", "not the leader; the leader is r2", { leaderId: "r2", leaderAddress });
+      },
+      status: () => ({ id }),
+      isLeader: () => stub.leader,
+    } as unknown as RaftNode,
+  };
+  return stub;
+}
+
+export interface ServedService {
+  readonly address: string;
+  readonly client: OrchestratorServiceClient;
+  getSlo(request: Partial<GetSloRequest>): Promise<GetSloResponse>;
+  injectFault(request: Partial<InjectFaultRequest>): Promise<InjectFaultResponse>;
+  stop(): void;
+}
+
+export async function serve(fsm: ClusterFsm, node: RaftNode, options: { clock?: Clock; agentTimeoutMs?: number } = {}): Promise<ServedService> {
+  const server = new grpc.Server();
+  const logger = createLogger({ test: "api-slo" }, "silent");
+  server.addService(OrchestratorServiceService, createOrchestratorService({ node, fsm, watchHub: new WatchHub(fsm), logger, ...options }));
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
+  );
+  const address = `127.0.0.1:${port}`;
+  const client = new OrchestratorServiceClient(address, grpc.credentials.createInsecure());
+  return {
+    address,
+    client,
+    getSlo: (request) =>
+      new Promise((resolve, reject) => {
+        client.getSlo(GetSloRequest.fromPartial(request), (error, response) => (error === null ? resolve(response) : reject(error)));
+      }),
+    injectFault: (request) =>
+      new Promise((resolve, reject) => {
+        client.injectFault(InjectFaultRequest.fromPartial(request), (error, response) => (error === null ? resolve(response) : reject(error)));
+      }),
+    stop: () => {
+      client.close();
+      server.forceShutdown();
+    },
+  };
+}
+
+/** The gRPC error a call failed with (fails the test if it succeeded). */
+export async function callError(promise: Promise<unknown>): Promise<grpc.ServiceError> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as grpc.ServiceError;
+  }
+  throw new Error("expected the call to fail");
+}
