@@ -53,5 +53,12 @@ export async function renderStatus(client: OrchClient): Promise<string> {
     const s = d.status;
     lines.push(`  ${(d.spec?.name ?? "").padEnd(10)} ${String(s?.running ?? 0).padStart(2)}/${s?.desired ?? 0} running  ${s?.healthy ?? 0} healthy  ${s?.pending ?? 0} pending`);
   }
+  const slo = await client.call("getSlo", { stale: true });
+  lines.push("");
+  lines.push(
+    `Success rate (objective ${(slo.objective * 100).toFixed(2)}%): ` +
+      slo.windows.map((w) => `${w.name} ${(w.successRatio * 100).toFixed(2)}% (${w.succeeded} ok, ${w.failed} failed)`).join("   "),
+  );
+  lines.push(`Error budget remaining: ${(slo.errorBudgetRemainingRatio * 100).toFixed(1)}%`);
   return lines.join("\n");
 }
