@@ -91,7 +91,8 @@ describe("a three-replica cluster", () => {
       }
     }
     // The writes were proposed on the leader, not on the follower that received them.
-    expect(await cluster.metric(leader.leaderId, "orchestrator_raft_proposals_committed_total")).toBe(proposedBefore + names.length);
+    // At least the writes: the leader's scheduler also proposes (it records why replicas stay pending without nodes).
+    expect(await cluster.metric(leader.leaderId, "orchestrator_raft_proposals_committed_total")).toBeGreaterThanOrEqual(proposedBefore + names.length);
     expect(await cluster.metric(follower, "orchestrator_raft_proposals_committed_total")).toBe(0);
     expect(await cluster.metric(other, "orchestrator_raft_proposals_committed_total")).toBe(0);
 
