@@ -2,7 +2,8 @@
  * The agent's Prometheus metrics (prefix orchestrator_agent_, base units, _total on counters).
  * Gauges of current state are computed at scrape time from the runtime and the node set.
  */
-import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Registry } from "prom-client";
+import { registerProcessMetrics } from "../../server/process-metrics.js";
 import { localStates, type LocalState } from "../core/container-lifecycle.js";
 
 export interface AgentMetricSources {
@@ -29,7 +30,7 @@ export interface AgentMetrics {
 export function createAgentMetrics(labels: { readonly agent: string; readonly region: string }, sources: AgentMetricSources): AgentMetrics {
   const registry = new Registry();
   registry.setDefaultLabels({ agent: labels.agent, region: labels.region });
-  collectDefaultMetrics({ register: registry, prefix: "orchestrator_agent_process_" });
+  registerProcessMetrics(registry, "orchestrator_agent_process_");
   const registers = [registry];
   new Gauge({
     name: "orchestrator_agent_containers",

@@ -21,11 +21,14 @@ import {
   type ProbeState,
   type VerdictTransition,
 } from "../core/index.js";
-import { HttpProber, type ProbeOutcome } from "./http-prober.js";
+import { HttpProber, probeOutcomes, type ProbeOutcome } from "./http-prober.js";
 import { HealthState } from "../../gen/orchestrator/v1/fsm.js";
 
 const controllerTickMs = 100;
 const livenessEveryTicks = 5;
+/** Why a restart was decided: the `reason` label of orchestrator_container_restarts_total. */
+const restartReasons = ["unhealthy", "crashed"] as const;
+type RestartReason = (typeof restartReasons)[number];
 
 interface Watched {
   probe: ProbeState;
@@ -66,7 +69,11 @@ export class HealthController {
   ) {
     this.proposer = new CommandProposer(node);
     this.probes = new Counter({ name: "orchestrator_health_probes_total", help: "Health probes sent by this replica (leader only), by result.", labelNames: ["result"], registers: [registry] });
-    this.restarts = new Counter({ name: "orchestrator_container_restarts_total", help: "Restarts decided by this replica (leader only), by reason.", labelNames: ["reason"], registers: [registry] });
+    this.restarts = new Counter({ name: "orchestrator_container_restarts_total", help: "Restarts this replica decided as leader and committed to the log, by reason.", labelNames: ["reason"], registers: [registry] });
+    // Every label value's series exists from the start, at 0 on followers too, so rate() and
+    // increase() see a new leader's first probes and restarts instead of a series appearing mid-way.
+    for (const result of probeOutcomes) this.probes.inc({ result }, 0);
+    for (const reason of restartReasons) this.restarts.inc({ reason }, 0);
     const breaker = () => this.breaker;
     const nodeIds = () => this.fsm.listNodes().map((n) => n.id);
     const active = () => this.active;
@@ -139,7 +146,7 @@ export class HealthController {
         this.maybeResetBackoff(c, existing, now);
         continue;
       }
-      const spec = this.fsm.getDeployment(c.deployment)?.deployment.spec;
+      const spec = this.fsm.getDeploymentRecord(c.deployment)?.spec;
       if (spec === undefined) continue;
       const { periodMs, timeoutMs, failureThreshold, successThreshold, initialDelayMs } = spec.healthCheck;
       this.watched.set(c.id, {
@@ -155,33 +162,78 @@ export class HealthController {
 
   private maybeProbe(id: string, watched: Watched, now: number): void {
     if (watched.inFlight) return;
-    if (!this.breaker.allowProbe(watched.node, now)) {
-      if (watched.probe.phase.kind !== "unreachable") this.applyStep(id, watched, stepProbe(watched.probe, { kind: "node-unreachable", nowMs: now }));
-      return;
-    }
-    if (watched.probe.phase.kind === "unreachable") this.applyStep(id, watched, stepProbe(watched.probe, { kind: "node-reachable", nowMs: now }));
-    if (!probeDue(watched.probe, now)) return;
     const container = this.fsm.getContainer(id);
     const node = this.fsm.getNode(watched.node);
-    const spec = container === undefined ? undefined : this.fsm.getDeployment(container.deployment)?.deployment.spec;
+    const spec = container === undefined ? undefined : this.fsm.getDeploymentRecord(container.deployment)?.spec;
     if (node === undefined || spec === undefined || node.agentAddress === "") return;
-    this.applyStep(id, watched, stepProbe(watched.probe, { kind: "send", nowMs: now }));
-    const seq = inFlightSeq(watched.probe);
+    const unreachable = watched.probe.phase.kind === "unreachable";
+    // Only a probe that goes out now may ask the breaker to let it through: past its cool-down an
+    // open breaker lets exactly one trial through and waits for its result, so a trial taken by a
+    // container with nothing due (still in its initial delay, between periods) would leave the
+    // breaker half-open for good, and no probe would reach the node again. The others only read it.
+    if (!unreachable && !probeDue(watched.probe, now)) {
+      if (this.breaker.state(watched.node, now) !== "closed") this.markUnreachable(id, watched, now);
+      return;
+    }
+    if (!this.breaker.allowProbe(watched.node, now)) {
+      if (!unreachable) this.markUnreachable(id, watched, now);
+      return;
+    }
+    // Reachable again: the probe is due at once.
+    if (unreachable) this.applyStep(id, watched, stepProbe(watched.probe, { kind: "node-reachable", nowMs: now }));
     watched.inFlight = true;
-    const url = `http://${node.agentAddress}/containers/${encodeURIComponent(id)}${spec.healthCheck.path.startsWith("/") ? "" : "/"}${spec.healthCheck.path}`;
-    void this.prober.probe(url, spec.healthCheck.timeoutMs).then((outcome) => this.onProbeResult(id, watched, seq, outcome));
+    const path = `/containers/${encodeURIComponent(id)}${spec.healthCheck.path.startsWith("/") ? "" : "/"}${spec.healthCheck.path}`;
+    let seq = 0;
+    // The probe is sent, and its timeout starts, when the prober gives it a slot, not when it was
+    // queued: a probe waiting behind the leader's own backlog (a burst of due probes, a busy event
+    // loop) must not count as the container's timeout. A container restarted or moved meanwhile
+    // still gets the request (the breaker may be waiting for it as a trial), but its old probe
+    // state is not stepped.
+    const dispatch = (): boolean => {
+      if (!this.active) return false;
+      if (this.watched.get(id) === watched && watched.probe.phase.kind === "waiting") {
+        this.applyStep(id, watched, stepProbe(watched.probe, { kind: "send", nowMs: Math.max(Date.now(), watched.probe.phase.nextProbeAtMs, watched.probe.lastEventMs) }));
+        seq = inFlightSeq(watched.probe);
+      }
+      return true;
+    };
+    void this.prober.probe(`http://${node.agentAddress}`, path, spec.healthCheck.timeoutMs, dispatch).then((outcome) => {
+      if (outcome === null) watched.inFlight = false;
+      else this.onProbeResult(id, watched, seq, outcome);
+    });
   }
 
   private onProbeResult(id: string, watched: Watched, seq: number, outcome: ProbeOutcome): void {
     watched.inFlight = false;
     this.probes.inc({ result: outcome });
-    if (!this.active || this.watched.get(id) !== watched) return;
+    if (!this.active) return;
     const now = Math.max(Date.now(), watched.probe.lastEventMs);
     // The breaker hears whether the node answered at all: one sick container must not open it.
+    // It hears it even when the container is no longer watched (restarted, moved, removed while
+    // the probe was out): the answer may be a half-open breaker's trial, and a trial whose result
+    // is dropped leaves the breaker half-open for good.
     this.breaker.onResult(watched.node, outcome !== "no-answer", now);
+    if (this.watched.get(id) !== watched) return;
     if (watched.probe.phase.kind !== "in-flight" || inFlightSeq(watched.probe) !== seq) return;
     const result = outcome === "healthy" ? "success" : outcome === "unhealthy" ? "failure" : "timeout";
     this.applyStep(id, watched, stepProbe(watched.probe, { kind: "result", seq, result, nowMs: now }));
+  }
+
+  /**
+   * The node's breaker is not closed: no verdict about the container until the node answers.
+   * The probe verdict may already have been unknown (no probe answered since the container
+   * started or since this leader took over) while the cluster records the container healthy,
+   * as agents report a running container healthy: then there is no verdict transition, and the
+   * record is set to unknown here, or it would say healthy for as long as the node is silent.
+   */
+  private markUnreachable(id: string, watched: Watched, now: number): void {
+    const step = stepProbe(watched.probe, { kind: "node-unreachable", nowMs: now });
+    this.applyStep(id, watched, step);
+    if (step.transition !== null) return;
+    const container = this.fsm.getContainer(id);
+    if (container === undefined || container.health === "unknown") return;
+    const reason = "node unreachable (breaker open): no verdict until it answers again";
+    void this.propose(`health:${id}`, { kind: "container-health", containerHealth: { containerId: id, health: healthToProto("unknown"), reason } }, "container-health");
   }
 
   private applyStep(id: string, watched: Watched, step: ReturnType<typeof stepProbe>): void {
@@ -205,21 +257,28 @@ export class HealthController {
     this.decideRestart(container, "the container exited", "crashed");
   }
 
-  private decideRestart(container: Readonly<ContainerRecord>, why: string, reason: string): void {
-    const spec = this.fsm.getDeployment(container.deployment)?.deployment.spec;
+  private decideRestart(container: Readonly<ContainerRecord>, why: string, reason: RestartReason): void {
+    const key = `restart:${container.id}`;
+    // The restart decided earlier is still being committed (a crashed container is looked at
+    // every tick): nothing new is decided, nothing counted twice.
+    if (this.proposing.has(key)) return;
+    const spec = this.fsm.getDeploymentRecord(container.deployment)?.spec;
     if (spec === undefined) return;
     const decision = nextRestart(container.backoffStep, Date.now(), spec.restartPolicy, this.prng);
-    this.restarts.inc({ reason });
     void this.propose(
-      `restart:${container.id}`,
+      key,
       { kind: "restart-container", restartContainer: { containerId: container.id, delayMs: decision.delayMs, notBeforeMs: decision.notBeforeMs, backoffStep: decision.nextStep, reason: `${why}; ${decision.reason}` } },
       "restart-container",
-    );
+    ).then((applied) => {
+      // Counted once the log has it: a decision the FSM refused (a new leader's FSM still
+      // behind the log may see a container failed that is already restarting) restarted nothing.
+      if (applied) this.restarts.inc({ reason });
+    });
   }
 
   private maybeResetBackoff(container: Readonly<ContainerRecord>, watched: Watched, now: number): void {
     if (container.backoffStep === 0 || container.health !== "healthy") return;
-    const spec = this.fsm.getDeployment(container.deployment)?.deployment.spec;
+    const spec = this.fsm.getDeploymentRecord(container.deployment)?.spec;
     if (spec === undefined || !shouldReset(watched.runningSinceMs, now, spec.restartPolicy.resetAfterMs)) return;
     void this.propose(`reset:${container.id}`, { kind: "reset-backoff", resetBackoff: { containerId: container.id } }, "reset-backoff");
   }
@@ -250,14 +309,17 @@ export class HealthController {
     }
   }
 
-  private async propose<K extends ApplyValue["kind"]>(key: string, body: CommandBody, kind: K): Promise<void> {
-    if (this.proposing.has(key) || !this.active) return;
+  /** Proposes a decision unless one with the same key is in flight; true when the FSM applied it. */
+  private async propose<K extends ApplyValue["kind"]>(key: string, body: CommandBody, kind: K): Promise<boolean> {
+    if (this.proposing.has(key) || !this.active) return false;
     this.proposing.add(key);
     try {
       await this.proposer.propose(undefined, body, kind);
+      return true;
     } catch (error) {
       const message = error instanceof OrchestratorError ? error.message : String(error);
       this.logger.debug({ term: this.node.status().term, role: this.active ? "leader" : "follower", key, err: message }, "health decision not applied");
+      return false;
     } finally {
       this.proposing.delete(key);
     }
