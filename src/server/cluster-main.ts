@@ -1,7 +1,12 @@
 #!/usr/bin/env node
+import * as path from "node:path";
 import { Command } from "commander";
 import { ProcessCluster } from "./process-cluster.js";
 import { AgentProcesses } from "./process-agents.js";
+import { findExecutable, PrometheusNotInstalledError, PrometheusProcess, prometheusConfigDir } from "./process-prometheus.js";
+
+/** Where `--with-prometheus` serves Prometheus (DESIGN.md: Prometheus 9090). */
+const prometheusListenAddressDefault = "127.0.0.1:9090";
 
 /** `npm run cluster`: three replicas on the default local ports, in the foreground; Ctrl-C stops all. */
 async function main(): Promise<void> {
@@ -13,24 +18,48 @@ async function main(): Promise<void> {
     .option("--logs <dir>", "write each process's JSON log to <dir>/<name>.log instead of the terminal")
     .option("--nodes <n>", "simulated nodes per regional agent", "3")
     .option("--no-agents", "start only the replicas, no regional node agents")
-    .addHelpText("after", "\nThen, in another terminal:\n  orchctl deploy web --image nginx:1 --replicas 3\n  orchctl list\n  orchctl cluster");
+    .option("--with-prometheus", "also run Prometheus (prometheus/prometheus.yml and its alert rules) on 127.0.0.1:9090, data under <data>/prometheus", false)
+    .addHelpText(
+      "after",
+      "\nThen, in another terminal:\n  orchctl deploy web --image nginx:1 --replicas 3\n  orchctl list\n  orchctl cluster\n\nWith --with-prometheus, open http://127.0.0.1:9090 (targets, alerts, graphs).",
+    );
   program.parse(process.argv);
-  const opts = program.opts<{ replicas: string; data: string; wipe: boolean; logs?: string; nodes: string; agents: boolean }>();
+  const opts = program.opts<{ replicas: string; data: string; wipe: boolean; logs?: string; nodes: string; agents: boolean; withPrometheus: boolean }>();
   const replicas = Number(opts.replicas);
   if (!Number.isInteger(replicas) || replicas < 1 || replicas > 7) {
     process.stderr.write("error: --replicas must be between 1 and 7\n");
     process.exit(2);
+  }
+  // Refuse before starting anything: a cluster without the Prometheus that was asked for is not
+  // what the user wanted.
+  if (opts.withPrometheus && findExecutable("prometheus") === null) {
+    process.stderr.write(`error: --with-prometheus: ${new PrometheusNotInstalledError("prometheus").message} Or run without --with-prometheus.\n`);
+    process.exit(1);
   }
   const cluster = await ProcessCluster.start({ replicas, dataRoot: opts.data, wipe: opts.wipe, logDir: opts.logs ?? "inherit" });
   const nodesPerRegion = Number(opts.nodes);
   const agents = opts.agents
     ? await AgentProcesses.start({ endpoints: cluster.endpoints(), nodesPerRegion, logDir: opts.logs ?? "inherit" })
     : null;
+  let prometheus: PrometheusProcess | null = null;
+  if (opts.withPrometheus) {
+    try {
+      prometheus = await startPrometheus(opts.data, opts.logs);
+    } catch (error) {
+      process.stderr.write(`error: --with-prometheus: ${error instanceof Error ? error.message : String(error)}\nstopping the cluster...\n`);
+      await (agents?.stop() ?? Promise.resolve());
+      await cluster.stop();
+      process.exit(1);
+    }
+  }
   for (const r of cluster.replicas) {
     process.stdout.write(`${r.id}: api ${r.apiAddress}  raft ${r.raftAddress}  http ${r.metricsAddress}  data ${r.dataDir}  pid ${r.child?.pid}\n`);
   }
   for (const a of agents?.agents ?? []) {
     process.stdout.write(`agent ${a.region}: ${a.nodes} nodes  http ${a.httpAddress}  pid ${a.child?.pid}\n`);
+  }
+  if (prometheus !== null) {
+    process.stdout.write(`prometheus: ${prometheus.url}  (config prometheus/prometheus.yml, alerts prometheus/alerts.yml, data ${path.join(opts.data, "prometheus")})  pid ${prometheus.pid}\n`);
   }
   process.stdout.write(`\nendpoints: ${cluster.endpoints()}   (orchctl --endpoints ${cluster.endpoints()} ...)\nCtrl-C stops the cluster.\n\n`);
   let stopping = false;
@@ -38,7 +67,10 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     process.stdout.write("\nstopping the cluster...\n");
-    void (agents?.stop() ?? Promise.resolve()).then(() => cluster.stop()).then(() => process.exit(0));
+    void (prometheus?.stop() ?? Promise.resolve())
+      .then(() => agents?.stop())
+      .then(() => cluster.stop())
+      .then(() => process.exit(0));
   };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
@@ -47,6 +79,23 @@ async function main(): Promise<void> {
       if (!stopping) process.stderr.write(`replica ${r.id} exited with code ${code}\n`);
     });
   }
+  void prometheus?.exited.then((code) => {
+    if (!stopping) process.stderr.write(`prometheus exited with code ${code}\n`);
+  });
+}
+
+/**
+ * Prometheus with the repository's local configuration (the default ports of the replicas and
+ * agents) and alert rules, its data under <data>/prometheus, quiet unless something is wrong.
+ */
+function startPrometheus(dataRoot: string, logDir: string | undefined): Promise<PrometheusProcess> {
+  return PrometheusProcess.start({
+    configFile: path.join(prometheusConfigDir(), "prometheus.yml"),
+    dataDir: path.join(dataRoot, "prometheus"),
+    listenAddress: prometheusListenAddressDefault,
+    logDir: logDir ?? "inherit",
+    logLevel: "warn",
+  });
 }
 
 void main();

@@ -1,7 +1,8 @@
 import { Gauge, type Registry } from "prom-client";
-import { containerStates, knownRegions, type ClusterFsm } from "../fsm/index.js";
+import { containerStates, knownRegions, type ClusterFsm, type NodeRecord } from "../fsm/index.js";
 
 const nodeStatuses = ["ready", "down", "draining"] as const;
+const bytesPerMib = 1024 * 1024;
 
 /**
  * Gauges of the replicated cluster state, read from this replica's FSM at scrape time, so
@@ -27,6 +28,10 @@ export function registerClusterMetrics(registry: Registry, fsm: ClusterFsm): voi
       }
     },
   });
+  registerCapacityGauge(registry, fsm, "orchestrator_nodes_cpu_capacity_cores", "CPU capacity of the nodes, by region and status, in cores.", (n) => n.capacity.cpuMillicores / 1000);
+  registerCapacityGauge(registry, fsm, "orchestrator_nodes_cpu_allocated_cores", "CPU requested by the containers placed on the nodes, by region and status, in cores.", (n) => n.allocated.cpuMillicores / 1000);
+  registerCapacityGauge(registry, fsm, "orchestrator_nodes_memory_capacity_bytes", "Memory capacity of the nodes, by region and status, in bytes.", (n) => n.capacity.memoryMib * bytesPerMib);
+  registerCapacityGauge(registry, fsm, "orchestrator_nodes_memory_allocated_bytes", "Memory requested by the containers placed on the nodes, by region and status, in bytes.", (n) => n.allocated.memoryMib * bytesPerMib);
   new Gauge({
     name: "orchestrator_containers",
     help: "Containers by lifecycle state.",
@@ -47,6 +52,32 @@ export function registerClusterMetrics(registry: Registry, fsm: ClusterFsm): voi
     registers: [registry],
     collect() {
       this.set(fsm.listDeployments().length);
+    },
+  });
+}
+
+/**
+ * A gauge summing `value` over the nodes of each region and status, every combination present
+ * (0 when empty), so "capacity by region" has a series per region from the first scrape.
+ */
+function registerCapacityGauge(registry: Registry, fsm: ClusterFsm, name: string, help: string, value: (node: Readonly<NodeRecord>) => number): void {
+  new Gauge({
+    name,
+    help,
+    labelNames: ["region", "status"],
+    registers: [registry],
+    collect() {
+      const sums = new Map<string, number>();
+      for (const region of knownRegions) for (const status of nodeStatuses) sums.set(`${region}\u0000${status}`, 0);
+      for (const node of fsm.listNodes()) {
+        const key = `${node.region}\u0000${node.status}`;
+        sums.set(key, (sums.get(key) ?? 0) + value(node));
+      }
+      this.reset();
+      for (const [key, sum] of sums) {
+        const [region, status] = key.split("\u0000");
+        this.set({ region, status }, sum);
+      }
     },
   });
 }

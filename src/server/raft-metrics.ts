@@ -84,6 +84,9 @@ export function registerRaftMetrics(registry: Registry, node: RaftNode): void {
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
     registers: [registry],
   });
+  // Every peer's series exists from the start: a follower may never send to another follower,
+  // and per-peer panels and alerts should see a flat 0, not a missing series.
+  for (const peer of node.peers().keys()) if (peer !== node.id) roundTrip.zero({ peer });
   let lastLeader = "";
   node.on("role-change", (change: RoleChange) => {
     if (change.leader !== "" && change.leader !== lastLeader) {

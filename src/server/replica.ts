@@ -1,6 +1,6 @@
 import type { Server as GrpcServer } from "@grpc/grpc-js";
 import type { Server as HttpServer } from "node:http";
-import { Registry, collectDefaultMetrics } from "prom-client";
+import { Registry } from "prom-client";
 import { startApiServer } from "../api/api-server.js";
 import { WatchHub } from "../api/watch-hub.js";
 import { NodeHeartbeats } from "../api/agent-heartbeats.js";
@@ -11,6 +11,7 @@ import { startHttpServer } from "./http-server.js";
 import { registerRaftMetrics } from "./raft-metrics.js";
 import { registerClusterMetrics } from "./cluster-metrics.js";
 import { registerSloMetrics } from "./slo-metrics.js";
+import { registerProcessMetrics } from "./process-metrics.js";
 import { SchedulerWorker } from "../scheduler/io/scheduler-worker.js";
 import { HealthController } from "../health/io/health-controller.js";
 
@@ -51,7 +52,7 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
   });
   const registry = new Registry();
   registry.setDefaultLabels({ replica: options.id });
-  collectDefaultMetrics({ register: registry, prefix: "orchestrator_process_" });
+  registerProcessMetrics(registry, "orchestrator_process_");
   registerRaftMetrics(registry, node);
   registerClusterMetrics(registry, fsm);
   registerSloMetrics(registry, fsm);

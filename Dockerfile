@@ -1,0 +1,43 @@
+# MicroOrchestrator: one image with the three binaries on PATH (orchestrator, node-agent,
+# orchctl). cluster/docker-compose.yml runs it as three replicas and three regional agents.
+#
+#   docker build -t microorchestrator .
+#   docker run --rm microorchestrator orchestrator --help
+
+# --- build: compile TypeScript (and the protobuf code buf generates) ---------------------------
+FROM node:20-slim AS build
+WORKDIR /src
+# Dependencies first, so editing sources does not invalidate this layer.
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json buf.yaml buf.gen.yaml ./
+COPY proto ./proto
+COPY src ./src
+# `npm run build` = buf generate && tsc. Then drop the dev dependencies (TypeScript, buf, vitest,
+# eslint) so the runtime stage copies only what the binaries load.
+RUN npm run build \
+ && npm prune --omit=dev --no-audit --no-fund
+
+# --- runtime ----------------------------------------------------------------------------------
+FROM node:20-slim AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build /src/package.json /src/package-lock.json ./
+COPY --from=build /src/node_modules ./node_modules
+COPY --from=build /src/dist/src ./dist/src
+# The package.json `bin` entries, on PATH. Each has a `#!/usr/bin/env node` line; Node follows
+# the symlink, so their relative imports resolve inside /app/dist.
+RUN chmod 0755 dist/src/server/main.js dist/src/agent/main.js dist/src/cli/main.js \
+ && ln -s /app/dist/src/server/main.js /usr/local/bin/orchestrator \
+ && ln -s /app/dist/src/agent/main.js /usr/local/bin/node-agent \
+ && ln -s /app/dist/src/cli/main.js /usr/local/bin/orchctl \
+ && mkdir -p /data \
+ && chown node:node /data
+# The unprivileged user of the node image (uid 1000). A replica keeps its Raft log and snapshots
+# in --data-dir /data; a named volume mounted there starts out owned by this user.
+USER node
+VOLUME ["/data"]
+# Replica 1's API, Raft and HTTP ports and agent 1's HTTP port (DESIGN.md); other replicas and
+# agents use 5005i / 700i / 808(i-1) and 9101..9103.
+EXPOSE 50051 7001 8080 9101
+CMD ["orchestrator", "--help"]
