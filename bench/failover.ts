@@ -19,6 +19,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fixed, loadAverage, machineInfo, round, table, writeResult } from "./bench-report.js";
 import { detectEtcd, EtcdCluster, type EtcdInstall } from "./etcd-cluster.js";
 import { EtcdFollowingSystem, FollowingWriter, OursFollowingSystem, type FollowingSystem } from "./following-writer.js";
+import { trackTempDir } from "./process-guard.js";
 import { runLoad, summarize, type LoadResult } from "./load-generator.js";
 import { benchDeploymentSpec, deploy, findLeader, killCluster, orchestratorChannel, startTrackedCluster, waitAllCaughtUp } from "./orchestrator-bench-client.js";
 
@@ -359,12 +360,14 @@ export async function benchFailover(options: FailoverBenchOptions = {}): Promise
   console.log(`  load average at start: ${machine.loadAverageAtStart.join(" ")} on ${machine.machineCores} cores`);
 
   const root = await mkdtemp(path.join(os.tmpdir(), "orch-bench-failover-"));
+  const untrackRoot = options.keepFiles === true ? () => false : trackTempDir(root);
   let ours: SystemRun;
   let etcd: SystemRun | null = null;
   try {
     ours = await oursRun(opts, root);
     if (install !== null) etcd = await etcdRun(opts, install, root);
   } finally {
+    untrackRoot();
     if (options.keepFiles === true) console.log(`  kept data and logs in ${root}`);
     else await rm(root, { recursive: true, force: true });
   }

@@ -1,3 +1,5 @@
+import { rmSync } from "node:fs";
+
 /**
  * Every process a benchmark starts (replicas, etcd members) is registered here by a function that
  * lists its current PIDs, so that whatever way the benchmark ends — normally, by an exception, or
@@ -7,9 +9,10 @@
 type PidSource = () => readonly number[];
 
 const sources = new Set<PidSource>();
+const tempDirs = new Set<string>();
 let installed = false;
 
-/** SIGKILLs every registered PID that is still alive; safe to call more than once. */
+/** SIGKILLs every registered PID that is still alive and removes registered temporary directories; safe to call more than once. */
 export function killTracked(): void {
   for (const source of sources) {
     for (const pid of source()) {
@@ -20,6 +23,14 @@ export function killTracked(): void {
       }
     }
   }
+  for (const dir of tempDirs) {
+    try {
+      rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+    } catch {
+      // Best effort: a dying process may still hold a file for a moment.
+    }
+  }
+  tempDirs.clear();
 }
 
 function install(): void {
@@ -50,4 +61,11 @@ export function trackProcesses(source: PidSource): () => void {
   install();
   sources.add(source);
   return () => sources.delete(source);
+}
+
+/** Registers a temporary directory to delete if the benchmark ends abruptly; returns a function that unregisters it. */
+export function trackTempDir(dir: string): () => void {
+  install();
+  tempDirs.add(dir);
+  return () => tempDirs.delete(dir);
 }

@@ -21,6 +21,7 @@ import type { OrchestratorServiceClient } from "../src/gen/orchestrator/v1/orche
 import { cpuPerWrite, fixed, loadAverage, machineInfo, round, sampleCpu, table, writeResult } from "./bench-report.js";
 import { EtcdChannel, encodePutRequest } from "./etcd-client.js";
 import { detectEtcd, EtcdCluster, type EtcdInstall } from "./etcd-cluster.js";
+import { trackTempDir } from "./process-guard.js";
 import { runLoad, type LoadResult, type RequestFn } from "./load-generator.js";
 import {
   benchDeploymentSpec,
@@ -200,6 +201,7 @@ export async function benchWrites(options: WritesBenchOptions = {}): Promise<unk
   console.log(`  load average at start: ${machine.loadAverageAtStart.join(" ")} on ${machine.machineCores} cores`);
 
   const root = await mkdtemp(path.join(os.tmpdir(), "orch-bench-writes-"));
+  const untrackRoot = trackTempDir(root);
   const runs: LevelRun[] = [];
   try {
     for (const concurrency of opts.concurrencies) {
@@ -210,6 +212,7 @@ export async function benchWrites(options: WritesBenchOptions = {}): Promise<unk
       runs.push({ ours, etcd });
     }
   } finally {
+    untrackRoot();
     await rm(root, { recursive: true, force: true });
   }
 
