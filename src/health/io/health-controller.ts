@@ -184,15 +184,20 @@ export class HealthController {
     watched.inFlight = true;
     const path = `/containers/${encodeURIComponent(id)}${spec.healthCheck.path.startsWith("/") ? "" : "/"}${spec.healthCheck.path}`;
     let seq = 0;
-    // The probe is sent, and its timeout starts, when the prober gives it a slot, not when it was
-    // queued: a probe waiting behind the leader's own backlog (a burst of due probes, a busy event
-    // loop) must not count as the container's timeout. A container restarted or moved meanwhile
-    // still gets the request (the breaker may be waiting for it as a trial), but its old probe
-    // state is not stepped.
+    // The probe is stepped "sent" when the prober gives it a slot, not when it was queued: a probe
+    // waiting behind the leader's own backlog (a burst of due probes, a busy event loop) must not
+    // count as the container's timeout, which runs from the send. It is recorded as sent when it
+    // fell due, though, if it goes out within a tick of that: the next one is then due a period
+    // after this one was, not a period after the tick that happened to pick it up, so the cadence
+    // is the period, not the period rounded up to the next tick (10% fewer probes at a 1 s period).
+    // At most one tick of the leader's delay counts against the timeout, as it always did.
+    // A container restarted or moved meanwhile still gets the request (the breaker may be waiting
+    // for it as a trial), but its old probe state is not stepped.
     const dispatch = (): boolean => {
       if (!this.active) return false;
       if (this.watched.get(id) === watched && watched.probe.phase.kind === "waiting") {
-        this.applyStep(id, watched, stepProbe(watched.probe, { kind: "send", nowMs: Math.max(Date.now(), watched.probe.phase.nextProbeAtMs, watched.probe.lastEventMs) }));
+        const sentAtMs = Math.max(watched.probe.phase.nextProbeAtMs, watched.probe.lastEventMs, Date.now() - controllerTickMs);
+        this.applyStep(id, watched, stepProbe(watched.probe, { kind: "send", nowMs: sentAtMs }));
         seq = inFlightSeq(watched.probe);
       }
       return true;
