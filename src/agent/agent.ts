@@ -27,7 +27,7 @@ export interface AgentOptions {
   readonly memoryMib: number;
   /** Control-plane API addresses (host:port), any of the replicas. */
   readonly endpoints: readonly string[];
-  /** Where the HTTP server listens (port 0: any free port). */
+  /** Where the HTTP server listens (port 0: a free port picked by the OS). */
   readonly httpAddress: string;
   /** The address the replicas reach the HTTP server at (default: the bound --http address). */
   readonly advertiseAddress?: string;

@@ -74,7 +74,7 @@ export interface DeploymentSpec {
   cpuMillicores: number;
   memoryMib: number;
   strategy: Strategy;
-  /** Only place replicas in these regions (empty: any). */
+  /** Only place replicas in these regions (empty: every region). */
   regions: Region[];
   clientRegions: Region[];
   onePerNode: boolean;

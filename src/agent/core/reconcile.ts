@@ -10,7 +10,7 @@
  *   started, not even by an agent that (re)starts and finds it so; an instance that still runs
  *   (or waits to) is halted without a report. Only the leader's restart takes it out of failed.
  * - a restart count above the local instance's generation (the leader restarted it: recorded
- *   restarting): any instance of the earlier count is dropped unreported and a fresh one is
+ *   restarting): every instance of the earlier count is dropped unreported and a fresh one is
  *   started for the new count, not before the restart's not-before time (the runtime waits,
  *   then starts it and reports starting and running as usual).
  * - nothing local at all (first placement, or the agent restarted): started the same way.

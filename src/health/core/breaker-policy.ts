@@ -81,7 +81,7 @@ type NodeBreaker =
   /** The trial probe is out; its result decides. */
   | { readonly kind: "half-open"; readonly coolDownMs: number; lastMs: number };
 
-/** The legal moves, as grpc-js states them: any other is a bug. */
+/** The legal moves, as grpc-js states them: every other move is a bug. */
 const legalMoves: Readonly<Record<BreakerState, readonly BreakerState[]>> = {
   closed: ["open"],
   open: ["half-open"],

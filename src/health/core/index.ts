@@ -2,7 +2,7 @@
  * The health core: pure policies the leader's health controller (src/health/io) drives. Files
  * follow the path of a failure: a probe's verdict (probe-state), a node's breaker
  * (breaker-policy), a restart's back-off (restart-backoff), a silent node (node-liveness), and
- * the bookkeeping of the objective (operation-tracker, slo). No IO, no clock, no Math.random.
+ * the bookkeeping of the objective (operation-tracker, slo). Pure: time and randomness are arguments.
  */
 export { healthLimits } from "./limits.js";
 export {

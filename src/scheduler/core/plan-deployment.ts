@@ -86,7 +86,7 @@ class Planner {
         this.placeAcrossRegions([]);
         return;
       case "latency":
-        // Without client regions every region is as near as any other: plain spread.
+        // Without client regions all regions are equally near: plain spread.
         this.placeAcrossRegions(this.request.clientRegions);
         return;
       default:
