@@ -19,7 +19,7 @@
  * closed) changes nothing, so a new leader may safely repeat its predecessor's verdicts.
  * Outcomes count in per-minute buckets (minute = floor(at_ms / 60000)) kept for 30 days.
  */
-import type { OperationOutcomeCommand } from "../gen/orchestrator/v1/fsm.js";
+import type { OperationOutcomeCommand, OperationOutcomesCommand } from "../gen/orchestrator/v1/fsm.js";
 import { assert } from "../lib/assert.js";
 import type { ApplyResult } from "./apply-result.js";
 import type { ClusterState } from "./cluster-state.js";
@@ -43,11 +43,34 @@ export function openOperation(state: ClusterState, deployment: DeploymentRecord,
   state.touchDeployment(deployment);
 }
 
-export function applyOperationOutcome(state: ClusterState, command: OperationOutcomeCommand, atMs: number): ApplyResult {
-  const problem =
+function validateOutcome(command: OperationOutcomeCommand): ApplyResult | null {
+  return (
     (command.operationId === "" ? failure("INVALID_ARGUMENT", "operation outcome without an operation id") : null) ??
     validateText("operation id", command.operationId, fsmLimits.operationIdLengthMax) ??
-    validateText("outcome reason", command.reason, fsmLimits.reasonLengthMax);
+    validateText("outcome reason", command.reason, fsmLimits.reasonLengthMax)
+  );
+}
+
+/** Every verdict is checked before any is applied, so a bad one leaves the state untouched. */
+export function applyOperationOutcomes(state: ClusterState, command: OperationOutcomesCommand, atMs: number): ApplyResult {
+  if (command.outcomes.length === 0) return failure("INVALID_ARGUMENT", "operation outcomes command without any outcome");
+  if (command.outcomes.length > fsmLimits.outcomesPerCommandMax) {
+    return failure("INVALID_ARGUMENT", `${command.outcomes.length} operation outcomes in one command; at most ${fsmLimits.outcomesPerCommandMax}`);
+  }
+  for (const outcome of command.outcomes) {
+    const problem = validateOutcome(outcome);
+    if (problem !== null) return problem;
+  }
+  let recorded = 0;
+  for (const outcome of command.outcomes) {
+    const result = applyOperationOutcome(state, outcome, atMs);
+    if (result.ok && result.value.kind === "operation-outcome" && result.value.recorded) recorded++;
+  }
+  return success({ kind: "operation-outcomes", recorded, ignored: command.outcomes.length - recorded });
+}
+
+export function applyOperationOutcome(state: ClusterState, command: OperationOutcomeCommand, atMs: number): ApplyResult {
+  const problem = validateOutcome(command);
   if (problem !== null) return problem;
   const unchanged = { kind: "operation-outcome", operationId: command.operationId, recorded: false } as const;
   if (state.operations.get(command.operationId) === undefined) return success(unchanged);

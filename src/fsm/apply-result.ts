@@ -90,6 +90,12 @@ export type ApplyValue =
       readonly operationId: string;
       /** False when the operation was not open (unknown, superseded, dropped or closed). */
       readonly recorded: boolean;
+    }
+  | {
+      readonly kind: "operation-outcomes";
+      /** How many of the verdicts closed an open operation (the others changed nothing). */
+      readonly recorded: number;
+      readonly ignored: number;
     };
 
 export type ApplyResult = FsmResult<ApplyValue>;

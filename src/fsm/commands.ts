@@ -12,6 +12,7 @@ import {
   type DeployCommand,
   type NodeDownCommand,
   type OperationOutcomeCommand,
+  type OperationOutcomesCommand,
   type RegisterNodeCommand,
   type RemoveContainerCommand,
   type ResetBackoffCommand,
@@ -36,7 +37,8 @@ export type CommandBody =
   | { readonly kind: "restart-container"; readonly restartContainer: RestartContainerCommand }
   | { readonly kind: "reset-backoff"; readonly resetBackoff: ResetBackoffCommand }
   | { readonly kind: "node-down"; readonly nodeDown: NodeDownCommand }
-  | { readonly kind: "operation-outcome"; readonly operationOutcome: OperationOutcomeCommand };
+  | { readonly kind: "operation-outcome"; readonly operationOutcome: OperationOutcomeCommand }
+  | { readonly kind: "operation-outcomes"; readonly operationOutcomes: OperationOutcomesCommand };
 
 export type CommandKind = CommandBody["kind"];
 
@@ -103,6 +105,7 @@ export function decodeCommand(data: Uint8Array): FsmResult<DecodedCommand> {
   if (message.resetBackoff !== undefined) bodies.push({ kind: "reset-backoff", resetBackoff: message.resetBackoff });
   if (message.nodeDown !== undefined) bodies.push({ kind: "node-down", nodeDown: message.nodeDown });
   if (message.operationOutcome !== undefined) bodies.push({ kind: "operation-outcome", operationOutcome: message.operationOutcome });
+  if (message.operationOutcomes !== undefined) bodies.push({ kind: "operation-outcomes", operationOutcomes: message.operationOutcomes });
   if (bodies.length !== 1) {
     return failure("INVALID_ARGUMENT", `FSM command (format ${message.formatVersion}) carries ${bodies.length} bodies; exactly one is expected`);
   }

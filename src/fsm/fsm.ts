@@ -12,7 +12,7 @@ import { applyDelete, applyDeploy, applyScale } from "./apply-deployment.js";
 import { applyContainerHealth, applyResetBackoff, applyRestartContainer } from "./apply-health.js";
 import { applyRegisterNode, applySetNodeStatus } from "./apply-node.js";
 import { applyNodeDown } from "./apply-node-down.js";
-import { applyOperationOutcome } from "./apply-operation.js";
+import { applyOperationOutcome, applyOperationOutcomes } from "./apply-operation.js";
 import { applyPlan } from "./apply-plan.js";
 import type { ApplyResult } from "./apply-result.js";
 import type { ClientSession } from "./client-sessions.js";
@@ -139,6 +139,8 @@ export class ClusterFsm {
         return applyNodeDown(state, body.nodeDown, atMs);
       case "operation-outcome":
         return applyOperationOutcome(state, body.operationOutcome, atMs);
+      case "operation-outcomes":
+        return applyOperationOutcomes(state, body.operationOutcomes, atMs);
       default:
         return assertNever(body, "command body");
     }

@@ -11,8 +11,9 @@ export function isKnownRegion(value: string): value is Region {
 /**
  * The command format this code writes and the newest it understands. A replica meeting a newer
  * format stops (it would otherwise apply the entry differently from its peers): upgrade it.
+ * 3: OperationOutcomes (several verdicts in one entry).
  */
-export const commandFormatVersion = 2;
+export const commandFormatVersion = 3;
 /**
  * The snapshot format this code writes and reads. 2: crashed containers wanted running hold
  * their node's capacity, and operations, outcome buckets and backoff steps are stored.
@@ -35,6 +36,8 @@ export const fsmLimits = {
   clientSessionsMax: 10_000,
   /** Placements in one plan. */
   placementsPerPlanMax: 10_000,
+  /** Verdicts in one OperationOutcomes command. */
+  outcomesPerCommandMax: 1_000,
   /** listContainers without a limit returns at most this many. */
   containersListDefault: 1_000,
   containersListMax: 100_000,

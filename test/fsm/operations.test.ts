@@ -55,6 +55,26 @@ describe("operations", () => {
     expect(h.fail(body.outcome("x".repeat(fsmLimits.operationIdLengthMax + 1), true)).code).toBe("INVALID_ARGUMENT");
   });
 
+  it("closes several in one command, refusing the whole batch if one verdict is invalid", () => {
+    const h = cluster();
+    h.ok(body.deploy({ name: "api", replicas: 0, progressDeadlineMs: 30_000 }));
+    expect(h.fsm.openOperations().map((o) => o.id)).toEqual(["web-2", "api-6"]);
+    const outcomes = (list: Array<[string, boolean]>): Parameters<typeof h.ok>[0] => ({
+      kind: "operation-outcomes",
+      operationOutcomes: { outcomes: list.map(([operationId, succeeded]) => ({ operationId, succeeded, reason: "" })) },
+    });
+    const before = h.fsm.dumpState();
+    expect(h.fail(outcomes([["web-2", true], ["", true]])).code).toBe("INVALID_ARGUMENT");
+    expect(h.fail(outcomes([])).code).toBe("INVALID_ARGUMENT");
+    const tooMany = Array.from({ length: fsmLimits.outcomesPerCommandMax + 1 }, (_, i): [string, boolean] => [`x-${i}`, true]);
+    expect(h.fail(outcomes(tooMany)).code).toBe("INVALID_ARGUMENT");
+    expect({ ...h.fsm.dumpState(), revision: 0 }).toEqual({ ...before, revision: 0 });
+    expect(h.ok(outcomes([["web-2", true], ["api-6", false], ["gone-1", true]]))).toEqual({ kind: "operation-outcomes", recorded: 2, ignored: 1 });
+    expect(h.fsm.openOperations()).toEqual([]);
+    const [bucket] = h.fsm.outcomeBuckets();
+    expect(bucket).toMatchObject({ succeeded: 1, failed: 1 });
+  });
+
   it("a scale supersedes the open operation, which is dropped uncounted", () => {
     const h = cluster();
     h.ok(body.scale("web", 2)); // no change: nothing opens

@@ -267,6 +267,26 @@ describe("LevelDbLogStore", () => {
     await store.close();
   });
 
+  it("writes a commit-only change with the next batch, a compaction, or at close", async () => {
+    const dir = await dirs.make();
+    const store = await openStore(dir);
+    await store.persist({ hardState: { term: 1, vote: "r1", commit: 0 }, entries: entries(1, 4, 1), snapshot: null });
+    await store.persist({ hardState: { term: 1, vote: "r1", commit: 2 }, entries: [], snapshot: null });
+    // The mirror (what the core reads) has it at once.
+    expect(store.storage.persistedHardState().commit).toBe(2);
+    await store.persist({ hardState: null, entries: [entry(5, 1)], snapshot: null });
+    await store.persist({ hardState: { term: 1, vote: "r1", commit: 4 }, entries: [], snapshot: null });
+    // The snapshot is above the commit on disk (2) but not above the mirror's (4): the batch carries both.
+    await store.saveSnapshot(4, CONF_R1, new TextEncoder().encode("state@4"), 0);
+    await store.persist({ hardState: { term: 1, vote: "r1", commit: 5 }, entries: [], snapshot: null });
+    await store.close();
+
+    const reopened = await openStore(dir);
+    expect(reopened.storage.initialState().hardState).toEqual({ term: 1, vote: "r1", commit: 5 });
+    expect(reopened.stats()).toMatchObject({ snapshotIndex: 4, lastIndex: 5 });
+    await reopened.close();
+  });
+
   it("writes a thousand entries as one batch", async () => {
     const dir = await dirs.make();
     const durations: number[] = [];

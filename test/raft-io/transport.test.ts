@@ -300,7 +300,8 @@ describe("GrpcTransport", () => {
     const metadata = new Metadata();
     metadata.set("raft-from", "b");
     const call = client.stream(metadata);
-    call.on("data", () => undefined);
+    const acks: number[] = [];
+    call.on("data", (response: { batches: number }) => acks.push(response.batches));
     call.on("error", () => undefined);
     const good = encodeMessage(heartbeat("b", "a", 42));
     call.write({
@@ -312,8 +313,13 @@ describe("GrpcTransport", () => {
         encodeMessage(sample("snapshot", "b", "a")),
         good,
       ],
+      ackRequested: false,
     });
+    // A batch that asks for an answer gets one covering both batches.
+    call.write({ messages: [], ackRequested: true });
     await waitFor(() => a.received.some((m) => m.term === 42), "the good message");
+    await waitFor(() => acks.length === 1, "the ack");
+    expect(acks).toEqual([2]);
     b.transport.send([heartbeat("b", "a", 43)]);
     await waitFor(() => a.received.some((m) => m.term === 43), "b's own stream still working");
     expect(a.received.map((m) => [m.from, m.term])).toEqual([

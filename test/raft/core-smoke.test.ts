@@ -12,12 +12,12 @@ class TinyCluster {
   readonly applied = new Map<string, Entry[]>();
   private inFlight: Message[] = [];
 
-  constructor(ids: string[], seed: number) {
+  constructor(ids: string[], seed: number, lazyCommitBroadcast = false) {
     const prng = new Prng(seed);
     for (const id of ids) {
       const disk = new MemoryLogStorage({ voters: ids, learners: [] });
       this.disks.set(id, disk);
-      this.nodes.set(id, new RawNode(raftConfig({ id, random: prng.fork() }), disk));
+      this.nodes.set(id, new RawNode(raftConfig({ id, random: prng.fork(), lazyCommitBroadcast }), disk));
       this.applied.set(id, []);
     }
   }
@@ -81,5 +81,21 @@ describe("raft core smoke", () => {
       expect(commands, id).toHaveLength(100);
       expect(commands[99]).toBe("cmd-99");
     }
+  });
+
+  it("with a lazy commit broadcast, followers learn the commit index from the next heartbeat", () => {
+    const cluster = new TinyCluster(["r1", "r2", "r3"], 11, true);
+    cluster.tickAll(200);
+    const leader = cluster.leader()!;
+    const node = cluster.nodes.get(leader)!;
+    const commands = (id: string) => cluster.applied.get(id)!.filter((e) => e.data.byteLength > 0).length;
+    expect(node.propose(new TextEncoder().encode("cmd")).ok).toBe(true);
+    cluster.settle();
+    // Committed and applied on the leader; no empty append told the followers yet.
+    expect(commands(leader)).toBe(1);
+    const followers = [...cluster.nodes.keys()].filter((id) => id !== leader);
+    for (const id of followers) expect(commands(id), id).toBe(0);
+    cluster.tickAll(5);
+    for (const id of followers) expect(commands(id), id).toBe(1);
   });
 });

@@ -4,6 +4,7 @@
  *   npm run sim -- --seed S               replays one seed and prints its whole trace
  * Options: --replicas 3|5 (default: odd seeds 3, even seeds 5), --ticks N (fault-phase ticks),
  * --keep N (log entries left behind each snapshot), --lease (lease reads instead of ReadIndex rounds),
+ * --lazy-commit (followers learn the commit index from the next append or heartbeat, as the replicas run),
  * --bug commitWithoutQuorum|commitPreviousTermByCounting|voteTwicePerTerm (with the fault mix its test uses).
  * Exit status: 0 no violation, 1 violations, 2 usage error.
  */
@@ -25,6 +26,7 @@ interface CliArgs {
   bug: DeliberateBugName | null;
   keep: number | null;
   lease: boolean;
+  lazyCommit: boolean;
 }
 
 class UsageError extends Error {}
@@ -36,12 +38,16 @@ function parseIntArg(name: string, text: string | undefined): number {
 }
 
 function parseArgs(argv: readonly string[]): CliArgs {
-  const args: CliArgs = { seeds: null, from: 1, seed: null, replicas: null, ticks: null, bug: null, keep: null, lease: false };
+  const args: CliArgs = { seeds: null, from: 1, seed: null, replicas: null, ticks: null, bug: null, keep: null, lease: false, lazyCommit: false };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = argv[i + 1];
     if (flag === "--lease") {
       args.lease = true;
+      continue;
+    }
+    if (flag === "--lazy-commit") {
+      args.lazyCommit = true;
       continue;
     }
     switch (flag) {
@@ -91,6 +97,7 @@ function optionsFor(seed: number, args: CliArgs): ReturnType<typeof simOptions> 
     ...(args.ticks !== null ? { faultTicks: args.ticks } : {}),
     ...(args.keep !== null ? { snapshotKeepEntries: args.keep } : {}),
     ...(args.lease ? { readOnly: "lease" as const } : {}),
+    ...(args.lazyCommit ? { lazyCommitBroadcast: true } : {}),
   });
 }
 
@@ -101,6 +108,7 @@ function replayCommand(seed: number, args: CliArgs): string {
     args.bug !== null ? `--bug ${args.bug}` : "",
     args.keep !== null ? `--keep ${args.keep}` : "",
     args.lease ? "--lease" : "",
+    args.lazyCommit ? "--lazy-commit" : "",
   ].filter((s) => s !== "");
   return `npm run sim -- --seed ${seed}${extra.length > 0 ? ` ${extra.join(" ")}` : ""}`;
 }

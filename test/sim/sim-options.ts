@@ -88,6 +88,8 @@ export interface SimOptions {
   readonly heartbeatIntervalTicks: number;
   /** "safe": ReadIndex confirms leadership with a heartbeat round; "lease": the leader trusts its lease. */
   readonly readOnly: "safe" | "lease";
+  /** The core's lazyCommitBroadcast (what the real replicas use). */
+  readonly lazyCommitBroadcast: boolean;
   /** Overrides the core's message size limit; tiny values send one entry per append. */
   readonly messageBytesMax: number | null;
   readonly bugs: DeliberateBugs;
@@ -115,6 +117,7 @@ export function simOptions(fields: Pick<SimOptions, "seed"> & Partial<SimOptions
     electionTimeoutTicks: 30,
     heartbeatIntervalTicks: 5,
     readOnly: "safe",
+    lazyCommitBroadcast: false,
     messageBytesMax: null,
     bugs: {},
     unsafeLocalReads: false,

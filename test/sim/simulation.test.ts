@@ -6,15 +6,17 @@ import { runSimulation } from "./simulation.js";
 const seedCount = 300;
 /** Seeds run with lease reads (the core's optional read mode), on top. */
 const leaseSeedCount = 100;
+/** Seeds run with the lazy commit broadcast the real replicas use, on top. */
+const lazyCommitSeedCount = 100;
 
 /** One line per failing seed, with the command that replays it. */
-function failingSeeds(from: number, count: number, lease: boolean): string[] {
+function failingSeeds(from: number, count: number, mode: "default" | "lease" | "lazy-commit"): string[] {
   const failures: string[] = [];
   for (let seed = from; seed < from + count; seed++) {
-    const result = runSimulation(simOptions({ seed, readOnly: lease ? "lease" : "safe" }));
+    const result = runSimulation(simOptions({ seed, readOnly: mode === "lease" ? "lease" : "safe", lazyCommitBroadcast: mode === "lazy-commit" }));
     if (result.violationCount === 0) continue;
     const first = result.violations[0];
-    const replay = `npm run sim -- --seed ${seed}${lease ? " --lease" : ""}`;
+    const replay = `npm run sim -- --seed ${seed}${mode === "default" ? "" : ` --${mode}`}`;
     failures.push(`seed ${seed} (${result.replicas} replicas): ${result.violationCount} violation(s), first ${first.kind}: ${first.message.split("\n")[0]} -- replay: ${replay}`);
   }
   return failures;
@@ -22,13 +24,18 @@ function failingSeeds(from: number, count: number, lease: boolean): string[] {
 
 describe("deterministic Raft simulator", () => {
   it(`finds no violation in seeds 1..${seedCount}`, () => {
-    const failures = failingSeeds(1, seedCount, false);
+    const failures = failingSeeds(1, seedCount, "default");
     expect(failures, `${failures.length} of ${seedCount} seeds failed:\n${failures.join("\n")}`).toEqual([]);
   });
 
   it(`finds no violation with lease reads in seeds 1..${leaseSeedCount}`, () => {
-    const failures = failingSeeds(1, leaseSeedCount, true);
+    const failures = failingSeeds(1, leaseSeedCount, "lease");
     expect(failures, `${failures.length} of ${leaseSeedCount} seeds failed:\n${failures.join("\n")}`).toEqual([]);
+  });
+
+  it(`finds no violation with the lazy commit broadcast in seeds 1..${lazyCommitSeedCount}`, () => {
+    const failures = failingSeeds(1, lazyCommitSeedCount, "lazy-commit");
+    expect(failures, `${failures.length} of ${lazyCommitSeedCount} seeds failed:\n${failures.join("\n")}`).toEqual([]);
   });
 
   it("gives the same trace for the same seed, every time", () => {

@@ -105,6 +105,7 @@ class Simulation implements ReplicaHooks, FaultCluster, WorkloadCluster {
       preVote: true,
       checkQuorum: true,
       readOnly: o.readOnly,
+      lazyCommitBroadcast: o.lazyCommitBroadcast,
       bugs: o.bugs,
       ...(o.messageBytesMax !== null ? { messageBytesMax: o.messageBytesMax } : {}),
     });
@@ -113,7 +114,7 @@ class Simulation implements ReplicaHooks, FaultCluster, WorkloadCluster {
   run(): SimResult {
     const o = this.options;
     const bugs = Object.keys(o.bugs).filter((k) => o.bugs[k as keyof typeof o.bugs] === true);
-    const extras = [o.readOnly === "lease" ? "lease reads" : "", o.unsafeLocalReads ? "UNSAFE local reads" : "", bugs.length > 0 ? `deliberate bugs: ${bugs.join(",")}` : ""].filter((x) => x !== "");
+    const extras = [o.readOnly === "lease" ? "lease reads" : "", o.lazyCommitBroadcast ? "lazy commit broadcast" : "", o.unsafeLocalReads ? "UNSAFE local reads" : "", bugs.length > 0 ? `deliberate bugs: ${bugs.join(",")}` : ""].filter((x) => x !== "");
     this.trace(`seed ${o.seed}: ${o.replicas} replicas + ${simLimits.spareReplicas} spare, ${o.clients} clients, ${o.faultTicks} fault ticks${extras.map((x) => `, ${x}`).join("")}`);
     this.trace(formatFaultPlan(this.faults.plan));
     try {

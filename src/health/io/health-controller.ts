@@ -22,7 +22,7 @@ import {
   type VerdictTransition,
 } from "../core/index.js";
 import { HttpProber, probeOutcomes, type ProbeOutcome } from "./http-prober.js";
-import { HealthState } from "../../gen/orchestrator/v1/fsm.js";
+import { HealthState, type OperationOutcomeCommand } from "../../gen/orchestrator/v1/fsm.js";
 
 const controllerTickMs = 100;
 const livenessEveryTicks = 5;
@@ -303,31 +303,45 @@ export class HealthController {
   }
 
   private checkOperations(now: number): void {
+    const verdicts: OperationOutcomeCommand[] = [];
     for (const op of this.fsm.openOperations()) {
+      if (this.proposing.has(`op:${op.id}`)) continue;
       const view = this.fsm.getDeployment(op.deployment);
       if (view === undefined) continue;
       const counts = { desired: view.deployment.spec.replicas, healthy: view.status.healthy };
       const verdict = evaluateOperation({ kind: op.kind, startedAtMs: op.startedAtMs, progressDeadlineMs: op.deadlineAtMs - op.startedAtMs }, counts, Math.max(now, op.startedAtMs));
       if (verdict === "pending") continue;
       const reason = verdict === "succeeded" ? `all ${counts.desired} replicas healthy` : `only ${counts.healthy}/${counts.desired} replicas healthy at the progress deadline`;
-      void this.propose(`op:${op.id}`, { kind: "operation-outcome", operationOutcome: { operationId: op.id, succeeded: verdict === "succeeded", reason } }, "operation-outcome");
+      verdicts.push({ operationId: op.id, succeeded: verdict === "succeeded", reason });
+    }
+    // One entry per batch of verdicts: a burst of deploys closes in a few entries, not one each.
+    for (let i = 0; i < verdicts.length; i += fsmLimits.outcomesPerCommandMax) {
+      const batch = verdicts.slice(i, i + fsmLimits.outcomesPerCommandMax);
+      const keys = batch.map((v) => `op:${v.operationId}`);
+      void this.proposeAll(keys, { kind: "operation-outcomes", operationOutcomes: { outcomes: batch } }, "operation-outcomes");
     }
   }
 
-  /** Proposes a decision unless one with the same key is in flight; true when the FSM applied it. */
-  private async propose<K extends ApplyValue["kind"]>(key: string, body: CommandBody, kind: K): Promise<boolean> {
-    if (this.proposing.has(key) || !this.active) return false;
-    this.proposing.add(key);
+  /** Proposes one command that decides for every key; keys already in flight must be left out by the caller. */
+  private async proposeAll<K extends ApplyValue["kind"]>(keys: readonly string[], body: CommandBody, kind: K): Promise<boolean> {
+    if (!this.active) return false;
+    for (const key of keys) this.proposing.add(key);
     try {
       await this.proposer.propose(undefined, body, kind);
       return true;
     } catch (error) {
       const message = error instanceof OrchestratorError ? error.message : String(error);
-      this.logger.debug({ term: this.node.status().term, role: this.active ? "leader" : "follower", key, err: message }, "health decision not applied");
+      this.logger.debug({ term: this.node.status().term, role: this.active ? "leader" : "follower", keys: keys.length, err: message }, "health decisions not applied");
       return false;
     } finally {
-      this.proposing.delete(key);
+      for (const key of keys) this.proposing.delete(key);
     }
+  }
+
+  /** Proposes a decision unless one with the same key is in flight; true when the FSM applied it. */
+  private propose<K extends ApplyValue["kind"]>(key: string, body: CommandBody, kind: K): Promise<boolean> {
+    if (this.proposing.has(key)) return Promise.resolve(false);
+    return this.proposeAll([key], body, kind);
   }
 }
 

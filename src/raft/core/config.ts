@@ -36,6 +36,13 @@ export interface RaftConfig {
   readonly uncommittedBytesMax: number;
   readonly committedBytesPerReadyMax: number;
   readonly pendingReadsMax: number;
+  /**
+   * When the commit index moves, leave telling the followers to the next append or heartbeat
+   * instead of sending each an empty append at once. Clients hear from the leader, so only
+   * followers' own applying waits (at most a heartbeat interval when idle), and each write
+   * saves a message and its answer per follower.
+   */
+  readonly lazyCommitBroadcast: boolean;
   readonly random: RandomSource;
   readonly bugs: DeliberateBugs;
 }
@@ -54,6 +61,7 @@ export function raftConfig(fields: Pick<RaftConfig, "id" | "random"> & Partial<R
     uncommittedBytesMax: raftLimits.uncommittedBytesMax,
     committedBytesPerReadyMax: raftLimits.committedBytesPerReadyMax,
     pendingReadsMax: raftLimits.pendingReadsMax,
+    lazyCommitBroadcast: false,
     bugs: {},
     ...fields,
   };

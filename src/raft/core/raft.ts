@@ -670,9 +670,10 @@ export class Raft {
       pr.becomeReplicate();
     } else if (pr.state === "replicate") pr.inflights.freeLE(m.index);
 
-    if (this.maybeCommit()) this.broadcastAppend();
-    // A follower that was paused when the commit index moved must still hear about it.
-    else this.fillWindow(m.from, pr.sentCommit < Math.min(this.log.committed, pr.match));
+    if (this.maybeCommit()) this.broadcastAppend(!this.config.lazyCommitBroadcast);
+    // A follower that was paused when the commit index moved must still hear about it (with a
+    // lazy broadcast, the next heartbeat tells it).
+    else this.fillWindow(m.from, !this.config.lazyCommitBroadcast && pr.sentCommit < Math.min(this.log.committed, pr.match));
     if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) this.sendTimeoutNow(m.from);
   }
 
@@ -775,10 +776,11 @@ export class Raft {
     if (this.role === "leader") this.broadcastAppend();
   }
 
-  private broadcastAppend(): void {
+  /** Sends every follower what it lacks; `sendIfEmpty` also sends those lacking nothing, for the commit index. */
+  private broadcastAppend(sendIfEmpty = true): void {
     this.broadcastPending = false;
     for (const id of this.progress.keys()) {
-      if (id !== this.id) this.fillWindow(id, true);
+      if (id !== this.id) this.fillWindow(id, sendIfEmpty);
     }
   }
 

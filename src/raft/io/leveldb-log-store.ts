@@ -79,6 +79,12 @@ export class LevelDbLogStore {
   private tail: Promise<void> = Promise.resolve();
   private failure: unknown = undefined;
   private closed = false;
+  /**
+   * The mirror's hard state has a commit index the disk does not have yet: commit-only updates
+   * are not written on their own (Raft may lose the commit index; re-learning it is cheap, an
+   * extra LevelDB write per commit is not), but ride along with the next batch and with close.
+   */
+  private hardStateDirty = false;
 
   private constructor(
     private readonly db: LogDb,
@@ -113,13 +119,24 @@ export class LevelDbLogStore {
   }
 
   /**
-   * Persists a Ready's durable parts in one LevelDB batch, then mirrors them into `storage`.
-   * Order: snapshot (replaces the log), entries (truncating a conflicting suffix), hard state.
-   * The batch is synced unless only the commit index changed, which Raft may lose safely.
+   * Persists a Ready's durable parts in one synced LevelDB batch, then mirrors them into
+   * `storage`. Order: snapshot (replaces the log), entries (truncating a conflicting suffix),
+   * hard state. An update that only moves the commit index writes nothing by itself: it goes
+   * to disk with the next batch (see hardStateDirty).
    */
   persist(update: PersistUpdate): Promise<void> {
     if (update.hardState === null && update.entries.length === 0 && update.snapshot === null) return this.exclusive(async () => {});
-    return this.exclusive(() => this.persistNow(update));
+    return this.exclusive(async () => {
+      // Decided in the queue, against the hard state of every earlier write.
+      const current = this.storage.persistedHardState();
+      const hardState = update.hardState;
+      if (update.entries.length === 0 && update.snapshot === null && hardState !== null && hardState.term === current.term && hardState.vote === current.vote) {
+        this.storage.setHardState(hardState);
+        this.hardStateDirty = true;
+        return;
+      }
+      await this.persistNow(update);
+    });
   }
 
   /**
@@ -164,6 +181,10 @@ export class LevelDbLogStore {
     // Refuse new writes at once; the ones already queued still complete.
     this.closed = true;
     await this.tail;
+    if (this.hardStateDirty && this.failure === undefined) {
+      await this.db.batch([{ type: "put", key: META_KEYS.hardState, value: encodeHardState(this.storage.persistedHardState()) }], { sync: true });
+      this.hardStateDirty = false;
+    }
     await this.db.close();
   }
 
@@ -181,7 +202,7 @@ export class LevelDbLogStore {
     if (update.entries.length > 0) bounds = this.planAppend(ops, bounds, update.snapshot, update.entries);
     if (bounds !== previous.bounds) ops.push({ type: "put", key: META_KEYS.logBounds, value: encodeLogBounds(bounds) });
     const hardState = update.hardState ?? previous.hardState;
-    if (update.hardState !== null) ops.push({ type: "put", key: META_KEYS.hardState, value: encodeHardState(hardState) });
+    if (update.hardState !== null || this.hardStateDirty) ops.push({ type: "put", key: META_KEYS.hardState, value: encodeHardState(hardState) });
     // The checks open() makes, made before writing, so a core bug never reaches the disk.
     assert(hardState.commit <= bounds.lastIndex, `commit ${hardState.commit} beyond the log's last index ${bounds.lastIndex}`);
     assert(hardState.commit >= snapRecord.index, `commit ${hardState.commit} below the snapshot index ${snapRecord.index}`);
@@ -191,6 +212,7 @@ export class LevelDbLogStore {
       hardState.term !== previous.hardState.term ||
       hardState.vote !== previous.hardState.vote;
     await this.write(ops, sync);
+    this.hardStateDirty = false;
 
     if (update.snapshot !== null) this.storage.applySnapshot(update.snapshot);
     this.storage.append(update.entries);
@@ -253,7 +275,10 @@ export class LevelDbLogStore {
     this.planDelete(ops, this.bounds.firstIndex, compactTo);
     const bounds = { firstIndex: compactTo + 1, lastIndex: this.bounds.lastIndex };
     ops.push({ type: "put", key: META_KEYS.logBounds, value: encodeLogBounds(bounds) });
+    // The snapshot is at or below the mirror's commit, which must reach the disk with it.
+    if (this.hardStateDirty) ops.push({ type: "put", key: META_KEYS.hardState, value: encodeHardState(hardState) });
     await this.write(ops, true);
+    this.hardStateDirty = false;
 
     this.sizes.dropFirst(compactTo + 1 - this.bounds.firstIndex);
     this.bounds = bounds;

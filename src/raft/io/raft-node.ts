@@ -121,7 +121,7 @@ export class RaftNode extends EventEmitter {
     const snapshot = store.storage.snapshot();
     this.lastSnapshotIndex = snapshot.meta.index;
     if (snapshot.meta.index > 0) this.stateMachine.restore(snapshot.data);
-    const config = raftConfig({ id: options.id, random: new Prng(randomInt(0x7fffffff)), ...options.raft });
+    const config = raftConfig({ id: options.id, random: new Prng(randomInt(0x7fffffff)), lazyCommitBroadcast: true, ...options.raft });
     this.rawNode = new RawNode(config, store.storage);
     this.transport = transport ?? this.createTransport();
   }
@@ -329,21 +329,31 @@ export class RaftNode extends EventEmitter {
     const termOrVoteChanged = rd.hardState !== null && (rd.hardState.term !== this.persistedTerm || rd.hardState.vote !== this.persistedVote);
     const sendEarly = this.rawNode.status().role === "leader" && !termOrVoteChanged;
     if (sendEarly) this.transport.send(rd.messages);
-    if (rd.entries.length > 0 || rd.hardState !== null || rd.snapshot !== null) {
-      const started = performance.now();
-      await this.store.persist({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot });
-      if (rd.mustSync) this.emit("fsync", (performance.now() - started) / 1000);
-      if (rd.hardState !== null) {
-        this.persistedTerm = rd.hardState.term;
-        this.persistedVote = rd.hardState.vote;
-      }
-    }
-    if (!sendEarly) this.transport.send(rd.messages);
+    const durable = rd.entries.length > 0 || rd.hardState !== null || rd.snapshot !== null;
+    // Only the commit index changed: Raft may lose it, so nothing waits for this write (the
+    // store still orders it before the next one, so it never overwrites a newer term or vote).
+    const commitOnly = durable && rd.entries.length === 0 && rd.snapshot === null && !termOrVoteChanged;
+    const started = performance.now();
+    const persisted = durable ? this.store.persist({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot }) : null;
     if (rd.snapshot !== null) {
+      await persisted;
       this.stateMachine.restore(rd.snapshot.data);
       this.lastSnapshotIndex = rd.snapshot.meta.index;
     }
+    // Committed entries are durable on a quorum already, so they are applied while this
+    // Ready's own write is in flight (etcd does the same); the write runs on libuv's pool.
     for (const entry of rd.committedEntries) this.applyEntry(entry);
+    if (persisted !== null && !commitOnly) {
+      await persisted;
+      if (rd.mustSync) this.emit("fsync", (performance.now() - started) / 1000);
+    } else if (persisted !== null) {
+      persisted.catch((error: unknown) => this.fatal(error instanceof Error ? error : new Error(String(error))));
+    }
+    if (rd.hardState !== null) {
+      this.persistedTerm = rd.hardState.term;
+      this.persistedVote = rd.hardState.vote;
+    }
+    if (!sendEarly) this.transport.send(rd.messages);
     this.rawNode.advance(rd);
     if (rd.softState !== null) this.onSoftState(rd.softState.role, rd.softState.leader);
     for (const rs of rd.readStates) {

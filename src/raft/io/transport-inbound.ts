@@ -65,14 +65,19 @@ export class InboundService {
       this.env.logger.debug({ peer, how }, "raft stream from peer ended");
       if (peer !== null && this.env.isRunning()) this.env.onPeerConnectionLost(peer);
     };
+    let unacked = 0;
     call.on("data", (request: StreamRequest) => {
       if (!this.env.isRunning()) return;
       for (const wire of request.messages) {
         peer ??= wire.from;
         this.deliver(wire, peer);
       }
-      // The ack: flow control for the sender and its round-trip sample.
-      if (!ended) call.write({});
+      // The ack, when asked for: flow control for the sender and its round-trip sample.
+      unacked++;
+      if (request.ackRequested && !ended) {
+        call.write({ batches: unacked });
+        unacked = 0;
+      }
     });
     call.on("end", () => {
       call.end();

@@ -66,10 +66,11 @@ export class PeerStream {
   /** gRPC's buffer is full: wait for "drain" before writing again. */
   private blocked = false;
   /** Unacked batches, oldest first. Invariant: length <= batchesInflightMax. */
-  private inflight: Array<{ readonly sentMs: number; readonly bytes: number }> = [];
+  private inflight: Array<{ readonly sentMs: number; readonly bytes: number; readonly ackRequested: boolean }> = [];
   /** Invariant: the sum of inflight[].bytes. */
   private inflightBytes = 0;
   private lastRoundTripSampleMs = Number.NEGATIVE_INFINITY;
+  private lastAckRequestMs = Number.NEGATIVE_INFINITY;
   private flushScheduled = false;
   private unreachablePending = false;
   private reconnectTimer: NodeJS.Timeout | null = null;
@@ -176,13 +177,27 @@ export class PeerStream {
       const bytesBefore = this.queue.bytes();
       const batch = this.queue.takeBatch(limits.batchMessagesMax, limits.batchBytesMax);
       const bytes = bytesBefore - this.queue.bytes();
-      this.inflight.push({ sentMs: performance.now(), bytes });
+      const sentMs = performance.now();
+      const ackRequested = this.wantsAck(sentMs, bytes);
+      this.inflight.push({ sentMs, bytes, ackRequested });
       this.inflightBytes += bytes;
-      const writable = this.call.write({ messages: batch.map(encodeMessage) });
+      const writable = this.call.write({ messages: batch.map(encodeMessage), ackRequested });
       this.stats.batchesSent++;
       this.stats.messagesSent += batch.length;
       if (!writable) this.blocked = true;
     }
+  }
+
+  /**
+   * Whether the batch about to leave asks for an answer: once the window is half full (so it
+   * never fills without an answer on the way), and once per round-trip sample interval.
+   */
+  private wantsAck(nowMs: number, bytes: number): boolean {
+    const limits = this.env.limits;
+    if (this.inflight.length + 1 >= limits.batchesInflightMax / 2 || this.inflightBytes + bytes >= limits.bytesInflightMax / 2) return true;
+    if (nowMs - this.lastAckRequestMs < limits.roundTripSampleIntervalMs) return false;
+    this.lastAckRequestMs = nowMs;
+    return true;
   }
 
   /** Room for another batch: under both in-flight bounds (an empty window always has room). */
@@ -210,8 +225,8 @@ export class PeerStream {
     call.on("metadata", () => {
       if (current()) this.onConnected();
     });
-    call.on("data", () => {
-      if (current()) this.onAck();
+    call.on("data", (response: StreamResponse) => {
+      if (current()) this.onAck(response.batches);
     });
     call.on("drain", () => {
       if (!current()) return;
@@ -232,17 +247,21 @@ export class PeerStream {
     this.env.logger.debug({ peer: this.peer, address: this.address }, "raft stream to peer connected");
   }
 
-  private onAck(): void {
-    const acked = this.inflight.shift();
-    if (acked === undefined) {
-      this.env.logger.debug({ peer: this.peer }, "raft stream ack without an unacked batch; ignored");
-      return;
+  /** `batches` oldest batches arrived (0 from a peer that acknowledges every batch on its own). */
+  private onAck(batches: number): void {
+    const count = Math.max(1, batches);
+    if (count > this.inflight.length) {
+      this.env.logger.debug({ peer: this.peer, acked: count, unacked: this.inflight.length }, "raft stream acked more batches than were sent; ignored the rest");
     }
-    this.inflightBytes -= acked.bytes;
+    const acked = this.inflight.splice(0, count);
+    if (acked.length === 0) return;
+    for (const batch of acked) this.inflightBytes -= batch.bytes;
+    // The newest batch acknowledged is the one that asked: its time is the round trip.
+    const last = acked[acked.length - 1];
     const nowMs = performance.now();
-    if (nowMs - this.lastRoundTripSampleMs >= this.env.limits.roundTripSampleIntervalMs) {
+    if (last.ackRequested && nowMs - this.lastRoundTripSampleMs >= this.env.limits.roundTripSampleIntervalMs) {
       this.lastRoundTripSampleMs = nowMs;
-      this.env.onRoundTrip(this.peer, (nowMs - acked.sentMs) / 1000);
+      this.env.onRoundTrip(this.peer, (nowMs - last.sentMs) / 1000);
     }
     if (this.queue.size() > 0) this.scheduleFlush();
   }
