@@ -90,7 +90,7 @@ export class AssignmentFeed {
     let path = this.healthPathByDeployment.get(deployment);
     if (path === undefined) {
       // '' for a deleted deployment: its remaining containers are all being stopped.
-      path = this.fsm.getDeployment(deployment)?.deployment.spec.healthCheck.path ?? "";
+      path = this.fsm.getDeploymentRecord(deployment)?.spec.healthCheck.path ?? "";
       if (this.healthPathByDeployment.size >= fsmLimits.deploymentsMax) this.healthPathByDeployment.clear();
       this.healthPathByDeployment.set(deployment, path);
     }

@@ -59,6 +59,12 @@ export class ClusterState {
   private readonly pendingByDeployment = new Map<string, Set<string>>();
   /** Ids of the containers holding capacity on each node: its assignments. */
   private readonly holdingByNode = new Map<string, Set<string>>();
+  /**
+   * The revision of the last change to any container of each deployment (created, placed,
+   * moved through its lifecycle, health, removed), so a reader that summarised a deployment's
+   * containers can tell, in O(1), whether its summary is still current.
+   */
+  private readonly containersChangedAt = new Map<string, number>();
   /** Changes of the command being applied, collapsed per entity, in first-touched order. */
   private changes = new Map<string, StateChange>();
 
@@ -74,6 +80,16 @@ export class ClusterState {
     const taken = [...this.changes.values()];
     this.changes = new Map();
     return taken;
+  }
+
+  /** See containersChangedAt; 0 for a deployment whose containers never changed. */
+  containersRevision(deployment: string): number {
+    return this.containersChangedAt.get(deployment) ?? 0;
+  }
+
+  private noteContainerChange(container: ContainerRecord, action: ChangeAction): void {
+    this.containersChangedAt.set(container.deployment, this.revision);
+    this.noteChange("container", action, container.id);
   }
 
   // ---- reads used by the handlers ----
@@ -206,7 +222,7 @@ export class ClusterState {
     this.containers.set(container.id, container);
     addTo(this.byDeployment, name, container.id);
     addTo(this.pendingByDeployment, name, container.id);
-    this.noteChange("container", "put", container.id);
+    this.noteContainerChange(container, "put");
     return container;
   }
 
@@ -224,7 +240,7 @@ export class ClusterState {
     assert(removeFrom(this.pendingByDeployment, container.deployment, container.id), `pending index misses ${container.id}`);
     this.allocate(container);
     this.clearPendingReasonIfNonePending(container.deployment);
-    this.noteChange("container", "put", container.id);
+    this.noteContainerChange(container, "put");
   }
 
   /**
@@ -243,7 +259,7 @@ export class ClusterState {
     assert(wasHolding || !holding, `container ${container.id} would take capacity by going to ${to}`);
     if (wasHolding && !holding) this.release(container);
     container.updatedRevision = this.revision;
-    this.noteChange("container", "put", container.id);
+    this.noteContainerChange(container, "put");
   }
 
   /** A placed, live container is wanted stopped: it keeps its capacity until it is seen to stop. */
@@ -254,7 +270,7 @@ export class ClusterState {
     assert(!isTerminal(container.state), "stopping a container that has ended (remove it instead)");
     container.desired = "stopped";
     container.updatedRevision = this.revision;
-    this.noteChange("container", "put", container.id);
+    this.noteContainerChange(container, "put");
   }
 
   /**
@@ -266,13 +282,13 @@ export class ClusterState {
     assert(container.desired === "running", "retiring a container twice");
     container.desired = "stopped";
     container.updatedRevision = this.revision;
-    this.noteChange("container", "put", container.id);
+    this.noteContainerChange(container, "put");
   }
 
   touchContainer(container: ContainerRecord): void {
     assert(this.containers.get(container.id) === container, "touching a container that is not in the state");
     container.updatedRevision = this.revision;
-    this.noteChange("container", "put", container.id);
+    this.noteContainerChange(container, "put");
   }
 
   /** Forgets a container, releasing what it held. */
@@ -285,7 +301,7 @@ export class ClusterState {
     }
     assert(removeFrom(this.byDeployment, container.deployment, container.id), `deployment index misses ${container.id}`);
     this.containers.delete(container.id);
-    this.noteChange("container", "delete", container.id);
+    this.noteContainerChange(container, "delete");
   }
 
   private allocate(container: ContainerRecord): void {
@@ -334,6 +350,8 @@ export class ClusterState {
     const allocated = new Map<string, Resources>();
     for (const container of this.containers.values()) {
       addTo(this.byDeployment, container.deployment, container.id);
+      // Whatever a reader summarised before the restore is stale.
+      this.containersChangedAt.set(container.deployment, this.revision);
       if (container.state === "pending") addTo(this.pendingByDeployment, container.deployment, container.id);
       if (!holdsCapacity(container)) continue;
       addTo(this.holdingByNode, container.node, container.id);

@@ -19,17 +19,21 @@ import type { ClientSession } from "./client-sessions.js";
 import { ClusterState, type StateChange } from "./cluster-state.js";
 import { decodeCommand, type DecodedCommand } from "./commands.js";
 import {
+  containerStateCounts,
+  deploymentStatus,
   deploymentView,
   events,
   listContainers,
   type ContainerFilter,
   type ContainerPage,
+  type DeploymentStatusSummary,
   type DeploymentView,
   type EventFilter,
 } from "./read-model.js";
 import { failure, success } from "./result.js";
-import { decodeSnapshot, encodeSnapshot } from "./snapshot.js";
-import type { ContainerRecord, DeploymentRecord, FsmEvent, NodeRecord, OperationRecord, OutcomeBucket, Resources } from "./state.js";
+import { snapshotRecordsPerStep } from "./limits.js";
+import { decodeSnapshot, encodeSnapshot, encodeSnapshotSteps } from "./snapshot.js";
+import type { ContainerRecord, ContainerState, DeploymentRecord, FsmEvent, NodeRecord, OperationRecord, OutcomeBucket, Resources } from "./state.js";
 import { validateClientRequest } from "./validation.js";
 
 export type ChangeListener = (change: StateChange) => void;
@@ -53,6 +57,8 @@ export class ClusterFsm {
   private readonly changeListeners = new Set<ChangeListener>();
   private readonly restoreListeners = new Set<RestoreListener>();
   private applying = false;
+  /** A sliced snapshot (snapshotSteps) is being encoded: applying would change what it encodes. */
+  private snapshotting = false;
 
   /** The index of the last applied log entry (0 before any). */
   get revision(): number {
@@ -66,6 +72,7 @@ export class ClusterFsm {
    */
   apply(index: number, data: Uint8Array): ApplyResult {
     assert(!this.applying, "apply is not re-entrant (a change listener must not apply)");
+    assert(!this.snapshotting, "apply while a snapshot is being encoded");
     assert(Number.isSafeInteger(index) && index > this.state.revision, `apply index ${index} after revision ${this.state.revision}`);
     this.applying = true;
     let result: ApplyResult;
@@ -152,10 +159,34 @@ export class ClusterFsm {
     return encodeSnapshot(this.state);
   }
 
+  /**
+   * The same snapshot, encoded a slice at a time: each next() does about `recordsPerStep`
+   * records, the last returns the bytes. Nothing may be applied until it is done (apply checks);
+   * a restore ends it (the next step throws), and so does return().
+   */
+  *snapshotSteps(recordsPerStep = snapshotRecordsPerStep): Generator<void, Uint8Array, void> {
+    assert(!this.applying && !this.snapshotting, "snapshot during apply or another snapshot");
+    const state = this.state;
+    this.snapshotting = true;
+    try {
+      const steps = encodeSnapshotSteps(state, recordsPerStep);
+      for (;;) {
+        const step = steps.next();
+        if (step.done === true) return step.value;
+        yield;
+        assert(this.state === state, "the state was restored during a snapshot");
+      }
+    } finally {
+      if (this.state === state) this.snapshotting = false;
+    }
+  }
+
   /** Replaces the whole state with a snapshot's; restore listeners then learn the new revision. */
   restore(bytes: Uint8Array): void {
     assert(!this.applying, "restore during apply");
     this.state = decodeSnapshot(bytes);
+    // A snapshot being encoded from the old state is abandoned (its next step throws).
+    this.snapshotting = false;
     for (const listener of this.restoreListeners) listener(this.state.revision);
   }
 
@@ -200,10 +231,38 @@ export class ClusterFsm {
   }
 
   /** Sorted by name. */
+  /** getDeployment's status alone: O(the deployment's containers), no event scan. */
+  getDeploymentStatus(name: string): DeploymentStatusSummary | undefined {
+    const deployment = this.state.deployments.get(name);
+    return deployment === undefined ? undefined : deploymentStatus(this.state, deployment);
+  }
+
+  /**
+   * The revision of the last change to any of the deployment's containers (0: none yet). With
+   * the record's updatedRevision it tells whether a status summary taken earlier still holds.
+   */
+  containersRevision(name: string): number {
+    return this.state.containersRevision(name);
+  }
+
+  /** Containers wanted running, by state, across the cluster (what the containers gauge shows). */
+  containerStateCounts(): Record<ContainerState, number> {
+    return containerStateCounts(this.state);
+  }
+
+  deploymentCount(): number {
+    return this.state.deployments.size;
+  }
+
   listDeployments(): DeploymentView[] {
     return [...this.state.deployments.values()]
       .sort((a, b) => (a.spec.name < b.spec.name ? -1 : 1))
       .map((deployment) => deploymentView(this.state, deployment));
+  }
+
+  /** Every container, in no particular order, without copying (do not apply while iterating). */
+  allContainers(): IterableIterator<Readonly<ContainerRecord>> {
+    return this.state.containers.values();
   }
 
   getContainer(id: string): Readonly<ContainerRecord> | undefined {

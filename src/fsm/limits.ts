@@ -19,6 +19,8 @@ export const commandFormatVersion = 3;
  * their node's capacity, and operations, outcome buckets and backoff steps are stored.
  */
 export const snapshotFormatVersion = 2;
+/** Records per step of a sliced snapshot encoding (about 10 ms of work). */
+export const snapshotRecordsPerStep = 10_000;
 
 /** Every bound of the cluster state. Units go last in names. */
 export const fsmLimits = {

@@ -68,6 +68,20 @@ export interface EventFilter {
 }
 
 export function deploymentView(state: ClusterState, deployment: Readonly<DeploymentRecord>): DeploymentView {
+  const name = deployment.spec.name;
+  // Events of an earlier deployment of the same name are not this one's.
+  const recentEvents = events(state, { deployment: name, limit: fsmLimits.recentEventsMax, sinceRevision: deployment.createdRevision });
+  return {
+    deployment,
+    status: deploymentStatus(state, deployment),
+    recentEvents,
+    openOperation: state.operations.ofDeployment(name) ?? null,
+    lastOutcome: deployment.lastOutcome,
+  };
+}
+
+/** The status summary alone: one pass over the deployment's containers, no event scan. */
+export function deploymentStatus(state: ClusterState, deployment: Readonly<DeploymentRecord>): DeploymentStatusSummary {
   const byState = Object.fromEntries(containerStates.map((s) => [s, 0])) as Record<ContainerState, number>;
   let healthy = 0;
   let stopping = 0;
@@ -81,25 +95,25 @@ export function deploymentView(state: ClusterState, deployment: Readonly<Deploym
     byState[container.state] += 1;
     if (container.health === "healthy") healthy += 1;
   }
-  const name = deployment.spec.name;
-  // Events of an earlier deployment of the same name are not this one's.
-  const recentEvents = events(state, { deployment: name, limit: fsmLimits.recentEventsMax, sinceRevision: deployment.createdRevision });
   return {
-    deployment,
-    status: {
-      desired: deployment.spec.replicas,
-      byState,
-      healthy,
-      unhealthy: byState.unhealthy,
-      restarting: byState.restarting,
-      stopping,
-      lost,
-      pendingReason: deployment.pendingReason,
-    },
-    recentEvents,
-    openOperation: state.operations.ofDeployment(name) ?? null,
-    lastOutcome: deployment.lastOutcome,
+    desired: deployment.spec.replicas,
+    byState,
+    healthy,
+    unhealthy: byState.unhealthy,
+    restarting: byState.restarting,
+    stopping,
+    lost,
+    pendingReason: deployment.pendingReason,
   };
+}
+
+/** Containers wanted running, by state, over the whole cluster: one pass, no per-deployment views. */
+export function containerStateCounts(state: ClusterState): Record<ContainerState, number> {
+  const byState = Object.fromEntries(containerStates.map((s) => [s, 0])) as Record<ContainerState, number>;
+  for (const container of state.containers.values()) {
+    if (container.desired !== "stopped") byState[container.state] += 1;
+  }
+  return byState;
 }
 
 export function listContainers(state: ClusterState, filter: ContainerFilter = {}): ContainerPage {

@@ -71,14 +71,37 @@ function tag(fieldNo: number, wireType: WireType): number {
 }
 
 export function encodeSnapshot(state: ClusterState): Uint8Array {
+  const steps = encodeSnapshotSteps(state, Number.POSITIVE_INFINITY);
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return step.value;
+  }
+}
+
+/**
+ * The same encoding, pausing (yield) after every `recordsPerStep` records, so a large state can
+ * be encoded a slice at a time between other work. The state must not change until it returns.
+ */
+export function* encodeSnapshotSteps(state: ClusterState, recordsPerStep: number): Generator<void, Uint8Array, void> {
   const writer = new BinaryWriter();
   writer.uint32(tag(field.formatVersion, WireType.Varint)).uint32(snapshotFormatVersion);
   if (state.revision !== 0) writer.uint32(tag(field.revision, WireType.Varint)).uint64(state.revision);
   if (state.events.appendedTotal !== 0) writer.uint32(tag(field.eventsAppendedTotal, WireType.Varint)).uint64(state.events.appendedTotal);
   const message = (fieldNo: number): BinaryWriter => writer.uint32(tag(fieldNo, WireType.LengthDelimited)).fork();
-  for (const node of state.nodes.values()) PbNodeRecord.encode(nodeToRecord(node), message(field.nodes)).join();
-  for (const deployment of state.deployments.values()) PbDeploymentRecord.encode(deploymentToRecord(deployment), message(field.deployments)).join();
-  for (const container of state.containers.values()) PbContainerRecord.encode(containerToRecord(container), message(field.containers)).join();
+  let records = 0;
+  const pauseDue = (): boolean => ++records % recordsPerStep === 0;
+  for (const node of state.nodes.values()) {
+    PbNodeRecord.encode(nodeToRecord(node), message(field.nodes)).join();
+    if (pauseDue()) yield;
+  }
+  for (const deployment of state.deployments.values()) {
+    PbDeploymentRecord.encode(deploymentToRecord(deployment), message(field.deployments)).join();
+    if (pauseDue()) yield;
+  }
+  for (const container of state.containers.values()) {
+    PbContainerRecord.encode(containerToRecord(container), message(field.containers)).join();
+    if (pauseDue()) yield;
+  }
   for (const event of state.events.oldestFirst()) PbEvent.encode(eventToProto(event), message(field.events)).join();
   for (const session of state.sessions.values()) ClientSessionRecord.encode(sessionToRecord(session), message(field.clientSessions)).join();
   for (const operation of state.operations.values()) PbOperationRecord.encode(operationToRecord(operation), message(field.openOperations)).join();

@@ -38,12 +38,10 @@ export function registerClusterMetrics(registry: Registry, fsm: ClusterFsm): voi
     labelNames: ["state"],
     registers: [registry],
     collect() {
-      const counts = new Map<string, number>(containerStates.map((s) => [s, 0]));
-      for (const view of fsm.listDeployments()) {
-        for (const state of containerStates) counts.set(state, (counts.get(state) ?? 0) + view.status.byState[state]);
-      }
+      // One pass over the containers: per-deployment views would also scan the event ring.
+      const counts = fsm.containerStateCounts();
       this.reset();
-      for (const [state, value] of counts) this.set({ state }, value);
+      for (const state of containerStates) this.set({ state }, counts[state]);
     },
   });
   new Gauge({
@@ -51,7 +49,7 @@ export function registerClusterMetrics(registry: Registry, fsm: ClusterFsm): voi
     help: "Deployments in the cluster state.",
     registers: [registry],
     collect() {
-      this.set(fsm.listDeployments().length);
+      this.set(fsm.deploymentCount());
     },
   });
 }

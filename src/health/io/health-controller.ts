@@ -56,6 +56,15 @@ export class HealthController {
   private readonly proposer: CommandProposer;
   /** Containers, nodes and operations with a command in flight, so one decision is not proposed twice. */
   private readonly proposing = new Set<string>();
+  /** Replica counts of the deployments with an open operation at the last check (see replicaCounts). */
+  private counted = new Map<string, CountedReplicas>();
+  /**
+   * Ids of the containers a tick looks at: wanted running on a node and running, unhealthy
+   * (probed) or failed (to restart). Kept from the FSM's change feed, so a tick costs what is
+   * live, not what exists; rebuilt by one full pass when stale (new leader, restored snapshot).
+   */
+  private readonly candidates = new Set<string>();
+  private candidatesStale = true;
   private prng = new Prng(randomInt(0x7fffffff));
   private readonly probes: Counter<"result">;
   private readonly restarts: Counter<"reason">;
@@ -91,6 +100,14 @@ export class HealthController {
   }
 
   start(): void {
+    // A restored snapshot replaces every container: nothing counted or listed before it holds.
+    this.fsm.onRestore(() => {
+      this.counted.clear();
+      this.candidatesStale = true;
+    });
+    this.fsm.onChange((change) => {
+      if (this.active && !this.candidatesStale && change.kind === "container") this.classify(change.id);
+    });
     this.node.on("role-change", (change: RoleChange) => (change.role === "leader" ? this.activate() : this.deactivate()));
     if (this.node.isLeader()) this.activate();
   }
@@ -109,6 +126,8 @@ export class HealthController {
     this.prng = new Prng(randomInt(0x7fffffff));
     this.watched.clear();
     this.proposing.clear();
+    this.counted.clear();
+    this.candidatesStale = true;
     this.timer = setInterval(() => this.tick(), controllerTickMs);
     this.logger.info({ term: this.node.status().term, role: "leader" }, "health controller active");
   }
@@ -124,7 +143,7 @@ export class HealthController {
     if (!this.active) return;
     const now = Date.now();
     this.tickCount++;
-    const containers = this.fsm.listContainers({ limit: fsmLimits.containersListMax }).containers;
+    const containers = this.candidateContainers();
     this.syncWatched(containers, now);
     for (const [id, watched] of this.watched) this.maybeProbe(id, watched, now);
     for (const container of containers) this.maybeRestartFailed(container, now);
@@ -132,6 +151,26 @@ export class HealthController {
       this.checkLiveness(now);
       this.checkOperations(now);
     }
+  }
+
+  private candidateContainers(): Readonly<ContainerRecord>[] {
+    if (this.candidatesStale) {
+      this.candidates.clear();
+      for (const container of this.fsm.allContainers()) if (isCandidate(container)) this.candidates.add(container.id);
+      this.candidatesStale = false;
+    }
+    const containers: Readonly<ContainerRecord>[] = [];
+    for (const id of this.candidates) {
+      const container = this.fsm.getContainer(id);
+      if (container !== undefined) containers.push(container);
+    }
+    return containers;
+  }
+
+  private classify(id: string): void {
+    const container = this.fsm.getContainer(id);
+    if (container !== undefined && isCandidate(container)) this.candidates.add(id);
+    else this.candidates.delete(id);
   }
 
   /** Tracks exactly the containers that should be answering probes. */
@@ -304,22 +343,40 @@ export class HealthController {
 
   private checkOperations(now: number): void {
     const verdicts: OperationOutcomeCommand[] = [];
+    const counted = new Map<string, CountedReplicas>();
     for (const op of this.fsm.openOperations()) {
       if (this.proposing.has(`op:${op.id}`)) continue;
-      const view = this.fsm.getDeployment(op.deployment);
-      if (view === undefined) continue;
-      const counts = { desired: view.deployment.spec.replicas, healthy: view.status.healthy };
+      const counts = this.replicaCounts(op.deployment);
+      if (counts === undefined) continue;
+      counted.set(op.deployment, counts);
       const verdict = evaluateOperation({ kind: op.kind, startedAtMs: op.startedAtMs, progressDeadlineMs: op.deadlineAtMs - op.startedAtMs }, counts, Math.max(now, op.startedAtMs));
       if (verdict === "pending") continue;
       const reason = verdict === "succeeded" ? `all ${counts.desired} replicas healthy` : `only ${counts.healthy}/${counts.desired} replicas healthy at the progress deadline`;
       verdicts.push({ operationId: op.id, succeeded: verdict === "succeeded", reason });
     }
+    this.counted = counted;
     // One entry per batch of verdicts: a burst of deploys closes in a few entries, not one each.
     for (let i = 0; i < verdicts.length; i += fsmLimits.outcomesPerCommandMax) {
       const batch = verdicts.slice(i, i + fsmLimits.outcomesPerCommandMax);
       const keys = batch.map((v) => `op:${v.operationId}`);
       void this.proposeAll(keys, { kind: "operation-outcomes", operationOutcomes: { outcomes: batch } }, "operation-outcomes");
     }
+  }
+
+  /**
+   * Desired and healthy replicas of a deployment, recounted only when its record or one of its
+   * containers changed since the last count: a thousand open operations of a thousand replicas
+   * each would otherwise cost a million container visits every check.
+   */
+  private replicaCounts(deployment: string): CountedReplicas | undefined {
+    const record = this.fsm.getDeploymentRecord(deployment);
+    if (record === undefined) return undefined;
+    const containersRevision = this.fsm.containersRevision(deployment);
+    const cached = this.counted.get(deployment);
+    if (cached !== undefined && cached.deploymentRevision === record.updatedRevision && cached.containersRevision === containersRevision) return cached;
+    const status = this.fsm.getDeploymentStatus(deployment);
+    if (status === undefined) return undefined;
+    return { desired: record.spec.replicas, healthy: status.healthy, deploymentRevision: record.updatedRevision, containersRevision };
   }
 
   /** Proposes one command that decides for every key; keys already in flight must be left out by the caller. */
@@ -343,6 +400,18 @@ export class HealthController {
     if (this.proposing.has(key)) return Promise.resolve(false);
     return this.proposeAll([key], body, kind);
   }
+}
+
+/** Probed (running or unhealthy) or to be restarted (failed), and wanted running on a node. */
+function isCandidate(c: Readonly<ContainerRecord>): boolean {
+  return c.desired === "running" && c.node !== "" && (c.state === "running" || c.state === "unhealthy" || c.state === "failed");
+}
+
+interface CountedReplicas {
+  readonly desired: number;
+  readonly healthy: number;
+  readonly deploymentRevision: number;
+  readonly containersRevision: number;
 }
 
 function healthToProto(verdict: "healthy" | "unhealthy" | "unknown"): HealthState {

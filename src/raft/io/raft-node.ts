@@ -17,6 +17,11 @@ export interface StateMachine {
   /** Applies a committed command; the return value goes to the proposer. */
   apply(index: number, data: Uint8Array): unknown;
   snapshot(): Uint8Array;
+  /**
+   * The snapshot a slice per next() (the last returns the bytes), so a large state does not
+   * stall the event loop. The driver applies nothing until it is done; restore abandons it.
+   */
+  snapshotSteps?(): Generator<void, Uint8Array, void>;
   restore(data: Uint8Array): void;
 }
 
@@ -71,6 +76,11 @@ const nodeDefaults = {
   stopTransferWaitMs: 2_000,
   /** After stepping down for a transfer, how long to wait for the new leader to show up. */
   stepDownSettleMs: 300,
+  /**
+   * Longest run of applying or snapshot encoding in one event-loop turn. The election timeout
+   * is 300 ms; a leader busy for longer than that would look dead to its followers.
+   */
+  workSliceMs: 20,
 } as const;
 
 /**
@@ -106,6 +116,20 @@ export class RaftNode extends EventEmitter {
   /** The commit index on disk at start: /readyz waits until it is applied. */
   readonly startCommitIndex: number;
   private fatalError: Error | null = null;
+  /** The last snapshot task (settled when none runs); stop() waits for it. */
+  private snapshotTask: Promise<void> = Promise.resolve();
+  /**
+   * The index the state machine has applied. The core's applied index runs ahead of it while
+   * committed entries wait in applyQueue: behind a snapshot being encoded, or beyond one
+   * turn's work slice. Everything outside the driver sees this one (status(), reads, /readyz).
+   */
+  private fsmApplied: number;
+  /** Committed entries handed over by the core and not applied yet, oldest first from applyHead. */
+  private applyQueue: Entry[] = [];
+  private applyHead = 0;
+  private drainScheduled = false;
+  /** The snapshot being encoded in slices; the state machine is frozen meanwhile. */
+  private snapshotting: { abandoned: boolean } | null = null;
 
   private constructor(options: RaftNodeOptions, store: LevelDbLogStore, transport: GrpcTransport | null) {
     super();
@@ -120,6 +144,7 @@ export class RaftNode extends EventEmitter {
     this.startCommitIndex = hardState.commit;
     const snapshot = store.storage.snapshot();
     this.lastSnapshotIndex = snapshot.meta.index;
+    this.fsmApplied = snapshot.meta.index;
     if (snapshot.meta.index > 0) this.stateMachine.restore(snapshot.data);
     const config = raftConfig({ id: options.id, random: new Prng(randomInt(0x7fffffff)), lazyCommitBroadcast: true, ...options.raft });
     this.rawNode = new RawNode(config, store.storage);
@@ -239,8 +264,9 @@ export class RaftNode extends EventEmitter {
     throw new OrchestratorError("DEADLINE_EXCEEDED", `leadership did not move to ${target} within ${timeoutMs} ms`);
   }
 
+  /** The core's status, with `applied` the state machine's (see fsmApplied). */
   status(): Status {
-    return this.rawNode.status();
+    return { ...this.rawNode.status(), applied: this.fsmApplied };
   }
 
   leaderId(): ReplicaId {
@@ -258,7 +284,7 @@ export class RaftNode extends EventEmitter {
   /** Ready for traffic: a leader is known and everything committed before the restart is applied. */
   isCaughtUp(): boolean {
     const status = this.rawNode.status();
-    return status.leader !== NO_REPLICA && status.applied >= this.startCommitIndex;
+    return status.leader !== NO_REPLICA && this.fsmApplied >= this.startCommitIndex;
   }
 
   storeStats(): ReturnType<LevelDbLogStore["stats"]> {
@@ -278,6 +304,9 @@ export class RaftNode extends EventEmitter {
     this.stopped = true;
     if (this.tickTimer !== null) clearInterval(this.tickTimer);
     while (this.processing) await sleep(1);
+    // A snapshot being encoded stops at its next slice; one being saved finishes first.
+    if (this.snapshotting !== null) this.snapshotting.abandoned = true;
+    await this.snapshotTask;
     await this.transport.stop();
     await this.store.close();
     this.failAllPending(new OrchestratorError("UNAVAILABLE", "replica is shutting down; retry on another replica"));
@@ -316,7 +345,7 @@ export class RaftNode extends EventEmitter {
       while (!this.stopped && this.rawNode.hasReady()) {
         await this.handleReady(this.rawNode.ready());
       }
-      await this.maybeSnapshot();
+      this.maybeSnapshot();
     } catch (error) {
       // A failed disk write or a broken invariant: stop serving rather than risk bad data.
       this.fatal(error instanceof Error ? error : new Error(String(error)));
@@ -337,12 +366,18 @@ export class RaftNode extends EventEmitter {
     const persisted = durable ? this.store.persist({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot }) : null;
     if (rd.snapshot !== null) {
       await persisted;
+      // The leader's snapshot replaces our state: our own in progress and what waited are moot.
+      if (this.snapshotting !== null) this.snapshotting.abandoned = true;
+      this.snapshotting = null;
+      this.applyQueue = [];
+      this.applyHead = 0;
       this.stateMachine.restore(rd.snapshot.data);
       this.lastSnapshotIndex = rd.snapshot.meta.index;
+      this.fsmApplied = rd.snapshot.meta.index;
     }
     // Committed entries are durable on a quorum already, so they are applied while this
     // Ready's own write is in flight (etcd does the same); the write runs on libuv's pool.
-    for (const entry of rd.committedEntries) this.applyEntry(entry);
+    this.deliverCommitted(rd.committedEntries);
     if (persisted !== null && !commitOnly) {
       await persisted;
       if (rd.mustSync) this.emit("fsync", (performance.now() - started) / 1000);
@@ -364,11 +399,60 @@ export class RaftNode extends EventEmitter {
       this.readsConfirmed.push(read);
     }
     this.releaseReads();
-    const applied = this.rawNode.status().applied;
-    if (rd.committedEntries.length > 0 || rd.snapshot !== null) this.emit("applied", applied);
+    if (rd.snapshot !== null) this.emit("applied", this.fsmApplied);
+  }
+
+  /** Applies committed entries now, up to a turn's work slice; the rest wait in the queue. */
+  private deliverCommitted(entries: readonly Entry[]): void {
+    if (entries.length === 0) return;
+    let next = 0;
+    if (this.applyHead === this.applyQueue.length && this.snapshotting === null) {
+      const started = performance.now();
+      while (next < entries.length) {
+        this.applyEntry(entries[next++]);
+        if (performance.now() - started >= nodeDefaults.workSliceMs) break;
+      }
+      this.releaseReads();
+      this.emit("applied", this.fsmApplied);
+    }
+    if (next === entries.length) return;
+    for (let i = next; i < entries.length; i++) this.applyQueue.push(entries[i]);
+    this.scheduleDrain();
+  }
+
+  private scheduleDrain(): void {
+    if (this.drainScheduled || this.stopped || this.snapshotting !== null) return;
+    this.drainScheduled = true;
+    setImmediate(() => {
+      this.drainScheduled = false;
+      this.drain();
+    });
+  }
+
+  /** Applies queued entries for one work slice, then lets the loop breathe. */
+  private drain(): void {
+    if (this.stopped || this.snapshotting !== null || this.fatalError !== null) return;
+    const started = performance.now();
+    try {
+      while (this.applyHead < this.applyQueue.length && performance.now() - started < nodeDefaults.workSliceMs) {
+        this.applyEntry(this.applyQueue[this.applyHead++]);
+      }
+    } catch (error) {
+      this.fatal(error instanceof Error ? error : new Error(String(error)));
+      return;
+    }
+    if (this.applyHead === this.applyQueue.length) {
+      this.applyQueue = [];
+      this.applyHead = 0;
+    }
+    this.releaseReads();
+    this.emit("applied", this.fsmApplied);
+    if (this.applyHead < this.applyQueue.length) this.scheduleDrain();
+    else this.maybeSnapshot();
   }
 
   private applyEntry(entry: Entry): void {
+    this.fsmApplied = entry.index;
     let result: unknown = undefined;
     if (entry.type === "normal" && entry.data.byteLength > 0) result = this.stateMachine.apply(entry.index, entry.data);
     const pending = this.proposals.get(entry.index);
@@ -386,7 +470,7 @@ export class RaftNode extends EventEmitter {
 
   private releaseReads(): void {
     if (this.readsConfirmed.length === 0) return;
-    const applied = this.rawNode.status().applied;
+    const applied = this.fsmApplied;
     const waiting: PendingRead[] = [];
     for (const read of this.readsConfirmed) {
       if (read.index <= applied) {
@@ -417,16 +501,53 @@ export class RaftNode extends EventEmitter {
     }
   }
 
-  private async maybeSnapshot(): Promise<void> {
+  /**
+   * Takes a snapshot once `snapshotEveryEntries` were applied since the last: encoded a slice
+   * per turn (the Raft loop keeps heartbeating; committed entries wait in the queue), then
+   * written and the log compacted. Only when the state machine has caught up with the core, so
+   * the core's configuration is the one at the snapshot's index.
+   */
+  private maybeSnapshot(): void {
+    if (this.stopped || this.snapshotting !== null || this.fatalError !== null) return;
     const every = this.options.snapshotEveryEntries ?? nodeDefaults.snapshotEveryEntries;
+    if (this.fsmApplied - this.lastSnapshotIndex < every) return;
     const status = this.rawNode.status();
-    if (status.applied - this.lastSnapshotIndex < every) return;
-    const data = this.stateMachine.snapshot();
-    const conf: ConfState = status.conf;
+    if (status.applied !== this.fsmApplied || this.applyHead < this.applyQueue.length) return;
+    const task = { abandoned: false };
+    this.snapshotting = task;
+    this.snapshotTask = this.takeSnapshot(task, status.applied, status.conf, status.term, status.role).catch((error: unknown) => {
+      this.fatal(error instanceof Error ? error : new Error(String(error)));
+    });
+  }
+
+  private async takeSnapshot(task: { abandoned: boolean }, index: number, conf: ConfState, term: number, role: Role): Promise<void> {
+    const steps = this.stateMachine.snapshotSteps?.();
+    let data: Uint8Array;
+    if (steps === undefined) {
+      data = this.stateMachine.snapshot();
+    } else {
+      for (;;) {
+        const started = performance.now();
+        let step = steps.next();
+        while (step.done !== true && performance.now() - started < nodeDefaults.workSliceMs) step = steps.next();
+        if (step.done === true) {
+          data = step.value;
+          break;
+        }
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (task.abandoned || this.snapshotting !== task || this.stopped) {
+          steps.return(new Uint8Array());
+          return;
+        }
+      }
+    }
+    // The state is free again: what waited is applied while the file is written.
+    if (this.snapshotting === task) this.snapshotting = null;
+    this.lastSnapshotIndex = Math.max(this.lastSnapshotIndex, index);
+    this.scheduleDrain();
     const keep = this.options.snapshotKeepEntries ?? nodeDefaults.snapshotKeepEntries;
-    await this.store.saveSnapshot(status.applied, conf, data, keep);
-    this.lastSnapshotIndex = status.applied;
-    this.options.logger.info({ term: status.term, role: status.role, index: status.applied, bytes: data.byteLength }, "snapshot taken, log compacted");
+    await this.store.saveSnapshot(index, conf, data, keep);
+    this.options.logger.info({ term, role, index, bytes: data.byteLength }, "snapshot taken, log compacted");
   }
 
   // ------------------------------------------------------------ errors
