@@ -8,7 +8,7 @@ import { collectDefaultMetrics, type Registry } from "prom-client";
  */
 const misnamedDefaultGauges = ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"] as const;
 
-/** The process and Node.js runtime metrics (CPU, memory, event loop lag, GC) under `prefix`. */
+/** The process and Node.js runtime metrics (CPU, memory, event loop lag, GC) under `prefix` (their names already start with process_ or nodejs_). */
 export function registerProcessMetrics(registry: Registry, prefix: string): void {
   collectDefaultMetrics({ register: registry, prefix });
   for (const name of misnamedDefaultGauges) registry.removeSingleMetric(`${prefix}${name}`);

@@ -52,7 +52,7 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
   });
   const registry = new Registry();
   registry.setDefaultLabels({ replica: options.id });
-  registerProcessMetrics(registry, "orchestrator_process_");
+  registerProcessMetrics(registry, "orchestrator_");
   registerRaftMetrics(registry, node);
   registerClusterMetrics(registry, fsm);
   registerSloMetrics(registry, fsm);

@@ -30,7 +30,7 @@ export interface AgentMetrics {
 export function createAgentMetrics(labels: { readonly agent: string; readonly region: string }, sources: AgentMetricSources): AgentMetrics {
   const registry = new Registry();
   registry.setDefaultLabels({ agent: labels.agent, region: labels.region });
-  registerProcessMetrics(registry, "orchestrator_agent_process_");
+  registerProcessMetrics(registry, "orchestrator_agent_");
   const registers = [registry];
   new Gauge({
     name: "orchestrator_agent_containers",
