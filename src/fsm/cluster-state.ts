@@ -9,7 +9,7 @@
  * index), rebuilt on restore. Their iteration order is NOT part of the replicated state (a
  * restore rebuilds them in another order), so code that acts on an index sorts first.
  */
-import { assert } from "../lib/assert.js";
+import { assert, fail } from "../lib/assert.js";
 import { ClientSessions } from "./client-sessions.js";
 import { EventRing, type NewEvent } from "./event-ring.js";
 import { fsmLimits } from "./limits.js";
@@ -126,7 +126,7 @@ export class ClusterState {
     if (ids === undefined) return [];
     return [...ids].map((id) => {
       const container = this.containers.get(id);
-      assert(container !== undefined, `index names missing container ${id}`);
+      if (container === undefined) fail(`index names missing container ${id}`);
       return container;
     });
   }
@@ -218,7 +218,7 @@ export class ClusterState {
       health: "unknown",
       updatedRevision: this.revision,
     };
-    assert(!this.containers.has(container.id), `container ${container.id} already exists`);
+    if (this.containers.has(container.id)) fail(`container ${container.id} already exists`);
     this.containers.set(container.id, container);
     addTo(this.byDeployment, name, container.id);
     addTo(this.pendingByDeployment, name, container.id);
@@ -237,7 +237,7 @@ export class ClusterState {
     container.region = node.region;
     container.state = "scheduled";
     container.updatedRevision = this.revision;
-    assert(removeFrom(this.pendingByDeployment, container.deployment, container.id), `pending index misses ${container.id}`);
+    if (!removeFrom(this.pendingByDeployment, container.deployment, container.id)) fail(`pending index misses ${container.id}`);
     this.allocate(container);
     this.clearPendingReasonIfNonePending(container.deployment);
     this.noteContainerChange(container, "put");
@@ -248,7 +248,7 @@ export class ClusterState {
    * Entering restarting counts a restart; leaving it ends the restart's not-before time.
    */
   transitionContainer(container: ContainerRecord, to: ContainerState): void {
-    assert(containerTransitionAllowed(container.state, to), `container ${container.id} cannot go from ${container.state} to ${to}`);
+    if (!containerTransitionAllowed(container.state, to)) fail(`container ${container.id} cannot go from ${container.state} to ${to}`);
     assert(to !== "scheduled", "containers are scheduled only by placement");
     const wasHolding = holdsCapacity(container);
     if (container.state === "restarting") container.nextRestartAtMs = 0;
@@ -256,7 +256,7 @@ export class ClusterState {
     if (to === "restarting") container.restartCount += 1;
     const holding = holdsCapacity(container);
     // Capacity is taken only by placement; every later step keeps or releases it.
-    assert(wasHolding || !holding, `container ${container.id} would take capacity by going to ${to}`);
+    if (!(wasHolding || !holding)) fail(`container ${container.id} would take capacity by going to ${to}`);
     if (wasHolding && !holding) this.release(container);
     container.updatedRevision = this.revision;
     this.noteContainerChange(container, "put");
@@ -296,36 +296,36 @@ export class ClusterState {
     assert(this.containers.get(container.id) === container, "removing a container that is not in the state");
     if (holdsCapacity(container)) this.release(container);
     if (container.state === "pending") {
-      assert(removeFrom(this.pendingByDeployment, container.deployment, container.id), `pending index misses ${container.id}`);
+      if (!removeFrom(this.pendingByDeployment, container.deployment, container.id)) fail(`pending index misses ${container.id}`);
       this.clearPendingReasonIfNonePending(container.deployment);
     }
-    assert(removeFrom(this.byDeployment, container.deployment, container.id), `deployment index misses ${container.id}`);
+    if (!removeFrom(this.byDeployment, container.deployment, container.id)) fail(`deployment index misses ${container.id}`);
     this.containers.delete(container.id);
     this.noteContainerChange(container, "delete");
   }
 
   private allocate(container: ContainerRecord): void {
     const node = this.nodes.get(container.node);
-    assert(node !== undefined, `container ${container.id} is on unknown node ${container.node}`);
+    if (node === undefined) fail(`container ${container.id} is on unknown node ${container.node}`);
     node.allocated = {
       cpuMillicores: node.allocated.cpuMillicores + container.cpuMillicores,
       memoryMib: node.allocated.memoryMib + container.memoryMib,
     };
-    assert(node.allocated.cpuMillicores <= node.capacity.cpuMillicores, `node ${node.id} cpu over-committed`);
-    assert(node.allocated.memoryMib <= node.capacity.memoryMib, `node ${node.id} memory over-committed`);
+    if (node.allocated.cpuMillicores > node.capacity.cpuMillicores) fail(`node ${node.id} cpu over-committed`);
+    if (node.allocated.memoryMib > node.capacity.memoryMib) fail(`node ${node.id} memory over-committed`);
     addTo(this.holdingByNode, node.id, container.id);
     this.noteChange("node", "put", node.id);
   }
 
   private release(container: ContainerRecord): void {
     const node = this.nodes.get(container.node);
-    assert(node !== undefined, `container ${container.id} is on unknown node ${container.node}`);
-    assert(removeFrom(this.holdingByNode, node.id, container.id), `container ${container.id} did not hold capacity on ${node.id}`);
+    if (node === undefined) fail(`container ${container.id} is on unknown node ${container.node}`);
+    if (!removeFrom(this.holdingByNode, node.id, container.id)) fail(`container ${container.id} did not hold capacity on ${node.id}`);
     node.allocated = {
       cpuMillicores: node.allocated.cpuMillicores - container.cpuMillicores,
       memoryMib: node.allocated.memoryMib - container.memoryMib,
     };
-    assert(node.allocated.cpuMillicores >= 0 && node.allocated.memoryMib >= 0, `node ${node.id} allocation went negative`);
+    if (!(node.allocated.cpuMillicores >= 0 && node.allocated.memoryMib >= 0)) fail(`node ${node.id} allocation went negative`);
     this.noteChange("node", "put", node.id);
   }
 
@@ -340,7 +340,7 @@ export class ClusterState {
 
   /** Loads a container from a snapshot; call rebuildIndexes() once all are loaded. */
   restoreContainer(container: ContainerRecord): void {
-    assert(!this.containers.has(container.id), `snapshot repeats container ${container.id}`);
+    if (this.containers.has(container.id)) fail(`snapshot repeats container ${container.id}`);
     this.containers.set(container.id, container);
   }
 
@@ -362,8 +362,8 @@ export class ClusterState {
     }
     for (const node of this.nodes.values()) {
       const sum = allocated.get(node.id) ?? { cpuMillicores: 0, memoryMib: 0 };
-      assert(sum.cpuMillicores === node.allocated.cpuMillicores, `snapshot node ${node.id} cpu allocation disagrees with its containers`);
-      assert(sum.memoryMib === node.allocated.memoryMib, `snapshot node ${node.id} memory allocation disagrees with its containers`);
+      if (sum.cpuMillicores !== node.allocated.cpuMillicores) fail(`snapshot node ${node.id} cpu allocation disagrees with its containers`);
+      if (sum.memoryMib !== node.allocated.memoryMib) fail(`snapshot node ${node.id} memory allocation disagrees with its containers`);
     }
   }
 
@@ -386,28 +386,28 @@ export class ClusterState {
       allocated.set(container.node, sum);
       if (container.desired === "running" && this.deployments.get(container.deployment)?.spec.onePerNode === true) {
         const key = `${container.deployment}\u0000${container.node}`;
-        assert(!onePerNode.has(key), `deployment ${container.deployment} has two replicas on node ${container.node}`);
+        if (onePerNode.has(key)) fail(`deployment ${container.deployment} has two replicas on node ${container.node}`);
         onePerNode.add(key);
       }
     }
     for (const node of this.nodes.values()) {
       const sum = allocated.get(node.id) ?? { cpuMillicores: 0, memoryMib: 0 };
-      assert(node.allocated.cpuMillicores === sum.cpuMillicores, `node ${node.id} allocated cpu ${node.allocated.cpuMillicores} != placed ${sum.cpuMillicores}`);
-      assert(node.allocated.memoryMib === sum.memoryMib, `node ${node.id} allocated memory ${node.allocated.memoryMib} != placed ${sum.memoryMib}`);
-      assert(node.allocated.cpuMillicores <= node.capacity.cpuMillicores, `node ${node.id} cpu over-committed`);
-      assert(node.allocated.memoryMib <= node.capacity.memoryMib, `node ${node.id} memory over-committed`);
+      if (node.allocated.cpuMillicores !== sum.cpuMillicores) fail(`node ${node.id} allocated cpu ${node.allocated.cpuMillicores} != placed ${sum.cpuMillicores}`);
+      if (node.allocated.memoryMib !== sum.memoryMib) fail(`node ${node.id} allocated memory ${node.allocated.memoryMib} != placed ${sum.memoryMib}`);
+      if (node.allocated.cpuMillicores > node.capacity.cpuMillicores) fail(`node ${node.id} cpu over-committed`);
+      if (node.allocated.memoryMib > node.capacity.memoryMib) fail(`node ${node.id} memory over-committed`);
     }
     for (const [name, deployment] of this.deployments) {
-      assert(deployment.spec.name === name, `deployment ${name} is filed under another name`);
-      assert((wantedRunning.get(name) ?? 0) === deployment.spec.replicas, `deployment ${name} wants ${deployment.spec.replicas} replicas but has ${wantedRunning.get(name) ?? 0}`);
+      if (deployment.spec.name !== name) fail(`deployment ${name} is filed under another name`);
+      if ((wantedRunning.get(name) ?? 0) !== deployment.spec.replicas) fail(`deployment ${name} wants ${deployment.spec.replicas} replicas but has ${wantedRunning.get(name) ?? 0}`);
       if (this.pendingCount(name) === 0) assert(deployment.pendingReason === "", `deployment ${name} has a pending reason but nothing pending`);
-      assert((lostKept.get(name) ?? 0) <= fsmLimits.lostContainersKeptPerDeploymentMax, `deployment ${name} keeps more lost containers than allowed`);
+      if ((lostKept.get(name) ?? 0) > fsmLimits.lostContainersKeptPerDeploymentMax) fail(`deployment ${name} keeps more lost containers than allowed`);
     }
     this.operations.checkInvariants();
     for (const operation of this.operations.values()) {
       const deployment = this.deployments.get(operation.deployment);
-      assert(deployment !== undefined, `operation ${operation.id} is open for missing deployment ${operation.deployment}`);
-      assert(operation.startedRevision >= deployment.createdRevision && operation.startedRevision <= this.revision, `operation ${operation.id} started outside its deployment's life`);
+      if (deployment === undefined) fail(`operation ${operation.id} is open for missing deployment ${operation.deployment}`);
+      if (!(operation.startedRevision >= deployment.createdRevision && operation.startedRevision <= this.revision)) fail(`operation ${operation.id} started outside its deployment's life`);
     }
     this.outcomes.checkInvariants();
     this.checkIndexes();
@@ -418,53 +418,53 @@ export class ClusterState {
 
   private checkContainer(container: ContainerRecord): void {
     const id = container.id;
-    assert(id === containerId(container.deployment, container.ordinal), `container ${id} id does not match its deployment and ordinal`);
-    assert((container.node === "") === (container.state === "pending"), `container ${id}: unplaced exactly while pending`);
+    if (id !== containerId(container.deployment, container.ordinal)) fail(`container ${id} id does not match its deployment and ordinal`);
+    if (!((container.node === "") === (container.state === "pending"))) fail(`container ${id}: unplaced exactly while pending`);
     if (container.node !== "") {
       const node = this.nodes.get(container.node);
-      assert(node !== undefined, `container ${id} is on unknown node ${container.node}`);
-      assert(container.region === node.region, `container ${id} region differs from its node's`);
+      if (node === undefined) fail(`container ${id} is on unknown node ${container.node}`);
+      if (container.region !== node.region) fail(`container ${id} region differs from its node's`);
     } else {
-      assert(container.region === "", `unplaced container ${id} has a region`);
+      if (container.region !== "") fail(`unplaced container ${id} has a region`);
     }
     const deployment = this.deployments.get(container.deployment);
     if (container.desired === "running") {
-      assert(deployment !== undefined, `container ${id} is wanted running but its deployment is gone`);
-      assert(container.ordinal < deployment.nextContainerOrdinal, `container ${id} ordinal beyond its deployment's next`);
+      if (deployment === undefined) fail(`container ${id} is wanted running but its deployment is gone`);
+      if (container.ordinal >= deployment.nextContainerOrdinal) fail(`container ${id} ordinal beyond its deployment's next`);
     } else {
-      assert(container.node !== "", `unplaced container ${id} is wanted stopped (it should have been removed)`);
+      if (container.node === "") fail(`unplaced container ${id} is wanted stopped (it should have been removed)`);
       // A lost one is a replaced replica kept as history; any other that ended is removed.
-      assert(holdsCapacity(container) || container.state === "lost", `container ${id} ended and is wanted stopped (it should have been removed)`);
+      if (!(holdsCapacity(container) || container.state === "lost")) fail(`container ${id} ended and is wanted stopped (it should have been removed)`);
     }
     if (container.state === "lost") {
-      assert(container.desired === "stopped", `lost container ${id} is still wanted running (it should have been replaced)`);
-      assert(deployment !== undefined, `lost container ${id} outlived its deployment`);
+      if (container.desired !== "stopped") fail(`lost container ${id} is still wanted running (it should have been replaced)`);
+      if (deployment === undefined) fail(`lost container ${id} outlived its deployment`);
     }
     if (container.state !== "restarting") assert(container.nextRestartAtMs === 0, `container ${id} has a restart time but is ${container.state}`);
-    assert(container.backoffStep <= fsmLimits.restartBackoffStepMax, `container ${id} backoff step over its bound`);
-    assert(container.updatedRevision <= this.revision, `container ${id} updated in the future`);
+    if (container.backoffStep > fsmLimits.restartBackoffStepMax) fail(`container ${id} backoff step over its bound`);
+    if (container.updatedRevision > this.revision) fail(`container ${id} updated in the future`);
   }
 
   private checkIndexes(): void {
     let indexed = 0;
     for (const [name, ids] of this.byDeployment) {
-      assert(ids.size > 0, `empty index entry for ${name}`);
+      if (ids.size <= 0) fail(`empty index entry for ${name}`);
       for (const id of ids) assert(this.containers.get(id)?.deployment === name, `deployment index lists ${id} under ${name}`);
       indexed += ids.size;
     }
     assert(indexed === this.containers.size, "deployment index misses containers");
     let pending = 0;
     for (const [name, ids] of this.pendingByDeployment) {
-      assert(ids.size > 0, `empty pending index entry for ${name}`);
+      if (ids.size <= 0) fail(`empty pending index entry for ${name}`);
       for (const id of ids) assert(this.containers.get(id)?.state === "pending", `pending index lists ${id}`);
       pending += ids.size;
     }
     let holding = 0;
     for (const [nodeId, ids] of this.holdingByNode) {
-      assert(ids.size > 0, `empty node index entry for ${nodeId}`);
+      if (ids.size <= 0) fail(`empty node index entry for ${nodeId}`);
       for (const id of ids) {
         const container = this.containers.get(id);
-        assert(container !== undefined && container.node === nodeId && holdsCapacity(container), `node index lists ${id} under ${nodeId}`);
+        if (!(container !== undefined && container.node === nodeId && holdsCapacity(container))) fail(`node index lists ${id} under ${nodeId}`);
       }
       holding += ids.size;
     }
@@ -485,7 +485,7 @@ function addTo(index: Map<string, Set<string>>, key: string, id: string): void {
     ids = new Set();
     index.set(key, ids);
   }
-  assert(!ids.has(id), `index already lists ${id} under ${key}`);
+  if (ids.has(id)) fail(`index already lists ${id} under ${key}`);
   ids.add(id);
 }
 

@@ -7,7 +7,7 @@
  * iterates, and therefore applies, exactly like one that never snapshotted.
  */
 import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
-import { assert } from "../lib/assert.js";
+import { assert, fail } from "../lib/assert.js";
 import {
   ClientSessionRecord,
   ContainerRecord as PbContainerRecord,
@@ -129,11 +129,11 @@ export function decodeSnapshot(bytes: Uint8Array): ClusterState {
       reader.skip(wireType);
       continue;
     }
-    assert(wireType === expected, `snapshot field ${fieldNo} has wire type ${wireType}`);
+    if (wireType !== expected) fail(`snapshot field ${fieldNo} has wire type ${wireType}`);
     switch (fieldNo) {
       case field.formatVersion:
         formatVersion = reader.uint32();
-        assert(formatVersion === snapshotFormatVersion, `snapshot format ${formatVersion} is not the one this replica reads (${snapshotFormatVersion})`);
+        if (formatVersion !== snapshotFormatVersion) fail(`snapshot format ${formatVersion} is not the one this replica reads (${snapshotFormatVersion})`);
         break;
       case field.revision:
         state.revision = toNumber(reader.uint64());
@@ -143,13 +143,13 @@ export function decodeSnapshot(bytes: Uint8Array): ClusterState {
         break;
       case field.nodes: {
         const node = nodeFromRecord(PbNodeRecord.decode(reader, reader.uint32()));
-        assert(!state.nodes.has(node.id), `snapshot repeats node ${node.id}`);
+        if (state.nodes.has(node.id)) fail(`snapshot repeats node ${node.id}`);
         state.nodes.set(node.id, node);
         break;
       }
       case field.deployments: {
         const deployment = deploymentFromRecord(PbDeploymentRecord.decode(reader, reader.uint32()));
-        assert(!state.deployments.has(deployment.spec.name), `snapshot repeats deployment ${deployment.spec.name}`);
+        if (state.deployments.has(deployment.spec.name)) fail(`snapshot repeats deployment ${deployment.spec.name}`);
         state.deployments.set(deployment.spec.name, deployment);
         break;
       }
@@ -191,7 +191,7 @@ function placeRestoredContainers(state: ClusterState): void {
   for (const container of state.containers.values()) {
     if (container.node === "") continue;
     const node = state.nodes.get(container.node);
-    assert(node !== undefined, `snapshot container ${container.id} is on unknown node ${container.node}`);
+    if (node === undefined) fail(`snapshot container ${container.id} is on unknown node ${container.node}`);
     container.node = node.id;
     container.region = node.region;
   }
@@ -199,7 +199,7 @@ function placeRestoredContainers(state: ClusterState): void {
 
 function toNumber(value: bigint | string): number {
   const n = Number(value);
-  assert(Number.isSafeInteger(n), `snapshot number ${value} is out of range`);
+  if (!Number.isSafeInteger(n)) fail(`snapshot number ${value} is out of range`);
   return n;
 }
 
@@ -218,7 +218,7 @@ function nodeToRecord(node: NodeRecord): PbNodeRecord {
 
 function nodeFromRecord(record: PbNodeRecord): NodeRecord {
   const status = nodeStatusFromProto(record.status);
-  assert(status !== null, `snapshot node ${record.id} has status ${record.status}`);
+  if (status === null) fail(`snapshot node ${record.id} has status ${record.status}`);
   return {
     id: record.id,
     region: region(record.region),
@@ -232,7 +232,7 @@ function nodeFromRecord(record: PbNodeRecord): NodeRecord {
 }
 
 function region(value: string): Region {
-  assert(isKnownRegion(value), `snapshot names unknown region ${value}`);
+  if (!isKnownRegion(value)) fail(`snapshot names unknown region ${value}`);
   return value;
 }
 
@@ -263,7 +263,7 @@ function deploymentFromRecord(record: PbDeploymentRecord): DeploymentRecord {
 
 function operationKind(kind: PbOperationRecord["kind"], what: string): OperationKind {
   const decoded = operationKindFromProto(kind);
-  assert(decoded !== null, `snapshot ${what} has operation kind ${kind}`);
+  if (decoded === null) fail(`snapshot ${what} has operation kind ${kind}`);
   return decoded;
 }
 
@@ -301,8 +301,8 @@ function outcomeFromRecord(record: PbOperationOutcomeRecord): OperationOutcome {
 /** A spec that apply already validated and normalized: every field is present. */
 function specFromProto(spec: pb.DeploymentSpec): DeploymentSpec {
   const strategy = strategyFromProto(spec.strategy);
-  assert(strategy !== null, `snapshot deployment ${spec.name} has strategy ${spec.strategy}`);
-  assert(spec.healthCheck !== undefined && spec.restartPolicy !== undefined, `snapshot deployment ${spec.name} lacks its health or restart settings`);
+  if (strategy === null) fail(`snapshot deployment ${spec.name} has strategy ${spec.strategy}`);
+  if (!(spec.healthCheck !== undefined && spec.restartPolicy !== undefined)) fail(`snapshot deployment ${spec.name} lacks its health or restart settings`);
   return {
     name: spec.name,
     image: spec.image,
@@ -348,7 +348,7 @@ function containerFromRecord(record: PbContainerRecord, names: Map<string, strin
   const state = containerStateFromProto(record.state);
   const health = healthFromProto(record.health);
   const id = containerId(deployment, record.ordinal);
-  assert(desired !== null && state !== null && health !== null, `snapshot container ${id} has an unknown state`);
+  if (!(desired !== null && state !== null && health !== null)) fail(`snapshot container ${id} has an unknown state`);
   return {
     id,
     deployment,

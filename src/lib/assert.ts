@@ -14,6 +14,14 @@ export function assert(condition: boolean, message = "assertion failed"): assert
   if (!condition) throw new BugIndicatingError(message);
 }
 
+/**
+ * Throws the BugIndicatingError at once: for hot paths, as `if (!ok) fail(\`...\`)`, where
+ * assert(ok, \`...\`) would build its message on every call, not only on failure.
+ */
+export function fail(message: string): never {
+  throw new BugIndicatingError(message);
+}
+
 /** Closes an exhaustive switch: the compiler proves it unreachable, the runtime crashes if not. */
 export function assertNever(value: never, what = "value"): never {
   throw new BugIndicatingError(`unexpected ${what}: ${JSON.stringify(value)}`);
