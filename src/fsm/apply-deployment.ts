@@ -11,7 +11,10 @@
  *
  * Which surplus goes first: unplaced ones, then ended ones (a crashed one gives back the room
  * it kept for its restart), then the live ones; newest (highest ordinal) first within each
- * group, so the oldest, longest-proven replicas stay.
+ * group, so the oldest, longest-proven replicas stay. A spread deployment's live ones go from
+ * the region holding the most of them (newest first there), so what stays is as even over the
+ * regions as before; binpack and latency-aware deployments keep the newest-first order (a
+ * latency-aware one is meant to sit in the nearest regions, not evenly).
  *
  * A deploy, and a scale that changes the count, open the deployment's operation (see
  * apply-operation.ts); a delete drops it, along with the lost containers kept as history.
@@ -22,7 +25,7 @@ import type { ApplyResult } from "./apply-result.js";
 import type { ClusterState } from "./cluster-state.js";
 import { fsmLimits } from "./limits.js";
 import { failure, success } from "./result.js";
-import { isTerminal, type ContainerRecord, type DeploymentRecord } from "./state.js";
+import { isTerminal, type ContainerRecord, type DeploymentRecord, type Strategy } from "./state.js";
 import { specDifferences, validateDeploymentName, validateDeploymentSpec, validateScale } from "./validation.js";
 
 export function applyDeploy(state: ClusterState, command: DeployCommand, atMs: number): ApplyResult {
@@ -73,7 +76,7 @@ export function applyScale(state: ClusterState, command: ScaleCommand, atMs: num
     state.addEvent(atMs, "scaled", { deployment: command.name }, `scaled ${command.name} from ${previous} to ${target} replicas`);
     return success({ ...unchanged, created: target - previous });
   }
-  const { removed, stopping } = shedContainers(state, scaleDownOrder(wantedRunning(state, command.name)).slice(0, previous - target));
+  const { removed, stopping } = shedContainers(state, scaleDownOrder(wantedRunning(state, command.name), deployment.spec.strategy).slice(0, previous - target));
   setReplicas(state, deployment, target);
   openOperation(state, deployment, "scale", atMs);
   state.addEvent(
@@ -89,7 +92,7 @@ export function applyDelete(state: ClusterState, command: DeleteCommand, atMs: n
   const problem = validateDeploymentName(command.name);
   if (problem !== null) return problem;
   if (!state.deployments.has(command.name)) return notFound(command.name);
-  const { removed, stopping } = shedContainers(state, scaleDownOrder(wantedRunning(state, command.name)));
+  const { removed, stopping } = shedContainers(state, scaleDownOrder(wantedRunning(state, command.name), "binpack"));
   // Replaced containers kept as history go with their deployment.
   for (const container of state.containersOf(command.name)) if (container.state === "lost") state.removeContainer(container);
   state.operations.dropDeployment(command.name);
@@ -126,8 +129,34 @@ function shedRank(container: ContainerRecord): number {
 }
 
 /** The order in which surplus replicas go (see the file comment). */
-export function scaleDownOrder(containers: readonly ContainerRecord[]): ContainerRecord[] {
-  return [...containers].sort((a, b) => shedRank(a) - shedRank(b) || b.ordinal - a.ordinal);
+export function scaleDownOrder(containers: readonly ContainerRecord[], strategy: Strategy): ContainerRecord[] {
+  const ranked = [...containers].sort((a, b) => shedRank(a) - shedRank(b) || b.ordinal - a.ordinal);
+  const firstLive = ranked.findIndex((c) => shedRank(c) === 2);
+  if (strategy !== "spread" || firstLive < 0) return ranked;
+  // Live ones by region, newest first; each turn takes from the fullest region (ties: the
+  // region whose next victim is newest), so the counts left stay as even as they were.
+  const byRegion = new Map<string, ContainerRecord[]>();
+  for (const container of ranked.slice(firstLive)) {
+    const queue = byRegion.get(container.region);
+    if (queue === undefined) byRegion.set(container.region, [container]);
+    else queue.push(container);
+  }
+  const heads = new Map<string, number>([...byRegion.keys()].map((region) => [region, 0]));
+  const order = ranked.slice(0, firstLive);
+  while (order.length < ranked.length) {
+    let best: { region: string; left: number; next: ContainerRecord } | null = null;
+    for (const [region, queue] of byRegion) {
+      const head = heads.get(region) ?? 0;
+      const left = queue.length - head;
+      if (left === 0) continue;
+      const next = queue[head];
+      if (best === null || left > best.left || (left === best.left && next.ordinal > best.next.ordinal)) best = { region, left, next };
+    }
+    if (best === null) break;
+    order.push(best.next);
+    heads.set(best.region, (heads.get(best.region) ?? 0) + 1);
+  }
+  return order;
 }
 
 function shedContainers(state: ClusterState, victims: readonly ContainerRecord[]): { removed: number; stopping: number } {
