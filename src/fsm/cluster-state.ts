@@ -45,7 +45,7 @@ export class ClusterState {
   readonly nodes = new Map<string, NodeRecord>();
   readonly deployments = new Map<string, DeploymentRecord>();
   readonly containers = new Map<string, ContainerRecord>();
-  readonly events = new EventRing(fsmLimits.eventsMax);
+  readonly events = new EventRing(fsmLimits.eventsMax, fsmLimits.recentEventsMax);
   readonly sessions = new ClientSessions(fsmLimits.clientSessionsMax);
   /** At most one open operation per deployment, so the deployments' bound is the ledger's. */
   readonly operations = new OperationLedger(fsmLimits.deploymentsMax);

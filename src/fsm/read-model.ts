@@ -146,7 +146,9 @@ export function events(state: ClusterState, filter: EventFilter = {}): FsmEvent[
   const deployment = filter.deployment ?? "";
   const since = filter.sinceRevision ?? 0;
   const out: FsmEvent[] = [];
-  for (const event of state.events.newestFirst()) {
+  // A deployment's few newest events come from the ring's per-deployment index.
+  const source = deployment !== "" && limit <= state.events.perDeploymentMax ? state.events.recentOf(deployment) : state.events.newestFirst();
+  for (const event of source) {
     // Newest first: once events predate `since`, all the rest do too.
     if (out.length >= limit || event.revision < since) break;
     if (deployment === "" || event.deployment === deployment) out.push(event);
