@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, existsSync, mkdirSync, type WriteStream } from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort } from "./process-cluster.js";
+import { freePort } from "./free-port.js";
 
 export const defaultRegions = ["us-east-1", "eu-west-1", "ap-southeast-1"] as const;
 

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, existsSync, mkdirSync, rmSync, type WriteStream } from "node:fs";
-import { createServer } from "node:net";
 import * as path from "node:path";
+import { freePort } from "./free-port.js";
 import { fileURLToPath } from "node:url";
 
 /** One replica process of a local cluster. */
@@ -172,14 +172,3 @@ export function serverEntry(): string {
   throw new Error(`cannot find the compiled orchestrator (looked at ${compiled} and ${fromSource}); run npm run build`);
 }
 
-export function freePort(host = "127.0.0.1"): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, host, () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
