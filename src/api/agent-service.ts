@@ -194,7 +194,17 @@ async function reportOne(report: ContainerReport, proposer: CommandProposer): Pr
   try {
     const value = await proposer.propose(
       undefined,
-      { kind: "container-status", containerStatus: { containerId, nodeId: report.nodeId, state: report.state, health, message: report.message } },
+      {
+        kind: "container-status",
+        containerStatus: {
+          containerId,
+          nodeId: report.nodeId,
+          state: report.state,
+          health,
+          message: report.message,
+          ...(report.instanceRestartCount !== undefined ? { instanceRestartCount: report.instanceRestartCount } : {}),
+        },
+      },
       "container-status",
     );
     if (!value.applied) return { containerId, outcome: ReportOutcome.REPORT_OUTCOME_IGNORED, message: value.ignoredReason };

@@ -45,6 +45,9 @@ export function applyContainerStatus(state: ClusterState, command: ContainerStat
     return ignored(`container ${container.id} is ${container.node === "" ? "not placed" : `on node ${container.node}`}, not on ${command.nodeId}`);
   }
   if (container.state === "lost") return ignored(`container ${container.id} was lost with node ${container.node} and replaced; it is no longer assigned there`);
+  if (command.instanceRestartCount !== undefined && command.instanceRestartCount < container.restartCount) {
+    return ignored(`the report is about container ${container.id}'s instance of restart ${command.instanceRestartCount}; it is at restart ${container.restartCount} now`);
+  }
   if (to !== null && to !== container.state && (container.state === "failed" || !containerTransitionAllowed(container.state, to))) {
     return failure("FAILED_PRECONDITION", `container ${container.id} cannot go from ${container.state} to ${to}; the report is refused`);
   }

@@ -98,6 +98,21 @@ describe("restart container", () => {
     expect(h.fsm.listContainers({ node: "n1" }).containers.map((c) => c.id)).toEqual(["web-0", "web-1"]);
   });
 
+  it("ignores a late report from the instance before a restart, and takes the fresh instance's", () => {
+    const h = running();
+    const report = (state: ContainerState, instanceRestartCount: number) =>
+      ({ kind: "container-status", containerStatus: { containerId: "web-1", nodeId: "n1", state, health: H.HEALTH_STATE_UNSPECIFIED, message: "", instanceRestartCount } }) as const;
+    h.ok(report(S.CONTAINER_STATE_FAILED, 0));
+    h.ok(body.restart("web-1", { delayMs: 0, reason: "crashed" }));
+    // The old instance's "failed" arrives after the restart was decided: it must not fail the new one.
+    expect(h.ok(report(S.CONTAINER_STATE_FAILED, 0))).toMatchObject({ applied: false, ignoredReason: expect.stringMatching(/instance of restart 0; it is at restart 1/) });
+    expect(h.fsm.getContainer("web-1")).toMatchObject({ state: "restarting", restartCount: 1 });
+    expect(h.ok(report(S.CONTAINER_STATE_RUNNING, 1))).toMatchObject({ applied: true });
+    expect(h.fsm.getContainer("web-1")).toMatchObject({ state: "running", restartCount: 1 });
+    // A report without the count (an older agent) is taken as before.
+    expect(h.ok(body.status("web-1", "n1", S.CONTAINER_STATE_FAILED))).toMatchObject({ applied: true });
+  });
+
   it("refuses containers that are not restartable", () => {
     const h = running();
     expect(h.fail(body.restart("nope-0"))).toMatchObject({ code: "NOT_FOUND" });

@@ -159,6 +159,7 @@ function toProto(report: StatusReport): ContainerReport {
     state: stateToProto(report.state),
     health: report.state === "running" ? ContainerHealth.CONTAINER_HEALTH_HEALTHY : ContainerHealth.CONTAINER_HEALTH_UNSPECIFIED,
     message: report.message,
+    instanceRestartCount: report.generation,
   };
 }
 
