@@ -231,6 +231,11 @@ export class ClusterFsm {
   }
 
   /** Sorted by name. */
+  /** How many of the deployment's containers are waiting to be placed, O(1). */
+  pendingCount(name: string): number {
+    return this.state.pendingCount(name);
+  }
+
   /** getDeployment's status alone: O(the deployment's containers), no event scan. */
   getDeploymentStatus(name: string): DeploymentStatusSummary | undefined {
     const deployment = this.state.deployments.get(name);

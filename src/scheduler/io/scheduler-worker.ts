@@ -172,8 +172,8 @@ export class SchedulerWorker {
         // change the model between these plans: they are made in one synchronous stretch, and
         // the FSM applies them in the order proposed.
         const proposals: Promise<void>[] = [];
-        for (let n = 0; n < evaluationsPerTurnMax && this.model !== null && this.queue.size > 0; n++) {
-          const name = this.nextDeployment();
+        for (const name of this.nextDeployments(evaluationsPerTurnMax)) {
+          if (this.model === null) break;
           this.queue.delete(name);
           const proposal = this.evaluate(name);
           if (proposal !== null) proposals.push(proposal);
@@ -187,21 +187,28 @@ export class SchedulerWorker {
     }
   }
 
-  /** Largest request first: binpack packs close to first-fit-decreasing that way. */
-  private nextDeployment(): string {
-    let best = "";
-    let bestSize = -1;
+  /**
+   * The next `count` deployments to plan, largest request first (binpack packs close to
+   * first-fit-decreasing that way), in one pass over the queue: picking one at a time was
+   * O(queue) per pick. Queued deployments with nothing pending leave the queue here.
+   */
+  private nextDeployments(count: number): string[] {
+    const best: Array<{ name: string; size: number }> = [];
     for (const name of this.queue) {
-      // The record, not getDeployment(): that visits every container of the deployment, and this
-      // runs for every queued deployment on every pick (O(queue x replicas) per evaluation).
+      // The record, not getDeployment(): that visits every container of the deployment.
       const spec = this.fsm.getDeploymentRecord(name)?.spec;
-      const size = spec === undefined ? 0 : spec.cpuMillicores + spec.memoryMib;
-      if (size > bestSize) {
-        best = name;
-        bestSize = size;
+      if (spec === undefined || this.fsm.pendingCount(name) === 0) {
+        this.queue.delete(name);
+        continue;
       }
+      const size = spec.cpuMillicores + spec.memoryMib;
+      if (best.length === count && size <= best[best.length - 1].size) continue;
+      let at = best.length;
+      while (at > 0 && best[at - 1].size < size) at--;
+      best.splice(at, 0, { name, size });
+      if (best.length > count) best.pop();
     }
-    return best;
+    return best.map((b) => b.name);
   }
 
   /** Plans one deployment and starts proposing the plan; null when there is nothing to propose. */
