@@ -59,7 +59,22 @@ const writesDefaults = {
   deploymentsHeadroom: 200,
   /** Warm-up requests at most (they count against the deployment budget). */
   warmupRequestsMax: 1_000,
+  /** The no-Raft floor (ClusterStatus) after each of our levels. */
+  floorMs: 2_000,
 } as const;
+
+/**
+ * The floor under our writes: ClusterStatus (answered from the leader's memory, no Raft, no
+ * disk) through the same generator, channels and concurrency. What a write costs above it is
+ * replication, fsync and apply; what it costs up to it is gRPC in Node on this machine.
+ */
+export interface FloorLevel {
+  readonly concurrency: number;
+  readonly opsPerSecond: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly cpu: ReturnType<typeof cpuPerWrite>;
+}
 
 export interface WritesLevel extends LoadResult {
   readonly loadAverage: readonly number[];
@@ -67,6 +82,8 @@ export interface WritesLevel extends LoadResult {
   readonly cpu: ReturnType<typeof cpuPerWrite>;
   /** Raft entries the leader's log grew by during the measurement, per acknowledged request. */
   readonly entriesPerRequest: number | null;
+  /** Ours only: the no-Raft floor measured on the same cluster right after. */
+  readonly floor?: FloorLevel;
 }
 
 interface LevelRun {
@@ -120,7 +137,21 @@ async function oursAtConcurrency(concurrency: number, options: Required<Omit<Wri
     const warm = await runLoad(request, { concurrency, durationMs: options.warmupMs, requestsMax: budget.warmup });
     if (warm.ok === 0) throw new Error(`warm-up: every write failed: ${JSON.stringify(warm.errorSamples)}`);
     const commitIndex = async () => (await clusterStatus(channels[0], 2_000)).commitIndex;
-    return await measure(request, concurrency, options.measureMs, cluster.pids(), cluster.replica(leader.id).child?.pid ?? -1, commitIndex);
+    const leaderPid = cluster.replica(leader.id).child?.pid ?? -1;
+    const level = await measure(request, concurrency, options.measureMs, cluster.pids(), leaderPid, commitIndex);
+    const statusRequest: RequestFn = async (worker) => {
+      await clusterStatus(channels[worker % channels.length], writesDefaults.requestTimeoutMs);
+    };
+    const before = sampleCpu(cluster.pids());
+    const floorRun = await runLoad(statusRequest, { concurrency, durationMs: writesDefaults.floorMs });
+    const floor: FloorLevel = {
+      concurrency,
+      opsPerSecond: floorRun.opsPerSecond,
+      p50Ms: floorRun.p50Ms,
+      p99Ms: floorRun.p99Ms,
+      cpu: cpuPerWrite(before, sampleCpu(cluster.pids()), leaderPid, floorRun.ok),
+    };
+    return { ...level, floor };
   } finally {
     for (const channel of channels) channel.close();
     await killCluster(cluster);
@@ -169,6 +200,17 @@ function levelSummary(level: WritesLevel) {
     loadAverage: level.loadAverage,
     cpuMsPerWrite: level.cpu,
     raftEntriesPerRequest: level.entriesPerRequest,
+    ...(level.floor !== undefined
+      ? {
+          noRaftFloor: {
+            what: "ClusterStatus through the same generator (leader memory, no Raft, no disk)",
+            opsPerSecond: round(level.floor.opsPerSecond, 1),
+            p50Ms: round(level.floor.p50Ms, 3),
+            p99Ms: round(level.floor.p99Ms, 3),
+            cpuMsPerRequest: level.floor.cpu,
+          },
+        }
+      : {}),
   };
 }
 
@@ -258,6 +300,22 @@ export async function benchWrites(options: WritesBenchOptions = {}): Promise<unk
         fixed(r.etcd?.cpu?.leaderMs, 3),
         fixed(r.etcd?.cpu?.followersMs, 3),
         fixed(r.etcd?.cpu?.totalMs, 3),
+      ]),
+    ),
+  );
+  console.log("");
+  console.log("  The floor under ours: ClusterStatus (no Raft, no disk) through the same generator and channels, right after each level:");
+  console.log(
+    table(
+      ["concurrency", "floor ops/s", "floor p50 ms", "client cpu ms", "leader cpu ms", "ours write p50 ms", "etcd write p50 ms"],
+      runs.map((r) => [
+        String(r.ours.concurrency),
+        fixed(r.ours.floor?.opsPerSecond, 0),
+        fixed(r.ours.floor?.p50Ms, 2),
+        fixed(r.ours.floor?.cpu?.clientMs, 3),
+        fixed(r.ours.floor?.cpu?.leaderMs, 3),
+        fixed(r.ours.p50Ms, 2),
+        fixed(r.etcd?.p50Ms, 2),
       ]),
     ),
   );
