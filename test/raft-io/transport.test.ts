@@ -247,11 +247,25 @@ describe("GrpcTransport", () => {
     await waitFor(() => a.received.some((m) => m.term === 4), "a message from the returned b");
   });
 
+  it("keeps a stream to every peer connected without sending, across the peer's restart", async () => {
+    const [a, b] = await startCluster(["a", "b"]);
+    await waitFor(() => a.transport.peerStats("b")?.state === "connected", "a's stream to b, nothing sent");
+    expect(a.transport.peerStats("b")?.batchesSent).toBe(0);
+    const port = b.transport.port();
+    await b.transport.stop();
+    await waitFor(() => a.transport.peerStats("b")?.state === "backoff", "a's stream to b broken");
+    await startReplica("b", { port, peers: new Map([["a", a.transport.address()]]) });
+    // Reconnected by itself, before anything needs to go to b (a vote, after a leader died).
+    await waitFor(() => a.transport.peerStats("b")?.state === "connected", "a's stream to the returned b", 5_000);
+    expect(a.transport.peerStats("b")?.batchesSent).toBe(0);
+  });
+
   it("notices a peer whose incoming stream is reset even if we never sent to it", async () => {
     const [a, b] = await startCluster(["a", "b"]);
     b.transport.send([heartbeat("b", "a", 1)]);
     await waitFor(() => a.received.length === 1, "b's heartbeat");
-    expect(a.transport.peerStats("b")).toBeNull();
+    // a's own stream to b is open (streams to every peer open at start) but carried nothing.
+    expect(a.transport.peerStats("b")?.batchesSent ?? 0).toBe(0);
     await b.transport.stop();
     await waitFor(() => a.lost.some((l) => l.peer === "b"), "a noticing b's loss from the incoming stream", 5_000);
   });

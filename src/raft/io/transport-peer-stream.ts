@@ -121,6 +121,14 @@ export class PeerStream {
     this.scheduleFlush();
   }
 
+  /**
+   * Connects now, with nothing to send: a stream that exists before an election needs it does
+   * not pay a connection set-up (or sit out a reconnect delay) in front of its first vote.
+   */
+  open(): void {
+    if (this.state === "idle") this.connect();
+  }
+
   close(): void {
     if (this.state === "closed") return;
     this.transitionTo("closed");
