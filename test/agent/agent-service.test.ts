@@ -13,6 +13,7 @@ import {
   type WatchAssignmentsResponse,
 } from "../../src/gen/agent/v1/agent.js";
 import { ContainerState, DesiredState, NodeStatus } from "../../src/gen/orchestrator/v1/types.js";
+import { freePort } from "../../src/server/free-port.js";
 import { deploy, place, TestCluster, waitFor } from "./harness.js";
 
 // AgentService on real replicas, spoken to with a raw gRPC client: what a follower answers, what
@@ -20,8 +21,11 @@ import { deploy, place, TestCluster, waitFor } from "./harness.js";
 
 let cluster: TestCluster;
 const clients: AgentServiceClient[] = [];
+/** The nodes' agent address: a free port nobody listens on (no agent runs in this suite). */
+let agentAddress = "";
 
 beforeAll(async () => {
+  agentAddress = `127.0.0.1:${await freePort()}`;
   cluster = await TestCluster.start();
   await cluster.waitForLeader();
 });
@@ -50,7 +54,7 @@ function rpc(client: AgentServiceClient) {
   };
 }
 
-const spec = (nodeId: string, region = "us-east-1") => ({ nodeId, region, capacity: { cpuMillicores: 8000, memoryMib: 16384 }, agentAddress: "127.0.0.1:9999" });
+const spec = (nodeId: string, region = "us-east-1") => ({ nodeId, region, capacity: { cpuMillicores: 8000, memoryMib: 16384 }, agentAddress });
 
 async function leaderClient(): Promise<AgentServiceClient> {
   return clientAt((await cluster.waitForLeader()).apiAddress);

@@ -1,9 +1,9 @@
 import { credentials, Metadata } from "@grpc/grpc-js";
 import { randomBytes } from "node:crypto";
-import { createServer } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { MessageType as ProtoMessageType, RaftTransportServiceClient } from "../../src/gen/raft/v1/raft.js";
 import { createLogger } from "../../src/lib/logger.js";
+import { freePort } from "../../src/server/free-port.js";
 import { message, type Message, type MessageType, type ReplicaId } from "../../src/raft/core/types.js";
 import { GrpcTransport } from "../../src/raft/io/grpc-transport.js";
 import type { TransportLimits } from "../../src/raft/io/transport-limits.js";
@@ -81,15 +81,6 @@ async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_00
     if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 2));
   }
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return address.port;
 }
 
 const heartbeat = (from: ReplicaId, to: ReplicaId, term: number): Message => message({ type: "heartbeat", from, to, term, commit: term });
