@@ -135,26 +135,23 @@ export function scaleDownOrder(containers: readonly ContainerRecord[], strategy:
   if (strategy !== "spread" || firstLive < 0) return ranked;
   // Live ones by region, newest first; each turn takes from the fullest region (ties: the
   // region whose next victim is newest), so the counts left stay as even as they were.
-  const byRegion = new Map<string, ContainerRecord[]>();
+  const byRegion = new Map<string, { readonly queue: ContainerRecord[]; head: number }>();
   for (const container of ranked.slice(firstLive)) {
-    const queue = byRegion.get(container.region);
-    if (queue === undefined) byRegion.set(container.region, [container]);
-    else queue.push(container);
+    const region = byRegion.get(container.region);
+    if (region === undefined) byRegion.set(container.region, { queue: [container], head: 0 });
+    else region.queue.push(container);
   }
-  const heads = new Map<string, number>([...byRegion.keys()].map((region) => [region, 0]));
   const order = ranked.slice(0, firstLive);
   while (order.length < ranked.length) {
-    let best: { region: string; left: number; next: ContainerRecord } | null = null;
-    for (const [region, queue] of byRegion) {
-      const head = heads.get(region) ?? 0;
-      const left = queue.length - head;
+    let best: { readonly queue: ContainerRecord[]; head: number } | null = null;
+    for (const region of byRegion.values()) {
+      const left = region.queue.length - region.head;
       if (left === 0) continue;
-      const next = queue[head];
-      if (best === null || left > best.left || (left === best.left && next.ordinal > best.next.ordinal)) best = { region, left, next };
+      const bestLeft = best === null ? 0 : best.queue.length - best.head;
+      if (best === null || left > bestLeft || (left === bestLeft && region.queue[region.head].ordinal > best.queue[best.head].ordinal)) best = region;
     }
     if (best === null) break;
-    order.push(best.next);
-    heads.set(best.region, (heads.get(best.region) ?? 0) + 1);
+    order.push(best.queue[best.head++]);
   }
   return order;
 }

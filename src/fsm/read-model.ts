@@ -82,7 +82,7 @@ export function deploymentView(state: ClusterState, deployment: Readonly<Deploym
 
 /** The status summary alone: one pass over the deployment's containers, no event scan. */
 export function deploymentStatus(state: ClusterState, deployment: Readonly<DeploymentRecord>): DeploymentStatusSummary {
-  const byState = Object.fromEntries(containerStates.map((s) => [s, 0])) as Record<ContainerState, number>;
+  const byState = zeroByState();
   let healthy = 0;
   let stopping = 0;
   let lost = 0;
@@ -107,9 +107,13 @@ export function deploymentStatus(state: ClusterState, deployment: Readonly<Deplo
   };
 }
 
+function zeroByState(): Record<ContainerState, number> {
+  return Object.fromEntries(containerStates.map((s) => [s, 0])) as Record<ContainerState, number>;
+}
+
 /** Containers wanted running, by state, over the whole cluster: one pass, no per-deployment views. */
 export function containerStateCounts(state: ClusterState): Record<ContainerState, number> {
-  const byState = Object.fromEntries(containerStates.map((s) => [s, 0])) as Record<ContainerState, number>;
+  const byState = zeroByState();
   for (const container of state.containers.values()) {
     if (container.desired !== "stopped") byState[container.state] += 1;
   }

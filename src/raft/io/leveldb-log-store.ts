@@ -182,7 +182,7 @@ export class LevelDbLogStore {
     this.closed = true;
     await this.tail;
     if (this.hardStateDirty && this.failure === undefined) {
-      await this.db.batch([{ type: "put", key: META_KEYS.hardState, value: encodeHardState(this.storage.persistedHardState()) }], { sync: true });
+      await this.write([{ type: "put", key: META_KEYS.hardState, value: encodeHardState(this.storage.persistedHardState()) }], true);
       this.hardStateDirty = false;
     }
     await this.db.close();

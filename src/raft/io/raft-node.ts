@@ -348,7 +348,7 @@ export class RaftNode extends EventEmitter {
       this.maybeSnapshot();
     } catch (error) {
       // A failed disk write or a broken invariant: stop serving rather than risk bad data.
-      this.fatal(error instanceof Error ? error : new Error(String(error)));
+      this.fatal(asError(error));
     } finally {
       this.processing = false;
     }
@@ -382,7 +382,7 @@ export class RaftNode extends EventEmitter {
       await persisted;
       if (rd.mustSync) this.emit("fsync", (performance.now() - started) / 1000);
     } else if (persisted !== null) {
-      persisted.catch((error: unknown) => this.fatal(error instanceof Error ? error : new Error(String(error))));
+      persisted.catch((error: unknown) => this.fatal(asError(error)));
     }
     if (rd.hardState !== null) {
       this.persistedTerm = rd.hardState.term;
@@ -402,22 +402,11 @@ export class RaftNode extends EventEmitter {
     if (rd.snapshot !== null) this.emit("applied", this.fsmApplied);
   }
 
-  /** Applies committed entries now, up to a turn's work slice; the rest wait in the queue. */
+  /** Queues committed entries and applies what a turn's work slice allows now (none while a snapshot is encoded). */
   private deliverCommitted(entries: readonly Entry[]): void {
     if (entries.length === 0) return;
-    let next = 0;
-    if (this.applyHead === this.applyQueue.length && this.snapshotting === null) {
-      const started = performance.now();
-      while (next < entries.length) {
-        this.applyEntry(entries[next++]);
-        if (performance.now() - started >= nodeDefaults.workSliceMs) break;
-      }
-      this.releaseReads();
-      this.emit("applied", this.fsmApplied);
-    }
-    if (next === entries.length) return;
-    for (let i = next; i < entries.length; i++) this.applyQueue.push(entries[i]);
-    this.scheduleDrain();
+    for (const entry of entries) this.applyQueue.push(entry);
+    if (this.snapshotting === null && this.fatalError === null) this.applySlice();
   }
 
   private scheduleDrain(): void {
@@ -429,16 +418,20 @@ export class RaftNode extends EventEmitter {
     });
   }
 
-  /** Applies queued entries for one work slice, then lets the loop breathe. */
   private drain(): void {
     if (this.stopped || this.snapshotting !== null || this.fatalError !== null) return;
+    this.applySlice();
+  }
+
+  /** Applies queued entries for one work slice; the rest wait for a later turn. */
+  private applySlice(): void {
     const started = performance.now();
     try {
       while (this.applyHead < this.applyQueue.length && performance.now() - started < nodeDefaults.workSliceMs) {
         this.applyEntry(this.applyQueue[this.applyHead++]);
       }
     } catch (error) {
-      this.fatal(error instanceof Error ? error : new Error(String(error)));
+      this.fatal(asError(error));
       return;
     }
     if (this.applyHead === this.applyQueue.length) {
@@ -516,7 +509,7 @@ export class RaftNode extends EventEmitter {
     const task = { abandoned: false };
     this.snapshotting = task;
     this.snapshotTask = this.takeSnapshot(task, status.applied, status.conf, status.term, status.role).catch((error: unknown) => {
-      this.fatal(error instanceof Error ? error : new Error(String(error)));
+      this.fatal(asError(error));
     });
   }
 
@@ -620,6 +613,10 @@ export class RaftNode extends EventEmitter {
     this.reads.clear();
     this.readsConfirmed = [];
   }
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
 }
 
 function sleep(ms: number): Promise<void> {
