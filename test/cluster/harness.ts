@@ -7,6 +7,7 @@ import { run } from "../../src/cli/run.js";
 import type { RequestOf, ResponseOf, UnaryMethod } from "../../src/cli/client.js";
 import { ClusterStatusRequest, OrchestratorServiceClient, OrchestratorServiceService, type ClusterStatusResponse } from "../../src/gen/orchestrator/v1/orchestrator.js";
 import { ProcessCluster } from "../../src/server/process-cluster.js";
+import { isAlive, killQuietly, pidsKilledOnExit } from "../process-pids.js";
 
 /**
  * A real three-replica cluster for integration tests: real processes (the compiled
@@ -19,27 +20,7 @@ import { ProcessCluster } from "../../src/server/process-cluster.js";
  */
 
 /** PIDs of replica processes started here and not yet seen to exit. */
-const livePids = new Set<number>();
-process.once("exit", () => {
-  for (const pid of livePids) killQuietly(pid, "SIGKILL");
-});
-
-function killQuietly(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(pid, signal);
-  } catch {
-    // Already gone.
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+const livePids = pidsKilledOnExit();
 
 export interface WaitOptions {
   readonly timeoutMs?: number;

@@ -2,6 +2,7 @@ import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { AgentProcesses, defaultRegions } from "../../src/server/process-agents.js";
 import { TestCluster, waitFor, within, type CliResult } from "../cluster/harness.js";
+import { isAlive, killQuietly, pidsKilledOnExit } from "../process-pids.js";
 
 /**
  * The scheduler end to end: three real replicas (test/cluster/harness.ts) and one real
@@ -20,27 +21,7 @@ const startAttemptsMax = 2;
 export type RegionName = (typeof regions)[number];
 
 /** PIDs of agent processes started here and not yet seen to exit. */
-const liveAgentPids = new Set<number>();
-process.once("exit", () => {
-  for (const pid of liveAgentPids) killQuietly(pid, "SIGKILL");
-});
-
-function killQuietly(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(pid, signal);
-  } catch {
-    // Already gone.
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+const liveAgentPids = pidsKilledOnExit();
 
 export interface NodeJson {
   readonly id: string;
