@@ -3,6 +3,7 @@
 // and its own area's core, so the simulator can drive it deterministically.
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
+import prettierConfig from "eslint-config-prettier";
 
 const impurityMessage =
   "core/ is pure: time enters through tick(), randomness through an injected seeded PRNG, IO through the io/ shell.";
@@ -38,14 +39,22 @@ export default tseslint.config(
       ],
       "no-restricted-globals": [
         "error",
-        ...["Date", "setTimeout", "setInterval", "setImmediate", "clearTimeout", "clearInterval", "queueMicrotask", "performance", "process", "require"].map(
-          (name) => ({ name, message: impurityMessage }),
-        ),
+        ...[
+          "Date",
+          "setTimeout",
+          "setInterval",
+          "setImmediate",
+          "clearTimeout",
+          "clearInterval",
+          "queueMicrotask",
+          "performance",
+          "process",
+          "require",
+        ].map((name) => ({ name, message: impurityMessage })),
       ],
-      "no-restricted-properties": [
-        "error",
-        { object: "Math", property: "random", message: impurityMessage },
-      ],
+      "no-restricted-properties": ["error", { object: "Math", property: "random", message: impurityMessage }],
     },
   },
+  // Formatting is prettier's job (npm run format); this turns off the lint rules that would fight it.
+  prettierConfig,
 );

@@ -46,7 +46,8 @@ export async function writeResult(name: string, result: unknown): Promise<string
 /** A right-aligned plain-text table (first column left-aligned). */
 export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: readonly string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
+  const line = (cells: readonly string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
   return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
 }
 
@@ -80,11 +81,19 @@ export interface CpuSample {
 
 export function sampleCpu(pids: readonly number[]): CpuSample {
   const usage = process.cpuUsage();
-  return { clientSeconds: (usage.user + usage.system) / 1e6, processSeconds: new Map(pids.map((pid) => [pid, processCpuSeconds(pid)])) };
+  return {
+    clientSeconds: (usage.user + usage.system) / 1e6,
+    processSeconds: new Map(pids.map((pid) => [pid, processCpuSeconds(pid)])),
+  };
 }
 
 /** CPU milliseconds per write between two samples: the load generator, the leader, the other members. */
-export function cpuPerWrite(before: CpuSample, after: CpuSample, leaderPid: number, writes: number): { clientMs: number; leaderMs: number | null; followersMs: number | null; totalMs: number | null } | null {
+export function cpuPerWrite(
+  before: CpuSample,
+  after: CpuSample,
+  leaderPid: number,
+  writes: number,
+): { clientMs: number; leaderMs: number | null; followersMs: number | null; totalMs: number | null } | null {
   if (writes === 0) return null;
   const delta = (pid: number) => {
     const a = before.processSeconds.get(pid);

@@ -29,7 +29,12 @@ const etcdService = {
   },
 } satisfies grpc.ServiceDefinition;
 
-type RawUnary = (request: Buffer, metadata: grpc.Metadata, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null, response?: Buffer) => void) => grpc.ClientUnaryCall;
+type RawUnary = (
+  request: Buffer,
+  metadata: grpc.Metadata,
+  options: grpc.CallOptions,
+  callback: (error: grpc.ServiceError | null, response?: Buffer) => void,
+) => grpc.ClientUnaryCall;
 type EtcdRawClient = grpc.Client & { put: RawUnary; status: RawUnary };
 
 const EtcdClientConstructor = grpc.makeGenericClientConstructor(etcdService, "etcd") as unknown as new (
@@ -124,7 +129,8 @@ export function decodeStatusResponse(buf: Buffer): EtcdStatus {
   let raftAppliedIndex = 0;
   for (const field of fields(buf)) {
     if (field.number === 1 && field.bytes !== undefined) {
-      for (const inner of fields(field.bytes)) if (inner.number === 2 && inner.varint !== undefined) memberId = inner.varint.toString();
+      for (const inner of fields(field.bytes))
+        if (inner.number === 2 && inner.varint !== undefined) memberId = inner.varint.toString();
     } else if (field.number === 4 && field.varint !== undefined) {
       leaderId = field.varint.toString();
     } else if (field.number === 5 && field.varint !== undefined) {
@@ -153,16 +159,23 @@ export class EtcdChannel {
 
   put(request: Buffer, timeoutMs: number): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.client.put(request, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (error) => (error === null ? resolve() : reject(error)));
+      this.client.put(request, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (error) =>
+        error === null ? resolve() : reject(error),
+      );
     });
   }
 
   status(timeoutMs: number): Promise<EtcdStatus> {
     return new Promise((resolve, reject) => {
-      this.client.status(Buffer.alloc(0), new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (error, response) => {
-        if (error !== null || response === undefined) reject(error ?? new Error("empty status response"));
-        else resolve(decodeStatusResponse(response));
-      });
+      this.client.status(
+        Buffer.alloc(0),
+        new grpc.Metadata(),
+        { deadline: Date.now() + timeoutMs },
+        (error, response) => {
+          if (error !== null || response === undefined) reject(error ?? new Error("empty status response"));
+          else resolve(decodeStatusResponse(response));
+        },
+      );
     });
   }
 

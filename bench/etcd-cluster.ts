@@ -174,19 +174,34 @@ export class EtcdCluster {
     const initialCluster = this.members.map((m) => `${m.name}=${m.peerUrl}`).join(",");
     const clientUrl = `http://${member.clientAddress}`;
     const args = [
-      "--name", member.name,
-      "--data-dir", member.dataDir,
-      "--listen-client-urls", clientUrl,
-      "--advertise-client-urls", clientUrl,
-      "--listen-peer-urls", member.peerUrl,
-      "--initial-advertise-peer-urls", member.peerUrl,
-      "--initial-cluster", initialCluster,
-      "--initial-cluster-token", this.token,
-      "--initial-cluster-state", "new",
-      "--logger", "zap",
-      "--log-outputs", "stderr",
-      ...(this.options.heartbeatIntervalMs !== undefined ? ["--heartbeat-interval", String(this.options.heartbeatIntervalMs)] : []),
-      ...(this.options.electionTimeoutMs !== undefined ? ["--election-timeout", String(this.options.electionTimeoutMs)] : []),
+      "--name",
+      member.name,
+      "--data-dir",
+      member.dataDir,
+      "--listen-client-urls",
+      clientUrl,
+      "--advertise-client-urls",
+      clientUrl,
+      "--listen-peer-urls",
+      member.peerUrl,
+      "--initial-advertise-peer-urls",
+      member.peerUrl,
+      "--initial-cluster",
+      initialCluster,
+      "--initial-cluster-token",
+      this.token,
+      "--initial-cluster-state",
+      "new",
+      "--logger",
+      "zap",
+      "--log-outputs",
+      "stderr",
+      ...(this.options.heartbeatIntervalMs !== undefined
+        ? ["--heartbeat-interval", String(this.options.heartbeatIntervalMs)]
+        : []),
+      ...(this.options.electionTimeoutMs !== undefined
+        ? ["--election-timeout", String(this.options.electionTimeoutMs)]
+        : []),
     ];
     const child = spawn(this.options.install.binary, args, { stdio: ["ignore", "ignore", "pipe"] });
     mkdirSync(this.options.logDir, { recursive: true });

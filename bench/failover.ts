@@ -21,7 +21,15 @@ import { detectEtcd, EtcdCluster, type EtcdInstall } from "./etcd-cluster.js";
 import { EtcdFollowingSystem, FollowingWriter, OursFollowingSystem, type FollowingSystem } from "./following-writer.js";
 import { trackTempDir } from "./process-guard.js";
 import { runLoad, summarize, type LoadResult } from "./load-generator.js";
-import { benchDeploymentSpec, deploy, findLeader, killCluster, orchestratorChannel, startTrackedCluster, waitAllCaughtUp } from "./orchestrator-bench-client.js";
+import {
+  benchDeploymentSpec,
+  deploy,
+  findLeader,
+  killCluster,
+  orchestratorChannel,
+  startTrackedCluster,
+  waitAllCaughtUp,
+} from "./orchestrator-bench-client.js";
 
 export interface FailoverBenchOptions {
   readonly rounds?: number;
@@ -110,7 +118,14 @@ function readLogLines(file: string, sinceMs: number): LogLine[] {
       continue;
     }
     const stamp = parsed.time ?? parsed.ts;
-    const ms = typeof stamp === "number" ? (stamp < 1e11 ? stamp * 1000 : stamp) : typeof stamp === "string" ? Date.parse(stamp) : NaN;
+    const ms =
+      typeof stamp === "number"
+        ? stamp < 1e11
+          ? stamp * 1000
+          : stamp
+        : typeof stamp === "string"
+          ? Date.parse(stamp)
+          : NaN;
     if (!Number.isFinite(ms) || ms < sinceMs) continue;
     out.push({ ms, msg: parsed.msg ?? "", term: typeof parsed.term === "number" ? parsed.term : null });
   }
@@ -118,7 +133,13 @@ function readLogLines(file: string, sinceMs: number): LogLine[] {
 }
 
 /** The round's election as our replicas' logs tell it. */
-function oursElection(logFiles: readonly string[], ids: readonly string[], killWallMs: number, survivors: readonly number[], newLeader: number): Election {
+function oursElection(
+  logFiles: readonly string[],
+  ids: readonly string[],
+  killWallMs: number,
+  survivors: readonly number[],
+  newLeader: number,
+): Election {
   // Log times are whole milliseconds; allow the kill's own millisecond.
   const since = killWallMs - 1;
   const lostTimes: number[] = [];
@@ -127,7 +148,9 @@ function oursElection(logFiles: readonly string[], ids: readonly string[], killW
   const candidatesByTerm = new Map<number, number>();
   for (const i of survivors) {
     const lines = readLogLines(logFiles[i], since);
-    for (const l of lines) if (l.msg.startsWith("role candidate") && l.term !== null) candidatesByTerm.set(l.term, (candidatesByTerm.get(l.term) ?? 0) + 1);
+    for (const l of lines)
+      if (l.msg.startsWith("role candidate") && l.term !== null)
+        candidatesByTerm.set(l.term, (candidatesByTerm.get(l.term) ?? 0) + 1);
     const lost = lines.find((l) => l.msg.startsWith("connection to the leader lost"));
     if (lost !== undefined) lostTimes.push(lost.ms);
     if (i === newLeader) {
@@ -141,12 +164,20 @@ function oursElection(logFiles: readonly string[], ids: readonly string[], killW
     term: became?.term ?? null,
     connectionLostAfterMs: lostTimes.length === 0 ? null : Math.min(...lostTimes) - killWallMs,
     becameLeaderAfterMs: became === undefined ? null : became.ms - killWallMs,
-    splitVoteTerms: [...candidatesByTerm.entries()].filter(([term, n]) => n >= 2 && (became?.term === null || became === undefined || term <= became.term)).length,
+    splitVoteTerms: [...candidatesByTerm.entries()].filter(
+      ([term, n]) => n >= 2 && (became?.term === null || became === undefined || term <= became.term),
+    ).length,
   };
 }
 
 /** etcd's zap log: "<id> became leader at term N" on the winner. */
-function etcdElection(logFiles: readonly string[], ids: readonly string[], killWallMs: number, _survivors: readonly number[], newLeader: number): Election {
+function etcdElection(
+  logFiles: readonly string[],
+  ids: readonly string[],
+  killWallMs: number,
+  _survivors: readonly number[],
+  newLeader: number,
+): Election {
   const lines = readLogLines(logFiles[newLeader], killWallMs - 1);
   const became = lines.find((l) => / became leader at term /.test(l.msg));
   const term = became === undefined ? null : Number(/term (\d+)/.exec(became.msg)?.[1] ?? NaN);
@@ -183,7 +214,12 @@ async function runRounds(sut: SystemUnderTest, rounds: number, writeIntervalMs: 
   await writer.start();
   const controller = new AbortController();
   let seq = 1;
-  const load = runLoad(() => writer.write(++seq, controller.signal), { concurrency: 1, intervalMs: writeIntervalMs, durationMs: 5 * 60_000, signal: controller.signal });
+  const load = runLoad(() => writer.write(++seq, controller.signal), {
+    concurrency: 1,
+    intervalMs: writeIntervalMs,
+    durationMs: 5 * 60_000,
+    signal: controller.signal,
+  });
   const results: Round[] = [];
   const began = performance.now();
   let stoppedEarly = false;
@@ -194,7 +230,10 @@ async function runRounds(sut: SystemUnderTest, rounds: number, writeIntervalMs: 
         break;
       }
       const acksBefore = writer.acks.length;
-      await waitFor(() => (writer.acks.length - acksBefore >= failoverDefaults.steadyAcksMin ? true : undefined), failoverDefaults.gapWaitMs);
+      await waitFor(
+        () => (writer.acks.length - acksBefore >= failoverDefaults.steadyAcksMin ? true : undefined),
+        failoverDefaults.gapWaitMs,
+      );
       const leader = await sut.leaderIndex();
       await sleep(Math.random() * failoverDefaults.killJitterMsMax);
       const killWallMs = Date.now();
@@ -208,8 +247,13 @@ async function runRounds(sut: SystemUnderTest, rounds: number, writeIntervalMs: 
       await sut.waitCaughtUp(leader);
       await sut.system.warm();
       const restartToCaughtUpMs = performance.now() - restartedAt;
-      const failed = writer.failedAttempts.filter((a) => a.endMs >= killMs && (first === undefined || a.startMs <= first.atMs));
-      const slowest = failed.reduce<(typeof failed)[number] | null>((worst, a) => (worst === null || a.endMs - a.startMs > worst.endMs - worst.startMs ? a : worst), null);
+      const failed = writer.failedAttempts.filter(
+        (a) => a.endMs >= killMs && (first === undefined || a.startMs <= first.atMs),
+      );
+      const slowest = failed.reduce<(typeof failed)[number] | null>(
+        (worst, a) => (worst === null || a.endMs - a.startMs > worst.endMs - worst.startMs ? a : worst),
+        null,
+      );
       // Read the logs after the catch-up: by then the election's lines have been flushed.
       const election = first === undefined ? null : sut.election(killWallMs, survivors, first.endpoint);
       const round: Round = {
@@ -221,13 +265,29 @@ async function runRounds(sut: SystemUnderTest, rounds: number, writeIntervalMs: 
         election,
         restartToCaughtUpMs,
         failedAttempts: failed.length,
-        slowestFailedAttempt: slowest === null ? null : { endpoint: sut.ids[slowest.endpoint], ms: Math.round(slowest.endMs - slowest.startMs), error: slowest.error },
+        slowestFailedAttempt:
+          slowest === null
+            ? null
+            : {
+                endpoint: sut.ids[slowest.endpoint],
+                ms: Math.round(slowest.endMs - slowest.startMs),
+                error: slowest.error,
+              },
       };
       results.push(round);
-      const split = election === null || election.splitVoteTerms === 0 ? "" : `, ${election.splitVoteTerms} split vote(s)`;
-      const how = election === null ? "" : `, ${election.mechanism}${election.becameLeaderAfterMs === null ? "" : `, leader after ${election.becameLeaderAfterMs} ms`}${split}`;
-      const stuck = round.slowestFailedAttempt !== null && round.slowestFailedAttempt.ms >= 100 ? `; a write attempt at ${round.slowestFailedAttempt.endpoint} failed after ${round.slowestFailedAttempt.ms} ms (${round.slowestFailedAttempt.error})` : "";
-      console.log(`  ${sut.name.padEnd(4)} round ${String(r).padStart(2)}: killed ${round.killed}, gap ${fixed(round.gapMs, 1)} ms (kill->ack ${fixed(round.killToFirstAckMs, 1)} ms), new leader ${round.newLeader ?? "none"}${how}; caught up in ${fixed(restartToCaughtUpMs, 0)} ms${stuck}`);
+      const split =
+        election === null || election.splitVoteTerms === 0 ? "" : `, ${election.splitVoteTerms} split vote(s)`;
+      const how =
+        election === null
+          ? ""
+          : `, ${election.mechanism}${election.becameLeaderAfterMs === null ? "" : `, leader after ${election.becameLeaderAfterMs} ms`}${split}`;
+      const stuck =
+        round.slowestFailedAttempt !== null && round.slowestFailedAttempt.ms >= 100
+          ? `; a write attempt at ${round.slowestFailedAttempt.endpoint} failed after ${round.slowestFailedAttempt.ms} ms (${round.slowestFailedAttempt.error})`
+          : "";
+      console.log(
+        `  ${sut.name.padEnd(4)} round ${String(r).padStart(2)}: killed ${round.killed}, gap ${fixed(round.gapMs, 1)} ms (kill->ack ${fixed(round.killToFirstAckMs, 1)} ms), new leader ${round.newLeader ?? "none"}${how}; caught up in ${fixed(restartToCaughtUpMs, 0)} ms${stuck}`,
+      );
     }
   } finally {
     controller.abort();
@@ -236,7 +296,10 @@ async function runRounds(sut: SystemUnderTest, rounds: number, writeIntervalMs: 
   return { rounds: results, writes, attempts: writer.attempts, stoppedEarly, loadAverage: loadAverage() };
 }
 
-async function oursRun(options: Required<Pick<FailoverBenchOptions, "rounds" | "writeIntervalMs">> & FailoverBenchOptions, root: string): Promise<SystemRun> {
+async function oursRun(
+  options: Required<Pick<FailoverBenchOptions, "rounds" | "writeIntervalMs">> & FailoverBenchOptions,
+  root: string,
+): Promise<SystemRun> {
   const dir = path.join(root, "ours");
   const logDir = path.join(dir, "logs");
   const { cluster, untrack } = await startTrackedCluster({
@@ -254,7 +317,14 @@ async function oursRun(options: Required<Pick<FailoverBenchOptions, "rounds" | "
     await waitAllCaughtUp(endpoints, failoverDefaults.clusterReadyMs);
     const leader = await findLeader(endpoints);
     const client = orchestratorChannel(leader.apiAddress);
-    await deploy(client, { header: { clientId: `bench-failover-setup-${process.pid}`, seq: 1 }, spec: { ...benchDeploymentSpec("failover-probe"), replicas: 0 } }, 5_000);
+    await deploy(
+      client,
+      {
+        header: { clientId: `bench-failover-setup-${process.pid}`, seq: 1 },
+        spec: { ...benchDeploymentSpec("failover-probe"), replicas: 0 },
+      },
+      5_000,
+    );
     client.close();
     const sut: SystemUnderTest = {
       name: "ours",
@@ -276,7 +346,11 @@ async function oursRun(options: Required<Pick<FailoverBenchOptions, "rounds" | "
   }
 }
 
-async function etcdRun(options: Required<Pick<FailoverBenchOptions, "rounds" | "writeIntervalMs">>, install: EtcdInstall, root: string): Promise<SystemRun> {
+async function etcdRun(
+  options: Required<Pick<FailoverBenchOptions, "rounds" | "writeIntervalMs">>,
+  install: EtcdInstall,
+  root: string,
+): Promise<SystemRun> {
   const dir = path.join(root, "etcd");
   const logDir = path.join(dir, "logs");
   const cluster = await EtcdCluster.start({
@@ -310,17 +384,28 @@ async function etcdRun(options: Required<Pick<FailoverBenchOptions, "rounds" | "
 }
 
 function gapsWhere(run: SystemRun, split: boolean): { rounds: number; p50Ms: number | null; maxMs: number | null } {
-  const gaps = run.rounds.filter((r) => r.gapMs !== null && ((r.election?.splitVoteTerms ?? 0) > 0) === split).map((r) => r.gapMs as number);
+  const gaps = run.rounds
+    .filter((r) => r.gapMs !== null && (r.election?.splitVoteTerms ?? 0) > 0 === split)
+    .map((r) => r.gapMs as number);
   const s = summarize(gaps);
-  return { rounds: gaps.length, p50Ms: gaps.length === 0 ? null : round(s.p50Ms, 1), maxMs: gaps.length === 0 ? null : round(s.maxMs, 1) };
+  return {
+    rounds: gaps.length,
+    p50Ms: gaps.length === 0 ? null : round(s.p50Ms, 1),
+    maxMs: gaps.length === 0 ? null : round(s.maxMs, 1),
+  };
 }
 
 function gapSummary(run: SystemRun) {
   const gaps = run.rounds.flatMap((r) => (r.gapMs === null ? [] : [r.gapMs]));
   const s = summarize(gaps);
   const mechanisms: Record<string, number> = {};
-  for (const r of run.rounds) if (r.election !== null) mechanisms[r.election.mechanism] = (mechanisms[r.election.mechanism] ?? 0) + 1;
-  const elected = summarize(run.rounds.flatMap((r) => (r.election === null || r.election.becameLeaderAfterMs === null ? [] : [r.election.becameLeaderAfterMs])));
+  for (const r of run.rounds)
+    if (r.election !== null) mechanisms[r.election.mechanism] = (mechanisms[r.election.mechanism] ?? 0) + 1;
+  const elected = summarize(
+    run.rounds.flatMap((r) =>
+      r.election === null || r.election.becameLeaderAfterMs === null ? [] : [r.election.becameLeaderAfterMs],
+    ),
+  );
   return {
     kills: run.rounds.length,
     roundsWithoutRecovery: run.rounds.filter((r) => r.gapMs === null).length,
@@ -334,7 +419,14 @@ function gapSummary(run: SystemRun) {
     roundsWithSplitVote: run.rounds.filter((r) => (r.election?.splitVoteTerms ?? 0) > 0).length,
     gapWithoutSplitVote: gapsWhere(run, false),
     gapWithSplitVote: gapsWhere(run, true),
-    writes: { ok: run.writes.ok, errors: run.writes.errors, attempts: run.attempts, p50Ms: round(run.writes.p50Ms, 3), p99Ms: round(run.writes.p99Ms, 3), maxMs: round(run.writes.maxMs, 1) },
+    writes: {
+      ok: run.writes.ok,
+      errors: run.writes.errors,
+      attempts: run.attempts,
+      p50Ms: round(run.writes.p50Ms, 3),
+      p99Ms: round(run.writes.p99Ms, 3),
+      maxMs: round(run.writes.maxMs, 1),
+    },
     stoppedEarly: run.stoppedEarly,
     loadAverage: run.loadAverage,
     rounds: run.rounds.map((r) => ({
@@ -347,12 +439,21 @@ function gapSummary(run: SystemRun) {
 }
 
 export async function benchFailover(options: FailoverBenchOptions = {}): Promise<unknown> {
-  const opts = { ...options, rounds: options.rounds ?? failoverDefaults.rounds, writeIntervalMs: options.writeIntervalMs ?? failoverDefaults.writeIntervalMs };
+  const opts = {
+    ...options,
+    rounds: options.rounds ?? failoverDefaults.rounds,
+    writeIntervalMs: options.writeIntervalMs ?? failoverDefaults.writeIntervalMs,
+  };
   const machine = machineInfo();
   const install = options.skipEtcd === true ? null : detectEtcd();
-  console.log(`\nfailover: ${opts.rounds} SIGKILLs of the leader, one writer, a write every ~${opts.writeIntervalMs} ms, replica restarted and caught up after each`);
-  console.log("  ours: Scale writes with a RequestHeader; after a failure the writer follows x-leader-address or tries the next replica at once (2 ms pause per full round)");
-  if (install === null) console.log(options.skipEtcd === true ? "  etcd: skipped" : "  etcd: not installed: skipping the etcd side");
+  console.log(
+    `\nfailover: ${opts.rounds} SIGKILLs of the leader, one writer, a write every ~${opts.writeIntervalMs} ms, replica restarted and caught up after each`,
+  );
+  console.log(
+    "  ours: Scale writes with a RequestHeader; after a failure the writer follows x-leader-address or tries the next replica at once (2 ms pause per full round)",
+  );
+  if (install === null)
+    console.log(options.skipEtcd === true ? "  etcd: skipped" : "  etcd: not installed: skipping the etcd side");
   else
     console.log(
       `  etcd ${install.version}: ${failoverDefaults.etcdValueBytes} B Puts, --heartbeat-interval ${failoverDefaults.etcdHeartbeatMs} --election-timeout ${failoverDefaults.etcdElectionMs}; after a failure the writer polls Maintenance.Status every 2 ms and writes to the member that reports itself leader (with etcd's defaults, 100/1000 ms, the gap was ~1.1 s on this machine)`,
@@ -381,21 +482,52 @@ export async function benchFailover(options: FailoverBenchOptions = {}): Promise
     table(
       ["system", "kills", "gap p50 ms", "gap p90 ms", "gap max ms", "leader elected p50 ms", "no recovery"],
       [
-        ["ours", String(oursSummary.kills), fixed(oursSummary.gapP50Ms), fixed(oursSummary.gapP90Ms), fixed(oursSummary.gapMaxMs), fixed(oursSummary.becameLeaderAfterKillP50Ms, 0), String(oursSummary.roundsWithoutRecovery)],
+        [
+          "ours",
+          String(oursSummary.kills),
+          fixed(oursSummary.gapP50Ms),
+          fixed(oursSummary.gapP90Ms),
+          fixed(oursSummary.gapMaxMs),
+          fixed(oursSummary.becameLeaderAfterKillP50Ms, 0),
+          String(oursSummary.roundsWithoutRecovery),
+        ],
         ...(etcdSummary === null
           ? []
-          : [["etcd 50/300", String(etcdSummary.kills), fixed(etcdSummary.gapP50Ms), fixed(etcdSummary.gapP90Ms), fixed(etcdSummary.gapMaxMs), fixed(etcdSummary.becameLeaderAfterKillP50Ms, 0), String(etcdSummary.roundsWithoutRecovery)]]),
+          : [
+              [
+                "etcd 50/300",
+                String(etcdSummary.kills),
+                fixed(etcdSummary.gapP50Ms),
+                fixed(etcdSummary.gapP90Ms),
+                fixed(etcdSummary.gapMaxMs),
+                fixed(etcdSummary.becameLeaderAfterKillP50Ms, 0),
+                String(etcdSummary.roundsWithoutRecovery),
+              ],
+            ]),
       ],
     ),
   );
-  console.log(`  our elections: ${Object.entries(oursSummary.electionMechanisms).map(([k, v]) => `${v} by ${k}`).join(", ") || "unknown"}; ${oursSummary.roundsWithSplitVote} of ${oursSummary.kills} rounds had a split vote`);
+  console.log(
+    `  our elections: ${
+      Object.entries(oursSummary.electionMechanisms)
+        .map(([k, v]) => `${v} by ${k}`)
+        .join(", ") || "unknown"
+    }; ${oursSummary.roundsWithSplitVote} of ${oursSummary.kills} rounds had a split vote`,
+  );
   const clean = oursSummary.gapWithoutSplitVote;
   const split = oursSummary.gapWithSplitVote;
   if (split.rounds > 0) {
-    console.log(`  our gaps: without a split vote p50 ${fixed(clean.p50Ms)} / max ${fixed(clean.maxMs)} ms (${clean.rounds} rounds); with one p50 ${fixed(split.p50Ms)} / max ${fixed(split.maxMs)} ms (${split.rounds} rounds)`);
+    console.log(
+      `  our gaps: without a split vote p50 ${fixed(clean.p50Ms)} / max ${fixed(clean.maxMs)} ms (${clean.rounds} rounds); with one p50 ${fixed(split.p50Ms)} / max ${fixed(split.maxMs)} ms (${split.rounds} rounds)`,
+    );
   }
-  console.log(`  targets: ours gap p50 < ${targets.gapP50BelowMs} ms: ${met.p50 ? "met" : "MISSED"}; max < ${targets.gapMaxBelowMs} ms: ${met.max ? "met" : "MISSED"}`);
-  if (etcdSummary !== null) console.log(`  ratio ours/etcd: gap p50 ${fixed(oursSummary.gapP50Ms / etcdSummary.gapP50Ms, 2)}x, gap max ${fixed(oursSummary.gapMaxMs / etcdSummary.gapMaxMs, 2)}x`);
+  console.log(
+    `  targets: ours gap p50 < ${targets.gapP50BelowMs} ms: ${met.p50 ? "met" : "MISSED"}; max < ${targets.gapMaxBelowMs} ms: ${met.max ? "met" : "MISSED"}`,
+  );
+  if (etcdSummary !== null)
+    console.log(
+      `  ratio ours/etcd: gap p50 ${fixed(oursSummary.gapP50Ms / etcdSummary.gapP50Ms, 2)}x, gap max ${fixed(oursSummary.gapMaxMs / etcdSummary.gapMaxMs, 2)}x`,
+    );
   const loadAtEnd = loadAverage();
   console.log(`  load average at end: ${loadAtEnd.join(" ")}`);
 
@@ -413,9 +545,22 @@ export async function benchFailover(options: FailoverBenchOptions = {}): Promise
     etcd:
       etcdSummary === null || install === null
         ? null
-        : { version: install.version, settings: `--heartbeat-interval ${failoverDefaults.etcdHeartbeatMs} --election-timeout ${failoverDefaults.etcdElectionMs}`, ...etcdSummary },
-    etcdNote: install === null ? "etcd not installed" : "with etcd's defaults (100/1000 ms) the gap was ~1.1 s on this machine (not re-measured here)",
-    ratios: etcdSummary === null ? null : { gapP50OursOverEtcd: round(oursSummary.gapP50Ms / etcdSummary.gapP50Ms, 3), gapMaxOursOverEtcd: round(oursSummary.gapMaxMs / etcdSummary.gapMaxMs, 3) },
+        : {
+            version: install.version,
+            settings: `--heartbeat-interval ${failoverDefaults.etcdHeartbeatMs} --election-timeout ${failoverDefaults.etcdElectionMs}`,
+            ...etcdSummary,
+          },
+    etcdNote:
+      install === null
+        ? "etcd not installed"
+        : "with etcd's defaults (100/1000 ms) the gap was ~1.1 s on this machine (not re-measured here)",
+    ratios:
+      etcdSummary === null
+        ? null
+        : {
+            gapP50OursOverEtcd: round(oursSummary.gapP50Ms / etcdSummary.gapP50Ms, 3),
+            gapMaxOursOverEtcd: round(oursSummary.gapMaxMs / etcdSummary.gapMaxMs, 3),
+          },
     targets: { ...targets, met },
   };
   const file = await writeResult("failover", result);

@@ -82,8 +82,14 @@ export class FollowingWriter {
         return;
       } catch (error) {
         this.failures += 1;
-        this.failedAttempts.push({ startMs: attemptStart, endMs: performance.now(), endpoint: index, error: errorText(error) });
-        if (this.failedAttempts.length > writerLimits.failedAttemptsKept) this.failedAttempts = this.failedAttempts.slice(-writerLimits.failedAttemptsKept / 2);
+        this.failedAttempts.push({
+          startMs: attemptStart,
+          endMs: performance.now(),
+          endpoint: index,
+          error: errorText(error),
+        });
+        if (this.failedAttempts.length > writerLimits.failedAttemptsKept)
+          this.failedAttempts = this.failedAttempts.slice(-writerLimits.failedAttemptsKept / 2);
         if (signal?.aborted === true || performance.now() - started > writerLimits.writeMsMax) throw error;
         this.current = await this.system.next(index, error);
       }
@@ -93,7 +99,8 @@ export class FollowingWriter {
   /** The first acknowledgement after `afterMs` from a replica other than `excluded`, if any yet. */
   firstAckAfter(afterMs: number, excluded: number): Ack | undefined {
     let earliest: Ack | undefined;
-    for (let i = this.acks.length - 1; i >= 0 && this.acks[i].atMs > afterMs; i--) if (this.acks[i].endpoint !== excluded) earliest = this.acks[i];
+    for (let i = this.acks.length - 1; i >= 0 && this.acks[i].atMs > afterMs; i--)
+      if (this.acks[i].endpoint !== excluded) earliest = this.acks[i];
     return earliest;
   }
 
@@ -200,13 +207,18 @@ export class EtcdFollowingSystem implements FollowingSystem {
   }
 
   attempt(index: number, seq: number): Promise<void> {
-    return this.channels[index].put(encodePutRequest(Buffer.from(`${this.keyPrefix}/${seq % 1000}`), this.value), writerLimits.attemptTimeoutMs);
+    return this.channels[index].put(
+      encodePutRequest(Buffer.from(`${this.keyPrefix}/${seq % 1000}`), this.value),
+      writerLimits.attemptTimeoutMs,
+    );
   }
 
   async next(index: number, _error: unknown): Promise<number> {
     const deadline = performance.now() + writerLimits.leaderSearchMsMax;
     while (performance.now() < deadline) {
-      const views = await Promise.all(this.channels.map((c) => c.status(writerLimits.statusTimeoutMs).catch(() => null)));
+      const views = await Promise.all(
+        this.channels.map((c) => c.status(writerLimits.statusTimeoutMs).catch(() => null)),
+      );
       const leader = views.findIndex((v) => v !== null && v.leaderId !== "0" && v.memberId === v.leaderId);
       if (leader >= 0) return leader;
       await sleep(writerLimits.roundPauseMs);

@@ -37,7 +37,14 @@ import {
   type ListNodesResponse,
   type WatchResponse,
 } from "../src/gen/orchestrator/v1/orchestrator.js";
-import { ContainerState, NodeStatus, Strategy, type Container, type DeploymentSpec, type HealthCheck } from "../src/gen/orchestrator/v1/types.js";
+import {
+  ContainerState,
+  NodeStatus,
+  Strategy,
+  type Container,
+  type DeploymentSpec,
+  type HealthCheck,
+} from "../src/gen/orchestrator/v1/types.js";
 import { Prng } from "../src/lib/prng.js";
 import { AgentProcesses } from "../src/server/process-agents.js";
 import type { ProcessCluster } from "../src/server/process-cluster.js";
@@ -109,12 +116,19 @@ const channelOptions = {
 } as const;
 
 function unaryCall<Req, Res>(
-  fn: (req: Req, md: grpc.Metadata, options: grpc.CallOptions, cb: (error: grpc.ServiceError | null, res: Res) => void) => unknown,
+  fn: (
+    req: Req,
+    md: grpc.Metadata,
+    options: grpc.CallOptions,
+    cb: (error: grpc.ServiceError | null, res: Res) => void,
+  ) => unknown,
   request: Req,
   timeoutMs: number = healthDefaults.rpcTimeoutMs,
 ): Promise<Res> {
   return new Promise((resolve, reject) => {
-    fn(request, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (error, response) => (error === null ? resolve(response) : reject(error)));
+    fn(request, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (error, response) =>
+      error === null ? resolve(response) : reject(error),
+    );
   });
 }
 
@@ -151,7 +165,10 @@ export function byLabel(metrics: Map<string, number>, name: string, label: strin
 }
 
 async function postFault(agentAddress: string, pathname: string): Promise<{ status: number; body: string }> {
-  const response = await fetch(`http://${agentAddress}${pathname}`, { method: "POST", signal: AbortSignal.timeout(5_000) });
+  const response = await fetch(`http://${agentAddress}${pathname}`, {
+    method: "POST",
+    signal: AbortSignal.timeout(5_000),
+  });
   return { status: response.status, body: await response.text() };
 }
 
@@ -161,7 +178,14 @@ function percentile(sorted: readonly number[], p: number): number | null {
   return sorted[index];
 }
 
-function summary(values: readonly number[]): { n: number; p50Ms: number | null; p90Ms: number | null; maxMs: number | null; minMs: number | null; meanMs: number | null } {
+function summary(values: readonly number[]): {
+  n: number;
+  p50Ms: number | null;
+  p90Ms: number | null;
+  maxMs: number | null;
+  minMs: number | null;
+  meanMs: number | null;
+} {
   const sorted = [...values].sort((a, b) => a - b);
   const mean = sorted.length === 0 ? null : sorted.reduce((a, b) => a + b, 0) / sorted.length;
   return {
@@ -175,11 +199,24 @@ function summary(values: readonly number[]): { n: number; p50Ms: number | null; 
 }
 
 export function healthCheck(periodMs: number): HealthCheck {
-  return { path: "/healthz", periodMs, timeoutMs: Math.min(1_000, periodMs), failureThreshold: 3, successThreshold: 1, initialDelayMs: 0 };
+  return {
+    path: "/healthz",
+    periodMs,
+    timeoutMs: Math.min(1_000, periodMs),
+    failureThreshold: 3,
+    successThreshold: 1,
+    initialDelayMs: 0,
+  };
 }
 
 /** A small container; unset health check / restart policy / deadline take the defaults. */
-export function spec(name: string, replicas: number, cpuMillicores: number, memoryMib: number, health?: HealthCheck): DeploymentSpec {
+export function spec(
+  name: string,
+  replicas: number,
+  cpuMillicores: number,
+  memoryMib: number,
+  health?: HealthCheck,
+): DeploymentSpec {
   return {
     name,
     image: `registry.internal.example.com/bench/${name}:v1`,
@@ -241,7 +278,13 @@ export class HealthEnv {
     let cluster: ProcessCluster | null = null;
     const untrackAgents = trackProcesses(() => agents?.pids() ?? []);
     try {
-      const started = await startTrackedCluster({ ports: "random", dataRoot: path.join(root, "data"), wipe: true, logDir: path.join(root, "logs"), ...(env !== undefined ? { env } : {}) });
+      const started = await startTrackedCluster({
+        ports: "random",
+        dataRoot: path.join(root, "data"),
+        wipe: true,
+        logDir: path.join(root, "logs"),
+        ...(env !== undefined ? { env } : {}),
+      });
       cluster = started.cluster;
       const untrack = () => {
         started.untrack();
@@ -251,7 +294,12 @@ export class HealthEnv {
       const saved = process.env.NODE_OPTIONS;
       if (env?.NODE_OPTIONS !== undefined) process.env.NODE_OPTIONS = env.NODE_OPTIONS;
       try {
-        agents = await AgentProcesses.start({ endpoints: cluster.endpoints(), nodesPerRegion, ports: "random", logDir: path.join(root, "logs") });
+        agents = await AgentProcesses.start({
+          endpoints: cluster.endpoints(),
+          nodesPerRegion,
+          ports: "random",
+          logDir: path.join(root, "logs"),
+        });
       } finally {
         if (saved === undefined) delete process.env.NODE_OPTIONS;
         else process.env.NODE_OPTIONS = saved;
@@ -274,7 +322,11 @@ export class HealthEnv {
   private client(id: string): OrchestratorServiceClient {
     let client = this.clients.get(id);
     if (client === undefined) {
-      client = new OrchestratorServiceClient(this.cluster.replica(id).apiAddress, grpc.credentials.createInsecure(), channelOptions);
+      client = new OrchestratorServiceClient(
+        this.cluster.replica(id).apiAddress,
+        grpc.credentials.createInsecure(),
+        channelOptions,
+      );
       this.clients.set(id, client);
     }
     return client;
@@ -283,7 +335,12 @@ export class HealthEnv {
   async leader(): Promise<{ id: string; client: OrchestratorServiceClient; pid: number; metricsAddress: string }> {
     if (this.leaderId === "") this.leaderId = (await findLeader(this.endpoints(), 30_000)).id;
     const replica = this.cluster.replica(this.leaderId);
-    return { id: this.leaderId, client: this.client(this.leaderId), pid: replica.child?.pid ?? -1, metricsAddress: replica.metricsAddress };
+    return {
+      id: this.leaderId,
+      client: this.client(this.leaderId),
+      pid: replica.child?.pid ?? -1,
+      metricsAddress: replica.metricsAddress,
+    };
   }
 
   /** Runs `call` on the leader, finding it again (up to a few times) when the answer is UNAVAILABLE. */
@@ -302,27 +359,52 @@ export class HealthEnv {
   }
 
   deploy(s: DeploymentSpec): Promise<DeployResponse> {
-    return this.onLeader((c) => unaryCall<Parameters<OrchestratorServiceClient["deploy"]>[0], DeployResponse>(c.deploy.bind(c), { spec: s }, 60_000));
+    return this.onLeader((c) =>
+      unaryCall<Parameters<OrchestratorServiceClient["deploy"]>[0], DeployResponse>(
+        c.deploy.bind(c),
+        { spec: s },
+        60_000,
+      ),
+    );
   }
 
   delete(name: string): Promise<DeleteResponse> {
-    return this.onLeader((c) => unaryCall<Parameters<OrchestratorServiceClient["delete"]>[0], DeleteResponse>(c.delete.bind(c), { name }, 60_000));
+    return this.onLeader((c) =>
+      unaryCall<Parameters<OrchestratorServiceClient["delete"]>[0], DeleteResponse>(c.delete.bind(c), { name }, 60_000),
+    );
   }
 
   listDeployments(stale = false): Promise<ListDeploymentsResponse> {
-    return this.onLeader((c) => unaryCall<Parameters<OrchestratorServiceClient["listDeployments"]>[0], ListDeploymentsResponse>(c.listDeployments.bind(c), { stale }, 30_000));
+    return this.onLeader((c) =>
+      unaryCall<Parameters<OrchestratorServiceClient["listDeployments"]>[0], ListDeploymentsResponse>(
+        c.listDeployments.bind(c),
+        { stale },
+        30_000,
+      ),
+    );
   }
 
   getDeployment(name: string): Promise<GetDeploymentResponse> {
-    return this.onLeader((c) => unaryCall<Parameters<OrchestratorServiceClient["getDeployment"]>[0], GetDeploymentResponse>(c.getDeployment.bind(c), { name, stale: false }));
+    return this.onLeader((c) =>
+      unaryCall<Parameters<OrchestratorServiceClient["getDeployment"]>[0], GetDeploymentResponse>(
+        c.getDeployment.bind(c),
+        { name, stale: false },
+      ),
+    );
   }
 
   listNodes(): Promise<ListNodesResponse> {
-    return this.onLeader((c) => unaryCall<Parameters<OrchestratorServiceClient["listNodes"]>[0], ListNodesResponse>(c.listNodes.bind(c), { stale: false }));
+    return this.onLeader((c) =>
+      unaryCall<Parameters<OrchestratorServiceClient["listNodes"]>[0], ListNodesResponse>(c.listNodes.bind(c), {
+        stale: false,
+      }),
+    );
   }
 
   getSlo(): Promise<GetSloResponse> {
-    return this.onLeader((c) => unaryCall<Parameters<OrchestratorServiceClient["getSlo"]>[0], GetSloResponse>(c.getSlo.bind(c), { stale: false }));
+    return this.onLeader((c) =>
+      unaryCall<Parameters<OrchestratorServiceClient["getSlo"]>[0], GetSloResponse>(c.getSlo.bind(c), { stale: false }),
+    );
   }
 
   agentFor(nodeId: string): string {
@@ -352,7 +434,8 @@ export class HealthEnv {
       try {
         const list = await this.listDeployments();
         const healthy = list.deployments.every((d) => (d.status?.healthy ?? 0) >= (d.spec?.replicas ?? 0));
-        const open = noOpenOperations && list.deployments.some((d) => d.openOperation !== undefined && d.openOperation.id !== "");
+        const open =
+          noOpenOperations && list.deployments.some((d) => d.openOperation !== undefined && d.openOperation.id !== "");
         if (healthy && !open) return true;
       } catch {
         // Try again.
@@ -423,25 +506,33 @@ async function probeSample(h: HealthEnv): Promise<ProbeSample> {
   } catch {
     leader = null;
   }
-  const metrics = await Promise.all(h.cluster.replicas.map((r) => scrape(r.metricsAddress).catch(() => new Map<string, number>())));
+  const metrics = await Promise.all(
+    h.cluster.replicas.map((r) => scrape(r.metricsAddress).catch(() => new Map<string, number>())),
+  );
   const byResult: Record<string, number> = {};
   let probes = 0;
   let restarts = 0;
   for (const m of metrics) {
     probes += m.get("orchestrator_health_probes_total") ?? 0;
     restarts += m.get("orchestrator_container_restarts_total") ?? 0;
-    for (const [k, v] of Object.entries(byLabel(m, "orchestrator_health_probes_total", "result"))) byResult[k] = (byResult[k] ?? 0) + v;
+    for (const [k, v] of Object.entries(byLabel(m, "orchestrator_health_probes_total", "result")))
+      byResult[k] = (byResult[k] ?? 0) + v;
   }
   const cpu = new Map<string, number>();
-  for (const r of h.cluster.replicas) cpu.set(r.id, r.child?.pid === undefined ? Number.NaN : (processCpuSeconds(r.child.pid) ?? Number.NaN));
-  h.agents.agents.forEach((a, i) => cpu.set(`agent${i}`, a.child?.pid === undefined ? Number.NaN : (processCpuSeconds(a.child.pid) ?? Number.NaN)));
+  for (const r of h.cluster.replicas)
+    cpu.set(r.id, r.child?.pid === undefined ? Number.NaN : (processCpuSeconds(r.child.pid) ?? Number.NaN));
+  h.agents.agents.forEach((a, i) =>
+    cpu.set(`agent${i}`, a.child?.pid === undefined ? Number.NaN : (processCpuSeconds(a.child.pid) ?? Number.NaN)),
+  );
   return { at, leader, probes, byResult, restarts, cpu };
 }
 
 export async function benchHealthProbes(options: HealthBenchOptions = {}): Promise<ProbeResult> {
   const o = withDefaults(options);
   const perDeployment = Math.ceil(o.containers / o.probeDeployments);
-  console.log(`\nhealth/probes: ${o.containers.toLocaleString("en-US")} containers, period ${o.probePeriodMs} ms, ${3 * o.probeRegionsNodes} nodes; load ${loadAverage().join(" ")}`);
+  console.log(
+    `\nhealth/probes: ${o.containers.toLocaleString("en-US")} containers, period ${o.probePeriodMs} ms, ${3 * o.probeRegionsNodes} nodes; load ${loadAverage().join(" ")}`,
+  );
   let env: NodeJS.ProcessEnv | undefined;
   let hookDir: string | null = null;
   if (o.cpuProfileDir !== undefined) {
@@ -470,13 +561,17 @@ export async function benchHealthProbes(options: HealthBenchOptions = {}): Promi
         lastPrint = performance.now();
         console.log(`  ${Math.round((performance.now() - started) / 1000)} s: ${running} running, ${healthy} healthy`);
       }
-      if (performance.now() - started > o.probeReadyMs) throw new Error(`only ${healthy}/${o.containers} containers healthy after ${o.probeReadyMs} ms`);
+      if (performance.now() - started > o.probeReadyMs)
+        throw new Error(`only ${healthy}/${o.containers} containers healthy after ${o.probeReadyMs} ms`);
       await sleep(1_000);
     }
     const readyAfterMs = Math.round(performance.now() - started);
-    console.log(`  all ${o.containers} healthy after ${(readyAfterMs / 1000).toFixed(1)} s; letting the start-up writes drain`);
+    console.log(
+      `  all ${o.containers} healthy after ${(readyAfterMs / 1000).toFixed(1)} s; letting the start-up writes drain`,
+    );
     await sleep(o.probeSettleMs);
-    const agentScrape = () => Promise.all(h.agents.agents.map((a) => scrape(a.httpAddress).catch(() => new Map<string, number>())));
+    const agentScrape = () =>
+      Promise.all(h.agents.agents.map((a) => scrape(a.httpAddress).catch(() => new Map<string, number>())));
     const a0 = await agentScrape();
     const pids = [...h.cluster.pids(), ...h.agents.pids()];
     if (o.cpuProfileDir !== undefined) for (const pid of pids) process.kill(pid, "SIGUSR2");
@@ -492,8 +587,11 @@ export async function benchHealthProbes(options: HealthBenchOptions = {}): Promi
     const seconds = (last.at - first.at) / 1000;
     const rate = (last.probes - first.probes) / seconds;
     const byResult: Record<string, number> = {};
-    for (const [k, v] of Object.entries(last.byResult)) byResult[k] = Math.round((v - (first.byResult[k] ?? 0)) / seconds);
-    const perInterval = samples.slice(1).map((s, i) => Math.round(((s.probes - samples[i].probes) * 1000) / (s.at - samples[i].at)));
+    for (const [k, v] of Object.entries(last.byResult))
+      byResult[k] = Math.round((v - (first.byResult[k] ?? 0)) / seconds);
+    const perInterval = samples
+      .slice(1)
+      .map((s, i) => Math.round(((s.probes - samples[i].probes) * 1000) / (s.at - samples[i].at)));
     let stableSeconds = 0;
     let leaderCpu = 0;
     let followerCpu = 0;
@@ -506,10 +604,18 @@ export async function benchHealthProbes(options: HealthBenchOptions = {}): Promi
       const dt = (cur.at - prev.at) / 1000;
       stableSeconds += dt;
       leaderCpu += (cur.cpu.get(cur.leader) ?? Number.NaN) - (prev.cpu.get(prev.leader) ?? Number.NaN);
-      for (const r of h.cluster.replicas) if (r.id !== cur.leader) followerCpu += ((cur.cpu.get(r.id) ?? Number.NaN) - (prev.cpu.get(r.id) ?? Number.NaN)) / 2;
+      for (const r of h.cluster.replicas)
+        if (r.id !== cur.leader)
+          followerCpu += ((cur.cpu.get(r.id) ?? Number.NaN) - (prev.cpu.get(r.id) ?? Number.NaN)) / 2;
       leaderProbes += cur.probes - prev.probes;
     }
-    const agentRequests = a1.reduce((s, m, i) => s + (m.get("orchestrator_agent_health_requests_total") ?? 0) - (a0[i].get("orchestrator_agent_health_requests_total") ?? 0), 0);
+    const agentRequests = a1.reduce(
+      (s, m, i) =>
+        s +
+        (m.get("orchestrator_agent_health_requests_total") ?? 0) -
+        (a0[i].get("orchestrator_agent_health_requests_total") ?? 0),
+      0,
+    );
     const expected = (o.containers * 1000) / o.probePeriodMs;
     const leaderRate = stableSeconds > 0 ? leaderProbes / stableSeconds : null;
     const leaderCores = stableSeconds > 0 ? leaderCpu / stableSeconds : null;
@@ -524,20 +630,32 @@ export async function benchHealthProbes(options: HealthBenchOptions = {}): Promi
       probesPerSecond: Math.round(rate),
       expectedPerSecond: expected,
       keepsUp: rate >= 0.95 * expected,
-      medianIntervalPerSecond: percentile([...perInterval].sort((x, y) => x - y), 50),
+      medianIntervalPerSecond: percentile(
+        [...perInterval].sort((x, y) => x - y),
+        50,
+      ),
       probesByResultPerSecond: byResult,
       samplesPerSecond: perInterval,
       stableLeaderSeconds: round(stableSeconds, 1),
       leaderCpuCores: leaderCores === null ? null : round(leaderCores, 3),
       leaderProbesPerSecond: leaderRate === null ? null : Math.round(leaderRate),
-      leaderCpuMsPer1000Probes: leaderCores === null || leaderRate === null || leaderRate === 0 ? null : round((leaderCores * 1_000_000) / leaderRate, 1),
+      leaderCpuMsPer1000Probes:
+        leaderCores === null || leaderRate === null || leaderRate === 0
+          ? null
+          : round((leaderCores * 1_000_000) / leaderRate, 1),
       followersCpuCores: stableSeconds > 0 ? round(followerCpu / stableSeconds, 3) : null,
-      agentsCpuCores: h.agents.agents.map((_, i) => round(((last.cpu.get(`agent${i}`) ?? Number.NaN) - (first.cpu.get(`agent${i}`) ?? Number.NaN)) / seconds, 3)),
+      agentsCpuCores: h.agents.agents.map((_, i) =>
+        round(((last.cpu.get(`agent${i}`) ?? Number.NaN) - (first.cpu.get(`agent${i}`) ?? Number.NaN)) / seconds, 3),
+      ),
       agentHealthRequestsPerSecond: Math.round(agentRequests / seconds),
       restartsDecidedPerSecond: round((last.restarts - first.restarts) / seconds, 2),
       leaderChanges,
       loadAverage: loadAverage(),
-      ...(o.cpuProfileDir !== undefined ? { profiles: `${o.cpuProfileDir} (replicas ${h.cluster.replicas.map((r) => `${r.id}=${r.child?.pid}`).join(" ")}, leader at the end ${last.leader}; agents ${h.agents.pids().join(" ")})` } : {}),
+      ...(o.cpuProfileDir !== undefined
+        ? {
+            profiles: `${o.cpuProfileDir} (replicas ${h.cluster.replicas.map((r) => `${r.id}=${r.child?.pid}`).join(" ")}, leader at the end ${last.leader}; agents ${h.agents.pids().join(" ")})`,
+          }
+        : {}),
     };
     console.log(
       table(
@@ -588,11 +706,19 @@ interface NodeTrial {
 
 const isRunning = (c: Container) => c.state === ContainerState.CONTAINER_STATE_RUNNING;
 
-async function crashTrial(h: HealthEnv, deployment: string, used: Set<string>, prng: Prng, timeoutMs: number): Promise<CrashTrial | null> {
+async function crashTrial(
+  h: HealthEnv,
+  deployment: string,
+  used: Set<string>,
+  prng: Prng,
+  timeoutMs: number,
+): Promise<CrashTrial | null> {
   const before = await h.getDeployment(deployment);
   const nodes = await h.listNodes();
   const ready = new Set(nodes.nodes.filter((n) => n.status === NodeStatus.NODE_STATUS_READY).map((n) => n.id));
-  const candidates = before.containers.filter((c) => isRunning(c) && c.health === "healthy" && ready.has(c.node) && !used.has(c.id));
+  const candidates = before.containers.filter(
+    (c) => isRunning(c) && c.health === "healthy" && ready.has(c.node) && !used.has(c.id),
+  );
   if (candidates.length === 0) return null;
   const victim = prng.pick(candidates);
   used.add(victim.id);
@@ -639,8 +765,14 @@ async function nodeTrial(h: HealthEnv, node: string, timeoutMs: number): Promise
 interface RecoveryResult {
   readonly nodes: number;
   readonly deployments: readonly { name: string; replicas: number }[];
-  readonly crash: ReturnType<typeof summary> & { readonly restartDecided: ReturnType<typeof summary>; readonly trials: readonly CrashTrial[] };
-  readonly nodeDeath: ReturnType<typeof summary> & { readonly declaredDown: ReturnType<typeof summary>; readonly trials: readonly NodeTrial[] };
+  readonly crash: ReturnType<typeof summary> & {
+    readonly restartDecided: ReturnType<typeof summary>;
+    readonly trials: readonly CrashTrial[];
+  };
+  readonly nodeDeath: ReturnType<typeof summary> & {
+    readonly declaredDown: ReturnType<typeof summary>;
+    readonly trials: readonly NodeTrial[];
+  };
 }
 
 async function runRecovery(h: HealthEnv, o: Opts, prng: Prng): Promise<RecoveryResult> {
@@ -652,7 +784,9 @@ async function runRecovery(h: HealthEnv, o: Opts, prng: Prng): Promise<RecoveryR
   ];
   for (const d of deployments) await h.deploy(spec(d.name, d.replicas, 100, 64));
   if (!(await h.settle(90_000))) throw new Error("the recovery deployments did not become healthy");
-  console.log(`\nhealth/recovery: ${o.crashTrials} container crashes, ${o.nodeTrials} node deaths (default policies); load ${loadAverage().join(" ")}`);
+  console.log(
+    `\nhealth/recovery: ${o.crashTrials} container crashes, ${o.nodeTrials} node deaths (default policies); load ${loadAverage().join(" ")}`,
+  );
   const crashes: CrashTrial[] = [];
   const used = new Set<string>();
   for (let i = 0; i < o.crashTrials; i++) {
@@ -660,7 +794,9 @@ async function runRecovery(h: HealthEnv, o: Opts, prng: Prng): Promise<RecoveryR
     const trial = await crashTrial(h, "crashy", used, prng, o.trialTimeoutMs);
     if (trial === null) break;
     crashes.push(trial);
-    console.log(`  crash ${i + 1}: ${trial.container} on ${trial.node}: restart decided ${trial.toRestartDecidedMs ?? "-"} ms, healthy ${trial.toHealthyMs ?? "timeout"} ms`);
+    console.log(
+      `  crash ${i + 1}: ${trial.container} on ${trial.node}: restart decided ${trial.toRestartDecidedMs ?? "-"} ms, healthy ${trial.toHealthyMs ?? "timeout"} ms`,
+    );
   }
   const nodes: NodeTrial[] = [];
   const allNodes = (await h.listNodes()).nodes.map((n) => n.id).sort();
@@ -669,11 +805,15 @@ async function runRecovery(h: HealthEnv, o: Opts, prng: Prng): Promise<RecoveryR
     // Wait for every node to be ready again (the previous trial's node revives and re-registers).
     await h.waitNodes(allNodes.length, o.settleTimeoutMs).catch(() => undefined);
     const list = await h.listNodes();
-    const loaded = list.nodes.filter((n) => n.status === NodeStatus.NODE_STATUS_READY && n.containers > 0).map((n) => n.id);
+    const loaded = list.nodes
+      .filter((n) => n.status === NodeStatus.NODE_STATUS_READY && n.containers > 0)
+      .map((n) => n.id);
     const node = loaded.length > 0 ? prng.pick(loaded) : prng.pick(allNodes);
     const trial = await nodeTrial(h, node, o.trialTimeoutMs);
     nodes.push(trial);
-    console.log(`  node ${i + 1}: ${trial.node} (${trial.containers} containers): declared down ${trial.toDeclaredDownMs ?? "-"} ms, all healthy ${trial.toAllHealthyMs ?? "timeout"} ms`);
+    console.log(
+      `  node ${i + 1}: ${trial.node} (${trial.containers} containers): declared down ${trial.toDeclaredDownMs ?? "-"} ms, all healthy ${trial.toAllHealthyMs ?? "timeout"} ms`,
+    );
   }
   await h.settle(o.settleTimeoutMs);
   const crashHealthy = crashes.flatMap((t) => (t.toHealthyMs === null ? [] : [t.toHealthyMs]));
@@ -681,17 +821,53 @@ async function runRecovery(h: HealthEnv, o: Opts, prng: Prng): Promise<RecoveryR
   const result: RecoveryResult = {
     nodes: allNodes.length,
     deployments,
-    crash: { ...summary(crashHealthy), restartDecided: summary(crashes.flatMap((t) => (t.toRestartDecidedMs === null ? [] : [t.toRestartDecidedMs]))), trials: crashes },
-    nodeDeath: { ...summary(nodeHealthy), declaredDown: summary(nodes.flatMap((t) => (t.toDeclaredDownMs === null ? [] : [t.toDeclaredDownMs]))), trials: nodes },
+    crash: {
+      ...summary(crashHealthy),
+      restartDecided: summary(crashes.flatMap((t) => (t.toRestartDecidedMs === null ? [] : [t.toRestartDecidedMs]))),
+      trials: crashes,
+    },
+    nodeDeath: {
+      ...summary(nodeHealthy),
+      declaredDown: summary(nodes.flatMap((t) => (t.toDeclaredDownMs === null ? [] : [t.toDeclaredDownMs]))),
+      trials: nodes,
+    },
   };
   console.log(
     table(
       ["recovery", "n", "p50 ms", "p90 ms", "max ms", "timeouts"],
       [
-        ["crash -> healthy", String(result.crash.n), String(result.crash.p50Ms ?? "-"), String(result.crash.p90Ms ?? "-"), String(result.crash.maxMs ?? "-"), String(crashes.length - crashHealthy.length)],
-        ["  crash -> restart decided", String(result.crash.restartDecided.n), String(result.crash.restartDecided.p50Ms ?? "-"), String(result.crash.restartDecided.p90Ms ?? "-"), String(result.crash.restartDecided.maxMs ?? "-"), ""],
-        ["node death -> all healthy", String(result.nodeDeath.n), String(result.nodeDeath.p50Ms ?? "-"), String(result.nodeDeath.p90Ms ?? "-"), String(result.nodeDeath.maxMs ?? "-"), String(nodes.length - nodeHealthy.length)],
-        ["  node death -> declared down", String(result.nodeDeath.declaredDown.n), String(result.nodeDeath.declaredDown.p50Ms ?? "-"), String(result.nodeDeath.declaredDown.p90Ms ?? "-"), String(result.nodeDeath.declaredDown.maxMs ?? "-"), ""],
+        [
+          "crash -> healthy",
+          String(result.crash.n),
+          String(result.crash.p50Ms ?? "-"),
+          String(result.crash.p90Ms ?? "-"),
+          String(result.crash.maxMs ?? "-"),
+          String(crashes.length - crashHealthy.length),
+        ],
+        [
+          "  crash -> restart decided",
+          String(result.crash.restartDecided.n),
+          String(result.crash.restartDecided.p50Ms ?? "-"),
+          String(result.crash.restartDecided.p90Ms ?? "-"),
+          String(result.crash.restartDecided.maxMs ?? "-"),
+          "",
+        ],
+        [
+          "node death -> all healthy",
+          String(result.nodeDeath.n),
+          String(result.nodeDeath.p50Ms ?? "-"),
+          String(result.nodeDeath.p90Ms ?? "-"),
+          String(result.nodeDeath.maxMs ?? "-"),
+          String(nodes.length - nodeHealthy.length),
+        ],
+        [
+          "  node death -> declared down",
+          String(result.nodeDeath.declaredDown.n),
+          String(result.nodeDeath.declaredDown.p50Ms ?? "-"),
+          String(result.nodeDeath.declaredDown.p90Ms ?? "-"),
+          String(result.nodeDeath.declaredDown.maxMs ?? "-"),
+          "",
+        ],
       ],
     ),
   );
@@ -718,7 +894,15 @@ interface FaultRecord {
 
 /** Follows the leader's Watch stream (reconnecting after the last revision seen) and keeps the events. */
 class EventFollower {
-  readonly events: { atMs: number; revision: number; kind: string; deployment: string; container: string; node: string; message: string }[] = [];
+  readonly events: {
+    atMs: number;
+    revision: number;
+    kind: string;
+    deployment: string;
+    container: string;
+    node: string;
+    message: string;
+  }[] = [];
   private stream: grpc.ClientReadableStream<WatchResponse> | null = null;
   private lastRevision: number;
   private stopped = false;
@@ -739,7 +923,15 @@ class EventFollower {
       this.lastRevision = Math.max(this.lastRevision, change.revision);
       if (change.kind !== "event" || change.event === undefined) return;
       const e = change.event;
-      this.events.push({ atMs: e.atMs, revision: e.revision, kind: e.kind, deployment: e.deployment, container: e.container, node: e.node, message: e.message });
+      this.events.push({
+        atMs: e.atMs,
+        revision: e.revision,
+        kind: e.kind,
+        deployment: e.deployment,
+        container: e.container,
+        node: e.node,
+        message: e.message,
+      });
     });
     const again = () => {
       if (this.stream !== stream || this.stopped) return;
@@ -778,7 +970,12 @@ function tally(outcomes: readonly OutcomeEvent[]): ChaosTally {
       k.failed++;
     }
   }
-  return { succeeded, failed, successRatio: succeeded + failed === 0 ? null : round(succeeded / (succeeded + failed), 6), byKind };
+  return {
+    succeeded,
+    failed,
+    successRatio: succeeded + failed === 0 ? null : round(succeeded / (succeeded + failed), 6),
+    byKind,
+  };
 }
 
 interface ChaosResult {
@@ -791,8 +988,16 @@ interface ChaosResult {
   readonly multiReplica: ChaosTally;
   readonly singleReplica: ChaosTally;
   readonly all: ChaosTally;
-  readonly sloWindow1h: { before: { succeeded: number; failed: number }; after: { succeeded: number; failed: number }; delta: { succeeded: number; failed: number; successRatio: number | null } };
-  readonly sloReport: { errorBudgetRemainingRatio: number; errorBudgetConsumedRatio: number; windows: { name: string; succeeded: number; failed: number; successRatio: number }[] };
+  readonly sloWindow1h: {
+    before: { succeeded: number; failed: number };
+    after: { succeeded: number; failed: number };
+    delta: { succeeded: number; failed: number; successRatio: number | null };
+  };
+  readonly sloReport: {
+    errorBudgetRemainingRatio: number;
+    errorBudgetConsumedRatio: number;
+    windows: { name: string; succeeded: number; failed: number; successRatio: number }[];
+  };
   readonly failures: readonly { deployment: string; replicas: number; message: string; timeline: readonly string[] }[];
   readonly replacementDurationsMs: ReturnType<typeof summary>;
   /** The slowest successful replacements, with the FSM's own sentence. */
@@ -809,7 +1014,13 @@ function sloWindow(slo: GetSloResponse, name: string): { succeeded: number; fail
 function parseOutcome(e: { atMs: number; deployment: string; kind: string; message: string }): OutcomeEvent {
   // "<kind> operation <id> succeeded after 1.2s: ..."
   const kind = e.message.split(" ")[0];
-  return { atMs: e.atMs, deployment: e.deployment, kind, succeeded: e.kind === "operation-succeeded", message: e.message };
+  return {
+    atMs: e.atMs,
+    deployment: e.deployment,
+    kind,
+    succeeded: e.kind === "operation-succeeded",
+    message: e.message,
+  };
 }
 
 function tookMs(message: string): number | null {
@@ -840,7 +1051,9 @@ async function runChaos(h: HealthEnv, o: Opts, prng: Prng): Promise<ChaosResult>
   const sloBefore = await h.getSlo();
   const deadlineMs = (await h.getDeployment(deployments[0].name)).deployment?.spec?.progressDeadlineMs ?? 0;
   const allNodes = (await h.listNodes()).nodes.map((n) => n.id).sort();
-  console.log(`\nhealth/chaos: ${deployments.length} deployments (${deployments.map((d) => d.replicas).join(",")} replicas) on ${allNodes.length} nodes for ${Math.round(o.chaosMs / 1000)} s; load ${loadAverage().join(" ")}`);
+  console.log(
+    `\nhealth/chaos: ${deployments.length} deployments (${deployments.map((d) => d.replicas).join(",")} replicas) on ${allNodes.length} nodes for ${Math.round(o.chaosMs / 1000)} s; load ${loadAverage().join(" ")}`,
+  );
   const faults: FaultRecord[] = [];
   const dead = new Map<string, number>(); // node -> revive at (performance.now())
   const started = performance.now();
@@ -862,9 +1075,18 @@ async function runChaos(h: HealthEnv, o: Opts, prng: Prng): Promise<ChaosResult>
         const node = prng.pick(alive);
         const r = await postFault(h.agentFor(node), `/faults/nodes/${encodeURIComponent(node)}/kill`);
         const blip = prng.chance(o.chaosBlipChance);
-        const downMs = blip ? prng.nextIntBetween(o.chaosBlipMsMin, o.chaosBlipMsMax) : prng.nextIntBetween(o.chaosReviveMsMin, o.chaosReviveMsMax);
+        const downMs = blip
+          ? prng.nextIntBetween(o.chaosBlipMsMin, o.chaosBlipMsMax)
+          : prng.nextIntBetween(o.chaosReviveMsMin, o.chaosReviveMsMax);
         if (r.status === 200) dead.set(node, now + downMs);
-        faults.push({ atMs: Date.now(), fault: blip ? "blip" : "kill", target: node, node, deployment: "", ok: r.status === 200 });
+        faults.push({
+          atMs: Date.now(),
+          fault: blip ? "blip" : "kill",
+          target: node,
+          node,
+          deployment: "",
+          ok: r.status === 200,
+        });
       } else {
         // A random container of a chaos deployment, running on a live node.
         const name = prng.pick(deployments).name;
@@ -872,14 +1094,26 @@ async function runChaos(h: HealthEnv, o: Opts, prng: Prng): Promise<ChaosResult>
         const candidates = (got?.containers ?? []).filter((c) => isRunning(c) && c.node !== "" && !dead.has(c.node));
         if (candidates.length > 0) {
           const victim = prng.pick(candidates);
-          const r = await postFault(h.agentFor(victim.node), `/faults/containers/${encodeURIComponent(victim.id)}/crash`);
-          faults.push({ atMs: Date.now(), fault: "crash", target: victim.id, node: victim.node, deployment: name, ok: r.status === 200 });
+          const r = await postFault(
+            h.agentFor(victim.node),
+            `/faults/containers/${encodeURIComponent(victim.id)}/crash`,
+          );
+          faults.push({
+            atMs: Date.now(),
+            fault: "crash",
+            target: victim.id,
+            node: victim.node,
+            deployment: name,
+            ok: r.status === 200,
+          });
         }
       }
     }
     if (performance.now() - lastPrint > 30_000) {
       lastPrint = performance.now();
-      const outcomes = follower.events.filter((e) => (e.kind === "operation-succeeded" || e.kind === "operation-failed") && e.atMs >= wall0);
+      const outcomes = follower.events.filter(
+        (e) => (e.kind === "operation-succeeded" || e.kind === "operation-failed") && e.atMs >= wall0,
+      );
       console.log(
         `  ${Math.round((lastPrint - started) / 1000)} s: ${faults.filter((f) => f.fault === "crash").length} crashes, ${faults.filter((f) => f.fault === "kill").length} node kills; outcomes so far ${outcomes.filter((e) => e.kind === "operation-succeeded").length} ok / ${outcomes.filter((e) => e.kind === "operation-failed").length} failed`,
       );
@@ -892,7 +1126,12 @@ async function runChaos(h: HealthEnv, o: Opts, prng: Prng): Promise<ChaosResult>
   let openAtEnd: ChaosResult["openAtEnd"];
   for (;;) {
     const slo = await h.getSlo();
-    openAtEnd = slo.openOperations.map((op) => ({ deployment: op.deployment, id: op.id, kind: op.kind, ageMs: Date.now() - op.startedAtMs }));
+    openAtEnd = slo.openOperations.map((op) => ({
+      deployment: op.deployment,
+      id: op.id,
+      kind: op.kind,
+      ageMs: Date.now() - op.startedAtMs,
+    }));
     if (openAtEnd.length === 0 || performance.now() - chaosEnded > o.chaosDrainMs) break;
     await sleep(250);
   }
@@ -900,7 +1139,9 @@ async function runChaos(h: HealthEnv, o: Opts, prng: Prng): Promise<ChaosResult>
   await sleep(500);
   follower.stop();
   const sloAfter = await h.getSlo();
-  const outcomes = follower.events.filter((e) => (e.kind === "operation-succeeded" || e.kind === "operation-failed") && replicasOf.has(e.deployment)).map(parseOutcome);
+  const outcomes = follower.events
+    .filter((e) => (e.kind === "operation-succeeded" || e.kind === "operation-failed") && replicasOf.has(e.deployment))
+    .map(parseOutcome);
   // The chaos counts from the first fault: the initial deploy operations are reported apart.
   const chaosOutcomes = outcomes.filter((e) => e.kind !== "deploy" || e.atMs >= wall0);
   const multi = chaosOutcomes.filter((e) => (replicasOf.get(e.deployment) ?? 0) >= 2);
@@ -919,10 +1160,12 @@ async function runChaos(h: HealthEnv, o: Opts, prng: Prng): Promise<ChaosResult>
         .map((x) => `${new Date(x.atMs).toISOString().slice(11, 23)} ${x.kind}: ${x.message}`)
         .slice(-25),
     }));
-  const replacementDurations = chaosOutcomes.filter((e) => e.kind === "replacement" && e.succeeded).flatMap((e) => {
-    const t = tookMs(e.message);
-    return t === null ? [] : [t];
-  });
+  const replacementDurations = chaosOutcomes
+    .filter((e) => e.kind === "replacement" && e.succeeded)
+    .flatMap((e) => {
+      const t = tookMs(e.message);
+      return t === null ? [] : [t];
+    });
   const result: ChaosResult = {
     durationMs: Math.round(chaosEnded - started),
     deployments,
@@ -938,11 +1181,24 @@ async function runChaos(h: HealthEnv, o: Opts, prng: Prng): Promise<ChaosResult>
     multiReplica: tally(multi),
     singleReplica: tally(single),
     all: tally(chaosOutcomes),
-    sloWindow1h: { before: before1h, after: after1h, delta: { ...delta, successRatio: delta.succeeded + delta.failed === 0 ? null : round(delta.succeeded / (delta.succeeded + delta.failed), 6) } },
+    sloWindow1h: {
+      before: before1h,
+      after: after1h,
+      delta: {
+        ...delta,
+        successRatio:
+          delta.succeeded + delta.failed === 0 ? null : round(delta.succeeded / (delta.succeeded + delta.failed), 6),
+      },
+    },
     sloReport: {
       errorBudgetRemainingRatio: round(sloAfter.errorBudgetRemainingRatio, 4),
       errorBudgetConsumedRatio: round(sloAfter.errorBudgetConsumedRatio, 4),
-      windows: sloAfter.windows.map((w) => ({ name: w.name, succeeded: w.succeeded, failed: w.failed, successRatio: round(w.successRatio, 6) })),
+      windows: sloAfter.windows.map((w) => ({
+        name: w.name,
+        succeeded: w.succeeded,
+        failed: w.failed,
+        successRatio: round(w.successRatio, 6),
+      })),
     },
     failures,
     replacementDurationsMs: summary(replacementDurations),
@@ -958,10 +1214,25 @@ async function runChaos(h: HealthEnv, o: Opts, prng: Prng): Promise<ChaosResult>
     table(
       ["chaos outcomes", "succeeded", "failed", "success ratio"],
       [
-        [">= 2 replicas", String(result.multiReplica.succeeded), String(result.multiReplica.failed), pct(result.multiReplica.successRatio)],
-        ["1 replica", String(result.singleReplica.succeeded), String(result.singleReplica.failed), pct(result.singleReplica.successRatio)],
+        [
+          ">= 2 replicas",
+          String(result.multiReplica.succeeded),
+          String(result.multiReplica.failed),
+          pct(result.multiReplica.successRatio),
+        ],
+        [
+          "1 replica",
+          String(result.singleReplica.succeeded),
+          String(result.singleReplica.failed),
+          pct(result.singleReplica.successRatio),
+        ],
         ["all (events)", String(result.all.succeeded), String(result.all.failed), pct(result.all.successRatio)],
-        ["GetSlo 1h window delta", String(delta.succeeded), String(delta.failed), pct(result.sloWindow1h.delta.successRatio)],
+        [
+          "GetSlo 1h window delta",
+          String(delta.succeeded),
+          String(delta.failed),
+          pct(result.sloWindow1h.delta.successRatio),
+        ],
       ],
     ),
   );
@@ -974,11 +1245,16 @@ async function runChaos(h: HealthEnv, o: Opts, prng: Prng): Promise<ChaosResult>
 }
 
 function withDefaults(options: HealthBenchOptions): Opts {
-  return { ...healthDefaults, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as Opts;
+  return {
+    ...healthDefaults,
+    ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
+  } as Opts;
 }
 
 /** Parts 2 and 3 on one small cluster. */
-export async function benchHealthRecoveryAndChaos(options: HealthBenchOptions = {}): Promise<{ recovery: RecoveryResult; chaos: ChaosResult | null }> {
+export async function benchHealthRecoveryAndChaos(
+  options: HealthBenchOptions = {},
+): Promise<{ recovery: RecoveryResult; chaos: ChaosResult | null }> {
   const o = withDefaults(options);
   const prng = new Prng(o.seed);
   const h = await HealthEnv.start("recovery", o.recoveryNodesPerRegion, undefined);

@@ -92,8 +92,10 @@ export function errorText(error: unknown): string {
 /** Runs the closed loop and returns throughput and exact latency percentiles of the successful requests. */
 export async function runLoad(request: RequestFn, options: LoadOptions): Promise<LoadResult> {
   const { concurrency } = options;
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`concurrency must be a positive integer, got ${concurrency}`);
-  if (options.durationMs === undefined && options.requestsMax === undefined) throw new Error("give durationMs, requestsMax or both");
+  if (!Number.isInteger(concurrency) || concurrency < 1)
+    throw new Error(`concurrency must be a positive integer, got ${concurrency}`);
+  if (options.durationMs === undefined && options.requestsMax === undefined)
+    throw new Error("give durationMs, requestsMax or both");
   const durationMs = Math.min(options.durationMs ?? generatorLimits.durationMsMax, generatorLimits.durationMsMax);
   const requestsMax = options.requestsMax ?? Number.POSITIVE_INFINITY;
   const intervalMs = options.intervalMs ?? 0;
@@ -109,7 +111,8 @@ export async function runLoad(request: RequestFn, options: LoadOptions): Promise
     errors += 1;
     options.onError?.(error, worker);
     const text = errorText(error);
-    if (text in errorSamples || Object.keys(errorSamples).length < generatorLimits.errorSamplesMax) errorSamples[text] = (errorSamples[text] ?? 0) + 1;
+    if (text in errorSamples || Object.keys(errorSamples).length < generatorLimits.errorSamplesMax)
+      errorSamples[text] = (errorSamples[text] ?? 0) + 1;
   };
 
   const worker = async (id: number) => {

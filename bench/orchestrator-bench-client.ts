@@ -32,15 +32,26 @@ export function orchestratorChannel(address: string): OrchestratorServiceClient 
   });
 }
 
-export function clusterStatus(client: OrchestratorServiceClient, timeoutMs: number = clientLimits.statusTimeoutMs): Promise<ClusterStatusResponse> {
+export function clusterStatus(
+  client: OrchestratorServiceClient,
+  timeoutMs: number = clientLimits.statusTimeoutMs,
+): Promise<ClusterStatusResponse> {
   return new Promise((resolve, reject) => {
-    client.clusterStatus({}, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (error, response) => (error === null ? resolve(response) : reject(error)));
+    client.clusterStatus({}, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (error, response) =>
+      error === null ? resolve(response) : reject(error),
+    );
   });
 }
 
-export function deploy(client: OrchestratorServiceClient, request: DeployRequest, timeoutMs: number): Promise<DeployResponse> {
+export function deploy(
+  client: OrchestratorServiceClient,
+  request: DeployRequest,
+  timeoutMs: number,
+): Promise<DeployResponse> {
   return new Promise((resolve, reject) => {
-    client.deploy(request, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (error, response) => (error === null ? resolve(response) : reject(error)));
+    client.deploy(request, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (error, response) =>
+      error === null ? resolve(response) : reject(error),
+    );
   });
 }
 
@@ -64,17 +75,33 @@ export function benchDeploymentSpec(name: string): DeploymentSpec {
     regions: ["us-east-1", "eu-west-1"],
     clientRegions: ["us-east-1"],
     onePerNode: true,
-    healthCheck: { path: "/healthz/ready", periodMs: 2_000, timeoutMs: 1_000, failureThreshold: 3, successThreshold: 1, initialDelayMs: 5_000 },
+    healthCheck: {
+      path: "/healthz/ready",
+      periodMs: 2_000,
+      timeoutMs: 1_000,
+      failureThreshold: 3,
+      successThreshold: 1,
+      initialDelayMs: 5_000,
+    },
     restartPolicy: { initialDelayMs: 500, factor: 2, maxDelayMs: 30_000, resetAfterMs: 60_000 },
     progressDeadlineMs: 120_000,
   };
 }
 
 /** Sizes of one benchmark write: the gRPC request and the command as it is stored in the Raft log. */
-export function deploySizes(name: string, clientId: string, seq: number): { requestBytes: number; commandBytes: number } {
+export function deploySizes(
+  name: string,
+  clientId: string,
+  seq: number,
+): { requestBytes: number; commandBytes: number } {
   const spec = benchDeploymentSpec(name);
   const requestBytes = DeployRequest.encode({ header: { clientId, seq }, spec }).finish().byteLength;
-  const commandBytes = encodeCommand({ clientId, seq, atMs: Date.now(), body: { kind: "deploy", deploy: { spec } } }).byteLength;
+  const commandBytes = encodeCommand({
+    clientId,
+    seq,
+    atMs: Date.now(),
+    body: { kind: "deploy", deploy: { spec } },
+  }).byteLength;
   return { requestBytes, commandBytes };
 }
 
@@ -85,7 +112,9 @@ export interface LeaderInfo {
 }
 
 /** Asks every replica (through `clients`) for its role; the one that says it is the leader, if any. */
-async function leaderAmong(clients: ReadonlyMap<string, OrchestratorServiceClient>): Promise<{ address: string; status: ClusterStatusResponse } | undefined> {
+async function leaderAmong(
+  clients: ReadonlyMap<string, OrchestratorServiceClient>,
+): Promise<{ address: string; status: ClusterStatusResponse } | undefined> {
   for (const [address, client] of clients) {
     try {
       const status = await clusterStatus(client);
@@ -98,13 +127,17 @@ async function leaderAmong(clients: ReadonlyMap<string, OrchestratorServiceClien
 }
 
 /** Asks every replica until one says it is the leader. */
-export async function findLeader(endpoints: readonly string[], timeoutMs: number = clientLimits.leaderWaitMs): Promise<LeaderInfo> {
+export async function findLeader(
+  endpoints: readonly string[],
+  timeoutMs: number = clientLimits.leaderWaitMs,
+): Promise<LeaderInfo> {
   const deadline = performance.now() + timeoutMs;
   const clients = new Map(endpoints.map((e) => [e, orchestratorChannel(e)]));
   try {
     while (performance.now() < deadline) {
       const found = await leaderAmong(clients);
-      if (found !== undefined) return { id: found.status.replicaId, apiAddress: found.address, term: found.status.term };
+      if (found !== undefined)
+        return { id: found.status.replicaId, apiAddress: found.address, term: found.status.term };
       await sleep(clientLimits.pollMs);
     }
   } finally {
@@ -134,7 +167,9 @@ export async function waitAllCaughtUp(endpoints: readonly string[], timeoutMs: n
 }
 
 /** Starts a ProcessCluster whose replicas are SIGKILLed by PID if the benchmark ends abruptly. */
-export async function startTrackedCluster(options: ProcessClusterOptions): Promise<{ cluster: ProcessCluster; untrack: () => void }> {
+export async function startTrackedCluster(
+  options: ProcessClusterOptions,
+): Promise<{ cluster: ProcessCluster; untrack: () => void }> {
   let cluster: ProcessCluster | null = null;
   const untrack = trackProcesses(() => cluster?.pids() ?? []);
   cluster = await ProcessCluster.start(options);

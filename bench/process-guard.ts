@@ -50,7 +50,9 @@ function install(): void {
     process.exit(1);
   });
   process.on("unhandledRejection", (reason) => {
-    process.stderr.write(`bench: unhandled rejection: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}\n`);
+    process.stderr.write(
+      `bench: unhandled rejection: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}\n`,
+    );
     killTracked();
     process.exit(1);
   });

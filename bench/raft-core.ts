@@ -169,7 +169,8 @@ export async function benchRaftCore(options: RaftCoreBenchOptions = {}): Promise
   console.log(
     `raft-core: ${result.entriesPerSecond.toLocaleString("en-US")} committed entries/s (${result.entries.toLocaleString("en-US")} entries of ${payloadBytes} B in ${result.seconds} s, ${entriesPerTick} per tick); rss max ${mib(rssBytesMax)}, heap max ${mib(heapUsedBytesMax)}`,
   );
-  const resultsDir = options.resultsDir === undefined ? path.resolve(process.cwd(), "bench", "results") : options.resultsDir;
+  const resultsDir =
+    options.resultsDir === undefined ? path.resolve(process.cwd(), "bench", "results") : options.resultsDir;
   if (resultsDir !== null) {
     await mkdir(resultsDir, { recursive: true });
     await writeFile(path.join(resultsDir, "raft-core.json"), `${JSON.stringify(result, null, 2)}\n`);

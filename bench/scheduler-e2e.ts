@@ -37,8 +37,19 @@ import * as os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
-import { AgentServiceClient, type HeartbeatRequest, type HeartbeatResponse, type RegisterRequest, type RegisterResponse } from "../src/gen/agent/v1/agent.js";
-import { OrchestratorServiceClient, type ClusterStatusResponse, type DeployResponse, type ListDeploymentsResponse } from "../src/gen/orchestrator/v1/orchestrator.js";
+import {
+  AgentServiceClient,
+  type HeartbeatRequest,
+  type HeartbeatResponse,
+  type RegisterRequest,
+  type RegisterResponse,
+} from "../src/gen/agent/v1/agent.js";
+import {
+  OrchestratorServiceClient,
+  type ClusterStatusResponse,
+  type DeployResponse,
+  type ListDeploymentsResponse,
+} from "../src/gen/orchestrator/v1/orchestrator.js";
 import { Strategy as PbStrategy, type DeploymentSpec } from "../src/gen/orchestrator/v1/types.js";
 import { Prng } from "../src/lib/prng.js";
 import type { ProcessCluster } from "../src/server/process-cluster.js";
@@ -115,7 +126,11 @@ const nodeShapes = [
 const cpuSizes = [100, 100, 250, 250, 500, 500, 1_000, 2_000] as const;
 const memorySizes = [128, 256, 256, 512, 512, 1_024, 2_048] as const;
 const strategies = ["binpack", "spread", "latency"] as const;
-const strategyToProto = { binpack: PbStrategy.STRATEGY_BINPACK, spread: PbStrategy.STRATEGY_SPREAD, latency: PbStrategy.STRATEGY_LATENCY } as const;
+const strategyToProto = {
+  binpack: PbStrategy.STRATEGY_BINPACK,
+  spread: PbStrategy.STRATEGY_SPREAD,
+  latency: PbStrategy.STRATEGY_LATENCY,
+} as const;
 
 interface NodeShape {
   readonly id: string;
@@ -147,7 +162,8 @@ function makeSpec(index: number, replicas: number, prng: Prng): DeploymentSpec {
   const name = `app-${String(index).padStart(4, "0")}`;
   const strategy = prng.pick(strategies);
   const constraint = prng.nextFloat();
-  const allowed = constraint < 0.15 ? [prng.pick(regions)] : constraint < 0.25 ? shuffle([...regions], prng).slice(0, 2) : [];
+  const allowed =
+    constraint < 0.15 ? [prng.pick(regions)] : constraint < 0.25 ? shuffle([...regions], prng).slice(0, 2) : [];
   const clientRegions = strategy === "latency" ? shuffle([...regions], prng).slice(0, 1 + prng.nextInt(2)) : [];
   const cpuMillicores = prng.pick(cpuSizes);
   const memoryMib = prng.pick(memorySizes);
@@ -177,12 +193,19 @@ const channelOptions = {
 } as const;
 
 function unaryCall<Req, Res>(
-  fn: (req: Req, md: grpc.Metadata, options: grpc.CallOptions, cb: (error: grpc.ServiceError | null, res: Res) => void) => unknown,
+  fn: (
+    req: Req,
+    md: grpc.Metadata,
+    options: grpc.CallOptions,
+    cb: (error: grpc.ServiceError | null, res: Res) => void,
+  ) => unknown,
   request: Req,
   timeoutMs: number,
 ): Promise<Res> {
   return new Promise((resolve, reject) => {
-    fn(request, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (error, response) => (error === null ? resolve(response) : reject(error)));
+    fn(request, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (error, response) =>
+      error === null ? resolve(response) : reject(error),
+    );
   });
 }
 
@@ -207,7 +230,11 @@ async function scrape(metricsAddress: string, timeoutMs: number = e2eDefaults.me
 /** One replica's ClusterStatus (raft role and indexes: cheap), or null when it does not answer in time. */
 async function tryStatus(client: OrchestratorServiceClient): Promise<ClusterStatusResponse | null> {
   try {
-    return await unaryCall<Record<string, never>, ClusterStatusResponse>(client.clusterStatus.bind(client), {}, e2eDefaults.statusTimeoutMs);
+    return await unaryCall<Record<string, never>, ClusterStatusResponse>(
+      client.clusterStatus.bind(client),
+      {},
+      e2eDefaults.statusTimeoutMs,
+    );
   } catch {
     return null;
   }
@@ -300,11 +327,16 @@ function grpcCode(error: unknown): string {
 
 function isRetryable(error: unknown): boolean {
   const code = (error as { code?: number }).code;
-  return code === grpc.status.UNAVAILABLE || code === grpc.status.RESOURCE_EXHAUSTED || code === grpc.status.DEADLINE_EXCEEDED;
+  return (
+    code === grpc.status.UNAVAILABLE ||
+    code === grpc.status.RESOURCE_EXHAUSTED ||
+    code === grpc.status.DEADLINE_EXCEEDED
+  );
 }
 
 const gib = 1024 * 1024 * 1024;
-const mib = (bytes: number | undefined): string => (bytes === undefined ? "-" : `${(bytes / 1024 / 1024).toFixed(0)} MiB`);
+const mib = (bytes: number | undefined): string =>
+  bytes === undefined ? "-" : `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
 
 /** JSON log lines of a replica written after `fromByte`. */
 function logLines(file: string | null, fromByte = 0): Record<string, unknown>[] {
@@ -370,7 +402,10 @@ class LeaderClients {
   channel(slot: number): OrchestratorServiceClient {
     let list = this.orchestrator.get(this.apiAddress);
     if (list === undefined) {
-      list = Array.from({ length: this.channelsPerReplica }, () => new OrchestratorServiceClient(this.apiAddress, grpc.credentials.createInsecure(), channelOptions));
+      list = Array.from(
+        { length: this.channelsPerReplica },
+        () => new OrchestratorServiceClient(this.apiAddress, grpc.credentials.createInsecure(), channelOptions),
+      );
       this.orchestrator.set(this.apiAddress, list);
     }
     return list[slot % list.length];
@@ -386,7 +421,13 @@ class LeaderClients {
   }
 
   /** Runs `call` against the leader, following leadership changes; gives up after `attempts`. */
-  async call<T>(step: string, deadline: Deadline, call: () => Promise<T>, onRetry: (error: unknown) => void, attempts = 50): Promise<T> {
+  async call<T>(
+    step: string,
+    deadline: Deadline,
+    call: () => Promise<T>,
+    onRetry: (error: unknown) => void,
+    attempts = 50,
+  ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       deadline.check(step);
       try {
@@ -419,7 +460,10 @@ interface PendingSummary {
 }
 
 export async function benchSchedulerEndToEnd(options: SchedulerE2eOptions = {}): Promise<unknown> {
-  const o = { ...e2eDefaults, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as typeof e2eDefaults & SchedulerE2eOptions;
+  const o = {
+    ...e2eDefaults,
+    ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
+  } as typeof e2eDefaults & SchedulerE2eOptions;
   const deadline = new Deadline(o.timeoutMs);
   const machine = machineInfo();
   const totalContainers = o.deployments * o.replicas;
@@ -461,8 +505,13 @@ export async function benchSchedulerEndToEnd(options: SchedulerE2eOptions = {}):
     const firstLeader = leader.id;
     console.log(`  leader ${leader.id}; logs in ${logDir}`);
     const sumOf = (all: (Metrics | null)[], name: string) => all.reduce((sum, m) => sum + (m?.get(name) ?? 0), 0);
-    for (const r of cluster.replicas) statusClients.set(r.id, new OrchestratorServiceClient(r.apiAddress, grpc.credentials.createInsecure(), channelOptions));
-    const statusAll = () => Promise.all(cluster.replicas.map((r) => tryStatus(statusClients.get(r.id) as OrchestratorServiceClient)));
+    for (const r of cluster.replicas)
+      statusClients.set(
+        r.id,
+        new OrchestratorServiceClient(r.apiAddress, grpc.credentials.createInsecure(), channelOptions),
+      );
+    const statusAll = () =>
+      Promise.all(cluster.replicas.map((r) => tryStatus(statusClients.get(r.id) as OrchestratorServiceClient)));
 
     // ---- nodes ----
     const prng = new Prng(o.seed);
@@ -478,7 +527,12 @@ export async function benchSchedulerEndToEnd(options: SchedulerE2eOptions = {}):
             client.register.bind(client),
             {
               agentId,
-              nodes: batch.map((n) => ({ nodeId: n.id, region: n.region, capacity: { cpuMillicores: n.cpu, memoryMib: n.memory }, agentAddress: "127.0.0.1:9" })),
+              nodes: batch.map((n) => ({
+                nodeId: n.id,
+                region: n.region,
+                capacity: { cpuMillicores: n.cpu, memoryMib: n.memory },
+                agentAddress: "127.0.0.1:9",
+              })),
             },
             e2eDefaults.registerTimeoutMs,
           );
@@ -498,24 +552,34 @@ export async function benchSchedulerEndToEnd(options: SchedulerE2eOptions = {}):
       void Promise.allSettled(
         batches.flatMap((batch, i) =>
           registered[i]
-            ? [unaryCall<HeartbeatRequest, HeartbeatResponse>(client.heartbeat.bind(client), { agentId: `bench-e2e-agent-${i}`, nodeIds: batch.map((n) => n.id) }, e2eDefaults.heartbeatMs * 4)]
+            ? [
+                unaryCall<HeartbeatRequest, HeartbeatResponse>(
+                  client.heartbeat.bind(client),
+                  { agentId: `bench-e2e-agent-${i}`, nodeIds: batch.map((n) => n.id) },
+                  e2eDefaults.heartbeatMs * 4,
+                ),
+              ]
             : [],
         ),
       ).then((outcomes) => {
         heartbeating = false;
         // Heartbeats must reach the leader, wherever it moved, or it declares the nodes down.
-        if (outcomes.some((outcome) => outcome.status === "rejected" && isRetryable(outcome.reason))) leader.refresh().catch(() => undefined);
+        if (outcomes.some((outcome) => outcome.status === "rejected" && isRetryable(outcome.reason)))
+          leader.refresh().catch(() => undefined);
       });
     }, e2eDefaults.heartbeatMs);
     const registerStarted = performance.now();
     await runPool(batches.length, o.registerConcurrency, async (i) => {
       const response = await register(batches[i], `bench-e2e-agent-${i}`, "registering nodes");
-      if (response.nodes.length !== batches[i].length) throw new Error(`Register answered for ${response.nodes.length} of ${batches[i].length} nodes`);
+      if (response.nodes.length !== batches[i].length)
+        throw new Error(`Register answered for ${response.nodes.length} of ${batches[i].length} nodes`);
       registered[i] = true;
     });
     const registerSeconds = (performance.now() - registerStarted) / 1000;
     partial.registerSeconds = round(registerSeconds, 3);
-    console.log(`  registered ${nodes.length.toLocaleString("en-US")} nodes in ${batches.length} Register calls: ${fixed(registerSeconds, 2)} s (${Math.round(nodes.length / registerSeconds).toLocaleString("en-US")} nodes/s)`);
+    console.log(
+      `  registered ${nodes.length.toLocaleString("en-US")} nodes in ${batches.length} Register calls: ${fixed(registerSeconds, 2)} s (${Math.round(nodes.length / registerSeconds).toLocaleString("en-US")} nodes/s)`,
+    );
 
     // ---- the million ----
     const specs: DeploymentSpec[] = [];
@@ -557,7 +621,11 @@ export async function benchSchedulerEndToEnd(options: SchedulerE2eOptions = {}):
         deadline,
         () => {
           const client = leader.channel(worker);
-          return unaryCall<Parameters<OrchestratorServiceClient["deploy"]>[0], DeployResponse>(client.deploy.bind(client), { header, spec }, e2eDefaults.deployTimeoutMs);
+          return unaryCall<Parameters<OrchestratorServiceClient["deploy"]>[0], DeployResponse>(
+            client.deploy.bind(client),
+            { header, spec },
+            e2eDefaults.deployTimeoutMs,
+          );
         },
         (error) => {
           deployRetries++;
@@ -582,15 +650,23 @@ export async function benchSchedulerEndToEnd(options: SchedulerE2eOptions = {}):
     // other entries keep the index moving, the status is checked every summaryEveryMs instead.
     let summary: PendingSummary | null = null;
     for (;;) {
-      deadline.check(`placing (commit index ${lastCommit}; ${deployLatencies.length} of ${specs.length} Deploys answered)`);
-      if (deployFailure !== null) throw new Error(`a Deploy failed: ${grpcCode(deployFailure)}: ${(deployFailure as Error).message}`);
+      deadline.check(
+        `placing (commit index ${lastCommit}; ${deployLatencies.length} of ${specs.length} Deploys answered)`,
+      );
+      if (deployFailure !== null)
+        throw new Error(`a Deploy failed: ${grpcCode(deployFailure)}: ${(deployFailure as Error).message}`);
       await sleep(e2eDefaults.pollMs);
       const statuses = await statusAll();
       const now = performance.now();
       const leading = statuses.find((st) => st?.role === "leader") ?? null;
       if (leading !== null && leading.replicaId !== leader.id) leader.refresh().catch(() => undefined);
       const commit = leading?.commitIndex ?? lastCommit;
-      progress.push({ seconds: round((now - started) / 1000, 2), leader: leading?.replicaId ?? "", commit, applied: statuses.map((st) => st?.appliedIndex ?? null) });
+      progress.push({
+        seconds: round((now - started) / 1000, 2),
+        leader: leading?.replicaId ?? "",
+        commit,
+        applied: statuses.map((st) => st?.appliedIndex ?? null),
+      });
       if (commit !== lastCommit) {
         lastCommit = commit;
         lastChangeAt = now;
@@ -634,7 +710,9 @@ export async function benchSchedulerEndToEnd(options: SchedulerE2eOptions = {}):
     rss.sample();
     const peakRss = new Map(rss.peak);
     const peakHwm = new Map(rss.hwm);
-    const cpuSeconds = new Map(cluster.replicas.map((r) => [r.id, r.child?.pid === undefined ? null : processCpuSeconds(r.child.pid)]));
+    const cpuSeconds = new Map(
+      cluster.replicas.map((r) => [r.id, r.child?.pid === undefined ? null : processCpuSeconds(r.child.pid)]),
+    );
     // /metrics only now: in the measured part, its collectors would compete with the work measured.
     const after = await Promise.all(cluster.replicas.map((r) => scrapeSlowly(r.metricsAddress)));
     const planCount = sumOf(after, "orchestrator_scheduler_plan_duration_seconds_count");
@@ -643,7 +721,13 @@ export async function benchSchedulerEndToEnd(options: SchedulerE2eOptions = {}):
     const snapshotLog = cluster.replicas.flatMap((r) =>
       logLines(r.logFile)
         .filter((l) => l.msg === "snapshot taken, log compacted")
-        .map((l) => ({ time: String(l.time), replica: r.id, role: String(l.role), index: Number(l.index), bytes: Number(l.bytes) })),
+        .map((l) => ({
+          time: String(l.time),
+          replica: r.id,
+          role: String(l.role),
+          index: Number(l.index),
+          bytes: Number(l.bytes),
+        })),
     );
     snapshotLog.sort((a, b) => (a.time < b.time ? -1 : 1));
     const snapshots = cluster.replicas.map((r) => {
@@ -652,18 +736,25 @@ export async function benchSchedulerEndToEnd(options: SchedulerE2eOptions = {}):
     });
     const leadership = cluster.replicas.flatMap((r) =>
       logLines(r.logFile)
-        .filter((l) => l.msg === "became leader" || (typeof l.msg === "string" && l.msg.startsWith("role follower") && l.role === "follower"))
+        .filter(
+          (l) =>
+            l.msg === "became leader" ||
+            (typeof l.msg === "string" && l.msg.startsWith("role follower") && l.role === "follower"),
+        )
         .map((l) => ({ time: String(l.time), replica: r.id, msg: String(l.msg), term: Number(l.term) })),
     );
     leadership.sort((a, b) => (a.time < b.time ? -1 : 1));
-    const leaderChanges = new Set(leadership.filter((l) => l.msg === "became leader" && l.time >= startedWall).map((l) => l.term)).size;
+    const leaderChanges = new Set(
+      leadership.filter((l) => l.msg === "became leader" && l.time >= startedWall).map((l) => l.term),
+    ).size;
     const placementsPerSecond = placedTotal / placementSeconds;
     console.log(
       `  placed ${placedTotal.toLocaleString("en-US")} of ${totalContainers.toLocaleString("en-US")} containers in ${fixed(placementSeconds, 2)} s from the first Deploy (${Math.round(placementsPerSecond).toLocaleString("en-US")} placements/s); every replica applied it by ${fixed(replicatedSeconds, 2)} s; ${summary.pending.toLocaleString("en-US")} left pending with the scheduler's reason; ${leaderChanges} leader change(s) (first leader ${firstLeader}, now ${leader.id})`,
     );
     const deploySeconds = (deploysDoneAt - started) / 1000;
     deployLatencies.sort((a, b) => a - b);
-    const pct = (p: number) => deployLatencies[Math.min(deployLatencies.length - 1, Math.floor(p * deployLatencies.length))] ?? 0;
+    const pct = (p: number) =>
+      deployLatencies[Math.min(deployLatencies.length - 1, Math.floor(p * deployLatencies.length))] ?? 0;
     console.log(
       `  Deploys: ${specs.length} in ${fixed(deploySeconds, 2)} s (p50 ${fixed(pct(0.5), 0)} ms, p99 ${fixed(pct(0.99), 0)} ms, ${deployRetries} retries${errorSamples.size > 0 ? `: ${[...errorSamples.keys()].join(", ")}` : ""}); ${planCount} plans (${fixed(planSeconds, 2)} s planning), ${rejected} placements rejected at apply; ${targetCommit - commitBefore} Raft entries`,
     );
@@ -684,7 +775,8 @@ export async function benchSchedulerEndToEnd(options: SchedulerE2eOptions = {}):
       // register-node entry each).
       const extraEntries = o.snapshotEvery + o.snapshotKeep + 500;
       const rebatches: NodeShape[][] = [];
-      for (let i = 0; i < extraEntries; i += o.nodesPerRegister) rebatches.push(nodes.slice(i % nodes.length, (i % nodes.length) + o.nodesPerRegister));
+      for (let i = 0; i < extraEntries; i += o.nodesPerRegister)
+        rebatches.push(nodes.slice(i % nodes.length, (i % nodes.length) + o.nodesPerRegister));
       const writesStarted = performance.now();
       await runPool(rebatches.length, o.registerConcurrency, async (i) => {
         await register(rebatches[i], `bench-e2e-reregister-${i}`, "writing while the follower is down");
@@ -703,7 +795,8 @@ export async function benchSchedulerEndToEnd(options: SchedulerE2eOptions = {}):
       let caughtUpAt = 0;
       for (;;) {
         deadline.check(`waiting for restarted follower ${follower.id} to catch up (leader commit ${leaderCommit})`);
-        if (follower.child === null) throw new Error(`restarted follower ${follower.id} exited; see ${follower.logFile ?? "its log"}`);
+        if (follower.child === null)
+          throw new Error(`restarted follower ${follower.id} exited; see ${follower.logFile ?? "its log"}`);
         const st = await tryStatus(statusClients.get(follower.id) as OrchestratorServiceClient);
         if (st !== null) {
           apiUpAt ??= performance.now();
@@ -714,14 +807,26 @@ export async function benchSchedulerEndToEnd(options: SchedulerE2eOptions = {}):
         }
         await sleep(50);
       }
-      const followerAfter = await scrapeUntil(follower.metricsAddress, deadline, "reading the restarted follower's snapshot index");
+      const followerAfter = await scrapeUntil(
+        follower.metricsAddress,
+        deadline,
+        "reading the restarted follower's snapshot index",
+      );
       rss.sample();
       // Whoever led meanwhile may have sent it. The sender logs "snapshot sent" once the follower
       // acknowledged the stream, which can be just after the follower applied it: look for a while.
-      const sentLines = () => cluster.replicas.flatMap((r) => logLines(r.logFile, logFrom.get(r.id)).filter((l) => l.msg === "snapshot sent" && l.peer === follower.id));
-      for (let waited = 0; sentLines().length === 0 && waited < e2eDefaults.snapshotLogWaitMs; waited += 100) await sleep(100);
+      const sentLines = () =>
+        cluster.replicas.flatMap((r) =>
+          logLines(r.logFile, logFrom.get(r.id)).filter((l) => l.msg === "snapshot sent" && l.peer === follower.id),
+        );
+      for (let waited = 0; sentLines().length === 0 && waited < e2eDefaults.snapshotLogWaitMs; waited += 100)
+        await sleep(100);
       const sent = sentLines();
-      const failedSends = cluster.replicas.flatMap((r) => logLines(r.logFile, logFrom.get(r.id)).filter((l) => l.msg === "snapshot send failed" && l.peer === follower.id));
+      const failedSends = cluster.replicas.flatMap((r) =>
+        logLines(r.logFile, logFrom.get(r.id)).filter(
+          (l) => l.msg === "snapshot send failed" && l.peer === follower.id,
+        ),
+      );
       const snapshotIndexAfter = followerAfter.get("orchestrator_raft_snapshot_index") ?? 0;
       const restartedPid = follower.child?.pid;
       const restartedHwm = restartedPid === undefined ? null : (procStatus(restartedPid)?.hwmBytes ?? null);
@@ -787,7 +892,12 @@ export async function benchSchedulerEndToEnd(options: SchedulerE2eOptions = {}):
         snapshotKeep: o.snapshotKeep,
         nodesPerRegister: o.nodesPerRegister,
       },
-      register: { nodes: nodes.length, calls: batches.length, seconds: round(registerSeconds, 3), retries: registerRetries },
+      register: {
+        nodes: nodes.length,
+        calls: batches.length,
+        seconds: round(registerSeconds, 3),
+        retries: registerRetries,
+      },
       containers: totalContainers,
       placed: placedTotal,
       pendingWithReason: summary.pending,
@@ -799,7 +909,15 @@ export async function benchSchedulerEndToEnd(options: SchedulerE2eOptions = {}):
       leadership,
       /** Snapshots of 1 MB or more (the small ones while nodes registered are left out). */
       snapshotLog: snapshotLog.filter((l) => l.bytes >= 1_000_000),
-      deploys: { count: specs.length, seconds: round(deploySeconds, 3), p50Ms: round(pct(0.5), 1), p99Ms: round(pct(0.99), 1), maxMs: round(pct(1), 1), retries: deployRetries, errorSamples: Object.fromEntries(errorSamples) },
+      deploys: {
+        count: specs.length,
+        seconds: round(deploySeconds, 3),
+        p50Ms: round(pct(0.5), 1),
+        p99Ms: round(pct(0.99), 1),
+        maxMs: round(pct(1), 1),
+        retries: deployRetries,
+        errorSamples: Object.fromEntries(errorSamples),
+      },
       scheduler: { plans: planCount, planningSeconds: round(planSeconds, 3), rejectedAtApply: rejected },
       raftEntries: targetCommit - commitBefore,
       replicas: cluster.replicas.map((r, i) => {
@@ -833,7 +951,9 @@ export async function benchSchedulerEndToEnd(options: SchedulerE2eOptions = {}):
       loadAverageAtEnd: loadAverage(),
       completed: false,
       error: error instanceof Error ? error.message : String(error),
-      ...Object.fromEntries(Object.entries(partial).map(([k, v]) => [k, typeof v === "function" ? (v as () => unknown)() : v])),
+      ...Object.fromEntries(
+        Object.entries(partial).map(([k, v]) => [k, typeof v === "function" ? (v as () => unknown)() : v]),
+      ),
       peakRssBytes: Object.fromEntries(rss.peak),
       vmHwmBytes: Object.fromEntries(rss.hwm),
       fromLogs: {
@@ -841,10 +961,17 @@ export async function benchSchedulerEndToEnd(options: SchedulerE2eOptions = {}):
         nodesDeclaredDown: count("declaring node down"),
         planProposalsFailed: count("plan proposal failed"),
         snapshotsTaken: count("snapshot taken, log compacted"),
-        largestSnapshotBytes: Math.max(0, ...lines.flatMap((l) => l.filter((x) => x.msg === "snapshot taken, log compacted").map((x) => Number(x.bytes ?? 0)))),
+        largestSnapshotBytes: Math.max(
+          0,
+          ...lines.flatMap((l) =>
+            l.filter((x) => x.msg === "snapshot taken, log compacted").map((x) => Number(x.bytes ?? 0)),
+          ),
+        ),
       },
     };
-    console.log(`  FAILED (${failure.error}); leaders elected ${failure.fromLogs.leadersElected}, nodes declared down ${failure.fromLogs.nodesDeclaredDown}, plan proposals failed ${failure.fromLogs.planProposalsFailed}`);
+    console.log(
+      `  FAILED (${failure.error}); leaders elected ${failure.fromLogs.leadersElected}, nodes declared down ${failure.fromLogs.nodesDeclaredDown}, plan proposals failed ${failure.fromLogs.planProposalsFailed}`,
+    );
     if (o.writeResults !== false) console.log(`  wrote ${await writeResult("scheduler-e2e", failure)}`);
     throw error;
   } finally {
@@ -884,12 +1011,23 @@ process.on("exit", () => {
  * applied `commit` (its answer summarises every container: too much work to ask of the leader
  * mid-run); null when no follower is there yet.
  */
-async function pendingSummary(cluster: ProcessCluster, leaderId: string, statuses: readonly (ClusterStatusResponse | null)[], commit: number): Promise<PendingSummary | null> {
-  const replica = cluster.replicas.find((r, i) => r.id !== leaderId && r.child !== null && (statuses[i]?.appliedIndex ?? 0) >= commit);
+async function pendingSummary(
+  cluster: ProcessCluster,
+  leaderId: string,
+  statuses: readonly (ClusterStatusResponse | null)[],
+  commit: number,
+): Promise<PendingSummary | null> {
+  const replica = cluster.replicas.find(
+    (r, i) => r.id !== leaderId && r.child !== null && (statuses[i]?.appliedIndex ?? 0) >= commit,
+  );
   if (replica === undefined) return null;
   const client = new OrchestratorServiceClient(replica.apiAddress, grpc.credentials.createInsecure(), channelOptions);
   try {
-    const response = await unaryCall<{ stale: boolean }, ListDeploymentsResponse>(client.listDeployments.bind(client), { stale: true }, 30_000);
+    const response = await unaryCall<{ stale: boolean }, ListDeploymentsResponse>(
+      client.listDeployments.bind(client),
+      { stale: true },
+      30_000,
+    );
     let desired = 0;
     let pending = 0;
     let unexplained = 0;
@@ -913,7 +1051,11 @@ async function pendingSummary(cluster: ProcessCluster, leaderId: string, statuse
 }
 
 /** Runs task(0..count-1) with at most `concurrency` in flight; the first failure rejects. */
-async function runPool(count: number, concurrency: number, task: (index: number, worker: number) => Promise<void>): Promise<void> {
+async function runPool(
+  count: number,
+  concurrency: number,
+  task: (index: number, worker: number) => Promise<void>,
+): Promise<void> {
   let next = 0;
   let failed: unknown = null;
   const worker = async (w: number): Promise<void> => {

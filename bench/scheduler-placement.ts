@@ -10,7 +10,13 @@ import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { assert } from "../src/lib/assert.js";
 import { Prng } from "../src/lib/prng.js";
-import { planDeployment, SchedulerState, type NodeView, type PlacementRequest, type Strategy } from "../src/scheduler/core/index.js";
+import {
+  planDeployment,
+  SchedulerState,
+  type NodeView,
+  type PlacementRequest,
+  type Strategy,
+} from "../src/scheduler/core/index.js";
 
 export interface SchedulerPlacementBenchResult {
   readonly name: string;
@@ -26,7 +32,9 @@ export interface SchedulerPlacementBenchResult {
   readonly slowestPlanMs: number;
   /** Nodes chosen (runs of placements on one node): fewer than placements where batches formed. */
   readonly nodeSelections: number;
-  readonly byStrategy: Readonly<Record<Strategy, { readonly deployments: number; readonly placements: number; readonly seconds: number }>>;
+  readonly byStrategy: Readonly<
+    Record<Strategy, { readonly deployments: number; readonly placements: number; readonly seconds: number }>
+  >;
   readonly clusterCpuUsedRatio: number;
   readonly clusterMemoryUsedRatio: number;
   readonly rssBytesMax: number;
@@ -82,7 +90,8 @@ function makeRequest(index: number, replicas: number, prng: Prng): PlacementRequ
   const deployment = `app-${String(index).padStart(4, "0")}`;
   const strategy = prng.pick(strategies);
   const constraint = prng.nextFloat();
-  const allowed = constraint < 0.15 ? [prng.pick(regions)] : constraint < 0.25 ? shuffle([...regions], prng).slice(0, 2) : [];
+  const allowed =
+    constraint < 0.15 ? [prng.pick(regions)] : constraint < 0.25 ? shuffle([...regions], prng).slice(0, 2) : [];
   const clientRegions = strategy === "latency" ? shuffle([...regions], prng).slice(0, 1 + prng.nextInt(2)) : [];
   const containerIds: string[] = [];
   for (let i = 0; i < replicas; i++) containerIds.push(`${deployment}-${i}`);
@@ -108,7 +117,9 @@ function shuffle<T>(items: T[], prng: Prng): T[] {
   return items;
 }
 
-export async function benchSchedulerPlacement(options: SchedulerPlacementBenchOptions = {}): Promise<SchedulerPlacementBenchResult> {
+export async function benchSchedulerPlacement(
+  options: SchedulerPlacementBenchOptions = {},
+): Promise<SchedulerPlacementBenchResult> {
   const deployments = options.deployments ?? 1_000;
   const replicas = options.replicas ?? 1_000;
   const nodeCount = options.nodes ?? 10_000;
@@ -146,7 +157,8 @@ export async function benchSchedulerPlacement(options: SchedulerPlacementBenchOp
     slowestPlanMs = Math.max(slowestPlanMs, elapsedMs);
     placements += plan.placements.length;
     unplaced += plan.unplaced.length;
-    for (let p = 0; p < plan.placements.length; p++) if (p === 0 || plan.placements[p - 1].nodeId !== plan.placements[p].nodeId) nodeSelections += 1;
+    for (let p = 0; p < plan.placements.length; p++)
+      if (p === 0 || plan.placements[p - 1].nodeId !== plan.placements[p].nodeId) nodeSelections += 1;
     const tally = byStrategy[request.strategy];
     tally.deployments += 1;
     tally.placements += plan.placements.length;
@@ -193,12 +205,16 @@ export async function benchSchedulerPlacement(options: SchedulerPlacementBenchOp
   };
   const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
   const perStrategy = strategies
-    .map((name) => `${name} ${Math.round(result.byStrategy[name].placements / Math.max(result.byStrategy[name].seconds, 1e-9)).toLocaleString("en-US")}/s`)
+    .map(
+      (name) =>
+        `${name} ${Math.round(result.byStrategy[name].placements / Math.max(result.byStrategy[name].seconds, 1e-9)).toLocaleString("en-US")}/s`,
+    )
     .join(", ");
   console.log(
     `scheduler-placement: ${result.placementsPerSecond.toLocaleString("en-US")} placements/s (${placements.toLocaleString("en-US")} of ${result.containers.toLocaleString("en-US")} containers placed on ${nodeCount.toLocaleString("en-US")} nodes in ${result.seconds} s, ${unplaced.toLocaleString("en-US")} unplaced; ${perStrategy}; ${nodeSelections.toLocaleString("en-US")} node selections; slowest plan ${result.slowestPlanMs} ms); cluster cpu ${(result.clusterCpuUsedRatio * 100).toFixed(1)}% used, memory ${(result.clusterMemoryUsedRatio * 100).toFixed(1)}%; rss max ${mib(rssBytesMax)}, heap max ${mib(heapUsedBytesMax)}`,
   );
-  const resultsDir = options.resultsDir === undefined ? path.resolve(process.cwd(), "bench", "results") : options.resultsDir;
+  const resultsDir =
+    options.resultsDir === undefined ? path.resolve(process.cwd(), "bench", "results") : options.resultsDir;
   if (resultsDir !== null) {
     await mkdir(resultsDir, { recursive: true });
     await writeFile(path.join(resultsDir, "scheduler-placement.json"), `${JSON.stringify(result, null, 2)}\n`);

@@ -95,14 +95,29 @@ interface LevelRun {
  * Runs the measured load with CPU samples of the generator and every member around it.
  * `commitIndex`, where given, reads the leader's commit index before and after.
  */
-async function measure(request: RequestFn, concurrency: number, measureMs: number, pids: readonly number[], leaderPid: number, commitIndex?: () => Promise<number>): Promise<WritesLevel> {
+async function measure(
+  request: RequestFn,
+  concurrency: number,
+  measureMs: number,
+  pids: readonly number[],
+  leaderPid: number,
+  commitIndex?: () => Promise<number>,
+): Promise<WritesLevel> {
   const indexBefore = commitIndex === undefined ? null : await commitIndex();
   const before = sampleCpu(pids);
   const result = await runLoad(request, { concurrency, durationMs: measureMs, requestsMax: budgets().measured });
   const after = sampleCpu(pids);
   const indexAfter = commitIndex === undefined ? null : await commitIndex();
-  const entriesPerRequest = indexBefore === null || indexAfter === null || result.ok === 0 ? null : round((indexAfter - indexBefore) / result.ok, 3);
-  return { ...result, loadAverage: loadAverage(), cpu: cpuPerWrite(before, after, leaderPid, result.ok), entriesPerRequest };
+  const entriesPerRequest =
+    indexBefore === null || indexAfter === null || result.ok === 0
+      ? null
+      : round((indexAfter - indexBefore) / result.ok, 3);
+  return {
+    ...result,
+    loadAverage: loadAverage(),
+    cpu: cpuPerWrite(before, after, leaderPid, result.ok),
+    entriesPerRequest,
+  };
 }
 
 function budgets(): { warmup: number; measured: number } {
@@ -110,7 +125,11 @@ function budgets(): { warmup: number; measured: number } {
   return { warmup: writesDefaults.warmupRequestsMax, measured: total - writesDefaults.warmupRequestsMax };
 }
 
-async function oursAtConcurrency(concurrency: number, options: Required<Omit<WritesBenchOptions, "replicaEnv" | "skipEtcd">> & WritesBenchOptions, root: string): Promise<WritesLevel> {
+async function oursAtConcurrency(
+  concurrency: number,
+  options: Required<Omit<WritesBenchOptions, "replicaEnv" | "skipEtcd">> & WritesBenchOptions,
+  root: string,
+): Promise<WritesLevel> {
   const dir = path.join(root, `ours-c${concurrency}`);
   const { cluster, untrack } = await startTrackedCluster({
     ports: "random",
@@ -124,13 +143,18 @@ async function oursAtConcurrency(concurrency: number, options: Required<Omit<Wri
     const endpoints = cluster.replicas.map((r) => r.apiAddress);
     await waitAllCaughtUp(endpoints, writesDefaults.clusterReadyMs);
     const leader = await findLeader(endpoints);
-    for (let i = 0; i < Math.min(options.channels, concurrency); i++) channels.push(orchestratorChannel(leader.apiAddress));
+    for (let i = 0; i < Math.min(options.channels, concurrency); i++)
+      channels.push(orchestratorChannel(leader.apiAddress));
     const seqs = new Array<number>(concurrency).fill(0);
     const clientIds = Array.from({ length: concurrency }, (_, w) => `bench-writes-c${concurrency}-w${w}`);
     const request: RequestFn = async (worker) => {
       const seq = ++seqs[worker];
       const name = `checkout-c${concurrency}-w${worker}-${seq}`;
-      const response = await deploy(channels[worker % channels.length], { header: { clientId: clientIds[worker], seq }, spec: benchDeploymentSpec(name) }, writesDefaults.requestTimeoutMs);
+      const response = await deploy(
+        channels[worker % channels.length],
+        { header: { clientId: clientIds[worker], seq }, spec: benchDeploymentSpec(name) },
+        writesDefaults.requestTimeoutMs,
+      );
       if (!response.created) throw new Error(`deployment ${name} was not created`);
     };
     const budget = budgets();
@@ -160,13 +184,23 @@ async function oursAtConcurrency(concurrency: number, options: Required<Omit<Wri
   }
 }
 
-async function etcdAtConcurrency(concurrency: number, options: Required<Omit<WritesBenchOptions, "replicaEnv" | "skipEtcd">>, install: EtcdInstall, root: string): Promise<WritesLevel> {
+async function etcdAtConcurrency(
+  concurrency: number,
+  options: Required<Omit<WritesBenchOptions, "replicaEnv" | "skipEtcd">>,
+  install: EtcdInstall,
+  root: string,
+): Promise<WritesLevel> {
   const dir = path.join(root, `etcd-c${concurrency}`);
-  const cluster = await EtcdCluster.start({ install, dataRoot: path.join(dir, "data"), logDir: path.join(dir, "logs") });
+  const cluster = await EtcdCluster.start({
+    install,
+    dataRoot: path.join(dir, "data"),
+    logDir: path.join(dir, "logs"),
+  });
   const channels: EtcdChannel[] = [];
   try {
     const leader = await cluster.waitForLeader(writesDefaults.clusterReadyMs);
-    for (let i = 0; i < Math.min(options.channels, concurrency); i++) channels.push(new EtcdChannel(leader.clientAddress));
+    for (let i = 0; i < Math.min(options.channels, concurrency); i++)
+      channels.push(new EtcdChannel(leader.clientAddress));
     const value = randomBytes(writesDefaults.etcdValueBytes);
     const counters = new Array<number>(concurrency).fill(0);
     const request: RequestFn = (worker) => {
@@ -215,7 +249,10 @@ function levelSummary(level: WritesLevel) {
 }
 
 function printLevel(system: string, level: WritesLevel): void {
-  const cpu = level.cpu === null ? "" : `  cpu/write: client ${fixed(level.cpu.clientMs, 2)} leader ${fixed(level.cpu.leaderMs, 2)} followers ${fixed(level.cpu.followersMs, 2)} ms`;
+  const cpu =
+    level.cpu === null
+      ? ""
+      : `  cpu/write: client ${fixed(level.cpu.clientMs, 2)} leader ${fixed(level.cpu.leaderMs, 2)} followers ${fixed(level.cpu.followersMs, 2)} ms`;
   const entries = level.entriesPerRequest === null ? "" : `  raft entries/request ${fixed(level.entriesPerRequest, 2)}`;
   const errors = level.errors > 0 ? `, ${level.errors} errors (${Object.keys(level.errorSamples)[0] ?? ""})` : "";
   console.log(
@@ -236,9 +273,16 @@ export async function benchWrites(options: WritesBenchOptions = {}): Promise<unk
   const sizes = deploySizes("checkout-c256-w255-9999", "bench-writes-c256-w255", 9_999);
   const oursSent = `Deploy (unique name, 0 replicas, spread over 2 regions, health check, restart policy, RequestHeader): ${sizes.requestBytes} B request, ${sizes.commandBytes} B Raft command; each creates a deployment (the health controller then closes its deploy operation with an outcome entry of its own, off the request's path)`;
   const etcdSent = `KV.Put, unique ~30 B key, ${writesDefaults.etcdValueBytes} B value`;
-  console.log(`\nwrites: 3 replicas on loopback, leader-direct, ${opts.channels} gRPC channels per run, ${opts.warmupMs} ms warm-up + ${opts.measureMs} ms per concurrency (fresh cluster each)`);
+  console.log(
+    `\nwrites: 3 replicas on loopback, leader-direct, ${opts.channels} gRPC channels per run, ${opts.warmupMs} ms warm-up + ${opts.measureMs} ms per concurrency (fresh cluster each)`,
+  );
   console.log(`  ours: ${oursSent}`);
-  if (install === null) console.log(options.skipEtcd === true ? "  etcd: skipped" : "  etcd: not installed (looked for ETCD_BIN, /usr/bin/etcd, /usr/local/bin/etcd, etcd on PATH): skipping the etcd side");
+  if (install === null)
+    console.log(
+      options.skipEtcd === true
+        ? "  etcd: skipped"
+        : "  etcd: not installed (looked for ETCD_BIN, /usr/bin/etcd, /usr/local/bin/etcd, etcd on PATH): skipping the etcd side",
+    );
   else console.log(`  etcd ${install.version} (${install.binary}), default heartbeat/election settings: ${etcdSent}`);
   console.log(`  load average at start: ${machine.loadAverageAtStart.join(" ")} on ${machine.machineCores} cores`);
 
@@ -266,7 +310,8 @@ export async function benchWrites(options: WritesBenchOptions = {}): Promise<unk
   const at = (c: number) => runs.find((r) => r.ours.concurrency === c);
   const r256 = at(256);
   const r1 = at(1);
-  const throughputTarget = r256 === undefined || r256.etcd === null ? null : r256.ours.opsPerSecond >= 1.5 * r256.etcd.opsPerSecond;
+  const throughputTarget =
+    r256 === undefined || r256.etcd === null ? null : r256.ours.opsPerSecond >= 1.5 * r256.etcd.opsPerSecond;
   const latencyTarget = r1 === undefined || r1.etcd === null ? null : r1.ours.p50Ms <= r1.etcd.p50Ms;
 
   console.log("");
@@ -286,10 +331,22 @@ export async function benchWrites(options: WritesBenchOptions = {}): Promise<unk
     ),
   );
   console.log("");
-  console.log("  CPU per acknowledged write (ms; /proc utime+stime of each process, the load generator's own process.cpuUsage):");
+  console.log(
+    "  CPU per acknowledged write (ms; /proc utime+stime of each process, the load generator's own process.cpuUsage):",
+  );
   console.log(
     table(
-      ["concurrency", "ours client", "ours leader", "ours followers", "ours total", "etcd client", "etcd leader", "etcd followers", "etcd total"],
+      [
+        "concurrency",
+        "ours client",
+        "ours leader",
+        "ours followers",
+        "ours total",
+        "etcd client",
+        "etcd leader",
+        "etcd followers",
+        "etcd total",
+      ],
       runs.map((r) => [
         String(r.ours.concurrency),
         fixed(r.ours.cpu?.clientMs, 3),
@@ -304,10 +361,20 @@ export async function benchWrites(options: WritesBenchOptions = {}): Promise<unk
     ),
   );
   console.log("");
-  console.log("  The floor under ours: ClusterStatus (no Raft, no disk) through the same generator and channels, right after each level:");
+  console.log(
+    "  The floor under ours: ClusterStatus (no Raft, no disk) through the same generator and channels, right after each level:",
+  );
   console.log(
     table(
-      ["concurrency", "floor ops/s", "floor p50 ms", "client cpu ms", "leader cpu ms", "ours write p50 ms", "etcd write p50 ms"],
+      [
+        "concurrency",
+        "floor ops/s",
+        "floor p50 ms",
+        "client cpu ms",
+        "leader cpu ms",
+        "ours write p50 ms",
+        "etcd write p50 ms",
+      ],
       runs.map((r) => [
         String(r.ours.concurrency),
         fixed(r.ours.floor?.opsPerSecond, 0),
@@ -319,8 +386,14 @@ export async function benchWrites(options: WritesBenchOptions = {}): Promise<unk
       ]),
     ),
   );
-  if (throughputTarget !== null) console.log(`  target: ours >= 1.5x etcd ops/s at c=256: ${throughputTarget ? "met" : "MISSED"} (${fixed(ratioRows.find((r) => r.concurrency === 256)?.opsPerSecondRatio, 2)}x)`);
-  if (latencyTarget !== null) console.log(`  target: ours p50 <= etcd p50 at c=1: ${latencyTarget ? "met" : "MISSED"} (${fixed(r1?.ours.p50Ms, 2)} ms vs ${fixed(r1?.etcd?.p50Ms, 2)} ms)`);
+  if (throughputTarget !== null)
+    console.log(
+      `  target: ours >= 1.5x etcd ops/s at c=256: ${throughputTarget ? "met" : "MISSED"} (${fixed(ratioRows.find((r) => r.concurrency === 256)?.opsPerSecondRatio, 2)}x)`,
+    );
+  if (latencyTarget !== null)
+    console.log(
+      `  target: ours p50 <= etcd p50 at c=1: ${latencyTarget ? "met" : "MISSED"} (${fixed(r1?.ours.p50Ms, 2)} ms vs ${fixed(r1?.etcd?.p50Ms, 2)} ms)`,
+    );
   const loadAtEnd = loadAverage();
   console.log(`  load average at end: ${loadAtEnd.join(" ")}`);
 
@@ -333,14 +406,33 @@ export async function benchWrites(options: WritesBenchOptions = {}): Promise<unk
     platform: machine.platform,
     loadAverageAtStart: machine.loadAverageAtStart,
     loadAverageAtEnd: loadAtEnd,
-    config: { concurrencies: opts.concurrencies, warmupMs: opts.warmupMs, measureMs: opts.measureMs, channels: opts.channels, requestsPerLevelMax: budgets().measured },
-    ours: { sent: oursSent, requestBytes: sizes.requestBytes, commandBytes: sizes.commandBytes, levels: runs.map((r) => levelSummary(r.ours)) },
+    config: {
+      concurrencies: opts.concurrencies,
+      warmupMs: opts.warmupMs,
+      measureMs: opts.measureMs,
+      channels: opts.channels,
+      requestsPerLevelMax: budgets().measured,
+    },
+    ours: {
+      sent: oursSent,
+      requestBytes: sizes.requestBytes,
+      commandBytes: sizes.commandBytes,
+      levels: runs.map((r) => levelSummary(r.ours)),
+    },
     etcd:
       install === null
         ? null
-        : { version: install.version, sent: etcdSent, settings: "heartbeat-interval and election-timeout at defaults (100 ms / 1000 ms)", levels: runs.map((r) => (r.etcd === null ? null : levelSummary(r.etcd))) },
+        : {
+            version: install.version,
+            sent: etcdSent,
+            settings: "heartbeat-interval and election-timeout at defaults (100 ms / 1000 ms)",
+            levels: runs.map((r) => (r.etcd === null ? null : levelSummary(r.etcd))),
+          },
     etcdNote: install === null ? (options.skipEtcd === true ? "etcd skipped" : "etcd not installed") : null,
-    ratios: { oursOverEtcd: ratioRows, p50AtConcurrency1: ratioRows.find((r) => r.concurrency === 1)?.p50Ratio ?? null },
+    ratios: {
+      oursOverEtcd: ratioRows,
+      p50AtConcurrency1: ratioRows.find((r) => r.concurrency === 1)?.p50Ratio ?? null,
+    },
     targets: { throughputAt256AtLeast1_5xEtcd: throughputTarget, p50AtConcurrency1AtMostEtcd: latencyTarget },
   };
   const file = await writeResult("writes", result);

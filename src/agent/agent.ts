@@ -12,7 +12,12 @@ import type { RecordedState } from "./core/container-lifecycle.js";
 import { reconcile, type AssignedContainer, type NodeInput, type ReconcileAction } from "./core/reconcile.js";
 import { agentLimits } from "./limits.js";
 import { createAgentMetrics, type AgentMetrics } from "./io/agent-metrics.js";
-import { startAgentHttpServer, type AgentHttpServer, type ContainerFault, type NodeFault } from "./io/agent-http-server.js";
+import {
+  startAgentHttpServer,
+  type AgentHttpServer,
+  type ContainerFault,
+  type NodeFault,
+} from "./io/agent-http-server.js";
 import { AssignmentWatcher } from "./io/assignment-watcher.js";
 import { ControlPlaneClient } from "./io/control-plane-client.js";
 import { Heartbeater } from "./io/heartbeater.js";
@@ -57,7 +62,10 @@ export interface AgentHandle {
 }
 
 export function nodeIdsFor(prefix: string, count: number): string[] {
-  assert(Number.isSafeInteger(count) && count >= 1 && count <= agentLimits.nodesMax, `node count ${count} within 1..${agentLimits.nodesMax}`);
+  assert(
+    Number.isSafeInteger(count) && count >= 1 && count <= agentLimits.nodesMax,
+    `node count ${count} within 1..${agentLimits.nodesMax}`,
+  );
   return Array.from({ length: count }, (_, i) => `${prefix}-n${i + 1}`);
 }
 
@@ -108,7 +116,10 @@ class Agent implements AgentHandle {
     );
     const base = { agentId: options.agentId, client: this.client, logger: this.logger, metrics: this.metrics };
     const nodeAlive = (id: string): boolean => this.alive.get(id) === true;
-    this.runtime = new SimRuntime({ startDelayMs: options.startDelayMs, onChange: (change) => this.containerChanged(change) });
+    this.runtime = new SimRuntime({
+      startDelayMs: options.startDelayMs,
+      onChange: (change) => this.containerChanged(change),
+    });
     this.reporter = new StatusReporter({ ...base, nodeAlive, signal });
     this.registrar = new Registrar({ ...base, nodeAlive, signal, specOf: (id) => this.nodeSpec(id) });
     this.heartbeater = new Heartbeater({
@@ -117,7 +128,12 @@ class Agent implements AgentHandle {
       aliveNodeIds: () => this.aliveNodeIds(),
       onReregister: (ids) => this.registrar.request(ids),
     });
-    this.watcher = new AssignmentWatcher({ ...base, nodeIds: this.nodeIds, signal, onSnapshot: (snapshot, seq) => this.snapshotArrived(snapshot, seq) });
+    this.watcher = new AssignmentWatcher({
+      ...base,
+      nodeIds: this.nodeIds,
+      signal,
+      onSnapshot: (snapshot, seq) => this.snapshotArrived(snapshot, seq),
+    });
   }
 
   async start(): Promise<void> {
@@ -133,7 +149,13 @@ class Agent implements AgentHandle {
     this.httpAddress = this.http.address;
     this.advertiseAddress = this.options.advertiseAddress ?? advertisable(this.http.address, this.logger);
     this.logger.info(
-      { nodes: this.nodeIds, http: this.httpAddress, advertise: this.advertiseAddress, endpoints: this.options.endpoints, startDelayMs: this.options.startDelayMs },
+      {
+        nodes: this.nodeIds,
+        http: this.httpAddress,
+        advertise: this.advertiseAddress,
+        endpoints: this.options.endpoints,
+        startDelayMs: this.options.startDelayMs,
+      },
       "node agent started",
     );
     this.registrar.request(this.nodeIds);
@@ -190,10 +212,16 @@ class Agent implements AgentHandle {
       // (acting on it could stop what was just placed): ignore it. From a new stream it means
       // the cluster's state was replaced (wiped and rebuilt): that state is the truth now.
       if (streamSeq === this.latestStreamSeq) {
-        this.logger.debug({ revision: snapshot.revision, latest: previous.revision }, "ignoring an older assignment snapshot");
+        this.logger.debug(
+          { revision: snapshot.revision, latest: previous.revision },
+          "ignoring an older assignment snapshot",
+        );
         return;
       }
-      this.logger.warn({ revision: snapshot.revision, latest: previous.revision }, "the cluster's revision went back (was its state wiped?); following it");
+      this.logger.warn(
+        { revision: snapshot.revision, latest: previous.revision },
+        "the cluster's revision went back (was its state wiped?); following it",
+      );
     }
     this.latest = snapshot;
     this.latestStreamSeq = streamSeq;
@@ -209,7 +237,12 @@ class Agent implements AgentHandle {
       const assignments = byNode.get(nodeId);
       return { nodeId, alive: this.alive.get(nodeId) === true, assignments: assignments?.map(toAssigned) };
     });
-    const actions = reconcile({ revision: snapshot.revision, nodes, local: this.runtime.list(), lastReport: (id) => this.reporter.lastReport(id) });
+    const actions = reconcile({
+      revision: snapshot.revision,
+      nodes,
+      local: this.runtime.list(),
+      lastReport: (id) => this.reporter.lastReport(id),
+    });
     for (const action of actions) this.act(action);
     const keep = new Set(this.runtime.list().map((i) => i.containerId));
     for (const node of snapshot.nodes) for (const a of node.assignments) keep.add(a.containerId);
@@ -257,7 +290,10 @@ class Agent implements AgentHandle {
         this.runtime.forget(action.containerId);
         return;
       case "report": {
-        this.logger.info({ container: action.containerId, node: action.nodeId, state: action.state }, "the cluster's record lags this container; reporting again");
+        this.logger.info(
+          { container: action.containerId, node: action.nodeId, state: action.state },
+          "the cluster's record lags this container; reporting again",
+        );
         this.reporter.enqueue({ ...action, message: "re-reported after reconciliation" });
         return;
       }
@@ -268,7 +304,16 @@ class Agent implements AgentHandle {
 
   private containerChanged(change: InstanceChange): void {
     this.metrics.transitions.inc({ to: change.state });
-    this.logger.info({ container: change.containerId, node: change.nodeId, state: change.state, generation: change.generation, reason: change.message }, `container ${change.state}`);
+    this.logger.info(
+      {
+        container: change.containerId,
+        node: change.nodeId,
+        state: change.state,
+        generation: change.generation,
+        reason: change.message,
+      },
+      `container ${change.state}`,
+    );
     this.reporter.enqueue(change);
   }
 
@@ -298,7 +343,10 @@ class Agent implements AgentHandle {
       case "kill":
         if (!alive) return `node ${nodeId} is already killed`;
         this.alive.set(nodeId, false);
-        this.logger.warn({ node: nodeId }, "node killed (fault injected): no heartbeats, no reports, its containers stop answering");
+        this.logger.warn(
+          { node: nodeId },
+          "node killed (fault injected): no heartbeats, no reports, its containers stop answering",
+        );
         return true;
       case "revive":
         if (alive) return `node ${nodeId} is not killed`;
@@ -358,6 +406,9 @@ function advertisable(bound: string, logger: Logger): string {
   const port = bound.slice(index + 1);
   if (host !== "0.0.0.0" && host !== "[::]" && host !== "::") return bound;
   const name = `${hostname()}:${port}`;
-  logger.warn({ http: bound, advertise: name }, "--http binds every interface; advertising the host name (set --advertise to choose)");
+  logger.warn(
+    { http: bound, advertise: name },
+    "--http binds every interface; advertising the host name (set --advertise to choose)",
+  );
   return name;
 }

@@ -49,9 +49,15 @@ export const agentLimits = {
   hungRequestsMax: 1_000,
 } as const;
 
-assert(agentLimits.restartWaitMsMax >= fsmLimits.restartDelayMsMax, "a restart waits out any delay the cluster accepts");
+assert(
+  agentLimits.restartWaitMsMax >= fsmLimits.restartDelayMsMax,
+  "a restart waits out any delay the cluster accepts",
+);
 assert(agentLimits.restartWaitMsMax <= 0x7fff_ffff, "a restart's wait fits one timer");
-assert(agentLimits.heartbeatTimeoutMs >= agentLimits.heartbeatIntervalMsDefault, "a heartbeat may take its whole period");
+assert(
+  agentLimits.heartbeatTimeoutMs >= agentLimits.heartbeatIntervalMsDefault,
+  "a heartbeat may take its whole period",
+);
 assert(agentLimits.retryDelayMsInitial <= agentLimits.retryDelayMsMax, "back-off starts below its cap");
 assert(agentLimits.retryDelayFactor > 1, "back-off grows");
 assert(agentLimits.reportsPerBatchMax <= 1_000, "a report batch fits what the server accepts");

@@ -10,7 +10,11 @@ import type { AgentOptions } from "./agent.js";
 import { agentLimits } from "./limits.js";
 
 /** The local cluster's ports: agent i of the regions in this order serves HTTP on 9100 + i. */
-const defaultHttpPortByRegion: Readonly<Record<string, number>> = { "us-east-1": 9101, "eu-west-1": 9102, "ap-southeast-1": 9103 };
+const defaultHttpPortByRegion: Readonly<Record<string, number>> = {
+  "us-east-1": 9101,
+  "eu-west-1": 9102,
+  "ap-southeast-1": 9103,
+};
 const defaultEndpoints = "127.0.0.1:50051,127.0.0.1:50052,127.0.0.1:50053";
 export const endpointsEnv = "ORCH_ENDPOINTS";
 
@@ -31,8 +35,14 @@ export function agentProgram(): Command {
     .option("--nodes <n>", `number of simulated nodes (1..${agentLimits.nodesMax})`, "3")
     .option("--cpu <millicores>", "each node's cpu capacity in millicores", "8000")
     .option("--memory <MiB>", "each node's memory capacity in MiB", "16384")
-    .option("--endpoints <list>", `control-plane API addresses, comma-separated (default: $${endpointsEnv} or ${defaultEndpoints})`)
-    .option("--http <host:port>", "where the agent serves container health endpoints, /metrics, /healthz and fault hooks (default: 127.0.0.1:9101|9102|9103 by region)")
+    .option(
+      "--endpoints <list>",
+      `control-plane API addresses, comma-separated (default: $${endpointsEnv} or ${defaultEndpoints})`,
+    )
+    .option(
+      "--http <host:port>",
+      "where the agent serves container health endpoints, /metrics, /healthz and fault hooks (default: 127.0.0.1:9101|9102|9103 by region)",
+    )
     .option("--advertise <host:port>", "the address replicas reach --http at (default: the --http address)")
     .option("--start-delay-ms <ms>", "how long a simulated container takes to start", "300")
     .option("--node-prefix <prefix>", "node ids are <prefix>-n1, <prefix>-n2, ... (default: the region)")

@@ -17,6 +17,9 @@ export const agentServiceLimits = {
   resyncIntervalMs: 5_000,
 } as const;
 
-assert(agentServiceLimits.snapshotIntervalMsMin < agentServiceLimits.resyncIntervalMs, "changes are sent sooner than the periodic resend");
+assert(
+  agentServiceLimits.snapshotIntervalMsMin < agentServiceLimits.resyncIntervalMs,
+  "changes are sent sooner than the periodic resend",
+);
 assert(agentServiceLimits.nodesPerAgentMax <= fsmLimits.nodesMax, "an agent's nodes fit the cluster");
 assert(agentServiceLimits.reportsPerRequestMax >= 1, "a report batch holds at least one report");

@@ -43,14 +43,27 @@ export interface AgentServiceDeps {
 }
 
 /** Errors that say "try again, maybe elsewhere": a report hitting one fails its whole batch. */
-const transientCodes: ReadonlySet<string> = new Set(["UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED", "ABORTED"]);
+const transientCodes: ReadonlySet<string> = new Set([
+  "UNAVAILABLE",
+  "DEADLINE_EXCEEDED",
+  "RESOURCE_EXHAUSTED",
+  "ABORTED",
+]);
 
-function unary<Req, Res>(logger: Logger, method: string, fn: (request: Req) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
+function unary<Req, Res>(
+  logger: Logger,
+  method: string,
+  fn: (request: Req) => Promise<Res>,
+): grpc.handleUnaryCall<Req, Res> {
   return (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>) => {
     fn(call.request).then(
       (response) => callback(null, response),
       (error: unknown) => {
-        if (!(error instanceof OrchestratorError)) logger.error({ method, err: error instanceof Error ? error.stack : String(error) }, "agent request failed unexpectedly");
+        if (!(error instanceof OrchestratorError))
+          logger.error(
+            { method, err: error instanceof Error ? error.stack : String(error) },
+            "agent request failed unexpectedly",
+          );
         callback(toServiceError(error) as Parameters<grpc.sendUnaryData<Res>>[0]);
       },
     );
@@ -79,7 +92,9 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
   });
 
   return {
-    register: unary(logger, "Register", async (request) => register(request, { proposer, fsm, heartbeats, nowMs, logger, requireLeader })),
+    register: unary(logger, "Register", async (request) =>
+      register(request, { proposer, fsm, heartbeats, nowMs, logger, requireLeader }),
+    ),
     heartbeat: unary(logger, "Heartbeat", async (request): Promise<HeartbeatResponse> => {
       checkAgentId(request.agentId);
       checkNodeIds(request.nodeIds, "heartbeat");
@@ -94,14 +109,19 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
       }
       return { reregisterNodeIds, revision: fsm.revision };
     }),
-    reportStatus: unary(logger, "ReportStatus", async (request) => reportStatus(request, { proposer, fsm, requireLeader })),
+    reportStatus: unary(logger, "ReportStatus", async (request) =>
+      reportStatus(request, { proposer, fsm, requireLeader }),
+    ),
     watchAssignments: (call: WatchCall) => {
       try {
         checkAgentId(call.request.agentId);
         checkNodeIds(call.request.nodeIds, "watch");
         requireLeader();
         if (streams.size >= agentServiceLimits.watchStreamsMax) {
-          throw new OrchestratorError("RESOURCE_EXHAUSTED", `this replica already serves ${streams.size} assignment streams; retry later or on the leader of a larger cluster`);
+          throw new OrchestratorError(
+            "RESOURCE_EXHAUSTED",
+            `this replica already serves ${streams.size} assignment streams; retry later or on the leader of a larger cluster`,
+          );
         }
       } catch (error) {
         const status = toServiceError(error);
@@ -146,7 +166,15 @@ async function register(request: RegisterRequest, context: RegisterContext): Pro
     request.nodes.map((spec) =>
       context.proposer.propose(
         undefined,
-        { kind: "register-node", registerNode: { nodeId: spec.nodeId, region: spec.region, capacity: spec.capacity, agentAddress: spec.agentAddress } },
+        {
+          kind: "register-node",
+          registerNode: {
+            nodeId: spec.nodeId,
+            region: spec.region,
+            capacity: spec.capacity,
+            agentAddress: spec.agentAddress,
+          },
+        },
         "register-node",
       ),
     ),
@@ -157,7 +185,8 @@ async function register(request: RegisterRequest, context: RegisterContext): Pro
     const nodeId = request.nodes[index].nodeId;
     if (outcome.status === "rejected") {
       const error: unknown = outcome.reason;
-      if (error instanceof OrchestratorError && !transientCodes.has(error.code)) throw new OrchestratorError(error.code, `node ${nodeId}: ${error.message}`, error.details);
+      if (error instanceof OrchestratorError && !transientCodes.has(error.code))
+        throw new OrchestratorError(error.code, `node ${nodeId}: ${error.message}`, error.details);
       throw error;
     }
     // A registration is a sign of life too.
@@ -165,7 +194,10 @@ async function register(request: RegisterRequest, context: RegisterContext): Pro
     nodes.push({ nodeId, created: outcome.value.created });
   }
   const created = nodes.filter((n) => n.created).length;
-  context.logger.info({ agent: request.agentId, nodes: nodes.length, created, revision: context.fsm.revision }, "agent registered its nodes");
+  context.logger.info(
+    { agent: request.agentId, nodes: nodes.length, created, revision: context.fsm.revision },
+    "agent registered its nodes",
+  );
   return { nodes, revision: context.fsm.revision };
 }
 
@@ -207,7 +239,8 @@ async function reportOne(report: ContainerReport, proposer: CommandProposer): Pr
       },
       "container-status",
     );
-    if (!value.applied) return { containerId, outcome: ReportOutcome.REPORT_OUTCOME_IGNORED, message: value.ignoredReason };
+    if (!value.applied)
+      return { containerId, outcome: ReportOutcome.REPORT_OUTCOME_IGNORED, message: value.ignoredReason };
     return { containerId, outcome: ReportOutcome.REPORT_OUTCOME_APPLIED, message: "" };
   } catch (error) {
     if (error instanceof OrchestratorError && !transientCodes.has(error.code)) {

@@ -22,7 +22,9 @@ export function checkAgentId(agentId: string): void {
 export function checkNodeIds(nodeIds: readonly string[], what: string): void {
   if (nodeIds.length === 0) throw invalid(`${what} names no node; an agent runs at least one`);
   if (nodeIds.length > agentServiceLimits.nodesPerAgentMax) {
-    throw invalid(`${what} names ${nodeIds.length} nodes; one agent may run at most ${agentServiceLimits.nodesPerAgentMax} (split them across agents)`);
+    throw invalid(
+      `${what} names ${nodeIds.length} nodes; one agent may run at most ${agentServiceLimits.nodesPerAgentMax} (split them across agents)`,
+    );
   }
   const seen = new Set<string>();
   for (const id of nodeIds) {
@@ -61,9 +63,14 @@ export function reportProblem(report: ContainerReport): string | null {
     validateNodeId(report.nodeId) ??
     validateText("status message", report.message, fsmLimits.messageLengthMax);
   if (problem !== null) return problem.message;
-  if (!reportableStates.has(report.state)) return `agents report containers as starting, running, unhealthy, restarting, stopped or failed; got state ${report.state}`;
-  if (healthStateOf(report.health) === null) return `container health ${report.health} is not one of healthy, unhealthy, unknown`;
-  if (report.state === ContainerState.CONTAINER_STATE_UNSPECIFIED && report.health === ContainerHealth.CONTAINER_HEALTH_UNSPECIFIED) {
+  if (!reportableStates.has(report.state))
+    return `agents report containers as starting, running, unhealthy, restarting, stopped or failed; got state ${report.state}`;
+  if (healthStateOf(report.health) === null)
+    return `container health ${report.health} is not one of healthy, unhealthy, unknown`;
+  if (
+    report.state === ContainerState.CONTAINER_STATE_UNSPECIFIED &&
+    report.health === ContainerHealth.CONTAINER_HEALTH_UNSPECIFIED
+  ) {
     return "report carries neither a state nor a health";
   }
   return null;

@@ -109,10 +109,15 @@ export class AssignmentStream implements AssignmentWatcher {
       return;
     }
     const status = toServiceError(error);
-    if (!(error instanceof OrchestratorError)) this.deps.logger.error({ err: error instanceof Error ? error.stack : String(error) }, "assignment stream failed unexpectedly");
+    if (!(error instanceof OrchestratorError))
+      this.deps.logger.error(
+        { err: error instanceof Error ? error.stack : String(error) },
+        "assignment stream failed unexpectedly",
+      );
     // grpc-js sends the status (and its trailers) when the stream errors and then ends itself;
     // destroy() would close it without any status.
-    if (!this.call.cancelled && !this.call.destroyed) this.call.emit("error", Object.assign(new Error(status.message), status));
+    if (!this.call.cancelled && !this.call.destroyed)
+      this.call.emit("error", Object.assign(new Error(status.message), status));
   }
 
   private send(): void {

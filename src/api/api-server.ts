@@ -7,7 +7,10 @@ import { registerAgentService, type AgentServiceDeps } from "./agent-service.js"
 /** Requests larger than this are refused with RESOURCE_EXHAUSTED before they are parsed. */
 const requestBytesMax = 1024 * 1024;
 
-export async function startApiServer(address: string, deps: ServiceDeps & Pick<AgentServiceDeps, "heartbeats">): Promise<Server> {
+export async function startApiServer(
+  address: string,
+  deps: ServiceDeps & Pick<AgentServiceDeps, "heartbeats">,
+): Promise<Server> {
   const server = new Server({
     "grpc.max_receive_message_length": requestBytesMax,
     "grpc.max_send_message_length": 64 * 1024 * 1024,
@@ -18,7 +21,8 @@ export async function startApiServer(address: string, deps: ServiceDeps & Pick<A
   registerAgentService(server, deps);
   await new Promise<void>((resolve, reject) => {
     server.bindAsync(address, ServerCredentials.createInsecure(), (error) => {
-      if (error !== null) reject(new OrchestratorError("UNAVAILABLE", `cannot serve the API on ${address}: ${error.message}`));
+      if (error !== null)
+        reject(new OrchestratorError("UNAVAILABLE", `cannot serve the API on ${address}: ${error.message}`));
       else resolve();
     });
   });

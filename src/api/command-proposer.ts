@@ -1,6 +1,12 @@
 import type { RaftNode } from "../raft/io/raft-node.js";
 import { OrchestratorError } from "../lib/errors.js";
-import { encodeCommand, validateClientRequest, type ApplyResult, type ApplyValue, type CommandBody } from "../fsm/index.js";
+import {
+  encodeCommand,
+  validateClientRequest,
+  type ApplyResult,
+  type ApplyValue,
+  type CommandBody,
+} from "../fsm/index.js";
 import type { RequestHeader } from "../gen/orchestrator/v1/orchestrator.js";
 
 /**
@@ -10,7 +16,11 @@ import type { RequestHeader } from "../gen/orchestrator/v1/orchestrator.js";
 export class CommandProposer {
   constructor(private readonly node: RaftNode) {}
 
-  async propose<K extends ApplyValue["kind"]>(header: RequestHeader | undefined, body: CommandBody, kind: K): Promise<Extract<ApplyValue, { kind: K }>> {
+  async propose<K extends ApplyValue["kind"]>(
+    header: RequestHeader | undefined,
+    body: CommandBody,
+    kind: K,
+  ): Promise<Extract<ApplyValue, { kind: K }>> {
     const clientId = header?.clientId ?? "";
     const seq = header?.seq ?? 0;
     const invalid = validateClientRequest(clientId, seq);

@@ -59,33 +59,54 @@ interface ResolvedTarget {
   readonly agentAddress: string;
 }
 
-export function createFaultHandlers(deps: FaultHandlerDeps): { injectFault(request: InjectFaultRequest): Promise<InjectFaultResponse> } {
+export function createFaultHandlers(deps: FaultHandlerDeps): {
+  injectFault(request: InjectFaultRequest): Promise<InjectFaultResponse>;
+} {
   const timeoutMs = deps.agentTimeoutMs ?? faultLimits.agentTimeoutMs;
   return {
     async injectFault(req) {
       const { target, id, action } = req;
       if (!isFaultTarget(target)) {
-        throw new OrchestratorError("INVALID_ARGUMENT", `fault target must be "container" or "node", got ${JSON.stringify(target)}`);
+        throw new OrchestratorError(
+          "INVALID_ARGUMENT",
+          `fault target must be "container" or "node", got ${JSON.stringify(target)}`,
+        );
       }
       const allowed = allowedFaultActions(target);
       if (!allowed.includes(action)) {
-        throw new OrchestratorError("INVALID_ARGUMENT", `${JSON.stringify(action)} is not a ${target} fault; allowed: ${allowed.join(", ")}`);
+        throw new OrchestratorError(
+          "INVALID_ARGUMENT",
+          `${JSON.stringify(action)} is not a ${target} fault; allowed: ${allowed.join(", ")}`,
+        );
       }
       const resolved = target === "container" ? resolveContainer(deps.fsm, id) : resolveNode(deps.fsm, id);
       const path = `/faults/${target}s/${encodeURIComponent(id)}/${action}`;
       const reply = await postToAgent(resolved.agentAddress, path, timeoutMs, `${target} ${id}`);
       const what = target === "container" ? `container ${id} on node ${resolved.node}` : `node ${id}`;
       if (reply.status >= 200 && reply.status < 300) {
-        return { agentAddress: resolved.agentAddress, node: resolved.node, message: `${action} injected into ${what} (agent ${resolved.agentAddress})` };
+        return {
+          agentAddress: resolved.agentAddress,
+          node: resolved.node,
+          message: `${action} injected into ${what} (agent ${resolved.agentAddress})`,
+        };
       }
       const said = agentError(reply.body);
       if (reply.status === 404) {
-        throw new OrchestratorError("NOT_FOUND", `the agent at ${resolved.agentAddress} does not run ${what} (yet?): ${said}`);
+        throw new OrchestratorError(
+          "NOT_FOUND",
+          `the agent at ${resolved.agentAddress} does not run ${what} (yet?): ${said}`,
+        );
       }
       if (reply.status === 409) {
-        throw new OrchestratorError("FAILED_PRECONDITION", `the agent at ${resolved.agentAddress} refused ${action} for ${what}: ${said}`);
+        throw new OrchestratorError(
+          "FAILED_PRECONDITION",
+          `the agent at ${resolved.agentAddress} refused ${action} for ${what}: ${said}`,
+        );
       }
-      throw new OrchestratorError("INTERNAL", `the agent at ${resolved.agentAddress} answered HTTP ${reply.status} to POST ${path}: ${said}`);
+      throw new OrchestratorError(
+        "INTERNAL",
+        `the agent at ${resolved.agentAddress} answered HTTP ${reply.status} to POST ${path}: ${said}`,
+      );
     },
   };
 }
@@ -93,18 +114,30 @@ export function createFaultHandlers(deps: FaultHandlerDeps): { injectFault(reque
 function resolveContainer(fsm: ClusterFsm, id: string): ResolvedTarget {
   if (id === "") throw new OrchestratorError("INVALID_ARGUMENT", "container id is empty");
   if (id.length > fsmLimits.containerIdLengthMax) {
-    throw new OrchestratorError("INVALID_ARGUMENT", `container id is ${id.length} characters long; at most ${fsmLimits.containerIdLengthMax} are allowed`);
+    throw new OrchestratorError(
+      "INVALID_ARGUMENT",
+      `container id is ${id.length} characters long; at most ${fsmLimits.containerIdLengthMax} are allowed`,
+    );
   }
   const container = fsm.getContainer(id);
   if (container === undefined) {
-    throw new OrchestratorError("NOT_FOUND", `container ${id} not found; run \`orchctl containers\` to see what exists`);
+    throw new OrchestratorError(
+      "NOT_FOUND",
+      `container ${id} not found; run \`orchctl containers\` to see what exists`,
+    );
   }
   if (container.node === "") {
-    throw new OrchestratorError("FAILED_PRECONDITION", `container ${id} is not placed on a node yet (state ${container.state}); nothing runs it to inject a fault into`);
+    throw new OrchestratorError(
+      "FAILED_PRECONDITION",
+      `container ${id} is not placed on a node yet (state ${container.state}); nothing runs it to inject a fault into`,
+    );
   }
   const node = fsm.getNode(container.node);
   if (node === undefined) {
-    throw new OrchestratorError("FAILED_PRECONDITION", `container ${id} was placed on node ${container.node}, which is no longer registered`);
+    throw new OrchestratorError(
+      "FAILED_PRECONDITION",
+      `container ${id} was placed on node ${container.node}, which is no longer registered`,
+    );
   }
   return { node: node.id, agentAddress: agentAddressOf(node.id, node.agentAddress) };
 }
@@ -113,18 +146,27 @@ function resolveNode(fsm: ClusterFsm, id: string): ResolvedTarget {
   const invalid = validateNodeId(id);
   if (invalid !== null) throw new OrchestratorError(invalid.code, invalid.message);
   const node = fsm.getNode(id);
-  if (node === undefined) throw new OrchestratorError("NOT_FOUND", `node ${id} not found; run \`orchctl nodes\` to see what exists`);
+  if (node === undefined)
+    throw new OrchestratorError("NOT_FOUND", `node ${id} not found; run \`orchctl nodes\` to see what exists`);
   return { node: node.id, agentAddress: agentAddressOf(node.id, node.agentAddress) };
 }
 
 function agentAddressOf(nodeId: string, agentAddress: string): string {
   if (agentAddress === "") {
-    throw new OrchestratorError("FAILED_PRECONDITION", `node ${nodeId} registered without an agent HTTP address, so faults cannot be injected into it`);
+    throw new OrchestratorError(
+      "FAILED_PRECONDITION",
+      `node ${nodeId} registered without an agent HTTP address, so faults cannot be injected into it`,
+    );
   }
   return agentAddress;
 }
 
-async function postToAgent(agentAddress: string, path: string, timeoutMs: number, what: string): Promise<{ status: number; body: string }> {
+async function postToAgent(
+  agentAddress: string,
+  path: string,
+  timeoutMs: number,
+  what: string,
+): Promise<{ status: number; body: string }> {
   const url = `http://${agentAddress}${path}`;
   try {
     const response = await request(url, {
@@ -137,16 +179,22 @@ async function postToAgent(agentAddress: string, path: string, timeoutMs: number
     return { status: response.statusCode, body };
   } catch (error) {
     const reason = error instanceof Error ? describeNetworkError(error) : String(error);
-    throw new OrchestratorError("UNAVAILABLE", `the agent of ${what} at ${agentAddress} could not be reached: ${reason}`, { agentAddress });
+    throw new OrchestratorError(
+      "UNAVAILABLE",
+      `the agent of ${what} at ${agentAddress} could not be reached: ${reason}`,
+      { agentAddress },
+    );
   }
 }
 
 function describeNetworkError(error: Error): string {
-  if (error.name === "TimeoutError" || error.name === "AbortError" || /timeout/i.test(error.name)) return "no answer in time";
+  if (error.name === "TimeoutError" || error.name === "AbortError" || /timeout/i.test(error.name))
+    return "no answer in time";
   const code = (error as { code?: unknown }).code;
   const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
   const causeCode = typeof cause?.code === "string" ? cause.code : undefined;
-  const label = typeof code === "string" && code.startsWith("E") && !code.startsWith("UND_") ? code : (causeCode ?? error.message);
+  const label =
+    typeof code === "string" && code.startsWith("E") && !code.startsWith("UND_") ? code : (causeCode ?? error.message);
   return label === "" ? error.name : label;
 }
 

@@ -30,6 +30,9 @@ export function toServiceError(error: unknown): Partial<ServiceError> {
     if (leaderAddress !== undefined) metadata.set("x-leader-address", leaderAddress);
     return { code: statusByCode[error.code], details: error.message, message: error.message, metadata };
   }
-  const text = error instanceof BugIndicatingError ? "internal error (a bug): see the replica's log" : "internal error: see the replica's log";
+  const text =
+    error instanceof BugIndicatingError
+      ? "internal error (a bug): see the replica's log"
+      : "internal error: see the replica's log";
   return { code: status.INTERNAL, details: text, message: text, metadata };
 }

@@ -44,12 +44,20 @@ export interface ServiceDeps {
 const watchQueueMax = 10_000;
 
 /** Wraps a handler so every failure becomes a gRPC status with a message a person can act on. */
-function unary<Req, Res>(logger: Logger, method: string, fn: (request: Req) => Promise<Res>): handleUnaryCall<Req, Res> {
+function unary<Req, Res>(
+  logger: Logger,
+  method: string,
+  fn: (request: Req) => Promise<Res>,
+): handleUnaryCall<Req, Res> {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
     fn(call.request).then(
       (response) => callback(null, response),
       (error: unknown) => {
-        if (!(error instanceof OrchestratorError)) logger.error({ method, err: error instanceof Error ? error.stack : String(error) }, "request failed unexpectedly");
+        if (!(error instanceof OrchestratorError))
+          logger.error(
+            { method, err: error instanceof Error ? error.stack : String(error) },
+            "request failed unexpectedly",
+          );
         const serviceError = toServiceError(error);
         // A dependency behind this replica (a node's agent) is unavailable: say which, so the
         // client knows another replica would fare no better (see fault-handlers.ts).
@@ -69,10 +77,14 @@ export function createOrchestratorService(deps: ServiceDeps): OrchestratorServic
   };
   const clock = deps.clock ?? realClock;
   const slo = createSloHandlers({ fsm, readBarrier, wallMs: () => clock.wallMs(), replicaId: () => node.status().id });
-  const faults = createFaultHandlers({ fsm, ...(deps.agentTimeoutMs !== undefined ? { agentTimeoutMs: deps.agentTimeoutMs } : {}) });
+  const faults = createFaultHandlers({
+    fsm,
+    ...(deps.agentTimeoutMs !== undefined ? { agentTimeoutMs: deps.agentTimeoutMs } : {}),
+  });
   const deploymentOrThrow = (name: string): Deployment => {
     const view = fsm.getDeployment(name);
-    if (view === undefined) throw new OrchestratorError("NOT_FOUND", `deployment ${name} not found; run \`orchctl list\` to see what exists`);
+    if (view === undefined)
+      throw new OrchestratorError("NOT_FOUND", `deployment ${name} not found; run \`orchctl list\` to see what exists`);
     return deploymentToProto(view);
   };
   // After a write succeeded, the deployment it touched may already be gone: a retried request
@@ -87,13 +99,21 @@ export function createOrchestratorService(deps: ServiceDeps): OrchestratorServic
     deploy: unary(logger, "Deploy", async (request) => {
       const spec = validateDeploymentSpec(request.spec, fsm.nodeCapacities());
       if (!spec.ok) throw new OrchestratorError(spec.code, spec.message);
-      const value = await proposer.propose(request.header, { kind: "deploy", deploy: { spec: request.spec! } }, "deploy");
+      const value = await proposer.propose(
+        request.header,
+        { kind: "deploy", deploy: { spec: request.spec! } },
+        "deploy",
+      );
       return { deployment: deploymentIfAny(value.name), created: value.created, revision: fsm.revision };
     }),
     scale: unary(logger, "Scale", async (request) => {
       const invalid = validateScale(request.name, request.replicas);
       if (invalid !== null) throw new OrchestratorError(invalid.code, invalid.message);
-      const value = await proposer.propose(request.header, { kind: "scale", scale: { name: request.name, replicas: request.replicas } }, "scale");
+      const value = await proposer.propose(
+        request.header,
+        { kind: "scale", scale: { name: request.name, replicas: request.replicas } },
+        "scale",
+      );
       return { deployment: deploymentIfAny(value.name), revision: fsm.revision };
     }),
     delete: unary(logger, "Delete", async (request) => {
@@ -125,7 +145,10 @@ export function createOrchestratorService(deps: ServiceDeps): OrchestratorServic
     }),
     listNodes: unary(logger, "ListNodes", async (request) => {
       await readBarrier(request.stale);
-      return { nodes: fsm.listNodes().map((n) => nodeToProto(n, fsm.nodeContainerCount(n.id))), revision: fsm.revision };
+      return {
+        nodes: fsm.listNodes().map((n) => nodeToProto(n, fsm.nodeContainerCount(n.id))),
+        revision: fsm.revision,
+      };
     }),
     clusterStatus: unary(logger, "ClusterStatus", async () => clusterStatus(node)),
     transferLeadership: unary(logger, "TransferLeadership", async (request) => {
@@ -188,7 +211,13 @@ function watch(call: ServerWritableStream<WatchRequest, WatchResponse>, deps: Se
   };
   const unsubscribe = watchHub.subscribe((change) => {
     queue.push(change);
-    if (queue.length > watchQueueMax) end(new OrchestratorError("RESOURCE_EXHAUSTED", `watcher fell more than ${watchQueueMax} changes behind; watch again from revision ${fsm.revision}`));
+    if (queue.length > watchQueueMax)
+      end(
+        new OrchestratorError(
+          "RESOURCE_EXHAUSTED",
+          `watcher fell more than ${watchQueueMax} changes behind; watch again from revision ${fsm.revision}`,
+        ),
+      );
     else flush();
   });
   call.on("cancelled", () => end());
@@ -212,7 +241,12 @@ function watch(call: ServerWritableStream<WatchRequest, WatchResponse>, deps: Se
   } else {
     const changes = watchHub.changesSince(from);
     if (changes === undefined) {
-      end(new OrchestratorError("FAILED_PRECONDITION", `revision ${from} is older than this replica remembers; watch from 0 to get the current state`));
+      end(
+        new OrchestratorError(
+          "FAILED_PRECONDITION",
+          `revision ${from} is older than this replica remembers; watch from 0 to get the current state`,
+        ),
+      );
       return;
     }
     for (const change of changes) write(changeToResponse(fsm, change, filter));
@@ -223,19 +257,39 @@ function watch(call: ServerWritableStream<WatchRequest, WatchResponse>, deps: Se
 function currentState(fsm: ClusterFsm, filter: string): WatchResponse[] {
   const revision = fsm.revision;
   const out: WatchResponse[] = [];
-  const base = { revision, action: "put", deployment: undefined, container: undefined, node: undefined, event: undefined };
-  if (filter === "") for (const n of fsm.listNodes()) out.push({ ...base, kind: "node", node: nodeToProto(n, fsm.nodeContainerCount(n.id)) });
+  const base = {
+    revision,
+    action: "put",
+    deployment: undefined,
+    container: undefined,
+    node: undefined,
+    event: undefined,
+  };
+  if (filter === "")
+    for (const n of fsm.listNodes())
+      out.push({ ...base, kind: "node", node: nodeToProto(n, fsm.nodeContainerCount(n.id)) });
   for (const view of fsm.listDeployments()) {
     if (filter !== "" && view.deployment.spec.name !== filter) continue;
     out.push({ ...base, kind: "deployment", deployment: deploymentToProto(view) });
   }
-  const containers = fsm.listContainers({ ...(filter !== "" ? { deployment: filter } : {}), limit: 100_000 }).containers;
+  const containers = fsm.listContainers({
+    ...(filter !== "" ? { deployment: filter } : {}),
+    limit: 100_000,
+  }).containers;
   for (const c of containers) out.push({ ...base, kind: "container", container: containerToProto(c) });
   return out;
 }
 
 function changeToResponse(fsm: ClusterFsm, change: StateChange, filter: string): WatchResponse | undefined {
-  const base: WatchResponse = { revision: change.revision, kind: change.kind, action: change.action, deployment: undefined, container: undefined, node: undefined, event: undefined };
+  const base: WatchResponse = {
+    revision: change.revision,
+    kind: change.kind,
+    action: change.action,
+    deployment: undefined,
+    container: undefined,
+    node: undefined,
+    event: undefined,
+  };
   switch (change.kind) {
     case "deployment": {
       if (filter !== "" && change.id !== filter) return undefined;
@@ -257,11 +311,14 @@ function changeToResponse(fsm: ClusterFsm, change: StateChange, filter: string):
     case "node": {
       if (filter !== "") return undefined;
       const n = fsm.getNode(change.id);
-      if (n === undefined) return { ...base, action: "delete", node: { id: change.id } as ReturnType<typeof nodeToProto> };
+      if (n === undefined)
+        return { ...base, action: "delete", node: { id: change.id } as ReturnType<typeof nodeToProto> };
       return { ...base, node: nodeToProto(n, fsm.nodeContainerCount(n.id)) };
     }
     case "event": {
-      const event = fsm.events({ sinceRevision: change.revision, limit: 1000 }).find((e) => String(e.seq) === change.id);
+      const event = fsm
+        .events({ sinceRevision: change.revision, limit: 1000 })
+        .find((e) => String(e.seq) === change.id);
       if (event === undefined) return undefined;
       if (filter !== "" && event.deployment !== filter) return undefined;
       return { ...base, event: eventToProto(event) };
@@ -270,4 +327,3 @@ function changeToResponse(fsm: ClusterFsm, change: StateChange, filter: string):
       return undefined;
   }
 }
-

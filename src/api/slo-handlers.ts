@@ -8,7 +8,13 @@
  * request asks for `stale`, when this replica's local state answers at once.
  */
 import { outcomeToProto, type ClusterFsm, type OperationOutcome } from "../fsm/index.js";
-import type { GetSloRequest, GetSloResponse, SloDeploymentOutcome, SloOpenOperation, SloWindow } from "../gen/orchestrator/v1/orchestrator.js";
+import type {
+  GetSloRequest,
+  GetSloResponse,
+  SloDeploymentOutcome,
+  SloOpenOperation,
+  SloWindow,
+} from "../gen/orchestrator/v1/orchestrator.js";
 import { computeSlo, sloWindows, type SloReport } from "../health/core/index.js";
 import { assert } from "../lib/assert.js";
 
@@ -68,7 +74,11 @@ export function sloResponse(fsm: ClusterFsm, nowMs: number, replicaId: string): 
     if (outcome !== null) finished.push({ deployment: view.deployment.spec.name, outcome });
   }
   // Most recently finished first; ties by name so every replica answers alike.
-  finished.sort((a, b) => b.outcome.finishedAtMs - a.outcome.finishedAtMs || (a.deployment < b.deployment ? -1 : a.deployment > b.deployment ? 1 : 0));
+  finished.sort(
+    (a, b) =>
+      b.outcome.finishedAtMs - a.outcome.finishedAtMs ||
+      (a.deployment < b.deployment ? -1 : a.deployment > b.deployment ? 1 : 0),
+  );
   const recentOutcomes: SloDeploymentOutcome[] = finished
     .slice(0, sloApiLimits.recentOutcomesMax)
     .map(({ deployment, outcome }) => ({ deployment, lastOutcome: outcomeToProto(outcome) }));

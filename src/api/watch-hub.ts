@@ -47,7 +47,8 @@ export class WatchHub {
   changesSince(revision: number): StateChange[] | undefined {
     if (revision < this.historyFloor) return undefined;
     const out: StateChange[] = [];
-    for (let i = this.head; i < this.history.length; i++) if (this.history[i].revision > revision) out.push(this.history[i]);
+    for (let i = this.head; i < this.history.length; i++)
+      if (this.history[i].revision > revision) out.push(this.history[i]);
     return out;
   }
 

@@ -19,9 +19,11 @@ export function deploymentNameArg(text: string): string {
 }
 
 export function replicasArg(text: string): number {
-  if (!/^\d+$/.test(text.trim())) throw new InvalidArgumentError(`replicas must be a whole number (0 or more), got "${text}"`);
+  if (!/^\d+$/.test(text.trim()))
+    throw new InvalidArgumentError(`replicas must be a whole number (0 or more), got "${text}"`);
   const replicas = Number(text.trim());
-  if (replicas > cliLimits.replicasMax) throw new InvalidArgumentError(`replicas must be at most ${cliLimits.replicasMax}`);
+  if (replicas > cliLimits.replicasMax)
+    throw new InvalidArgumentError(`replicas must be at most ${cliLimits.replicasMax}`);
   return replicas;
 }
 
@@ -70,7 +72,8 @@ export function revisionArg(text: string): number {
 }
 
 export function limitArg(text: string): number {
-  if (!/^\d+$/.test(text.trim()) || Number(text) > 0xffff_ffff) throw new InvalidArgumentError(`--limit takes a whole number, got "${text}"`);
+  if (!/^\d+$/.test(text.trim()) || Number(text) > 0xffff_ffff)
+    throw new InvalidArgumentError(`--limit takes a whole number, got "${text}"`);
   return Number(text);
 }
 
@@ -80,7 +83,8 @@ const HOST_PORT = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
 export function parseEndpoints(text: string): { ok: true; value: string[] } | { ok: false; error: string } {
   const endpoints = splitList(text);
   if (endpoints.length === 0) return { ok: false, error: "--endpoints is empty; give host:port[,host:port...]" };
-  if (endpoints.length > cliLimits.endpointsMax) return { ok: false, error: `--endpoints takes at most ${cliLimits.endpointsMax} addresses` };
+  if (endpoints.length > cliLimits.endpointsMax)
+    return { ok: false, error: `--endpoints takes at most ${cliLimits.endpointsMax} addresses` };
   for (const endpoint of endpoints) {
     const match = HOST_PORT.exec(endpoint);
     const port = match === null ? 0 : Number(match[1]);

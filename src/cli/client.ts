@@ -49,7 +49,11 @@ function definitionOf<K extends MethodName>(method: K): MethodDefinition<Request
   return OrchestratorServiceService[method] as unknown as MethodDefinition<RequestOf<K>, ResponseOf<K>>;
 }
 
-const RETRYABLE_CODES: ReadonlySet<number> = new Set([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED, grpc.status.ABORTED]);
+const RETRYABLE_CODES: ReadonlySet<number> = new Set([
+  grpc.status.UNAVAILABLE,
+  grpc.status.DEADLINE_EXCEEDED,
+  grpc.status.ABORTED,
+]);
 
 export function isRetryableCode(code: number): boolean {
   return RETRYABLE_CODES.has(code);
@@ -61,7 +65,8 @@ const CHANNEL_OPTIONS: grpc.ClientOptions = {
   "grpc.max_reconnect_backoff_ms": 1_000,
 };
 
-const CONNECTION_FAILURE_DETAILS = /no connection established|connection dropped|failed to connect|ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENOTFOUND/i;
+const CONNECTION_FAILURE_DETAILS =
+  /no connection established|connection dropped|failed to connect|ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENOTFOUND/i;
 
 /** One failed attempt at one replica. */
 export class RpcFailure extends Error {
@@ -109,7 +114,9 @@ export class ClusterUnreachableError extends Error {
     readonly tried: readonly string[],
     readonly elapsedMs: number,
   ) {
-    super(`no replica could serve the request in ${(elapsedMs / 1000).toFixed(1)}s; last error from ${last.address}: ${last.statusName}: ${last.shortDetails}`);
+    super(
+      `no replica could serve the request in ${(elapsedMs / 1000).toFixed(1)}s; last error from ${last.address}: ${last.statusName}: ${last.shortDetails}`,
+    );
     this.name = "ClusterUnreachableError";
   }
 }
@@ -128,7 +135,13 @@ function toFailure(error: unknown, address: string): RpcFailure {
   const leaderAddress = firstString(service.metadata, "x-leader-address");
   const leaderId = firstString(service.metadata, "x-leader-id") ?? leaderAddress ?? "";
   const redirect = leaderAddress === undefined ? undefined : { id: leaderId, address: leaderAddress };
-  return new RpcFailure(service.code, service.details ?? "", address, redirect, firstString(service.metadata, "x-agent-address"));
+  return new RpcFailure(
+    service.code,
+    service.details ?? "",
+    address,
+    redirect,
+    firstString(service.metadata, "x-agent-address"),
+  );
 }
 
 export interface OrchClientOptions {
@@ -202,9 +215,12 @@ export class OrchClient {
       if (outcome.kind === "broken") {
         const { failure } = outcome;
         if (!isRetryableCode(failure.code)) throw failure;
-        if (failure.code === grpc.status.UNAVAILABLE && failure.redirect !== undefined) this.targets.leaderIs(failure.redirect);
+        if (failure.code === grpc.status.UNAVAILABLE && failure.redirect !== undefined)
+          this.targets.leaderIs(failure.redirect);
         else this.targets.failed(failure.address);
-        this.options.log(`stream from ${failure.address} broke (${failure.shortDetails}), reconnecting to ${this.targets.current()}…`);
+        this.options.log(
+          `stream from ${failure.address} broke (${failure.shortDetails}), reconnecting to ${this.targets.current()}…`,
+        );
       } else {
         await sleep(cliLimits.watchReopenDelayMs, undefined, { signal }).catch(() => undefined);
       }
@@ -225,7 +241,10 @@ export class OrchClient {
     return stub;
   }
 
-  private async retrying<T>(deadlineMs: number, attemptAt: (address: string, attemptTimeoutMs: number) => Promise<T>): Promise<T> {
+  private async retrying<T>(
+    deadlineMs: number,
+    attemptAt: (address: string, attemptTimeoutMs: number) => Promise<T>,
+  ): Promise<T> {
     const startedMs = performance.now();
     const remainingMs = (): number => deadlineMs - performance.now();
     const tried = new Set<string>();
@@ -295,7 +314,12 @@ export class OrchClient {
     }
   }
 
-  private unaryOnce<Req, Res>(address: string, definition: MethodDefinition<Req, Res>, request: Req, timeoutMs: number): Promise<Res> {
+  private unaryOnce<Req, Res>(
+    address: string,
+    definition: MethodDefinition<Req, Res>,
+    request: Req,
+    timeoutMs: number,
+  ): Promise<Res> {
     const signal = this.options.signal;
     return new Promise<Res>((resolve, reject) => {
       const call = this.stubFor(address).makeUnaryRequest(
@@ -308,7 +332,8 @@ export class OrchClient {
         (error, response) => {
           signal?.removeEventListener("abort", cancel);
           if (error !== null) reject(toFailure(error, address));
-          else if (response === undefined) reject(new RpcFailure(grpc.status.INTERNAL, "empty response", address, undefined));
+          else if (response === undefined)
+            reject(new RpcFailure(grpc.status.INTERNAL, "empty response", address, undefined));
           else resolve(response);
         },
       );

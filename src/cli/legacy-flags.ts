@@ -16,7 +16,20 @@ import { err, ok } from "../lib/errors.js";
  * are ignored, as the seed ignored them.
  */
 
-const VALUE_FLAGS = ["server", "action", "name", "image", "replicas", "cpu", "memory", "strategy", "regions", "client-regions", "output", "timeout"] as const;
+const VALUE_FLAGS = [
+  "server",
+  "action",
+  "name",
+  "image",
+  "replicas",
+  "cpu",
+  "memory",
+  "strategy",
+  "regions",
+  "client-regions",
+  "output",
+  "timeout",
+] as const;
 const BOOLEAN_FLAGS = ["wait", "one-per-node"] as const;
 const ACTIONS = ["deploy", "scale", "delete", "get", "list", "containers", "nodes", "cluster"] as const;
 

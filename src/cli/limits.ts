@@ -35,7 +35,10 @@ export const cliLimits = {
 } as const;
 
 assert(cliLimits.retryDelayMsMin <= cliLimits.retryDelayMsMax, "retry delay bounds are inverted");
-assert(cliLimits.retryQuietMs < cliLimits.commandTimeoutSecondsDefault * 1000, "retry progress must be able to show before the default deadline");
+assert(
+  cliLimits.retryQuietMs < cliLimits.commandTimeoutSecondsDefault * 1000,
+  "retry progress must be able to show before the default deadline",
+);
 assert(
   cliLimits.waitPollIntervalMs + cliLimits.waitPollReserveMs < cliLimits.commandTimeoutSecondsDefault * 1000,
   "--wait must poll at least twice before the default deadline",

@@ -15,7 +15,9 @@ const COLUMN_GAP = 3;
 
 /** Pads every column to its widest cell; the last column is not padded, so no line ends in spaces. */
 export function renderTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = headers.map((header, column) => Math.max(header.length, ...rows.map((row) => (row[column] ?? "").length)));
+  const widths = headers.map((header, column) =>
+    Math.max(header.length, ...rows.map((row) => (row[column] ?? "").length)),
+  );
   const renderRow = (cells: readonly string[]): string =>
     headers
       .map((_, column) => {

@@ -75,8 +75,13 @@ Exit status: 0 success, 1 failure (refused by the cluster, or unreachable), 2 us
 
 function buildProgram(io: CliIo, sessionFor: (command: Command) => Session): Command {
   const program = new Command("orchctl")
-    .description("Command-line client of the MicroOrchestrator control plane. Any replica will do: followers point at the leader and orchctl follows.")
-    .option("--endpoints <host:port,...>", `control-plane replicas to try, in order (env ${ENDPOINTS_ENV}; default ${DEFAULT_ENDPOINTS})`)
+    .description(
+      "Command-line client of the MicroOrchestrator control plane. Any replica will do: followers point at the leader and orchctl follows.",
+    )
+    .option(
+      "--endpoints <host:port,...>",
+      `control-plane replicas to try, in order (env ${ENDPOINTS_ENV}; default ${DEFAULT_ENDPOINTS})`,
+    )
     .addOption(new Option("-o, --output <format>", "output format").choices(OUTPUT_FORMATS).default("table"))
     .addOption(
       new Option("--timeout <seconds>", "overall deadline of the command, retries and --wait included")
@@ -129,14 +134,28 @@ function classify(error: unknown, io: CliIo): Failure | "success" {
     if (error.exitCode === 0) return "success"; // --help
     return { exitCode: 2, code: "USAGE", message: error.message.replace(/^error: /, ""), printed: true };
   }
-  if (error instanceof UsageError) return { exitCode: 2, code: "USAGE", message: error.message, hint: "run with --help for usage and examples" };
-  if (error instanceof CliError) return { exitCode: 1, code: error.code, message: error.message, hint: error.hint, details: error.details };
+  if (error instanceof UsageError)
+    return { exitCode: 2, code: "USAGE", message: error.message, hint: "run with --help for usage and examples" };
+  if (error instanceof CliError)
+    return { exitCode: 1, code: error.code, message: error.message, hint: error.hint, details: error.details };
   if (io.signal?.aborted === true) return { exitCode: 1, code: "CANCELLED", message: "interrupted" };
-  if (error instanceof RpcFailure) return { exitCode: 1, code: error.statusName, message: error.details || error.statusName, hint: hintForStatus(error.statusName) };
+  if (error instanceof RpcFailure)
+    return {
+      exitCode: 1,
+      code: error.statusName,
+      message: error.details || error.statusName,
+      hint: hintForStatus(error.statusName),
+    };
   if (error instanceof ClusterUnreachableError) {
     const code = error.last.statusName;
     const hint = `${hintForStatus(code) ?? ""} (tried ${error.tried.join(", ")})`.trim();
-    return { exitCode: 1, code, message: error.message, hint, details: { tried: error.tried, lastAddress: error.last.address } };
+    return {
+      exitCode: 1,
+      code,
+      message: error.message,
+      hint,
+      details: { tried: error.tried, lastAddress: error.last.address },
+    };
   }
   // Anything else is a bug in orchctl: say so, with the stack, rather than pretend it was expected.
   const stack = error instanceof Error ? (error.stack ?? error.message) : String(error);

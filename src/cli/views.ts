@@ -48,7 +48,15 @@ export const STRATEGY_BY_NAME: Readonly<Record<string, Strategy>> = {
   latency: Strategy.STRATEGY_LATENCY,
 };
 
-const EMPTY_STATUS: DeploymentStatus = { desired: 0, pending: 0, scheduled: 0, running: 0, healthy: 0, failed: 0, pendingReason: "" };
+const EMPTY_STATUS: DeploymentStatus = {
+  desired: 0,
+  pending: 0,
+  scheduled: 0,
+  running: 0,
+  healthy: 0,
+  failed: 0,
+  pendingReason: "",
+};
 
 export function statusOf(deployment: Deployment): DeploymentStatus {
   return deployment.status ?? EMPTY_STATUS;

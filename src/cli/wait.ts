@@ -69,17 +69,20 @@ function desiredOf(deployment: Deployment): number {
 /** Resolves with the deployment once all desired replicas run; throws a CliError at the deadline. */
 export async function waitUntilRunning(session: Session, name: string): Promise<Deployment> {
   const terminal = session.io.progressTerminal;
-  const progress = terminal !== undefined && !session.out.isJson ? barProgress(terminal, name) : lineProgress(session, name);
+  const progress =
+    terminal !== undefined && !session.out.isJson ? barProgress(terminal, name) : lineProgress(session, name);
   try {
     for (;;) {
       const response = await session.client.call("getDeployment", GetDeploymentRequest.fromPartial({ name }));
       const deployment = response.deployment;
-      if (deployment === undefined) throw new CliError("NOT_FOUND", `deployment ${name} disappeared while waiting`, "run `orchctl list`");
+      if (deployment === undefined)
+        throw new CliError("NOT_FOUND", `deployment ${name} disappeared while waiting`, "run `orchctl list`");
       const status = statusOf(deployment);
       const desired = desiredOf(deployment);
       progress.update(Math.min(status.running, desired), desired, status.pendingReason);
       if (status.running >= desired) return deployment;
-      if (session.remainingMs() < cliLimits.waitPollIntervalMs + cliLimits.waitPollReserveMs) throw timedOut(session, name, deployment);
+      if (session.remainingMs() < cliLimits.waitPollIntervalMs + cliLimits.waitPollReserveMs)
+        throw timedOut(session, name, deployment);
       await sleep(cliLimits.waitPollIntervalMs, undefined, { signal: session.io.signal });
     }
   } finally {
@@ -95,6 +98,12 @@ function timedOut(session: Session, name: string, deployment: Deployment): CliEr
     "DEADLINE_EXCEEDED",
     `timed out after ${session.options.timeoutSeconds}s waiting for ${name}: ${status.running}/${desired} running, ${status.pending} pending: ${reason}`,
     `\`orchctl get ${name}\` shows its containers and events; --timeout waits longer`,
-    { deployment: name, running: status.running, desired, pending: status.pending, pendingReason: status.pendingReason },
+    {
+      deployment: name,
+      running: status.running,
+      desired,
+      pending: status.pending,
+      pendingReason: status.pendingReason,
+    },
   );
 }

@@ -13,11 +13,25 @@ import type { ClusterState } from "./cluster-state.js";
 import { fsmLimits } from "./limits.js";
 import { containerStateFromProto, healthFromProto } from "./proto-convert.js";
 import { failure, success } from "./result.js";
-import { containerTransitionAllowed, isTerminal, type ContainerRecord, type ContainerState, type EventKind, type Health } from "./state.js";
+import {
+  containerTransitionAllowed,
+  isTerminal,
+  type ContainerRecord,
+  type ContainerState,
+  type EventKind,
+  type Health,
+} from "./state.js";
 import { validateNodeId, validateText } from "./validation.js";
 
 /** States an agent can observe; pending and scheduled are the FSM's, lost is the leader's verdict. */
-const observableStates: readonly ContainerState[] = ["starting", "running", "unhealthy", "restarting", "stopped", "failed"];
+const observableStates: readonly ContainerState[] = [
+  "starting",
+  "running",
+  "unhealthy",
+  "restarting",
+  "stopped",
+  "failed",
+];
 
 export function applyContainerStatus(state: ClusterState, command: ContainerStatusCommand, atMs: number): ApplyResult {
   const problem =
@@ -30,32 +44,61 @@ export function applyContainerStatus(state: ClusterState, command: ContainerStat
   if (command.state !== pb.ContainerState.CONTAINER_STATE_UNSPECIFIED) {
     to = containerStateFromProto(command.state);
     if (to === null || !observableStates.includes(to)) {
-      return failure("INVALID_ARGUMENT", `agents report containers as ${observableStates.join(", ")}; got state ${command.state}`);
+      return failure(
+        "INVALID_ARGUMENT",
+        `agents report containers as ${observableStates.join(", ")}; got state ${command.state}`,
+      );
     }
   }
   let health: Health | null = null;
   if (command.health !== HealthState.HEALTH_STATE_UNSPECIFIED) {
     health = healthFromProto(command.health);
-    if (health === null) return failure("INVALID_ARGUMENT", `container health ${command.health} is not one of healthy, unhealthy, unknown`);
+    if (health === null)
+      return failure(
+        "INVALID_ARGUMENT",
+        `container health ${command.health} is not one of healthy, unhealthy, unknown`,
+      );
   }
-  const ignored = (why: string): ApplyResult => success({ kind: "container-status", containerId: command.containerId, applied: false, ignoredReason: why });
+  const ignored = (why: string): ApplyResult =>
+    success({ kind: "container-status", containerId: command.containerId, applied: false, ignoredReason: why });
   const container = state.containers.get(command.containerId);
   if (container === undefined) return ignored(`container ${command.containerId} does not exist (any more)`);
   if (container.node !== command.nodeId) {
-    return ignored(`container ${container.id} is ${container.node === "" ? "not placed" : `on node ${container.node}`}, not on ${command.nodeId}`);
+    return ignored(
+      `container ${container.id} is ${container.node === "" ? "not placed" : `on node ${container.node}`}, not on ${command.nodeId}`,
+    );
   }
-  if (container.state === "lost") return ignored(`container ${container.id} was lost with node ${container.node} and replaced; it is no longer assigned there`);
+  if (container.state === "lost")
+    return ignored(
+      `container ${container.id} was lost with node ${container.node} and replaced; it is no longer assigned there`,
+    );
   if (command.instanceRestartCount !== undefined && command.instanceRestartCount < container.restartCount) {
-    return ignored(`the report is about container ${container.id}'s instance of restart ${command.instanceRestartCount}; it is at restart ${container.restartCount} now`);
+    return ignored(
+      `the report is about container ${container.id}'s instance of restart ${command.instanceRestartCount}; it is at restart ${container.restartCount} now`,
+    );
   }
-  if (to !== null && to !== container.state && (container.state === "failed" || !containerTransitionAllowed(container.state, to))) {
-    return failure("FAILED_PRECONDITION", `container ${container.id} cannot go from ${container.state} to ${to}; the report is refused`);
+  if (
+    to !== null &&
+    to !== container.state &&
+    (container.state === "failed" || !containerTransitionAllowed(container.state, to))
+  ) {
+    return failure(
+      "FAILED_PRECONDITION",
+      `container ${container.id} cannot go from ${container.state} to ${to}; the report is refused`,
+    );
   }
   observe(state, container, to, health, command.message, atMs);
   return success({ kind: "container-status", containerId: container.id, applied: true, ignoredReason: "" });
 }
 
-function observe(state: ClusterState, container: ContainerRecord, to: ContainerState | null, health: Health | null, message: string, atMs: number): void {
+function observe(
+  state: ClusterState,
+  container: ContainerRecord,
+  to: ContainerState | null,
+  health: Health | null,
+  message: string,
+  atMs: number,
+): void {
   const stateChanges = to !== null && to !== container.state;
   if (stateChanges) state.transitionContainer(container, to);
   const nextHealth = health ?? (stateChanges ? healthAfter(container.state, container.health) : container.health);
@@ -72,7 +115,12 @@ function observe(state: ClusterState, container: ContainerRecord, to: ContainerS
   const kind = eventFor(container.state);
   if (kind === null || container.desired === "stopped") return;
   const detail = message === "" ? "" : `: ${message}`;
-  state.addEvent(atMs, kind, { deployment: container.deployment, container: container.id, node: container.node }, `container ${container.id} ${container.state} on ${container.node}${detail}`);
+  state.addEvent(
+    atMs,
+    kind,
+    { deployment: container.deployment, container: container.id, node: container.node },
+    `container ${container.id} ${container.state} on ${container.node}${detail}`,
+  );
 }
 
 /** Unless the report says otherwise: a container that is not running has no known health. */
@@ -104,7 +152,8 @@ export function applyRemoveContainer(state: ClusterState, command: RemoveContain
   const problem = validateText("removal reason", command.reason, fsmLimits.reasonLengthMax);
   if (problem !== null) return problem;
   const container = state.containers.get(command.containerId);
-  if (container === undefined) return success({ kind: "remove-container", containerId: command.containerId, removed: false });
+  if (container === undefined)
+    return success({ kind: "remove-container", containerId: command.containerId, removed: false });
   if (container.desired === "running") {
     return failure(
       "FAILED_PRECONDITION",
@@ -114,6 +163,11 @@ export function applyRemoveContainer(state: ClusterState, command: RemoveContain
   const node = container.node;
   state.removeContainer(container);
   const why = command.reason === "" ? "" : `: ${command.reason}`;
-  state.addEvent(atMs, "container-removed", { deployment: container.deployment, container: container.id, node }, `container ${container.id} forgotten on ${node}${why}`);
+  state.addEvent(
+    atMs,
+    "container-removed",
+    { deployment: container.deployment, container: container.id, node },
+    `container ${container.id} forgotten on ${node}${why}`,
+  );
   return success({ kind: "remove-container", containerId: container.id, removed: true });
 }

@@ -35,14 +35,18 @@ export function applyDeploy(state: ClusterState, command: DeployCommand, atMs: n
   const existing = state.deployments.get(spec.name);
   if (existing !== undefined) {
     const differences = specDifferences(existing.spec, spec);
-    if (differences.length === 0) return success({ kind: "deploy", name: spec.name, version: existing.version, created: false });
+    if (differences.length === 0)
+      return success({ kind: "deploy", name: spec.name, version: existing.version, created: false });
     return failure(
       "ALREADY_EXISTS",
       `deployment ${spec.name} already exists with a different spec (${differences.join(", ")}); delete it first or use scale`,
     );
   }
   if (state.deployments.size >= fsmLimits.deploymentsMax) {
-    return failure("RESOURCE_EXHAUSTED", `the cluster already holds ${state.deployments.size} deployments, the most it allows; delete one first`);
+    return failure(
+      "RESOURCE_EXHAUSTED",
+      `the cluster already holds ${state.deployments.size} deployments, the most it allows; delete one first`,
+    );
   }
   const room = containerRoom(state, spec.replicas);
   if (room !== null) return room;
@@ -65,7 +69,15 @@ export function applyScale(state: ClusterState, command: ScaleCommand, atMs: num
   if (deployment === undefined) return notFound(command.name);
   const previous = deployment.spec.replicas;
   const target = command.replicas;
-  const unchanged = { kind: "scale", name: command.name, replicas: target, previousReplicas: previous, created: 0, removed: 0, stopping: 0 } as const;
+  const unchanged = {
+    kind: "scale",
+    name: command.name,
+    replicas: target,
+    previousReplicas: previous,
+    created: 0,
+    removed: 0,
+    stopping: 0,
+  } as const;
   if (target === previous) return success(unchanged);
   if (target > previous) {
     const room = containerRoom(state, target - previous);
@@ -73,10 +85,18 @@ export function applyScale(state: ClusterState, command: ScaleCommand, atMs: num
     for (let i = previous; i < target; i++) state.createContainer(deployment);
     setReplicas(state, deployment, target);
     openOperation(state, deployment, "scale", atMs);
-    state.addEvent(atMs, "scaled", { deployment: command.name }, `scaled ${command.name} from ${previous} to ${target} replicas`);
+    state.addEvent(
+      atMs,
+      "scaled",
+      { deployment: command.name },
+      `scaled ${command.name} from ${previous} to ${target} replicas`,
+    );
     return success({ ...unchanged, created: target - previous });
   }
-  const { removed, stopping } = shedContainers(state, scaleDownOrder(wantedRunning(state, command.name), deployment.spec.strategy).slice(0, previous - target));
+  const { removed, stopping } = shedContainers(
+    state,
+    scaleDownOrder(wantedRunning(state, command.name), deployment.spec.strategy).slice(0, previous - target),
+  );
   setReplicas(state, deployment, target);
   openOperation(state, deployment, "scale", atMs);
   state.addEvent(
@@ -94,10 +114,16 @@ export function applyDelete(state: ClusterState, command: DeleteCommand, atMs: n
   if (!state.deployments.has(command.name)) return notFound(command.name);
   const { removed, stopping } = shedContainers(state, scaleDownOrder(wantedRunning(state, command.name), "binpack"));
   // Replaced containers kept as history go with their deployment.
-  for (const container of state.containersOf(command.name)) if (container.state === "lost") state.removeContainer(container);
+  for (const container of state.containersOf(command.name))
+    if (container.state === "lost") state.removeContainer(container);
   state.operations.dropDeployment(command.name);
   state.deleteDeployment(command.name);
-  state.addEvent(atMs, "deleted", { deployment: command.name }, `deleted ${command.name}: ${removed} containers removed, ${stopping} stopping`);
+  state.addEvent(
+    atMs,
+    "deleted",
+    { deployment: command.name },
+    `deleted ${command.name}: ${removed} containers removed, ${stopping} stopping`,
+  );
   return success({ kind: "delete", name: command.name, removed, stopping });
 }
 
@@ -148,7 +174,12 @@ export function scaleDownOrder(containers: readonly ContainerRecord[], strategy:
       const left = region.queue.length - region.head;
       if (left === 0) continue;
       const bestLeft = best === null ? 0 : best.queue.length - best.head;
-      if (best === null || left > bestLeft || (left === bestLeft && region.queue[region.head].ordinal > best.queue[best.head].ordinal)) best = region;
+      if (
+        best === null ||
+        left > bestLeft ||
+        (left === bestLeft && region.queue[region.head].ordinal > best.queue[best.head].ordinal)
+      )
+        best = region;
     }
     if (best === null) break;
     order.push(best.queue[best.head++]);
@@ -156,7 +187,10 @@ export function scaleDownOrder(containers: readonly ContainerRecord[], strategy:
   return order;
 }
 
-function shedContainers(state: ClusterState, victims: readonly ContainerRecord[]): { removed: number; stopping: number } {
+function shedContainers(
+  state: ClusterState,
+  victims: readonly ContainerRecord[],
+): { removed: number; stopping: number } {
   let removed = 0;
   let stopping = 0;
   for (const container of victims) {

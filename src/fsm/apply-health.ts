@@ -4,7 +4,11 @@
  * delays with jitter); these commands record the decisions in the log, so a new leader sees the
  * same health, the same restart in progress and the same backoff step as the old one.
  */
-import type { ContainerHealthCommand, ResetBackoffCommand, RestartContainerCommand } from "../gen/orchestrator/v1/fsm.js";
+import type {
+  ContainerHealthCommand,
+  ResetBackoffCommand,
+  RestartContainerCommand,
+} from "../gen/orchestrator/v1/fsm.js";
 import { assert } from "../lib/assert.js";
 import type { ApplyResult } from "./apply-result.js";
 import { formatDuration, openOperation } from "./apply-operation.js";
@@ -12,7 +16,14 @@ import type { ClusterState } from "./cluster-state.js";
 import { fsmLimits } from "./limits.js";
 import { healthFromProto } from "./proto-convert.js";
 import { failure, success } from "./result.js";
-import { isTerminal, restartableStates, type ContainerRecord, type ContainerState, type EventKind, type Health } from "./state.js";
+import {
+  isTerminal,
+  restartableStates,
+  type ContainerRecord,
+  type ContainerState,
+  type EventKind,
+  type Health,
+} from "./state.js";
 import { validateText } from "./validation.js";
 
 function validateContainerId(id: string): ReturnType<typeof validateText> {
@@ -30,15 +41,20 @@ function notFound(id: string): ApplyResult {
  * are gone, unplaced or ended are ignored: probes race with reports and removals.
  */
 export function applyContainerHealth(state: ClusterState, command: ContainerHealthCommand, atMs: number): ApplyResult {
-  const problem = validateContainerId(command.containerId) ?? validateText("health reason", command.reason, fsmLimits.reasonLengthMax);
+  const problem =
+    validateContainerId(command.containerId) ??
+    validateText("health reason", command.reason, fsmLimits.reasonLengthMax);
   if (problem !== null) return problem;
   const health = healthFromProto(command.health);
-  if (health === null) return failure("INVALID_ARGUMENT", `container health ${command.health} is not one of healthy, unhealthy, unknown`);
-  const ignored = (why: string): ApplyResult => success({ kind: "container-health", containerId: command.containerId, applied: false, ignoredReason: why });
+  if (health === null)
+    return failure("INVALID_ARGUMENT", `container health ${command.health} is not one of healthy, unhealthy, unknown`);
+  const ignored = (why: string): ApplyResult =>
+    success({ kind: "container-health", containerId: command.containerId, applied: false, ignoredReason: why });
   const container = state.containers.get(command.containerId);
   if (container === undefined) return ignored(`container ${command.containerId} does not exist (any more)`);
   if (container.node === "") return ignored(`container ${container.id} is not placed yet`);
-  if (isTerminal(container.state)) return ignored(`container ${container.id} is ${container.state}; verdicts apply to live containers`);
+  if (isTerminal(container.state))
+    return ignored(`container ${container.id} is ${container.state}; verdicts apply to live containers`);
   const previous = container.health;
   const to = verdictState(container.state, health);
   if (to !== null) state.transitionContainer(container, to);
@@ -49,7 +65,12 @@ export function applyContainerHealth(state: ClusterState, command: ContainerHeal
   const kind = verdictEvent(previous, health, to);
   if (kind !== null && container.desired === "running") {
     const why = command.reason === "" ? "" : `: ${command.reason}`;
-    state.addEvent(atMs, kind, { deployment: container.deployment, container: container.id, node: container.node }, `${verdictText(kind, container)}${why}`);
+    state.addEvent(
+      atMs,
+      kind,
+      { deployment: container.deployment, container: container.id, node: container.node },
+      `${verdictText(kind, container)}${why}`,
+    );
   }
   return success({ kind: "container-health", containerId: container.id, applied: true, ignoredReason: "" });
 }
@@ -84,25 +105,50 @@ function verdictText(kind: EventKind, container: ContainerRecord): string {
  * (starting, running, unhealthy, or failed: a crash keeps its node's capacity for exactly
  * this), and its node must not be down (NodeDown replaces containers of a dead node instead).
  */
-export function applyRestartContainer(state: ClusterState, command: RestartContainerCommand, atMs: number): ApplyResult {
+export function applyRestartContainer(
+  state: ClusterState,
+  command: RestartContainerCommand,
+  atMs: number,
+): ApplyResult {
   const problem =
     validateContainerId(command.containerId) ??
     validateText("restart reason", command.reason, fsmLimits.reasonLengthMax) ??
-    (isUint(command.delayMs, fsmLimits.restartDelayMsMax) ? null : failure("INVALID_ARGUMENT", `restart delay must be 0..${fsmLimits.restartDelayMsMax} ms, got ${command.delayMs}`)) ??
-    (isUint(command.notBeforeMs, Number.MAX_SAFE_INTEGER) ? null : failure("INVALID_ARGUMENT", `restart not-before time ${command.notBeforeMs} is not a time in milliseconds`)) ??
-    (isUint(command.backoffStep, fsmLimits.restartBackoffStepMax) ? null : failure("INVALID_ARGUMENT", `backoff step must be 0..${fsmLimits.restartBackoffStepMax}, got ${command.backoffStep}`));
+    (isUint(command.delayMs, fsmLimits.restartDelayMsMax)
+      ? null
+      : failure(
+          "INVALID_ARGUMENT",
+          `restart delay must be 0..${fsmLimits.restartDelayMsMax} ms, got ${command.delayMs}`,
+        )) ??
+    (isUint(command.notBeforeMs, Number.MAX_SAFE_INTEGER)
+      ? null
+      : failure("INVALID_ARGUMENT", `restart not-before time ${command.notBeforeMs} is not a time in milliseconds`)) ??
+    (isUint(command.backoffStep, fsmLimits.restartBackoffStepMax)
+      ? null
+      : failure(
+          "INVALID_ARGUMENT",
+          `backoff step must be 0..${fsmLimits.restartBackoffStepMax}, got ${command.backoffStep}`,
+        ));
   if (problem !== null) return problem;
   const container = state.containers.get(command.containerId);
   if (container === undefined) return notFound(command.containerId);
   if (container.desired === "stopped") {
-    return failure("FAILED_PRECONDITION", `container ${container.id} is being stopped (scaled down or deleted); it is not restarted`);
+    return failure(
+      "FAILED_PRECONDITION",
+      `container ${container.id} is being stopped (scaled down or deleted); it is not restarted`,
+    );
   }
   if (!restartableStates.includes(container.state)) {
-    return failure("FAILED_PRECONDITION", `container ${container.id} is ${container.state}; only ${restartableStates.join(", ")} containers are restarted`);
+    return failure(
+      "FAILED_PRECONDITION",
+      `container ${container.id} is ${container.state}; only ${restartableStates.join(", ")} containers are restarted`,
+    );
   }
   const node = state.nodes.get(container.node);
   if (node?.status === "down") {
-    return failure("FAILED_PRECONDITION", `container ${container.id} is on node ${container.node}, which is down; declare the node down (NodeDown) to replace its containers elsewhere`);
+    return failure(
+      "FAILED_PRECONDITION",
+      `container ${container.id} is on node ${container.node}, which is down; declare the node down (NodeDown) to replace its containers elsewhere`,
+    );
   }
   state.transitionContainer(container, "restarting");
   container.nextRestartAtMs = command.notBeforeMs;

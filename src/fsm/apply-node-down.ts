@@ -26,10 +26,12 @@ import { validateNodeId, validateText } from "./validation.js";
 const replacementsInEventMax = 5;
 
 export function applyNodeDown(state: ClusterState, command: NodeDownCommand, atMs: number): ApplyResult {
-  const problem = validateNodeId(command.nodeId) ?? validateText("node down reason", command.reason, fsmLimits.reasonLengthMax);
+  const problem =
+    validateNodeId(command.nodeId) ?? validateText("node down reason", command.reason, fsmLimits.reasonLengthMax);
   if (problem !== null) return problem;
   const node = state.nodes.get(command.nodeId);
-  if (node === undefined) return failure("NOT_FOUND", `node ${command.nodeId} is not registered; orchctl nodes lists the nodes`);
+  if (node === undefined)
+    return failure("NOT_FOUND", `node ${command.nodeId} is not registered; orchctl nodes lists the nodes`);
   // The holding index has no replicated order: sort, so every replica numbers replacements alike.
   const victims = state.holdingOn(node.id).sort(byDeploymentThenOrdinal);
   const result = { kind: "node-down", nodeId: node.id, changed: false, lost: 0, rescheduled: 0 } as const;
@@ -42,14 +44,24 @@ export function applyNodeDown(state: ClusterState, command: NodeDownCommand, atM
   const why = command.reason === "" ? "" : `: ${command.reason}`;
   const wanted = victims.filter((container) => container.desired === "running").length;
   const move = previous === "down" ? "is down" : `${previous} -> down`;
-  state.addEvent(atMs, "node-down", { node: node.id }, `node ${node.id} ${move}${why}; ${victims.length} containers lost, ${wanted} rescheduled`);
+  state.addEvent(
+    atMs,
+    "node-down",
+    { node: node.id },
+    `node ${node.id} ${move}${why}; ${victims.length} containers lost, ${wanted} rescheduled`,
+  );
   const replaced = new Map<string, [string, string][]>();
   for (const container of victims) {
     state.transitionContainer(container, "lost");
     container.health = "unknown";
     if (container.desired === "stopped") {
       state.removeContainer(container);
-      state.addEvent(atMs, "container-lost", { deployment: container.deployment, container: container.id, node: node.id }, `container ${container.id} lost with node ${node.id} while stopping; forgotten`);
+      state.addEvent(
+        atMs,
+        "container-lost",
+        { deployment: container.deployment, container: container.id, node: node.id },
+        `container ${container.id} lost with node ${node.id} while stopping; forgotten`,
+      );
       continue;
     }
     const replacement = replace(state, container);
@@ -67,7 +79,12 @@ export function applyNodeDown(state: ClusterState, command: NodeDownCommand, atM
       .join(", ");
     const more = pairs.length > replacementsInEventMax ? ` and ${pairs.length - replacementsInEventMax} more` : "";
     const single = pairs.length === 1 ? pairs[0][0] : "";
-    state.addEvent(atMs, "rescheduled", { deployment: name, container: single, node: node.id }, `rescheduled ${shown}${more}: node ${node.id} down${why}`);
+    state.addEvent(
+      atMs,
+      "rescheduled",
+      { deployment: name, container: single, node: node.id },
+      `rescheduled ${shown}${more}: node ${node.id} down${why}`,
+    );
     openOperation(state, deployment, "replacement", atMs);
   }
   return success({ ...result, changed: true, lost: victims.length, rescheduled: wanted });

@@ -21,7 +21,10 @@ export function applyRegisterNode(state: ClusterState, command: RegisterNodeComm
   const existing = state.nodes.get(nodeId);
   if (existing === undefined) {
     if (state.nodes.size >= fsmLimits.nodesMax) {
-      return failure("RESOURCE_EXHAUSTED", `the cluster already has ${state.nodes.size} nodes, the most it allows; node ${nodeId} cannot join`);
+      return failure(
+        "RESOURCE_EXHAUSTED",
+        `the cluster already has ${state.nodes.size} nodes, the most it allows; node ${nodeId} cannot join`,
+      );
     }
     state.putNode({
       id: nodeId,
@@ -33,7 +36,12 @@ export function applyRegisterNode(state: ClusterState, command: RegisterNodeComm
       lastStatusChangeAtMs: atMs,
       statusReason: "registered",
     });
-    state.addEvent(atMs, "node-registered", { node: nodeId }, `node ${nodeId} joined in ${region} with ${capacity.cpuMillicores}m cpu, ${capacity.memoryMib}Mi memory`);
+    state.addEvent(
+      atMs,
+      "node-registered",
+      { node: nodeId },
+      `node ${nodeId} joined in ${region} with ${capacity.cpuMillicores}m cpu, ${capacity.memoryMib}Mi memory`,
+    );
     return success({ kind: "register-node", nodeId, created: true });
   }
   if (existing.region !== region) {
@@ -52,17 +60,25 @@ export function applyRegisterNode(state: ClusterState, command: RegisterNodeComm
   existing.capacity = capacity;
   if (existing.status !== "ready") setStatus(existing, "ready", "re-registered", atMs);
   state.touchNode(existing);
-  state.addEvent(atMs, "node-registered", { node: nodeId }, `node ${nodeId} re-registered at ${agentAddress}; it is ready`);
+  state.addEvent(
+    atMs,
+    "node-registered",
+    { node: nodeId },
+    `node ${nodeId} re-registered at ${agentAddress}; it is ready`,
+  );
   return success({ kind: "register-node", nodeId, created: false });
 }
 
 export function applySetNodeStatus(state: ClusterState, command: SetNodeStatusCommand, atMs: number): ApplyResult {
-  const problem = validateNodeId(command.nodeId) ?? validateText("node status reason", command.reason, fsmLimits.reasonLengthMax);
+  const problem =
+    validateNodeId(command.nodeId) ?? validateText("node status reason", command.reason, fsmLimits.reasonLengthMax);
   if (problem !== null) return problem;
   const status = nodeStatusFromProto(command.status);
-  if (status === null) return failure("INVALID_ARGUMENT", `node status ${command.status} is not one of ready, down, draining`);
+  if (status === null)
+    return failure("INVALID_ARGUMENT", `node status ${command.status} is not one of ready, down, draining`);
   const node = state.nodes.get(command.nodeId);
-  if (node === undefined) return failure("NOT_FOUND", `node ${command.nodeId} is not registered; orchctl nodes lists the nodes`);
+  if (node === undefined)
+    return failure("NOT_FOUND", `node ${command.nodeId} is not registered; orchctl nodes lists the nodes`);
   if (node.status === status) return success({ kind: "set-node-status", nodeId: node.id, status, changed: false });
   const previous = node.status;
   setStatus(node, status, command.reason, atMs);

@@ -28,9 +28,17 @@ import { failure, success } from "./result.js";
 import type { DeploymentRecord, OperationKind } from "./state.js";
 import { validateText } from "./validation.js";
 
-export function openOperation(state: ClusterState, deployment: DeploymentRecord, kind: OperationKind, atMs: number): void {
+export function openOperation(
+  state: ClusterState,
+  deployment: DeploymentRecord,
+  kind: OperationKind,
+  atMs: number,
+): void {
   const name = deployment.spec.name;
-  assert(state.deployments.get(name) === deployment, `opening an operation for deployment ${name}, which is not in the state`);
+  assert(
+    state.deployments.get(name) === deployment,
+    `opening an operation for deployment ${name}, which is not in the state`,
+  );
   if (kind === "replacement" && state.operations.ofDeployment(name) !== undefined) return;
   state.operations.open({
     id: `${name}-${state.revision}`,
@@ -52,10 +60,18 @@ function validateOutcome(command: OperationOutcomeCommand): ApplyResult | null {
 }
 
 /** Every verdict is checked before any is applied, so a bad one leaves the state untouched. */
-export function applyOperationOutcomes(state: ClusterState, command: OperationOutcomesCommand, atMs: number): ApplyResult {
-  if (command.outcomes.length === 0) return failure("INVALID_ARGUMENT", "operation outcomes command without any outcome");
+export function applyOperationOutcomes(
+  state: ClusterState,
+  command: OperationOutcomesCommand,
+  atMs: number,
+): ApplyResult {
+  if (command.outcomes.length === 0)
+    return failure("INVALID_ARGUMENT", "operation outcomes command without any outcome");
   if (command.outcomes.length > fsmLimits.outcomesPerCommandMax) {
-    return failure("INVALID_ARGUMENT", `${command.outcomes.length} operation outcomes in one command; at most ${fsmLimits.outcomesPerCommandMax}`);
+    return failure(
+      "INVALID_ARGUMENT",
+      `${command.outcomes.length} operation outcomes in one command; at most ${fsmLimits.outcomesPerCommandMax}`,
+    );
   }
   for (const outcome of command.outcomes) {
     const problem = validateOutcome(outcome);
@@ -69,7 +85,11 @@ export function applyOperationOutcomes(state: ClusterState, command: OperationOu
   return success({ kind: "operation-outcomes", recorded, ignored: command.outcomes.length - recorded });
 }
 
-export function applyOperationOutcome(state: ClusterState, command: OperationOutcomeCommand, atMs: number): ApplyResult {
+export function applyOperationOutcome(
+  state: ClusterState,
+  command: OperationOutcomeCommand,
+  atMs: number,
+): ApplyResult {
   const problem = validateOutcome(command);
   if (problem !== null) return problem;
   const unchanged = { kind: "operation-outcome", operationId: command.operationId, recorded: false } as const;

@@ -23,7 +23,10 @@ export function applyPlan(state: ClusterState, command: ApplyPlanCommand, atMs: 
     validateText("pending reason", command.pendingReason, fsmLimits.reasonLengthMax);
   if (problem !== null) return problem;
   if (command.placements.length > fsmLimits.placementsPerPlanMax) {
-    return failure("INVALID_ARGUMENT", `plan ${command.planId} has ${command.placements.length} placements; split it into plans of at most ${fsmLimits.placementsPerPlanMax}`);
+    return failure(
+      "INVALID_ARGUMENT",
+      `plan ${command.planId} has ${command.placements.length} placements; split it into plans of at most ${fsmLimits.placementsPerPlanMax}`,
+    );
   }
   const deployment = state.deployments.get(command.deployment);
   if (deployment === undefined || deployment.version !== command.deploymentVersion) {
@@ -48,7 +51,9 @@ export function applyPlan(state: ClusterState, command: ApplyPlanCommand, atMs: 
     occupied?.add(checked.node.id);
     placed.push({ containerId: checked.container.id, nodeId: checked.node.id });
   }
-  const counts = [...rejections].map(([reason, count]) => ({ reason, count })).sort((a, b) => (a.reason < b.reason ? -1 : 1));
+  const counts = [...rejections]
+    .map(([reason, count]) => ({ reason, count }))
+    .sort((a, b) => (a.reason < b.reason ? -1 : 1));
   const rejected = command.placements.length - placed.length;
   recordPendingReason(state, deployment, command.pendingReason, counts);
   if (placed.length > 0) {
@@ -59,7 +64,12 @@ export function applyPlan(state: ClusterState, command: ApplyPlanCommand, atMs: 
     const more = placed.length > placementsInEventMax ? ` and ${placed.length - placementsInEventMax} more` : "";
     const refused = rejected > 0 ? `; ${rejected} rejected at apply (${describeRejections(counts)})` : "";
     const single = placed.length === 1 ? placed[0].containerId : "";
-    state.addEvent(atMs, "scheduled", { deployment: deployment.spec.name, container: single }, `placed ${shown}${more} (plan ${command.planId})${refused}`);
+    state.addEvent(
+      atMs,
+      "scheduled",
+      { deployment: deployment.spec.name, container: single },
+      `placed ${shown}${more} (plan ${command.planId})${refused}`,
+    );
   }
   return success({ ...planResult(command, placed.length), rejected, rejections: counts });
 }
@@ -100,10 +110,16 @@ function nodesHoldingReplicas(state: ClusterState, deployment: string): Set<stri
   return nodes;
 }
 
-function recordPendingReason(state: ClusterState, deployment: DeploymentRecord, planReason: string, counts: readonly RejectionCount[]): void {
+function recordPendingReason(
+  state: ClusterState,
+  deployment: DeploymentRecord,
+  planReason: string,
+  counts: readonly RejectionCount[],
+): void {
   if (state.pendingCount(deployment.spec.name) === 0) return;
   let reason = planReason;
-  if (reason === "" && counts.length > 0) reason = `placements rejected at apply time (${describeRejections(counts)}); the scheduler will retry`;
+  if (reason === "" && counts.length > 0)
+    reason = `placements rejected at apply time (${describeRejections(counts)}); the scheduler will retry`;
   if (reason === "" || reason === deployment.pendingReason) return;
   deployment.pendingReason = reason;
   state.touchDeployment(deployment);

@@ -41,7 +41,12 @@ export type ApplyValue =
     }
   | { readonly kind: "delete"; readonly name: string; readonly removed: number; readonly stopping: number }
   | { readonly kind: "register-node"; readonly nodeId: string; readonly created: boolean }
-  | { readonly kind: "set-node-status"; readonly nodeId: string; readonly status: NodeStatus; readonly changed: boolean }
+  | {
+      readonly kind: "set-node-status";
+      readonly nodeId: string;
+      readonly status: NodeStatus;
+      readonly changed: boolean;
+    }
   | {
       readonly kind: "apply-plan";
       readonly planId: string;

@@ -133,7 +133,12 @@ export class ClusterState {
 
   // ---- events ----
 
-  addEvent(atMs: number, kind: EventKind, fields: Partial<Pick<NewEvent, "deployment" | "container" | "node">>, message: string): FsmEvent {
+  addEvent(
+    atMs: number,
+    kind: EventKind,
+    fields: Partial<Pick<NewEvent, "deployment" | "container" | "node">>,
+    message: string,
+  ): FsmEvent {
     const event = this.events.append({
       revision: this.revision,
       atMs,
@@ -237,7 +242,8 @@ export class ClusterState {
     container.region = node.region;
     container.state = "scheduled";
     container.updatedRevision = this.revision;
-    if (!removeFrom(this.pendingByDeployment, container.deployment, container.id)) fail(`pending index misses ${container.id}`);
+    if (!removeFrom(this.pendingByDeployment, container.deployment, container.id))
+      fail(`pending index misses ${container.id}`);
     this.allocate(container);
     this.clearPendingReasonIfNonePending(container.deployment);
     this.noteContainerChange(container, "put");
@@ -248,7 +254,8 @@ export class ClusterState {
    * Entering restarting counts a restart; leaving it ends the restart's not-before time.
    */
   transitionContainer(container: ContainerRecord, to: ContainerState): void {
-    if (!containerTransitionAllowed(container.state, to)) fail(`container ${container.id} cannot go from ${container.state} to ${to}`);
+    if (!containerTransitionAllowed(container.state, to))
+      fail(`container ${container.id} cannot go from ${container.state} to ${to}`);
     assert(to !== "scheduled", "containers are scheduled only by placement");
     const wasHolding = holdsCapacity(container);
     if (container.state === "restarting") container.nextRestartAtMs = 0;
@@ -296,10 +303,12 @@ export class ClusterState {
     assert(this.containers.get(container.id) === container, "removing a container that is not in the state");
     if (holdsCapacity(container)) this.release(container);
     if (container.state === "pending") {
-      if (!removeFrom(this.pendingByDeployment, container.deployment, container.id)) fail(`pending index misses ${container.id}`);
+      if (!removeFrom(this.pendingByDeployment, container.deployment, container.id))
+        fail(`pending index misses ${container.id}`);
       this.clearPendingReasonIfNonePending(container.deployment);
     }
-    if (!removeFrom(this.byDeployment, container.deployment, container.id)) fail(`deployment index misses ${container.id}`);
+    if (!removeFrom(this.byDeployment, container.deployment, container.id))
+      fail(`deployment index misses ${container.id}`);
     this.containers.delete(container.id);
     this.noteContainerChange(container, "delete");
   }
@@ -320,12 +329,14 @@ export class ClusterState {
   private release(container: ContainerRecord): void {
     const node = this.nodes.get(container.node);
     if (node === undefined) fail(`container ${container.id} is on unknown node ${container.node}`);
-    if (!removeFrom(this.holdingByNode, node.id, container.id)) fail(`container ${container.id} did not hold capacity on ${node.id}`);
+    if (!removeFrom(this.holdingByNode, node.id, container.id))
+      fail(`container ${container.id} did not hold capacity on ${node.id}`);
     node.allocated = {
       cpuMillicores: node.allocated.cpuMillicores - container.cpuMillicores,
       memoryMib: node.allocated.memoryMib - container.memoryMib,
     };
-    if (!(node.allocated.cpuMillicores >= 0 && node.allocated.memoryMib >= 0)) fail(`node ${node.id} allocation went negative`);
+    if (!(node.allocated.cpuMillicores >= 0 && node.allocated.memoryMib >= 0))
+      fail(`node ${node.id} allocation went negative`);
     this.noteChange("node", "put", node.id);
   }
 
@@ -362,8 +373,10 @@ export class ClusterState {
     }
     for (const node of this.nodes.values()) {
       const sum = allocated.get(node.id) ?? { cpuMillicores: 0, memoryMib: 0 };
-      if (sum.cpuMillicores !== node.allocated.cpuMillicores) fail(`snapshot node ${node.id} cpu allocation disagrees with its containers`);
-      if (sum.memoryMib !== node.allocated.memoryMib) fail(`snapshot node ${node.id} memory allocation disagrees with its containers`);
+      if (sum.cpuMillicores !== node.allocated.cpuMillicores)
+        fail(`snapshot node ${node.id} cpu allocation disagrees with its containers`);
+      if (sum.memoryMib !== node.allocated.memoryMib)
+        fail(`snapshot node ${node.id} memory allocation disagrees with its containers`);
     }
   }
 
@@ -377,7 +390,8 @@ export class ClusterState {
     const onePerNode = new Set<string>();
     for (const container of this.containers.values()) {
       this.checkContainer(container);
-      if (container.desired === "running") wantedRunning.set(container.deployment, (wantedRunning.get(container.deployment) ?? 0) + 1);
+      if (container.desired === "running")
+        wantedRunning.set(container.deployment, (wantedRunning.get(container.deployment) ?? 0) + 1);
       if (container.state === "lost") lostKept.set(container.deployment, (lostKept.get(container.deployment) ?? 0) + 1);
       if (!holdsCapacity(container)) continue;
       const sum = allocated.get(container.node) ?? { cpuMillicores: 0, memoryMib: 0 };
@@ -392,22 +406,29 @@ export class ClusterState {
     }
     for (const node of this.nodes.values()) {
       const sum = allocated.get(node.id) ?? { cpuMillicores: 0, memoryMib: 0 };
-      if (node.allocated.cpuMillicores !== sum.cpuMillicores) fail(`node ${node.id} allocated cpu ${node.allocated.cpuMillicores} != placed ${sum.cpuMillicores}`);
-      if (node.allocated.memoryMib !== sum.memoryMib) fail(`node ${node.id} allocated memory ${node.allocated.memoryMib} != placed ${sum.memoryMib}`);
+      if (node.allocated.cpuMillicores !== sum.cpuMillicores)
+        fail(`node ${node.id} allocated cpu ${node.allocated.cpuMillicores} != placed ${sum.cpuMillicores}`);
+      if (node.allocated.memoryMib !== sum.memoryMib)
+        fail(`node ${node.id} allocated memory ${node.allocated.memoryMib} != placed ${sum.memoryMib}`);
       if (node.allocated.cpuMillicores > node.capacity.cpuMillicores) fail(`node ${node.id} cpu over-committed`);
       if (node.allocated.memoryMib > node.capacity.memoryMib) fail(`node ${node.id} memory over-committed`);
     }
     for (const [name, deployment] of this.deployments) {
       if (deployment.spec.name !== name) fail(`deployment ${name} is filed under another name`);
-      if ((wantedRunning.get(name) ?? 0) !== deployment.spec.replicas) fail(`deployment ${name} wants ${deployment.spec.replicas} replicas but has ${wantedRunning.get(name) ?? 0}`);
-      if (this.pendingCount(name) === 0) assert(deployment.pendingReason === "", `deployment ${name} has a pending reason but nothing pending`);
-      if ((lostKept.get(name) ?? 0) > fsmLimits.lostContainersKeptPerDeploymentMax) fail(`deployment ${name} keeps more lost containers than allowed`);
+      if ((wantedRunning.get(name) ?? 0) !== deployment.spec.replicas)
+        fail(`deployment ${name} wants ${deployment.spec.replicas} replicas but has ${wantedRunning.get(name) ?? 0}`);
+      if (this.pendingCount(name) === 0)
+        assert(deployment.pendingReason === "", `deployment ${name} has a pending reason but nothing pending`);
+      if ((lostKept.get(name) ?? 0) > fsmLimits.lostContainersKeptPerDeploymentMax)
+        fail(`deployment ${name} keeps more lost containers than allowed`);
     }
     this.operations.checkInvariants();
     for (const operation of this.operations.values()) {
       const deployment = this.deployments.get(operation.deployment);
-      if (deployment === undefined) fail(`operation ${operation.id} is open for missing deployment ${operation.deployment}`);
-      if (!(operation.startedRevision >= deployment.createdRevision && operation.startedRevision <= this.revision)) fail(`operation ${operation.id} started outside its deployment's life`);
+      if (deployment === undefined)
+        fail(`operation ${operation.id} is open for missing deployment ${operation.deployment}`);
+      if (!(operation.startedRevision >= deployment.createdRevision && operation.startedRevision <= this.revision))
+        fail(`operation ${operation.id} started outside its deployment's life`);
     }
     this.outcomes.checkInvariants();
     this.checkIndexes();
@@ -418,8 +439,10 @@ export class ClusterState {
 
   private checkContainer(container: ContainerRecord): void {
     const id = container.id;
-    if (id !== containerId(container.deployment, container.ordinal)) fail(`container ${id} id does not match its deployment and ordinal`);
-    if (!((container.node === "") === (container.state === "pending"))) fail(`container ${id}: unplaced exactly while pending`);
+    if (id !== containerId(container.deployment, container.ordinal))
+      fail(`container ${id} id does not match its deployment and ordinal`);
+    if (!((container.node === "") === (container.state === "pending")))
+      fail(`container ${id}: unplaced exactly while pending`);
     if (container.node !== "") {
       const node = this.nodes.get(container.node);
       if (node === undefined) fail(`container ${id} is on unknown node ${container.node}`);
@@ -430,17 +453,21 @@ export class ClusterState {
     const deployment = this.deployments.get(container.deployment);
     if (container.desired === "running") {
       if (deployment === undefined) fail(`container ${id} is wanted running but its deployment is gone`);
-      if (container.ordinal >= deployment.nextContainerOrdinal) fail(`container ${id} ordinal beyond its deployment's next`);
+      if (container.ordinal >= deployment.nextContainerOrdinal)
+        fail(`container ${id} ordinal beyond its deployment's next`);
     } else {
       if (container.node === "") fail(`unplaced container ${id} is wanted stopped (it should have been removed)`);
       // A lost one is a replaced replica kept as history; any other that ended is removed.
-      if (!(holdsCapacity(container) || container.state === "lost")) fail(`container ${id} ended and is wanted stopped (it should have been removed)`);
+      if (!(holdsCapacity(container) || container.state === "lost"))
+        fail(`container ${id} ended and is wanted stopped (it should have been removed)`);
     }
     if (container.state === "lost") {
-      if (container.desired !== "stopped") fail(`lost container ${id} is still wanted running (it should have been replaced)`);
+      if (container.desired !== "stopped")
+        fail(`lost container ${id} is still wanted running (it should have been replaced)`);
       if (deployment === undefined) fail(`lost container ${id} outlived its deployment`);
     }
-    if (container.state !== "restarting") assert(container.nextRestartAtMs === 0, `container ${id} has a restart time but is ${container.state}`);
+    if (container.state !== "restarting")
+      assert(container.nextRestartAtMs === 0, `container ${id} has a restart time but is ${container.state}`);
     if (container.backoffStep > fsmLimits.restartBackoffStepMax) fail(`container ${id} backoff step over its bound`);
     if (container.updatedRevision > this.revision) fail(`container ${id} updated in the future`);
   }
@@ -449,7 +476,8 @@ export class ClusterState {
     let indexed = 0;
     for (const [name, ids] of this.byDeployment) {
       if (ids.size <= 0) fail(`empty index entry for ${name}`);
-      for (const id of ids) assert(this.containers.get(id)?.deployment === name, `deployment index lists ${id} under ${name}`);
+      for (const id of ids)
+        assert(this.containers.get(id)?.deployment === name, `deployment index lists ${id} under ${name}`);
       indexed += ids.size;
     }
     assert(indexed === this.containers.size, "deployment index misses containers");
@@ -464,7 +492,8 @@ export class ClusterState {
       if (ids.size <= 0) fail(`empty node index entry for ${nodeId}`);
       for (const id of ids) {
         const container = this.containers.get(id);
-        if (!(container !== undefined && container.node === nodeId && holdsCapacity(container))) fail(`node index lists ${id} under ${nodeId}`);
+        if (!(container !== undefined && container.node === nodeId && holdsCapacity(container)))
+          fail(`node index lists ${id} under ${nodeId}`);
       }
       holding += ids.size;
     }

@@ -82,7 +82,10 @@ export function decodeCommand(data: Uint8Array): FsmResult<DecodedCommand> {
   try {
     message = Command.decode(data);
   } catch (error) {
-    return failure("INVALID_ARGUMENT", `log entry is not an FSM command (${error instanceof Error ? error.message : String(error)})`);
+    return failure(
+      "INVALID_ARGUMENT",
+      `log entry is not an FSM command (${error instanceof Error ? error.message : String(error)})`,
+    );
   }
   // An entry from a newer format cannot be applied the way its newer peers apply it, and
   // refusing it would diverge from them too: stop, and let the operator upgrade this replica.
@@ -90,24 +93,41 @@ export function decodeCommand(data: Uint8Array): FsmResult<DecodedCommand> {
     message.formatVersion <= commandFormatVersion,
     `log entry has command format ${message.formatVersion}, newer than this replica understands (${commandFormatVersion}): upgrade this replica`,
   );
-  if (message.formatVersion === 0) return failure("INVALID_ARGUMENT", "FSM command without a format version; encode commands with encodeCommand()");
+  if (message.formatVersion === 0)
+    return failure("INVALID_ARGUMENT", "FSM command without a format version; encode commands with encodeCommand()");
   const bodies: CommandBody[] = [];
   if (message.deploy !== undefined) bodies.push({ kind: "deploy", deploy: message.deploy });
   if (message.scale !== undefined) bodies.push({ kind: "scale", scale: message.scale });
   if (message.delete !== undefined) bodies.push({ kind: "delete", delete: message.delete });
   if (message.registerNode !== undefined) bodies.push({ kind: "register-node", registerNode: message.registerNode });
-  if (message.setNodeStatus !== undefined) bodies.push({ kind: "set-node-status", setNodeStatus: message.setNodeStatus });
+  if (message.setNodeStatus !== undefined)
+    bodies.push({ kind: "set-node-status", setNodeStatus: message.setNodeStatus });
   if (message.applyPlan !== undefined) bodies.push({ kind: "apply-plan", applyPlan: message.applyPlan });
-  if (message.containerStatus !== undefined) bodies.push({ kind: "container-status", containerStatus: message.containerStatus });
-  if (message.removeContainer !== undefined) bodies.push({ kind: "remove-container", removeContainer: message.removeContainer });
-  if (message.containerHealth !== undefined) bodies.push({ kind: "container-health", containerHealth: message.containerHealth });
-  if (message.restartContainer !== undefined) bodies.push({ kind: "restart-container", restartContainer: message.restartContainer });
+  if (message.containerStatus !== undefined)
+    bodies.push({ kind: "container-status", containerStatus: message.containerStatus });
+  if (message.removeContainer !== undefined)
+    bodies.push({ kind: "remove-container", removeContainer: message.removeContainer });
+  if (message.containerHealth !== undefined)
+    bodies.push({ kind: "container-health", containerHealth: message.containerHealth });
+  if (message.restartContainer !== undefined)
+    bodies.push({ kind: "restart-container", restartContainer: message.restartContainer });
   if (message.resetBackoff !== undefined) bodies.push({ kind: "reset-backoff", resetBackoff: message.resetBackoff });
   if (message.nodeDown !== undefined) bodies.push({ kind: "node-down", nodeDown: message.nodeDown });
-  if (message.operationOutcome !== undefined) bodies.push({ kind: "operation-outcome", operationOutcome: message.operationOutcome });
-  if (message.operationOutcomes !== undefined) bodies.push({ kind: "operation-outcomes", operationOutcomes: message.operationOutcomes });
+  if (message.operationOutcome !== undefined)
+    bodies.push({ kind: "operation-outcome", operationOutcome: message.operationOutcome });
+  if (message.operationOutcomes !== undefined)
+    bodies.push({ kind: "operation-outcomes", operationOutcomes: message.operationOutcomes });
   if (bodies.length !== 1) {
-    return failure("INVALID_ARGUMENT", `FSM command (format ${message.formatVersion}) carries ${bodies.length} bodies; exactly one is expected`);
+    return failure(
+      "INVALID_ARGUMENT",
+      `FSM command (format ${message.formatVersion}) carries ${bodies.length} bodies; exactly one is expected`,
+    );
   }
-  return success({ formatVersion: message.formatVersion, clientId: message.clientId, seq: message.seq, atMs: message.atMs, body: bodies[0] });
+  return success({
+    formatVersion: message.formatVersion,
+    clientId: message.clientId,
+    seq: message.seq,
+    atMs: message.atMs,
+    body: bodies[0],
+  });
 }

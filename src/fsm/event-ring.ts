@@ -25,7 +25,10 @@ export class EventRing {
     readonly perDeploymentMax: number,
   ) {
     assert(Number.isInteger(capacity) && capacity > 0, "event ring capacity must be a positive integer");
-    assert(Number.isInteger(perDeploymentMax) && perDeploymentMax > 0, "events kept per deployment must be a positive integer");
+    assert(
+      Number.isInteger(perDeploymentMax) && perDeploymentMax > 0,
+      "events kept per deployment must be a positive integer",
+    );
   }
 
   get size(): number {

@@ -33,7 +33,16 @@ import {
 import { failure, success } from "./result.js";
 import { snapshotRecordsPerStep } from "./limits.js";
 import { decodeSnapshot, encodeSnapshot, encodeSnapshotSteps } from "./snapshot.js";
-import type { ContainerRecord, ContainerState, DeploymentRecord, FsmEvent, NodeRecord, OperationRecord, OutcomeBucket, Resources } from "./state.js";
+import type {
+  ContainerRecord,
+  ContainerState,
+  DeploymentRecord,
+  FsmEvent,
+  NodeRecord,
+  OperationRecord,
+  OutcomeBucket,
+  Resources,
+} from "./state.js";
 import { validateClientRequest } from "./validation.js";
 
 export type ChangeListener = (change: StateChange) => void;
@@ -73,7 +82,10 @@ export class ClusterFsm {
   apply(index: number, data: Uint8Array): ApplyResult {
     assert(!this.applying, "apply is not re-entrant (a change listener must not apply)");
     assert(!this.snapshotting, "apply while a snapshot is being encoded");
-    assert(Number.isSafeInteger(index) && index > this.state.revision, `apply index ${index} after revision ${this.state.revision}`);
+    assert(
+      Number.isSafeInteger(index) && index > this.state.revision,
+      `apply index ${index} after revision ${this.state.revision}`,
+    );
     this.applying = true;
     let result: ApplyResult;
     try {
@@ -227,7 +239,9 @@ export class ClusterFsm {
 
   /** Names of the deployments with unplaced containers, sorted: O(deployments), no container is visited. */
   deploymentsWithPending(): string[] {
-    return [...this.state.deployments.keys()].filter((name) => this.state.pendingCount(name) > 0).sort((a, b) => (a < b ? -1 : 1));
+    return [...this.state.deployments.keys()]
+      .filter((name) => this.state.pendingCount(name) > 0)
+      .sort((a, b) => (a < b ? -1 : 1));
   }
 
   /** Sorted by name. */

@@ -4,7 +4,14 @@
  */
 export { ClusterFsm, type ChangeListener, type FsmStateDump, type RestoreListener } from "./fsm.js";
 export type { ChangeAction, ChangeKind, StateChange } from "./cluster-state.js";
-export { decodeCommand, encodeCommand, type CommandBody, type CommandKind, type DecodedCommand, type FsmCommand } from "./commands.js";
+export {
+  decodeCommand,
+  encodeCommand,
+  type CommandBody,
+  type CommandKind,
+  type DecodedCommand,
+  type FsmCommand,
+} from "./commands.js";
 export type { ApplyResult, ApplyValue, PlacementRejection, RejectionCount } from "./apply-result.js";
 export type { ClientSession } from "./client-sessions.js";
 export { failure, success, type FsmFailure, type FsmResult } from "./result.js";
@@ -58,7 +65,13 @@ export {
   validateText,
   type NodeRegistration,
 } from "./validation.js";
-export type { ContainerFilter, ContainerPage, DeploymentStatusSummary, DeploymentView, EventFilter } from "./read-model.js";
+export type {
+  ContainerFilter,
+  ContainerPage,
+  DeploymentStatusSummary,
+  DeploymentView,
+  EventFilter,
+} from "./read-model.js";
 export {
   containerStateFromProto,
   containerStateToProto,

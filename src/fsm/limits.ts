@@ -119,7 +119,10 @@ export const deploymentDefaults = {
 } as const;
 
 assert(fsmLimits.replicasMax <= fsmLimits.containersMax, "one deployment's replicas must fit in the cluster");
-assert(fsmLimits.containerIdLengthMax === fsmLimits.nameLengthMax + 1 + String(0xffff_ffff).length, "container ids fit their bound");
+assert(
+  fsmLimits.containerIdLengthMax === fsmLimits.nameLengthMax + 1 + String(0xffff_ffff).length,
+  "container ids fit their bound",
+);
 assert(fsmLimits.placementsPerPlanMax >= 1, "a plan must be able to place something");
 assert(fsmLimits.recentEventsMax <= fsmLimits.eventsMax, "recent events come from the ring");
 assert(fsmLimits.containersListDefault <= fsmLimits.containersListMax, "the default page fits the maximum");
@@ -128,13 +131,29 @@ assert(fsmLimits.containerMemoryMibMax <= fsmLimits.nodeMemoryMibMax, "a contain
 // Allocations are sums of uint32 requests bounded by a uint32 capacity.
 assert(fsmLimits.nodeCpuMillicoresMax <= 0xffff_ffff, "node cpu fits uint32");
 assert(fsmLimits.nodeMemoryMibMax <= 0xffff_ffff, "node memory fits uint32");
-assert(fsmLimits.operationIdLengthMax === fsmLimits.nameLengthMax + 1 + String(2n ** 64n - 1n).length, "operation ids fit their bound");
-assert(fsmLimits.outcomeBucketsMax * fsmLimits.outcomeBucketMs === 30 * 86_400_000, "outcome buckets cover exactly 30 days");
-assert(fsmLimits.lostContainersKeptPerDeploymentMax >= 1, "a replaced container is kept at least until the next replacement");
-assert(fsmLimits.restartBackoffStepMax <= 0xffff_ffff, "backoff steps fit uint32");
-assert(deploymentDefaults.healthCheck.timeoutMs <= deploymentDefaults.healthCheck.periodMs, "default probe timeout within its period");
-assert(deploymentDefaults.restartPolicy.initialDelayMs <= deploymentDefaults.restartPolicy.maxDelayMs, "default restart delay within its cap");
 assert(
-  deploymentDefaults.progressDeadlineMs >= fsmLimits.progressDeadlineMsMin && deploymentDefaults.progressDeadlineMs <= fsmLimits.progressDeadlineMsMax,
+  fsmLimits.operationIdLengthMax === fsmLimits.nameLengthMax + 1 + String(2n ** 64n - 1n).length,
+  "operation ids fit their bound",
+);
+assert(
+  fsmLimits.outcomeBucketsMax * fsmLimits.outcomeBucketMs === 30 * 86_400_000,
+  "outcome buckets cover exactly 30 days",
+);
+assert(
+  fsmLimits.lostContainersKeptPerDeploymentMax >= 1,
+  "a replaced container is kept at least until the next replacement",
+);
+assert(fsmLimits.restartBackoffStepMax <= 0xffff_ffff, "backoff steps fit uint32");
+assert(
+  deploymentDefaults.healthCheck.timeoutMs <= deploymentDefaults.healthCheck.periodMs,
+  "default probe timeout within its period",
+);
+assert(
+  deploymentDefaults.restartPolicy.initialDelayMs <= deploymentDefaults.restartPolicy.maxDelayMs,
+  "default restart delay within its cap",
+);
+assert(
+  deploymentDefaults.progressDeadlineMs >= fsmLimits.progressDeadlineMsMin &&
+    deploymentDefaults.progressDeadlineMs <= fsmLimits.progressDeadlineMsMax,
   "default progress deadline within bounds",
 );

@@ -63,7 +63,10 @@ export class OperationLedger {
     assert(operations.length <= this.capacity, "snapshot holds more open operations than the ledger");
     for (const operation of operations) {
       assert(!this.byId.has(operation.id), `snapshot repeats operation ${operation.id}`);
-      assert(!this.byDeployment.has(operation.deployment), `snapshot has two open operations for ${operation.deployment}`);
+      assert(
+        !this.byDeployment.has(operation.deployment),
+        `snapshot has two open operations for ${operation.deployment}`,
+      );
       this.byId.set(operation.id, operation);
       this.byDeployment.set(operation.deployment, operation.id);
     }
@@ -75,7 +78,10 @@ export class OperationLedger {
     for (const [id, operation] of this.byId) {
       assert(operation.id === id, `operation ${id} is filed under another id`);
       assert(this.byDeployment.get(operation.deployment) === id, `operation index misses ${id}`);
-      assert(id === `${operation.deployment}-${operation.startedRevision}`, `operation ${id} id does not match its deployment and revision`);
+      assert(
+        id === `${operation.deployment}-${operation.startedRevision}`,
+        `operation ${id} id does not match its deployment and revision`,
+      );
       assert(operation.deadlineAtMs >= operation.startedAtMs, `operation ${id} ends before it starts`);
     }
   }

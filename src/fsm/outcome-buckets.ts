@@ -93,7 +93,10 @@ export class OutcomeBuckets {
       if (i > 0) assert(this.buckets[i - 1].minute < bucket.minute, "outcome buckets out of order");
     });
     if (this.buckets.length > 0) {
-      assert(this.buckets[this.buckets.length - 1].minute - this.buckets[0].minute < this.windowMinutes, "outcome buckets span more than their window");
+      assert(
+        this.buckets[this.buckets.length - 1].minute - this.buckets[0].minute < this.windowMinutes,
+        "outcome buckets span more than their window",
+      );
     }
   }
 }

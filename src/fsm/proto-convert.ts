@@ -222,7 +222,13 @@ export function statusToProto(status: DeploymentStatusSummary): pb.DeploymentSta
     healthy: status.healthy,
     failed: s.failed + s.lost + s.stopped,
     pendingReason: status.pendingReason,
-    detail: { starting: s.starting, restarting: status.restarting, unhealthy: status.unhealthy, lost: status.lost, stopping: status.stopping },
+    detail: {
+      starting: s.starting,
+      restarting: status.restarting,
+      unhealthy: status.unhealthy,
+      lost: status.lost,
+      stopping: status.stopping,
+    },
   };
 }
 

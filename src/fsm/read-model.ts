@@ -70,7 +70,11 @@ export interface EventFilter {
 export function deploymentView(state: ClusterState, deployment: Readonly<DeploymentRecord>): DeploymentView {
   const name = deployment.spec.name;
   // Events of an earlier deployment of the same name are not this one's.
-  const recentEvents = events(state, { deployment: name, limit: fsmLimits.recentEventsMax, sinceRevision: deployment.createdRevision });
+  const recentEvents = events(state, {
+    deployment: name,
+    limit: fsmLimits.recentEventsMax,
+    sinceRevision: deployment.createdRevision,
+  });
   return {
     deployment,
     status: deploymentStatus(state, deployment),
@@ -126,11 +130,15 @@ export function listContainers(state: ClusterState, filter: ContainerFilter = {}
   let total: number;
   if (filter.deployment !== undefined && filter.deployment !== "") {
     const node = filter.node ?? "";
-    const all = state.containersOf(filter.deployment).filter((c) => node === "" || (c.node === node && holdsCapacity(c)));
+    const all = state
+      .containersOf(filter.deployment)
+      .filter((c) => node === "" || (c.node === node && holdsCapacity(c)));
     matching = all.sort((a, b) => a.ordinal - b.ordinal);
     total = all.length;
   } else if (filter.node !== undefined && filter.node !== "") {
-    const all = state.holdingOn(filter.node).sort((a, b) => (a.deployment === b.deployment ? a.ordinal - b.ordinal : a.deployment < b.deployment ? -1 : 1));
+    const all = state
+      .holdingOn(filter.node)
+      .sort((a, b) => (a.deployment === b.deployment ? a.ordinal - b.ordinal : a.deployment < b.deployment ? -1 : 1));
     matching = all;
     total = all.length;
   } else {
@@ -151,7 +159,10 @@ export function events(state: ClusterState, filter: EventFilter = {}): FsmEvent[
   const since = filter.sinceRevision ?? 0;
   const out: FsmEvent[] = [];
   // A deployment's few newest events come from the ring's per-deployment index.
-  const source = deployment !== "" && limit <= state.events.perDeploymentMax ? state.events.recentOf(deployment) : state.events.newestFirst();
+  const source =
+    deployment !== "" && limit <= state.events.perDeploymentMax
+      ? state.events.recentOf(deployment)
+      : state.events.newestFirst();
   for (const event of source) {
     // Newest first: once events predate `since`, all the rest do too.
     if (out.length >= limit || event.revision < since) break;

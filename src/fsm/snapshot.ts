@@ -86,7 +86,8 @@ export function* encodeSnapshotSteps(state: ClusterState, recordsPerStep: number
   const writer = new BinaryWriter();
   writer.uint32(tag(field.formatVersion, WireType.Varint)).uint32(snapshotFormatVersion);
   if (state.revision !== 0) writer.uint32(tag(field.revision, WireType.Varint)).uint64(state.revision);
-  if (state.events.appendedTotal !== 0) writer.uint32(tag(field.eventsAppendedTotal, WireType.Varint)).uint64(state.events.appendedTotal);
+  if (state.events.appendedTotal !== 0)
+    writer.uint32(tag(field.eventsAppendedTotal, WireType.Varint)).uint64(state.events.appendedTotal);
   const message = (fieldNo: number): BinaryWriter => writer.uint32(tag(fieldNo, WireType.LengthDelimited)).fork();
   let records = 0;
   const pauseDue = (): boolean => ++records % recordsPerStep === 0;
@@ -103,9 +104,12 @@ export function* encodeSnapshotSteps(state: ClusterState, recordsPerStep: number
     if (pauseDue()) yield;
   }
   for (const event of state.events.oldestFirst()) PbEvent.encode(eventToProto(event), message(field.events)).join();
-  for (const session of state.sessions.values()) ClientSessionRecord.encode(sessionToRecord(session), message(field.clientSessions)).join();
-  for (const operation of state.operations.values()) PbOperationRecord.encode(operationToRecord(operation), message(field.openOperations)).join();
-  for (const bucket of state.outcomes.values()) OutcomeBucketRecord.encode(bucket, message(field.outcomeBuckets)).join();
+  for (const session of state.sessions.values())
+    ClientSessionRecord.encode(sessionToRecord(session), message(field.clientSessions)).join();
+  for (const operation of state.operations.values())
+    PbOperationRecord.encode(operationToRecord(operation), message(field.openOperations)).join();
+  for (const bucket of state.outcomes.values())
+    OutcomeBucketRecord.encode(bucket, message(field.outcomeBuckets)).join();
   return writer.finish();
 }
 
@@ -133,7 +137,8 @@ export function decodeSnapshot(bytes: Uint8Array): ClusterState {
     switch (fieldNo) {
       case field.formatVersion:
         formatVersion = reader.uint32();
-        if (formatVersion !== snapshotFormatVersion) fail(`snapshot format ${formatVersion} is not the one this replica reads (${snapshotFormatVersion})`);
+        if (formatVersion !== snapshotFormatVersion)
+          fail(`snapshot format ${formatVersion} is not the one this replica reads (${snapshotFormatVersion})`);
         break;
       case field.revision:
         state.revision = toNumber(reader.uint64());
@@ -302,7 +307,8 @@ function outcomeFromRecord(record: PbOperationOutcomeRecord): OperationOutcome {
 function specFromProto(spec: pb.DeploymentSpec): DeploymentSpec {
   const strategy = strategyFromProto(spec.strategy);
   if (strategy === null) fail(`snapshot deployment ${spec.name} has strategy ${spec.strategy}`);
-  if (!(spec.healthCheck !== undefined && spec.restartPolicy !== undefined)) fail(`snapshot deployment ${spec.name} lacks its health or restart settings`);
+  if (!(spec.healthCheck !== undefined && spec.restartPolicy !== undefined))
+    fail(`snapshot deployment ${spec.name} lacks its health or restart settings`);
   return {
     name: spec.name,
     image: spec.image,

@@ -15,7 +15,8 @@ export type Health = "healthy" | "unhealthy" | "unknown";
  * -> stopped | failed | lost. The last three have ended (no process runs). stopped and lost are
  * final; failed (a crash) is final too unless the leader restarts the container in place.
  */
-export type ContainerState = "pending" | "scheduled" | "starting" | "running" | "unhealthy" | "restarting" | "stopped" | "failed" | "lost";
+export type ContainerState =
+  "pending" | "scheduled" | "starting" | "running" | "unhealthy" | "restarting" | "stopped" | "failed" | "lost";
 
 export const containerStates: readonly ContainerState[] = [
   "pending",

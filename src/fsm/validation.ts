@@ -94,13 +94,17 @@ export function validateNodeRegistration(input: {
   const cpu = input.capacity?.cpuMillicores ?? 0;
   const memory = input.capacity?.memoryMib ?? 0;
   if (!isUint(cpu, fsmLimits.nodeCpuMillicoresMax) || cpu === 0) {
-    return invalid(`node ${input.nodeId} cpu capacity must be 1..${fsmLimits.nodeCpuMillicoresMax} millicores, got ${cpu}`);
+    return invalid(
+      `node ${input.nodeId} cpu capacity must be 1..${fsmLimits.nodeCpuMillicoresMax} millicores, got ${cpu}`,
+    );
   }
   if (!isUint(memory, fsmLimits.nodeMemoryMibMax) || memory === 0) {
     return invalid(`node ${input.nodeId} memory capacity must be 1..${fsmLimits.nodeMemoryMibMax} MiB, got ${memory}`);
   }
   if (input.agentAddress === "" || /\s/.test(input.agentAddress)) {
-    return invalid(`node ${input.nodeId} needs an agent address like 127.0.0.1:9101, got ${JSON.stringify(input.agentAddress)}`);
+    return invalid(
+      `node ${input.nodeId} needs an agent address like 127.0.0.1:9101, got ${JSON.stringify(input.agentAddress)}`,
+    );
   }
   const addressProblem = validateText("agent address", input.agentAddress, fsmLimits.agentAddressLengthMax);
   if (addressProblem !== null) return addressProblem;
@@ -127,9 +131,16 @@ function validateRegionList(what: string, regions: readonly string[]): FsmResult
  * The smallest request no node can hold is refused up front: it would stay pending forever.
  * Before any node registers, static maxima stand in for the nodes.
  */
-function validateRequestFits(name: string, cpu: number, memory: number, nodeCapacities: readonly Resources[]): FsmFailure | null {
-  if (!isUint(cpu, 0xffff_ffff) || cpu === 0) return invalid(`deployment ${name} must request cpu > 0 millicores, got ${cpu}`);
-  if (!isUint(memory, 0xffff_ffff) || memory === 0) return invalid(`deployment ${name} must request memory > 0 MiB, got ${memory}`);
+function validateRequestFits(
+  name: string,
+  cpu: number,
+  memory: number,
+  nodeCapacities: readonly Resources[],
+): FsmFailure | null {
+  if (!isUint(cpu, 0xffff_ffff) || cpu === 0)
+    return invalid(`deployment ${name} must request cpu > 0 millicores, got ${cpu}`);
+  if (!isUint(memory, 0xffff_ffff) || memory === 0)
+    return invalid(`deployment ${name} must request memory > 0 MiB, got ${memory}`);
   if (nodeCapacities.length === 0) {
     if (cpu > fsmLimits.containerCpuMillicoresMax || memory > fsmLimits.containerMemoryMibMax) {
       return invalid(
@@ -161,20 +172,31 @@ function normalizeHealthCheck(name: string, input: pb.HealthCheck | undefined): 
     initialDelayMs: input?.initialDelayMs ?? d.initialDelayMs,
   };
   const where = `deployment ${name} health check`;
-  if (!check.path.startsWith("/") || /\s/.test(check.path)) return invalid(`${where} path must start with '/' and hold no spaces, got ${JSON.stringify(check.path)}`);
+  if (!check.path.startsWith("/") || /\s/.test(check.path))
+    return invalid(`${where} path must start with '/' and hold no spaces, got ${JSON.stringify(check.path)}`);
   const pathProblem = validateText(`${where} path`, check.path, fsmLimits.healthPathLengthMax);
   if (pathProblem !== null) return pathProblem;
   if (!isUint(check.periodMs, fsmLimits.healthPeriodMsMax) || check.periodMs < fsmLimits.healthPeriodMsMin) {
-    return invalid(`${where} period must be ${fsmLimits.healthPeriodMsMin}..${fsmLimits.healthPeriodMsMax} ms, got ${check.periodMs}`);
+    return invalid(
+      `${where} period must be ${fsmLimits.healthPeriodMsMin}..${fsmLimits.healthPeriodMsMax} ms, got ${check.periodMs}`,
+    );
   }
   if (!isUint(check.timeoutMs, check.periodMs) || check.timeoutMs < fsmLimits.healthTimeoutMsMin) {
-    return invalid(`${where} timeout must be ${fsmLimits.healthTimeoutMsMin} ms up to its period (${check.periodMs} ms), got ${check.timeoutMs}`);
+    return invalid(
+      `${where} timeout must be ${fsmLimits.healthTimeoutMsMin} ms up to its period (${check.periodMs} ms), got ${check.timeoutMs}`,
+    );
   }
-  for (const [field, value] of [["failure threshold", check.failureThreshold], ["success threshold", check.successThreshold]] as const) {
-    if (!isUint(value, fsmLimits.healthThresholdMax) || value === 0) return invalid(`${where} ${field} must be 1..${fsmLimits.healthThresholdMax}, got ${value}`);
+  for (const [field, value] of [
+    ["failure threshold", check.failureThreshold],
+    ["success threshold", check.successThreshold],
+  ] as const) {
+    if (!isUint(value, fsmLimits.healthThresholdMax) || value === 0)
+      return invalid(`${where} ${field} must be 1..${fsmLimits.healthThresholdMax}, got ${value}`);
   }
   if (!isUint(check.initialDelayMs, fsmLimits.healthInitialDelayMsMax)) {
-    return invalid(`${where} initial delay must be 0..${fsmLimits.healthInitialDelayMsMax} ms, got ${check.initialDelayMs}`);
+    return invalid(
+      `${where} initial delay must be 0..${fsmLimits.healthInitialDelayMsMax} ms, got ${check.initialDelayMs}`,
+    );
   }
   return success(check);
 }
@@ -188,17 +210,32 @@ function normalizeRestartPolicy(name: string, input: pb.RestartPolicy | undefine
     resetAfterMs: input?.resetAfterMs || d.resetAfterMs,
   };
   const where = `deployment ${name} restart policy`;
-  if (!isUint(policy.initialDelayMs, fsmLimits.restartDelayMsMax) || policy.initialDelayMs < fsmLimits.restartDelayMsMin) {
-    return invalid(`${where} initial delay must be ${fsmLimits.restartDelayMsMin}..${fsmLimits.restartDelayMsMax} ms, got ${policy.initialDelayMs}`);
+  if (
+    !isUint(policy.initialDelayMs, fsmLimits.restartDelayMsMax) ||
+    policy.initialDelayMs < fsmLimits.restartDelayMsMin
+  ) {
+    return invalid(
+      `${where} initial delay must be ${fsmLimits.restartDelayMsMin}..${fsmLimits.restartDelayMsMax} ms, got ${policy.initialDelayMs}`,
+    );
   }
-  if (!(Number.isFinite(policy.factor) && policy.factor >= fsmLimits.restartFactorMin && policy.factor <= fsmLimits.restartFactorMax)) {
-    return invalid(`${where} factor must be ${fsmLimits.restartFactorMin}..${fsmLimits.restartFactorMax}, got ${policy.factor}`);
+  if (!(
+    Number.isFinite(policy.factor) &&
+    policy.factor >= fsmLimits.restartFactorMin &&
+    policy.factor <= fsmLimits.restartFactorMax
+  )) {
+    return invalid(
+      `${where} factor must be ${fsmLimits.restartFactorMin}..${fsmLimits.restartFactorMax}, got ${policy.factor}`,
+    );
   }
   if (!isUint(policy.maxDelayMs, fsmLimits.restartDelayMsMax) || policy.maxDelayMs < policy.initialDelayMs) {
-    return invalid(`${where} max delay must be from its initial delay (${policy.initialDelayMs} ms) to ${fsmLimits.restartDelayMsMax} ms, got ${policy.maxDelayMs}`);
+    return invalid(
+      `${where} max delay must be from its initial delay (${policy.initialDelayMs} ms) to ${fsmLimits.restartDelayMsMax} ms, got ${policy.maxDelayMs}`,
+    );
   }
   if (!isUint(policy.resetAfterMs, fsmLimits.restartResetAfterMsMax)) {
-    return invalid(`${where} reset-after must be 0..${fsmLimits.restartResetAfterMsMax} ms, got ${policy.resetAfterMs}`);
+    return invalid(
+      `${where} reset-after must be 0..${fsmLimits.restartResetAfterMsMax} ms, got ${policy.resetAfterMs}`,
+    );
   }
   return success(policy);
 }
@@ -207,18 +244,27 @@ function normalizeRestartPolicy(name: string, input: pb.RestartPolicy | undefine
  * Checks a deployment spec from the API and returns it with every default filled in.
  * `nodeCapacities` are the capacities of the registered nodes (empty before any registers).
  */
-export function validateDeploymentSpec(input: pb.DeploymentSpec | undefined, nodeCapacities: readonly Resources[]): FsmResult<DeploymentSpec> {
+export function validateDeploymentSpec(
+  input: pb.DeploymentSpec | undefined,
+  nodeCapacities: readonly Resources[],
+): FsmResult<DeploymentSpec> {
   if (input === undefined) return invalid("deploy needs a deployment spec");
   const name = input.name;
   const basic =
     validateDeploymentName(name) ??
     validateReplicas(input.replicas) ??
-    (input.image.trim() === "" || /\s/.test(input.image) ? invalid(`deployment ${name} needs an image like nginx:1.27, got ${JSON.stringify(input.image)}`) : null) ??
+    (input.image.trim() === "" || /\s/.test(input.image)
+      ? invalid(`deployment ${name} needs an image like nginx:1.27, got ${JSON.stringify(input.image)}`)
+      : null) ??
     validateText(`deployment ${name} image`, input.image, fsmLimits.imageLengthMax) ??
     validateRequestFits(name, input.cpuMillicores, input.memoryMib, nodeCapacities);
   if (basic !== null) return basic;
-  const strategy = input.strategy === PbStrategy.STRATEGY_UNSPECIFIED ? deploymentDefaults.strategy : strategyFromProto(input.strategy);
-  if (strategy === null) return invalid(`deployment ${name} has unknown strategy ${input.strategy}: use binpack, spread or latency`);
+  const strategy =
+    input.strategy === PbStrategy.STRATEGY_UNSPECIFIED
+      ? deploymentDefaults.strategy
+      : strategyFromProto(input.strategy);
+  if (strategy === null)
+    return invalid(`deployment ${name} has unknown strategy ${input.strategy}: use binpack, spread or latency`);
   const regions = validateRegionList("region", input.regions);
   if (!regions.ok) return regions;
   const clientRegions = validateRegionList("client region", input.clientRegions);
@@ -228,7 +274,10 @@ export function validateDeploymentSpec(input: pb.DeploymentSpec | undefined, nod
   const restartPolicy = normalizeRestartPolicy(name, input.restartPolicy);
   if (!restartPolicy.ok) return restartPolicy;
   const progressDeadlineMs = input.progressDeadlineMs || deploymentDefaults.progressDeadlineMs;
-  if (!isUint(progressDeadlineMs, fsmLimits.progressDeadlineMsMax) || progressDeadlineMs < fsmLimits.progressDeadlineMsMin) {
+  if (
+    !isUint(progressDeadlineMs, fsmLimits.progressDeadlineMsMax) ||
+    progressDeadlineMs < fsmLimits.progressDeadlineMsMin
+  ) {
     return invalid(
       `deployment ${name} progress deadline must be ${fsmLimits.progressDeadlineMsMin}..${fsmLimits.progressDeadlineMsMax} ms, got ${progressDeadlineMs}`,
     );

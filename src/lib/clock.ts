@@ -15,7 +15,10 @@ export const realClock: Clock = {
 };
 
 export class ManualClock implements Clock {
-  constructor(private now = 0, private readonly epochMs = 1_700_000_000_000) {}
+  constructor(
+    private now = 0,
+    private readonly epochMs = 1_700_000_000_000,
+  ) {}
   nowMs(): number {
     return this.now;
   }

@@ -27,7 +27,8 @@ export class OrchestratorError extends Error {
   }
 }
 
-export type Result<T, E = OrchestratorError> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: E };
+export type Result<T, E = OrchestratorError> =
+  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: E };
 
 export function ok<T>(value: T): { ok: true; value: T } {
   return { ok: true, value };

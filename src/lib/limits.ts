@@ -30,8 +30,17 @@ export const raftLimits = {
   proposalBytesMax: 4 * 1024 * 1024,
 } as const;
 
-assert(raftLimits.electionTimeoutTicks > raftLimits.heartbeatIntervalTicks, "election timeout must exceed the heartbeat interval");
-assert(raftLimits.leaderLostDelayTicksMax * 7 < raftLimits.electionTimeoutTicks, "every survivor of a 7-replica cluster must pre-vote before the election timeout");
+assert(
+  raftLimits.electionTimeoutTicks > raftLimits.heartbeatIntervalTicks,
+  "election timeout must exceed the heartbeat interval",
+);
+assert(
+  raftLimits.leaderLostDelayTicksMax * 7 < raftLimits.electionTimeoutTicks,
+  "every survivor of a 7-replica cluster must pre-vote before the election timeout",
+);
 assert(raftLimits.leaderLostDelayTicksMin >= 1, "lost-leader delay needs at least one tick");
-assert(raftLimits.proposalBytesMax <= raftLimits.uncommittedBytesMax, "one proposal must fit in the uncommitted budget");
+assert(
+  raftLimits.proposalBytesMax <= raftLimits.uncommittedBytesMax,
+  "one proposal must fit in the uncommitted budget",
+);
 assert(raftLimits.messageBytesMax <= raftLimits.committedBytesPerReadyMax, "a message's entries must fit in one Ready");

@@ -7,6 +7,9 @@ export type { Logger };
  * replica carries `replica`; Raft-related lines add `term` and `role` through child loggers
  * or per-call fields.
  */
-export function createLogger(fields: Record<string, string | number>, level = process.env["LOG_LEVEL"] ?? "info"): Logger {
+export function createLogger(
+  fields: Record<string, string | number>,
+  level = process.env["LOG_LEVEL"] ?? "info",
+): Logger {
   return pino({ level, base: { ...fields }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination(2));
 }

@@ -3,7 +3,12 @@ import * as path from "node:path";
 import { Command } from "commander";
 import { ProcessCluster } from "./process-cluster.js";
 import { AgentProcesses } from "./process-agents.js";
-import { findExecutable, PrometheusNotInstalledError, PrometheusProcess, prometheusConfigDir } from "./process-prometheus.js";
+import {
+  findExecutable,
+  PrometheusNotInstalledError,
+  PrometheusProcess,
+  prometheusConfigDir,
+} from "./process-prometheus.js";
 
 /** Where `--with-prometheus` serves Prometheus (DESIGN.md: Prometheus 9090). */
 const prometheusListenAddressDefault = "127.0.0.1:9090";
@@ -18,13 +23,25 @@ async function main(): Promise<void> {
     .option("--logs <dir>", "write each process's JSON log to <dir>/<name>.log instead of the terminal")
     .option("--nodes <n>", "simulated nodes per regional agent", "3")
     .option("--no-agents", "start only the replicas, no regional node agents")
-    .option("--with-prometheus", "also run Prometheus (prometheus/prometheus.yml and its alert rules) on 127.0.0.1:9090, data under <data>/prometheus", false)
+    .option(
+      "--with-prometheus",
+      "also run Prometheus (prometheus/prometheus.yml and its alert rules) on 127.0.0.1:9090, data under <data>/prometheus",
+      false,
+    )
     .addHelpText(
       "after",
       "\nThen, in another terminal:\n  orchctl deploy web --image nginx:1 --replicas 3\n  orchctl list\n  orchctl cluster\n\nWith --with-prometheus, open http://127.0.0.1:9090 (targets, alerts, graphs).",
     );
   program.parse(process.argv);
-  const opts = program.opts<{ replicas: string; data: string; wipe: boolean; logs?: string; nodes: string; agents: boolean; withPrometheus: boolean }>();
+  const opts = program.opts<{
+    replicas: string;
+    data: string;
+    wipe: boolean;
+    logs?: string;
+    nodes: string;
+    agents: boolean;
+    withPrometheus: boolean;
+  }>();
   const replicas = Number(opts.replicas);
   if (!Number.isInteger(replicas) || replicas < 1 || replicas > 7) {
     process.stderr.write("error: --replicas must be between 1 and 7\n");
@@ -33,10 +50,17 @@ async function main(): Promise<void> {
   // Refuse before starting anything: a cluster without the Prometheus that was asked for is not
   // what the user wanted.
   if (opts.withPrometheus && findExecutable("prometheus") === null) {
-    process.stderr.write(`error: --with-prometheus: ${new PrometheusNotInstalledError("prometheus").message} Or run without --with-prometheus.\n`);
+    process.stderr.write(
+      `error: --with-prometheus: ${new PrometheusNotInstalledError("prometheus").message} Or run without --with-prometheus.\n`,
+    );
     process.exit(1);
   }
-  const cluster = await ProcessCluster.start({ replicas, dataRoot: opts.data, wipe: opts.wipe, logDir: opts.logs ?? "inherit" });
+  const cluster = await ProcessCluster.start({
+    replicas,
+    dataRoot: opts.data,
+    wipe: opts.wipe,
+    logDir: opts.logs ?? "inherit",
+  });
   const nodesPerRegion = Number(opts.nodes);
   const agents = opts.agents
     ? await AgentProcesses.start({ endpoints: cluster.endpoints(), nodesPerRegion, logDir: opts.logs ?? "inherit" })
@@ -46,22 +70,30 @@ async function main(): Promise<void> {
     try {
       prometheus = await startPrometheus(opts.data, opts.logs);
     } catch (error) {
-      process.stderr.write(`error: --with-prometheus: ${error instanceof Error ? error.message : String(error)}\nstopping the cluster...\n`);
+      process.stderr.write(
+        `error: --with-prometheus: ${error instanceof Error ? error.message : String(error)}\nstopping the cluster...\n`,
+      );
       await (agents?.stop() ?? Promise.resolve());
       await cluster.stop();
       process.exit(1);
     }
   }
   for (const r of cluster.replicas) {
-    process.stdout.write(`${r.id}: api ${r.apiAddress}  raft ${r.raftAddress}  http ${r.metricsAddress}  data ${r.dataDir}  pid ${r.child?.pid}\n`);
+    process.stdout.write(
+      `${r.id}: api ${r.apiAddress}  raft ${r.raftAddress}  http ${r.metricsAddress}  data ${r.dataDir}  pid ${r.child?.pid}\n`,
+    );
   }
   for (const a of agents?.agents ?? []) {
     process.stdout.write(`agent ${a.region}: ${a.nodes} nodes  http ${a.httpAddress}  pid ${a.child?.pid}\n`);
   }
   if (prometheus !== null) {
-    process.stdout.write(`prometheus: ${prometheus.url}  (config prometheus/prometheus.yml, alerts prometheus/alerts.yml, data ${path.join(opts.data, "prometheus")})  pid ${prometheus.pid}\n`);
+    process.stdout.write(
+      `prometheus: ${prometheus.url}  (config prometheus/prometheus.yml, alerts prometheus/alerts.yml, data ${path.join(opts.data, "prometheus")})  pid ${prometheus.pid}\n`,
+    );
   }
-  process.stdout.write(`\nendpoints: ${cluster.endpoints()}   (orchctl --endpoints ${cluster.endpoints()} ...)\nCtrl-C stops the cluster.\n\n`);
+  process.stdout.write(
+    `\nendpoints: ${cluster.endpoints()}   (orchctl --endpoints ${cluster.endpoints()} ...)\nCtrl-C stops the cluster.\n\n`,
+  );
   let stopping = false;
   const stop = () => {
     if (stopping) return;

@@ -28,10 +28,34 @@ export function registerClusterMetrics(registry: Registry, fsm: ClusterFsm): voi
       }
     },
   });
-  registerCapacityGauge(registry, fsm, "orchestrator_nodes_cpu_capacity_cores", "CPU capacity of the nodes, by region and status, in cores.", (n) => n.capacity.cpuMillicores / 1000);
-  registerCapacityGauge(registry, fsm, "orchestrator_nodes_cpu_allocated_cores", "CPU requested by the containers placed on the nodes, by region and status, in cores.", (n) => n.allocated.cpuMillicores / 1000);
-  registerCapacityGauge(registry, fsm, "orchestrator_nodes_memory_capacity_bytes", "Memory capacity of the nodes, by region and status, in bytes.", (n) => n.capacity.memoryMib * bytesPerMib);
-  registerCapacityGauge(registry, fsm, "orchestrator_nodes_memory_allocated_bytes", "Memory requested by the containers placed on the nodes, by region and status, in bytes.", (n) => n.allocated.memoryMib * bytesPerMib);
+  registerCapacityGauge(
+    registry,
+    fsm,
+    "orchestrator_nodes_cpu_capacity_cores",
+    "CPU capacity of the nodes, by region and status, in cores.",
+    (n) => n.capacity.cpuMillicores / 1000,
+  );
+  registerCapacityGauge(
+    registry,
+    fsm,
+    "orchestrator_nodes_cpu_allocated_cores",
+    "CPU requested by the containers placed on the nodes, by region and status, in cores.",
+    (n) => n.allocated.cpuMillicores / 1000,
+  );
+  registerCapacityGauge(
+    registry,
+    fsm,
+    "orchestrator_nodes_memory_capacity_bytes",
+    "Memory capacity of the nodes, by region and status, in bytes.",
+    (n) => n.capacity.memoryMib * bytesPerMib,
+  );
+  registerCapacityGauge(
+    registry,
+    fsm,
+    "orchestrator_nodes_memory_allocated_bytes",
+    "Memory requested by the containers placed on the nodes, by region and status, in bytes.",
+    (n) => n.allocated.memoryMib * bytesPerMib,
+  );
   new Gauge({
     name: "orchestrator_containers",
     help: "Containers by lifecycle state.",
@@ -58,7 +82,13 @@ export function registerClusterMetrics(registry: Registry, fsm: ClusterFsm): voi
  * A gauge summing `value` over the nodes of each region and status, every combination present
  * (0 when empty), so "capacity by region" has a series per region from the first scrape.
  */
-function registerCapacityGauge(registry: Registry, fsm: ClusterFsm, name: string, help: string, value: (node: Readonly<NodeRecord>) => number): void {
+function registerCapacityGauge(
+  registry: Registry,
+  fsm: ClusterFsm,
+  name: string,
+  help: string,
+  value: (node: Readonly<NodeRecord>) => number,
+): void {
   new Gauge({
     name,
     help,

@@ -37,16 +37,23 @@ async function leaderKill(client: OrchClient): Promise<void> {
   const writer = (async () => {
     while (writing) {
       // Re-deploying the same spec is a no-op for the cluster but a real replicated write.
-      await client.call("deploy", { header: client.nextHeader(), spec }).then(() => acks.push(Date.now())).catch(() => undefined);
+      await client
+        .call("deploy", { header: client.nextHeader(), spec })
+        .then(() => acks.push(Date.now()))
+        .catch(() => undefined);
       await new Promise((resolve) => setTimeout(resolve, writeIntervalMs));
     }
   })();
   await until("writes to flow", 5000, async () => (acks.length >= 10 ? true : undefined));
-  say(`leader is ${leader.id} (pid ${leader.pid}, term ${status.term}); writing every ${writeIntervalMs} ms; SIGKILL ${leader.id} now`);
+  say(
+    `leader is ${leader.id} (pid ${leader.pid}, term ${status.term}); writing every ${writeIntervalMs} ms; SIGKILL ${leader.id} now`,
+  );
   const killedAt = Date.now();
   process.kill(leader.pid, "SIGKILL");
   const before = acks.length;
-  await until("a write acknowledged by the new leader", 15_000, async () => (acks.length > before + 5 ? true : undefined));
+  await until("a write acknowledged by the new leader", 15_000, async () =>
+    acks.length > before + 5 ? true : undefined,
+  );
   writing = false;
   await writer;
   const lastBefore = Math.max(...acks.filter((t) => t <= killedAt));
@@ -57,7 +64,8 @@ async function leaderKill(client: OrchClient): Promise<void> {
 }
 
 async function containerCrash(client: OrchClient): Promise<void> {
-  const containers = (await client.call("listContainers", { deployment: "web", node: "", stale: false, limit: 100 })).containers;
+  const containers = (await client.call("listContainers", { deployment: "web", node: "", stale: false, limit: 100 }))
+    .containers;
   const victim = containers.find((c) => c.state === ContainerState.CONTAINER_STATE_RUNNING);
   if (victim === undefined) throw new Error("no running web container to crash");
   const node = (await client.call("listNodes", { stale: false })).nodes.find((n) => n.id === victim.node);
@@ -66,41 +74,60 @@ async function containerCrash(client: OrchClient): Promise<void> {
   await post(`http://${node.agentAddress}/faults/containers/${victim.id}/crash`);
   const started = Date.now();
   const after = await until(`${victim.id} to be restarted and running`, 30_000, async () => {
-    const c = (await client.call("listContainers", { deployment: "web", node: "", stale: false, limit: 100 })).containers.find((x) => x.id === victim.id);
-    return c !== undefined && c.restartCount > victim.restartCount && c.state === ContainerState.CONTAINER_STATE_RUNNING ? c : undefined;
+    const c = (
+      await client.call("listContainers", { deployment: "web", node: "", stale: false, limit: 100 })
+    ).containers.find((x) => x.id === victim.id);
+    return c !== undefined && c.restartCount > victim.restartCount && c.state === ContainerState.CONTAINER_STATE_RUNNING
+      ? c
+      : undefined;
   });
   say(`${victim.id} restarted (restart ${after.restartCount}) and running again after ${Date.now() - started} ms`);
 }
 
 async function nodeDeath(client: OrchClient): Promise<void> {
-  const containers = (await client.call("listContainers", { deployment: "web", node: "", stale: false, limit: 100 })).containers;
+  const containers = (await client.call("listContainers", { deployment: "web", node: "", stale: false, limit: 100 }))
+    .containers;
   const onNode = containers.find((c) => c.state === ContainerState.CONTAINER_STATE_RUNNING);
   if (onNode === undefined) throw new Error("no running web container");
   const nodes = (await client.call("listNodes", { stale: false })).nodes;
   const node = nodes.find((n) => n.id === onNode.node);
   if (node === undefined) throw new Error(`node ${onNode.node} not found`);
-  const victims = containers.filter((c) => c.node === node.id && c.state === ContainerState.CONTAINER_STATE_RUNNING).map((c) => c.id);
+  const victims = containers
+    .filter((c) => c.node === node.id && c.state === ContainerState.CONTAINER_STATE_RUNNING)
+    .map((c) => c.id);
   say(`killing node ${node.id} (running ${victims.join(", ")}): it stops heartbeating and serving`);
   await post(`http://${node.agentAddress}/faults/nodes/${node.id}/kill`);
   const started = Date.now();
   await until(`${node.id} to be declared down`, 30_000, async () =>
-    (await client.call("listNodes", { stale: false })).nodes.find((n) => n.id === node.id)?.status === NodeStatus.NODE_STATUS_DOWN ? true : undefined,
+    (await client.call("listNodes", { stale: false })).nodes.find((n) => n.id === node.id)?.status ===
+    NodeStatus.NODE_STATUS_DOWN
+      ? true
+      : undefined,
   );
   say(`${node.id} declared down after ${Date.now() - started} ms (heartbeat TTL)`);
   await until("web to be fully running elsewhere", 30_000, async () => {
     const d = (await client.call("getDeployment", { name: "web", stale: false })).deployment;
     return d?.status !== undefined && d.status.running >= (d.spec?.replicas ?? 0) ? true : undefined;
   });
-  const now = (await client.call("listContainers", { deployment: "web", node: "", stale: false, limit: 100 })).containers;
-  const replacements = now.filter((c) => c.state === ContainerState.CONTAINER_STATE_RUNNING && !containers.some((o) => o.id === c.id));
-  say(`rescheduled: ${replacements.map((c) => `${c.id} on ${c.node}`).join(", ")}; web fully running ${Date.now() - started} ms after the node died`);
+  const now = (await client.call("listContainers", { deployment: "web", node: "", stale: false, limit: 100 }))
+    .containers;
+  const replacements = now.filter(
+    (c) => c.state === ContainerState.CONTAINER_STATE_RUNNING && !containers.some((o) => o.id === c.id),
+  );
+  say(
+    `rescheduled: ${replacements.map((c) => `${c.id} on ${c.node}`).join(", ")}; web fully running ${Date.now() - started} ms after the node died`,
+  );
   await post(`http://${node.agentAddress}/faults/nodes/${node.id}/revive`);
   say(`revived ${node.id}: it registers again and its agent stops what was moved away`);
 }
 
 async function main(): Promise<void> {
   const state = readDemoState();
-  const client = new OrchClient({ endpoints: state.endpoints.split(","), deadlineMs: Number.POSITIVE_INFINITY, log: () => undefined });
+  const client = new OrchClient({
+    endpoints: state.endpoints.split(","),
+    deadlineMs: Number.POSITIVE_INFINITY,
+    log: () => undefined,
+  });
   say("1. leader failover under writes");
   await leaderKill(client);
   say("2. a container crash");

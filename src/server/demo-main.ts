@@ -9,10 +9,52 @@ import { demoDataRoot, writeDemoState } from "./demo-state.js";
 import { renderStatus } from "./demo-status-view.js";
 
 const sampleDeployments: readonly (readonly string[])[] = [
-  ["deploy", "web", "--image", "nginx:1.27", "--replicas", "6", "--cpu", "250m", "--memory", "256Mi", "--strategy", "spread"],
+  [
+    "deploy",
+    "web",
+    "--image",
+    "nginx:1.27",
+    "--replicas",
+    "6",
+    "--cpu",
+    "250m",
+    "--memory",
+    "256Mi",
+    "--strategy",
+    "spread",
+  ],
   ["deploy", "api", "--image", "api:2.1", "--replicas", "4", "--cpu", "1", "--memory", "1Gi", "--strategy", "binpack"],
-  ["deploy", "edge", "--image", "edge:0.9", "--replicas", "3", "--cpu", "200m", "--memory", "128Mi", "--strategy", "latency", "--client-regions", "eu-west-1"],
-  ["deploy", "jobs", "--image", "worker:5", "--replicas", "2", "--cpu", "500m", "--memory", "512Mi", "--regions", "us-east-1", "--one-per-node"],
+  [
+    "deploy",
+    "edge",
+    "--image",
+    "edge:0.9",
+    "--replicas",
+    "3",
+    "--cpu",
+    "200m",
+    "--memory",
+    "128Mi",
+    "--strategy",
+    "latency",
+    "--client-regions",
+    "eu-west-1",
+  ],
+  [
+    "deploy",
+    "jobs",
+    "--image",
+    "worker:5",
+    "--replicas",
+    "2",
+    "--cpu",
+    "500m",
+    "--memory",
+    "512Mi",
+    "--regions",
+    "us-east-1",
+    "--one-per-node",
+  ],
 ];
 
 /** `npm run demo`: a fresh cluster (3 replicas, 3 regional agents), sample deployments, then a live status view. */
@@ -51,7 +93,10 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     process.stdout.write("\nstopping the demo…\n");
-    void agents.stop().then(() => cluster.stop()).then(() => process.exit(0));
+    void agents
+      .stop()
+      .then(() => cluster.stop())
+      .then(() => process.exit(0));
   };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
@@ -62,7 +107,11 @@ async function main(): Promise<void> {
   }
   process.stdout.write("\nIn another terminal: `npm run demo:failover` kills the leader and injects failures.\n");
   await new Promise((resolve) => setTimeout(resolve, 2000));
-  const client = new OrchClient({ endpoints: cluster.endpoints().split(","), deadlineMs: Number.POSITIVE_INFINITY, log: () => undefined });
+  const client = new OrchClient({
+    endpoints: cluster.endpoints().split(","),
+    deadlineMs: Number.POSITIVE_INFINITY,
+    log: () => undefined,
+  });
   for (;;) {
     if (stopping) return;
     let screen: string;

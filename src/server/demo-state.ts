@@ -19,6 +19,8 @@ export function readDemoState(): DemoState {
   try {
     return JSON.parse(readFileSync(stateFile, "utf8")) as DemoState;
   } catch {
-    throw new Error(`no running demo found (${stateFile} is missing): start one with \`npm run demo\` in another terminal first`);
+    throw new Error(
+      `no running demo found (${stateFile} is missing): start one with \`npm run demo\` in another terminal first`,
+    );
   }
 }

@@ -22,10 +22,14 @@ export async function renderStatus(client: OrchClient): Promise<string> {
   const lines: string[] = [];
   lines.push(`MicroOrchestrator demo — ${new Date().toISOString().slice(11, 19)}   (Ctrl-C stops everything)`);
   lines.push("");
-  lines.push(`Leader: ${cluster.leaderId || "none (election under way)"}   term ${cluster.term}   commit ${cluster.commitIndex}   applied ${cluster.appliedIndex}`);
+  lines.push(
+    `Leader: ${cluster.leaderId || "none (election under way)"}   term ${cluster.term}   commit ${cluster.commitIndex}   applied ${cluster.appliedIndex}`,
+  );
   // Reachability is the leader's view; a follower's answer cannot tell.
   const leaderView = cluster.replicaId === cluster.leaderId;
-  lines.push(`Replicas: ${cluster.members.map((m) => `${m.id}=${m.role}${leaderView && !m.reachable ? "(unreachable)" : ""}`).join("  ")}`);
+  lines.push(
+    `Replicas: ${cluster.members.map((m) => `${m.id}=${m.role}${leaderView && !m.reachable ? "(unreachable)" : ""}`).join("  ")}`,
+  );
   lines.push("");
   const regions = new Map<string, { ready: number; down: number; cpu: number; cap: number }>();
   for (const n of nodes.nodes) {
@@ -38,7 +42,9 @@ export async function renderStatus(client: OrchClient): Promise<string> {
   }
   lines.push("Nodes per region:");
   for (const [region, r] of [...regions].sort()) {
-    lines.push(`  ${region.padEnd(16)} ${r.ready} ready, ${r.down} down   cpu ${(r.cpu / 1000).toFixed(1)}/${(r.cap / 1000).toFixed(0)} cores`);
+    lines.push(
+      `  ${region.padEnd(16)} ${r.ready} ready, ${r.down} down   cpu ${(r.cpu / 1000).toFixed(1)}/${(r.cap / 1000).toFixed(0)} cores`,
+    );
   }
   const byState = new Map<string, number>();
   for (const c of containers.containers) {
@@ -51,13 +57,17 @@ export async function renderStatus(client: OrchClient): Promise<string> {
   lines.push("Deployments:");
   for (const d of deployments.deployments) {
     const s = d.status;
-    lines.push(`  ${(d.spec?.name ?? "").padEnd(10)} ${String(s?.running ?? 0).padStart(2)}/${s?.desired ?? 0} running  ${s?.healthy ?? 0} healthy  ${s?.pending ?? 0} pending`);
+    lines.push(
+      `  ${(d.spec?.name ?? "").padEnd(10)} ${String(s?.running ?? 0).padStart(2)}/${s?.desired ?? 0} running  ${s?.healthy ?? 0} healthy  ${s?.pending ?? 0} pending`,
+    );
   }
   const slo = await client.call("getSlo", { stale: true });
   lines.push("");
   lines.push(
     `Success rate (objective ${(slo.objective * 100).toFixed(2)}%): ` +
-      slo.windows.map((w) => `${w.name} ${(w.successRatio * 100).toFixed(2)}% (${w.succeeded} ok, ${w.failed} failed)`).join("   "),
+      slo.windows
+        .map((w) => `${w.name} ${(w.successRatio * 100).toFixed(2)}% (${w.succeeded} ok, ${w.failed} failed)`)
+        .join("   "),
   );
   lines.push(`Error budget remaining: ${(slo.errorBudgetRemainingRatio * 100).toFixed(1)}%`);
   return lines.join("\n");

@@ -51,6 +51,7 @@ export function splitHostPort(address: string): { host: string; port: number } {
   const index = address.lastIndexOf(":");
   const host = index > 0 ? address.slice(0, index).replace(/^\[|\]$/g, "") : "127.0.0.1";
   const port = Number(address.slice(index + 1));
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid address "${address}": expected host:port`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`invalid address "${address}": expected host:port`);
   return { host, port };
 }

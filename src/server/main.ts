@@ -8,16 +8,31 @@ const regions = ["us-east-1", "eu-west-1", "ap-southeast-1"];
 
 function parseArgs(argv: string[]): ReplicaOptions {
   const program = new Command("orchestrator")
-    .description("One MicroOrchestrator control-plane replica: Raft (gRPC + LevelDB), the cluster state, the API and /metrics.")
+    .description(
+      "One MicroOrchestrator control-plane replica: Raft (gRPC + LevelDB), the cluster state, the API and /metrics.",
+    )
     .requiredOption("--id <id>", "this replica's id, one of the ids in --peers (e.g. r1)")
-    .requiredOption("--peers <list>", "every replica's Raft address: r1=127.0.0.1:7001,r2=127.0.0.1:7002,r3=127.0.0.1:7003")
-    .option("--peer-apis <list>", "every replica's API address (default: Raft port 700i -> API port 5005i on the same host)")
+    .requiredOption(
+      "--peers <list>",
+      "every replica's Raft address: r1=127.0.0.1:7001,r2=127.0.0.1:7002,r3=127.0.0.1:7003",
+    )
+    .option(
+      "--peer-apis <list>",
+      "every replica's API address (default: Raft port 700i -> API port 5005i on the same host)",
+    )
     .option("--api <host:port>", "where this replica serves the gRPC API (default: from --peer-apis)")
-    .option("--metrics <host:port>", "where /metrics, /healthz and /readyz are served (default: 127.0.0.1:8080 + i - 1)")
+    .option(
+      "--metrics <host:port>",
+      "where /metrics, /healthz and /readyz are served (default: 127.0.0.1:8080 + i - 1)",
+    )
     .option("--data-dir <dir>", "Raft log and snapshots (default: ./data/<id>)")
     .addOption(new Option("--region <region>", "region this replica runs in").choices(regions).default("us-east-1"))
     .option("--snapshot-every <entries>", "snapshot and compact the log every N applied entries", "20000")
-    .option("--snapshot-keep <entries>", "log entries kept behind a snapshot, so briefly lagging followers catch up without a snapshot transfer", "2000")
+    .option(
+      "--snapshot-keep <entries>",
+      "log entries kept behind a snapshot, so briefly lagging followers catch up without a snapshot transfer",
+      "2000",
+    )
     .option("--tick-ms <ms>", "Raft tick length in milliseconds", "10")
     .addHelpText(
       "after",
@@ -44,8 +59,12 @@ Logs are JSON lines on stderr. SIGTERM hands leadership to another replica befor
     tickMs: string;
   }>();
   const raftPeers = parsePeerList(opts.peers, "--peers");
-  if (!raftPeers.has(opts.id)) throw new Error(`--id ${opts.id} is not one of the replicas in --peers (${[...raftPeers.keys()].join(", ")})`);
-  const peers = peerAddresses(raftPeers, opts.peerApis === undefined ? undefined : parsePeerList(opts.peerApis, "--peer-apis"));
+  if (!raftPeers.has(opts.id))
+    throw new Error(`--id ${opts.id} is not one of the replicas in --peers (${[...raftPeers.keys()].join(", ")})`);
+  const peers = peerAddresses(
+    raftPeers,
+    opts.peerApis === undefined ? undefined : parsePeerList(opts.peerApis, "--peer-apis"),
+  );
   const self = peers.get(opts.id);
   if (self === undefined) throw new Error("unreachable");
   const api = opts.api ?? self.api;
@@ -78,7 +97,8 @@ function positiveInteger(text: string, flag: string): number {
 
 function nonNegativeInteger(text: string, flag: string): number {
   const value = Number(text);
-  if (!Number.isInteger(value) || value < 0) throw new Error(`${flag} must be a whole number, 0 or more, got "${text}"`);
+  if (!Number.isInteger(value) || value < 0)
+    throw new Error(`${flag} must be a whole number, 0 or more, got "${text}"`);
   return value;
 }
 

@@ -44,7 +44,13 @@ export class AgentProcesses {
     const regions = options.regions ?? defaultRegions;
     for (let i = 0; i < regions.length; i++) {
       const port = options.ports === "random" ? await freePort(host) : 9101 + i;
-      const agent: AgentProcess = { region: regions[i], httpAddress: `${host}:${port}`, nodes: options.nodesPerRegion ?? 3, child: null, exited: Promise.resolve(null) };
+      const agent: AgentProcess = {
+        region: regions[i],
+        httpAddress: `${host}:${port}`,
+        nodes: options.nodesPerRegion ?? 3,
+        child: null,
+        exited: Promise.resolve(null),
+      };
       set.agents.push(agent);
       set.spawnAgent(agent);
     }
@@ -92,17 +98,25 @@ export class AgentProcesses {
   private spawnAgent(agent: AgentProcess): void {
     const args = [
       agentEntry(),
-      "--region", agent.region,
-      "--nodes", String(agent.nodes),
-      "--cpu", String(this.options.cpuMillicores ?? 8000),
-      "--memory", String(this.options.memoryMib ?? 16384),
-      "--endpoints", this.options.endpoints,
-      "--http", agent.httpAddress,
+      "--region",
+      agent.region,
+      "--nodes",
+      String(agent.nodes),
+      "--cpu",
+      String(this.options.cpuMillicores ?? 8000),
+      "--memory",
+      String(this.options.memoryMib ?? 16384),
+      "--endpoints",
+      this.options.endpoints,
+      "--http",
+      agent.httpAddress,
       ...(this.options.extraArgs ?? []),
     ];
     const logDir = this.options.logDir;
     const inherit = logDir === "inherit";
-    const child = spawn(process.execPath, args, { stdio: ["ignore", inherit ? "inherit" : "ignore", inherit ? "inherit" : "pipe"] });
+    const child = spawn(process.execPath, args, {
+      stdio: ["ignore", inherit ? "inherit" : "ignore", inherit ? "inherit" : "pipe"],
+    });
     if (typeof logDir === "string" && !inherit && child.stderr !== null) {
       mkdirSync(logDir, { recursive: true });
       const stream = createWriteStream(path.join(logDir, `agent-${agent.region}.log`), { flags: "a" });

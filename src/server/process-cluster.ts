@@ -102,7 +102,9 @@ export class ProcessCluster {
     if (this.options.wipe === true) rmSync(this.options.dataRoot, { recursive: true, force: true });
     for (let i = 1; i <= count; i++) {
       const id = `r${i}`;
-      const [raftPort, apiPort, httpPort] = random ? [await freePort(host), await freePort(host), await freePort(host)] : [7000 + i, 50050 + i, 8079 + i];
+      const [raftPort, apiPort, httpPort] = random
+        ? [await freePort(host), await freePort(host), await freePort(host)]
+        : [7000 + i, 50050 + i, 8079 + i];
       const logDir = this.options.logDir;
       const logFile = typeof logDir === "string" && logDir !== "inherit" ? path.join(logDir, `${id}.log`) : null;
       this.replicas.push({
@@ -124,12 +126,18 @@ export class ProcessCluster {
     mkdirSync(replica.dataDir, { recursive: true });
     const args = [
       serverEntry(),
-      "--id", replica.id,
-      "--peers", peers,
-      "--peer-apis", peerApis,
-      "--api", replica.apiAddress,
-      "--metrics", replica.metricsAddress,
-      "--data-dir", replica.dataDir,
+      "--id",
+      replica.id,
+      "--peers",
+      peers,
+      "--peer-apis",
+      peerApis,
+      "--api",
+      replica.apiAddress,
+      "--metrics",
+      replica.metricsAddress,
+      "--data-dir",
+      replica.dataDir,
       ...(this.options.extraArgs ?? []),
     ];
     const inherit = this.options.logDir === "inherit";
@@ -171,4 +179,3 @@ export function serverEntry(): string {
   if (existsSync(fromSource)) return fromSource;
   throw new Error(`cannot find the compiled orchestrator (looked at ${compiled} and ${fromSource}); run npm run build`);
 }
-

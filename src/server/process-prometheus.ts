@@ -65,7 +65,9 @@ export class PrometheusProcess {
       `--log.level=${options.logLevel ?? "info"}`,
     ];
     const inherit = options.logDir === "inherit";
-    const child = spawn(resolved, args, { stdio: ["ignore", inherit ? "inherit" : "ignore", inherit ? "inherit" : "pipe"] });
+    const child = spawn(resolved, args, {
+      stdio: ["ignore", inherit ? "inherit" : "ignore", inherit ? "inherit" : "pipe"],
+    });
     const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
     const prometheus = new PrometheusProcess(child, options.listenAddress, exited);
     prometheus.captureLog(options.logDir ?? null);
@@ -84,7 +86,9 @@ export class PrometheusProcess {
 
   /** The base URL of the web UI and HTTP API. */
   get url(): string {
-    const host = this.listenAddress.startsWith("0.0.0.0:") ? `127.0.0.1:${this.listenAddress.slice("0.0.0.0:".length)}` : this.listenAddress;
+    const host = this.listenAddress.startsWith("0.0.0.0:")
+      ? `127.0.0.1:${this.listenAddress.slice("0.0.0.0:".length)}`
+      : this.listenAddress;
     return `http://${host}`;
   }
 
@@ -123,14 +127,20 @@ export class PrometheusProcess {
     let exitCode: number | null | undefined;
     void this.exited.then((code) => (exitCode = code));
     for (;;) {
-      if (exitCode !== undefined) throw new Error(`prometheus exited (code ${exitCode}) before it was ready on ${this.listenAddress}:\n${this.logTail.join("\n")}`);
+      if (exitCode !== undefined)
+        throw new Error(
+          `prometheus exited (code ${exitCode}) before it was ready on ${this.listenAddress}:\n${this.logTail.join("\n")}`,
+        );
       try {
         const response = await fetch(`${this.url}/-/ready`, { signal: AbortSignal.timeout(1_000) });
         if (response.ok) return;
       } catch {
         // Not listening yet.
       }
-      if (Date.now() >= deadline) throw new Error(`prometheus was not ready on ${this.listenAddress} after ${timeoutMs} ms:\n${this.logTail.join("\n")}`);
+      if (Date.now() >= deadline)
+        throw new Error(
+          `prometheus was not ready on ${this.listenAddress} after ${timeoutMs} ms:\n${this.logTail.join("\n")}`,
+        );
       await new Promise((resolve) => setTimeout(resolve, readyPollMs));
     }
   }
@@ -138,7 +148,12 @@ export class PrometheusProcess {
 
 /** The absolute path of `name` (a bare name is looked up on PATH), or null when there is none. */
 export function findExecutable(name: string, envPath: string = process.env.PATH ?? ""): string | null {
-  const candidates = name.includes(path.sep) ? [path.resolve(name)] : envPath.split(path.delimiter).filter((dir) => dir !== "").map((dir) => path.join(dir, name));
+  const candidates = name.includes(path.sep)
+    ? [path.resolve(name)]
+    : envPath
+        .split(path.delimiter)
+        .filter((dir) => dir !== "")
+        .map((dir) => path.join(dir, name));
   for (const candidate of candidates) {
     try {
       accessSync(candidate, constants.X_OK);

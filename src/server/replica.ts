@@ -73,13 +73,21 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
     notReadyReason() {
       const status = node.status();
       if (status.leader === "") return "no leader known yet";
-      if (status.applied < node.startCommitIndex) return `catching up: applied ${status.applied} of ${node.startCommitIndex}`;
+      if (status.applied < node.startCommitIndex)
+        return `catching up: applied ${status.applied} of ${node.startCommitIndex}`;
       return null;
     },
   });
   const status = node.status();
   logger.info(
-    { term: status.term, role: status.role, api: options.apiAddress, metrics: options.metricsAddress, dataDir: options.dataDir, peers: Object.fromEntries(options.peers) },
+    {
+      term: status.term,
+      role: status.role,
+      api: options.apiAddress,
+      metrics: options.metricsAddress,
+      dataDir: options.dataDir,
+      peers: Object.fromEntries(options.peers),
+    },
     "replica started",
   );
   return {

@@ -36,11 +36,17 @@ afterAll(async () => {
 
 describe("node agent across a leader failover", () => {
   it("keeps its containers without duplicates, re-delivers reports and follows the new leader", async () => {
-    await waitFor(() => agent.nodeIds.every((id) => cluster.leader()?.fsm.getNode(id)?.status === "ready"), "nodes registered");
+    await waitFor(
+      () => agent.nodeIds.every((id) => cluster.leader()?.fsm.getNode(id)?.status === "ready"),
+      "nodes registered",
+    );
     await deploy(cluster, "shop", 4);
     await place(cluster, "shop", { "shop-0": "fo-n1", "shop-1": "fo-n2", "shop-2": "fo-n3", "shop-3": "fo-n1" });
     const ids = ["shop-0", "shop-1", "shop-2", "shop-3"];
-    await waitFor(() => ids.every((id) => cluster.leader()?.fsm.getContainer(id)?.state === "running"), "four running containers");
+    await waitFor(
+      () => ids.every((id) => cluster.leader()?.fsm.getContainer(id)?.state === "running"),
+      "four running containers",
+    );
     const incarnations = new Map(agent.containers().map((c) => [c.containerId, c.incarnation]));
     expect(incarnations.size).toBe(4);
 
@@ -52,9 +58,20 @@ describe("node agent across a leader failover", () => {
 
     const next = await cluster.waitForLeader();
     expect(next.id).not.toBe(old.id);
-    await waitFor(() => next.fsm.getContainer("shop-3")?.state === "failed", "the crash reported to the new leader", 15_000);
-    await waitFor(() => agent.connected() && agent.revision() >= next.fsm.revision, "the agent watching the new leader", 15_000);
-    await waitFor(() => agent.nodeIds.every((id) => next.heartbeats.lastSeen(id) !== undefined), "heartbeats on the new leader");
+    await waitFor(
+      () => next.fsm.getContainer("shop-3")?.state === "failed",
+      "the crash reported to the new leader",
+      15_000,
+    );
+    await waitFor(
+      () => agent.connected() && agent.revision() >= next.fsm.revision,
+      "the agent watching the new leader",
+      15_000,
+    );
+    await waitFor(
+      () => agent.nodeIds.every((id) => next.heartbeats.lastSeen(id) !== undefined),
+      "heartbeats on the new leader",
+    );
 
     // New work comes from the new leader.
     await cluster.propose({ kind: "scale", scale: { name: "shop", replicas: 5 } }, "scale");
@@ -65,11 +82,18 @@ describe("node agent across a leader failover", () => {
     // The crash keeps shop-3 assigned to fo-n1 and down on the agent: the same crashed instance,
     // not restarted by the agent, until the leader decides to.
     expect(next.fsm.getContainer("shop-3")).toMatchObject({ node: "fo-n1", state: "failed", restartCount: 0 });
-    expect(agent.containers().find((c) => c.containerId === "shop-3")).toMatchObject({ state: "failed", generation: 0, incarnation: incarnations.get("shop-3") });
+    expect(agent.containers().find((c) => c.containerId === "shop-3")).toMatchObject({
+      state: "failed",
+      generation: 0,
+      incarnation: incarnations.get("shop-3"),
+    });
     // The new leader restarts it (as its health controller would), with a short back-off.
     const notBeforeMs = Date.now() + 300;
     await cluster.propose(
-      { kind: "restart-container", restartContainer: { containerId: "shop-3", delayMs: 300, notBeforeMs, backoffStep: 1, reason: "test: crashed" } },
+      {
+        kind: "restart-container",
+        restartContainer: { containerId: "shop-3", delayMs: 300, notBeforeMs, backoffStep: 1, reason: "test: crashed" },
+      },
       "restart-container",
     );
     await waitFor(() => next.fsm.getContainer("shop-3")?.state === "running", "shop-3 running again after its restart");
@@ -81,7 +105,8 @@ describe("node agent across a leader failover", () => {
     const local = agent.containers();
     expect(local.map((c) => c.containerId).sort()).toEqual(["shop-0", "shop-1", "shop-2", "shop-3", "shop-4"]);
     // The same instances as before the failover: nothing was restarted or started twice.
-    for (const id of ["shop-0", "shop-1", "shop-2"]) expect(local.find((c) => c.containerId === id)?.incarnation).toBe(incarnations.get(id));
+    for (const id of ["shop-0", "shop-1", "shop-2"])
+      expect(local.find((c) => c.containerId === id)?.incarnation).toBe(incarnations.get(id));
     for (const c of local) expect(c.state).toBe("running");
     // The cluster's view agrees: each running container is assigned once, on the node that runs it.
     for (const c of local) expect(next.fsm.getContainer(c.containerId)?.node).toBe(c.nodeId);

@@ -97,7 +97,10 @@ describe("node agent against a three-replica cluster", () => {
     await waitFor(() => leaderFsm().getNode("run-n2")?.status === "ready", "nodes registered");
     await deploy(cluster, "web", 3);
     expect(await place(cluster, "web", { "web-0": "run-n1", "web-1": "run-n2", "web-2": "run-n1" })).toBe(3);
-    await waitFor(() => ["web-0", "web-1", "web-2"].every((id) => leaderFsm().getContainer(id)?.state === "running"), "three running containers");
+    await waitFor(
+      () => ["web-0", "web-1", "web-2"].every((id) => leaderFsm().getContainer(id)?.state === "running"),
+      "three running containers",
+    );
     expect(leaderFsm().getContainer("web-0")?.health).toBe("healthy");
     expect(await health(handle, "web-0")).toBe(200);
     expect(await health(handle, "web-1", "/healthz")).toBe(200); // the deployment's default health-check path
@@ -108,7 +111,9 @@ describe("node agent against a three-replica cluster", () => {
     const metrics = await (await fetch(`http://${handle.httpAddress}/metrics`)).text();
     expect(metrics).toMatch(/orchestrator_agent_containers\{state="running",agent="agent-run",region="eu-west-1"\} 3/);
     expect(metrics).toMatch(/orchestrator_agent_nodes\{status="alive",agent="agent-run",region="eu-west-1"\} 2/);
-    expect(metrics).toMatch(/orchestrator_agent_reports_total\{outcome="applied",agent="agent-run",region="eu-west-1"\} \d+/);
+    expect(metrics).toMatch(
+      /orchestrator_agent_reports_total\{outcome="applied",agent="agent-run",region="eu-west-1"\} \d+/,
+    );
     expect(await (await fetch(`http://${handle.httpAddress}/healthz`)).text()).toBe("ok\n");
   });
 
@@ -140,7 +145,16 @@ describe("node agent against a three-replica cluster", () => {
     expect(first.generation).toBe(0);
     // What the health controller will do: mark it restarting (restart count 1).
     await cluster.propose(
-      { kind: "container-status", containerStatus: { containerId: "job-0", nodeId: "rst-n1", state: PbContainerState.CONTAINER_STATE_RESTARTING, health: HealthState.HEALTH_STATE_UNSPECIFIED, message: "test" } },
+      {
+        kind: "container-status",
+        containerStatus: {
+          containerId: "job-0",
+          nodeId: "rst-n1",
+          state: PbContainerState.CONTAINER_STATE_RESTARTING,
+          health: HealthState.HEALTH_STATE_UNSPECIFIED,
+          message: "test",
+        },
+      },
       "container-status",
     );
     await waitFor(() => handle.containers()[0]?.generation === 1, "a new instance");
@@ -160,7 +174,9 @@ describe("node agent against a three-replica cluster", () => {
     expect(await post(handle, "/faults/containers/svc-0/healthy")).toBe(200);
     expect(await health(handle, "svc-0")).toBe(200);
     expect(await post(handle, "/faults/containers/svc-0/hang")).toBe(200);
-    await expect(fetch(`http://${handle.httpAddress}/containers/svc-0/health`, { signal: AbortSignal.timeout(300) })).rejects.toThrow();
+    await expect(
+      fetch(`http://${handle.httpAddress}/containers/svc-0/health`, { signal: AbortSignal.timeout(300) }),
+    ).rejects.toThrow();
     expect(await post(handle, "/faults/containers/svc-0/healthy")).toBe(200);
     expect(await health(handle, "svc-0")).toBe(200);
     const crashedInstance = handle.containers()[0].incarnation;
@@ -172,14 +188,25 @@ describe("node agent against a three-replica cluster", () => {
     await waitFor(() => handle.revision() >= failedAt, "the agent to see svc-0 failed");
     expect(leaderFsm().getContainer("svc-0")).toMatchObject({ node: "flt-n1", state: "failed", restartCount: 0 });
     expect(leaderFsm().getNode("flt-n1")?.allocated).toEqual({ cpuMillicores: 500, memoryMib: 256 });
-    expect(handle.containers()).toMatchObject([{ containerId: "svc-0", state: "failed", generation: 0, incarnation: crashedInstance }]);
+    expect(handle.containers()).toMatchObject([
+      { containerId: "svc-0", state: "failed", generation: 0, incarnation: crashedInstance },
+    ]);
     expect(await health(handle, "svc-0")).toBe(503);
     expect(await post(handle, "/faults/containers/svc-0/crash")).toBe(409);
     expect(await post(handle, "/faults/containers/svc-0/reboot")).toBe(404);
     expect((await fetch(`http://${handle.httpAddress}/faults/containers/svc-0/crash`)).status).toBe(405);
     // What the health controller does: restart it in place (here at once).
     const restart = await cluster.propose(
-      { kind: "restart-container", restartContainer: { containerId: "svc-0", delayMs: 0, notBeforeMs: Date.now(), backoffStep: 1, reason: "test: crashed" } },
+      {
+        kind: "restart-container",
+        restartContainer: {
+          containerId: "svc-0",
+          delayMs: 0,
+          notBeforeMs: Date.now(),
+          backoffStep: 1,
+          reason: "test: crashed",
+        },
+      },
       "restart-container",
     );
     expect(restart.restartCount).toBe(1);
@@ -200,10 +227,23 @@ describe("node agent against a three-replica cluster", () => {
     // A restart of a running container (as for one that failed its health checks), with a back-off.
     const notBeforeMs = Date.now() + 1_500;
     await cluster.propose(
-      { kind: "restart-container", restartContainer: { containerId: "cron-0", delayMs: 1_500, notBeforeMs, backoffStep: 2, reason: "test: unhealthy" } },
+      {
+        kind: "restart-container",
+        restartContainer: {
+          containerId: "cron-0",
+          delayMs: 1_500,
+          notBeforeMs,
+          backoffStep: 2,
+          reason: "test: unhealthy",
+        },
+      },
       "restart-container",
     );
-    expect(leaderFsm().getContainer("cron-0")).toMatchObject({ state: "restarting", restartCount: 1, nextRestartAtMs: notBeforeMs });
+    expect(leaderFsm().getContainer("cron-0")).toMatchObject({
+      state: "restarting",
+      restartCount: 1,
+      nextRestartAtMs: notBeforeMs,
+    });
     // The old instance goes at once; the new one waits, unreported and not serving, until then.
     await waitFor(() => handle.containers()[0]?.generation === 1, "the agent to take the restart");
     const waiting = handle.containers()[0];
@@ -222,8 +262,14 @@ describe("node agent against a three-replica cluster", () => {
     }
     expect(checks).toBeGreaterThan(5);
     await waitFor(() => leaderFsm().getContainer("cron-0")?.state === "running", "cron-0 running after its back-off");
-    expect(handle.containers()).toMatchObject([{ containerId: "cron-0", state: "running", generation: 1, incarnation: waiting.incarnation }]);
-    expect(leaderFsm().getContainer("cron-0")).toMatchObject({ restartCount: 1, nextRestartAtMs: 0, health: "healthy" });
+    expect(handle.containers()).toMatchObject([
+      { containerId: "cron-0", state: "running", generation: 1, incarnation: waiting.incarnation },
+    ]);
+    expect(leaderFsm().getContainer("cron-0")).toMatchObject({
+      restartCount: 1,
+      nextRestartAtMs: 0,
+      health: "healthy",
+    });
     expect(await health(handle, "cron-0")).toBe(200);
   });
 
@@ -244,7 +290,16 @@ describe("node agent against a three-replica cluster", () => {
     expect(leaderFsm().getContainer("batch-0")).toMatchObject({ state: "failed", node: "crs-n1", restartCount: 0 });
     expect(await health(second, "batch-0")).toBe(404);
     await cluster.propose(
-      { kind: "restart-container", restartContainer: { containerId: "batch-0", delayMs: 0, notBeforeMs: Date.now(), backoffStep: 1, reason: "test: crashed" } },
+      {
+        kind: "restart-container",
+        restartContainer: {
+          containerId: "batch-0",
+          delayMs: 0,
+          notBeforeMs: Date.now(),
+          backoffStep: 1,
+          reason: "test: crashed",
+        },
+      },
       "restart-container",
     );
     await waitFor(() => leaderFsm().getContainer("batch-0")?.state === "running", "batch-0 running after the restart");
@@ -256,7 +311,10 @@ describe("node agent against a three-replica cluster", () => {
     await waitFor(() => leaderFsm().getNode("kil-n2")?.status === "ready", "nodes registered");
     await deploy(cluster, "db", 3);
     await place(cluster, "db", { "db-0": "kil-n1", "db-1": "kil-n2", "db-2": "kil-n2" });
-    await waitFor(() => ["db-0", "db-1", "db-2"].every((id) => leaderFsm().getContainer(id)?.state === "running"), "db running");
+    await waitFor(
+      () => ["db-0", "db-1", "db-2"].every((id) => leaderFsm().getContainer(id)?.state === "running"),
+      "db running",
+    );
     expect(await post(handle, "/faults/nodes/kil-n2/kill")).toBe(200);
     expect(await post(handle, "/faults/nodes/kil-n2/kill")).toBe(409);
     expect(await post(handle, "/faults/nodes/nope-n9/kill")).toBe(404);
@@ -280,6 +338,11 @@ describe("node agent against a three-replica cluster", () => {
     expect(await health(handle, "db-1")).toBe(200);
     await waitFor(() => (leader.heartbeats.lastSeen("kil-n2") ?? 0) > killedAt, "heartbeats from the revived node");
     await waitFor(() => handle.containers().length === 2, "db-2 dropped by the agent");
-    expect(handle.containers().map((c) => c.containerId).sort()).toEqual(["db-0", "db-1"]);
+    expect(
+      handle
+        .containers()
+        .map((c) => c.containerId)
+        .sort(),
+    ).toEqual(["db-0", "db-1"]);
   });
 });

@@ -44,9 +44,16 @@ function clientAt(address: string): AgentServiceClient {
 /** The client's methods as promises (the generated overloads defeat generic inference). */
 function rpc(client: AgentServiceClient) {
   const promised =
-    <Req, Res>(method: (request: Req, callback: (error: grpc.ServiceError | null, response: Res) => void) => grpc.ClientUnaryCall) =>
+    <Req, Res>(
+      method: (
+        request: Req,
+        callback: (error: grpc.ServiceError | null, response: Res) => void,
+      ) => grpc.ClientUnaryCall,
+    ) =>
     (request: Req): Promise<Res> =>
-      new Promise((resolve, reject) => method.call(client, request, (error, response) => (error === null ? resolve(response) : reject(error))));
+      new Promise((resolve, reject) =>
+        method.call(client, request, (error, response) => (error === null ? resolve(response) : reject(error))),
+      );
   return {
     register: promised<RegisterRequest, RegisterResponse>(client.register),
     heartbeat: promised<HeartbeatRequest, HeartbeatResponse>(client.heartbeat),
@@ -54,7 +61,12 @@ function rpc(client: AgentServiceClient) {
   };
 }
 
-const spec = (nodeId: string, region = "us-east-1") => ({ nodeId, region, capacity: { cpuMillicores: 8000, memoryMib: 16384 }, agentAddress });
+const spec = (nodeId: string, region = "us-east-1") => ({
+  nodeId,
+  region,
+  capacity: { cpuMillicores: 8000, memoryMib: 16384 },
+  agentAddress,
+});
 
 async function leaderClient(): Promise<AgentServiceClient> {
   return clientAt((await cluster.waitForLeader()).apiAddress);
@@ -64,15 +76,30 @@ describe("AgentService", () => {
   it("a follower answers every RPC with UNAVAILABLE and the leader's id and address", async () => {
     const leader = await cluster.waitForLeader();
     const follower = clientAt(cluster.followers()[0].apiAddress);
-    await waitFor(() => cluster.followers().every((f) => f.node.leaderId() === leader.id), "followers knowing the leader");
+    await waitFor(
+      () => cluster.followers().every((f) => f.node.leaderId() === leader.id),
+      "followers knowing the leader",
+    );
     const expectRedirect = (error: grpc.ServiceError) => {
       expect(error.code).toBe(grpc.status.UNAVAILABLE);
       expect(error.metadata.get("x-leader-id")).toEqual([leader.id]);
       expect(error.metadata.get("x-leader-address")).toEqual([leader.apiAddress]);
     };
-    expectRedirect(await rpc(follower).register({ agentId: "a", nodes: [spec("svc-n1")] }).catch((e: grpc.ServiceError) => e) as grpc.ServiceError);
-    expectRedirect(await rpc(follower).heartbeat({ agentId: "a", nodeIds: ["svc-n1"] }).catch((e: grpc.ServiceError) => e) as grpc.ServiceError);
-    expectRedirect(await rpc(follower).reportStatus({ agentId: "a", reports: [] }).catch((e: grpc.ServiceError) => e) as grpc.ServiceError);
+    expectRedirect(
+      (await rpc(follower)
+        .register({ agentId: "a", nodes: [spec("svc-n1")] })
+        .catch((e: grpc.ServiceError) => e)) as grpc.ServiceError,
+    );
+    expectRedirect(
+      (await rpc(follower)
+        .heartbeat({ agentId: "a", nodeIds: ["svc-n1"] })
+        .catch((e: grpc.ServiceError) => e)) as grpc.ServiceError,
+    );
+    expectRedirect(
+      (await rpc(follower)
+        .reportStatus({ agentId: "a", reports: [] })
+        .catch((e: grpc.ServiceError) => e)) as grpc.ServiceError,
+    );
     const streamError = await new Promise<grpc.ServiceError>((resolve) => {
       const stream = follower.watchAssignments({ agentId: "a", nodeIds: ["svc-n1"] });
       stream.on("data", () => undefined);
@@ -83,7 +110,11 @@ describe("AgentService", () => {
 
   it("refuses malformed requests with INVALID_ARGUMENT and a message naming the problem", async () => {
     const client = await leaderClient();
-    const failure = (p: Promise<unknown>) => p.then(() => null, (e: grpc.ServiceError) => e);
+    const failure = (p: Promise<unknown>) =>
+      p.then(
+        () => null,
+        (e: grpc.ServiceError) => e,
+      );
     const noNodes = await failure(rpc(client).heartbeat({ agentId: "a", nodeIds: [] }));
     expect(noNodes?.code).toBe(grpc.status.INVALID_ARGUMENT);
     const twice = await failure(rpc(client).heartbeat({ agentId: "a", nodeIds: ["x-n1", "x-n1"] }));
@@ -96,7 +127,13 @@ describe("AgentService", () => {
     const tooMany = await failure(
       rpc(client).reportStatus({
         agentId: "a",
-        reports: Array.from({ length: 1001 }, (_, i) => ({ containerId: `c-${i}`, nodeId: "x-n1", state: ContainerState.CONTAINER_STATE_RUNNING, health: 0, message: "" })),
+        reports: Array.from({ length: 1001 }, (_, i) => ({
+          containerId: `c-${i}`,
+          nodeId: "x-n1",
+          state: ContainerState.CONTAINER_STATE_RUNNING,
+          health: 0,
+          message: "",
+        })),
       }),
     );
     expect(tooMany?.code).toBe(grpc.status.INVALID_ARGUMENT);
@@ -118,7 +155,9 @@ describe("AgentService", () => {
     ]);
     const again = await rpc(client).register({ agentId: "a", nodes: [spec("hb-n1")] });
     expect(again.nodes).toEqual([{ nodeId: "hb-n1", created: false }]);
-    const other = await rpc(client).register({ agentId: "a", nodes: [spec("hb-n1", "eu-west-1")] }).catch((e: grpc.ServiceError) => e);
+    const other = await rpc(client)
+      .register({ agentId: "a", nodes: [spec("hb-n1", "eu-west-1")] })
+      .catch((e: grpc.ServiceError) => e);
     expect((other as grpc.ServiceError).code).toBe(grpc.status.FAILED_PRECONDITION);
 
     const before = Date.now();
@@ -127,7 +166,13 @@ describe("AgentService", () => {
     expect(leader.heartbeats.lastSeen("hb-n1")).toBeGreaterThanOrEqual(before);
     expect(leader.heartbeats.lastSeen("hb-unknown")).toBeUndefined();
 
-    await cluster.propose({ kind: "set-node-status", setNodeStatus: { nodeId: "hb-n2", status: NodeStatus.NODE_STATUS_DOWN, reason: "test" } }, "set-node-status");
+    await cluster.propose(
+      {
+        kind: "set-node-status",
+        setNodeStatus: { nodeId: "hb-n2", status: NodeStatus.NODE_STATUS_DOWN, reason: "test" },
+      },
+      "set-node-status",
+    );
     const afterDown = await rpc(client).heartbeat({ agentId: "a", nodeIds: ["hb-n1", "hb-n2"] });
     expect(afterDown.reregisterNodeIds).toEqual(["hb-n2"]);
     await rpc(client).register({ agentId: "a", nodes: [spec("hb-n2")] });
@@ -142,10 +187,34 @@ describe("AgentService", () => {
     const response = await rpc(client).reportStatus({
       agentId: "a",
       reports: [
-        { containerId: "rep-0", nodeId: "rep-n1", state: ContainerState.CONTAINER_STATE_RUNNING, health: ContainerHealth.CONTAINER_HEALTH_HEALTHY, message: "" },
-        { containerId: "rep-0", nodeId: "other-n1", state: ContainerState.CONTAINER_STATE_STOPPED, health: 0, message: "" },
-        { containerId: "ghost-7", nodeId: "rep-n1", state: ContainerState.CONTAINER_STATE_RUNNING, health: 0, message: "" },
-        { containerId: "rep-0", nodeId: "rep-n1", state: ContainerState.CONTAINER_STATE_PENDING, health: 0, message: "" },
+        {
+          containerId: "rep-0",
+          nodeId: "rep-n1",
+          state: ContainerState.CONTAINER_STATE_RUNNING,
+          health: ContainerHealth.CONTAINER_HEALTH_HEALTHY,
+          message: "",
+        },
+        {
+          containerId: "rep-0",
+          nodeId: "other-n1",
+          state: ContainerState.CONTAINER_STATE_STOPPED,
+          health: 0,
+          message: "",
+        },
+        {
+          containerId: "ghost-7",
+          nodeId: "rep-n1",
+          state: ContainerState.CONTAINER_STATE_RUNNING,
+          health: 0,
+          message: "",
+        },
+        {
+          containerId: "rep-0",
+          nodeId: "rep-n1",
+          state: ContainerState.CONTAINER_STATE_PENDING,
+          health: 0,
+          message: "",
+        },
       ],
     });
     expect(response.results.map((r) => r.outcome)).toEqual([
@@ -161,7 +230,15 @@ describe("AgentService", () => {
     // Going back is refused by the FSM's lifecycle, and says so.
     const back = await rpc(client).reportStatus({
       agentId: "a",
-      reports: [{ containerId: "rep-0", nodeId: "rep-n1", state: ContainerState.CONTAINER_STATE_STARTING, health: 0, message: "" }],
+      reports: [
+        {
+          containerId: "rep-0",
+          nodeId: "rep-n1",
+          state: ContainerState.CONTAINER_STATE_STARTING,
+          health: 0,
+          message: "",
+        },
+      ],
     });
     expect(back.results[0]).toMatchObject({ outcome: ReportOutcome.REPORT_OUTCOME_REFUSED });
     expect(back.results[0].message).toMatch(/cannot go from running to starting/);
@@ -183,11 +260,16 @@ describe("AgentService", () => {
     expect(snapshots[0].nodes.every((n) => n.assignments.length === 0)).toBe(true);
 
     await deploy(cluster, "wa", 20);
-    const placements = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`wa-${i}`, i % 2 === 0 ? "wa-n1" : "wa-n2"]));
+    const placements = Object.fromEntries(
+      Array.from({ length: 20 }, (_, i) => [`wa-${i}`, i % 2 === 0 ? "wa-n1" : "wa-n2"]),
+    );
     const countBefore = snapshots.length;
     // Twenty separate plans, proposed at once: a burst of commits touching our nodes.
     await Promise.all(Object.entries(placements).map(([id, nodeId]) => place(cluster, "wa", { [id]: nodeId })));
-    await waitFor(() => snapshots.at(-1)!.nodes.reduce((sum, n) => sum + n.assignments.length, 0) === 20, "all twenty in a snapshot");
+    await waitFor(
+      () => snapshots.at(-1)!.nodes.reduce((sum, n) => sum + n.assignments.length, 0) === 20,
+      "all twenty in a snapshot",
+    );
     expect(snapshots.length - countBefore).toBeLessThan(20);
     const last = snapshots.at(-1)!;
     const n1 = last.nodes.find((n) => n.nodeId === "wa-n1")!;
@@ -203,12 +285,20 @@ describe("AgentService", () => {
       restartCount: 0,
       nextRestartAtMs: 0,
     });
-    for (let i = 1; i < snapshots.length; i++) expect(snapshots[i].revision).toBeGreaterThanOrEqual(snapshots[i - 1].revision);
+    for (let i = 1; i < snapshots.length; i++)
+      expect(snapshots[i].revision).toBeGreaterThanOrEqual(snapshots[i - 1].revision);
 
     // Scaling down marks the surplus wanted stopped: the next snapshot says so.
     await cluster.propose({ kind: "scale", scale: { name: "wa", replicas: 19 } }, "scale");
     await waitFor(
-      () => snapshots.at(-1)!.nodes.some((n) => n.assignments.some((a) => a.containerId === "wa-19" && a.desiredState === DesiredState.DESIRED_STATE_STOPPED)),
+      () =>
+        snapshots
+          .at(-1)!
+          .nodes.some((n) =>
+            n.assignments.some(
+              (a) => a.containerId === "wa-19" && a.desiredState === DesiredState.DESIRED_STATE_STOPPED,
+            ),
+          ),
       "wa-19 wanted stopped in a snapshot",
     );
 

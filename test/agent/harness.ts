@@ -43,19 +43,32 @@ export class TestCluster {
   static async start(count = 3): Promise<TestCluster> {
     const dataRoot = mkdtempSync(join(tmpdir(), "agent-test-"));
     const peers = new Map<string, PeerAddresses>();
-    for (let i = 1; i <= count; i++) peers.set(`r${i}`, { raft: `127.0.0.1:${await freePort()}`, api: `127.0.0.1:${await freePort()}` });
+    for (let i = 1; i <= count; i++)
+      peers.set(`r${i}`, { raft: `127.0.0.1:${await freePort()}`, api: `127.0.0.1:${await freePort()}` });
     const cluster = new TestCluster([], dataRoot);
     for (const [id, addresses] of peers) {
       const logger = createLogger({ replica: id }, logLevel);
       const fsm = new ClusterFsm();
-      const node = await RaftNode.open({ id, peers, dataDir: join(dataRoot, id), logger, stateMachine: fsm, tickMs: 10 });
+      const node = await RaftNode.open({
+        id,
+        peers,
+        dataDir: join(dataRoot, id),
+        logger,
+        stateMachine: fsm,
+        tickMs: 10,
+      });
       await node.start();
       const heartbeats = new NodeHeartbeats();
       const server = new grpc.Server();
-      server.addService(OrchestratorServiceService, createOrchestratorService({ node, fsm, watchHub: new WatchHub(fsm), logger }));
+      server.addService(
+        OrchestratorServiceService,
+        createOrchestratorService({ node, fsm, watchHub: new WatchHub(fsm), logger }),
+      );
       registerAgentService(server, { node, fsm, logger, heartbeats });
       await new Promise<void>((resolve, reject) =>
-        server.bindAsync(addresses.api, grpc.ServerCredentials.createInsecure(), (error) => (error === null ? resolve() : reject(error))),
+        server.bindAsync(addresses.api, grpc.ServerCredentials.createInsecure(), (error) =>
+          error === null ? resolve() : reject(error),
+        ),
       );
       cluster.servers.set(id, server);
       cluster.replicas.push({ id, apiAddress: addresses.api, node, fsm, heartbeats, alive: true });
@@ -89,7 +102,8 @@ export class TestCluster {
       try {
         return await new CommandProposer(leader.node).propose(undefined, body, kind);
       } catch (error) {
-        if (!(error instanceof OrchestratorError) || error.code !== "UNAVAILABLE" || performance.now() > deadline) throw error;
+        if (!(error instanceof OrchestratorError) || error.code !== "UNAVAILABLE" || performance.now() > deadline)
+          throw error;
         await new Promise((r) => setTimeout(r, 20));
       }
     }
@@ -110,7 +124,11 @@ export class TestCluster {
   }
 }
 
-export async function waitFor(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+export async function waitFor(
+  condition: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   while (!(await condition())) {
     if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
@@ -138,7 +156,11 @@ export async function deploy(cluster: TestCluster, name: string, replicas: numbe
 }
 
 /** Places containers of `deployment` on nodes: `placements` maps container id to node id. */
-export async function place(cluster: TestCluster, deployment: string, placements: Record<string, string>): Promise<number> {
+export async function place(
+  cluster: TestCluster,
+  deployment: string,
+  placements: Record<string, string>,
+): Promise<number> {
   const leader = await cluster.waitForLeader();
   const version = leader.fsm.getDeployment(deployment)?.deployment.version ?? 0;
   const value = await cluster.propose(

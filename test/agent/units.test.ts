@@ -36,7 +36,9 @@ describe("NodeHeartbeats", () => {
 describe("Backoff", () => {
   it("grows by its factor to its cap, jittered into [d/2, d], and resets", () => {
     const backoff = new Backoff({ initialMs: 100, factor: 2, maxMs: 400 }, () => 0.999_999);
-    expect([backoff.nextDelayMs(), backoff.nextDelayMs(), backoff.nextDelayMs(), backoff.nextDelayMs()]).toEqual([100, 200, 400, 400]);
+    expect([backoff.nextDelayMs(), backoff.nextDelayMs(), backoff.nextDelayMs(), backoff.nextDelayMs()]).toEqual([
+      100, 200, 400, 400,
+    ]);
     backoff.reset();
     expect(new Backoff({ initialMs: 100, factor: 2, maxMs: 400 }, () => 0).nextDelayMs()).toBe(50);
   });
@@ -62,7 +64,20 @@ describe("LeaderTargets", () => {
 describe("node-agent flags", () => {
   it("parses the contract's example, with deterministic node ids", () => {
     const options = parseAgentArgs(
-      ["--region", "eu-west-1", "--nodes", "3", "--cpu", "8000", "--memory", "16384", "--endpoints", "127.0.0.1:50051,127.0.0.1:50052,127.0.0.1:50053", "--http", "127.0.0.1:9102"],
+      [
+        "--region",
+        "eu-west-1",
+        "--nodes",
+        "3",
+        "--cpu",
+        "8000",
+        "--memory",
+        "16384",
+        "--endpoints",
+        "127.0.0.1:50051,127.0.0.1:50052,127.0.0.1:50053",
+        "--http",
+        "127.0.0.1:9102",
+      ],
       {},
     );
     expect(options).toMatchObject({
@@ -81,8 +96,15 @@ describe("node-agent flags", () => {
   });
 
   it("takes defaults from the region and ORCH_ENDPOINTS", () => {
-    const options = parseAgentArgs(["--region", "ap-southeast-1", "--node-prefix", "edge", "--start-delay-ms", "0"], { ORCH_ENDPOINTS: "10.0.0.1:50051" });
-    expect(options).toMatchObject({ httpAddress: "127.0.0.1:9103", endpoints: ["10.0.0.1:50051"], nodePrefix: "edge", startDelayMs: 0 });
+    const options = parseAgentArgs(["--region", "ap-southeast-1", "--node-prefix", "edge", "--start-delay-ms", "0"], {
+      ORCH_ENDPOINTS: "10.0.0.1:50051",
+    });
+    expect(options).toMatchObject({
+      httpAddress: "127.0.0.1:9103",
+      endpoints: ["10.0.0.1:50051"],
+      nodePrefix: "edge",
+      startDelayMs: 0,
+    });
   });
 
   it("refuses bad values with a usage error that names the flag", () => {
@@ -102,7 +124,10 @@ describe("SimRuntime", () => {
 
   function runtime(): { runtime: SimRuntime; changes: string[] } {
     const changes: string[] = [];
-    const sim = new SimRuntime({ startDelayMs: 100, onChange: (c: InstanceChange) => changes.push(`${c.state}@${Date.now()}`) });
+    const sim = new SimRuntime({
+      startDelayMs: 100,
+      onChange: (c: InstanceChange) => changes.push(`${c.state}@${Date.now()}`),
+    });
     return { runtime: sim, changes };
   }
 

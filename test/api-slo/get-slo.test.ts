@@ -20,7 +20,8 @@ async function start(feeder: FsmFeeder, nowMs: number, stub = stubNode()) {
   return { service, stub };
 }
 
-const byName = <T extends { name: string }>(windows: readonly T[]) => Object.fromEntries(windows.map((w) => [w.name, w]));
+const byName = <T extends { name: string }>(windows: readonly T[]) =>
+  Object.fromEntries(windows.map((w) => [w.name, w]));
 
 describe("GetSlo", () => {
   it("9,999 successes and 1 failure in the last 5 minutes: 0.9999 everywhere, burn rate 1, no budget left", async () => {
@@ -83,11 +84,24 @@ describe("GetSlo", () => {
     expect(slo.errorBudgetRemainingRatio).toBe(0);
     expect(slo.openOperations).toEqual([
       { deployment: "b", id: open, kind: "scale", startedAtMs: nowMs - 5_000, deadlineAtMs: nowMs - 5_000 + 60_000 },
-      { deployment: "c", id: `c-${feeder.index}`, kind: "deploy", startedAtMs: nowMs - 2_000, deadlineAtMs: nowMs - 2_000 + 60_000 },
+      {
+        deployment: "c",
+        id: `c-${feeder.index}`,
+        kind: "deploy",
+        startedAtMs: nowMs - 2_000,
+        deadlineAtMs: nowMs - 2_000 + 60_000,
+      },
     ]);
     // Last outcome per deployment, most recently finished first; c has none.
     expect(slo.recentOutcomesTotal).toBe(2);
-    expect(slo.recentOutcomes.map((o) => [o.deployment, o.lastOutcome?.kind, o.lastOutcome?.succeeded, o.lastOutcome?.finishedAtMs])).toEqual([
+    expect(
+      slo.recentOutcomes.map((o) => [
+        o.deployment,
+        o.lastOutcome?.kind,
+        o.lastOutcome?.succeeded,
+        o.lastOutcome?.finishedAtMs,
+      ]),
+    ).toEqual([
       ["b", "deploy", true, nowMs - 1_000],
       ["a", "scale", true, nowMs - 60_000],
     ]);
@@ -104,7 +118,8 @@ describe("GetSlo", () => {
     const feeder = new FsmFeeder();
     const { service } = await start(feeder, minuteStartMs);
     const slo = await service.getSlo({});
-    for (const window of slo.windows) expect(window).toMatchObject({ succeeded: 0, failed: 0, successRatio: 1, burnRate: 0 });
+    for (const window of slo.windows)
+      expect(window).toMatchObject({ succeeded: 0, failed: 0, successRatio: 1, burnRate: 0 });
     expect(slo.errorBudgetRemainingRatio).toBe(1);
     expect(slo.errorBudgetAllowedFailures).toBe(0);
     expect(slo.errorBudgetConsumedRatio).toBe(0);
@@ -115,7 +130,8 @@ describe("GetSlo", () => {
     const feeder = new FsmFeeder();
     const nowMs = minuteStartMs;
     const count = sloApiLimits.recentOutcomesMax + 5;
-    for (let i = 0; i < count; i += 1) feeder.outcome(feeder.deploy(`d${i}`, nowMs - 10_000 + i), true, nowMs - 5_000 + i);
+    for (let i = 0; i < count; i += 1)
+      feeder.outcome(feeder.deploy(`d${i}`, nowMs - 10_000 + i), true, nowMs - 5_000 + i);
     const { service } = await start(feeder, nowMs);
     const slo = await service.getSlo({ stale: true });
     expect(slo.recentOutcomesTotal).toBe(count);

@@ -69,18 +69,32 @@ export class FsmFeeder {
 
   outcome(operationId: string, succeeded: boolean, atMs: number, reason = ""): void {
     const value = this.apply({ kind: "operation-outcome", operationOutcome: { operationId, succeeded, reason } }, atMs);
-    if (value.kind !== "operation-outcome" || !value.recorded) throw new Error(`outcome of ${operationId} was not recorded`);
+    if (value.kind !== "operation-outcome" || !value.recorded)
+      throw new Error(`outcome of ${operationId} was not recorded`);
   }
 
   registerNode(nodeId: string, agentAddress: string, atMs: number, region = "us-east-1"): void {
-    this.apply({ kind: "register-node", registerNode: { nodeId, region, capacity: { cpuMillicores: 8000, memoryMib: 16384 }, agentAddress } }, atMs);
+    this.apply(
+      {
+        kind: "register-node",
+        registerNode: { nodeId, region, capacity: { cpuMillicores: 8000, memoryMib: 16384 }, agentAddress },
+      },
+      atMs,
+    );
   }
 
   place(deployment: string, placements: [string, string][], atMs: number): void {
     this.apply(
       {
         kind: "apply-plan",
-        applyPlan: { planId: `p${this.index}`, seed: 1, deployment, deploymentVersion: 1, placements: placements.map(([containerId, nodeId]) => ({ containerId, nodeId })), pendingReason: "" },
+        applyPlan: {
+          planId: `p${this.index}`,
+          seed: 1,
+          deployment,
+          deploymentVersion: 1,
+          placements: placements.map(([containerId, nodeId]) => ({ containerId, nodeId })),
+          pendingReason: "",
+        },
       },
       atMs,
     );
@@ -112,7 +126,11 @@ export function stubNode(id = "r1", leaderAddress = "127.0.0.1:1"): StubNode {
     node: {
       linearizableRead: async () => {
         stub.reads += 1;
-        if (!stub.leader) throw new OrchestratorError("UNAVAILABLE", "not the leader; the leader is r2", { leaderId: "r2", leaderAddress });
+        if (!stub.leader)
+          throw new OrchestratorError("UNAVAILABLE", "not the leader; the leader is r2", {
+            leaderId: "r2",
+            leaderAddress,
+          });
       },
       status: () => ({ id }),
       isLeader: () => stub.leader,
@@ -129,12 +147,21 @@ export interface ServedService {
   stop(): void;
 }
 
-export async function serve(fsm: ClusterFsm, node: RaftNode, options: { clock?: Clock; agentTimeoutMs?: number } = {}): Promise<ServedService> {
+export async function serve(
+  fsm: ClusterFsm,
+  node: RaftNode,
+  options: { clock?: Clock; agentTimeoutMs?: number } = {},
+): Promise<ServedService> {
   const server = new grpc.Server();
   const logger = createLogger({ test: "api-slo" }, "silent");
-  server.addService(OrchestratorServiceService, createOrchestratorService({ node, fsm, watchHub: new WatchHub(fsm), logger, ...options }));
+  server.addService(
+    OrchestratorServiceService,
+    createOrchestratorService({ node, fsm, watchHub: new WatchHub(fsm), logger, ...options }),
+  );
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
+    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, bound) =>
+      error ? reject(error) : resolve(bound),
+    ),
   );
   const address = `127.0.0.1:${port}`;
   const client = new OrchestratorServiceClient(address, grpc.credentials.createInsecure());
@@ -143,11 +170,15 @@ export async function serve(fsm: ClusterFsm, node: RaftNode, options: { clock?: 
     client,
     getSlo: (request) =>
       new Promise((resolve, reject) => {
-        client.getSlo(GetSloRequest.fromPartial(request), (error, response) => (error === null ? resolve(response) : reject(error)));
+        client.getSlo(GetSloRequest.fromPartial(request), (error, response) =>
+          error === null ? resolve(response) : reject(error),
+        );
       }),
     injectFault: (request) =>
       new Promise((resolve, reject) => {
-        client.injectFault(InjectFaultRequest.fromPartial(request), (error, response) => (error === null ? resolve(response) : reject(error)));
+        client.injectFault(InjectFaultRequest.fromPartial(request), (error, response) =>
+          error === null ? resolve(response) : reject(error),
+        );
       }),
     stop: () => {
       client.close();

@@ -65,7 +65,14 @@ beforeAll(async () => {
   feeder.registerNode("us-east-1-n1", agent.address, t);
   feeder.registerNode("eu-west-1-n1", deadAgent, t, "eu-west-1");
   feeder.deploy("web", t, 3);
-  feeder.place("web", [["web-0", "us-east-1-n1"], ["web-1", "eu-west-1-n1"]], t); // web-2 stays pending
+  feeder.place(
+    "web",
+    [
+      ["web-0", "us-east-1-n1"],
+      ["web-1", "eu-west-1-n1"],
+    ],
+    t,
+  ); // web-2 stays pending
   // A follower serves faults too: no ReadIndex, no leader needed.
   const stub = stubNode("r2");
   stub.leader = false;
@@ -84,20 +91,27 @@ afterAll(async () => {
 });
 
 describe("InjectFault", () => {
-  it.each(["crash", "hang", "unhealthy", "healthy"])("posts container fault %s to the agent of the container's node", async (action) => {
-    const response = await service.injectFault({ target: "container", id: "web-0", action });
-    expect(agent.received).toEqual([{ method: "POST", url: `/faults/containers/web-0/${action}` }]);
-    expect(response).toEqual({
-      agentAddress: agent.address,
-      node: "us-east-1-n1",
-      message: `${action} injected into container web-0 on node us-east-1-n1 (agent ${agent.address})`,
-    });
-  });
+  it.each(["crash", "hang", "unhealthy", "healthy"])(
+    "posts container fault %s to the agent of the container's node",
+    async (action) => {
+      const response = await service.injectFault({ target: "container", id: "web-0", action });
+      expect(agent.received).toEqual([{ method: "POST", url: `/faults/containers/web-0/${action}` }]);
+      expect(response).toEqual({
+        agentAddress: agent.address,
+        node: "us-east-1-n1",
+        message: `${action} injected into container web-0 on node us-east-1-n1 (agent ${agent.address})`,
+      });
+    },
+  );
 
   it.each(["kill", "revive"])("posts node fault %s to the node's agent", async (action) => {
     const response = await service.injectFault({ target: "node", id: "us-east-1-n1", action });
     expect(agent.received).toEqual([{ method: "POST", url: `/faults/nodes/us-east-1-n1/${action}` }]);
-    expect(response).toMatchObject({ agentAddress: agent.address, node: "us-east-1-n1", message: `${action} injected into node us-east-1-n1 (agent ${agent.address})` });
+    expect(response).toMatchObject({
+      agentAddress: agent.address,
+      node: "us-east-1-n1",
+      message: `${action} injected into node us-east-1-n1 (agent ${agent.address})`,
+    });
   });
 
   it("NOT_FOUND for a container or node this replica does not know, without calling any agent", async () => {
@@ -139,7 +153,9 @@ describe("InjectFault", () => {
     agent.answers.push({ status: 409, body: { error: "container web-0 is not running", container: "web-0" } });
     const refused = await callError(service.injectFault({ target: "container", id: "web-0", action: "crash" }));
     expect(refused.code).toBe(grpc.status.FAILED_PRECONDITION);
-    expect(refused.details).toContain(`the agent at ${agent.address} refused crash for container web-0 on node us-east-1-n1: container web-0 is not running`);
+    expect(refused.details).toContain(
+      `the agent at ${agent.address} refused crash for container web-0 on node us-east-1-n1: container web-0 is not running`,
+    );
   });
 
   it("UNAVAILABLE naming the agent when it cannot be reached, with the x-agent-address trailer", async () => {

@@ -32,7 +32,8 @@ beforeAll(async () => {
   const step = () => (atMs += 5);
   feeder.registerNode("us-east-1-n1", agentAddress, step());
   feeder.outcome(feeder.deploy("web", step()), true, step());
-  for (let i = 1; i < 10_000; i += 1) feeder.outcome(feeder.scale("web", i % 2 === 1 ? 2 : 1, step()), i !== 7, step(), i === 7 ? "deadline passed" : "");
+  for (let i = 1; i < 10_000; i += 1)
+    feeder.outcome(feeder.scale("web", i % 2 === 1 ? 2 : 1, step()), i !== 7, step(), i === 7 ? "deadline passed" : "");
   feeder.place("web", [["web-0", "us-east-1-n1"]], step());
   feeder.scale("web", 3, step()); // left open
 
@@ -56,9 +57,16 @@ describe("orchctl against the real service", () => {
     expect(result.stdout).toContain("Objective:     99.99% of deployment operations succeed\n");
     expect(result.stdout).toContain("Error budget:  0% remaining (1 of 1 allowed failures spent over 30d)\n");
     expect(result.stdout).toContain(
-      ["WINDOW   SUCCEEDED   FAILED   SUCCESS-RATIO   BURN-RATE", "5m       9999        1        99.99%          1.00", "1h       9999        1        99.99%          1.00", "30d      9999        1        99.99%          1.00"].join("\n"),
+      [
+        "WINDOW   SUCCEEDED   FAILED   SUCCESS-RATIO   BURN-RATE",
+        "5m       9999        1        99.99%          1.00",
+        "1h       9999        1        99.99%          1.00",
+        "30d      9999        1        99.99%          1.00",
+      ].join("\n"),
     );
-    expect(result.stdout).toMatch(/Open operations:\n {2}DEPLOYMENT +OPERATION +KIND +AGE +DEADLINE\n {2}web +web-\d+ +scale +0s +in 60s\n/);
+    expect(result.stdout).toMatch(
+      /Open operations:\n {2}DEPLOYMENT +OPERATION +KIND +AGE +DEADLINE\n {2}web +web-\d+ +scale +0s +in 60s\n/,
+    );
     expect(result.stdout).toMatch(/Recent outcomes:\n.*\n {2}web +web-\d+ +scale +succeeded/);
   });
 
@@ -68,7 +76,11 @@ describe("orchctl against the real service", () => {
     expect((JSON.parse(linearizable.stdout) as { replicaId: string }).replicaId).toBe("r1");
     const stale = await runCli(["--endpoints", follower.address, "slo", "--stale", "-o", "json"]);
     expect(stale.code).toBe(0);
-    const body = JSON.parse(stale.stdout) as { replicaId: string; errorBudget: { remainingRatio: number }; windows: { successRatio: number }[] };
+    const body = JSON.parse(stale.stdout) as {
+      replicaId: string;
+      errorBudget: { remainingRatio: number };
+      windows: { successRatio: number }[];
+    };
     expect(body.replicaId).toBe("r2");
     expect(body.errorBudget.remainingRatio).toBe(0);
     expect(body.windows.map((w) => w.successRatio)).toEqual([0.9999, 0.9999, 0.9999]);
@@ -85,7 +97,16 @@ describe("orchctl against the real service", () => {
   });
 
   it("fault: unknown targets exit 1 with NOT_FOUND, a pending container with FAILED_PRECONDITION", async () => {
-    const missing = await runCli(["--endpoints", leader.address, "fault", "container", "nope-0", "crash", "-o", "json"]);
+    const missing = await runCli([
+      "--endpoints",
+      leader.address,
+      "fault",
+      "container",
+      "nope-0",
+      "crash",
+      "-o",
+      "json",
+    ]);
     expect(missing.code).toBe(1);
     expect((JSON.parse(missing.stdout) as { error: { code: string } }).error.code).toBe("NOT_FOUND");
     const unplaced = feeder.fsm.pendingContainers("web")[0].id;

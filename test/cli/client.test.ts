@@ -37,7 +37,11 @@ type Unary<Req, Res> = (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sen
 /** A leader that accepts deploys and reports every replica running. */
 function leaderHandlers() {
   const deploy: Unary<DeployRequest, DeployResponse> = (call, callback) =>
-    callback(null, { deployment: { ...sampleDeployment({ name: call.request.spec?.name }), version: 1 }, created: true, revision: 50 });
+    callback(null, {
+      deployment: { ...sampleDeployment({ name: call.request.spec?.name }), version: 1 },
+      created: true,
+      revision: 50,
+    });
   const getDeployment: Unary<GetDeploymentRequest, GetDeploymentResponse> = (call, callback) =>
     callback(null, { deployment: sampleDeployment({ name: call.request.name }), containers: [], revision: 51 });
   const listDeployments: Unary<unknown, ListDeploymentsResponse> = (_call, callback) =>
@@ -48,10 +52,21 @@ function leaderHandlers() {
 describe("leader following", () => {
   it("follows a follower's x-leader-address to the leader and remembers it for later calls", async () => {
     const leader = await serve(leaderHandlers());
-    const refuse = (_call: unknown, callback: grpc.sendUnaryData<never>) => callback(notLeader("r1", leader.address), null);
+    const refuse = (_call: unknown, callback: grpc.sendUnaryData<never>) =>
+      callback(notLeader("r1", leader.address), null);
     const follower = await serve({ deploy: refuse, getDeployment: refuse, listDeployments: refuse });
 
-    const result = await runCli(["--endpoints", follower.address, "deploy", "web", "--image", "nginx:latest", "--replicas", "3", "--wait"]);
+    const result = await runCli([
+      "--endpoints",
+      follower.address,
+      "deploy",
+      "web",
+      "--image",
+      "nginx:latest",
+      "--replicas",
+      "3",
+      "--wait",
+    ]);
 
     expect(result.stderr).not.toContain("error");
     expect(result.code).toBe(0);
@@ -69,14 +84,28 @@ describe("leader following", () => {
   it("retries a failed attempt with the same client id and seq", async () => {
     let attempts = 0;
     const flaky = await serve({
-      deploy: (call: grpc.ServerUnaryCall<DeployRequest, DeployResponse>, callback: grpc.sendUnaryData<DeployResponse>) => {
+      deploy: (
+        call: grpc.ServerUnaryCall<DeployRequest, DeployResponse>,
+        callback: grpc.sendUnaryData<DeployResponse>,
+      ) => {
         attempts += 1;
         if (attempts === 1) return callback(statusError(grpc.status.UNAVAILABLE, "no leader elected yet"), null);
         callback(null, { deployment: sampleDeployment({ name: call.request.spec?.name }), created: true, revision: 7 });
       },
     });
 
-    const result = await runCli(["--endpoints", flaky.address, "deploy", "api", "--image", "acme/api:1", "--cpu", "250m", "--memory", "1Gi"]);
+    const result = await runCli([
+      "--endpoints",
+      flaky.address,
+      "deploy",
+      "api",
+      "--image",
+      "acme/api:1",
+      "--cpu",
+      "250m",
+      "--memory",
+      "1Gi",
+    ]);
 
     expect(result.code).toBe(0);
     const requests = flaky.callsTo("deploy") as DeployRequest[];
@@ -89,11 +118,15 @@ describe("leader following", () => {
 
   it("moves to the next endpoint when one says UNAVAILABLE without a leader, reusing the header", async () => {
     const noLeader = await serve({
-      scale: (_call: unknown, callback: grpc.sendUnaryData<never>) => callback(statusError(grpc.status.UNAVAILABLE, "election in progress"), null),
+      scale: (_call: unknown, callback: grpc.sendUnaryData<never>) =>
+        callback(statusError(grpc.status.UNAVAILABLE, "election in progress"), null),
     });
     const good = await serve({
       scale: (call: grpc.ServerUnaryCall<ScaleRequest, ScaleResponse>, callback: grpc.sendUnaryData<ScaleResponse>) =>
-        callback(null, { deployment: sampleDeployment({ name: call.request.name, replicas: call.request.replicas }), revision: 9 }),
+        callback(null, {
+          deployment: sampleDeployment({ name: call.request.name, replicas: call.request.replicas }),
+          revision: 9,
+        }),
     });
 
     const result = await runCli(["--endpoints", `${noLeader.address},${good.address}`, "scale", "web", "5"]);
@@ -115,14 +148,16 @@ describe("leader following", () => {
     expect(result.code).toBe(0);
     expect(result.stderr).toBe("");
     expect(result.stdout).toBe(
-      "NAME   IMAGE          READY   HEALTHY   STRATEGY   VERSION   REVISION\n" + "web    nginx:latest   3/3     3/3       spread     2         42\n",
+      "NAME   IMAGE          READY   HEALTHY   STRATEGY   VERSION   REVISION\n" +
+        "web    nginx:latest   3/3     3/3       spread     2         42\n",
     );
   });
 
   it("follows a redirect from ORCH_ENDPOINTS and prints JSON", async () => {
     const leader = await serve(leaderHandlers());
     const follower = await serve({
-      listDeployments: (_call: unknown, callback: grpc.sendUnaryData<never>) => callback(notLeader("r2", leader.address), null),
+      listDeployments: (_call: unknown, callback: grpc.sendUnaryData<never>) =>
+        callback(notLeader("r2", leader.address), null),
     });
 
     const result = await runCli(["list", "-o", "json"], { env: { ORCH_ENDPOINTS: follower.address } });
@@ -137,7 +172,8 @@ describe("leader following", () => {
     const startedMs = performance.now();
     const slowToElect = await serve({
       listDeployments: (_call: unknown, callback: grpc.sendUnaryData<ListDeploymentsResponse>) => {
-        if (performance.now() - startedMs < 2_500) return callback(statusError(grpc.status.UNAVAILABLE, "no leader"), null);
+        if (performance.now() - startedMs < 2_500)
+          return callback(statusError(grpc.status.UNAVAILABLE, "no leader"), null);
         callback(null, { deployments: [], revision: 3 });
       },
     });
@@ -146,7 +182,9 @@ describe("leader following", () => {
 
     expect(result.code).toBe(0);
     expect(result.stdout).toContain("No deployments.");
-    expect(result.stderr).toMatch(new RegExp(`${slowToElect.address} unavailable \\(no leader\\), retrying on ${slowToElect.address}…`));
+    expect(result.stderr).toMatch(
+      new RegExp(`${slowToElect.address} unavailable \\(no leader\\), retrying on ${slowToElect.address}…`),
+    );
   });
 
   it("names the lost leader when it becomes unreachable and carries on elsewhere", async () => {
@@ -168,7 +206,9 @@ describe("leader following", () => {
 
     expect(result.code).toBe(0);
     expect(refusals).toBeGreaterThan(1);
-    expect(result.stderr).toContain(`leader r1 unreachable (No connection established), retrying on ${follower.address}…`);
+    expect(result.stderr).toContain(
+      `leader r1 unreachable (No connection established), retrying on ${follower.address}…`,
+    );
     expect(JSON.parse(result.stdout)).toEqual({ revision: 4, deployments: [] });
   });
 });
@@ -185,7 +225,8 @@ describe("non-retryable statuses", () => {
   ] as const)("fails at once on %s with the server's message and a hint", async (name, message, hint) => {
     const code = grpc.status[name];
     const server = await serve({
-      getDeployment: (_call: unknown, callback: grpc.sendUnaryData<never>) => callback(statusError(code, message), null),
+      getDeployment: (_call: unknown, callback: grpc.sendUnaryData<never>) =>
+        callback(statusError(code, message), null),
     });
 
     const result = await runCli(["--endpoints", server.address, "get", "ghost"]);
@@ -212,19 +253,51 @@ describe("deploy --wait", () => {
       deploy: (_call: unknown, callback: grpc.sendUnaryData<DeployResponse>) =>
         callback(null, { deployment: sampleDeployment({ running: 0 }), created: true, revision: 5 }),
       getDeployment: (_call: unknown, callback: grpc.sendUnaryData<GetDeploymentResponse>) =>
-        callback(null, { deployment: sampleDeployment({ replicas: 3, running: 1, pendingReason: reason }), containers: [], revision: 6 }),
+        callback(null, {
+          deployment: sampleDeployment({ replicas: 3, running: 1, pendingReason: reason }),
+          containers: [],
+          revision: 6,
+        }),
     });
 
-    const result = await runCli(["--endpoints", server.address, "--timeout", "1.2", "deploy", "web", "--image", "nginx", "--replicas", "3", "--wait"]);
+    const result = await runCli([
+      "--endpoints",
+      server.address,
+      "--timeout",
+      "1.2",
+      "deploy",
+      "web",
+      "--image",
+      "nginx",
+      "--replicas",
+      "3",
+      "--wait",
+    ]);
 
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("waiting for web: 1/3 running (pending: 0/9 nodes");
     expect(result.stderr).toContain(`error: timed out after 1.2s waiting for web: 1/3 running, 2 pending: ${reason}`);
     expect(server.callsTo("getDeployment").length).toBeGreaterThanOrEqual(2);
 
-    const json = await runCli(["--endpoints", server.address, "--timeout", "1", "-o", "json", "deploy", "web", "--image", "nginx", "--replicas", "3", "--wait"]);
+    const json = await runCli([
+      "--endpoints",
+      server.address,
+      "--timeout",
+      "1",
+      "-o",
+      "json",
+      "deploy",
+      "web",
+      "--image",
+      "nginx",
+      "--replicas",
+      "3",
+      "--wait",
+    ]);
     expect(json.code).toBe(1);
-    const body = JSON.parse(json.stdout) as { error: { code: string; details: { pendingReason: string; running: number; desired: number } } };
+    const body = JSON.parse(json.stdout) as {
+      error: { code: string; details: { pendingReason: string; running: number; desired: number } };
+    };
     expect(body.error.code).toBe("DEADLINE_EXCEEDED");
     expect(body.error.details).toMatchObject({ pendingReason: reason, running: 1, desired: 3 });
   });
@@ -233,11 +306,26 @@ describe("deploy --wait", () => {
 describe("the seed's flag form", () => {
   it("deploys with cpu in cores and memory in MiB", async () => {
     const leader = await serve(leaderHandlers());
-    const result = await runCli([`-server=${leader.address}`, "-action=deploy", "-name=demo-app", "-image=nginx:latest", "-replicas=2", "-cpu=2", "-memory=1024"]);
+    const result = await runCli([
+      `-server=${leader.address}`,
+      "-action=deploy",
+      "-name=demo-app",
+      "-image=nginx:latest",
+      "-replicas=2",
+      "-cpu=2",
+      "-memory=1024",
+    ]);
     expect(result.code).toBe(0);
     const [request] = leader.callsTo("deploy") as DeployRequest[];
     expect(request.spec).toEqual(
-      DeploymentSpec.fromPartial({ name: "demo-app", image: "nginx:latest", replicas: 2, cpuMillicores: 2000, memoryMib: 1024, strategy: 1 }),
+      DeploymentSpec.fromPartial({
+        name: "demo-app",
+        image: "nginx:latest",
+        replicas: 2,
+        cpuMillicores: 2000,
+        memoryMib: 1024,
+        strategy: 1,
+      }),
     );
     const list = await runCli([`-server=${leader.address}`, "-action=list"]);
     expect(list.code).toBe(0);
@@ -272,7 +360,9 @@ describe("watch", () => {
       },
     });
 
-    const result = await runCli(["--endpoints", server.address, "watch", "--deployment", "web"], { signal: interrupt.signal });
+    const result = await runCli(["--endpoints", server.address, "watch", "--deployment", "web"], {
+      signal: interrupt.signal,
+    });
 
     expect(result.code).toBe(0);
     expect(requests.map((request) => [request.fromRevision, request.deployment])).toEqual([

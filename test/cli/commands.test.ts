@@ -26,8 +26,15 @@ beforeAll(async () => {
         containers: [sampleContainer("web-a1", "us-east-1-n1"), sampleContainer("web-b2", "us-east-1-n2")],
         revision: 60,
       }),
-    listContainers: (call: grpc.ServerUnaryCall<ListContainersRequest, ListContainersResponse>, callback: grpc.sendUnaryData<ListContainersResponse>) =>
-      callback(null, { containers: [sampleContainer("web-a1", call.request.node || "us-east-1-n1")], total: 4, revision: 61 }),
+    listContainers: (
+      call: grpc.ServerUnaryCall<ListContainersRequest, ListContainersResponse>,
+      callback: grpc.sendUnaryData<ListContainersResponse>,
+    ) =>
+      callback(null, {
+        containers: [sampleContainer("web-a1", call.request.node || "us-east-1-n1")],
+        total: 4,
+        revision: 61,
+      }),
     listNodes: (_call: unknown, callback: grpc.sendUnaryData<ListNodesResponse>) =>
       callback(null, { nodes: [sampleNode("eu-west-1-n2"), sampleNode("eu-west-1-n1")], revision: 62 }),
     clusterStatus: (_call: unknown, callback: grpc.sendUnaryData<ClusterStatusResponse>) =>
@@ -39,9 +46,21 @@ beforeAll(async () => {
         term: 3,
         commitIndex: 99,
         appliedIndex: 99,
-        members: [{ id: "r1", raftAddress: "127.0.0.1:7001", apiAddress: server.address, role: "leader", matchIndex: 99, reachable: true }],
+        members: [
+          {
+            id: "r1",
+            raftAddress: "127.0.0.1:7001",
+            apiAddress: server.address,
+            role: "leader",
+            matchIndex: 99,
+            reachable: true,
+          },
+        ],
       }),
-    delete: (_call: grpc.ServerUnaryCall<DeleteRequest, DeleteResponse>, callback: grpc.sendUnaryData<DeleteResponse>) => callback(null, { revision: 63 }),
+    delete: (
+      _call: grpc.ServerUnaryCall<DeleteRequest, DeleteResponse>,
+      callback: grpc.sendUnaryData<DeleteResponse>,
+    ) => callback(null, { revision: 63 }),
     transferLeadership: (
       call: grpc.ServerUnaryCall<TransferLeadershipRequest, TransferLeadershipResponse>,
       callback: grpc.sendUnaryData<TransferLeadershipResponse>,
@@ -63,13 +82,21 @@ describe("commands", () => {
     expect(text).toContain("Resources:       cpu 500m, memory 256Mi per replica\n");
     expect(text).toContain("Regions:         us-east-1, eu-west-1\n");
     expect(text).toContain("Pending reason:  0/9 nodes: 9 insufficient memory\n");
-    expect(text).toContain("Containers:\n  ID       DEPLOYMENT   NODE           REGION      STATE     HEALTH    RESTARTS\n  web-a1   web");
-    expect(text).toContain("Events:\n  AGE   REVISION   KIND     OBJECT   MESSAGE\n  -     41         scaled   -        scaled to 3\n");
+    expect(text).toContain(
+      "Containers:\n  ID       DEPLOYMENT   NODE           REGION      STATE     HEALTH    RESTARTS\n  web-a1   web",
+    );
+    expect(text).toContain(
+      "Events:\n  AGE   REVISION   KIND     OBJECT   MESSAGE\n  -     41         scaled   -        scaled to 3\n",
+    );
   });
 
   it("get --output json keeps stdout one JSON document", async () => {
     const result = await cli("get", "web", "-o", "json");
-    const body = JSON.parse(result.stdout) as { revision: number; deployment: { status: { pendingReason: string } }; containers: unknown[] };
+    const body = JSON.parse(result.stdout) as {
+      revision: number;
+      deployment: { status: { pendingReason: string } };
+      containers: unknown[];
+    };
     expect(body.revision).toBe(60);
     expect(body.deployment.status.pendingReason).toBe("0/9 nodes: 9 insufficient memory");
     expect(body.containers).toHaveLength(2);
@@ -79,7 +106,8 @@ describe("commands", () => {
     const result = await cli("containers", "--deployment", "web", "--node", "n7", "--limit", "1");
     expect(result.code).toBe(0);
     expect(result.stdout).toBe(
-      "ID       DEPLOYMENT   NODE   REGION      STATE     HEALTH    RESTARTS\n" + "web-a1   web          n7     us-east-1   running   healthy   1\n",
+      "ID       DEPLOYMENT   NODE   REGION      STATE     HEALTH    RESTARTS\n" +
+        "web-a1   web          n7     us-east-1   running   healthy   1\n",
     );
     expect(result.stderr).toBe("showing 1 of 4 containers; use --limit to see more\n");
     const request = server.callsTo("listContainers").at(-1) as ListContainersRequest;

@@ -1,6 +1,9 @@
 import { createServer } from "node:net";
 import * as grpc from "@grpc/grpc-js";
-import { OrchestratorServiceService, type OrchestratorServiceServer } from "../../src/gen/orchestrator/v1/orchestrator.js";
+import {
+  OrchestratorServiceService,
+  type OrchestratorServiceServer,
+} from "../../src/gen/orchestrator/v1/orchestrator.js";
 import { BufferSink } from "../../src/cli/io.js";
 import { run } from "../../src/cli/run.js";
 
@@ -39,7 +42,9 @@ export async function startFakeServer(handlers: Handlers): Promise<FakeServer> {
   const server = new grpc.Server();
   server.addService(OrchestratorServiceService, implementation);
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
+    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, bound) =>
+      error ? reject(error) : resolve(bound),
+    ),
   );
   return {
     address: `127.0.0.1:${port}`,
@@ -50,7 +55,11 @@ export async function startFakeServer(handlers: Handlers): Promise<FakeServer> {
 }
 
 /** A status error a handler passes to its callback, with optional trailers. */
-export function statusError(code: grpc.status, details: string, trailers: Record<string, string> = {}): Partial<grpc.StatusObject> {
+export function statusError(
+  code: grpc.status,
+  details: string,
+  trailers: Record<string, string> = {},
+): Partial<grpc.StatusObject> {
   const metadata = new grpc.Metadata();
   for (const [key, value] of Object.entries(trailers)) metadata.set(key, value);
   return { code, details, metadata };
@@ -81,7 +90,10 @@ export interface CliResult {
 }
 
 /** Runs orchctl in-process with captured output. */
-export async function runCli(args: readonly string[], options: { signal?: AbortSignal; env?: Record<string, string> } = {}): Promise<CliResult> {
+export async function runCli(
+  args: readonly string[],
+  options: { signal?: AbortSignal; env?: Record<string, string> } = {},
+): Promise<CliResult> {
   const stdout = new BufferSink();
   const stderr = new BufferSink();
   const code = await run(args, { stdout, stderr, env: options.env ?? {}, signal: options.signal });

@@ -1,7 +1,16 @@
-import { ContainerState, Deployment, NodeStatus, Strategy, type Container, type Node } from "../../src/gen/orchestrator/v1/types.js";
+import {
+  ContainerState,
+  Deployment,
+  NodeStatus,
+  Strategy,
+  type Container,
+  type Node,
+} from "../../src/gen/orchestrator/v1/types.js";
 
 /** Small, fully populated API objects for handlers and rendering tests. */
-export function sampleDeployment(overrides: { name?: string; replicas?: number; running?: number; pendingReason?: string } = {}): Deployment {
+export function sampleDeployment(
+  overrides: { name?: string; replicas?: number; running?: number; pendingReason?: string } = {},
+): Deployment {
   const replicas = overrides.replicas ?? 3;
   const running = overrides.running ?? replicas;
   return Deployment.fromPartial({

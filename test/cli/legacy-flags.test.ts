@@ -14,12 +14,16 @@ describe("isLegacyForm", () => {
     expect(isLegacyForm(split(line))).toBe(true);
   });
 
-  it.each(["deploy web --image nginx:latest --cpu 500m", "list -o json", "--endpoints=127.0.0.1:1 list", "get web --output=json", "", "scale web 3"])(
-    "leaves the modern form alone: %j",
-    (line) => {
-      expect(isLegacyForm(split(line))).toBe(false);
-    },
-  );
+  it.each([
+    "deploy web --image nginx:latest --cpu 500m",
+    "list -o json",
+    "--endpoints=127.0.0.1:1 list",
+    "get web --output=json",
+    "",
+    "scale web 3",
+  ])("leaves the modern form alone: %j", (line) => {
+    expect(isLegacyForm(split(line))).toBe(false);
+  });
 });
 
 describe("translateLegacyArgs", () => {
@@ -28,7 +32,10 @@ describe("translateLegacyArgs", () => {
       "-server=localhost:50051 -action=deploy -name=demo-app -image=nginx:latest -replicas=2 -cpu=2 -memory=1024",
       "--endpoints localhost:50051 deploy demo-app --image nginx:latest --replicas 2 --cpu 2 --memory 1024",
     ],
-    ["-action=deploy -name=a -image=i -strategy=spread -regions=us-east-1 -wait", "deploy a --image i --strategy spread --regions us-east-1 --wait"],
+    [
+      "-action=deploy -name=a -image=i -strategy=spread -regions=us-east-1 -wait",
+      "deploy a --image i --strategy spread --regions us-east-1 --wait",
+    ],
     ["-action deploy -name a -image i -one-per-node=true -wait=false", "deploy a --image i --one-per-node"],
     ["-server=h:1 -action=scale -name=demo-app -replicas=5", "--endpoints h:1 scale demo-app 5"],
     ["-server=h:1 -action=delete -name=demo-app", "--endpoints h:1 delete demo-app"],

@@ -18,7 +18,11 @@ describe("renderTable", () => {
       ],
     );
     expect(text).toBe(
-      ["NAME                 READY   IMAGE", "web                  3/3     nginx:latest", "a-much-longer-name   0/1"].join("\n") + "\n",
+      [
+        "NAME                 READY   IMAGE",
+        "web                  3/3     nginx:latest",
+        "a-much-longer-name   0/1",
+      ].join("\n") + "\n",
     );
   });
 
@@ -30,12 +34,36 @@ describe("renderTable", () => {
 describe("rows", () => {
   it("renders a deployment row", () => {
     expect([...DEPLOYMENT_HEADERS]).toEqual(["NAME", "IMAGE", "READY", "HEALTHY", "STRATEGY", "VERSION", "REVISION"]);
-    expect(deploymentRow(sampleDeployment({ replicas: 3, running: 2 }))).toEqual(["web", "nginx:latest", "2/3", "2/3", "spread", "2", "42"]);
+    expect(deploymentRow(sampleDeployment({ replicas: 3, running: 2 }))).toEqual([
+      "web",
+      "nginx:latest",
+      "2/3",
+      "2/3",
+      "spread",
+      "2",
+      "42",
+    ]);
   });
 
   it("renders a container row", () => {
-    expect(containerRow(sampleContainer("web-1", "n1"))).toEqual(["web-1", "web", "n1", "us-east-1", "running", "healthy", "1"]);
-    expect(containerRow({ ...sampleContainer("web-2", ""), region: "", state: 1, health: "" })).toEqual(["web-2", "web", "-", "-", "pending", "unknown", "1"]);
+    expect(containerRow(sampleContainer("web-1", "n1"))).toEqual([
+      "web-1",
+      "web",
+      "n1",
+      "us-east-1",
+      "running",
+      "healthy",
+      "1",
+    ]);
+    expect(containerRow({ ...sampleContainer("web-2", ""), region: "", state: 1, health: "" })).toEqual([
+      "web-2",
+      "web",
+      "-",
+      "-",
+      "pending",
+      "unknown",
+      "1",
+    ]);
   });
 
   it("renders a node row with allocated/capacity and share", () => {
@@ -52,8 +80,22 @@ describe("rows", () => {
       commitIndex: 120,
       appliedIndex: 119,
       members: [
-        { id: "r2", raftAddress: "127.0.0.1:7002", apiAddress: "127.0.0.1:50052", role: "follower", matchIndex: 120, reachable: true },
-        { id: "r1", raftAddress: "127.0.0.1:7001", apiAddress: "127.0.0.1:50051", role: "leader", matchIndex: 120, reachable: true },
+        {
+          id: "r2",
+          raftAddress: "127.0.0.1:7002",
+          apiAddress: "127.0.0.1:50052",
+          role: "follower",
+          matchIndex: 120,
+          reachable: true,
+        },
+        {
+          id: "r1",
+          raftAddress: "127.0.0.1:7001",
+          apiAddress: "127.0.0.1:50051",
+          role: "leader",
+          matchIndex: 120,
+          reachable: true,
+        },
       ],
     });
     expect(text).toContain("Leader:         r1 (127.0.0.1:50051)\n");
@@ -65,18 +107,36 @@ describe("rows", () => {
   });
 
   it("renders watch lines", () => {
-    expect(watchLine({ revision: 7, kind: "deployment", action: "put", deployment: sampleDeployment({ running: 1 }) })).toBe(
-      "     7  deployment  put     web  v2 nginx:latest 1/3 running",
-    );
     expect(
-      watchLine({ revision: 8, kind: "event", action: "put", event: { revision: 8, atMs: 0, kind: "node-down", deployment: "", container: "", node: "n3", message: "missed heartbeats" } }),
+      watchLine({ revision: 7, kind: "deployment", action: "put", deployment: sampleDeployment({ running: 1 }) }),
+    ).toBe("     7  deployment  put     web  v2 nginx:latest 1/3 running");
+    expect(
+      watchLine({
+        revision: 8,
+        kind: "event",
+        action: "put",
+        event: {
+          revision: 8,
+          atMs: 0,
+          kind: "node-down",
+          deployment: "",
+          container: "",
+          node: "n3",
+          message: "missed heartbeats",
+        },
+      }),
     ).toBe("     8  event       put     n3  node-down: missed heartbeats");
   });
 });
 
 describe("fields and ages", () => {
   it("aligns key/value blocks", () => {
-    expect(renderFields([["Name", "web"], ["Client regions", "-"]])).toBe("Name:            web\nClient regions:  -\n");
+    expect(
+      renderFields([
+        ["Name", "web"],
+        ["Client regions", "-"],
+      ]),
+    ).toBe("Name:            web\nClient regions:  -\n");
   });
 
   it("prints ages as kubectl does", () => {
@@ -91,10 +151,25 @@ describe("fields and ages", () => {
 
 describe("json views", () => {
   it("names enums and keeps zero fields", () => {
-    const view = deploymentView(sampleDeployment({ replicas: 2, running: 0, pendingReason: "0/9 nodes: 9 insufficient memory" }));
-    expect(view).toMatchObject({ name: "web", strategy: "spread", cpuMillicores: 500, memoryMib: 256, onePerNode: false });
+    const view = deploymentView(
+      sampleDeployment({ replicas: 2, running: 0, pendingReason: "0/9 nodes: 9 insufficient memory" }),
+    );
+    expect(view).toMatchObject({
+      name: "web",
+      strategy: "spread",
+      cpuMillicores: 500,
+      memoryMib: 256,
+      onePerNode: false,
+    });
     expect(view.status).toMatchObject({ running: 0, desired: 2, pendingReason: "0/9 nodes: 9 insufficient memory" });
-    expect(containerView(sampleContainer("c", "n"))).toMatchObject({ state: "running", desiredState: "running", health: "healthy" });
-    expect(nodeView(sampleNode("n"))).toMatchObject({ status: "ready", capacity: { cpuMillicores: 8000, memoryMib: 16384 } });
+    expect(containerView(sampleContainer("c", "n"))).toMatchObject({
+      state: "running",
+      desiredState: "running",
+      health: "healthy",
+    });
+    expect(nodeView(sampleNode("n"))).toMatchObject({
+      status: "ready",
+      capacity: { cpuMillicores: 8000, memoryMib: 16384 },
+    });
   });
 });

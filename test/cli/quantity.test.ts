@@ -20,14 +20,28 @@ describe("parseCpu", () => {
     expect(parseCpu(text)).toEqual({ ok: true, value: millicores });
   });
 
-  it.each(["", "abc", "-1", "0", "0m", "0.0", "1.", "0.0005", "0.5m", "1e3", "2 cores", "500M", "1Gi", "5mm", "1,5", "4294968"])(
-    "rejects %j naming the accepted forms",
-    (text) => {
-      const parsed = parseCpu(text);
-      expect(parsed.ok).toBe(false);
-      if (!parsed.ok) expect(parsed.error).toContain('cores ("2", "0.5") or millicores ("500m")');
-    },
-  );
+  it.each([
+    "",
+    "abc",
+    "-1",
+    "0",
+    "0m",
+    "0.0",
+    "1.",
+    "0.0005",
+    "0.5m",
+    "1e3",
+    "2 cores",
+    "500M",
+    "1Gi",
+    "5mm",
+    "1,5",
+    "4294968",
+  ])("rejects %j naming the accepted forms", (text) => {
+    const parsed = parseCpu(text);
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) expect(parsed.error).toContain('cores ("2", "0.5") or millicores ("500m")');
+  });
 });
 
 describe("parseMemory", () => {
@@ -80,7 +94,9 @@ describe("formatting", () => {
   });
 
   it("round-trips what it prints", () => {
-    for (const millicores of [1, 100, 999, 1000, 2500, 64_000]) expect(parseCpu(formatCpu(millicores))).toEqual({ ok: true, value: millicores });
-    for (const mib of [1, 128, 1000, 1024, 1536, 16_384]) expect(parseMemory(formatMemory(mib))).toEqual({ ok: true, value: mib });
+    for (const millicores of [1, 100, 999, 1000, 2500, 64_000])
+      expect(parseCpu(formatCpu(millicores))).toEqual({ ok: true, value: millicores });
+    for (const mib of [1, 128, 1000, 1024, 1536, 16_384])
+      expect(parseMemory(formatMemory(mib))).toEqual({ ok: true, value: mib });
   });
 });

@@ -1,6 +1,11 @@
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { GetSloRequest, GetSloResponse, InjectFaultRequest, InjectFaultResponse } from "../../src/gen/orchestrator/v1/orchestrator.js";
+import type {
+  GetSloRequest,
+  GetSloResponse,
+  InjectFaultRequest,
+  InjectFaultResponse,
+} from "../../src/gen/orchestrator/v1/orchestrator.js";
 import { formatCount, formatPercent } from "../../src/cli/commands/slo.js";
 import { type FakeServer, runCli, startFakeServer, statusError } from "./fake-server.js";
 
@@ -20,15 +25,35 @@ function sloAnswer(): GetSloResponse {
     errorBudgetAllowedFailures: 2,
     errorBudgetFailed: 2,
     errorBudgetConsumedRatio: 1,
-    openOperations: [{ deployment: "api", id: "api-120", kind: "scale", startedAtMs: nowMs - 30_000, deadlineAtMs: nowMs + 90_000 }],
+    openOperations: [
+      { deployment: "api", id: "api-120", kind: "scale", startedAtMs: nowMs - 30_000, deadlineAtMs: nowMs + 90_000 },
+    ],
     recentOutcomes: [
       {
         deployment: "web",
-        lastOutcome: { id: "web-100", kind: "replacement", startedAtMs: nowMs - 200_000, deadlineAtMs: nowMs - 80_000, finished: true, succeeded: false, reason: "1 of 3 replicas unhealthy at the deadline", finishedAtMs: nowMs - 80_000 },
+        lastOutcome: {
+          id: "web-100",
+          kind: "replacement",
+          startedAtMs: nowMs - 200_000,
+          deadlineAtMs: nowMs - 80_000,
+          finished: true,
+          succeeded: false,
+          reason: "1 of 3 replicas unhealthy at the deadline",
+          finishedAtMs: nowMs - 80_000,
+        },
       },
       {
         deployment: "db",
-        lastOutcome: { id: "db-7", kind: "deploy", startedAtMs: nowMs - 400_000, deadlineAtMs: nowMs - 280_000, finished: true, succeeded: true, reason: "", finishedAtMs: nowMs - 390_000 },
+        lastOutcome: {
+          id: "db-7",
+          kind: "deploy",
+          startedAtMs: nowMs - 400_000,
+          deadlineAtMs: nowMs - 280_000,
+          finished: true,
+          succeeded: true,
+          reason: "",
+          finishedAtMs: nowMs - 390_000,
+        },
       },
     ],
     recentOutcomesTotal: 2,
@@ -42,19 +67,40 @@ let server: FakeServer;
 
 beforeAll(async () => {
   server = await startFakeServer({
-    getSlo: (_call: grpc.ServerUnaryCall<GetSloRequest, GetSloResponse>, callback: grpc.sendUnaryData<GetSloResponse>) => callback(null, sloAnswer()),
-    injectFault: (call: grpc.ServerUnaryCall<InjectFaultRequest, InjectFaultResponse>, callback: grpc.sendUnaryData<InjectFaultResponse>) => {
+    getSlo: (
+      _call: grpc.ServerUnaryCall<GetSloRequest, GetSloResponse>,
+      callback: grpc.sendUnaryData<GetSloResponse>,
+    ) => callback(null, sloAnswer()),
+    injectFault: (
+      call: grpc.ServerUnaryCall<InjectFaultRequest, InjectFaultResponse>,
+      callback: grpc.sendUnaryData<InjectFaultResponse>,
+    ) => {
       const { target, id, action } = call.request;
-      if (id === "ghost-0") return callback(statusError(grpc.status.NOT_FOUND, `container ${id} not found; run \`orchctl containers\` to see what exists`), null);
+      if (id === "ghost-0")
+        return callback(
+          statusError(
+            grpc.status.NOT_FOUND,
+            `container ${id} not found; run \`orchctl containers\` to see what exists`,
+          ),
+          null,
+        );
       if (id === "far-0") {
         return callback(
-          statusError(grpc.status.UNAVAILABLE, `the agent of container ${id} at 127.0.0.1:9199 could not be reached: ECONNREFUSED`, { "x-agent-address": "127.0.0.1:9199" }),
+          statusError(
+            grpc.status.UNAVAILABLE,
+            `the agent of container ${id} at 127.0.0.1:9199 could not be reached: ECONNREFUSED`,
+            { "x-agent-address": "127.0.0.1:9199" },
+          ),
           null,
         );
       }
       const node = target === "node" ? id : "us-east-1-n1";
       const what = target === "node" ? `node ${id}` : `container ${id} on node ${node}`;
-      callback(null, { agentAddress: "127.0.0.1:9101", node, message: `${action} injected into ${what} (agent 127.0.0.1:9101)` });
+      callback(null, {
+        agentAddress: "127.0.0.1:9101",
+        node,
+        message: `${action} injected into ${what} (agent 127.0.0.1:9101)`,
+      });
     },
   });
 });
@@ -111,7 +157,9 @@ describe("orchctl slo", () => {
       nowMs,
       at: "2024-05-01T12:00:00.000Z",
       errorBudget: { remainingRatio: 0, consumedRatio: 1, allowedFailures: 2, failed: 2 },
-      openOperations: [{ deployment: "api", id: "api-120", kind: "scale", startedAtMs: nowMs - 30_000, deadlineAtMs: nowMs + 90_000 }],
+      openOperations: [
+        { deployment: "api", id: "api-120", kind: "scale", startedAtMs: nowMs - 30_000, deadlineAtMs: nowMs + 90_000 },
+      ],
       recentOutcomesTotal: 2,
     });
     expect(body.windows).toEqual([
@@ -200,7 +248,12 @@ describe("orchctl fault", () => {
     expect(server.callsTo("injectFault").length).toBe(before);
   });
 
-  it.each([[["fault"]], [["fault", "container"]], [["fault", "container", "web-0"]], [["fault", "disk", "d1", "fill"]]])("%j is a usage error", async (args) => {
+  it.each([
+    [["fault"]],
+    [["fault", "container"]],
+    [["fault", "container", "web-0"]],
+    [["fault", "disk", "d1", "fill"]],
+  ])("%j is a usage error", async (args) => {
     const result = await cli(...args);
     expect(result.code).toBe(2);
   });

@@ -49,7 +49,20 @@ describe("help", () => {
     expect(top.code).toBe(0);
     expect(top.stdout).toContain("Examples:");
     expect(top.stdout).toContain("-action=deploy");
-    for (const command of ["deploy", "scale", "delete", "get", "list", "containers", "nodes", "cluster", "watch", "leader", "slo", "fault"]) {
+    for (const command of [
+      "deploy",
+      "scale",
+      "delete",
+      "get",
+      "list",
+      "containers",
+      "nodes",
+      "cluster",
+      "watch",
+      "leader",
+      "slo",
+      "fault",
+    ]) {
       expect(top.stdout).toContain(command);
     }
     const deploy = await runCli(["deploy", "--help"]);
@@ -79,7 +92,9 @@ describe("unreachable cluster", () => {
     expect(elapsedMs).toBeGreaterThan(2_500);
     // Generous: a loaded machine may stretch the last attempt past the deadline.
     expect(elapsedMs).toBeLessThan(15_000);
-    const body = JSON.parse(result.stdout) as { error: { code: string; message: string; hint: string; details: { tried: string[] } } };
+    const body = JSON.parse(result.stdout) as {
+      error: { code: string; message: string; hint: string; details: { tried: string[] } };
+    };
     // A dead address either refuses the connection or, on a loaded machine, lets the attempt time out.
     expect(["UNAVAILABLE", "DEADLINE_EXCEEDED"]).toContain(body.error.code);
     expect(body.error.message).toContain("no replica could serve the request");

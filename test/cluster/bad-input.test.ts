@@ -30,7 +30,14 @@ function header(clientId = "bad-input-test"): RequestHeader {
 }
 
 function spec(overrides: Partial<DeploymentSpec> = {}): DeploymentSpec {
-  return DeploymentSpec.fromPartial({ name: "good", image: "nginx:1.27", replicas: 2, cpuMillicores: 500, memoryMib: 256, ...overrides });
+  return DeploymentSpec.fromPartial({
+    name: "good",
+    image: "nginx:1.27",
+    replicas: 2,
+    cpuMillicores: 500,
+    memoryMib: 256,
+    ...overrides,
+  });
 }
 
 function deploy(overrides: Partial<DeploymentSpec>, requestHeader: RequestHeader = header()): DeployRequest {
@@ -65,22 +72,58 @@ afterAll(async () => {
 
 describe("bad input", () => {
   it("refuses bad deployment names with INVALID_ARGUMENT", async () => {
-    await expectStatus("deploy", deploy({ name: "" }), grpc.status.INVALID_ARGUMENT, /deployment name is empty; give one like web/);
-    const rule = /use lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters/;
+    await expectStatus(
+      "deploy",
+      deploy({ name: "" }),
+      grpc.status.INVALID_ARGUMENT,
+      /deployment name is empty; give one like web/,
+    );
+    const rule =
+      /use lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters/;
     for (const name of ["Web", "a".repeat(64), "-web", "web-", "web_app", "web.app"]) {
       const message = await expectStatus("deploy", deploy({ name }), grpc.status.INVALID_ARGUMENT, rule);
       expect(message).toContain(`invalid deployment name ${JSON.stringify(name)}`);
     }
     // Reads and writes by name check the name the same way.
-    await expectStatus("getDeployment", GetDeploymentRequest.fromPartial({ name: "Bad" }), grpc.status.INVALID_ARGUMENT, rule);
-    await expectStatus("scale", ScaleRequest.fromPartial({ header: header(), name: "Bad", replicas: 1 }), grpc.status.INVALID_ARGUMENT, rule);
-    await expectStatus("delete", DeleteRequest.fromPartial({ header: header(), name: "-bad" }), grpc.status.INVALID_ARGUMENT, rule);
+    await expectStatus(
+      "getDeployment",
+      GetDeploymentRequest.fromPartial({ name: "Bad" }),
+      grpc.status.INVALID_ARGUMENT,
+      rule,
+    );
+    await expectStatus(
+      "scale",
+      ScaleRequest.fromPartial({ header: header(), name: "Bad", replicas: 1 }),
+      grpc.status.INVALID_ARGUMENT,
+      rule,
+    );
+    await expectStatus(
+      "delete",
+      DeleteRequest.fromPartial({ header: header(), name: "-bad" }),
+      grpc.status.INVALID_ARGUMENT,
+      rule,
+    );
   });
 
   it("refuses replicas, cpu and memory outside what the cluster allows with INVALID_ARGUMENT", async () => {
-    await expectStatus("deploy", deploy({ replicas: 10_001 }), grpc.status.INVALID_ARGUMENT, /replicas must be a whole number from 0 to 10000, got 10001/);
-    await expectStatus("deploy", deploy({ cpuMillicores: 0 }), grpc.status.INVALID_ARGUMENT, /deployment good must request cpu > 0 millicores, got 0/);
-    await expectStatus("deploy", deploy({ memoryMib: 0 }), grpc.status.INVALID_ARGUMENT, /deployment good must request memory > 0 MiB, got 0/);
+    await expectStatus(
+      "deploy",
+      deploy({ replicas: 10_001 }),
+      grpc.status.INVALID_ARGUMENT,
+      /replicas must be a whole number from 0 to 10000, got 10001/,
+    );
+    await expectStatus(
+      "deploy",
+      deploy({ cpuMillicores: 0 }),
+      grpc.status.INVALID_ARGUMENT,
+      /deployment good must request cpu > 0 millicores, got 0/,
+    );
+    await expectStatus(
+      "deploy",
+      deploy({ memoryMib: 0 }),
+      grpc.status.INVALID_ARGUMENT,
+      /deployment good must request memory > 0 MiB, got 0/,
+    );
     // 10,000 cores: more than any node could hold.
     await expectStatus(
       "deploy",
@@ -88,24 +131,79 @@ describe("bad input", () => {
       grpc.status.INVALID_ARGUMENT,
       /deployment good asks 10000000m cpu and 256Mi memory per replica; at most \d+m cpu and \d+Mi memory are allowed/,
     );
-    await expectStatus("deploy", deploy({ memoryMib: 64 * 1024 * 1024 }), grpc.status.INVALID_ARGUMENT, /at most \d+m cpu and \d+Mi memory are allowed/);
-    await expectStatus("scale", ScaleRequest.fromPartial({ header: header(), name: "good", replicas: 10_001 }), grpc.status.INVALID_ARGUMENT, /replicas must be a whole number from 0 to 10000/);
+    await expectStatus(
+      "deploy",
+      deploy({ memoryMib: 64 * 1024 * 1024 }),
+      grpc.status.INVALID_ARGUMENT,
+      /at most \d+m cpu and \d+Mi memory are allowed/,
+    );
+    await expectStatus(
+      "scale",
+      ScaleRequest.fromPartial({ header: header(), name: "good", replicas: 10_001 }),
+      grpc.status.INVALID_ARGUMENT,
+      /replicas must be a whole number from 0 to 10000/,
+    );
   });
 
   it("refuses an unknown strategy or region with INVALID_ARGUMENT", async () => {
-    await expectStatus("deploy", deploy({ strategy: 99 as Strategy }), grpc.status.INVALID_ARGUMENT, /unknown strategy 99: use binpack, spread or latency/);
-    await expectStatus("deploy", deploy({ regions: ["mars-1"] }), grpc.status.INVALID_ARGUMENT, /unknown region "mars-1": use one of us-east-1, eu-west-1, ap-southeast-1/);
-    await expectStatus("deploy", deploy({ clientRegions: ["us-east-1", "atlantis"] }), grpc.status.INVALID_ARGUMENT, /unknown client region "atlantis": use one of/);
-    await expectStatus("deploy", deploy({ regions: ["eu-west-1", "eu-west-1"] }), grpc.status.INVALID_ARGUMENT, /region eu-west-1 is listed twice/);
-    await expectStatus("deploy", deploy({ image: "" }), grpc.status.INVALID_ARGUMENT, /deployment good needs an image like nginx:1.27/);
-    await expectStatus("deploy", deploy({ image: "nginx 1.27" }), grpc.status.INVALID_ARGUMENT, /needs an image like nginx:1.27, got "nginx 1.27"/);
+    await expectStatus(
+      "deploy",
+      deploy({ strategy: 99 as Strategy }),
+      grpc.status.INVALID_ARGUMENT,
+      /unknown strategy 99: use binpack, spread or latency/,
+    );
+    await expectStatus(
+      "deploy",
+      deploy({ regions: ["mars-1"] }),
+      grpc.status.INVALID_ARGUMENT,
+      /unknown region "mars-1": use one of us-east-1, eu-west-1, ap-southeast-1/,
+    );
+    await expectStatus(
+      "deploy",
+      deploy({ clientRegions: ["us-east-1", "atlantis"] }),
+      grpc.status.INVALID_ARGUMENT,
+      /unknown client region "atlantis": use one of/,
+    );
+    await expectStatus(
+      "deploy",
+      deploy({ regions: ["eu-west-1", "eu-west-1"] }),
+      grpc.status.INVALID_ARGUMENT,
+      /region eu-west-1 is listed twice/,
+    );
+    await expectStatus(
+      "deploy",
+      deploy({ image: "" }),
+      grpc.status.INVALID_ARGUMENT,
+      /deployment good needs an image like nginx:1.27/,
+    );
+    await expectStatus(
+      "deploy",
+      deploy({ image: "nginx 1.27" }),
+      grpc.status.INVALID_ARGUMENT,
+      /needs an image like nginx:1.27, got "nginx 1.27"/,
+    );
   });
 
   it("answers NOT_FOUND for a deployment that does not exist, on get, scale and delete", async () => {
     const hint = /deployment ghost not found; (run `)?orchctl list(`)? (to see what exists|shows the deployments)/;
-    await expectStatus("getDeployment", GetDeploymentRequest.fromPartial({ name: "ghost" }), grpc.status.NOT_FOUND, hint);
-    await expectStatus("scale", ScaleRequest.fromPartial({ header: header(), name: "ghost", replicas: 3 }), grpc.status.NOT_FOUND, hint);
-    await expectStatus("delete", DeleteRequest.fromPartial({ header: header(), name: "ghost" }), grpc.status.NOT_FOUND, hint);
+    await expectStatus(
+      "getDeployment",
+      GetDeploymentRequest.fromPartial({ name: "ghost" }),
+      grpc.status.NOT_FOUND,
+      hint,
+    );
+    await expectStatus(
+      "scale",
+      ScaleRequest.fromPartial({ header: header(), name: "ghost", replicas: 3 }),
+      grpc.status.NOT_FOUND,
+      hint,
+    );
+    await expectStatus(
+      "delete",
+      DeleteRequest.fromPartial({ header: header(), name: "ghost" }),
+      grpc.status.NOT_FOUND,
+      hint,
+    );
   });
 
   it("refuses a duplicate deploy with a different spec (ALREADY_EXISTS) and accepts the same spec again as a no-op", async () => {
@@ -113,7 +211,12 @@ describe("bad input", () => {
     expect(first.created).toBe(true);
     expect(first.deployment?.version).toBe(1);
 
-    const message = await expectStatus("deploy", deploy({ name: "dup", image: "nginx:1.28" }), grpc.status.ALREADY_EXISTS, /deployment dup already exists with a different spec/);
+    const message = await expectStatus(
+      "deploy",
+      deploy({ name: "dup", image: "nginx:1.28" }),
+      grpc.status.ALREADY_EXISTS,
+      /deployment dup already exists with a different spec/,
+    );
     expect(message).toMatch(/\(image nginx:1.27 vs nginx:1.28\); delete it first or use scale/);
 
     const again = await cluster.call(leader.leaderId, "deploy", deploy({ name: "dup" }));
@@ -124,15 +227,36 @@ describe("bad input", () => {
 
   it("refuses an oversized request and bounds every text field", async () => {
     // 2 MiB image: over the API's request size limit, refused before it is parsed.
-    const huge = await cluster.failure(leader.leaderId, "deploy", deploy({ name: "huge", image: `nginx:${"x".repeat(2 * 1024 * 1024)}` }));
-    expect([grpc.status.RESOURCE_EXHAUSTED, grpc.status.INVALID_ARGUMENT].map(statusName)).toContain(statusName(huge.code));
+    const huge = await cluster.failure(
+      leader.leaderId,
+      "deploy",
+      deploy({ name: "huge", image: `nginx:${"x".repeat(2 * 1024 * 1024)}` }),
+    );
+    expect([grpc.status.RESOURCE_EXHAUSTED, grpc.status.INVALID_ARGUMENT].map(statusName)).toContain(
+      statusName(huge.code),
+    );
     // grpc-js words this one itself ("Received message larger than max (2097202 vs 1048576)"):
     // the size and the limit, which is what a person needs to shrink the request.
     expectActionable(huge.details, /larger than max \(\d+ vs 1048576\)|too large|at most/i);
     // Within the request limit but over the image bound.
-    await expectStatus("deploy", deploy({ name: "long-image", image: `nginx:${"x".repeat(600)}` }), grpc.status.INVALID_ARGUMENT, /deployment long-image image is 606 characters long; at most 512 are allowed/);
-    await expectStatus("deploy", deploy({}, { clientId: "c".repeat(200), seq: 1 }), grpc.status.INVALID_ARGUMENT, /client id is 200 characters long; at most 128 are allowed/);
-    await expectStatus("deploy", deploy({}, { clientId: "zero-seq", seq: 0 }), grpc.status.INVALID_ARGUMENT, /sequence number 0; client sequence numbers start at 1/);
+    await expectStatus(
+      "deploy",
+      deploy({ name: "long-image", image: `nginx:${"x".repeat(600)}` }),
+      grpc.status.INVALID_ARGUMENT,
+      /deployment long-image image is 606 characters long; at most 512 are allowed/,
+    );
+    await expectStatus(
+      "deploy",
+      deploy({}, { clientId: "c".repeat(200), seq: 1 }),
+      grpc.status.INVALID_ARGUMENT,
+      /client id is 200 characters long; at most 128 are allowed/,
+    );
+    await expectStatus(
+      "deploy",
+      deploy({}, { clientId: "zero-seq", seq: 0 }),
+      grpc.status.INVALID_ARGUMENT,
+      /sequence number 0; client sequence numbers start at 1/,
+    );
     const list = await cluster.call(leader.leaderId, "listDeployments", ListDeploymentsRequest.fromPartial({}));
     expect(list.deployments.map((d) => d.spec?.name)).not.toContain("huge");
   });
@@ -144,7 +268,11 @@ describe("bad input", () => {
     const first = await cluster.call(leader.leaderId, "deploy", request);
     expect(first.created).toBe(true);
     // ...someone else scales it in between...
-    await cluster.call(leader.leaderId, "scale", ScaleRequest.fromPartial({ header: { clientId: "operator", seq: 1 }, name: "once", replicas: 5 }));
+    await cluster.call(
+      leader.leaderId,
+      "scale",
+      ScaleRequest.fromPartial({ header: { clientId: "operator", seq: 1 }, name: "once", replicas: 5 }),
+    );
     // ...and the retry of (client, 1) gets the first answer back instead of a second apply. Applied
     // again, it would be refused (ALREADY_EXISTS: replicas 2 vs 5) or would reset the replicas.
     const retry = await cluster.call(leader.leaderId, "deploy", request);
@@ -155,7 +283,11 @@ describe("bad input", () => {
     // Same with a delete in between: applied twice, the deploy would bring the deployment back.
     const second = deploy({ name: "once-deleted", replicas: 1 }, { clientId: client, seq: 2 });
     expect((await cluster.call(leader.leaderId, "deploy", second)).created).toBe(true);
-    await cluster.call(leader.leaderId, "delete", DeleteRequest.fromPartial({ header: { clientId: "operator", seq: 2 }, name: "once-deleted" }));
+    await cluster.call(
+      leader.leaderId,
+      "delete",
+      DeleteRequest.fromPartial({ header: { clientId: "operator", seq: 2 }, name: "once-deleted" }),
+    );
     // The retry gets the first answer (created), not NOT_FOUND, and does not bring it back.
     const retried = await cluster.call(leader.leaderId, "deploy", second);
     expect(retried.created).toBe(true);
@@ -169,7 +301,12 @@ describe("bad input", () => {
     expect(once?.status?.desired).toBe(5);
 
     // An older sequence number than the last applied one is refused: its reply is gone.
-    await expectStatus("deploy", request, grpc.status.FAILED_PRECONDITION, /stale request: client retrying-client sent seq 1 after seq 2 was applied/);
+    await expectStatus(
+      "deploy",
+      request,
+      grpc.status.FAILED_PRECONDITION,
+      /stale request: client retrying-client sent seq 1 after seq 2 was applied/,
+    );
   });
 
   it("keeps serving: same leader, same term, same process, and a normal deploy still works", async () => {

@@ -42,7 +42,9 @@ async function expectEverywhere(names: readonly string[]): Promise<void> {
   for (const id of cluster.ids()) {
     const result = await cluster.orchctl(["list", "-o", "json"], cluster.apiAddress(id));
     expect(result.code, result.stderr).toBe(0);
-    const have = new Set((JSON.parse(result.stdout) as { deployments: { name: string }[] }).deployments.map((d) => d.name));
+    const have = new Set(
+      (JSON.parse(result.stdout) as { deployments: { name: string }[] }).deployments.map((d) => d.name),
+    );
     const missing = names.filter((n) => !have.has(n));
     expect(missing, `acknowledged deployments missing from orchctl list on ${id}`).toEqual([]);
   }
@@ -56,14 +58,18 @@ describe("leader failure", () => {
   it("SIGKILL of the leader under a stream of writes: a new leader takes over and every acknowledged write survives", async () => {
     const before = await cluster.waitForLeader();
     load = new WriteLoad(cluster, "kill", 4);
-    await waitFor("40 acknowledged writes before the kill", () => load!.acknowledged().length >= 40, { timeoutMs: 60_000 });
+    await waitFor("40 acknowledged writes before the kill", () => load!.acknowledged().length >= 40, {
+      timeoutMs: 60_000,
+    });
 
     const killedAt = Date.now();
     expect(await cluster.kill(before.leaderId, "SIGKILL")).toBeNull();
     const survivors = cluster.running();
     const after = await cluster.waitForLeader({ among: survivors, notId: before.leaderId, minTerm: before.term + 1 });
     const electedMs = Date.now() - killedAt;
-    await waitFor("40 writes acknowledged after the kill", () => load!.acknowledgedAfter(killedAt) >= 40, { timeoutMs: 60_000 });
+    await waitFor("40 writes acknowledged after the kill", () => load!.acknowledgedAfter(killedAt) >= 40, {
+      timeoutMs: 60_000,
+    });
     await load.stop();
 
     const records = load.records;
@@ -79,7 +85,9 @@ describe("leader failure", () => {
         `${failed.length} not acknowledged; longest gap between acknowledgements ${gapMs} ms\n`,
     );
     expect(beforeKill.length).toBeGreaterThanOrEqual(40);
-    expect(duringKill.length, "writes in flight when the leader died were retried to success").toBeGreaterThanOrEqual(1);
+    expect(duringKill.length, "writes in flight when the leader died were retried to success").toBeGreaterThanOrEqual(
+      1,
+    );
     expect(afterKill.length).toBeGreaterThanOrEqual(1);
     // orchctl rides out the failover within its deadline: no write is given up on.
     expect(failed.map((r) => `${r.name}: ${r.error}`)).toEqual([]);
@@ -100,7 +108,9 @@ describe("leader failure", () => {
     const before = await cluster.waitForLeader({ among: cluster.ids() });
     const others = cluster.followersOf(before.leaderId);
     load = new WriteLoad(cluster, "term", 2);
-    await waitFor("10 acknowledged writes before SIGTERM", () => load!.acknowledged().length >= 10, { timeoutMs: 60_000 });
+    await waitFor("10 acknowledged writes before SIGTERM", () => load!.acknowledged().length >= 10, {
+      timeoutMs: 60_000,
+    });
 
     const stoppedAt = Date.now();
     const exit = cluster.kill(before.leaderId, "SIGTERM");
@@ -126,12 +136,16 @@ describe("leader failure", () => {
     const became = newLog.filter((l) => l.msg === "became leader" && l.term === after.term).at(-1);
     expect(became, `${after.leaderId} logged becoming leader in term ${after.term}`).toBeDefined();
     const handoverMs = Date.parse(became!.time) - Date.parse(stopping.time);
-    process.stdout.write(`SIGTERM of ${before.leaderId}: ${after.leaderId} leads after ${handoverMs} ms by the logs (${observedMs} ms observed by polling)\n`);
+    process.stdout.write(
+      `SIGTERM of ${before.leaderId}: ${after.leaderId} leads after ${handoverMs} ms by the logs (${observedMs} ms observed by polling)\n`,
+    );
     expect(handoverMs).toBeGreaterThanOrEqual(0);
     // The election timeout is 300..600 ms; a transfer must not wait for it (generous for a loaded machine).
     expect(handoverMs).toBeLessThan(1_500);
 
-    await waitFor("10 writes acknowledged after the handover", () => load!.acknowledgedAfter(stoppedAt) >= 10, { timeoutMs: 60_000 });
+    await waitFor("10 writes acknowledged after the handover", () => load!.acknowledgedAfter(stoppedAt) >= 10, {
+      timeoutMs: 60_000,
+    });
     await load.stop();
     const failed = load.records.filter((r) => !r.acknowledged);
     expect(failed.map((r) => `${r.name}: ${r.error}`)).toEqual([]);

@@ -5,7 +5,12 @@ import * as grpc from "@grpc/grpc-js";
 import { BufferSink } from "../../src/cli/io.js";
 import { run } from "../../src/cli/run.js";
 import type { RequestOf, ResponseOf, UnaryMethod } from "../../src/cli/client.js";
-import { ClusterStatusRequest, OrchestratorServiceClient, OrchestratorServiceService, type ClusterStatusResponse } from "../../src/gen/orchestrator/v1/orchestrator.js";
+import {
+  ClusterStatusRequest,
+  OrchestratorServiceClient,
+  OrchestratorServiceService,
+  type ClusterStatusResponse,
+} from "../../src/gen/orchestrator/v1/orchestrator.js";
 import { ProcessCluster } from "../../src/server/process-cluster.js";
 import { isAlive, killQuietly, pidsKilledOnExit } from "../process-pids.js";
 
@@ -31,7 +36,11 @@ export interface WaitOptions {
  * Polls `probe` until it returns something other than undefined/false, and returns that.
  * Errors thrown by the probe count as "not yet"; the last one is reported on timeout.
  */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, options: WaitOptions = {}): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  options: WaitOptions = {},
+): Promise<T> {
   const timeoutMs = options.timeoutMs ?? 30_000;
   const intervalMs = options.intervalMs ?? 50;
   const deadline = Date.now() + timeoutMs;
@@ -89,7 +98,12 @@ export interface GrpcFailure {
 }
 
 export function isGrpcFailure(error: unknown): error is GrpcFailure {
-  return typeof error === "object" && error !== null && typeof (error as { code?: unknown }).code === "number" && "details" in error;
+  return (
+    typeof error === "object" &&
+    error !== null &&
+    typeof (error as { code?: unknown }).code === "number" &&
+    "details" in error
+  );
 }
 
 export interface CallOptions {
@@ -204,7 +218,12 @@ export class TestCluster {
   }
 
   /** One unary call to replica `id`, no retries, no redirects: what that replica answers. */
-  call<K extends UnaryMethod>(id: string, method: K, request: RequestOf<K>, options: CallOptions = {}): Promise<ResponseOf<K>> {
+  call<K extends UnaryMethod>(
+    id: string,
+    method: K,
+    request: RequestOf<K>,
+    options: CallOptions = {},
+  ): Promise<ResponseOf<K>> {
     const definition = OrchestratorServiceService[method] as unknown as {
       path: string;
       requestSerialize: (value: RequestOf<K>) => Buffer;
@@ -228,7 +247,12 @@ export class TestCluster {
   }
 
   /** The call's gRPC failure; fails the test if the call succeeds. */
-  async failure<K extends UnaryMethod>(id: string, method: K, request: RequestOf<K>, options: CallOptions = {}): Promise<GrpcFailure> {
+  async failure<K extends UnaryMethod>(
+    id: string,
+    method: K,
+    request: RequestOf<K>,
+    options: CallOptions = {},
+  ): Promise<GrpcFailure> {
     try {
       await this.call(id, method, request, options);
     } catch (error) {
@@ -246,14 +270,17 @@ export class TestCluster {
    * Waits until every replica in `among` (default: the running ones) names the same leader in
    * the same term, the leader itself says it leads, and the leader is one of `among`.
    */
-  async waitForLeader(options: { among?: readonly string[]; notId?: string; minTerm?: number; timeoutMs?: number } = {}): Promise<LeaderView> {
+  async waitForLeader(
+    options: { among?: readonly string[]; notId?: string; minTerm?: number; timeoutMs?: number } = {},
+  ): Promise<LeaderView> {
     const among = options.among ?? this.running();
     return waitFor(
       `one leader agreed on by ${among.join(", ")}${options.notId === undefined ? "" : ` (not ${options.notId})`}`,
       async () => {
         const statuses = await Promise.all(among.map((id) => this.status(id)));
         const first = statuses[0];
-        if (first.leaderId === "" || !among.includes(first.leaderId) || first.leaderId === options.notId) return undefined;
+        if (first.leaderId === "" || !among.includes(first.leaderId) || first.leaderId === options.notId)
+          return undefined;
         if (first.term < (options.minTerm ?? 0)) return undefined;
         if (!statuses.every((s) => s.leaderId === first.leaderId && s.term === first.term)) return undefined;
         if (statuses.find((s) => s.replicaId === first.leaderId)?.role !== "leader") return undefined;
@@ -299,7 +326,9 @@ export class TestCluster {
 
   /** A sample of `name` (without labels other than `replica`) from the replica's /metrics. */
   async metric(id: string, name: string): Promise<number> {
-    const response = await fetch(`http://${this.cluster.replica(id).metricsAddress}/metrics`, { signal: AbortSignal.timeout(2_000) });
+    const response = await fetch(`http://${this.cluster.replica(id).metricsAddress}/metrics`, {
+      signal: AbortSignal.timeout(2_000),
+    });
     const body = await response.text();
     for (const line of body.split("\n")) {
       const match = /^([a-z_:]+)(\{[^}]*\})?\s+(\S+)$/.exec(line);
@@ -312,7 +341,9 @@ export class TestCluster {
   async dumpLogs(lines = 40): Promise<void> {
     for (const id of this.ids()) {
       const text = (await this.log(id)).trimEnd().split("\n").slice(-lines).join("\n");
-      process.stderr.write(`\n----- last ${lines} log lines of ${id} (${this.cluster.replica(id).logFile}) -----\n${text}\n`);
+      process.stderr.write(
+        `\n----- last ${lines} log lines of ${id} (${this.cluster.replica(id).logFile}) -----\n${text}\n`,
+      );
     }
   }
 
@@ -359,5 +390,6 @@ export function statusName(code: number): string {
 export function expectActionable(message: string, mentions: RegExp): void {
   if (message.length < 25) throw new Error(`message too short to act on: ${JSON.stringify(message)}`);
   if (!mentions.test(message)) throw new Error(`message ${JSON.stringify(message)} does not match ${mentions}`);
-  if (/internal error|undefined|\[object Object\]|NaN/.test(message)) throw new Error(`message leaks internals: ${JSON.stringify(message)}`);
+  if (/internal error|undefined|\[object Object\]|NaN/.test(message))
+    throw new Error(`message leaks internals: ${JSON.stringify(message)}`);
 }

@@ -44,7 +44,11 @@ function orchctlProcess(args: readonly string[], env: Record<string, string> = {
 
 /** orchctl through a follower's endpoint only, so every write must follow the leader redirect. */
 function viaFollower(args: readonly string[]): Promise<CliResult> {
-  return within(`orchctl ${args.join(" ")}`, 45_000, orchctlProcess(["--endpoints", cluster.apiAddress(follower), ...args]));
+  return within(
+    `orchctl ${args.join(" ")}`,
+    45_000,
+    orchctlProcess(["--endpoints", cluster.apiAddress(follower), ...args]),
+  );
 }
 
 function expectExit(result: CliResult, code: 0 | 1 | 2): void {
@@ -77,19 +81,48 @@ describe("orchctl as a process", () => {
   it("cluster shows the leader, whichever replica answers", async () => {
     const json = await viaFollower(["cluster", "-o", "json"]);
     expectExit(json, 0);
-    expect(JSON.parse(json.stdout)).toMatchObject({ replicaId: follower, role: "follower", leaderId: leader.leaderId, term: leader.term });
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      replicaId: follower,
+      role: "follower",
+      leaderId: leader.leaderId,
+      term: leader.term,
+    });
     const table = await viaFollower(["cluster"]);
     expectExit(table, 0);
-    expect(table.stdout).toMatch(new RegExp(`Leader:?\\s+${leader.leaderId} \\(${cluster.apiAddress(leader.leaderId)}\\)`));
+    expect(table.stdout).toMatch(
+      new RegExp(`Leader:?\\s+${leader.leaderId} \\(${cluster.apiAddress(leader.leaderId)}\\)`),
+    );
     expect(table.stdout).toMatch(/ID\s+ROLE\s+API-ADDRESS/);
   });
 
   it("deploy, list, get, scale and delete through a follower", async () => {
-    const deploy = await viaFollower(["deploy", "demo-web", "--image", "nginx:1.27", "--replicas", "2", "--cpu", "500m", "--memory", "256Mi"]);
+    const deploy = await viaFollower([
+      "deploy",
+      "demo-web",
+      "--image",
+      "nginx:1.27",
+      "--replicas",
+      "2",
+      "--cpu",
+      "500m",
+      "--memory",
+      "256Mi",
+    ]);
     expectExit(deploy, 0);
     expect(deploy.stdout).toMatch(/^deployment demo-web created \(version 1, revision \d+\)$/m);
 
-    const again = await viaFollower(["deploy", "demo-web", "--image", "nginx:1.27", "--replicas", "2", "--cpu", "500m", "--memory", "256Mi"]);
+    const again = await viaFollower([
+      "deploy",
+      "demo-web",
+      "--image",
+      "nginx:1.27",
+      "--replicas",
+      "2",
+      "--cpu",
+      "500m",
+      "--memory",
+      "256Mi",
+    ]);
     expectExit(again, 0);
     expect(again.stdout).toMatch(/deployment demo-web unchanged/);
 
@@ -120,7 +153,15 @@ describe("orchctl as a process", () => {
 
   it("the seed's flag form works end to end (cpu in cores, memory in MiB)", async () => {
     const server = `-server=${cluster.apiAddress(follower)}`;
-    const deploy = await orchctlProcess([server, "-action=deploy", "-name=demo-app", "-image=nginx:latest", "-replicas=2", "-cpu=2", "-memory=1024"]);
+    const deploy = await orchctlProcess([
+      server,
+      "-action=deploy",
+      "-name=demo-app",
+      "-image=nginx:latest",
+      "-replicas=2",
+      "-cpu=2",
+      "-memory=1024",
+    ]);
     expectExit(deploy, 0);
     expect(deploy.stdout).toMatch(/deployment demo-app created/);
 
@@ -172,7 +213,9 @@ describe("orchctl as a process", () => {
     expectExit(await viaFollower(["deploy", "taken", "--image", "nginx:1.27"]), 0);
     const conflict = await viaFollower(["deploy", "taken", "--image", "nginx:1.28"]);
     expectExit(conflict, 1);
-    expect(conflict.stderr).toMatch(/error: deployment taken already exists with a different spec \(image nginx:1\.27 vs nginx:1\.28\); delete it first or use scale/);
+    expect(conflict.stderr).toMatch(
+      /error: deployment taken already exists with a different spec \(image nginx:1\.27 vs nginx:1\.28\); delete it first or use scale/,
+    );
 
     const tooMany = await viaFollower(["deploy", "huge", "--image", "nginx:1.27", "--replicas", "10001"]);
     expectExit(tooMany, 1);
@@ -187,7 +230,11 @@ describe("orchctl as a process", () => {
 
   it("exits 1 when no replica can be reached, naming what it tried", async () => {
     const nobody = `127.0.0.1:${await freePort()}`;
-    const result = await within("orchctl against a closed port", 30_000, orchctlProcess(["--endpoints", nobody, "--timeout", "2", "list"]));
+    const result = await within(
+      "orchctl against a closed port",
+      30_000,
+      orchctlProcess(["--endpoints", nobody, "--timeout", "2", "list"]),
+    );
     expectExit(result, 1);
     expect(result.stderr).toMatch(/error: no replica could serve the request in \d+\.\ds/);
     expect(result.stderr).toContain(nobody);

@@ -54,8 +54,18 @@ async function deployMany(leaderId: string, prefix: string, count: number, worke
         const i = next++;
         if (i >= count) return;
         const name = `${prefix}-${i}`;
-        const spec = DeploymentSpec.fromPartial({ name, image: "nginx:1.27", replicas: 1, cpuMillicores: 100, memoryMib: 64 });
-        const response = await cluster.call(leaderId, "deploy", DeployRequest.fromPartial({ header: { clientId: `${prefix}-writer-${worker}`, seq }, spec }));
+        const spec = DeploymentSpec.fromPartial({
+          name,
+          image: "nginx:1.27",
+          replicas: 1,
+          cpuMillicores: 100,
+          memoryMib: 64,
+        });
+        const response = await cluster.call(
+          leaderId,
+          "deploy",
+          DeployRequest.fromPartial({ header: { clientId: `${prefix}-writer-${worker}`, seq }, spec }),
+        );
         expect(response.created).toBe(true);
         acknowledged.push(name);
       }
@@ -85,7 +95,10 @@ async function waitCaughtUp(id: string, leaderId: string, timeoutMs = 30_000): P
 
 /** Flips one bit of the last byte of the newest raft log entry on disk; returns its index. Call it again to undo. */
 async function flipNewestEntry(dataDir: string, index?: number): Promise<number> {
-  const db = new ClassicLevel<Buffer, Buffer>(path.join(dataDir, LOG_DIR_NAME), { keyEncoding: "buffer", valueEncoding: "buffer" });
+  const db = new ClassicLevel<Buffer, Buffer>(path.join(dataDir, LOG_DIR_NAME), {
+    keyEncoding: "buffer",
+    valueEncoding: "buffer",
+  });
   await db.open();
   try {
     let key: Buffer | undefined;
@@ -97,7 +110,8 @@ async function flipNewestEntry(dataDir: string, index?: number): Promise<number>
         break;
       }
     }
-    if (key === undefined || value === undefined) throw new Error(`no raft log entry ${index ?? ""} on disk in ${dataDir}`);
+    if (key === undefined || value === undefined)
+      throw new Error(`no raft log entry ${index ?? ""} on disk in ${dataDir}`);
     value[value.byteLength - 1] ^= 0x01;
     await db.put(key, value);
     return entryIndexFromKey(key)!;
@@ -122,7 +136,10 @@ describe("recovery", () => {
     const started = (await cluster.logLines(follower)).filter((l) => l.msg === "replica started");
     expect(started).toHaveLength(2);
     expect(started[1].term).toBeGreaterThanOrEqual(term);
-    await waitFor(`${follower} to report ready`, async () => (await fetch(`http://${cluster.cluster.replica(follower).metricsAddress}/readyz`)).status === 200);
+    await waitFor(
+      `${follower} to report ready`,
+      async () => (await fetch(`http://${cluster.cluster.replica(follower).metricsAddress}/readyz`)).status === 200,
+    );
     // And it rejoined as a follower without disturbing the leader.
     expect(await cluster.waitForLeader({ among: cluster.ids() })).toEqual({ leaderId, term });
   });
@@ -134,7 +151,9 @@ describe("recovery", () => {
     const { leaderId } = await cluster.waitForLeader({ among: cluster.ids() });
     const result = await cluster.orchctl(["list", "-o", "json"]);
     expect(result.code, result.stderr).toBe(0);
-    const listed = new Set((JSON.parse(result.stdout) as { deployments: { name: string }[] }).deployments.map((d) => d.name));
+    const listed = new Set(
+      (JSON.parse(result.stdout) as { deployments: { name: string }[] }).deployments.map((d) => d.name),
+    );
     expect(acknowledged.filter((n) => !listed.has(n))).toEqual([]);
     for (const id of cluster.ids()) await waitCaughtUp(id, leaderId);
   });
@@ -155,11 +174,17 @@ describe("recovery", () => {
     await waitCaughtUp(follower, leaderId);
 
     // The leader streamed it a snapshot newer than anything it had...
-    const sent = await waitFor(`a "snapshot sent" to ${follower} past index ${appliedAtKill} in the leader's log`, async () =>
-      (await cluster.logLines(leaderId)).find((l) => l.msg === "snapshot sent" && l.peer === follower && Number(l.index) > appliedAtKill),
+    const sent = await waitFor(
+      `a "snapshot sent" to ${follower} past index ${appliedAtKill} in the leader's log`,
+      async () =>
+        (await cluster.logLines(leaderId)).find(
+          (l) => l.msg === "snapshot sent" && l.peer === follower && Number(l.index) > appliedAtKill,
+        ),
     );
     // ...which the follower installed: its snapshot is at least that new.
-    expect(await cluster.metric(follower, "orchestrator_raft_snapshot_index")).toBeGreaterThanOrEqual(Number(sent.index));
+    expect(await cluster.metric(follower, "orchestrator_raft_snapshot_index")).toBeGreaterThanOrEqual(
+      Number(sent.index),
+    );
     for (const id of cluster.ids()) await waitCaughtUp(id, leaderId);
   });
 
@@ -178,7 +203,9 @@ describe("recovery", () => {
     expect(log).toContain(
       `error: replica data in ${dataDir} is corrupt: raft log entry ${index} fails its checksum (LevelDB at ${path.join(dataDir, LOG_DIR_NAME)}). Not starting, so no bad data is served.`,
     );
-    expect(log).toContain(`Keep it for inspection (mv ${dataDir} ${dataDir}.corrupt). Do not restart this replica with an empty directory`);
+    expect(log).toContain(
+      `Keep it for inspection (mv ${dataDir} ${dataDir}.corrupt). Do not restart this replica with an empty directory`,
+    );
 
     // The other two keep serving.
     await deployWithOrchctl("while-one-is-corrupt");
@@ -209,7 +236,6 @@ describe("recovery", () => {
     expect(log).toContain(`mv ${dataDir} ${dataDir}.corrupt`);
     await deployWithOrchctl("while-one-has-a-bad-snapshot");
   });
-
 });
 
 function stoppedReplicas(): string[] {

@@ -1,6 +1,10 @@
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { DeployRequest, GetDeploymentRequest, ListDeploymentsRequest } from "../../src/gen/orchestrator/v1/orchestrator.js";
+import {
+  DeployRequest,
+  GetDeploymentRequest,
+  ListDeploymentsRequest,
+} from "../../src/gen/orchestrator/v1/orchestrator.js";
 import { DeploymentSpec } from "../../src/gen/orchestrator/v1/types.js";
 import { TestCluster, waitFor, type LeaderView } from "./harness.js";
 
@@ -61,10 +65,22 @@ describe("a three-replica cluster", () => {
 
   it("answers a write sent to a follower with UNAVAILABLE and the leader's address", async () => {
     const follower = cluster.followersOf(leader.leaderId)[0];
-    const spec = DeploymentSpec.fromPartial({ name: "direct-to-follower", image: "nginx:1", replicas: 1, cpuMillicores: 100, memoryMib: 64 });
-    const failure = await cluster.failure(follower, "deploy", DeployRequest.fromPartial({ header: { clientId: "replication-test", seq: 1 }, spec }));
+    const spec = DeploymentSpec.fromPartial({
+      name: "direct-to-follower",
+      image: "nginx:1",
+      replicas: 1,
+      cpuMillicores: 100,
+      memoryMib: 64,
+    });
+    const failure = await cluster.failure(
+      follower,
+      "deploy",
+      DeployRequest.fromPartial({ header: { clientId: "replication-test", seq: 1 }, spec }),
+    );
     expect(failure.code).toBe(grpc.status.UNAVAILABLE);
-    expect(failure.details).toContain(`replica ${follower} is not the leader; the leader is ${leader.leaderId} at ${cluster.apiAddress(leader.leaderId)}`);
+    expect(failure.details).toContain(
+      `replica ${follower} is not the leader; the leader is ${leader.leaderId} at ${cluster.apiAddress(leader.leaderId)}`,
+    );
     expect(failure.metadata?.get("x-leader-id")).toEqual([leader.leaderId]);
     expect(failure.metadata?.get("x-leader-address")).toEqual([cluster.apiAddress(leader.leaderId)]);
     // Nothing was written.
@@ -78,7 +94,10 @@ describe("a three-replica cluster", () => {
     const names = ["via-follower-a", "via-follower-b", "via-follower-c"];
     for (const name of names) {
       // Only the follower's endpoint: orchctl must follow the x-leader-address redirect.
-      const result = await cluster.orchctl(["deploy", name, "--image", "nginx:1.27", "--replicas", "2", "--cpu", "250m", "--memory", "128Mi"], cluster.apiAddress(follower));
+      const result = await cluster.orchctl(
+        ["deploy", name, "--image", "nginx:1.27", "--replicas", "2", "--cpu", "250m", "--memory", "128Mi"],
+        cluster.apiAddress(follower),
+      );
       expect(result.code, result.stderr).toBe(0);
       expect(result.stdout).toMatch(new RegExp(`deployment ${name} created \\(version 1, revision \\d+\\)`));
 
@@ -92,7 +111,9 @@ describe("a three-replica cluster", () => {
     }
     // The writes were proposed on the leader, not on the follower that received them.
     // At least the writes: the leader's scheduler also proposes (it records why replicas stay pending without nodes).
-    expect(await cluster.metric(leader.leaderId, "orchestrator_raft_proposals_committed_total")).toBeGreaterThanOrEqual(proposedBefore + names.length);
+    expect(await cluster.metric(leader.leaderId, "orchestrator_raft_proposals_committed_total")).toBeGreaterThanOrEqual(
+      proposedBefore + names.length,
+    );
     expect(await cluster.metric(follower, "orchestrator_raft_proposals_committed_total")).toBe(0);
     expect(await cluster.metric(other, "orchestrator_raft_proposals_committed_total")).toBe(0);
 
@@ -110,7 +131,9 @@ describe("a three-replica cluster", () => {
       for (const extra of [[], ["--stale"]]) {
         const result = await cluster.orchctl(["list", "-o", "json", ...extra], cluster.apiAddress(id));
         expect(result.code, result.stderr).toBe(0);
-        const listed = (JSON.parse(result.stdout) as { deployments: { name: string }[] }).deployments.map((d) => d.name);
+        const listed = (JSON.parse(result.stdout) as { deployments: { name: string }[] }).deployments.map(
+          (d) => d.name,
+        );
         expect(listed, `orchctl list ${extra.join(" ")} on ${id}`).toEqual(expect.arrayContaining(names));
       }
     }

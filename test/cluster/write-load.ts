@@ -49,7 +49,18 @@ export class WriteLoad {
     for (let i = 0; !this.stopping; i++) {
       const name = `${this.prefix}-${writer}-${i}`;
       const startedMs = Date.now();
-      const result = await this.cluster.orchctl(["--timeout", String(this.timeoutSeconds), "deploy", name, "--image", "nginx:1.27", "--cpu", "100m", "--memory", "64Mi"]);
+      const result = await this.cluster.orchctl([
+        "--timeout",
+        String(this.timeoutSeconds),
+        "deploy",
+        name,
+        "--image",
+        "nginx:1.27",
+        "--cpu",
+        "100m",
+        "--memory",
+        "64Mi",
+      ]);
       this.records.push({
         name,
         startedMs,

@@ -16,7 +16,9 @@ function cluster(): Harness {
 }
 
 function states(h: Harness, deployment = "web"): Record<string, string> {
-  return Object.fromEntries(h.fsm.listContainers({ deployment }).containers.map((c) => [c.id, `${c.state}/${c.desired}@${c.node}`]));
+  return Object.fromEntries(
+    h.fsm.listContainers({ deployment }).containers.map((c) => [c.id, `${c.state}/${c.desired}@${c.node}`]),
+  );
 }
 
 describe("deploy", () => {
@@ -29,7 +31,11 @@ describe("deploy", () => {
     expect(view?.deployment.spec.healthCheck.path).toBe("/healthz");
     expect(view?.deployment.spec.strategy).toBe("binpack");
     expect(view?.status.byState.pending).toBe(3);
-    expect(states(h)).toEqual({ "web-0": "pending/running@", "web-1": "pending/running@", "web-2": "pending/running@" });
+    expect(states(h)).toEqual({
+      "web-0": "pending/running@",
+      "web-1": "pending/running@",
+      "web-2": "pending/running@",
+    });
     expect(view?.recentEvents.map((e) => e.kind)).toEqual(["deployed"]);
   });
 
@@ -37,7 +43,14 @@ describe("deploy", () => {
     const h = new Harness();
     h.ok(body.deploy());
     const explicit = body.deploy({
-      healthCheck: { path: "/healthz", periodMs: 2000, timeoutMs: 1000, failureThreshold: 3, successThreshold: 1, initialDelayMs: 0 },
+      healthCheck: {
+        path: "/healthz",
+        periodMs: 2000,
+        timeoutMs: 1000,
+        failureThreshold: 3,
+        successThreshold: 1,
+        initialDelayMs: 0,
+      },
       progressDeadlineMs: 120_000,
     });
     expect(h.ok(explicit)).toEqual({ kind: "deploy", name: "web", version: 1, created: false });
@@ -49,7 +62,9 @@ describe("deploy", () => {
     h.ok(body.deploy());
     const refused = h.fail(body.deploy({ image: "nginx:2" }));
     expect(refused.code).toBe("ALREADY_EXISTS");
-    expect(refused.message).toBe("deployment web already exists with a different spec (image nginx:1 vs nginx:2); delete it first or use scale");
+    expect(refused.message).toBe(
+      "deployment web already exists with a different spec (image nginx:1 vs nginx:2); delete it first or use scale",
+    );
   });
 
   it("refuses requests no registered node could hold", () => {
@@ -82,7 +97,11 @@ describe("deploy", () => {
     h.ok(body.plan("web", [["web-0", "n1"]]));
     h.ok(body.delete("web"));
     h.ok(body.deploy({ replicas: 2 }));
-    expect(states(h)).toEqual({ "web-0": "scheduled/stopped@n1", "web-1": "pending/running@", "web-2": "pending/running@" });
+    expect(states(h)).toEqual({
+      "web-0": "scheduled/stopped@n1",
+      "web-1": "pending/running@",
+      "web-2": "pending/running@",
+    });
     expect(h.fsm.getDeployment("web")?.status.stopping).toBe(1);
   });
 });
@@ -98,9 +117,19 @@ describe("scale", () => {
   it("removes unplaced ones first, then stops the newest placed ones, which hold capacity until they stop", () => {
     const h = cluster();
     h.ok(body.scale("web", 4));
-    h.ok(body.plan("web", [["web-0", "n1"], ["web-1", "n1"], ["web-2", "n2"]]));
+    h.ok(
+      body.plan("web", [
+        ["web-0", "n1"],
+        ["web-1", "n1"],
+        ["web-2", "n2"],
+      ]),
+    );
     expect(h.ok(body.scale("web", 1))).toMatchObject({ removed: 1, stopping: 2 });
-    expect(states(h)).toEqual({ "web-0": "scheduled/running@n1", "web-1": "scheduled/stopped@n1", "web-2": "scheduled/stopped@n2" });
+    expect(states(h)).toEqual({
+      "web-0": "scheduled/running@n1",
+      "web-1": "scheduled/stopped@n1",
+      "web-2": "scheduled/stopped@n2",
+    });
     expect(h.fsm.getNode("n1")?.allocated).toEqual({ cpuMillicores: 1000, memoryMib: 512 });
     // The agent confirms the stop: capacity is released and the record goes.
     expect(h.ok(body.status("web-1", "n1", S.CONTAINER_STATE_STOPPED))).toMatchObject({ applied: true });
@@ -110,7 +139,13 @@ describe("scale", () => {
 
   it("drops ended replicas before live ones", () => {
     const h = cluster();
-    h.ok(body.plan("web", [["web-0", "n1"], ["web-1", "n1"], ["web-2", "n2"]]));
+    h.ok(
+      body.plan("web", [
+        ["web-0", "n1"],
+        ["web-1", "n1"],
+        ["web-2", "n2"],
+      ]),
+    );
     h.ok(body.status("web-0", "n1", S.CONTAINER_STATE_FAILED, HealthState.HEALTH_STATE_UNSPECIFIED, "exit 1"));
     expect(h.ok(body.scale("web", 2))).toMatchObject({ removed: 1, stopping: 0 });
     expect(Object.keys(states(h))).toEqual(["web-1", "web-2"]);
@@ -118,7 +153,10 @@ describe("scale", () => {
 
   it("answers NOT_FOUND for an unknown deployment and is a no-op at the same count", () => {
     const h = cluster();
-    expect(h.fail(body.scale("api", 2))).toMatchObject({ code: "NOT_FOUND", message: "deployment api not found; orchctl list shows the deployments" });
+    expect(h.fail(body.scale("api", 2))).toMatchObject({
+      code: "NOT_FOUND",
+      message: "deployment api not found; orchctl list shows the deployments",
+    });
     expect(h.ok(body.scale("web", 3))).toMatchObject({ created: 0, removed: 0, stopping: 0 });
     expect(h.fail(body.scale("web", 10_001)).code).toBe("INVALID_ARGUMENT");
   });
@@ -133,7 +171,11 @@ describe("delete", () => {
     expect(states(h)).toEqual({ "web-0": "scheduled/stopped@n1" });
     expect(h.fail(body.delete("web")).code).toBe("NOT_FOUND");
     // Its node is down: the leader forgets it instead.
-    expect(h.ok(body.remove("web-0", "node n1 down"))).toEqual({ kind: "remove-container", containerId: "web-0", removed: true });
+    expect(h.ok(body.remove("web-0", "node n1 down"))).toEqual({
+      kind: "remove-container",
+      containerId: "web-0",
+      removed: true,
+    });
     expect(h.fsm.getNode("n1")?.allocated).toEqual({ cpuMillicores: 0, memoryMib: 0 });
     expect(h.fsm.containerCount).toBe(0);
   });
@@ -144,13 +186,26 @@ describe("nodes", () => {
     const h = cluster();
     h.ok(body.nodeStatus("n1", NodeStatus.NODE_STATUS_DOWN, "heartbeat timeout"));
     expect(h.fsm.getNode("n1")?.status).toBe("down");
-    expect(h.ok(body.register("n1", "us-east-1", 4000, 8192, "10.0.0.9:9101"))).toEqual({ kind: "register-node", nodeId: "n1", created: false });
-    expect(h.fsm.getNode("n1")).toMatchObject({ status: "ready", agentAddress: "10.0.0.9:9101", statusReason: "re-registered" });
+    expect(h.ok(body.register("n1", "us-east-1", 4000, 8192, "10.0.0.9:9101"))).toEqual({
+      kind: "register-node",
+      nodeId: "n1",
+      created: false,
+    });
+    expect(h.fsm.getNode("n1")).toMatchObject({
+      status: "ready",
+      agentAddress: "10.0.0.9:9101",
+      statusReason: "re-registered",
+    });
   });
 
   it("refuses a region change and a shrink below what is allocated", () => {
     const h = cluster();
-    h.ok(body.plan("web", [["web-0", "n1"], ["web-1", "n1"]]));
+    h.ok(
+      body.plan("web", [
+        ["web-0", "n1"],
+        ["web-1", "n1"],
+      ]),
+    );
     expect(h.fail(body.register("n1", "eu-west-1")).code).toBe("FAILED_PRECONDITION");
     expect(h.fail(body.register("n1", "us-east-1", 900, 8192)).message).toContain("cannot shrink");
     h.ok(body.register("n1", "us-east-1", 1000, 512));
@@ -165,7 +220,11 @@ describe("nodes", () => {
       changed: true,
     });
     expect(h.ok(body.nodeStatus("n2", NodeStatus.NODE_STATUS_DRAINING))).toMatchObject({ changed: false });
-    expect(h.fsm.events({ limit: 1 })[0]).toMatchObject({ kind: "node-draining", node: "n2", message: "node n2 ready -> draining: maintenance" });
+    expect(h.fsm.events({ limit: 1 })[0]).toMatchObject({
+      kind: "node-draining",
+      node: "n2",
+      message: "node n2 ready -> draining: maintenance",
+    });
     expect(h.fail(body.nodeStatus("n9", NodeStatus.NODE_STATUS_DOWN)).code).toBe("NOT_FOUND");
     expect(h.fail(body.nodeStatus("n2", NodeStatus.NODE_STATUS_UNSPECIFIED)).code).toBe("INVALID_ARGUMENT");
     expect(h.fail(body.register("n3", "mars-1")).code).toBe("INVALID_ARGUMENT");
@@ -177,7 +236,17 @@ describe("apply plan", () => {
     const h = new Harness();
     h.ok(body.register("n1", "us-east-1", 4000, 8192));
     h.ok(body.deploy({ cpuMillicores: 3000 }));
-    const result = h.ok(body.plan("web", [["web-0", "n1"], ["web-1", "n1"], ["web-2", "n1"]], { pendingReason: "1/1 nodes: insufficient cpu" }));
+    const result = h.ok(
+      body.plan(
+        "web",
+        [
+          ["web-0", "n1"],
+          ["web-1", "n1"],
+          ["web-2", "n1"],
+        ],
+        { pendingReason: "1/1 nodes: insufficient cpu" },
+      ),
+    );
     expect(result).toEqual({
       kind: "apply-plan",
       planId: "p1",
@@ -219,26 +288,53 @@ describe("apply plan", () => {
       { reason: "one-per-node", count: 1 },
     ]);
     h.ok(body.register("n4", "eu-west-1"));
-    expect(h.ok(body.plan("one", [["one-2", "n4"]]))).toMatchObject({ rejections: [{ reason: "region-constraint", count: 1 }] });
-    expect(h.fsm.getDeployment("one")?.status.pendingReason).toBe("placements rejected at apply time (1 region-constraint); the scheduler will retry");
+    expect(h.ok(body.plan("one", [["one-2", "n4"]]))).toMatchObject({
+      rejections: [{ reason: "region-constraint", count: 1 }],
+    });
+    expect(h.fsm.getDeployment("one")?.status.pendingReason).toBe(
+      "placements rejected at apply time (1 region-constraint); the scheduler will retry",
+    );
   });
 
   it("rejects a whole plan made for another deployment version or a deleted deployment", () => {
     const h = cluster();
-    expect(h.ok(body.plan("web", [["web-0", "n1"], ["web-1", "n1"]], { version: 2 }))).toMatchObject({
+    expect(
+      h.ok(
+        body.plan(
+          "web",
+          [
+            ["web-0", "n1"],
+            ["web-1", "n1"],
+          ],
+          { version: 2 },
+        ),
+      ),
+    ).toMatchObject({
       placed: 0,
       rejections: [{ reason: "deployment-version-changed", count: 2 }],
     });
-    expect(h.ok(body.plan("api", [["api-0", "n1"]]))).toMatchObject({ placed: 0, rejections: [{ reason: "deployment-missing", count: 1 }] });
+    expect(h.ok(body.plan("api", [["api-0", "n1"]]))).toMatchObject({
+      placed: 0,
+      rejections: [{ reason: "deployment-missing", count: 1 }],
+    });
   });
 
   it("clears the pending reason once nothing is pending", () => {
     const h = cluster();
     h.ok(body.plan("web", [["web-0", "n1"]], { pendingReason: "waiting" }));
     expect(h.fsm.getDeployment("web")?.status.pendingReason).toBe("waiting");
-    h.ok(body.plan("web", [["web-1", "n1"], ["web-2", "n2"]]));
+    h.ok(
+      body.plan("web", [
+        ["web-1", "n1"],
+        ["web-2", "n2"],
+      ]),
+    );
     expect(h.fsm.getDeployment("web")?.status.pendingReason).toBe("");
-    expect(states(h)).toEqual({ "web-0": "scheduled/running@n1", "web-1": "scheduled/running@n1", "web-2": "scheduled/running@n2" });
+    expect(states(h)).toEqual({
+      "web-0": "scheduled/running@n1",
+      "web-1": "scheduled/running@n1",
+      "web-2": "scheduled/running@n2",
+    });
     expect(h.fsm.getContainer("web-2")?.region).toBe("eu-west-1");
   });
 });
@@ -247,7 +343,13 @@ describe("container status", () => {
   it("follows the lifecycle, counting restarts; a crash keeps its room for the restart in place", () => {
     const h = cluster();
     h.ok(body.plan("web", [["web-0", "n1"]]));
-    for (const s of [S.CONTAINER_STATE_STARTING, S.CONTAINER_STATE_RUNNING, S.CONTAINER_STATE_UNHEALTHY, S.CONTAINER_STATE_RESTARTING, S.CONTAINER_STATE_STARTING]) {
+    for (const s of [
+      S.CONTAINER_STATE_STARTING,
+      S.CONTAINER_STATE_RUNNING,
+      S.CONTAINER_STATE_UNHEALTHY,
+      S.CONTAINER_STATE_RESTARTING,
+      S.CONTAINER_STATE_STARTING,
+    ]) {
       h.ok(body.status("web-0", "n1", s));
     }
     h.ok(body.status("web-0", "n1", S.CONTAINER_STATE_RUNNING, HealthState.HEALTH_STATE_HEALTHY));
@@ -258,11 +360,19 @@ describe("container status", () => {
     // Wanted running, it keeps its room on n1: the leader restarts it there.
     expect(h.fsm.getNode("n1")?.allocated.cpuMillicores).toBe(500);
     expect(h.fsm.listContainers({ node: "n1" }).containers.map((c) => c.id)).toEqual(["web-0"]);
-    expect(h.fsm.events({ deployment: "web", limit: 1 })[0]).toMatchObject({ kind: "container-failed", message: "container web-0 failed on n1: OOM killed" });
+    expect(h.fsm.events({ deployment: "web", limit: 1 })[0]).toMatchObject({
+      kind: "container-failed",
+      message: "container web-0 failed on n1: OOM killed",
+    });
     const refused = h.fail(body.status("web-0", "n1", S.CONTAINER_STATE_RUNNING));
-    expect(refused).toMatchObject({ code: "FAILED_PRECONDITION", message: "container web-0 cannot go from failed to running; the report is refused" });
+    expect(refused).toMatchObject({
+      code: "FAILED_PRECONDITION",
+      message: "container web-0 cannot go from failed to running; the report is refused",
+    });
     // Only the leader's restart decision revives a crashed container, not an agent's report.
-    expect(h.fail(body.status("web-0", "n1", S.CONTAINER_STATE_RESTARTING)).message).toBe("container web-0 cannot go from failed to restarting; the report is refused");
+    expect(h.fail(body.status("web-0", "n1", S.CONTAINER_STATE_RESTARTING)).message).toBe(
+      "container web-0 cannot go from failed to restarting; the report is refused",
+    );
     // Scaled away, the crashed replica goes at once (it ended) and gives its room back.
     expect(h.ok(body.scale("web", 0))).toMatchObject({ removed: 3, stopping: 0 });
     expect(h.fsm.getContainer("web-0")).toBeUndefined();
@@ -272,7 +382,10 @@ describe("container status", () => {
   it("ignores reports from a node the container is not on", () => {
     const h = cluster();
     h.ok(body.plan("web", [["web-0", "n1"]]));
-    expect(h.ok(body.status("web-0", "n2", S.CONTAINER_STATE_RUNNING))).toMatchObject({ applied: false, ignoredReason: "container web-0 is on node n1, not on n2" });
+    expect(h.ok(body.status("web-0", "n2", S.CONTAINER_STATE_RUNNING))).toMatchObject({
+      applied: false,
+      ignoredReason: "container web-0 is on node n1, not on n2",
+    });
     expect(h.ok(body.status("web-1", "n2", S.CONTAINER_STATE_RUNNING))).toMatchObject({ applied: false });
     expect(h.ok(body.status("gone-1", "n2", S.CONTAINER_STATE_RUNNING))).toMatchObject({ applied: false });
     expect(h.fsm.getContainer("web-0")?.state).toBe("scheduled");
@@ -283,7 +396,9 @@ describe("container status", () => {
     h.ok(body.plan("web", [["web-0", "n1"]]));
     expect(h.fail(body.status("web-0", "n1", S.CONTAINER_STATE_PENDING)).code).toBe("INVALID_ARGUMENT");
     expect(h.fail(body.status("web-0", "n1", S.CONTAINER_STATE_LOST)).code).toBe("INVALID_ARGUMENT");
-    expect(h.fail(body.status("web-0", "n1", S.CONTAINER_STATE_UNSPECIFIED, 7 as HealthState)).code).toBe("INVALID_ARGUMENT");
+    expect(h.fail(body.status("web-0", "n1", S.CONTAINER_STATE_UNSPECIFIED, 7 as HealthState)).code).toBe(
+      "INVALID_ARGUMENT",
+    );
   });
 
   it("refuses to forget a container that is wanted running", () => {
@@ -307,7 +422,9 @@ describe("entries", () => {
 
   it("stops on a command format it does not know, and on indexes that do not grow", () => {
     const fsm = new ClusterFsm();
-    const newer = Command.encode(Command.fromPartial({ formatVersion: commandFormatVersion + 1, scale: { name: "web", replicas: 1 } })).finish();
+    const newer = Command.encode(
+      Command.fromPartial({ formatVersion: commandFormatVersion + 1, scale: { name: "web", replicas: 1 } }),
+    ).finish();
     expect(() => fsm.apply(1, newer)).toThrow(BugIndicatingError);
     const fresh = new ClusterFsm();
     fresh.apply(5, new Uint8Array());

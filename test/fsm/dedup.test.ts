@@ -73,7 +73,8 @@ describe("dedup table", () => {
   it(`holds at most ${fsmLimits.clientSessionsMax} sessions, forgetting the least recently active`, () => {
     const log = new Log();
     const clients = fsmLimits.clientSessionsMax;
-    for (let i = 0; i < clients; i++) log.apply({ clientId: `c${i}`, seq: 1, atMs: t0 + i, body: body.scale("none", 1) });
+    for (let i = 0; i < clients; i++)
+      log.apply({ clientId: `c${i}`, seq: 1, atMs: t0 + i, body: body.scale("none", 1) });
     // c0 retries: it is active again, so c1 is now the least recently active.
     log.apply({ clientId: "c0", seq: 1, atMs: t0 + clients, body: body.scale("none", 1) });
     log.apply({ clientId: "newcomer", seq: 1, atMs: t0 + clients + 1, body: body.scale("none", 1) });
@@ -89,8 +90,21 @@ describe("dedup table", () => {
     log.apply({ clientId: "", seq: 0, atMs: t0, body: body.register("n1") });
     log.apply({ clientId: "", seq: 0, atMs: t0, body: body.register("n2", "eu-west-1") });
     log.apply({ clientId: "", seq: 0, atMs: t0, body: body.deploy({ replicas: 2 }) });
-    log.apply({ clientId: "", seq: 0, atMs: t0, body: body.plan("web", [["web-0", "n1"], ["web-1", "n2"]]) });
-    log.apply({ clientId: "", seq: 0, atMs: t0, body: body.status("web-1", "n2", ContainerState.CONTAINER_STATE_RUNNING) });
+    log.apply({
+      clientId: "",
+      seq: 0,
+      atMs: t0,
+      body: body.plan("web", [
+        ["web-0", "n1"],
+        ["web-1", "n2"],
+      ]),
+    });
+    log.apply({
+      clientId: "",
+      seq: 0,
+      atMs: t0,
+      body: body.status("web-1", "n2", ContainerState.CONTAINER_STATE_RUNNING),
+    });
     const requests: FsmCommand[] = [
       { clientId: "ops", seq: 1, atMs: t0, body: body.nodeDown("n1", "operator") },
       { clientId: "ops", seq: 2, atMs: t0, body: body.restart("web-1", { backoffStep: 1 }) },

@@ -11,7 +11,12 @@ function running(): Harness {
   h.ok(body.register("n1", "us-east-1", 4000, 8192));
   h.ok(body.register("n2", "eu-west-1", 4000, 8192));
   h.ok(body.deploy());
-  h.ok(body.plan("web", [["web-0", "n1"], ["web-1", "n1"]]));
+  h.ok(
+    body.plan("web", [
+      ["web-0", "n1"],
+      ["web-1", "n1"],
+    ]),
+  );
   h.ok(body.status("web-0", "n1", S.CONTAINER_STATE_RUNNING));
   h.ok(body.status("web-1", "n1", S.CONTAINER_STATE_RUNNING));
   return h;
@@ -36,12 +41,19 @@ describe("container health", () => {
       ignoredReason: "",
     });
     expect(h.fsm.getContainer("web-0")).toMatchObject({ state: "unhealthy", health: "unhealthy" });
-    expect(lastEvent(h)).toMatchObject({ kind: "container-unhealthy", container: "web-0", message: "container web-0 unhealthy on n1: 3 probes failed: HTTP 500" });
+    expect(lastEvent(h)).toMatchObject({
+      kind: "container-unhealthy",
+      container: "web-0",
+      message: "container web-0 unhealthy on n1: 3 probes failed: HTTP 500",
+    });
     expect(h.fsm.getDeployment("web")?.status).toMatchObject({ healthy: 0, unhealthy: 1 });
 
     h.ok(body.health("web-0", H.HEALTH_STATE_HEALTHY, "probe ok"));
     expect(h.fsm.getContainer("web-0")).toMatchObject({ state: "running", health: "healthy" });
-    expect(lastEvent(h)).toMatchObject({ kind: "container-healthy", message: "container web-0 healthy again on n1: probe ok" });
+    expect(lastEvent(h)).toMatchObject({
+      kind: "container-healthy",
+      message: "container web-0 healthy again on n1: probe ok",
+    });
     // Capacity never moves with health.
     expect(h.fsm.getNode("n1")?.allocated.cpuMillicores).toBe(1000);
   });
@@ -51,7 +63,10 @@ describe("container health", () => {
     h.ok(body.health("web-0", H.HEALTH_STATE_UNHEALTHY));
     h.ok(body.health("web-0", H.HEALTH_STATE_UNKNOWN, "breaker open for n1"));
     expect(h.fsm.getContainer("web-0")).toMatchObject({ state: "unhealthy", health: "unknown" });
-    expect(lastEvent(h)).toMatchObject({ kind: "container-health-unknown", message: "health of container web-0 on n1 unknown: breaker open for n1" });
+    expect(lastEvent(h)).toMatchObject({
+      kind: "container-health-unknown",
+      message: "health of container web-0 on n1 unknown: breaker open for n1",
+    });
     const events = h.fsm.events().length;
     h.ok(body.health("web-0", H.HEALTH_STATE_UNKNOWN, "breaker open for n1"));
     expect(h.fsm.events().length).toBe(events);
@@ -59,13 +74,24 @@ describe("container health", () => {
 
   it("ignores verdicts on containers that are gone, unplaced or ended, and refuses bad input", () => {
     const h = running();
-    expect(h.ok(body.health("nope-0", H.HEALTH_STATE_HEALTHY))).toMatchObject({ applied: false, ignoredReason: "container nope-0 does not exist (any more)" });
-    expect(h.ok(body.health("web-2", H.HEALTH_STATE_HEALTHY))).toMatchObject({ applied: false, ignoredReason: "container web-2 is not placed yet" });
+    expect(h.ok(body.health("nope-0", H.HEALTH_STATE_HEALTHY))).toMatchObject({
+      applied: false,
+      ignoredReason: "container nope-0 does not exist (any more)",
+    });
+    expect(h.ok(body.health("web-2", H.HEALTH_STATE_HEALTHY))).toMatchObject({
+      applied: false,
+      ignoredReason: "container web-2 is not placed yet",
+    });
     h.ok(body.status("web-1", "n1", S.CONTAINER_STATE_FAILED));
-    expect(h.ok(body.health("web-1", H.HEALTH_STATE_HEALTHY))).toMatchObject({ applied: false, ignoredReason: "container web-1 is failed; verdicts apply to live containers" });
+    expect(h.ok(body.health("web-1", H.HEALTH_STATE_HEALTHY))).toMatchObject({
+      applied: false,
+      ignoredReason: "container web-1 is failed; verdicts apply to live containers",
+    });
     expect(h.fail(body.health("web-0", H.HEALTH_STATE_UNSPECIFIED)).code).toBe("INVALID_ARGUMENT");
     expect(h.fail(body.health("", H.HEALTH_STATE_HEALTHY)).code).toBe("INVALID_ARGUMENT");
-    expect(h.fail(body.health("web-0", H.HEALTH_STATE_HEALTHY, "x".repeat(fsmLimits.reasonLengthMax + 1))).code).toBe("INVALID_ARGUMENT");
+    expect(h.fail(body.health("web-0", H.HEALTH_STATE_HEALTHY, "x".repeat(fsmLimits.reasonLengthMax + 1))).code).toBe(
+      "INVALID_ARGUMENT",
+    );
   });
 });
 
@@ -73,10 +99,33 @@ describe("restart container", () => {
   it("moves an unhealthy container to restarting with its not-before time and backoff step", () => {
     const h = running();
     h.ok(body.health("web-0", H.HEALTH_STATE_UNHEALTHY));
-    const decided = h.ok(body.restart("web-0", { delayMs: 1500, notBeforeMs: 1_700_000_099_000, backoffStep: 2, reason: "3 failed probes" }));
-    expect(decided).toEqual({ kind: "restart-container", containerId: "web-0", restartCount: 1, nextRestartAtMs: 1_700_000_099_000, backoffStep: 2 });
-    expect(h.fsm.getContainer("web-0")).toMatchObject({ state: "restarting", restartCount: 1, nextRestartAtMs: 1_700_000_099_000, backoffStep: 2, health: "unknown" });
-    expect(lastEvent(h)).toMatchObject({ kind: "restarted", container: "web-0", message: "restarted web-0 on n1 in 1.5s (3 failed probes)" });
+    const decided = h.ok(
+      body.restart("web-0", {
+        delayMs: 1500,
+        notBeforeMs: 1_700_000_099_000,
+        backoffStep: 2,
+        reason: "3 failed probes",
+      }),
+    );
+    expect(decided).toEqual({
+      kind: "restart-container",
+      containerId: "web-0",
+      restartCount: 1,
+      nextRestartAtMs: 1_700_000_099_000,
+      backoffStep: 2,
+    });
+    expect(h.fsm.getContainer("web-0")).toMatchObject({
+      state: "restarting",
+      restartCount: 1,
+      nextRestartAtMs: 1_700_000_099_000,
+      backoffStep: 2,
+      health: "unknown",
+    });
+    expect(lastEvent(h)).toMatchObject({
+      kind: "restarted",
+      container: "web-0",
+      message: "restarted web-0 on n1 in 1.5s (3 failed probes)",
+    });
     expect(h.fsm.getDeployment("web")?.status).toMatchObject({ restarting: 1 });
     expect(h.fsm.getNode("n1")?.allocated.cpuMillicores).toBe(1000);
     // The agent starts a fresh instance: restarting -> starting -> running; the not-before time is spent.
@@ -101,11 +150,24 @@ describe("restart container", () => {
   it("ignores a late report from the instance before a restart, and takes the fresh instance's", () => {
     const h = running();
     const report = (state: ContainerState, instanceRestartCount: number) =>
-      ({ kind: "container-status", containerStatus: { containerId: "web-1", nodeId: "n1", state, health: H.HEALTH_STATE_UNSPECIFIED, message: "", instanceRestartCount } }) as const;
+      ({
+        kind: "container-status",
+        containerStatus: {
+          containerId: "web-1",
+          nodeId: "n1",
+          state,
+          health: H.HEALTH_STATE_UNSPECIFIED,
+          message: "",
+          instanceRestartCount,
+        },
+      }) as const;
     h.ok(report(S.CONTAINER_STATE_FAILED, 0));
     h.ok(body.restart("web-1", { delayMs: 0, reason: "crashed" }));
     // The old instance's "failed" arrives after the restart was decided: it must not fail the new one.
-    expect(h.ok(report(S.CONTAINER_STATE_FAILED, 0))).toMatchObject({ applied: false, ignoredReason: expect.stringMatching(/instance of restart 0; it is at restart 1/) });
+    expect(h.ok(report(S.CONTAINER_STATE_FAILED, 0))).toMatchObject({
+      applied: false,
+      ignoredReason: expect.stringMatching(/instance of restart 0; it is at restart 1/),
+    });
     expect(h.fsm.getContainer("web-1")).toMatchObject({ state: "restarting", restartCount: 1 });
     expect(h.ok(report(S.CONTAINER_STATE_RUNNING, 1))).toMatchObject({ applied: true });
     expect(h.fsm.getContainer("web-1")).toMatchObject({ state: "running", restartCount: 1 });
@@ -124,7 +186,9 @@ describe("restart container", () => {
     expect(h.fail(body.restart("web-0")).message).toContain("web-0 is restarting");
     h.ok(body.scale("web", 1));
     expect(h.fsm.getContainer("web-1")?.desired).toBe("stopped");
-    expect(h.fail(body.restart("web-1")).message).toBe("container web-1 is being stopped (scaled down or deleted); it is not restarted");
+    expect(h.fail(body.restart("web-1")).message).toBe(
+      "container web-1 is being stopped (scaled down or deleted); it is not restarted",
+    );
     h.ok(body.nodeStatus("n1", NodeStatus.NODE_STATUS_DOWN));
     h.ok(body.status("web-0", "n1", S.CONTAINER_STATE_RUNNING));
     expect(h.fail(body.restart("web-0")).message).toContain("which is down; declare the node down (NodeDown)");
@@ -133,8 +197,12 @@ describe("restart container", () => {
   it("validates its input", () => {
     const h = running();
     expect(h.fail(body.restart("web-0", { delayMs: fsmLimits.restartDelayMsMax + 1 })).code).toBe("INVALID_ARGUMENT");
-    expect(h.fail(body.restart("web-0", { backoffStep: fsmLimits.restartBackoffStepMax + 1 })).code).toBe("INVALID_ARGUMENT");
-    expect(h.fail(body.restart("web-0", { reason: "x".repeat(fsmLimits.reasonLengthMax + 1) })).code).toBe("INVALID_ARGUMENT");
+    expect(h.fail(body.restart("web-0", { backoffStep: fsmLimits.restartBackoffStepMax + 1 })).code).toBe(
+      "INVALID_ARGUMENT",
+    );
+    expect(h.fail(body.restart("web-0", { reason: "x".repeat(fsmLimits.reasonLengthMax + 1) })).code).toBe(
+      "INVALID_ARGUMENT",
+    );
     expect(h.fsm.getContainer("web-0")?.state).toBe("running");
   });
 });

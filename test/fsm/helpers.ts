@@ -2,7 +2,14 @@ import { expect } from "vitest";
 import type { DeploymentSpec as PbDeploymentSpec } from "../../src/gen/orchestrator/v1/types.js";
 import { ContainerState, NodeStatus, Strategy } from "../../src/gen/orchestrator/v1/types.js";
 import { HealthState } from "../../src/gen/orchestrator/v1/fsm.js";
-import { ClusterFsm, encodeCommand, type ApplyResult, type ApplyValue, type CommandBody, type FsmFailure } from "../../src/fsm/index.js";
+import {
+  ClusterFsm,
+  encodeCommand,
+  type ApplyResult,
+  type ApplyValue,
+  type CommandBody,
+  type FsmFailure,
+} from "../../src/fsm/index.js";
 
 export const t0 = 1_700_000_000_000;
 
@@ -28,12 +35,25 @@ export const body = {
   deploy: (s: Partial<PbDeploymentSpec> = {}): CommandBody => ({ kind: "deploy", deploy: { spec: spec(s) } }),
   scale: (name: string, replicas: number): CommandBody => ({ kind: "scale", scale: { name, replicas } }),
   delete: (name: string): CommandBody => ({ kind: "delete", delete: { name } }),
-  register: (nodeId: string, region = "us-east-1", cpuMillicores = 4000, memoryMib = 8192, agentAddress = "127.0.0.1:9101"): CommandBody => ({
+  register: (
+    nodeId: string,
+    region = "us-east-1",
+    cpuMillicores = 4000,
+    memoryMib = 8192,
+    agentAddress = "127.0.0.1:9101",
+  ): CommandBody => ({
     kind: "register-node",
     registerNode: { nodeId, region, capacity: { cpuMillicores, memoryMib }, agentAddress },
   }),
-  nodeStatus: (nodeId: string, status: NodeStatus, reason = ""): CommandBody => ({ kind: "set-node-status", setNodeStatus: { nodeId, status, reason } }),
-  plan: (deployment: string, placements: [string, string][], opts: { version?: number; planId?: string; pendingReason?: string } = {}): CommandBody => ({
+  nodeStatus: (nodeId: string, status: NodeStatus, reason = ""): CommandBody => ({
+    kind: "set-node-status",
+    setNodeStatus: { nodeId, status, reason },
+  }),
+  plan: (
+    deployment: string,
+    placements: [string, string][],
+    opts: { version?: number; planId?: string; pendingReason?: string } = {},
+  ): CommandBody => ({
     kind: "apply-plan",
     applyPlan: {
       planId: opts.planId ?? "p1",
@@ -44,13 +64,28 @@ export const body = {
       pendingReason: opts.pendingReason ?? "",
     },
   }),
-  status: (containerId: string, nodeId: string, state: ContainerState, health = HealthState.HEALTH_STATE_UNSPECIFIED, message = ""): CommandBody => ({
+  status: (
+    containerId: string,
+    nodeId: string,
+    state: ContainerState,
+    health = HealthState.HEALTH_STATE_UNSPECIFIED,
+    message = "",
+  ): CommandBody => ({
     kind: "container-status",
     containerStatus: { containerId, nodeId, state, health, message },
   }),
-  remove: (containerId: string, reason = ""): CommandBody => ({ kind: "remove-container", removeContainer: { containerId, reason } }),
-  health: (containerId: string, health: HealthState, reason = ""): CommandBody => ({ kind: "container-health", containerHealth: { containerId, health, reason } }),
-  restart: (containerId: string, opts: { delayMs?: number; notBeforeMs?: number; backoffStep?: number; reason?: string } = {}): CommandBody => ({
+  remove: (containerId: string, reason = ""): CommandBody => ({
+    kind: "remove-container",
+    removeContainer: { containerId, reason },
+  }),
+  health: (containerId: string, health: HealthState, reason = ""): CommandBody => ({
+    kind: "container-health",
+    containerHealth: { containerId, health, reason },
+  }),
+  restart: (
+    containerId: string,
+    opts: { delayMs?: number; notBeforeMs?: number; backoffStep?: number; reason?: string } = {},
+  ): CommandBody => ({
     kind: "restart-container",
     restartContainer: {
       containerId,
@@ -62,7 +97,10 @@ export const body = {
   }),
   resetBackoff: (containerId: string): CommandBody => ({ kind: "reset-backoff", resetBackoff: { containerId } }),
   nodeDown: (nodeId: string, reason = ""): CommandBody => ({ kind: "node-down", nodeDown: { nodeId, reason } }),
-  outcome: (operationId: string, succeeded: boolean, reason = ""): CommandBody => ({ kind: "operation-outcome", operationOutcome: { operationId, succeeded, reason } }),
+  outcome: (operationId: string, succeeded: boolean, reason = ""): CommandBody => ({
+    kind: "operation-outcome",
+    operationOutcome: { operationId, succeeded, reason },
+  }),
 };
 
 /** An FSM fed with consecutive indexes, checking every invariant after each entry. */

@@ -14,7 +14,14 @@ function cluster(): Harness {
   h.ok(body.register("n2", "eu-west-1", 4000, 8192));
   h.ok(body.deploy({ replicas: 4 }));
   h.ok(body.deploy({ name: "api", replicas: 1, cpuMillicores: 1000 }));
-  h.ok(body.plan("web", [["web-0", "n1"], ["web-1", "n1"], ["web-2", "n1"], ["web-3", "n2"]]));
+  h.ok(
+    body.plan("web", [
+      ["web-0", "n1"],
+      ["web-1", "n1"],
+      ["web-2", "n1"],
+      ["web-3", "n2"],
+    ]),
+  );
   h.ok(body.plan("api", [["api-0", "n1"]]));
   for (const id of ["web-0", "web-1", "web-2"]) h.ok(body.status(id, "n1", S.CONTAINER_STATE_RUNNING));
   h.ok(body.status("web-1", "n1", S.CONTAINER_STATE_FAILED));
@@ -23,19 +30,35 @@ function cluster(): Harness {
 }
 
 function states(h: Harness, deployment: string): Record<string, string> {
-  return Object.fromEntries(h.fsm.listContainers({ deployment }).containers.map((c) => [c.id, `${c.state}/${c.desired}@${c.node}`]));
+  return Object.fromEntries(
+    h.fsm.listContainers({ deployment }).containers.map((c) => [c.id, `${c.state}/${c.desired}@${c.node}`]),
+  );
 }
 
 describe("node down", () => {
   it("loses what n1 held, releases its capacity, and replaces what was wanted running", () => {
     const h = cluster();
     // The scale-down removed the crashed web-1 (ended replicas go first), giving its room back.
-    expect(states(h, "web")).toEqual({ "web-0": "running/running@n1", "web-2": "running/running@n1", "web-3": "scheduled/running@n2" });
+    expect(states(h, "web")).toEqual({
+      "web-0": "running/running@n1",
+      "web-2": "running/running@n1",
+      "web-3": "scheduled/running@n2",
+    });
     expect(h.fsm.getNode("n1")?.allocated).toEqual({ cpuMillicores: 2000, memoryMib: 768 });
     h.ok(body.scale("web", 2)); // web-3 is the newest live one: stopping on n2
 
-    expect(h.ok(body.nodeDown("n1", "no heartbeat for 5s"))).toEqual({ kind: "node-down", nodeId: "n1", changed: true, lost: 3, rescheduled: 3 });
-    expect(h.fsm.getNode("n1")).toMatchObject({ status: "down", statusReason: "no heartbeat for 5s", allocated: { cpuMillicores: 0, memoryMib: 0 } });
+    expect(h.ok(body.nodeDown("n1", "no heartbeat for 5s"))).toEqual({
+      kind: "node-down",
+      nodeId: "n1",
+      changed: true,
+      lost: 3,
+      rescheduled: 3,
+    });
+    expect(h.fsm.getNode("n1")).toMatchObject({
+      status: "down",
+      statusReason: "no heartbeat for 5s",
+      allocated: { cpuMillicores: 0, memoryMib: 0 },
+    });
     expect(h.fsm.listContainers({ node: "n1" }).containers).toEqual([]);
     expect(states(h, "web")).toEqual({
       "web-0": "lost/stopped@n1",
@@ -45,31 +68,56 @@ describe("node down", () => {
       "web-5": "pending/running@",
     });
     expect(states(h, "api")).toEqual({ "api-0": "lost/stopped@n1", "api-1": "pending/running@" });
-    expect(h.fsm.getContainer("web-4")).toMatchObject({ version: 1, restartCount: 0, backoffStep: 0, health: "unknown" });
+    expect(h.fsm.getContainer("web-4")).toMatchObject({
+      version: 1,
+      restartCount: 0,
+      backoffStep: 0,
+      health: "unknown",
+    });
     expect(h.fsm.pendingContainers("web").map((c) => c.id)).toEqual(["web-4", "web-5"]);
     const view = h.fsm.getDeployment("web");
     expect(view?.status).toMatchObject({ desired: 2, lost: 2, stopping: 1 });
     expect(view?.status.byState.pending).toBe(2);
-    expect(view?.recentEvents[0]).toMatchObject({ kind: "rescheduled", node: "n1", message: "rescheduled web-0 -> web-4, web-2 -> web-5: node n1 down: no heartbeat for 5s" });
+    expect(view?.recentEvents[0]).toMatchObject({
+      kind: "rescheduled",
+      node: "n1",
+      message: "rescheduled web-0 -> web-4, web-2 -> web-5: node n1 down: no heartbeat for 5s",
+    });
     const nodeEvent = h.fsm.events().find((e) => e.kind === "node-down");
     expect(nodeEvent?.message).toBe("node n1 ready -> down: no heartbeat for 5s; 3 containers lost, 3 rescheduled");
-    expect(h.fsm.events({ deployment: "api", limit: 1 })[0]).toMatchObject({ kind: "rescheduled", container: "api-0", message: "rescheduled api-0 -> api-1: node n1 down: no heartbeat for 5s" });
+    expect(h.fsm.events({ deployment: "api", limit: 1 })[0]).toMatchObject({
+      kind: "rescheduled",
+      container: "api-0",
+      message: "rescheduled api-0 -> api-1: node n1 down: no heartbeat for 5s",
+    });
   });
 
   it("forgets a container that was being stopped there", () => {
     const h = cluster();
     h.ok(body.scale("web", 1)); // the newest live ones stop: web-3 (n2) and web-2 (n1)
-    expect(states(h, "web")).toEqual({ "web-0": "running/running@n1", "web-2": "running/stopped@n1", "web-3": "scheduled/stopped@n2" });
+    expect(states(h, "web")).toEqual({
+      "web-0": "running/running@n1",
+      "web-2": "running/stopped@n1",
+      "web-3": "scheduled/stopped@n2",
+    });
     expect(h.ok(body.nodeDown("n1"))).toMatchObject({ lost: 3, rescheduled: 2 });
     expect(h.fsm.getContainer("web-2")).toBeUndefined();
-    expect(h.fsm.events({ deployment: "web" }).find((e) => e.kind === "container-lost")?.message).toBe("container web-2 lost with node n1 while stopping; forgotten");
+    expect(h.fsm.events({ deployment: "web" }).find((e) => e.kind === "container-lost")?.message).toBe(
+      "container web-2 lost with node n1 while stopping; forgotten",
+    );
   });
 
   it("is idempotent", () => {
     const h = cluster();
     h.ok(body.nodeDown("n1", "silent"));
     const before = h.fsm.dumpState();
-    expect(h.ok(body.nodeDown("n1", "silent"))).toEqual({ kind: "node-down", nodeId: "n1", changed: false, lost: 0, rescheduled: 0 });
+    expect(h.ok(body.nodeDown("n1", "silent"))).toEqual({
+      kind: "node-down",
+      nodeId: "n1",
+      changed: false,
+      lost: 0,
+      rescheduled: 0,
+    });
     expect({ ...h.fsm.dumpState(), revision: 0 }).toEqual({ ...before, revision: 0 });
   });
 
@@ -79,7 +127,9 @@ describe("node down", () => {
     expect(h.fsm.getNode("n1")?.allocated.cpuMillicores).toBe(2000);
     expect(h.ok(body.nodeDown("n1", "silent"))).toMatchObject({ changed: true, lost: 3 });
     expect(h.fsm.getNode("n1")?.allocated.cpuMillicores).toBe(0);
-    expect(h.fsm.events().find((e) => e.kind === "node-down")?.message).toBe("node n1 is down: silent; 3 containers lost, 3 rescheduled");
+    expect(h.fsm.events().find((e) => e.kind === "node-down")?.message).toBe(
+      "node n1 is down: silent; 3 containers lost, 3 rescheduled",
+    );
   });
 
   it("lets the node come back empty; its agent's reports about lost containers are ignored", () => {
@@ -94,7 +144,14 @@ describe("node down", () => {
     });
     expect(h.fsm.getContainer("web-0")?.state).toBe("lost");
     // The replacements can go anywhere, including back onto n1.
-    expect(h.ok(body.plan("web", [["web-4", "n1"], ["web-5", "n2"]]))).toMatchObject({ placed: 2 });
+    expect(
+      h.ok(
+        body.plan("web", [
+          ["web-4", "n1"],
+          ["web-5", "n2"],
+        ]),
+      ),
+    ).toMatchObject({ placed: 2 });
     // Lost containers are history: RemoveContainer forgets one, delete forgets the rest.
     expect(h.ok(body.remove("web-0", "gc"))).toMatchObject({ removed: true });
     h.ok(body.delete("web"));
@@ -105,7 +162,12 @@ describe("node down", () => {
     const h = new Harness();
     h.ok(body.register("n1"));
     h.ok(body.deploy({ replicas: 2 }));
-    h.ok(body.plan("web", [["web-0", "n1"], ["web-1", "n1"]]));
+    h.ok(
+      body.plan("web", [
+        ["web-0", "n1"],
+        ["web-1", "n1"],
+      ]),
+    );
     h.ok(body.status("web-0", "n1", S.CONTAINER_STATE_FAILED));
     h.ok(body.status("web-1", "n1", S.CONTAINER_STATE_RUNNING));
     h.ok(body.restart("web-1"));

@@ -11,7 +11,12 @@ function cluster(): Harness {
   const h = new Harness();
   h.ok(body.register("n1"));
   h.ok(body.deploy({ replicas: 2, progressDeadlineMs: 30_000 }));
-  h.ok(body.plan("web", [["web-0", "n1"], ["web-1", "n1"]]));
+  h.ok(
+    body.plan("web", [
+      ["web-0", "n1"],
+      ["web-1", "n1"],
+    ]),
+  );
   h.ok(body.status("web-0", "n1", S.CONTAINER_STATE_RUNNING));
   h.ok(body.status("web-1", "n1", S.CONTAINER_STATE_RUNNING));
   return h;
@@ -21,7 +26,16 @@ describe("operations", () => {
   it("a deploy opens one, with a deterministic id and the progress deadline", () => {
     const h = cluster();
     const opened = t0 + 2000;
-    expect(h.fsm.openOperations()).toEqual([{ id: "web-2", deployment: "web", kind: "deploy", startedAtMs: opened, deadlineAtMs: opened + 30_000, startedRevision: 2 }]);
+    expect(h.fsm.openOperations()).toEqual([
+      {
+        id: "web-2",
+        deployment: "web",
+        kind: "deploy",
+        startedAtMs: opened,
+        deadlineAtMs: opened + 30_000,
+        startedRevision: 2,
+      },
+    ]);
     expect(h.fsm.openOperation("web")?.id).toBe("web-2");
     expect(h.fsm.getDeployment("web")).toMatchObject({ openOperation: { id: "web-2" }, lastOutcome: null });
     // An identical re-deploy changes nothing, so it opens nothing.
@@ -32,9 +46,15 @@ describe("operations", () => {
   it("closes with an outcome, once, counting it in its minute", () => {
     const h = cluster();
     h.atMs = 1_700_000_100_000 - 1000; // the next entry is stamped 1_700_000_100_000
-    expect(h.ok(body.outcome("web-2", true, "2/2 healthy"))).toEqual({ kind: "operation-outcome", operationId: "web-2", recorded: true });
+    expect(h.ok(body.outcome("web-2", true, "2/2 healthy"))).toEqual({
+      kind: "operation-outcome",
+      operationId: "web-2",
+      recorded: true,
+    });
     expect(h.fsm.openOperations()).toEqual([]);
-    expect(h.fsm.outcomeBuckets()).toEqual([{ minute: Math.floor(1_700_000_100_000 / minuteMs), succeeded: 1, failed: 0 }]);
+    expect(h.fsm.outcomeBuckets()).toEqual([
+      { minute: Math.floor(1_700_000_100_000 / minuteMs), succeeded: 1, failed: 0 },
+    ]);
     const lastOutcome = {
       operationId: "web-2",
       kind: "deploy",
@@ -45,10 +65,18 @@ describe("operations", () => {
       finishedAtMs: 1_700_000_100_000,
     };
     expect(h.fsm.getDeployment("web")).toMatchObject({ openOperation: null, lastOutcome });
-    expect(h.fsm.events({ limit: 1 })[0]).toMatchObject({ kind: "operation-succeeded", deployment: "web", message: "deploy operation web-2 succeeded after 98s: 2/2 healthy" });
+    expect(h.fsm.events({ limit: 1 })[0]).toMatchObject({
+      kind: "operation-succeeded",
+      deployment: "web",
+      message: "deploy operation web-2 succeeded after 98s: 2/2 healthy",
+    });
     // Idempotent: a new leader repeating the verdict changes nothing.
     const before = h.fsm.dumpState();
-    expect(h.ok(body.outcome("web-2", false, "late"))).toEqual({ kind: "operation-outcome", operationId: "web-2", recorded: false });
+    expect(h.ok(body.outcome("web-2", false, "late"))).toEqual({
+      kind: "operation-outcome",
+      operationId: "web-2",
+      recorded: false,
+    });
     expect({ ...h.fsm.dumpState(), revision: 0 }).toEqual({ ...before, revision: 0 });
     expect(h.ok(body.outcome("nope-7", true))).toMatchObject({ recorded: false });
     expect(h.fail(body.outcome("", true)).code).toBe("INVALID_ARGUMENT");
@@ -64,12 +92,30 @@ describe("operations", () => {
       operationOutcomes: { outcomes: list.map(([operationId, succeeded]) => ({ operationId, succeeded, reason: "" })) },
     });
     const before = h.fsm.dumpState();
-    expect(h.fail(outcomes([["web-2", true], ["", true]])).code).toBe("INVALID_ARGUMENT");
+    expect(
+      h.fail(
+        outcomes([
+          ["web-2", true],
+          ["", true],
+        ]),
+      ).code,
+    ).toBe("INVALID_ARGUMENT");
     expect(h.fail(outcomes([])).code).toBe("INVALID_ARGUMENT");
-    const tooMany = Array.from({ length: fsmLimits.outcomesPerCommandMax + 1 }, (_, i): [string, boolean] => [`x-${i}`, true]);
+    const tooMany = Array.from({ length: fsmLimits.outcomesPerCommandMax + 1 }, (_, i): [string, boolean] => [
+      `x-${i}`,
+      true,
+    ]);
     expect(h.fail(outcomes(tooMany)).code).toBe("INVALID_ARGUMENT");
     expect({ ...h.fsm.dumpState(), revision: 0 }).toEqual({ ...before, revision: 0 });
-    expect(h.ok(outcomes([["web-2", true], ["api-6", false], ["gone-1", true]]))).toEqual({ kind: "operation-outcomes", recorded: 2, ignored: 1 });
+    expect(
+      h.ok(
+        outcomes([
+          ["web-2", true],
+          ["api-6", false],
+          ["gone-1", true],
+        ]),
+      ),
+    ).toEqual({ kind: "operation-outcomes", recorded: 2, ignored: 1 });
     expect(h.fsm.openOperations()).toEqual([]);
     const [bucket] = h.fsm.outcomeBuckets();
     expect(bucket).toMatchObject({ succeeded: 1, failed: 1 });
@@ -87,7 +133,11 @@ describe("operations", () => {
     expect(h.fsm.openOperations()).toMatchObject([{ id: "web-9", kind: "scale" }]);
     h.ok(body.outcome("web-9", false, "deadline passed with 0/1 healthy"));
     expect(h.fsm.outcomeBuckets()).toMatchObject([{ succeeded: 0, failed: 1 }]);
-    expect(h.fsm.getDeployment("web")?.lastOutcome).toMatchObject({ operationId: "web-9", kind: "scale", succeeded: false });
+    expect(h.fsm.getDeployment("web")?.lastOutcome).toMatchObject({
+      operationId: "web-9",
+      kind: "scale",
+      succeeded: false,
+    });
     expect(h.fsm.events({ limit: 1 })[0].kind).toBe("operation-failed");
   });
 
@@ -129,10 +179,32 @@ describe("operations", () => {
     h.ok(body.outcome("web-2", true, "ok"));
     h.ok(body.scale("web", 3));
     const message = deploymentToProto(h.fsm.getDeployment("web")!);
-    expect(message.openOperation).toEqual({ id: "web-8", kind: "scale", startedAtMs: t0 + 8000, deadlineAtMs: t0 + 38_000, finished: false, succeeded: false, reason: "", finishedAtMs: 0 });
-    expect(message.lastOutcome).toMatchObject({ id: "web-2", kind: "deploy", finished: true, succeeded: true, reason: "ok", finishedAtMs: t0 + 7000 });
+    expect(message.openOperation).toEqual({
+      id: "web-8",
+      kind: "scale",
+      startedAtMs: t0 + 8000,
+      deadlineAtMs: t0 + 38_000,
+      finished: false,
+      succeeded: false,
+      reason: "",
+      finishedAtMs: 0,
+    });
+    expect(message.lastOutcome).toMatchObject({
+      id: "web-2",
+      kind: "deploy",
+      finished: true,
+      succeeded: true,
+      reason: "ok",
+      finishedAtMs: t0 + 7000,
+    });
     expect(message.status?.detail).toEqual({ starting: 0, restarting: 1, unhealthy: 0, lost: 0, stopping: 0 });
-    expect(message.recentEvents.map((e) => e.kind)).toEqual(["scaled", "operation-succeeded", "restarted", "scheduled", "deployed"]);
+    expect(message.recentEvents.map((e) => e.kind)).toEqual([
+      "scaled",
+      "operation-succeeded",
+      "restarted",
+      "scheduled",
+      "deployed",
+    ]);
   });
 
   it("buckets outcomes per minute for 30 days", () => {

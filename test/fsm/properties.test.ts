@@ -21,11 +21,21 @@ const ordinal = fc.integer({ min: 0, max: 8 });
 const container = fc.tuple(name, ordinal).map(([n, i]) => `${n}-${i}`);
 
 const register = fc
-  .record({ node, cpu: fc.constantFrom(2000, 4000, 8000), memory: fc.constantFrom(2048, 4096, 8192), strayRegion: fc.boolean() })
-  .map(({ node: id, cpu, memory, strayRegion }) => body.register(id, strayRegion ? "ap-southeast-1" : nodeRegions[id], cpu, memory, `${id}:9101`));
+  .record({
+    node,
+    cpu: fc.constantFrom(2000, 4000, 8000),
+    memory: fc.constantFrom(2048, 4096, 8192),
+    strayRegion: fc.boolean(),
+  })
+  .map(({ node: id, cpu, memory, strayRegion }) =>
+    body.register(id, strayRegion ? "ap-southeast-1" : nodeRegions[id], cpu, memory, `${id}:9101`),
+  );
 
 const nodeStatus = fc
-  .tuple(node, fc.constantFrom(NodeStatus.NODE_STATUS_READY, NodeStatus.NODE_STATUS_DOWN, NodeStatus.NODE_STATUS_DRAINING))
+  .tuple(
+    node,
+    fc.constantFrom(NodeStatus.NODE_STATUS_READY, NodeStatus.NODE_STATUS_DOWN, NodeStatus.NODE_STATUS_DRAINING),
+  )
   .map(([id, status]) => body.nodeStatus(id, status, "test"));
 
 const deploy = fc
@@ -45,7 +55,12 @@ const remove = container.map((id) => body.remove(id, "test"));
 const del = name.map((n) => body.delete(n));
 
 const plan = fc
-  .record({ name, version: fc.constantFrom(1, 1, 1, 2), placements: fc.array(fc.tuple(ordinal, node), { maxLength: 6 }), reason: fc.constantFrom("", "no room") })
+  .record({
+    name,
+    version: fc.constantFrom(1, 1, 1, 2),
+    placements: fc.array(fc.tuple(ordinal, node), { maxLength: 6 }),
+    reason: fc.constantFrom("", "no room"),
+  })
   .map(({ name: n, version, placements, reason }) =>
     body.plan(
       n,
@@ -70,7 +85,11 @@ const status = fc
       ContainerState.CONTAINER_STATE_FAILED,
       ContainerState.CONTAINER_STATE_PENDING,
     ),
-    health: fc.constantFrom(HealthState.HEALTH_STATE_UNSPECIFIED, HealthState.HEALTH_STATE_HEALTHY, HealthState.HEALTH_STATE_UNHEALTHY),
+    health: fc.constantFrom(
+      HealthState.HEALTH_STATE_UNSPECIFIED,
+      HealthState.HEALTH_STATE_HEALTHY,
+      HealthState.HEALTH_STATE_UNHEALTHY,
+    ),
   })
   .map((s) => body.status(s.container, s.node, s.state, s.health, "observed"));
 
@@ -83,11 +102,21 @@ const healthState = fc.constantFrom(
   HealthState.HEALTH_STATE_UNKNOWN,
 );
 const verdict = fc.tuple(container, healthState).map(([id, h]) => body.health(id, h, "probe"));
-const restartDecision = fc.record({ delayMs: fc.constantFrom(0, 500, 1000, 30_000), backoffStep: fc.integer({ min: 0, max: 6 }), lateMs: fc.integer({ min: 0, max: 60_000 }) });
-const restart = fc.tuple(container, restartDecision).map(([id, d]) => body.restart(id, { delayMs: d.delayMs, notBeforeMs: t0 + d.lateMs, backoffStep: d.backoffStep, reason: "decided" }));
+const restartDecision = fc.record({
+  delayMs: fc.constantFrom(0, 500, 1000, 30_000),
+  backoffStep: fc.integer({ min: 0, max: 6 }),
+  lateMs: fc.integer({ min: 0, max: 60_000 }),
+});
+const restart = fc
+  .tuple(container, restartDecision)
+  .map(([id, d]) =>
+    body.restart(id, { delayMs: d.delayMs, notBeforeMs: t0 + d.lateMs, backoffStep: d.backoffStep, reason: "decided" }),
+  );
 const resetBackoff = container.map((id) => body.resetBackoff(id));
 const nodeDown = node.map((id) => body.nodeDown(id, "silent"));
-const outcome = fc.tuple(name, fc.integer({ min: 1, max: 60 }), fc.boolean()).map(([n, revision, ok]) => body.outcome(`${n}-${revision}`, ok, "judged"));
+const outcome = fc
+  .tuple(name, fc.integer({ min: 1, max: 60 }), fc.boolean())
+  .map(([n, revision, ok]) => body.outcome(`${n}-${revision}`, ok, "judged"));
 
 const commandBody: fc.Arbitrary<CommandBody> = fc.oneof(
   { arbitrary: register, weight: 3 },
@@ -112,13 +141,30 @@ const commandBody: fc.Arbitrary<CommandBody> = fc.oneof(
  */
 type Intent =
   | { readonly kind: "blind"; readonly body: CommandBody }
-  | { readonly kind: "plan-pending"; readonly name: string; readonly nodes: readonly string[]; readonly staleVersion: boolean }
-  | { readonly kind: "report"; readonly pick: number; readonly wrongNode: boolean; readonly state: ContainerState; readonly health: HealthState }
+  | {
+      readonly kind: "plan-pending";
+      readonly name: string;
+      readonly nodes: readonly string[];
+      readonly staleVersion: boolean;
+    }
+  | {
+      readonly kind: "report";
+      readonly pick: number;
+      readonly wrongNode: boolean;
+      readonly state: ContainerState;
+      readonly health: HealthState;
+    }
   | { readonly kind: "forget-stopping"; readonly pick: number }
   | { readonly kind: "schedule"; readonly pick: number }
   | { readonly kind: "revive"; readonly pick: number }
   | { readonly kind: "verdict"; readonly pick: number; readonly health: HealthState }
-  | { readonly kind: "restart"; readonly pick: number; readonly delayMs: number; readonly backoffStep: number; readonly lateMs: number }
+  | {
+      readonly kind: "restart";
+      readonly pick: number;
+      readonly delayMs: number;
+      readonly backoffStep: number;
+      readonly lateMs: number;
+    }
   | { readonly kind: "reset"; readonly pick: number }
   | { readonly kind: "node-down"; readonly pick: number }
   | { readonly kind: "judge"; readonly pick: number; readonly succeeded: boolean };
@@ -126,27 +172,45 @@ type Intent =
 const intent: fc.Arbitrary<Intent> = fc.oneof(
   { arbitrary: commandBody.map((b) => ({ kind: "blind", body: b }) as const), weight: 10 },
   {
-    arbitrary: fc.record({ name, nodes: fc.array(node, { minLength: 1, maxLength: 8 }), staleVersion: fc.boolean() }).map((i) => ({
-      kind: "plan-pending" as const,
-      ...i,
-      staleVersion: i.staleVersion && i.nodes.length === 1,
-    })),
+    arbitrary: fc
+      .record({ name, nodes: fc.array(node, { minLength: 1, maxLength: 8 }), staleVersion: fc.boolean() })
+      .map((i) => ({
+        kind: "plan-pending" as const,
+        ...i,
+        staleVersion: i.staleVersion && i.nodes.length === 1,
+      })),
     weight: 5,
   },
   {
     arbitrary: fc
-      .record({ pick: fc.nat(), wrongNode: fc.boolean(), state: status.map((b) => (b.kind === "container-status" ? b.containerStatus.state : 0)), health: fc.constantFrom(0, 1, 2) })
+      .record({
+        pick: fc.nat(),
+        wrongNode: fc.boolean(),
+        state: status.map((b) => (b.kind === "container-status" ? b.containerStatus.state : 0)),
+        health: fc.constantFrom(0, 1, 2),
+      })
       .map((i) => ({ kind: "report" as const, ...i, wrongNode: i.wrongNode && i.pick % 5 === 0 })),
     weight: 8,
   },
   { arbitrary: fc.nat().map((pick) => ({ kind: "forget-stopping" as const, pick })), weight: 1 },
   { arbitrary: fc.nat().map((pick) => ({ kind: "schedule" as const, pick })), weight: 5 },
   { arbitrary: fc.nat().map((pick) => ({ kind: "revive" as const, pick })), weight: 1 },
-  { arbitrary: fc.record({ pick: fc.nat(), health: healthState }).map((i) => ({ kind: "verdict" as const, ...i })), weight: 3 },
-  { arbitrary: fc.record({ pick: fc.nat(), decision: restartDecision }).map((i) => ({ kind: "restart" as const, pick: i.pick, ...i.decision })), weight: 3 },
+  {
+    arbitrary: fc.record({ pick: fc.nat(), health: healthState }).map((i) => ({ kind: "verdict" as const, ...i })),
+    weight: 3,
+  },
+  {
+    arbitrary: fc
+      .record({ pick: fc.nat(), decision: restartDecision })
+      .map((i) => ({ kind: "restart" as const, pick: i.pick, ...i.decision })),
+    weight: 3,
+  },
   { arbitrary: fc.nat().map((pick) => ({ kind: "reset" as const, pick })), weight: 1 },
   { arbitrary: fc.nat().map((pick) => ({ kind: "node-down" as const, pick })), weight: 1 },
-  { arbitrary: fc.record({ pick: fc.nat(), succeeded: fc.boolean() }).map((i) => ({ kind: "judge" as const, ...i })), weight: 2 },
+  {
+    arbitrary: fc.record({ pick: fc.nat(), succeeded: fc.boolean() }).map((i) => ({ kind: "judge" as const, ...i })),
+    weight: 2,
+  },
 );
 
 /** Mostly a live replica (what the leader probes and restarts); now and then any placed one. */
@@ -192,25 +256,44 @@ function resolve(fsm: ClusterFsm | null, i: Intent): CommandBody {
         for (let k = 0; k < nodes.length; k++) {
           const n = nodes[(i.pick + k) % nodes.length];
           const used = room.get(n.id)!;
-          if (used.cpuMillicores + c.cpuMillicores > n.capacity.cpuMillicores || used.memoryMib + c.memoryMib > n.capacity.memoryMib) continue;
+          if (
+            used.cpuMillicores + c.cpuMillicores > n.capacity.cpuMillicores ||
+            used.memoryMib + c.memoryMib > n.capacity.memoryMib
+          )
+            continue;
           used.cpuMillicores += c.cpuMillicores;
           used.memoryMib += c.memoryMib;
           placements.push([c.id, n.id]);
           break;
         }
       }
-      return body.plan(view.deployment.spec.name, placements, { version: view.deployment.version, pendingReason: placements.length === 0 ? "no room" : "" });
+      return body.plan(view.deployment.spec.name, placements, {
+        version: view.deployment.version,
+        pendingReason: placements.length === 0 ? "no room" : "",
+      });
     }
     case "revive": {
       const down = fsm.listNodes().filter((n) => n.status !== "ready");
-      if (down.length === 0) return body.register(nodeIds[i.pick % nodeIds.length], nodeRegions[nodeIds[i.pick % nodeIds.length]], 8000, 8192, "revived:9101");
+      if (down.length === 0)
+        return body.register(
+          nodeIds[i.pick % nodeIds.length],
+          nodeRegions[nodeIds[i.pick % nodeIds.length]],
+          8000,
+          8192,
+          "revived:9101",
+        );
       const n = down[i.pick % down.length];
       return body.register(n.id, n.region, n.capacity.cpuMillicores, n.capacity.memoryMib, n.agentAddress);
     }
     case "verdict":
       return body.health(pickPlaced(fsm, i.pick)?.id ?? "a-0", i.health, "probe");
     case "restart":
-      return body.restart(pickPlaced(fsm, i.pick)?.id ?? "a-0", { delayMs: i.delayMs, notBeforeMs: t0 + i.lateMs, backoffStep: i.backoffStep, reason: "decided" });
+      return body.restart(pickPlaced(fsm, i.pick)?.id ?? "a-0", {
+        delayMs: i.delayMs,
+        notBeforeMs: t0 + i.lateMs,
+        backoffStep: i.backoffStep,
+        reason: "decided",
+      });
     case "reset": {
       const backedOff = fsm.listContainers({ limit: 100_000 }).containers.filter((c) => c.backoffStep > 0);
       return body.resetBackoff(backedOff.length === 0 ? "a-0" : backedOff[i.pick % backedOff.length].id);
@@ -234,7 +317,10 @@ const step = fc.record({
   client: fc.constantFrom("", "", "", "", "", "", "k1", "k2"),
   seq: fc.integer({ min: 1, max: 6 }),
   // Mostly close together; now and then days apart (outcome buckets expire after 30 days).
-  dtMs: fc.oneof({ arbitrary: fc.integer({ min: 0, max: 5000 }), weight: 8 }, { arbitrary: fc.integer({ min: 0, max: 40 * 86_400_000 }), weight: 1 }),
+  dtMs: fc.oneof(
+    { arbitrary: fc.integer({ min: 0, max: 5000 }), weight: 8 },
+    { arbitrary: fc.integer({ min: 0, max: 40 * 86_400_000 }), weight: 1 },
+  ),
 });
 
 /**
@@ -251,36 +337,43 @@ const warmStart: readonly CommandBody[] = [
   body.deploy({ name: "b", replicas: 4, cpuMillicores: 500, memoryMib: 256, onePerNode: true }),
 ];
 
-const commands = fc.tuple(fc.boolean(), fc.array(step, { minLength: 1, maxLength: 120, size: "max" })).map(([warm, steps]) => {
-  let scratch: ClusterFsm | null = new ClusterFsm();
-  const log: Uint8Array[] = [];
-  const append = (data: Uint8Array): void => {
-    log.push(data);
-    try {
-      scratch?.apply(log.length, data);
-    } catch {
-      // A bug: leave it to the property to hit (and shrink); resolve the rest blindly.
-      scratch = null;
+const commands = fc
+  .tuple(fc.boolean(), fc.array(step, { minLength: 1, maxLength: 120, size: "max" }))
+  .map(([warm, steps]) => {
+    let scratch: ClusterFsm | null = new ClusterFsm();
+    const log: Uint8Array[] = [];
+    const append = (data: Uint8Array): void => {
+      log.push(data);
+      try {
+        scratch?.apply(log.length, data);
+      } catch {
+        // A bug: leave it to the property to hit (and shrink); resolve the rest blindly.
+        scratch = null;
+      }
+    };
+    const lines: string[] = [];
+    for (const b of warm ? warmStart : []) {
+      const c: FsmCommand = { clientId: "", seq: 0, atMs: t0, body: b };
+      append(encodeCommand(c));
+      lines.push(`${log.length}: ${JSON.stringify(c)}`);
     }
-  };
-  const lines: string[] = [];
-  for (const b of warm ? warmStart : []) {
-    const c: FsmCommand = { clientId: "", seq: 0, atMs: t0, body: b };
-    append(encodeCommand(c));
-    lines.push(`${log.length}: ${JSON.stringify(c)}`);
-  }
-  for (const s of steps) {
-    if (log.length % 17 === 5) {
-      append(new Uint8Array());
-      lines.push(`${log.length}: (no-op)`);
+    for (const s of steps) {
+      if (log.length % 17 === 5) {
+        append(new Uint8Array());
+        lines.push(`${log.length}: (no-op)`);
+      }
+      const c: FsmCommand = {
+        clientId: s.client,
+        seq: s.client === "" ? 0 : s.seq,
+        atMs: t0 + s.dtMs,
+        body: resolve(scratch, s.intent),
+      };
+      append(encodeCommand(c));
+      lines.push(`${log.length}: ${JSON.stringify(c)}`);
     }
-    const c: FsmCommand = { clientId: s.client, seq: s.client === "" ? 0 : s.seq, atMs: t0 + s.dtMs, body: resolve(scratch, s.intent) };
-    append(encodeCommand(c));
-    lines.push(`${log.length}: ${JSON.stringify(c)}`);
-  }
-  // A failing case prints as the commands it encodes, one per line.
-  return Object.assign(log, { [fc.toStringMethod]: () => `\n${lines.join("\n")}` });
-});
+    // A failing case prints as the commands it encodes, one per line.
+    return Object.assign(log, { [fc.toStringMethod]: () => `\n${lines.join("\n")}` });
+  });
 
 /** The capacity rule, checked through the public read API rather than checkInvariants. */
 function checkCapacity(fsm: ClusterFsm): void {
@@ -381,9 +474,13 @@ describe("FSM properties", () => {
         }
         expect(fsm.getNode(id)).toMatchObject({ status: "down", allocated: { cpuMillicores: 0, memoryMib: 0 } });
         expect(fsm.nodeContainerCount(id)).toBe(0);
-        for (const v of fsm.listDeployments()) expect(v.deployment.spec.replicas).toBe(wanted.get(v.deployment.spec.name));
+        for (const v of fsm.listDeployments())
+          expect(v.deployment.spec.replicas).toBe(wanted.get(v.deployment.spec.name));
         const after = replicated(fsm);
-        expect(fsm.apply(list.length + 2, down)).toEqual({ ok: true, value: { kind: "node-down", nodeId: id, changed: false, lost: 0, rescheduled: 0 } });
+        expect(fsm.apply(list.length + 2, down)).toEqual({
+          ok: true,
+          value: { kind: "node-down", nodeId: id, changed: false, lost: 0, rescheduled: 0 },
+        });
         expect(replicated(fsm)).toEqual(after);
       }),
       { numRuns: 100 },
@@ -398,10 +495,18 @@ describe("FSM properties", () => {
         const open = fsm.openOperations();
         if (open.length === 0) return;
         const operation = open[pick % open.length];
-        const outcome = encodeCommand({ clientId: "", seq: 0, atMs: t0 + 1000, body: body.outcome(operation.id, succeeded) });
+        const outcome = encodeCommand({
+          clientId: "",
+          seq: 0,
+          atMs: t0 + 1000,
+          body: body.outcome(operation.id, succeeded),
+        });
         expect(fsm.apply(list.length + 1, outcome)).toMatchObject({ ok: true, value: { recorded: true } });
         fsm.checkInvariants();
-        expect(fsm.getDeployment(operation.deployment)?.lastOutcome).toMatchObject({ operationId: operation.id, succeeded });
+        expect(fsm.getDeployment(operation.deployment)?.lastOutcome).toMatchObject({
+          operationId: operation.id,
+          succeeded,
+        });
         expect(fsm.openOperation(operation.deployment)).toBeUndefined();
         const after = replicated(fsm);
         expect(fsm.apply(list.length + 2, outcome)).toMatchObject({ ok: true, value: { recorded: false } });

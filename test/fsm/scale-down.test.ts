@@ -20,7 +20,8 @@ describe("scale-down order", () => {
   }
   const liveByRegion = (h: Harness): Record<string, number> => {
     const counts: Record<string, number> = {};
-    for (const c of h.fsm.listContainers({ deployment: "web" }).containers) if (c.desired === "running") counts[c.region] = (counts[c.region] ?? 0) + 1;
+    for (const c of h.fsm.listContainers({ deployment: "web" }).containers)
+      if (c.desired === "running") counts[c.region] = (counts[c.region] ?? 0) + 1;
     return counts;
   };
 

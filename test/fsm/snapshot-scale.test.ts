@@ -18,7 +18,8 @@ function build(): ClusterFsm {
     if (!result.ok) throw new Error(result.message);
   };
   const regions = ["us-east-1", "eu-west-1", "ap-southeast-1"];
-  for (let n = 0; n < nodesCount; n++) run(body.register(`node-${n}`, regions[n % 3], 1_024_000, 4_000_000, `10.0.${n >> 8}.${n & 255}:9101`));
+  for (let n = 0; n < nodesCount; n++)
+    run(body.register(`node-${n}`, regions[n % 3], 1_024_000, 4_000_000, `10.0.${n >> 8}.${n & 255}:9101`));
   const perDeployment = fsmLimits.replicasMax;
   for (let d = 0; d * perDeployment < containers; d++) {
     const name = `app-${d}`;
@@ -26,9 +27,12 @@ function build(): ClusterFsm {
     run(body.deploy({ name, image: `registry.local/app:${d}`, replicas, cpuMillicores: 100, memoryMib: 128 }));
     const placements: [string, string][] = [];
     // Every tenth replica stays pending, as if it did not fit.
-    for (let i = 0; i < replicas; i++) if (i % 10 !== 9) placements.push([`${name}-${i}`, `node-${(d * 7 + i) % nodesCount}`]);
+    for (let i = 0; i < replicas; i++)
+      if (i % 10 !== 9) placements.push([`${name}-${i}`, `node-${(d * 7 + i) % nodesCount}`]);
     run(body.plan(name, placements));
-    for (let i = 0; i < replicas; i += 2) if (i % 10 !== 9) run(body.status(`${name}-${i}`, `node-${(d * 7 + i) % nodesCount}`, ContainerState.CONTAINER_STATE_RUNNING));
+    for (let i = 0; i < replicas; i += 2)
+      if (i % 10 !== 9)
+        run(body.status(`${name}-${i}`, `node-${(d * 7 + i) % nodesCount}`, ContainerState.CONTAINER_STATE_RUNNING));
   }
   return fsm;
 }

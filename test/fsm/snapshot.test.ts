@@ -10,7 +10,17 @@ function busyCluster(): Harness {
   h.ok(body.register("n1", "us-east-1", 4000, 8192));
   h.ok(body.register("n2", "eu-west-1", 4000, 8192));
   h.ok(body.deploy({ replicas: 4, regions: ["us-east-1", "eu-west-1"] }), { clientId: "cli", seq: 1 });
-  h.ok(body.plan("web", [["web-0", "n1"], ["web-1", "n2"], ["web-2", "n2"]], { pendingReason: "1 waiting" }));
+  h.ok(
+    body.plan(
+      "web",
+      [
+        ["web-0", "n1"],
+        ["web-1", "n2"],
+        ["web-2", "n2"],
+      ],
+      { pendingReason: "1 waiting" },
+    ),
+  );
   h.ok(body.status("web-0", "n1", ContainerState.CONTAINER_STATE_RUNNING, HealthState.HEALTH_STATE_HEALTHY));
   h.ok(body.status("web-1", "n2", ContainerState.CONTAINER_STATE_RESTARTING));
   h.ok(body.scale("web", 2), { clientId: "cli", seq: 2 });
@@ -25,10 +35,23 @@ function healingCluster(): Harness {
   h.ok(body.register("n2", "eu-west-1", 4000, 8192));
   h.ok(body.register("n3", "us-east-1", 4000, 8192));
   h.ok(body.deploy({ replicas: 3 }));
-  h.ok(body.plan("web", [["web-0", "n1"], ["web-1", "n2"], ["web-2", "n3"]]));
-  for (const [id, node] of [["web-0", "n1"], ["web-1", "n2"], ["web-2", "n3"]]) h.ok(body.status(id, node, ContainerState.CONTAINER_STATE_RUNNING));
+  h.ok(
+    body.plan("web", [
+      ["web-0", "n1"],
+      ["web-1", "n2"],
+      ["web-2", "n3"],
+    ]),
+  );
+  for (const [id, node] of [
+    ["web-0", "n1"],
+    ["web-1", "n2"],
+    ["web-2", "n3"],
+  ])
+    h.ok(body.status(id, node, ContainerState.CONTAINER_STATE_RUNNING));
   h.ok(body.outcome("web-4", true, "3/3 healthy"));
-  h.ok(body.status("web-1", "n2", ContainerState.CONTAINER_STATE_FAILED, HealthState.HEALTH_STATE_UNSPECIFIED, "exit 137"));
+  h.ok(
+    body.status("web-1", "n2", ContainerState.CONTAINER_STATE_FAILED, HealthState.HEALTH_STATE_UNSPECIFIED, "exit 137"),
+  );
   h.ok(body.restart("web-1", { delayMs: 2000, notBeforeMs: t0 + 99_000, backoffStep: 3, reason: "crashed" }));
   h.ok(body.nodeDown("n3", "silent"));
   h.ok(body.health("web-0", HealthState.HEALTH_STATE_UNHEALTHY, "HTTP 500"));
@@ -72,14 +95,20 @@ describe("snapshot", () => {
     const h = new Harness();
     h.ok(body.register("n1"));
     const total = fsmLimits.eventsMax + 25;
-    for (let i = 1; i < total; i++) h.ok(body.nodeStatus("n1", i % 2 === 1 ? NodeStatus.NODE_STATUS_DOWN : NodeStatus.NODE_STATUS_READY));
+    for (let i = 1; i < total; i++)
+      h.ok(body.nodeStatus("n1", i % 2 === 1 ? NodeStatus.NODE_STATUS_DOWN : NodeStatus.NODE_STATUS_READY));
     const events = h.fsm.events();
     expect(events.length).toBe(fsmLimits.eventsMax);
     expect(events[0].seq).toBe(total);
     const restored = new ClusterFsm();
     restored.restore(h.fsm.snapshot());
     expect(restored.events()).toEqual(events);
-    const next = encodeCommand({ clientId: "", seq: 0, atMs: t0, body: body.nodeStatus("n1", NodeStatus.NODE_STATUS_DRAINING) });
+    const next = encodeCommand({
+      clientId: "",
+      seq: 0,
+      atMs: t0,
+      body: body.nodeStatus("n1", NodeStatus.NODE_STATUS_DRAINING),
+    });
     h.fsm.apply(h.index + 1, next);
     restored.apply(h.index + 1, next);
     expect(restored.events()).toEqual(h.fsm.events());
@@ -99,25 +128,41 @@ describe("snapshot", () => {
     expect(restored.openOperations()).toEqual(h.fsm.openOperations());
     expect(restored.outcomeBuckets()).toEqual(h.fsm.outcomeBuckets());
     expect(restored.getDeployment("web")).toEqual(h.fsm.getDeployment("web"));
-    expect(restored.getContainer("web-1")).toMatchObject({ state: "restarting", backoffStep: 3, nextRestartAtMs: t0 + 99_000, restartCount: 1 });
+    expect(restored.getContainer("web-1")).toMatchObject({
+      state: "restarting",
+      backoffStep: 3,
+      nextRestartAtMs: t0 + 99_000,
+      restartCount: 1,
+    });
     expect(restored.getContainer("web-2")).toMatchObject({ state: "lost", desired: "stopped" });
 
     const message = FsmSnapshot.decode(bytes);
     expect(message.openOperations.map((o) => o.id)).toEqual(["web-11"]);
     expect(message.outcomeBuckets).toEqual([{ minute: Math.floor((t0 + 9_000) / 60_000), succeeded: 1, failed: 0 }]);
-    expect(message.deployments[0].lastOutcome).toMatchObject({ operationId: "web-4", succeeded: true, reason: "3/3 healthy" });
+    expect(message.deployments[0].lastOutcome).toMatchObject({
+      operationId: "web-4",
+      succeeded: true,
+      reason: "3/3 healthy",
+    });
     expect(message.containers.find((c) => c.ordinal === 1)?.backoffStep).toBe(3);
     expectSameBytes(FsmSnapshot.encode(message).finish(), bytes);
 
     // Both go on alike: a new leader continues the same backoff and judges the same operation.
-    const next = [body.outcome("web-11", false, "deadline passed"), body.status("web-1", "n2", ContainerState.CONTAINER_STATE_RUNNING), body.resetBackoff("web-1")];
+    const next = [
+      body.outcome("web-11", false, "deadline passed"),
+      body.status("web-1", "n2", ContainerState.CONTAINER_STATE_RUNNING),
+      body.resetBackoff("web-1"),
+    ];
     next.forEach((b, i) => {
       const data = encodeCommand({ clientId: "", seq: 0, atMs: t0 + 200_000, body: b });
       expect(restored.apply(h.index + 1 + i, data)).toEqual(h.fsm.apply(h.index + 1 + i, data));
     });
     expect(restored.dumpState()).toEqual(h.fsm.dumpState());
     expectSameBytes(restored.snapshot(), h.fsm.snapshot());
-    expect(restored.outcomeBuckets().map((b) => [b.succeeded, b.failed])).toEqual([[1, 0], [0, 1]]);
+    expect(restored.outcomeBuckets().map((b) => [b.succeeded, b.failed])).toEqual([
+      [1, 0],
+      [0, 1],
+    ]);
   });
 
   it("refuses a snapshot that is not one", () => {

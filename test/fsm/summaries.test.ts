@@ -26,7 +26,11 @@ describe("cheap summaries", () => {
     expect(running).toBeGreaterThan(placed);
     h.ok(body.health("web-0", HealthState.HEALTH_STATE_HEALTHY));
     expect(h.fsm.containersRevision("web")).toBeGreaterThan(running);
-    expect(h.fsm.getDeploymentStatus("web")).toMatchObject({ desired: 2, healthy: 1, byState: { running: 1, pending: 1 } });
+    expect(h.fsm.getDeploymentStatus("web")).toMatchObject({
+      desired: 2,
+      healthy: 1,
+      byState: { running: 1, pending: 1 },
+    });
     expect(h.fsm.getDeploymentStatus("web")).toEqual(h.fsm.getDeployment("web")?.status);
 
     // A restored replica's revisions are fresh: a summary taken before cannot pass for current.
@@ -40,10 +44,16 @@ describe("cheap summaries", () => {
     h.ok(body.register("n1"));
     h.ok(body.deploy({ replicas: 3 }));
     h.ok(body.deploy({ name: "api", replicas: 2 }));
-    h.ok(body.plan("web", [["web-0", "n1"], ["web-1", "n1"]]));
+    h.ok(
+      body.plan("web", [
+        ["web-0", "n1"],
+        ["web-1", "n1"],
+      ]),
+    );
     h.ok(body.status("web-0", "n1", S.CONTAINER_STATE_RUNNING));
     const summed: Record<string, number> = {};
-    for (const view of h.fsm.listDeployments()) for (const [state, n] of Object.entries(view.status.byState)) summed[state] = (summed[state] ?? 0) + n;
+    for (const view of h.fsm.listDeployments())
+      for (const [state, n] of Object.entries(view.status.byState)) summed[state] = (summed[state] ?? 0) + n;
     expect(h.fsm.containerStateCounts()).toEqual(summed);
     expect(h.fsm.containerStateCounts()).toMatchObject({ pending: 3, scheduled: 1, running: 1 });
     expect(h.fsm.deploymentCount()).toBe(2);

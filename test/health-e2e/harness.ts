@@ -131,14 +131,19 @@ export function parseMetrics(body: string): Sample[] {
     const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})?\s+(\S+)$/.exec(line);
     if (match === null) continue;
     const labels: Record<string, string> = {};
-    for (const pair of (match[3] ?? "").matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[pair[1]] = pair[2];
+    for (const pair of (match[3] ?? "").matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g))
+      labels[pair[1]] = pair[2];
     samples.push({ name: match[1], labels, value: Number(match[4]) });
   }
   return samples;
 }
 
 /** The value of the one sample of `name` whose labels include `labels`; undefined when there is none. */
-export function sampleValue(samples: readonly Sample[], name: string, labels: Readonly<Record<string, string>> = {}): number | undefined {
+export function sampleValue(
+  samples: readonly Sample[],
+  name: string,
+  labels: Readonly<Record<string, string>> = {},
+): number | undefined {
   const found = samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
   if (found.length === 0) return undefined;
   return found.reduce((sum, s) => sum + s.value, 0);
@@ -194,7 +199,9 @@ export class HealthCluster {
       try {
         return await this.cluster.call(id, method, request, { timeoutMs: 3_000 });
       } catch (error) {
-        const retryable = isGrpcFailure(error) && (error.code === grpc.status.UNAVAILABLE || error.code === grpc.status.DEADLINE_EXCEEDED);
+        const retryable =
+          isGrpcFailure(error) &&
+          (error.code === grpc.status.UNAVAILABLE || error.code === grpc.status.DEADLINE_EXCEEDED);
         if (!retryable || Date.now() >= deadline) throw error;
         refresh = true;
         await sleep(100);
@@ -247,7 +254,10 @@ export class HealthCluster {
     );
     await waitFor(
       `the agents to run nothing of ${name}`,
-      async () => (await this.allAgentInstances()).every((i) => i.deployment !== name || i.state === "stopped" || i.state === "failed"),
+      async () =>
+        (await this.allAgentInstances()).every(
+          (i) => i.deployment !== name || i.state === "stopped" || i.state === "failed",
+        ),
       { timeoutMs, intervalMs: 200 },
     );
   }
@@ -285,7 +295,13 @@ export class HealthCluster {
 
   async nodes(): Promise<NodeView[]> {
     const response = await this.call("listNodes", ListNodesRequest.fromPartial({}));
-    return response.nodes.map((n: Node) => ({ id: n.id, region: n.region, status: nodeStatusName(n.status), agentAddress: n.agentAddress, containers: n.containers }));
+    return response.nodes.map((n: Node) => ({
+      id: n.id,
+      region: n.region,
+      status: nodeStatusName(n.status),
+      agentAddress: n.agentAddress,
+      containers: n.containers,
+    }));
   }
 
   async node(id: string): Promise<NodeView> {
@@ -309,7 +325,9 @@ export class HealthCluster {
       async () => {
         const { containers } = await this.get(name);
         const live = containers.filter((c) => c.desired === "running");
-        return live.length === replicas && live.every((c) => c.state === "running" && c.health === "healthy") ? live : undefined;
+        return live.length === replicas && live.every((c) => c.state === "running" && c.health === "healthy")
+          ? live
+          : undefined;
       },
       { timeoutMs, intervalMs: 100 },
     );
@@ -317,9 +335,13 @@ export class HealthCluster {
 
   /** POST to an agent's fault hook; fails unless the agent answers 200. */
   async fault(agentAddress: string, target: "containers" | "nodes", id: string, action: string): Promise<void> {
-    const response = await fetch(`http://${agentAddress}/faults/${target}/${encodeURIComponent(id)}/${action}`, { method: "POST", signal: AbortSignal.timeout(3_000) });
+    const response = await fetch(`http://${agentAddress}/faults/${target}/${encodeURIComponent(id)}/${action}`, {
+      method: "POST",
+      signal: AbortSignal.timeout(3_000),
+    });
     const body = await response.text();
-    if (response.status !== 200) throw new Error(`fault ${action} on ${target} ${id} at ${agentAddress}: HTTP ${response.status} ${body.trim()}`);
+    if (response.status !== 200)
+      throw new Error(`fault ${action} on ${target} ${id} at ${agentAddress}: HTTP ${response.status} ${body.trim()}`);
   }
 
   /** A container fault through the agent of the node the container runs on. */
@@ -334,7 +356,9 @@ export class HealthCluster {
   /** The status of GET http://<agent>/containers/<id>/health, through the agent of the container's node. */
   async healthStatus(container: ContainerView): Promise<number> {
     const address = await this.agentAddressOf(container.node);
-    const response = await fetch(`http://${address}/containers/${encodeURIComponent(container.id)}/health`, { signal: AbortSignal.timeout(3_000) });
+    const response = await fetch(`http://${address}/containers/${encodeURIComponent(container.id)}/health`, {
+      signal: AbortSignal.timeout(3_000),
+    });
     await response.text();
     return response.status;
   }
@@ -355,7 +379,9 @@ export class HealthCluster {
 
   /** Every sample on a replica's /metrics. */
   async metrics(replicaId: string): Promise<Sample[]> {
-    const response = await fetch(`http://${this.cluster.cluster.replica(replicaId).metricsAddress}/metrics`, { signal: AbortSignal.timeout(3_000) });
+    const response = await fetch(`http://${this.cluster.cluster.replica(replicaId).metricsAddress}/metrics`, {
+      signal: AbortSignal.timeout(3_000),
+    });
     return parseMetrics(await response.text());
   }
 

@@ -55,7 +55,12 @@ describe("leader SIGKILL during a restart back-off", () => {
     const committed = await waitFor(
       `the restart of ${c.id} committed on ${old.leaderId}`,
       async () => {
-        const response = await h.cluster.call(old.leaderId, "getDeployment", GetDeploymentRequest.fromPartial({ name, stale: true }), { timeoutMs: 2_000 });
+        const response = await h.cluster.call(
+          old.leaderId,
+          "getDeployment",
+          GetDeploymentRequest.fromPartial({ name, stale: true }),
+          { timeoutMs: 2_000 },
+        );
         const container = response.containers.map(containerView).find((x) => x.id === c.id);
         const event = response.deployment?.recentEvents.find((e) => e.kind === "restarted" && e.container === c.id);
         return container?.state === "restarting" && event !== undefined ? { container, event } : undefined;
@@ -91,20 +96,32 @@ describe("leader SIGKILL during a restart back-off", () => {
       },
       { timeoutMs: 30_000, intervalMs: 50 },
     );
-    const timeline = JSON.stringify(observations.map((o) => [o.atMs - notBeforeMs, o.state, o.generation, o.incarnation]));
+    const timeline = JSON.stringify(
+      observations.map((o) => [o.atMs - notBeforeMs, o.state, o.generation, o.incarnation]),
+    );
     expect(restartedInstance.notBeforeMs, "the agent waits for the logged not-before").toBe(notBeforeMs);
     // An answer that arrived before not-before described a waiting (or crashed) instance, never a started one.
     for (const o of observations) {
       if (o.atMs < notBeforeMs) expect(["waiting", "failed", "stopped", undefined], timeline).toContain(o.state);
     }
-    expect(observations.some((o) => o.atMs < notBeforeMs && o.state === "waiting" && o.generation === 1), timeline).toBe(true);
+    expect(
+      observations.some((o) => o.atMs < notBeforeMs && o.state === "waiting" && o.generation === 1),
+      timeline,
+    ).toBe(true);
     // One instance for the restart: no second restart (generation 2) and no fresh incarnation of generation 1.
     const gen1 = new Set(observations.filter((o) => o.generation === 1).map((o) => o.incarnation));
     expect(gen1.size, timeline).toBe(1);
-    expect(observations.every((o) => (o.generation ?? 0) <= 1), timeline).toBe(true);
+    expect(
+      observations.every((o) => (o.generation ?? 0) <= 1),
+      timeline,
+    ).toBe(true);
 
     // A new leader took over; exactly one restart, and it stays one.
-    const next = await h.cluster.waitForLeader({ among: h.cluster.running(), notId: old.leaderId, minTerm: old.term + 1 });
+    const next = await h.cluster.waitForLeader({
+      among: h.cluster.running(),
+      notId: old.leaderId,
+      minTerm: old.term + 1,
+    });
     const healed = await h.waitHealthy(name, 1, 20_000);
     expect(healed[0].restartCount).toBe(1);
     const stableUntil = Date.now() + 1_500;
@@ -118,7 +135,11 @@ describe("leader SIGKILL during a restart back-off", () => {
     expect(decidedByNew, "restart decisions of the new leader").toBe(0);
 
     // The next crash continues the back-off: step 1, ceiling twice the initial delay.
-    await waitFor(`${c.id} running on its agent`, async () => (await h.agentInstance(agent, c.id))?.state === "running", { timeoutMs: 10_000, intervalMs: 50 });
+    await waitFor(
+      `${c.id} running on its agent`,
+      async () => (await h.agentInstance(agent, c.id))?.state === "running",
+      { timeoutMs: 10_000, intervalMs: 50 },
+    );
     await h.fault(agent, "containers", c.id, "crash");
     const decisions = await waitFor(
       `the second restart decision for ${c.id}`,

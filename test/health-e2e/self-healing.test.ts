@@ -42,15 +42,20 @@ describe("restarts", () => {
     const [first] = await h.waitHealthy(name, 1);
     const agent = await h.agentAddressOf(first.node);
     const leader = await h.leaderId(true);
-    const crashedRestarts = async (): Promise<number> => sampleValue(await h.metrics(leader), "orchestrator_container_restarts_total", { reason: "crashed" }) ?? 0;
+    const crashedRestarts = async (): Promise<number> =>
+      sampleValue(await h.metrics(leader), "orchestrator_container_restarts_total", { reason: "crashed" }) ?? 0;
     const restartsBefore = await crashedRestarts();
     const crashToRunningMs: number[] = [];
     for (let crash = 1; crash <= 3; crash++) {
       // Crash only a container that runs, as the cluster and its agent see it.
-      await waitFor(`${first.id} running before crash ${crash}`, async () => {
-        const [c, local] = await Promise.all([h.container(name, first.id), h.agentInstance(agent, first.id)]);
-        return c.state === "running" && c.restartCount === crash - 1 && local?.state === "running";
-      }, { timeoutMs: 20_000, intervalMs: 50 });
+      await waitFor(
+        `${first.id} running before crash ${crash}`,
+        async () => {
+          const [c, local] = await Promise.all([h.container(name, first.id), h.agentInstance(agent, first.id)]);
+          return c.state === "running" && c.restartCount === crash - 1 && local?.state === "running";
+        },
+        { timeoutMs: 20_000, intervalMs: 50 },
+      );
       const crashedAtMs = Date.now();
       await h.fault(agent, "containers", first.id, "crash");
       const restarted = await waitFor(
@@ -69,7 +74,10 @@ describe("restarts", () => {
     const summary = JSON.stringify(decisions.map((d) => [d.delayMs, d.ceilingMs]));
     expect(decisions.length, summary).toBe(3);
     // Ceilings double from the initial delay: steps 0, 1, 2 of the back-off.
-    expect(decisions.map((d) => d.ceilingMs), summary).toEqual([initialDelayMs, initialDelayMs * 2, initialDelayMs * 4]);
+    expect(
+      decisions.map((d) => d.ceilingMs),
+      summary,
+    ).toEqual([initialDelayMs, initialDelayMs * 2, initialDelayMs * 4]);
     for (const d of decisions) {
       // Equal jitter: the delay lies in [ceiling / 2, ceiling].
       expect(d.delayMs, summary).toBeGreaterThanOrEqual(d.ceilingMs / 2);
@@ -81,7 +89,11 @@ describe("restarts", () => {
     expect(decisions[2].delayMs, summary).toBeGreaterThanOrEqual(decisions[1].delayMs);
     expect(decisions[2].delayMs, summary).toBeGreaterThan(decisions[0].delayMs);
     // Each restart waited out its delay: from the crash to running again took at least that long.
-    for (let i = 0; i < 3; i++) expect(crashToRunningMs[i], `crash ${i + 1}: ${JSON.stringify(crashToRunningMs)} vs ${summary}`).toBeGreaterThanOrEqual(decisions[i].delayMs);
+    for (let i = 0; i < 3; i++)
+      expect(
+        crashToRunningMs[i],
+        `crash ${i + 1}: ${JSON.stringify(crashToRunningMs)} vs ${summary}`,
+      ).toBeGreaterThanOrEqual(decisions[i].delayMs);
     // Every crash was recorded, and each came before its restart decision.
     const failures = h.events(name, "container-failed", first.id);
     expect(failures.length).toBe(3);
@@ -103,10 +115,12 @@ describe("restarts", () => {
     });
     const [c] = await h.waitHealthy(name, 1);
     const agent = await h.agentAddressOf(c.node);
-    const answered500 = async (): Promise<number> => sampleValue(await h.agentMetrics(agent), "orchestrator_agent_health_requests_total", { code: "500" }) ?? 0;
+    const answered500 = async (): Promise<number> =>
+      sampleValue(await h.agentMetrics(agent), "orchestrator_agent_health_requests_total", { code: "500" }) ?? 0;
     const base500 = await answered500();
     const leader = await h.leaderId(true);
-    const unhealthyRestarts = async (): Promise<number> => sampleValue(await h.metrics(leader), "orchestrator_container_restarts_total", { reason: "unhealthy" }) ?? 0;
+    const unhealthyRestarts = async (): Promise<number> =>
+      sampleValue(await h.metrics(leader), "orchestrator_container_restarts_total", { reason: "unhealthy" }) ?? 0;
     const restartsBefore = await unhealthyRestarts();
     // When the agent's count of 500 answers went up, as the poll saw it.
     const seen500: { atMs: number; count: number }[] = [];
@@ -145,7 +159,9 @@ describe("restarts", () => {
     expect(firstAt, timeline).toBeDefined();
     expect(thresholdAt, timeline).toBeDefined();
     // The poll runs every 40 ms (plus its own round trips): allow for it on both ends.
-    expect((thresholdAt ?? 0) - (firstAt ?? 0), timeline).toBeGreaterThanOrEqual((failureThreshold - 1) * periodMs - 250);
+    expect((thresholdAt ?? 0) - (firstAt ?? 0), timeline).toBeGreaterThanOrEqual(
+      (failureThreshold - 1) * periodMs - 250,
+    );
     expect((thresholdAt ?? 0) - (firstAt ?? 0), timeline).toBeLessThan((failureThreshold - 1) * periodMs * 2.5);
     // After the restart a fresh instance (faults cleared) runs, healthy, in place; one restart only.
     const healed = await waitFor(
@@ -187,7 +203,10 @@ describe("nodes", () => {
     });
     const containers = await h.waitHealthy(name, 3);
     const node = containers[0].node;
-    expect(containers.every((c) => c.node === node), `all on ${node}: ${containers.map((c) => `${c.id}@${c.node}`).join(", ")}`).toBe(true);
+    expect(
+      containers.every((c) => c.node === node),
+      `all on ${node}: ${containers.map((c) => `${c.id}@${c.node}`).join(", ")}`,
+    ).toBe(true);
     // And one more on the same node (binpack: the fullest node that fits) that is not probed yet,
     // its initial delay long: the cluster records it healthy (its agent reports it running) while
     // the leader has no verdict of its own. It too must go unknown while the node is silent.
@@ -197,7 +216,13 @@ describe("nodes", () => {
       replicas: 1,
       regions: ["eu-west-1"],
       strategy: Strategy.STRATEGY_BINPACK,
-      healthCheck: { periodMs: 200, timeoutMs: 150, failureThreshold: 30, successThreshold: 1, initialDelayMs: 120_000 },
+      healthCheck: {
+        periodMs: 200,
+        timeoutMs: 150,
+        failureThreshold: 30,
+        successThreshold: 1,
+        initialDelayMs: 120_000,
+      },
     });
     const [lateContainer] = await h.waitHealthy(late, 1);
     expect(lateContainer.node, `${late} on ${node}`).toBe(node);
@@ -212,10 +237,14 @@ describe("nodes", () => {
         restarts: sampleValue(samples, "orchestrator_container_restarts_total") ?? 0,
       };
     };
-    await waitFor("every breaker closed before the outage", async () => {
-      const b = await breaker();
-      return b.open === 0 && b.halfOpen === 0 && b.closed === nodeCount;
-    }, { timeoutMs: 10_000, intervalMs: 100 });
+    await waitFor(
+      "every breaker closed before the outage",
+      async () => {
+        const b = await breaker();
+        return b.open === 0 && b.halfOpen === 0 && b.closed === nodeCount;
+      },
+      { timeoutMs: 10_000, intervalMs: 100 },
+    );
     const restartsBefore = (await breaker()).restarts;
 
     // The node goes silent: its containers' endpoints reset connections. Revive it well within
@@ -233,7 +262,8 @@ describe("nodes", () => {
           const [b, view, lateView] = await Promise.all([breaker(), h.get(name), h.get(late)]);
           if (b.open >= 1) sawOpen = true;
           const all = [...view.containers, ...lateView.containers];
-          for (const c of all) if (c.health === "unhealthy" || c.state === "unhealthy") sawUnhealthy = `${c.id} ${c.state}/${c.health}`;
+          for (const c of all)
+            if (c.health === "unhealthy" || c.state === "unhealthy") sawUnhealthy = `${c.id} ${c.state}/${c.health}`;
           last = `${Date.now() - killedAtMs} ms after the kill: breaker ${JSON.stringify(b)}, containers ${all.map((c) => `${c.id} ${c.state}/${c.health}`).join(", ")}`;
           return sawOpen && all.every((c) => c.health === "unknown" && c.state === "running");
         },
@@ -293,7 +323,8 @@ describe("nodes", () => {
     const agent = await h.agentAddressOf(node);
     expect(await h.agentInstance(agent, victim.id)).toMatchObject({ nodeId: node, state: "running" });
     const leader = await h.leaderId(true);
-    const breakerOpen = async (): Promise<number> => sampleValue(await h.metrics(leader), "orchestrator_health_breaker_state", { state: "open" }) ?? Number.NaN;
+    const breakerOpen = async (): Promise<number> =>
+      sampleValue(await h.metrics(leader), "orchestrator_health_breaker_state", { state: "open" }) ?? Number.NaN;
 
     const killedAtMs = Date.now();
     await h.nodeFault(node, "kill");
@@ -330,17 +361,27 @@ describe("nodes", () => {
       expect(replaced.every((c) => c.restartCount === 0)).toBe(true);
       expect(h.events(name, "restarted")).toEqual([]);
       const rescheduled = h.events(name, "rescheduled");
-      expect(rescheduled.some((e) => e.message.includes(victim.id) && e.node === node), JSON.stringify(rescheduled)).toBe(true);
+      expect(
+        rescheduled.some((e) => e.message.includes(victim.id) && e.node === node),
+        JSON.stringify(rescheduled),
+      ).toBe(true);
       // The dead node's agent could not hear any of it: it still holds the old instance.
       expect(await h.agentInstance(agent, victim.id)).toMatchObject({ nodeId: node });
     } finally {
       await h.nodeFault(node, "revive");
     }
-    await waitFor(`node ${node} ready again`, async () => (await h.node(node)).status === "ready", { timeoutMs: 20_000, intervalMs: 100 });
-    await waitFor(`the agent of ${node} to stop ${victim.id}, which moved away`, async () => (await h.agentInstance(agent, victim.id)) === undefined, {
+    await waitFor(`node ${node} ready again`, async () => (await h.node(node)).status === "ready", {
       timeoutMs: 20_000,
       intervalMs: 100,
     });
+    await waitFor(
+      `the agent of ${node} to stop ${victim.id}, which moved away`,
+      async () => (await h.agentInstance(agent, victim.id)) === undefined,
+      {
+        timeoutMs: 20_000,
+        intervalMs: 100,
+      },
+    );
     // The replacements keep running where they are.
     const after = await h.waitHealthy(name, 3, 20_000);
     expect(after.map((c) => [c.id, c.node]).sort()).toEqual(replaced.map((c) => [c.id, c.node]).sort());
@@ -361,7 +402,10 @@ describe("nodes", () => {
       healthCheck: { periodMs: 200, timeoutMs: 150, failureThreshold: 3, successThreshold: 1, initialDelayMs: 500 },
     });
     const placed = await h.waitHealthy(newcomers, regionNodes, 20_000);
-    expect(placed.some((c) => c.node === node), `one of ${newcomers} on ${node}`).toBe(true);
+    expect(
+      placed.some((c) => c.node === node),
+      `one of ${newcomers} on ${node}`,
+    ).toBe(true);
     const nodeCount = (await h.nodes()).length;
     let gauge = "";
     await waitFor(
@@ -387,7 +431,14 @@ describe("success ratio", () => {
     const failedBefore = before.windows.find((w) => w.name === "5m")?.failed ?? 0;
     // Two nodes in the region, one replica per node, three replicas: one stays pending.
     const progressDeadlineMs = 3_000;
-    await h.deploy({ name, replicas: 3, regions: ["ap-southeast-1"], onePerNode: true, progressDeadlineMs, healthCheck: { periodMs: 300, timeoutMs: 200 } });
+    await h.deploy({
+      name,
+      replicas: 3,
+      regions: ["ap-southeast-1"],
+      onePerNode: true,
+      progressDeadlineMs,
+      healthCheck: { periodMs: 300, timeoutMs: 200 },
+    });
     const failed = await waitFor(
       `${name}'s deploy operation to fail at its deadline`,
       async () => {
@@ -420,7 +471,9 @@ describe("success ratio", () => {
     expect(Number(cli5m?.failed)).toBeGreaterThanOrEqual(1);
     expect(cli5m?.successRatio).toBeLessThan(1);
 
-    const ratio = sampleValue(await h.metrics(await h.leaderId()), "orchestrator_deployment_success_ratio", { window: "5m" });
+    const ratio = sampleValue(await h.metrics(await h.leaderId()), "orchestrator_deployment_success_ratio", {
+      window: "5m",
+    });
     expect(ratio).toBeDefined();
     expect(ratio ?? 1).toBeLessThan(1);
     await h.deleteAndWait(name);

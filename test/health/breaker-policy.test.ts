@@ -115,7 +115,11 @@ describe("open -> half-open -> closed | open", () => {
       expect(policy.allowProbe("n1", now + coolDown - 1)).toBe(false);
       now += coolDown;
       expect(policy.allowProbe("n1", now)).toBe(true);
-      expect(policy.onResult("n1", false, now)).toMatchObject({ from: "half-open", to: "open", reason: "trial probe failed" });
+      expect(policy.onResult("n1", false, now)).toMatchObject({
+        from: "half-open",
+        to: "open",
+        reason: "trial probe failed",
+      });
     }
     expect(coolDowns).toEqual([2_000, 4_000, 8_000, 16_000, 30_000, 30_000, 30_000]);
   });

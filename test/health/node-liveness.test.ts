@@ -6,7 +6,12 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { BugIndicatingError } from "../../src/lib/assert.js";
 import { healthLimits } from "../../src/health/core/limits.js";
-import { evaluateLiveness, livenessDefaults, type LivenessConfig, type NodeLivenessView } from "../../src/health/core/node-liveness.js";
+import {
+  evaluateLiveness,
+  livenessDefaults,
+  type LivenessConfig,
+  type NodeLivenessView,
+} from "../../src/health/core/node-liveness.js";
 
 const config: LivenessConfig = { heartbeatTtlMs: 3_000, failoverGraceMs: 3_000 };
 
@@ -52,7 +57,10 @@ describe("declaring nodes down", () => {
   });
 
   it("judges draining nodes like ready ones and never declares a down node again", () => {
-    const nodes: NodeLivenessView[] = [{ nodeId: "d", status: "draining", lastHeartbeatMs: 0, downSinceMs: 0 }, down("x", 5_000, 0)];
+    const nodes: NodeLivenessView[] = [
+      { nodeId: "d", status: "draining", lastHeartbeatMs: 0, downSinceMs: 0 },
+      down("x", 5_000, 0),
+    ];
     expect(declared(nodes, 0, 10_000)).toEqual(["d"]);
   });
 
@@ -68,20 +76,27 @@ describe("declaring nodes down", () => {
   it("only ever declares a node past both its TTL and the leader's grace, in an order independent of the input", () => {
     const nodeArb = fc.record({ last: fc.option(fc.integer({ min: 0, max: 100_000 }), { nil: null }) });
     fc.assert(
-      fc.property(fc.array(nodeArb, { maxLength: 30 }), fc.integer({ min: 0, max: 100_000 }), fc.integer({ min: 0, max: 20_000 }), (specs, leaderSinceMs, elapsedMs) => {
-        const nowMs = leaderSinceMs + elapsedMs;
-        const nodes = specs.map((s, i) => ready(`n${i}`, s.last));
-        const verdicts = evaluateLiveness(nodes, leaderSinceMs, nowMs, config);
-        const byId = new Map(nodes.map((node) => [node.nodeId, node]));
-        for (const { nodeId } of verdicts.declareDown) {
-          const last = byId.get(nodeId)?.lastHeartbeatMs ?? null;
-          expect(nowMs).toBeGreaterThan(leaderSinceMs + config.failoverGraceMs);
-          if (last !== null) expect(nowMs - last).toBeGreaterThan(config.heartbeatTtlMs);
-        }
-        const silentCount = nodes.filter((node) => nowMs > Math.max(leaderSinceMs + 3_000, (node.lastHeartbeatMs ?? -Infinity) + 3_000)).length;
-        expect(verdicts.declareDown.length).toBe(silentCount);
-        expect(evaluateLiveness(nodes.slice().reverse(), leaderSinceMs, nowMs, config)).toEqual(verdicts);
-      }),
+      fc.property(
+        fc.array(nodeArb, { maxLength: 30 }),
+        fc.integer({ min: 0, max: 100_000 }),
+        fc.integer({ min: 0, max: 20_000 }),
+        (specs, leaderSinceMs, elapsedMs) => {
+          const nowMs = leaderSinceMs + elapsedMs;
+          const nodes = specs.map((s, i) => ready(`n${i}`, s.last));
+          const verdicts = evaluateLiveness(nodes, leaderSinceMs, nowMs, config);
+          const byId = new Map(nodes.map((node) => [node.nodeId, node]));
+          for (const { nodeId } of verdicts.declareDown) {
+            const last = byId.get(nodeId)?.lastHeartbeatMs ?? null;
+            expect(nowMs).toBeGreaterThan(leaderSinceMs + config.failoverGraceMs);
+            if (last !== null) expect(nowMs - last).toBeGreaterThan(config.heartbeatTtlMs);
+          }
+          const silentCount = nodes.filter(
+            (node) => nowMs > Math.max(leaderSinceMs + 3_000, (node.lastHeartbeatMs ?? -Infinity) + 3_000),
+          ).length;
+          expect(verdicts.declareDown.length).toBe(silentCount);
+          expect(evaluateLiveness(nodes.slice().reverse(), leaderSinceMs, nowMs, config)).toEqual(verdicts);
+        },
+      ),
     );
   });
 
@@ -98,7 +113,14 @@ describe("nodes coming back", () => {
   });
 
   it("does not report one whose last heartbeat predates the declaration, or none at all", () => {
-    expect(evaluateLiveness([down("a", 10_000, 9_000), down("b", 10_000, 10_000), down("c", 10_000, null)], 0, 10_500, config).cameBack).toEqual([]);
+    expect(
+      evaluateLiveness(
+        [down("a", 10_000, 9_000), down("b", 10_000, 10_000), down("c", 10_000, null)],
+        0,
+        10_500,
+        config,
+      ).cameBack,
+    ).toEqual([]);
   });
 
   it("does not report one whose post-declaration heartbeat is already older than the TTL", () => {

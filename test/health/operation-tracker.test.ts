@@ -31,23 +31,33 @@ describe("operation outcome", () => {
 
   it("succeeds at once for zero replicas and is not held back by surplus healthy ones", () => {
     expect(evaluateOperation({ ...op, kind: "scale" }, { desired: 0, healthy: 0 }, op.startedAtMs)).toBe("succeeded");
-    expect(evaluateOperation({ ...op, kind: "scale" }, { desired: 2, healthy: 5 }, op.startedAtMs + 1)).toBe("succeeded");
+    expect(evaluateOperation({ ...op, kind: "scale" }, { desired: 2, healthy: 5 }, op.startedAtMs + 1)).toBe(
+      "succeeded",
+    );
   });
 
   it("follows the rule for any counts and time", () => {
     fc.assert(
-      fc.property(fc.nat(20), fc.nat(20), fc.integer({ min: -1_000, max: 200_000 }), fc.constantFrom("deploy", "scale", "version-change", "replacement" as const), (desired, healthy, offsetMs, kind) => {
-        const nowMs = op.startedAtMs + offsetMs;
-        const outcome = evaluateOperation({ ...op, kind }, { desired, healthy }, nowMs);
-        const expected = nowMs >= deadline ? "failed" : healthy >= desired ? "succeeded" : "pending";
-        expect(outcome).toBe(expected);
-      }),
+      fc.property(
+        fc.nat(20),
+        fc.nat(20),
+        fc.integer({ min: -1_000, max: 200_000 }),
+        fc.constantFrom("deploy", "scale", "version-change", "replacement" as const),
+        (desired, healthy, offsetMs, kind) => {
+          const nowMs = op.startedAtMs + offsetMs;
+          const outcome = evaluateOperation({ ...op, kind }, { desired, healthy }, nowMs);
+          const expected = nowMs >= deadline ? "failed" : healthy >= desired ? "succeeded" : "pending";
+          expect(outcome).toBe(expected);
+        },
+      ),
     );
   });
 
   it("asserts on impossible counts", () => {
     expect(() => evaluateOperation(op, { desired: -1, healthy: 0 }, 0)).toThrow(BugIndicatingError);
     expect(() => evaluateOperation(op, { desired: 1, healthy: 0.5 }, 0)).toThrow(BugIndicatingError);
-    expect(() => evaluateOperation({ ...op, progressDeadlineMs: 0 }, { desired: 1, healthy: 1 }, 0)).toThrow(BugIndicatingError);
+    expect(() => evaluateOperation({ ...op, progressDeadlineMs: 0 }, { desired: 1, healthy: 1 }, 0)).toThrow(
+      BugIndicatingError,
+    );
   });
 });

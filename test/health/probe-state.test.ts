@@ -21,10 +21,20 @@ import {
   type VerdictTransition,
 } from "../../src/health/core/probe-state.js";
 
-const config: ProbeConfig = { periodMs: 2_000, timeoutMs: 1_000, failureThreshold: 3, successThreshold: 2, initialDelayMs: 5_000 };
+const config: ProbeConfig = {
+  periodMs: 2_000,
+  timeoutMs: 1_000,
+  failureThreshold: 3,
+  successThreshold: 2,
+  initialDelayMs: 5_000,
+};
 
 /** Sends a probe when due and answers it `latencyMs` later; returns the new state and the transition. */
-function probeOnce(state: ProbeState, result: ProbeResult, latencyMs = 10): { state: ProbeState; transition: VerdictTransition | null } {
+function probeOnce(
+  state: ProbeState,
+  result: ProbeResult,
+  latencyMs = 10,
+): { state: ProbeState; transition: VerdictTransition | null } {
   const dueMs = nextProbeAtMs(state);
   if (dueMs === null) throw new Error("no probe due");
   const sent = stepProbe(state, { kind: "send", nowMs: dueMs }).state;
@@ -138,7 +148,10 @@ describe("probe thresholds", () => {
       fc.property(
         fc.integer({ min: 1, max: 5 }),
         fc.integer({ min: 1, max: 5 }),
-        fc.array(fc.tuple(fc.constantFrom<ProbeResult>("success", "failure", "timeout"), fc.integer({ min: 0, max: 1_000 })), { maxLength: 60 }),
+        fc.array(
+          fc.tuple(fc.constantFrom<ProbeResult>("success", "failure", "timeout"), fc.integer({ min: 0, max: 1_000 })),
+          { maxLength: 60 },
+        ),
         (failureThreshold, successThreshold, results) => {
           const cfg = { ...config, failureThreshold, successThreshold };
           const model = new ReferenceModel(cfg);
@@ -198,30 +211,40 @@ describe("unreachable nodes", () => {
   it("never count as failures in any interleaving (reference model with resets)", () => {
     type Step = { kind: "result"; result: ProbeResult } | { kind: "away" };
     const stepArb: fc.Arbitrary<Step> = fc.oneof(
-      { weight: 5, arbitrary: fc.constantFrom<ProbeResult>("success", "failure", "timeout").map((result) => ({ kind: "result" as const, result })) },
+      {
+        weight: 5,
+        arbitrary: fc
+          .constantFrom<ProbeResult>("success", "failure", "timeout")
+          .map((result) => ({ kind: "result" as const, result })),
+      },
       { weight: 1, arbitrary: fc.constant({ kind: "away" as const }) },
     );
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 4 }), fc.array(stepArb, { maxLength: 80 }), (failureThreshold, successThreshold, steps) => {
-        const cfg = { ...config, failureThreshold, successThreshold };
-        const model = new ReferenceModel(cfg);
-        let state = startProbing(cfg, 0);
-        let now = 0;
-        for (const s of steps) {
-          if (s.kind === "result") {
-            const step = probeOnce(state, s.result);
-            expect(step.transition?.to ?? null).toBe(model.result(s.result === "success"));
-            state = step.state;
-          } else {
-            now = Math.max(now, state.lastEventMs) + 1;
-            const away = stepProbe(state, { kind: "node-unreachable", nowMs: now });
-            expect(away.transition?.to ?? null).toBe(model.unreachable());
-            expect(away.transition?.to).not.toBe("unhealthy");
-            state = stepProbe(away.state, { kind: "node-reachable", nowMs: now + 1 }).state;
+      fc.property(
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.array(stepArb, { maxLength: 80 }),
+        (failureThreshold, successThreshold, steps) => {
+          const cfg = { ...config, failureThreshold, successThreshold };
+          const model = new ReferenceModel(cfg);
+          let state = startProbing(cfg, 0);
+          let now = 0;
+          for (const s of steps) {
+            if (s.kind === "result") {
+              const step = probeOnce(state, s.result);
+              expect(step.transition?.to ?? null).toBe(model.result(s.result === "success"));
+              state = step.state;
+            } else {
+              now = Math.max(now, state.lastEventMs) + 1;
+              const away = stepProbe(state, { kind: "node-unreachable", nowMs: now });
+              expect(away.transition?.to ?? null).toBe(model.unreachable());
+              expect(away.transition?.to).not.toBe("unhealthy");
+              state = stepProbe(away.state, { kind: "node-reachable", nowMs: now + 1 }).state;
+            }
+            expect(state.verdict).toBe(model.verdict);
           }
-          expect(state.verdict).toBe(model.verdict);
-        }
-      }),
+        },
+      ),
     );
   });
 });
@@ -235,9 +258,13 @@ describe("illegal moves assert", () => {
   });
 
   it("refuses a result for a probe never sent, or one already answered", () => {
-    expect(() => stepProbe(fresh(), { kind: "result", seq: 1, result: "success", nowMs: 5_000 })).toThrow(BugIndicatingError);
+    expect(() => stepProbe(fresh(), { kind: "result", seq: 1, result: "success", nowMs: 5_000 })).toThrow(
+      BugIndicatingError,
+    );
     const answered = stepProbe(inFlight(), { kind: "result", seq: 1, result: "success", nowMs: 5_100 }).state;
-    expect(() => stepProbe(answered, { kind: "result", seq: 1, result: "success", nowMs: 5_200 })).toThrow(BugIndicatingError);
+    expect(() => stepProbe(answered, { kind: "result", seq: 1, result: "success", nowMs: 5_200 })).toThrow(
+      BugIndicatingError,
+    );
   });
 
   it("refuses node-reachable unless unreachable, and node-unreachable twice", () => {
@@ -248,7 +275,9 @@ describe("illegal moves assert", () => {
   });
 
   it("refuses time going back and an invalid configuration", () => {
-    expect(() => stepProbe(inFlight(), { kind: "result", seq: 1, result: "success", nowMs: 4_999 })).toThrow(BugIndicatingError);
+    expect(() => stepProbe(inFlight(), { kind: "result", seq: 1, result: "success", nowMs: 4_999 })).toThrow(
+      BugIndicatingError,
+    );
     expect(() => startProbing({ ...config, timeoutMs: 3_000 }, 0)).toThrow(BugIndicatingError);
     expect(() => startProbing({ ...config, failureThreshold: 0 }, 0)).toThrow(BugIndicatingError);
   });

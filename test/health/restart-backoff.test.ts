@@ -8,7 +8,14 @@ import { BugIndicatingError } from "../../src/lib/assert.js";
 import { Prng } from "../../src/lib/prng.js";
 import { deploymentDefaults } from "../../src/fsm/limits.js";
 import { healthLimits } from "../../src/health/core/limits.js";
-import { nextRestart, restartCeilingMs, restartDefaults, restartJitterRatio, shouldReset, type RestartPolicy } from "../../src/health/core/restart-backoff.js";
+import {
+  nextRestart,
+  restartCeilingMs,
+  restartDefaults,
+  restartJitterRatio,
+  shouldReset,
+  type RestartPolicy,
+} from "../../src/health/core/restart-backoff.js";
 
 const demo: RestartPolicy = { initialDelayMs: 1_000, factor: 2, maxDelayMs: 30_000, resetAfterMs: 60_000 };
 
@@ -40,7 +47,9 @@ describe("restart defaults", () => {
 describe("restart back-off", () => {
   it("doubles the ceiling from the initial delay up to the cap: 1, 2, 4, 8, 16, 30, 30 s", () => {
     expect(sequence(demo, 1, 8, 0)).toEqual([1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000, 30_000]);
-    expect([0, 1, 2, 3, 4, 5, 6].map((s) => restartCeilingMs(s, demo))).toEqual([1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000]);
+    expect([0, 1, 2, 3, 4, 5, 6].map((s) => restartCeilingMs(s, demo))).toEqual([
+      1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000,
+    ]);
   });
 
   it("stops growing the step once the cap is reached", () => {
@@ -59,8 +68,17 @@ describe("restart back-off", () => {
 
   it("jitters within (ceiling * (1 - j), ceiling], never 0, and not before now + delay", () => {
     const policyArb = fc
-      .record({ initialDelayMs: fc.integer({ min: 10, max: 10_000 }), factor: fc.double({ min: 1, max: 10, noNaN: true }), extraMs: fc.integer({ min: 0, max: 100_000 }) })
-      .map(({ initialDelayMs, factor, extraMs }): RestartPolicy => ({ initialDelayMs, factor, maxDelayMs: initialDelayMs + extraMs, resetAfterMs: 60_000 }));
+      .record({
+        initialDelayMs: fc.integer({ min: 10, max: 10_000 }),
+        factor: fc.double({ min: 1, max: 10, noNaN: true }),
+        extraMs: fc.integer({ min: 0, max: 100_000 }),
+      })
+      .map(({ initialDelayMs, factor, extraMs }): RestartPolicy => ({
+        initialDelayMs,
+        factor,
+        maxDelayMs: initialDelayMs + extraMs,
+        resetAfterMs: 60_000,
+      }));
     fc.assert(
       fc.property(
         policyArb,

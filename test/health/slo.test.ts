@@ -126,7 +126,11 @@ describe("outcome ring", () => {
   });
 
   it("agrees with a plain per-minute tally and survives a JSON round trip unchanged (snapshots)", () => {
-    const addArb = fc.record({ minute: fc.integer({ min: 0, max: 120_000 }), failed: fc.boolean(), count: fc.integer({ min: 1, max: 5 }) });
+    const addArb = fc.record({
+      minute: fc.integer({ min: 0, max: 120_000 }),
+      failed: fc.boolean(),
+      count: fc.integer({ min: 1, max: 5 }),
+    });
     fc.assert(
       fc.property(fc.array(addArb, { maxLength: 150 }), (adds) => {
         const ring = emptyOutcomeRing();

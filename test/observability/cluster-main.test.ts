@@ -21,7 +21,10 @@ describe("npm run cluster -- --with-prometheus", () => {
     const data = mkdtempSync(path.join(os.tmpdir(), "orch-cluster-main-"));
     dirs.push(data);
     // An empty PATH: no prometheus to find (node itself is run by its absolute path).
-    const result = await runTool(process.execPath, [entry, "--with-prometheus", "--data", path.join(data, "cluster")], { env: { PATH: "" }, timeoutMs: 15_000 });
+    const result = await runTool(process.execPath, [entry, "--with-prometheus", "--data", path.join(data, "cluster")], {
+      env: { PATH: "" },
+      timeoutMs: 15_000,
+    });
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/--with-prometheus: cannot find the prometheus binary on PATH/);
     expect(result.stderr).toMatch(/apt-get install prometheus/);

@@ -1,7 +1,14 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { allPanels, loadDashboards, panelQueries, parseLabelValues, variableQuery, type Dashboard } from "./dashboards.js";
+import {
+  allPanels,
+  loadDashboards,
+  panelQueries,
+  parseLabelValues,
+  variableQuery,
+  type Dashboard,
+} from "./dashboards.js";
 import { grafanaDir } from "./tools.js";
 
 /**
@@ -23,7 +30,11 @@ const selectorPattern = /\b(orchestrator_[a-z0-9_]+|job:[a-z0-9_:]+|up)\b(\{[^}]
 
 describe("grafana/dashboards", () => {
   it("has the three dashboards, each with its own uid and unique panel ids", () => {
-    expect(dashboards.map((d) => d.uid).sort()).toEqual(["orchestrator-cluster", "orchestrator-health-slo", "orchestrator-scheduling"]);
+    expect(dashboards.map((d) => d.uid).sort()).toEqual([
+      "orchestrator-cluster",
+      "orchestrator-health-slo",
+      "orchestrator-scheduling",
+    ]);
     for (const dashboard of dashboards) {
       const ids = [...dashboard.panels, ...dashboard.panels.flatMap((p) => p.panels ?? [])].map((p) => p.id);
       expect(new Set(ids).size, `${dashboard.file}: duplicate panel ids`).toBe(ids.length);
@@ -47,13 +58,25 @@ describe("grafana/dashboards", () => {
 
   it("scheduling and nodes: capacity by region, placements, pending", () => {
     expect(titles("orchestrator-scheduling")).toEqual(
-      expect.arrayContaining(["CPU capacity and allocation by region", "Memory capacity and allocation by region", "Placements per second by strategy", "Pending containers"]),
+      expect.arrayContaining([
+        "CPU capacity and allocation by region",
+        "Memory capacity and allocation by region",
+        "Placements per second by strategy",
+        "Pending containers",
+      ]),
     );
   });
 
   it("health and SLO: probe outcomes, breaker states, restarts, success ratio, error budget, burn rate", () => {
     expect(titles("orchestrator-health-slo")).toEqual(
-      expect.arrayContaining(["Probe outcomes per second", "Circuit breaker states", "Restarts by reason", "Success ratio by window", "Error budget remaining", "Burn rate by window"]),
+      expect.arrayContaining([
+        "Probe outcomes per second",
+        "Circuit breaker states",
+        "Restarts by reason",
+        "Success ratio by window",
+        "Error budget remaining",
+        "Burn rate by window",
+      ]),
     );
   });
 
@@ -62,7 +85,10 @@ describe("grafana/dashboards", () => {
       const instance = dashboard.templating.list.find((v) => v.name === "instance");
       expect(instance, `${dashboard.file}: no instance variable`).toBeDefined();
       expect(instance).toMatchObject({ type: "query", multi: true, includeAll: true, allValue: ".+" });
-      expect(parseLabelValues(variableQuery(instance!))).toEqual({ selector: 'orchestrator_raft_term{job="orchestrator"}', label: "instance" });
+      expect(parseLabelValues(variableQuery(instance!))).toEqual({
+        selector: 'orchestrator_raft_term{job="orchestrator"}',
+        label: "instance",
+      });
     }
     const repeated = byUid("orchestrator-cluster").panels.filter((p) => p.type === "row" && p.repeat === "instance");
     expect(repeated).toHaveLength(1);
@@ -77,12 +103,15 @@ describe("grafana/dashboards", () => {
         const selectors = [...query.expr.matchAll(selectorPattern)];
         if (selectors.length === 0) problems.push(`${where}: no metric selector`);
         for (const [whole, name, matchers = ""] of selectors) {
-          if (!/job="(orchestrator|node-agent)"/.test(matchers)) problems.push(`${where}: ${whole} does not filter by job`);
+          if (!/job="(orchestrator|node-agent)"/.test(matchers))
+            problems.push(`${where}: ${whole} does not filter by job`);
           // Recorded series are per job already (aggregated over the replicas).
-          if (!name.startsWith("job:") && !/instance=~"\$(instance|agent)"/.test(matchers)) problems.push(`${where}: ${whole} does not filter by instance`);
+          if (!name.startsWith("job:") && !/instance=~"\$(instance|agent)"/.test(matchers))
+            problems.push(`${where}: ${whole} does not filter by instance`);
         }
         for (const [, variable] of query.expr.matchAll(/\$(\w+)/g)) {
-          if (!variable.startsWith("__") && !variables.has(variable)) problems.push(`${where}: unknown variable $${variable}`);
+          if (!variable.startsWith("__") && !variables.has(variable))
+            problems.push(`${where}: unknown variable $${variable}`);
         }
       }
     }
@@ -94,9 +123,11 @@ describe("grafana/dashboards", () => {
     for (const dashboard of dashboards) {
       for (const query of panelQueries(dashboard)) {
         for (const [whole, range] of query.expr.matchAll(/\[([^\]]*)\]/g)) {
-          if (range !== "$__rate_interval" && range !== "$__range") problems.push(`${dashboard.file} / ${query.panel}: ${whole} in ${query.expr}`);
+          if (range !== "$__rate_interval" && range !== "$__range")
+            problems.push(`${dashboard.file} / ${query.panel}: ${whole} in ${query.expr}`);
         }
-        if (/\b(i?rate|increase)\(/.test(query.expr) && !query.expr.includes("[$__")) problems.push(`${dashboard.file} / ${query.panel}: rate without a range: ${query.expr}`);
+        if (/\b(i?rate|increase)\(/.test(query.expr) && !query.expr.includes("[$__"))
+          problems.push(`${dashboard.file} / ${query.panel}: rate without a range: ${query.expr}`);
       }
     }
     expect(problems).toEqual([]);

@@ -57,7 +57,10 @@ export function loadDashboards(): Dashboard[] {
   return readdirSync(dashboardsDir)
     .filter((name) => name.endsWith(".json"))
     .sort()
-    .map((name) => ({ ...(JSON.parse(readFileSync(path.join(dashboardsDir, name), "utf8")) as Omit<Dashboard, "file">), file: name }));
+    .map((name) => ({
+      ...(JSON.parse(readFileSync(path.join(dashboardsDir, name), "utf8")) as Omit<Dashboard, "file">),
+      file: name,
+    }));
 }
 
 /** Every panel, rows' nested (collapsed) panels included, rows themselves excluded. */
@@ -75,7 +78,12 @@ export function allPanels(dashboard: Dashboard): DashboardPanel[] {
 
 export function panelQueries(dashboard: Dashboard): PanelQuery[] {
   return allPanels(dashboard).flatMap((panel) =>
-    (panel.targets ?? []).map((target) => ({ dashboard: `${dashboard.title} (${dashboard.file})`, panel: panel.title, refId: target.refId, expr: target.expr })),
+    (panel.targets ?? []).map((target) => ({
+      dashboard: `${dashboard.title} (${dashboard.file})`,
+      panel: panel.title,
+      refId: target.refId,
+      expr: target.expr,
+    })),
   );
 }
 
@@ -99,12 +107,15 @@ export const builtinSubstitutions: Readonly<Record<string, string>> = {
  */
 export function toPromQl(expr: string, variables: readonly TemplateVariable[]): string {
   const names = new Set(variables.map((v) => v.name));
-  return expr.replace(/\$\{(\w+)(?::\w+)?\}|\$(\w+)/g, (whole, braced: string | undefined, bare: string | undefined) => {
-    const name = braced ?? bare ?? "";
-    if (name in builtinSubstitutions) return builtinSubstitutions[name];
-    if (names.has(name)) return ".+";
-    return whole;
-  });
+  return expr.replace(
+    /\$\{(\w+)(?::\w+)?\}|\$(\w+)/g,
+    (whole, braced: string | undefined, bare: string | undefined) => {
+      const name = braced ?? bare ?? "";
+      if (name in builtinSubstitutions) return builtinSubstitutions[name];
+      if (names.has(name)) return ".+";
+      return whole;
+    },
+  );
 }
 
 /** `label_values(selector, label)` as the selector and the label, or null for other variable queries. */

@@ -74,7 +74,12 @@ export class LiveEnv {
     let prometheus: PrometheusProcess | undefined;
     try {
       await cluster.waitForLeader();
-      agents = await AgentProcesses.start({ endpoints: cluster.endpoints(), ports: "random", nodesPerRegion, logDir: path.join(cluster.root, "logs") });
+      agents = await AgentProcesses.start({
+        endpoints: cluster.endpoints(),
+        ports: "random",
+        nodesPerRegion,
+        logDir: path.join(cluster.root, "logs"),
+      });
       for (const agent of agents.agents) track(agent.child?.pid, agent.exited);
       const started = agents;
       // Prometheus first: it takes a few seconds to apply its targets (its scrape manager
@@ -124,11 +129,18 @@ export class LiveEnv {
   async query(promql: string): Promise<PromQueryResult> {
     const url = `${this.prometheus.url}/api/v1/query?${new URLSearchParams({ query: promql })}`;
     const response = await fetch(url, { signal: AbortSignal.timeout(10_000) });
-    const body = (await response.json()) as { status: string; error?: string; errorType?: string; data?: { resultType: string; result: unknown } };
-    if (body.status !== "success" || body.data === undefined) return { ok: false, error: `${body.errorType ?? "error"}: ${body.error ?? `HTTP ${response.status}`}` };
+    const body = (await response.json()) as {
+      status: string;
+      error?: string;
+      errorType?: string;
+      data?: { resultType: string; result: unknown };
+    };
+    if (body.status !== "success" || body.data === undefined)
+      return { ok: false, error: `${body.errorType ?? "error"}: ${body.error ?? `HTTP ${response.status}`}` };
     const { resultType, result } = body.data;
     if (resultType === "vector") return { ok: true, resultType, samples: result as PromVectorSample[] };
-    if (resultType === "scalar") return { ok: true, resultType, samples: [{ metric: {}, value: result as [number, string] }] };
+    if (resultType === "scalar")
+      return { ok: true, resultType, samples: [{ metric: {}, value: result as [number, string] }] };
     return { ok: true, resultType, samples: [] };
   }
 
@@ -152,7 +164,12 @@ export class LiveEnv {
         const elapsedSeconds = Math.max(1, Math.floor((Date.now() - sinceMs) / 1000));
         const up = await this.query("count(up == 1)");
         const fewest = await this.query(`min(count_over_time(up[${elapsedSeconds}s]))`);
-        return up.ok && fewest.ok && Number(up.samples[0]?.value[1]) === targets && Number(fewest.samples[0]?.value[1]) >= scrapes;
+        return (
+          up.ok &&
+          fewest.ok &&
+          Number(up.samples[0]?.value[1]) === targets &&
+          Number(fewest.samples[0]?.value[1]) >= scrapes
+        );
       },
       { timeoutMs: 30_000, intervalMs: 250 },
     );

@@ -71,14 +71,47 @@ describe.skipIf(skipPrometheus)("live metrics, dashboards and rules (real cluste
   beforeAll(async () => {
     env = await LiveEnv.start();
     // Something for the metrics to count: placements with two strategies, probes, reports.
-    await env.ctl(["deploy", deployment.name, "--image", "nginx:1", "--replicas", String(deployment.replicas), "--cpu", "500m", "--memory", "256Mi", "--wait", "--timeout", "30"]);
-    await env.ctl(["deploy", spreadDeployment.name, "--image", "nginx:1", "--replicas", String(spreadDeployment.replicas), "--cpu", "250m", "--memory", "128Mi", "--strategy", "spread", "--wait", "--timeout", "30"]);
+    await env.ctl([
+      "deploy",
+      deployment.name,
+      "--image",
+      "nginx:1",
+      "--replicas",
+      String(deployment.replicas),
+      "--cpu",
+      "500m",
+      "--memory",
+      "256Mi",
+      "--wait",
+      "--timeout",
+      "30",
+    ]);
+    await env.ctl([
+      "deploy",
+      spreadDeployment.name,
+      "--image",
+      "nginx:1",
+      "--replicas",
+      String(spreadDeployment.replicas),
+      "--cpu",
+      "250m",
+      "--memory",
+      "128Mi",
+      "--strategy",
+      "spread",
+      "--wait",
+      "--timeout",
+      "30",
+    ]);
     for (const name of [deployment.name, spreadDeployment.name]) {
       containerIds.push(...(await env.ctl<{ containers: ContainerJson[] }>(["get", name])).containers.map((c) => c.id));
     }
     // Rates need a few points after the deployments.
     await env.waitForScrapes(4);
-    const endpoints = [...[...env.replicaMetricsAddresses()].map(([id, address]) => [`replica ${id}`, address]), ...[...env.agentMetricsAddresses()].map(([region, address]) => [`agent ${region}`, address])];
+    const endpoints = [
+      ...[...env.replicaMetricsAddresses()].map(([id, address]) => [`replica ${id}`, address]),
+      ...[...env.agentMetricsAddresses()].map(([region, address]) => [`agent ${region}`, address]),
+    ];
     for (const [what, address] of endpoints) {
       const body = await (await fetch(`http://${address}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
       scraped.set(what, { body, families: parseExposition(body) });
@@ -99,11 +132,13 @@ describe.skipIf(skipPrometheus)("live metrics, dashboards and rules (real cluste
       for (const metric of replicaMetrics) {
         const family = families.get(metric.name);
         if (family === undefined) problems.push(`${what}: no ${metric.name}`);
-        else if (family.type !== metric.type) problems.push(`${what}: ${metric.name} is a ${family.type}, not a ${metric.type}`);
+        else if (family.type !== metric.type)
+          problems.push(`${what}: ${metric.name} is a ${family.type}, not a ${metric.type}`);
         else if (family.samples.length === 0) problems.push(`${what}: ${metric.name} has no series`);
         else {
           for (const label of metric.labels ?? []) {
-            if (!family.samples.every((s) => label in s.labels)) problems.push(`${what}: ${metric.name} lacks label ${label}`);
+            if (!family.samples.every((s) => label in s.labels))
+              problems.push(`${what}: ${metric.name} lacks label ${label}`);
           }
         }
       }
@@ -122,8 +157,10 @@ describe.skipIf(skipPrometheus)("live metrics, dashboards and rules (real cluste
       for (const metric of agentMetrics) {
         const family = families.get(metric.name);
         if (family === undefined || family.samples.length === 0) problems.push(`${what}: no ${metric.name} series`);
-        else if (family.type !== metric.type) problems.push(`${what}: ${metric.name} is a ${family.type}, not a ${metric.type}`);
-        else if (!family.samples.every((s) => s.labels.region === what.slice("agent ".length))) problems.push(`${what}: ${metric.name} without its region label`);
+        else if (family.type !== metric.type)
+          problems.push(`${what}: ${metric.name} is a ${family.type}, not a ${metric.type}`);
+        else if (!family.samples.every((s) => s.labels.region === what.slice("agent ".length)))
+          problems.push(`${what}: ${metric.name} without its region label`);
       }
       const alive = families.get("orchestrator_agent_nodes")?.samples.find((s) => s.labels.status === "alive")?.value;
       expect(alive, `${what}: alive nodes`).toBe(nodesPerRegion);
@@ -147,10 +184,12 @@ describe.skipIf(skipPrometheus)("live metrics, dashboards and rules (real cluste
         for (const sample of family.samples) {
           for (const [label, value] of Object.entries(sample.labels)) {
             if (unboundedLabelNames.includes(label)) problems.push(`${what}: ${sample.name} has label ${label}`);
-            if (containerIds.some((id) => value.includes(id))) problems.push(`${what}: ${sample.name}{${label}="${value}"} names a container`);
+            if (containerIds.some((id) => value.includes(id)))
+              problems.push(`${what}: ${sample.name}{${label}="${value}"} names a container`);
           }
         }
-        if (seriesCount(family) > seriesPerFamilyMax) problems.push(`${what}: ${family.name} has ${seriesCount(family)} series`);
+        if (seriesCount(family) > seriesPerFamilyMax)
+          problems.push(`${what}: ${family.name} has ${seriesCount(family)} series`);
       }
     }
     expect(problems).toEqual([]);
@@ -167,7 +206,8 @@ describe.skipIf(skipPrometheus)("live metrics, dashboards and rules (real cluste
         const where = `${query.dashboard} / panel "${query.panel}" / ${query.refId}: ${promql}`;
         if (!result.ok) failures.push(`${where}\n    does not evaluate: ${result.error}`);
         else if (result.samples.length === 0) failures.push(`${where}\n    returns no data`);
-        else if (!result.samples.some((s) => Number.isFinite(Number(s.value[1])))) failures.push(`${where}\n    returns only NaN/Inf`);
+        else if (!result.samples.some((s) => Number.isFinite(Number(s.value[1]))))
+          failures.push(`${where}\n    returns only NaN/Inf`);
       }
     }
     expect(evaluated).toBeGreaterThan(50);
@@ -184,8 +224,11 @@ describe.skipIf(skipPrometheus)("live metrics, dashboards and rules (real cluste
           continue;
         }
         const result = await env.query(parsed.selector);
-        const values = result.ok ? new Set(result.samples.map((s) => s.metric[parsed.label]).filter((v) => v !== undefined)) : new Set();
-        if (values.size === 0) failures.push(`${dashboard.file}: variable ${variable.name} (${variableQuery(variable)}) lists nothing`);
+        const values = result.ok
+          ? new Set(result.samples.map((s) => s.metric[parsed.label]).filter((v) => v !== undefined))
+          : new Set();
+        if (values.size === 0)
+          failures.push(`${dashboard.file}: variable ${variable.name} (${variableQuery(variable)}) lists nothing`);
       }
     }
     expect(failures).toEqual([]);
@@ -222,7 +265,16 @@ describe.skipIf(skipPrometheus)("live metrics, dashboards and rules (real cluste
     );
     // The recorded burn rates exist for every window the burn-rate alerts use.
     const recorded = await env.query("job:orchestrator_deployment_burn_rate:max");
-    expect(recorded.ok && recorded.samples.map((s) => s.metric.window).sort()).toEqual(["1d", "1h", "2h", "30d", "30m", "3d", "5m", "6h"]);
+    expect(recorded.ok && recorded.samples.map((s) => s.metric.window).sort()).toEqual([
+      "1d",
+      "1h",
+      "2h",
+      "30d",
+      "30m",
+      "3d",
+      "5m",
+      "6h",
+    ]);
     // A healthy cluster: nothing fires.
     const firing = await env.query('ALERTS{alertstate="firing"}');
     expect(firing.ok && firing.samples.map((s) => s.metric.alertname)).toEqual([]);
@@ -234,7 +286,10 @@ async function waitForEvaluatedRules(env: LiveEnv, declared: number) {
   for (;;) {
     const rules = await env.rules();
     if (rules.length === declared && rules.every((r) => r.health !== "unknown")) return rules;
-    if (Date.now() > deadline) throw new Error(`Prometheus has ${rules.length} of ${declared} rules, health: ${rules.map((r) => `${r.name}=${r.health}`).join(", ")}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `Prometheus has ${rules.length} of ${declared} rules, health: ${rules.map((r) => `${r.name}=${r.health}`).join(", ")}`,
+      );
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }

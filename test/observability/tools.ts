@@ -20,15 +20,19 @@ export const skipPrometheus = process.env.SKIP_PROMETHEUS === "1";
 export const skipCompose = process.env.SKIP_COMPOSE === "1";
 
 const installHints: Readonly<Record<string, string>> = {
-  prometheus: "install Debian's prometheus package (apt-get install -y prometheus; .ci/run does), or set SKIP_PROMETHEUS=1 to skip the Prometheus tests",
-  promtool: "install Debian's prometheus package, which ships promtool (apt-get install -y prometheus; .ci/run does), or set SKIP_PROMETHEUS=1 to skip the Prometheus tests",
-  "docker-compose": "install Debian's docker-compose package (apt-get install -y docker-compose; .ci/run does; no Docker engine is needed for `config`), or set SKIP_COMPOSE=1 to skip this check",
+  prometheus:
+    "install Debian's prometheus package (apt-get install -y prometheus; .ci/run does), or set SKIP_PROMETHEUS=1 to skip the Prometheus tests",
+  promtool:
+    "install Debian's prometheus package, which ships promtool (apt-get install -y prometheus; .ci/run does), or set SKIP_PROMETHEUS=1 to skip the Prometheus tests",
+  "docker-compose":
+    "install Debian's docker-compose package (apt-get install -y docker-compose; .ci/run does; no Docker engine is needed for `config`), or set SKIP_COMPOSE=1 to skip this check",
 };
 
 /** The tool's absolute path; throws a message that says how to install it when it is not on PATH. */
 export function requireTool(name: keyof typeof installHints & string): string {
   const found = findExecutable(name);
-  if (found === null) throw new Error(`${name} is not installed (not found on PATH=${process.env.PATH ?? ""}): ${installHints[name]}.`);
+  if (found === null)
+    throw new Error(`${name} is not installed (not found on PATH=${process.env.PATH ?? ""}): ${installHints[name]}.`);
   return found;
 }
 
@@ -45,7 +49,11 @@ export function runTool(
   options: { input?: string; cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
 ): Promise<ToolResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: options.cwd ?? repoRoot, env: options.env ?? process.env, stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(command, args, {
+      cwd: options.cwd ?? repoRoot,
+      env: options.env ?? process.env,
+      stdio: ["pipe", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));

@@ -51,7 +51,9 @@ describe("LevelDbLogStore corruption detection", () => {
     const error = await openError(dir);
     expect(error.problem).toBe("raft log entry 7 fails its checksum");
     expect(error.path).toBe(path.join(dir, LOG_DIR_NAME));
-    expect(error.message).toContain(`replica data in ${dir} is corrupt: raft log entry 7 fails its checksum (LevelDB at ${path.join(dir, LOG_DIR_NAME)})`);
+    expect(error.message).toContain(
+      `replica data in ${dir} is corrupt: raft log entry 7 fails its checksum (LevelDB at ${path.join(dir, LOG_DIR_NAME)})`,
+    );
     expect(error.message).toContain(`mv ${dir} ${dir}.corrupt`);
     expect(error.message).toContain("Do not restart this replica with an empty directory under the same id");
   });
@@ -64,14 +66,28 @@ describe("LevelDbLogStore corruption detection", () => {
 
   it("refuses a log whose first entries are missing", async () => {
     const dir = await healthyStore({ snapshot: false });
-    await withRawDb(dir, (db) => db.batch([{ type: "del", key: entryKey(1) }, { type: "del", key: entryKey(2) }]));
-    expect((await openError(dir)).problem).toBe("raft log entries 1..2 are missing (the log should start at 1 but starts at 3)");
+    await withRawDb(dir, (db) =>
+      db.batch([
+        { type: "del", key: entryKey(1) },
+        { type: "del", key: entryKey(2) },
+      ]),
+    );
+    expect((await openError(dir)).problem).toBe(
+      "raft log entries 1..2 are missing (the log should start at 1 but starts at 3)",
+    );
   });
 
   it("refuses a log whose tail was lost", async () => {
     const dir = await healthyStore({ snapshot: false });
-    await withRawDb(dir, (db) => db.batch([{ type: "del", key: entryKey(10) }, { type: "del", key: entryKey(9) }]));
-    expect((await openError(dir)).problem).toMatch(/raft log entries 9\.\.10 are missing: the log ends at 8 but its bounds record says 10/);
+    await withRawDb(dir, (db) =>
+      db.batch([
+        { type: "del", key: entryKey(10) },
+        { type: "del", key: entryKey(9) },
+      ]),
+    );
+    expect((await openError(dir)).problem).toMatch(
+      /raft log entries 9\.\.10 are missing: the log ends at 8 but its bounds record says 10/,
+    );
   });
 
   it("refuses an entry stored under another index", async () => {
@@ -83,7 +99,9 @@ describe("LevelDbLogStore corruption detection", () => {
   it("refuses a hard state that commits beyond the log", async () => {
     const dir = await healthyStore({ snapshot: false });
     await withRawDb(dir, (db) => db.put(META_KEYS.hardState, encodeHardState({ term: 1, vote: "r1", commit: 15 })));
-    expect((await openError(dir)).problem).toBe("the hard state says entry 15 is committed but the log ends at 10 (committed entries are lost)");
+    expect((await openError(dir)).problem).toBe(
+      "the hard state says entry 15 is committed but the log ends at 10 (committed entries are lost)",
+    );
   });
 
   it("refuses a hard state record that fails its checksum", async () => {
@@ -99,7 +117,9 @@ describe("LevelDbLogStore corruption detection", () => {
   it("refuses a store whose metadata is gone", async () => {
     const dir = await healthyStore({ snapshot: false });
     await withRawDb(dir, (db) => db.del(META_KEYS.format));
-    expect((await openError(dir)).problem).toMatch(/format record \(key m\/format\) is missing although the store holds data/);
+    expect((await openError(dir)).problem).toMatch(
+      /format record \(key m\/format\) is missing although the store holds data/,
+    );
   });
 
   it("refuses a truncated snapshot file", async () => {
@@ -107,7 +127,9 @@ describe("LevelDbLogStore corruption detection", () => {
     const file = await snapshotFile(dir);
     await fs.truncate(file, 400);
     const error = await openError(dir);
-    expect(error.problem).toBe("the snapshot file for index 5 is truncated: it has 400 bytes but its metadata records 1000");
+    expect(error.problem).toBe(
+      "the snapshot file for index 5 is truncated: it has 400 bytes but its metadata records 1000",
+    );
     expect(error.path).toBe(file);
     expect(error.message).toContain(`(file ${file})`);
   });

@@ -41,7 +41,10 @@ export function openStore(dir: string, options: Partial<LevelDbLogStoreOptions> 
 
 /** Opens the store's LevelDB directly (the store must be closed), to simulate bit rot and lost writes. */
 export async function withRawDb(dir: string, fn: (db: ClassicLevel<Buffer, Buffer>) => Promise<void>): Promise<void> {
-  const db = new ClassicLevel<Buffer, Buffer>(path.join(dir, LOG_DIR_NAME), { keyEncoding: "buffer", valueEncoding: "buffer" });
+  const db = new ClassicLevel<Buffer, Buffer>(path.join(dir, LOG_DIR_NAME), {
+    keyEncoding: "buffer",
+    valueEncoding: "buffer",
+  });
   await db.open();
   try {
     await fn(db);

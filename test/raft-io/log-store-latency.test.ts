@@ -49,7 +49,10 @@ async function bareFsyncMs(dir: string): Promise<number[]> {
 
 async function persistMs(dir: string, entriesPerBatch: number): Promise<{ samples: number[]; syncSamples: number[] }> {
   const syncSamples: number[] = [];
-  const store = await openStore(dir, { initialConf: CONF_R1, onSyncDurationSeconds: (s) => syncSamples.push(s * 1000) });
+  const store = await openStore(dir, {
+    initialConf: CONF_R1,
+    onSyncDurationSeconds: (s) => syncSamples.push(s * 1000),
+  });
   const samples: number[] = [];
   let next = 1;
   const payload = new Uint8Array(ENTRY_BYTES).fill(7);

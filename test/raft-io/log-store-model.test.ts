@@ -36,7 +36,8 @@ async function step(prng: Prng, store: LevelDbLogStore, model: Model, seq: numbe
     const lo = Math.max(ref.firstIndex(), model.hard.commit + 1);
     const first = prng.nextIntBetween(lo, ref.lastIndex() + 2);
     // Raft entries have term >= 1, so a joiner's first append comes with its first term.
-    if (first <= ref.lastIndex() || model.hard.term === 0 || prng.chance(0.2)) model.hard = { ...model.hard, term: model.hard.term + 1 };
+    if (first <= ref.lastIndex() || model.hard.term === 0 || prng.chance(0.2))
+      model.hard = { ...model.hard, term: model.hard.term + 1 };
     const term = Math.max(model.hard.term, lastTerm(ref));
     const count = prng.nextIntBetween(1, 20);
     const batch: Entry[] = [];
@@ -61,7 +62,10 @@ async function step(prng: Prng, store: LevelDbLogStore, model: Model, seq: numbe
     // A snapshot from the leader, ahead of everything we have.
     const index = ref.lastIndex() + prng.nextIntBetween(1, 30);
     model.hard = { term: model.hard.term + 1, vote: "", commit: index };
-    const snapshot = { meta: { index, term: model.hard.term, conf: CONF_R123 }, data: new TextEncoder().encode(`received-${seq}`) };
+    const snapshot = {
+      meta: { index, term: model.hard.term, conf: CONF_R123 },
+      data: new TextEncoder().encode(`received-${seq}`),
+    };
     await store.persist({ hardState: model.hard, entries: [], snapshot });
     ref.applySnapshot(snapshot);
     ref.setHardState(model.hard);
@@ -71,7 +75,10 @@ async function step(prng: Prng, store: LevelDbLogStore, model: Model, seq: numbe
 /** What must survive a restart: hard state, snapshot, and every entry after the snapshot. */
 function durable(storage: MemoryLogStorage): unknown {
   const snap = storage.snapshot();
-  const after = storage.lastIndex() > snap.meta.index ? storage.entries(snap.meta.index + 1, storage.lastIndex() + 1, Number.MAX_SAFE_INTEGER) : [];
+  const after =
+    storage.lastIndex() > snap.meta.index
+      ? storage.entries(snap.meta.index + 1, storage.lastIndex() + 1, Number.MAX_SAFE_INTEGER)
+      : [];
   return {
     hardState: storage.persistedHardState(),
     snapshot: { meta: snap.meta, data: new TextDecoder().decode(snap.data) },
@@ -80,37 +87,50 @@ function durable(storage: MemoryLogStorage): unknown {
   };
 }
 
-const KINDS: readonly { readonly kind: string; readonly initialConf: ConfState; readonly model: () => MemoryLogStorage }[] = [
-  { kind: "a founding member (the bootstrap log)", initialConf: CONF_R123, model: () => MemoryLogStorage.bootstrap(CONF_R123.voters) },
+const KINDS: readonly {
+  readonly kind: string;
+  readonly initialConf: ConfState;
+  readonly model: () => MemoryLogStorage;
+}[] = [
+  {
+    kind: "a founding member (the bootstrap log)",
+    initialConf: CONF_R123,
+    model: () => MemoryLogStorage.bootstrap(CONF_R123.voters),
+  },
   { kind: "a joiner (an empty log)", initialConf: { voters: [], learners: [] }, model: () => new MemoryLogStorage() },
 ];
 
 describe("LevelDbLogStore against the in-memory model", () => {
-  it.each(KINDS)("matches MemoryLogStorage through random writes and reopens, starting from $kind", async ({ initialConf, model: newModel }) => {
-    for (let seed = 1; seed <= SEEDS; seed++) {
-      const prng = new Prng(seed);
-      const dir = await dirs.make();
-      let store = await openStore(dir, { initialConf });
-      const ref = newModel();
-      const model: Model = { ref, hard: ref.persistedHardState() };
-      try {
-        // The new store is the model's starting point: bootstrap log and hard state, or empty.
-        expect(durable(store.storage)).toEqual(durable(model.ref));
-        for (let seq = 0; seq < STEPS_PER_SEED; seq++) {
-          await step(prng, store, model, seq);
+  it.each(KINDS)(
+    "matches MemoryLogStorage through random writes and reopens, starting from $kind",
+    async ({ initialConf, model: newModel }) => {
+      for (let seed = 1; seed <= SEEDS; seed++) {
+        const prng = new Prng(seed);
+        const dir = await dirs.make();
+        let store = await openStore(dir, { initialConf });
+        const ref = newModel();
+        const model: Model = { ref, hard: ref.persistedHardState() };
+        try {
+          // The new store is the model's starting point: bootstrap log and hard state, or empty.
           expect(durable(store.storage)).toEqual(durable(model.ref));
-          if (prng.chance(0.1)) {
-            await store.close();
-            // Reopening with the other kind's configuration must change nothing.
-            store = await openStore(dir, { initialConf: initialConf.voters.length > 0 ? { voters: [], learners: [] } : CONF_R123 });
+          for (let seq = 0; seq < STEPS_PER_SEED; seq++) {
+            await step(prng, store, model, seq);
             expect(durable(store.storage)).toEqual(durable(model.ref));
+            if (prng.chance(0.1)) {
+              await store.close();
+              // Reopening with the other kind's configuration must change nothing.
+              store = await openStore(dir, {
+                initialConf: initialConf.voters.length > 0 ? { voters: [], learners: [] } : CONF_R123,
+              });
+              expect(durable(store.storage)).toEqual(durable(model.ref));
+            }
           }
+        } catch (e) {
+          throw new Error(`model check failed with seed ${seed}: ${(e as Error).message}`, { cause: e });
+        } finally {
+          await store.close();
         }
-      } catch (e) {
-        throw new Error(`model check failed with seed ${seed}: ${(e as Error).message}`, { cause: e });
-      } finally {
-        await store.close();
       }
-    }
-  });
+    },
+  );
 });

@@ -50,7 +50,9 @@ function commandsIn(entries: readonly Entry[]): string[] {
 }
 
 function confChanges(entries: readonly Entry[]): unknown[] {
-  return entries.filter((e) => e.type === "conf-change").map((e) => ({ index: e.index, term: e.term, change: decodeConfChange(e.data) }));
+  return entries
+    .filter((e) => e.type === "conf-change")
+    .map((e) => ({ index: e.index, term: e.term, change: decodeConfChange(e.data) }));
 }
 
 interface Replica {
@@ -111,12 +113,20 @@ describe("LevelDbLogStore with the real Raft core", () => {
     for (let round = 0; round < 5; round++) await propose(node, store, applied, commands(`b${round}`, 10));
     const status = node.status();
     expect(status.commit).toBe(status.lastIndex);
-    expect(commandsIn(applied)).toEqual([...commands("a", 40), ...[0, 1, 2, 3, 4].flatMap((round) => commands(`b${round}`, 10))]);
+    expect(commandsIn(applied)).toEqual([
+      ...commands("a", 40),
+      ...[0, 1, 2, 3, 4].flatMap((round) => commands(`b${round}`, 10)),
+    ]);
     await store.close();
 
     const reopened = await openStore(dir, { initialConf: CONF_R1 });
     const restarted = new RawNode(raftConfig({ id: "r1", random: new Prng(43) }), reopened.storage);
-    expect(restarted.status()).toMatchObject({ term: status.term, vote: "r1", commit: status.commit, conf: JOINER_CONF });
+    expect(restarted.status()).toMatchObject({
+      term: status.term,
+      vote: "r1",
+      commit: status.commit,
+      conf: JOINER_CONF,
+    });
     const replayed: Entry[] = [];
     await drive(restarted, reopened, replayed);
     // Replayed from index 1: the bootstrap entry again, so the restarted core is a voter again.
@@ -158,12 +168,20 @@ describe("LevelDbLogStore with the real Raft core", () => {
     const joinerStore = await openStore(joinerDir, { initialConf: CONF_R123 });
     expect(joinerStore.createdNew).toBe(false);
     expect(joinerStore.createdWith).toEqual(JOINER_CONF);
-    expect(joinerStore.storage.initialState()).toEqual({ hardState: { term: 0, vote: "", commit: 0 }, confState: JOINER_CONF });
+    expect(joinerStore.storage.initialState()).toEqual({
+      hardState: { term: 0, vote: "", commit: 0 },
+      confState: JOINER_CONF,
+    });
     expect(joinerStore.storage.firstIndex()).toBe(1);
     expect(joinerStore.storage.lastIndex()).toBe(0);
     expect(joinerStore.stats()).toMatchObject({ entriesOnDisk: 0, entryBytes: 0, snapshotIndex: 0, conf: JOINER_CONF });
 
-    const joiner: Replica = { id: "r4", node: new RawNode(raftConfig({ id: "r4", random: new Prng(4) }), joinerStore.storage), store: joinerStore, applied: [] };
+    const joiner: Replica = {
+      id: "r4",
+      node: new RawNode(raftConfig({ id: "r4", random: new Prng(4) }), joinerStore.storage),
+      store: joinerStore,
+      applied: [],
+    };
     expect(joiner.node.status().conf).toEqual(JOINER_CONF);
     // Many election timeouts pass: not a voter, so no campaign, no message, no new term.
     expect(await tickIsolated(joiner, 300)).toEqual([]);
@@ -171,7 +189,12 @@ describe("LevelDbLogStore with the real Raft core", () => {
 
     // A one-voter cluster (r1) adds r4 as a learner; r4 receives the log from index 1.
     const leaderStore = await openStore(await dirs.make(), { initialConf: CONF_R1 });
-    const leader: Replica = { id: "r1", node: new RawNode(raftConfig({ id: "r1", random: new Prng(1) }), leaderStore.storage), store: leaderStore, applied: [] };
+    const leader: Replica = {
+      id: "r1",
+      node: new RawNode(raftConfig({ id: "r1", random: new Prng(1) }), leaderStore.storage),
+      store: leaderStore,
+      applied: [],
+    };
     await becomeLeader(leader.node, leader.store, leader.applied);
     const cluster = [leader, joiner];
     expect(leader.node.proposeConfigChange({ type: "add-learner", replica: "r4" }).ok).toBe(true);

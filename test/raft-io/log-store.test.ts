@@ -40,7 +40,14 @@ function expectBootstrapLogOfR123(store: LevelDbLogStore): void {
   const memory = MemoryLogStorage.bootstrap(["r1", "r2", "r3"]);
   expect(log.map((e) => [...e.data])).toEqual(memory.entries(1, 4, Number.MAX_SAFE_INTEGER).map((e) => [...e.data]));
   expect(store.storage.initialState()).toEqual(memory.initialState());
-  expect(store.stats()).toMatchObject({ diskFirstIndex: 1, firstIndex: 1, lastIndex: 3, entriesOnDisk: 3, snapshotIndex: 0, conf: NO_CONF });
+  expect(store.stats()).toMatchObject({
+    diskFirstIndex: 1,
+    firstIndex: 1,
+    lastIndex: 3,
+    entriesOnDisk: 3,
+    snapshotIndex: 0,
+    conf: NO_CONF,
+  });
 }
 
 describe("LevelDbLogStore", () => {
@@ -104,7 +111,11 @@ describe("LevelDbLogStore", () => {
     const store = await openStore(dir, { initialConf: CONF_R123 });
     await store.persist({ hardState: { term: 1, vote: "r2", commit: 2 }, entries: entries(1, 6, 1), snapshot: null });
     // A new leader in term 3 replaces entries 4..6 with a shorter 4..5.
-    await store.persist({ hardState: { term: 3, vote: "", commit: 2 }, entries: [entry(4, 3, "new-4"), entry(5, 3, "new-5")], snapshot: null });
+    await store.persist({
+      hardState: { term: 3, vote: "", commit: 2 },
+      entries: [entry(4, 3, "new-4"), entry(5, 3, "new-5")],
+      snapshot: null,
+    });
     expect(store.storage.lastIndex()).toBe(5);
     await store.close();
 
@@ -151,8 +162,15 @@ describe("LevelDbLogStore", () => {
     const dir = await dirs.make();
     const store = await openStore(dir, { initialConf: CONF_R123 });
     await store.persist({ hardState: { term: 1, vote: "", commit: 3 }, entries: entries(1, 5, 1), snapshot: null });
-    const received: Snapshot = { meta: { index: 50, term: 4, conf: CONF_R123 }, data: new TextEncoder().encode("leader-state") };
-    await store.persist({ hardState: { term: 4, vote: "", commit: 50 }, entries: entries(51, 52, 4), snapshot: received });
+    const received: Snapshot = {
+      meta: { index: 50, term: 4, conf: CONF_R123 },
+      data: new TextEncoder().encode("leader-state"),
+    };
+    await store.persist({
+      hardState: { term: 4, vote: "", commit: 50 },
+      entries: entries(51, 52, 4),
+      snapshot: received,
+    });
     expect(store.storage.firstIndex()).toBe(51);
     await store.close();
 
@@ -218,7 +236,10 @@ describe("LevelDbLogStore", () => {
       process.stdout.write("locked\\n");
       process.stdin.on("end", () => db.close().then(() => process.exit(0)));
       process.stdin.resume();`;
-    const child = spawn(process.execPath, ["--input-type=module", "-e", holder], { cwd: process.cwd(), stdio: ["pipe", "pipe", "inherit"] });
+    const child = spawn(process.execPath, ["--input-type=module", "-e", holder], {
+      cwd: process.cwd(),
+      stdio: ["pipe", "pipe", "inherit"],
+    });
     try {
       await new Promise<void>((resolve, reject) => {
         child.stdout.once("data", () => resolve());
@@ -243,10 +264,14 @@ describe("LevelDbLogStore", () => {
   it("finishes queued writes on close and refuses writes after it", async () => {
     const dir = await dirs.make();
     const store = await openStore(dir);
-    const writes = [1, 2, 3].map((i) => store.persist({ hardState: { term: 1, vote: "r1", commit: 0 }, entries: [entry(i, 1)], snapshot: null }));
+    const writes = [1, 2, 3].map((i) =>
+      store.persist({ hardState: { term: 1, vote: "r1", commit: 0 }, entries: [entry(i, 1)], snapshot: null }),
+    );
     await store.close();
     await Promise.all(writes);
-    await expect(store.persist({ hardState: null, entries: [entry(4, 1)], snapshot: null })).rejects.toThrow(/after close/);
+    await expect(store.persist({ hardState: null, entries: [entry(4, 1)], snapshot: null })).rejects.toThrow(
+      /after close/,
+    );
     const reopened = await openStore(dir);
     expect(reopened.storage.lastIndex()).toBe(3);
     await reopened.close();
@@ -291,7 +316,11 @@ describe("LevelDbLogStore", () => {
     const dir = await dirs.make();
     const durations: number[] = [];
     const store = await openStore(dir, { onSyncDurationSeconds: (s) => durations.push(s) });
-    await store.persist({ hardState: { term: 1, vote: "r1", commit: 1000 }, entries: entries(1, 1000, 1), snapshot: null });
+    await store.persist({
+      hardState: { term: 1, vote: "r1", commit: 1000 },
+      entries: entries(1, 1000, 1),
+      snapshot: null,
+    });
     expect(durations).toHaveLength(1);
     await store.close();
     const reopened = await openStore(dir);
@@ -303,8 +332,12 @@ describe("LevelDbLogStore", () => {
     const dir = await dirs.make();
     const store = await openStore(dir);
     await store.persist({ hardState: { term: 1, vote: "r1", commit: 0 }, entries: entries(1, 3, 1), snapshot: null });
-    await expect(store.persist({ hardState: null, entries: [entry(5, 1)], snapshot: null })).rejects.toThrow(/leaves a gap/);
-    await expect(store.persist({ hardState: null, entries: [], snapshot: null })).rejects.toThrow(/failed an earlier write/);
+    await expect(store.persist({ hardState: null, entries: [entry(5, 1)], snapshot: null })).rejects.toThrow(
+      /leaves a gap/,
+    );
+    await expect(store.persist({ hardState: null, entries: [], snapshot: null })).rejects.toThrow(
+      /failed an earlier write/,
+    );
     await store.close();
   });
 });

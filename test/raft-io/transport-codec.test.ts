@@ -1,8 +1,17 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { EntryType as ProtoEntryType, Message as ProtoMessage, MessageType as ProtoMessageType } from "../../src/gen/raft/v1/raft.js";
+import {
+  EntryType as ProtoEntryType,
+  Message as ProtoMessage,
+  MessageType as ProtoMessageType,
+} from "../../src/gen/raft/v1/raft.js";
 import { message, type Entry, type Message, type MessageType } from "../../src/raft/core/types.js";
-import { allMessageTypes, decodeMessage, encodeMessage, messageBytes } from "../../src/raft/io/transport-message-codec.js";
+import {
+  allMessageTypes,
+  decodeMessage,
+  encodeMessage,
+  messageBytes,
+} from "../../src/raft/io/transport-message-codec.js";
 
 /** Through the generated protobuf code and real bytes, as the wire does it. */
 function overTheWire(m: Message): Message {
@@ -39,7 +48,10 @@ function sampleMessage(type: MessageType, from = "r1", to = "r2"): Message {
     case "snapshot":
       return message({
         ...base,
-        snapshot: { meta: { index: 100, term: 4, conf: { voters: ["r1", "r2", "r3"], learners: ["r4"] } }, data: bytes(9, 8, 7) },
+        snapshot: {
+          meta: { index: 100, term: 4, conf: { voters: ["r1", "r2", "r3"], learners: ["r4"] } },
+          data: bytes(9, 8, 7),
+        },
       });
     case "timeout-now":
       return message(base);
@@ -55,7 +67,20 @@ function sampleMessage(type: MessageType, from = "r1", to = "r2"): Message {
 describe("transport message codec", () => {
   it("covers every core message type", () => {
     expect([...allMessageTypes].sort()).toEqual(
-      ["append", "append-resp", "heartbeat", "heartbeat-resp", "pre-vote", "pre-vote-resp", "read-index", "read-index-resp", "snapshot", "timeout-now", "vote", "vote-resp"].sort(),
+      [
+        "append",
+        "append-resp",
+        "heartbeat",
+        "heartbeat-resp",
+        "pre-vote",
+        "pre-vote-resp",
+        "read-index",
+        "read-index-resp",
+        "snapshot",
+        "timeout-now",
+        "vote",
+        "vote-resp",
+      ].sort(),
     );
   });
 
@@ -75,7 +100,15 @@ describe("transport message codec", () => {
     const plain = { noNullPrototype: true } as const;
     const id = fc.stringMatching(/^r[0-9]{1,3}$/);
     const n = fc.nat({ max: Number.MAX_SAFE_INTEGER });
-    const entry = fc.record({ term: n, index: n, type: fc.constantFrom("normal" as const, "conf-change" as const), data: fc.uint8Array({ maxLength: 64 }) }, plain);
+    const entry = fc.record(
+      {
+        term: n,
+        index: n,
+        type: fc.constantFrom("normal" as const, "conf-change" as const),
+        data: fc.uint8Array({ maxLength: 64 }),
+      },
+      plain,
+    );
     const conf = fc.record({ voters: fc.array(id, { maxLength: 5 }), learners: fc.array(id, { maxLength: 3 }) }, plain);
     const meta = fc.record({ index: n, term: n, conf }, plain);
     const arbitraryMessage = fc
@@ -96,7 +129,10 @@ describe("transport message codec", () => {
         meta,
         data: fc.uint8Array({ maxLength: 128 }),
       })
-      .map(({ meta: m, data, ...fields }): Message => ({ ...fields, snapshot: fields.type === "snapshot" ? { meta: m, data } : null }));
+      .map(({ meta: m, data, ...fields }): Message => ({
+        ...fields,
+        snapshot: fields.type === "snapshot" ? { meta: m, data } : null,
+      }));
     fc.assert(
       fc.property(arbitraryMessage, (m) => {
         expect(overTheWire(m)).toStrictEqual(m);
@@ -115,7 +151,10 @@ describe("transport message codec", () => {
       ["no recipient", { ...good, to: "" }],
       ["bad UTF-8 context", { ...good, context: Buffer.from([0xff, 0xfe]) }],
       ["snapshot without metadata", { ...good, type: ProtoMessageType.MESSAGE_TYPE_SNAPSHOT, snapshot: undefined }],
-      ["unknown entry type", { ...good, entries: [{ term: 1, index: 1, type: 7 as ProtoEntryType, data: Buffer.alloc(0) }] }],
+      [
+        "unknown entry type",
+        { ...good, entries: [{ term: 1, index: 1, type: 7 as ProtoEntryType, data: Buffer.alloc(0) }] },
+      ],
     ];
     for (const [what, wire] of cases) {
       const decoded = decodeMessage(ProtoMessage.decode(ProtoMessage.encode(wire).finish()));
@@ -125,7 +164,15 @@ describe("transport message codec", () => {
 
   it("estimates a message's queue cost from its entries and context", () => {
     const small = messageBytes(sampleMessage("heartbeat"));
-    const append = messageBytes(message({ type: "append", from: "r1", to: "r2", term: 1, entries: [{ term: 1, index: 1, type: "normal", data: new Uint8Array(1000) }] }));
+    const append = messageBytes(
+      message({
+        type: "append",
+        from: "r1",
+        to: "r2",
+        term: 1,
+        entries: [{ term: 1, index: 1, type: "normal", data: new Uint8Array(1000) }],
+      }),
+    );
     expect(small).toBeGreaterThan(0);
     expect(append).toBeGreaterThan(1000);
   });

@@ -25,7 +25,8 @@ function transpileTree(entry: string, outRoot: string): void {
     if (seen.has(file)) continue;
     seen.add(file);
     const source = readFileSync(file, "utf8");
-    for (const match of source.matchAll(/(?:from|import)\s+"(\.{1,2}\/[^"]+)\.js"/g)) pending.push(resolve(dirname(file), `${match[1]}.ts`));
+    for (const match of source.matchAll(/(?:from|import)\s+"(\.{1,2}\/[^"]+)\.js"/g))
+      pending.push(resolve(dirname(file), `${match[1]}.ts`));
     const output = ts.transpileModule(source, {
       compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: false },
       fileName: file,
@@ -54,10 +55,14 @@ setInterval(() => transport.send([{ type: "heartbeat", from: id, to: peer, term:
 `;
 
 function spawnLeader(port: number, follower: GrpcTransport): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [join(workDir, "child.mjs"), "L", String(port), follower.id, follower.address()], {
-    cwd: workDir,
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+  const child = spawn(
+    process.execPath,
+    [join(workDir, "child.mjs"), "L", String(port), follower.id, follower.address()],
+    {
+      cwd: workDir,
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
   return new Promise((resolvePort, reject) => {
     child.once("exit", (code) => reject(new Error(`child exited early with ${code}`)));
     createInterface({ input: child.stdout! }).once("line", (line) => {
@@ -116,13 +121,18 @@ describe("GrpcTransport against a SIGKILLed peer process", () => {
       const first = await spawnLeader(0, follower);
       children.push(first.child);
       follower.setPeers(new Map([["L", `127.0.0.1:${first.port}`]]));
-      await waitFor(() => received.length >= 5 && follower.peerStats("L")?.state === "connected", "heartbeats from the leader process");
+      await waitFor(
+        () => received.length >= 5 && follower.peerStats("L")?.state === "connected",
+        "heartbeats from the leader process",
+      );
 
       const killedMs = performance.now();
       first.child.kill("SIGKILL");
       await waitFor(() => lost.some((l) => l.peer === "L"), "the lost connection", 5_000);
       const lostAfterMs = lost[0].atMs - killedMs;
-      console.log(`SIGKILLed leader: connection loss reported after ${lostAfterMs.toFixed(1)} ms (${lost.length} reports)`);
+      console.log(
+        `SIGKILLed leader: connection loss reported after ${lostAfterMs.toFixed(1)} ms (${lost.length} reports)`,
+      );
       expect(lostAfterMs).toBeLessThan(1000);
 
       const before = received.length;
@@ -131,7 +141,9 @@ describe("GrpcTransport against a SIGKILLed peer process", () => {
       children.push(second.child);
       await waitFor(() => received.length > before + 3, "heartbeats from the restarted leader");
       await waitFor(() => follower.peerStats("L")?.state === "connected", "the follower's stream reconnecting");
-      console.log(`restarted leader heard again after ${(performance.now() - restartedMs).toFixed(1)} ms (process start included)`);
+      console.log(
+        `restarted leader heard again after ${(performance.now() - restartedMs).toFixed(1)} ms (process start included)`,
+      );
       second.child.kill("SIGKILL");
     } finally {
       await follower.stop();

@@ -23,7 +23,12 @@ function endpoint(id: ReplicaId): Endpoint {
     onUnreachable: () => undefined,
     onSnapshotStatus: () => undefined,
   };
-  (ep as { transport: GrpcTransport }).transport = new GrpcTransport({ id, listenAddress: "127.0.0.1:0", peers: new Map(), handlers });
+  (ep as { transport: GrpcTransport }).transport = new GrpcTransport({
+    id,
+    listenAddress: "127.0.0.1:0",
+    peers: new Map(),
+    handlers,
+  });
   return ep;
 }
 
@@ -108,21 +113,35 @@ describe("GrpcTransport on loopback (measurements)", () => {
 
   it("throughput with batches", async () => {
     const small = 200_000;
-    const smallMs = await pump(small, 1000, (i) => message({ type: "heartbeat", from: "a", to: "b", term: 1, commit: i }));
-    console.log(`small messages: ${small} in ${smallMs.toFixed(0)} ms = ${Math.round(small / (smallMs / 1000))} messages/s`);
+    const smallMs = await pump(small, 1000, (i) =>
+      message({ type: "heartbeat", from: "a", to: "b", term: 1, commit: i }),
+    );
+    console.log(
+      `small messages: ${small} in ${smallMs.toFixed(0)} ms = ${Math.round(small / (smallMs / 1000))} messages/s`,
+    );
 
     const entryBytes = 1024;
     const data = new Uint8Array(entryBytes);
     const appends = 50_000;
     const appendMs = await pump(appends, 500, (i) =>
-      message({ type: "append", from: "a", to: "b", term: 1, logIndex: i, logTerm: 1, entries: [{ term: 1, index: i + 1, type: "normal", data }] }),
+      message({
+        type: "append",
+        from: "a",
+        to: "b",
+        term: 1,
+        logIndex: i,
+        logTerm: 1,
+        entries: [{ term: 1, index: i + 1, type: "normal", data }],
+      }),
     );
     const mib = (appends * entryBytes) / (1024 * 1024);
     console.log(
       `appends with one 1 KiB entry: ${appends} in ${appendMs.toFixed(0)} ms = ${Math.round(appends / (appendMs / 1000))} messages/s, ${(mib / (appendMs / 1000)).toFixed(1)} MiB/s`,
     );
     const stats = a.transport.peerStats("b")!;
-    console.log(`batches sent ${stats.batchesSent}, messages ${stats.messagesSent}: ${(stats.messagesSent / stats.batchesSent).toFixed(1)} messages per batch`);
+    console.log(
+      `batches sent ${stats.batchesSent}, messages ${stats.messagesSent}: ${(stats.messagesSent / stats.batchesSent).toFixed(1)} messages per batch`,
+    );
     expect(stats.messagesDropped).toBe(0);
   });
 });

@@ -8,7 +8,13 @@ import { SendQueue } from "../../src/raft/io/transport-send-queue.js";
 import { SnapshotAssembly } from "../../src/raft/io/transport-snapshot-receiver.js";
 
 const msg = (type: MessageType, term: number, payloadBytes = 0): Message =>
-  message({ type, from: "r1", to: "r2", term, entries: payloadBytes > 0 ? [{ term, index: term, type: "normal", data: new Uint8Array(payloadBytes) }] : [] });
+  message({
+    type,
+    from: "r1",
+    to: "r2",
+    term,
+    entries: payloadBytes > 0 ? [{ term, index: term, type: "normal", data: new Uint8Array(payloadBytes) }] : [],
+  });
 
 describe("send queue", () => {
   it("keeps order and batches within bounds, the first message whatever its size", () => {
@@ -95,7 +101,13 @@ describe("transport limits", () => {
 
 describe("snapshot assembly", () => {
   const snapshotWire = encodeMessage(
-    message({ type: "snapshot", from: "r1", to: "r2", term: 2, snapshot: { meta: { index: 9, term: 2, conf: { voters: ["r1", "r2"], learners: [] } }, data: new Uint8Array(0) } }),
+    message({
+      type: "snapshot",
+      from: "r1",
+      to: "r2",
+      term: 2,
+      snapshot: { meta: { index: 9, term: 2, conf: { voters: ["r1", "r2"], learners: [] } }, data: new Uint8Array(0) },
+    }),
   );
   const chunk = (offset: number, values: number[], done: boolean, first = offset === 0): InstallSnapshotRequest => ({
     message: first ? snapshotWire : undefined,
@@ -150,6 +162,11 @@ describe("snapshot assembly", () => {
     big.accept(chunk(0, [1, 2, 3], false));
     expect(big.accept(chunk(3, [4, 5], true)).ok).toBe(false);
     const heartbeat = new SnapshotAssembly(100);
-    expect(heartbeat.accept({ ...chunk(0, [1], true), message: { ...snapshotWire, type: ProtoMessageType.MESSAGE_TYPE_HEARTBEAT } }).ok).toBe(false);
+    expect(
+      heartbeat.accept({
+        ...chunk(0, [1], true),
+        message: { ...snapshotWire, type: ProtoMessageType.MESSAGE_TYPE_HEARTBEAT },
+      }).ok,
+    ).toBe(false);
   });
 });

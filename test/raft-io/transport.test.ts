@@ -31,7 +31,10 @@ afterEach(async () => {
   await Promise.all(running.splice(0).map((t) => t.stop()));
 });
 
-async function startReplica(id: ReplicaId, options: { port?: number; limits?: Partial<TransportLimits>; peers?: ReadonlyMap<ReplicaId, string> } = {}): Promise<TestReplica> {
+async function startReplica(
+  id: ReplicaId,
+  options: { port?: number; limits?: Partial<TransportLimits>; peers?: ReadonlyMap<ReplicaId, string> } = {},
+): Promise<TestReplica> {
   const replica: TestReplica = {
     id,
     transport: undefined as unknown as GrpcTransport,
@@ -83,7 +86,8 @@ async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_00
   }
 }
 
-const heartbeat = (from: ReplicaId, to: ReplicaId, term: number): Message => message({ type: "heartbeat", from, to, term, commit: term });
+const heartbeat = (from: ReplicaId, to: ReplicaId, term: number): Message =>
+  message({ type: "heartbeat", from, to, term, commit: term });
 
 /** One message of `type` with every field its type uses set to something recognisable. */
 function sample(type: MessageType, from: ReplicaId, to: ReplicaId): Message {
@@ -112,7 +116,13 @@ function sample(type: MessageType, from: ReplicaId, to: ReplicaId): Message {
     case "timeout-now":
       return message(base);
     case "snapshot":
-      return message({ ...base, snapshot: { meta: { index: 12, term: 7, conf: { voters: ["r1", "r2", "r3"], learners: [] } }, data: new Uint8Array(randomBytes(3000)) } });
+      return message({
+        ...base,
+        snapshot: {
+          meta: { index: 12, term: 7, conf: { voters: ["r1", "r2", "r3"], learners: [] } },
+          data: new Uint8Array(randomBytes(3000)),
+        },
+      });
     default:
       throw new Error(`no sample for ${String(type)}`);
   }
@@ -124,7 +134,9 @@ describe("GrpcTransport", () => {
     const replicas = await startCluster(ids);
     const sent: Message[] = [];
     for (const from of replicas) {
-      const batch = ids.filter((to) => to !== from.id).flatMap((to) => allMessageTypes.map((type) => sample(type, from.id, to)));
+      const batch = ids
+        .filter((to) => to !== from.id)
+        .flatMap((to) => allMessageTypes.map((type) => sample(type, from.id, to)));
       sent.push(...batch);
       from.transport.send(batch);
     }
@@ -143,7 +155,10 @@ describe("GrpcTransport", () => {
   it("batches everything queued in one turn and delivers many messages in order", async () => {
     const [a, b] = await startCluster(["a", "b"]);
     a.transport.send([heartbeat("a", "b", 1)]);
-    await waitFor(() => b.received.length === 1 && a.transport.peerStats("b")?.state === "connected", "the first message");
+    await waitFor(
+      () => b.received.length === 1 && a.transport.peerStats("b")?.state === "connected",
+      "the first message",
+    );
     const before = a.transport.peerStats("b")!.batchesSent;
     for (let i = 0; i < 300; i++) a.transport.send([heartbeat("a", "b", 2 + i)]);
     await waitFor(() => b.received.length === 301, "300 messages sent one by one in one turn");
@@ -169,7 +184,13 @@ describe("GrpcTransport", () => {
     a.transport.send([heartbeat("a", "b", 1)]);
     await waitFor(() => b.received.length === 1, "the first heartbeat");
     const data = randomBytes(10 * 1024 * 1024);
-    const snapshot = message({ type: "snapshot", from: "a", to: "b", term: 3, snapshot: { meta: { index: 5000, term: 3, conf: { voters: ["a", "b"], learners: [] } }, data } });
+    const snapshot = message({
+      type: "snapshot",
+      from: "a",
+      to: "b",
+      term: 3,
+      snapshot: { meta: { index: 5000, term: 3, conf: { voters: ["a", "b"], learners: [] } }, data },
+    });
     let term = 2;
     const beat = setInterval(() => a.transport.send([heartbeat("a", "b", term++)]), 2);
     try {
@@ -185,9 +206,13 @@ describe("GrpcTransport", () => {
       // Heartbeats keep arriving during the transfer and after it, without a long gap.
       const until = performance.now();
       await waitFor(() => b.receivedAtMs.at(-1)! > until, "a heartbeat after the snapshot");
-      const beats = b.received.flatMap((m, i) => (m.type === "heartbeat" && b.receivedAtMs[i] >= startedMs ? [b.receivedAtMs[i]] : []));
+      const beats = b.received.flatMap((m, i) =>
+        m.type === "heartbeat" && b.receivedAtMs[i] >= startedMs ? [b.receivedAtMs[i]] : [],
+      );
       const gaps = [beats[0] - startedMs, ...beats.slice(1).map((t, i) => t - beats[i])];
-      console.log(`10 MiB snapshot: ${(arrivedMs - startedMs).toFixed(1)} ms; ${beats.length} heartbeats meanwhile and after, longest gap ${Math.max(...gaps).toFixed(1)} ms`);
+      console.log(
+        `10 MiB snapshot: ${(arrivedMs - startedMs).toFixed(1)} ms; ${beats.length} heartbeats meanwhile and after, longest gap ${Math.max(...gaps).toFixed(1)} ms`,
+      );
       expect(Math.max(...gaps)).toBeLessThan(500);
     } finally {
       clearInterval(beat);
@@ -196,7 +221,16 @@ describe("GrpcTransport", () => {
 
   it("fails an in-flight snapshot when its peer moves, and a snapshot to a dead peer", async () => {
     const [a, b] = await startCluster(["a", "b"]);
-    const big = message({ type: "snapshot", from: "a", to: "b", term: 1, snapshot: { meta: { index: 1, term: 1, conf: { voters: ["a", "b"], learners: [] } }, data: new Uint8Array(64 * 1024 * 1024) } });
+    const big = message({
+      type: "snapshot",
+      from: "a",
+      to: "b",
+      term: 1,
+      snapshot: {
+        meta: { index: 1, term: 1, conf: { voters: ["a", "b"], learners: [] } },
+        data: new Uint8Array(64 * 1024 * 1024),
+      },
+    });
     a.transport.send([big]);
     a.transport.setPeers(new Map([["b", `127.0.0.1:${await freePort()}`]]));
     await waitFor(() => a.snapshotStatus.length === 1, "the cancelled snapshot's status");
@@ -263,13 +297,28 @@ describe("GrpcTransport", () => {
 
   it("keeps a dead peer's queue bounded and reports it unreachable", async () => {
     const deadPort = await freePort();
-    const limits = { queueMessagesMax: 100, queueBytesMax: 1024 * 1024, batchMessagesMax: 50, batchBytesMax: 512 * 1024 };
+    const limits = {
+      queueMessagesMax: 100,
+      queueBytesMax: 1024 * 1024,
+      batchMessagesMax: 50,
+      batchBytesMax: 512 * 1024,
+    };
     const a = await startReplica("a", { limits, peers: new Map([["dead", `127.0.0.1:${deadPort}`]]) });
     const payload = new Uint8Array(10 * 1024);
     let index = 0;
     const turns = 200;
     for (let turn = 0; turn < turns; turn++) {
-      a.transport.send(Array.from({ length: 100 }, () => message({ type: "append", from: "a", to: "dead", term: 1, entries: [{ term: 1, index: ++index, type: "normal", data: payload }] })));
+      a.transport.send(
+        Array.from({ length: 100 }, () =>
+          message({
+            type: "append",
+            from: "a",
+            to: "dead",
+            term: 1,
+            entries: [{ term: 1, index: ++index, type: "normal", data: payload }],
+          }),
+        ),
+      );
       await new Promise((resolve) => setImmediate(resolve));
       const stats = a.transport.peerStats("dead")!;
       expect(stats.queuedMessages).toBeLessThanOrEqual(limits.queueMessagesMax);
@@ -290,7 +339,12 @@ describe("GrpcTransport", () => {
       id: "b",
       listenAddress: a.transport.address(),
       peers: new Map(),
-      handlers: { onMessage: () => undefined, onPeerConnectionLost: () => undefined, onUnreachable: () => undefined, onSnapshotStatus: () => undefined },
+      handlers: {
+        onMessage: () => undefined,
+        onPeerConnectionLost: () => undefined,
+        onUnreachable: () => undefined,
+        onSnapshotStatus: () => undefined,
+      },
     });
     await expect(clash.start()).rejects.toThrow(new RegExp(`cannot listen on ${a.transport.address()}.*EADDRINUSE`));
   });

@@ -92,7 +92,16 @@ export interface DeploySpec {
 
 /** The flags of `orchctl deploy NAME` for `spec`. */
 export function deployArgs(spec: DeploySpec): string[] {
-  const args = ["--image", spec.image ?? "nginx:latest", "--replicas", String(spec.replicas), "--cpu", spec.cpu, "--memory", spec.memory];
+  const args = [
+    "--image",
+    spec.image ?? "nginx:latest",
+    "--replicas",
+    String(spec.replicas),
+    "--cpu",
+    spec.cpu,
+    "--memory",
+    spec.memory,
+  ];
   if (spec.strategy !== undefined) args.push("--strategy", spec.strategy);
   if (spec.regions !== undefined) args.push("--regions", spec.regions.join(","));
   if (spec.clientRegions !== undefined) args.push("--client-regions", spec.clientRegions.join(","));
@@ -141,21 +150,37 @@ export class SchedulerCluster {
         return await SchedulerCluster.startOnce(options);
       } catch (error) {
         if (attempt >= startAttemptsMax) throw error;
-        process.stderr.write(`scheduler-e2e: cluster ${options.name} did not start (attempt ${attempt} of ${startAttemptsMax}): ${error instanceof Error ? error.message : String(error)}; trying again\n`);
+        process.stderr.write(
+          `scheduler-e2e: cluster ${options.name} did not start (attempt ${attempt} of ${startAttemptsMax}): ${error instanceof Error ? error.message : String(error)}; trying again\n`,
+        );
       }
     }
   }
 
   private static async startOnce(options: SchedulerClusterOptions): Promise<SchedulerCluster> {
-    const full: Required<SchedulerClusterOptions> = { nodesPerRegion: 3, cpuMillicores: 8000, memoryMib: 16384, ...options };
+    const full: Required<SchedulerClusterOptions> = {
+      nodesPerRegion: 3,
+      cpuMillicores: 8000,
+      memoryMib: 16384,
+      ...options,
+    };
     const cluster = await TestCluster.start({ name: full.name });
     const test = new SchedulerCluster(cluster, full);
     try {
       await cluster.waitForLeader();
-      await test.startAgents({ regions, nodesPerRegion: full.nodesPerRegion, cpuMillicores: full.cpuMillicores, memoryMib: full.memoryMib, logDir: path.join(cluster.root, "logs") });
+      await test.startAgents({
+        regions,
+        nodesPerRegion: full.nodesPerRegion,
+        cpuMillicores: full.cpuMillicores,
+        memoryMib: full.memoryMib,
+        logDir: path.join(cluster.root, "logs"),
+      });
       await test.waitForNodes(regions.length * full.nodesPerRegion);
     } catch (error) {
-      const exited = [...cluster.ids().filter((id) => !cluster.running().includes(id)), ...test.agentSets.flatMap((set) => set.agents.filter((a) => a.child === null).map((a) => `agent ${a.region}`))];
+      const exited = [
+        ...cluster.ids().filter((id) => !cluster.running().includes(id)),
+        ...test.agentSets.flatMap((set) => set.agents.filter((a) => a.child === null).map((a) => `agent ${a.region}`)),
+      ];
       await test.dumpLogs();
       await test.close();
       const why = exited.length === 0 ? "" : ` (exited early: ${exited.join(", ")})`;
@@ -234,14 +259,23 @@ export class SchedulerCluster {
    * Waits until the deployment has `running` containers in state running and `pending` pending,
    * with no other containers, and returns them.
    */
-  async waitForContainers(name: string, want: { running: number; pending?: number }, timeoutMs = 30_000): Promise<ContainerJson[]> {
+  async waitForContainers(
+    name: string,
+    want: { running: number; pending?: number },
+    timeoutMs = 30_000,
+  ): Promise<ContainerJson[]> {
     const pending = want.pending ?? 0;
     return waitFor(
       `${name}: ${want.running} running, ${pending} pending`,
       async () => {
         const containers = await this.containers(name);
         const count = (state: string): number => containers.filter((c) => c.state === state).length;
-        if (count("running") !== want.running || count("pending") !== pending || containers.length !== want.running + pending) return undefined;
+        if (
+          count("running") !== want.running ||
+          count("pending") !== pending ||
+          containers.length !== want.running + pending
+        )
+          return undefined;
         return containers;
       },
       { timeoutMs, intervalMs: 100 },
@@ -249,7 +283,10 @@ export class SchedulerCluster {
   }
 
   /** Waits until every node's allocation and container count match `expected` (node id -> replicas of size cpu/memory). */
-  async waitForAllocation(expected: ReadonlyMap<string, { cpuMillicores: number; memoryMib: number; containers: number }>, timeoutMs = 30_000): Promise<NodeJson[]> {
+  async waitForAllocation(
+    expected: ReadonlyMap<string, { cpuMillicores: number; memoryMib: number; containers: number }>,
+    timeoutMs = 30_000,
+  ): Promise<NodeJson[]> {
     let last: NodeJson[] = [];
     try {
       return await waitFor(
@@ -258,15 +295,23 @@ export class SchedulerCluster {
           last = await this.nodes();
           const ok = last.every((node) => {
             const want = expected.get(node.id) ?? { cpuMillicores: 0, memoryMib: 0, containers: 0 };
-            return node.allocated.cpuMillicores === want.cpuMillicores && node.allocated.memoryMib === want.memoryMib && node.containers === want.containers;
+            return (
+              node.allocated.cpuMillicores === want.cpuMillicores &&
+              node.allocated.memoryMib === want.memoryMib &&
+              node.containers === want.containers
+            );
           });
           return ok ? last : undefined;
         },
         { timeoutMs, intervalMs: 100 },
       );
     } catch (error) {
-      const seen = last.map((n) => `${n.id}: ${n.allocated.cpuMillicores}m/${n.allocated.memoryMib}Mi ${n.containers} containers`).join("; ");
-      throw new Error(`${error instanceof Error ? error.message : String(error)}; last seen: ${seen}`, { cause: error });
+      const seen = last
+        .map((n) => `${n.id}: ${n.allocated.cpuMillicores}m/${n.allocated.memoryMib}Mi ${n.containers} containers`)
+        .join("; ");
+      throw new Error(`${error instanceof Error ? error.message : String(error)}; last seen: ${seen}`, {
+        cause: error,
+      });
     }
   }
 
@@ -307,7 +352,9 @@ export class SchedulerCluster {
   /** Status of GET http://<agent>/containers/<id>/health for a container, via the agent its node registered. */
   async healthStatus(container: ContainerJson): Promise<number> {
     const address = await this.agentAddressOf(container.node);
-    const response = await fetch(`http://${address}/containers/${encodeURIComponent(container.id)}/health`, { signal: AbortSignal.timeout(2_000) });
+    const response = await fetch(`http://${address}/containers/${encodeURIComponent(container.id)}/health`, {
+      signal: AbortSignal.timeout(2_000),
+    });
     await response.text();
     return response.status;
   }
@@ -421,13 +468,19 @@ export function perRegion(containers: readonly ContainerJson[]): Map<string, num
 }
 
 /** The expected allocation of every node: the sum of each placed container's request. */
-export function allocationOf(placed: readonly { containers: readonly ContainerJson[]; cpuMillicores: number; memoryMib: number }[]): Map<string, { cpuMillicores: number; memoryMib: number; containers: number }> {
+export function allocationOf(
+  placed: readonly { containers: readonly ContainerJson[]; cpuMillicores: number; memoryMib: number }[],
+): Map<string, { cpuMillicores: number; memoryMib: number; containers: number }> {
   const result = new Map<string, { cpuMillicores: number; memoryMib: number; containers: number }>();
   for (const group of placed) {
     for (const c of group.containers) {
       if (c.node === "") continue;
       const entry = result.get(c.node) ?? { cpuMillicores: 0, memoryMib: 0, containers: 0 };
-      result.set(c.node, { cpuMillicores: entry.cpuMillicores + group.cpuMillicores, memoryMib: entry.memoryMib + group.memoryMib, containers: entry.containers + 1 });
+      result.set(c.node, {
+        cpuMillicores: entry.cpuMillicores + group.cpuMillicores,
+        memoryMib: entry.memoryMib + group.memoryMib,
+        containers: entry.containers + 1,
+      });
     }
   }
   return result;

@@ -14,7 +14,12 @@ import { SchedulerCluster, allocationOf, perRegion, type AgentContainerJson, typ
 let c: SchedulerCluster;
 
 beforeAll(async () => {
-  c = await SchedulerCluster.start({ name: "sched-failover", nodesPerRegion: 3, cpuMillicores: 8000, memoryMib: 16384 });
+  c = await SchedulerCluster.start({
+    name: "sched-failover",
+    nodesPerRegion: 3,
+    cpuMillicores: 8000,
+    memoryMib: 16384,
+  });
 }, 90_000);
 
 afterEach(async (context) => {
@@ -47,10 +52,19 @@ describe("leader SIGKILL", () => {
   it("keeps every container where it runs, reconnects the agents, places new work and lets the old leader catch up", async () => {
     await c.deploy("fo-pack", { replicas: 8, cpu: "1", memory: "512Mi", strategy: "binpack", wait: true });
     await c.deploy("fo-spread", { replicas: 6, cpu: "500m", memory: "512Mi", strategy: "spread", wait: true });
-    await c.deploy("fo-near", { replicas: 4, cpu: "1", memory: "1Gi", strategy: "latency", clientRegions: ["eu-west-1"], wait: true });
+    await c.deploy("fo-near", {
+      replicas: 4,
+      cpu: "1",
+      memory: "1Gi",
+      strategy: "latency",
+      clientRegions: ["eu-west-1"],
+      wait: true,
+    });
     await c.waitForContainers("fo-pack", { running: 8 });
     await c.waitForContainers("fo-spread", { running: 6 });
-    expect(Object.fromEntries(perRegion(await c.waitForContainers("fo-near", { running: 4 })))).toEqual({ "eu-west-1": 4 });
+    expect(Object.fromEntries(perRegion(await c.waitForContainers("fo-near", { running: 4 })))).toEqual({
+      "eu-west-1": 4,
+    });
     const before = await containersOf(deployments);
     const placedBefore = new Map(before.map((x) => [x.id, x.node]));
     const nodesBefore = await c.nodes();
@@ -59,7 +73,8 @@ describe("leader SIGKILL", () => {
       return local.size === 18 && [...local.values()].every((x) => x.state === "running") ? local : undefined;
     });
     const streamsBefore = new Map<string, number>();
-    for (const address of c.agentAddresses()) streamsBefore.set(address, await c.agentMetric(address, "orchestrator_agent_watch_streams_opened_total"));
+    for (const address of c.agentAddresses())
+      streamsBefore.set(address, await c.agentMetric(address, "orchestrator_agent_watch_streams_opened_total"));
 
     // SIGKILL the leader.
     const old = await c.cluster.waitForLeader();
@@ -73,8 +88,8 @@ describe("leader SIGKILL", () => {
       await waitFor(
         `agent ${address} to reconnect`,
         async () =>
-          (await c.agentMetric(address, "orchestrator_agent_watch_streams_opened_total")) > (streamsBefore.get(address) ?? 0) &&
-          (await c.agentMetric(address, "orchestrator_agent_connected")) === 1,
+          (await c.agentMetric(address, "orchestrator_agent_watch_streams_opened_total")) >
+            (streamsBefore.get(address) ?? 0) && (await c.agentMetric(address, "orchestrator_agent_connected")) === 1,
         { timeoutMs: 20_000, intervalMs: 100 },
       );
     }
@@ -83,12 +98,15 @@ describe("leader SIGKILL", () => {
     await c.deploy("fo-after", { replicas: 3, cpu: "500m", memory: "256Mi", strategy: "spread", wait: true });
     const after = await c.waitForContainers("fo-after", { running: 3 });
     expect(Object.fromEntries(perRegion(after))).toEqual({ "us-east-1": 1, "eu-west-1": 1, "ap-southeast-1": 1 });
-    for (const x of after) await waitFor(`${x.id} healthy`, async () => (await c.healthStatus(x)) === 200, { timeoutMs: 10_000 });
+    for (const x of after)
+      await waitFor(`${x.id} healthy`, async () => (await c.healthStatus(x)) === 200, { timeoutMs: 10_000 });
 
     // The old containers: still running on the same nodes, the same instances (nothing restarted
     // or started twice), and no extra containers appeared.
     const now = await containersOf(deployments);
-    expect(now.map((x) => [x.id, x.node, x.state]).sort()).toEqual(before.map((x) => [x.id, placedBefore.get(x.id), "running"]).sort());
+    expect(now.map((x) => [x.id, x.node, x.state]).sort()).toEqual(
+      before.map((x) => [x.id, placedBefore.get(x.id), "running"]).sort(),
+    );
     const local = await everythingAgentsRun();
     expect(local.size).toBe(18 + 3);
     for (const [id, was] of runningBefore) {
@@ -119,14 +137,24 @@ describe("leader SIGKILL", () => {
       async () => (await c.cluster.status(old.leaderId)).appliedIndex >= leaderStatus.commitIndex,
       { timeoutMs: 30_000, intervalMs: 100 },
     );
-    const stale = await c.cluster.orchctl(["--output", "json", "containers", "--stale", "--deployment", "fo-after"], c.cluster.apiAddress(old.leaderId));
+    const stale = await c.cluster.orchctl(
+      ["--output", "json", "containers", "--stale", "--deployment", "fo-after"],
+      c.cluster.apiAddress(old.leaderId),
+    );
     expect(stale.code, stale.stderr).toBe(0);
     const seen = (JSON.parse(stale.stdout) as { containers: ContainerJson[] }).containers;
     expect(seen.map((x) => [x.id, x.node]).sort()).toEqual(after.map((x) => [x.id, x.node]).sort());
-    const staleNodes = await c.cluster.orchctl(["--output", "json", "nodes", "--stale"], c.cluster.apiAddress(old.leaderId));
+    const staleNodes = await c.cluster.orchctl(
+      ["--output", "json", "nodes", "--stale"],
+      c.cluster.apiAddress(old.leaderId),
+    );
     expect(staleNodes.code, staleNodes.stderr).toBe(0);
-    const restartedView = (JSON.parse(staleNodes.stdout) as { nodes: { id: string; allocated: { cpuMillicores: number } }[] }).nodes;
-    expect(restartedView.map((n) => [n.id, n.allocated.cpuMillicores]).sort()).toEqual(nodesNow.map((n) => [n.id, n.allocated.cpuMillicores]).sort());
+    const restartedView = (
+      JSON.parse(staleNodes.stdout) as { nodes: { id: string; allocated: { cpuMillicores: number } }[] }
+    ).nodes;
+    expect(restartedView.map((n) => [n.id, n.allocated.cpuMillicores]).sort()).toEqual(
+      nodesNow.map((n) => [n.id, n.allocated.cpuMillicores]).sort(),
+    );
   });
 
   it("a leader killed right after acknowledging a deployment: the new leader places it exactly once, from caught-up state", async () => {
@@ -140,13 +168,29 @@ describe("leader SIGKILL", () => {
 async function killRightAfterDeploy(name: string, round: number): Promise<void> {
   const old = await c.cluster.waitForLeader({ among: c.cluster.ids() });
   const rejectionsBefore = new Map<string, number>();
-  for (const id of c.cluster.ids()) rejectionsBefore.set(id, await c.cluster.metric(id, "orchestrator_scheduler_plan_rejections_total"));
+  for (const id of c.cluster.ids())
+    rejectionsBefore.set(id, await c.cluster.metric(id, "orchestrator_scheduler_plan_rejections_total"));
   const nodesBefore = await c.nodes();
   // Straight to the leader, so the kill lands while its plan for the new replicas is in flight.
-  const spec = DeploymentSpec.fromPartial({ name, image: "nginx:latest", replicas: 8, cpuMillicores: 250, memoryMib: 128, strategy: Strategy.STRATEGY_BINPACK });
-  await c.cluster.call(old.leaderId, "deploy", DeployRequest.fromPartial({ header: { clientId: "sched-e2e-burst", seq: round }, spec }));
+  const spec = DeploymentSpec.fromPartial({
+    name,
+    image: "nginx:latest",
+    replicas: 8,
+    cpuMillicores: 250,
+    memoryMib: 128,
+    strategy: Strategy.STRATEGY_BINPACK,
+  });
+  await c.cluster.call(
+    old.leaderId,
+    "deploy",
+    DeployRequest.fromPartial({ header: { clientId: "sched-e2e-burst", seq: round }, spec }),
+  );
   expect(await c.cluster.kill(old.leaderId, "SIGKILL")).toBeNull();
-  const next = await c.cluster.waitForLeader({ among: c.cluster.running(), notId: old.leaderId, minTerm: old.term + 1 });
+  const next = await c.cluster.waitForLeader({
+    among: c.cluster.running(),
+    notId: old.leaderId,
+    minTerm: old.term + 1,
+  });
 
   const placed = await c.waitForContainers(name, { running: 8 }, 30_000);
   const local = await waitFor(`the agents to run the 8 containers of ${name}`, async () => {
@@ -160,14 +204,25 @@ async function killRightAfterDeploy(name: string, round: number): Promise<void> 
     new Map(
       nodesBefore.map((n) => {
         const more = added.get(n.id) ?? { cpuMillicores: 0, memoryMib: 0, containers: 0 };
-        return [n.id, { cpuMillicores: n.allocated.cpuMillicores + more.cpuMillicores, memoryMib: n.allocated.memoryMib + more.memoryMib, containers: n.containers + more.containers }];
+        return [
+          n.id,
+          {
+            cpuMillicores: n.allocated.cpuMillicores + more.cpuMillicores,
+            memoryMib: n.allocated.memoryMib + more.memoryMib,
+            containers: n.containers + more.containers,
+          },
+        ];
       }),
     ),
   );
   // The new leader did not plan from a state that lagged its own log: none of its plans was
   // refused at apply for containers the old leader had already placed.
-  const rejections = (await c.cluster.metric(next.leaderId, "orchestrator_scheduler_plan_rejections_total")) - (rejectionsBefore.get(next.leaderId) ?? 0);
-  const refused = (await c.cluster.logLines(next.leaderId)).filter((l) => l.msg === "plan partly rejected at apply; replanning");
+  const rejections =
+    (await c.cluster.metric(next.leaderId, "orchestrator_scheduler_plan_rejections_total")) -
+    (rejectionsBefore.get(next.leaderId) ?? 0);
+  const refused = (await c.cluster.logLines(next.leaderId)).filter(
+    (l) => l.msg === "plan partly rejected at apply; replanning",
+  );
   expect(rejections, `round ${round}: ${JSON.stringify(refused.map((l) => [l.plan, l.rejections]))}`).toBe(0);
 
   c.cluster.restart(old.leaderId);

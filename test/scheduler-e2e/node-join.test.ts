@@ -42,9 +42,18 @@ describe("a node joining", () => {
     await c.deploy("wide", { replicas: 10, cpu: "6", memory: "4Gi", strategy: "binpack" });
     await waitForReason("wide", "0/9 nodes: 9 insufficient cpu", 1);
     const wideBefore = await c.waitForContainers("wide", { running: 9, pending: 1 });
-    expect(new Set(wideBefore.filter((x) => x.state === "running").map((x) => x.node))).toEqual(new Set(c.baseNodeIds()));
+    expect(new Set(wideBefore.filter((x) => x.state === "running").map((x) => x.node))).toEqual(
+      new Set(c.baseNodeIds()),
+    );
     // One per node in eu-west-1: three run, two wait for more eu-west-1 nodes.
-    await c.deploy("edge", { replicas: 5, cpu: "100m", memory: "128Mi", strategy: "spread", regions: ["eu-west-1"], onePerNode: true });
+    await c.deploy("edge", {
+      replicas: 5,
+      cpu: "100m",
+      memory: "128Mi",
+      strategy: "spread",
+      regions: ["eu-west-1"],
+      onePerNode: true,
+    });
     await waitForReason("edge", "0/9 nodes: 6 region constraint, 3 already running a replica (one per node)", 2);
     await c.waitForContainers("edge", { running: 3, pending: 2 });
 
@@ -61,12 +70,18 @@ describe("a node joining", () => {
     // Nobody redeploys anything: the new nodes' arrival alone gets the pending replicas placed.
     const wideAll = await c.waitForContainers("wide", { running: 10 });
     // The nine that ran before stay where they were; the tenth went to a new node.
-    for (const x of wideBefore.filter((y) => y.state === "running")) expect(wideAll.find((y) => y.id === x.id)?.node).toBe(x.node);
+    for (const x of wideBefore.filter((y) => y.state === "running"))
+      expect(wideAll.find((y) => y.id === x.id)?.node).toBe(x.node);
     const wide = wideAll.filter((x) => x.node.startsWith("extra-"));
     expect(wide).toHaveLength(1);
     const edge = await c.waitForContainers("edge", { running: 5 });
     expect(new Set(edge.map((x) => x.node)).size, "one per node still holds").toBe(5);
-    expect(edge.filter((x) => x.node.startsWith("extra-")).map((x) => x.node).sort()).toEqual(["extra-n1", "extra-n2"]);
+    expect(
+      edge
+        .filter((x) => x.node.startsWith("extra-"))
+        .map((x) => x.node)
+        .sort(),
+    ).toEqual(["extra-n1", "extra-n2"]);
     for (const name of ["wide", "edge"]) {
       const view = await c.get(name);
       expect(view.deployment?.status.pending).toBe(0);
@@ -76,10 +91,16 @@ describe("a node joining", () => {
     // The extra agent runs them and serves their health endpoints.
     for (const container of [...wide, ...edge.filter((x) => x.node.startsWith("extra-"))]) {
       expect(await c.agentAddressOf(container.node)).toBe(extraAddress);
-      await waitFor(`${container.id} healthy on the extra agent`, async () => (await c.healthStatus(container)) === 200, { timeoutMs: 10_000 });
+      await waitFor(
+        `${container.id} healthy on the extra agent`,
+        async () => (await c.healthStatus(container)) === 200,
+        { timeoutMs: 10_000 },
+      );
     }
     const local = await c.agentContainers(extraAddress);
-    expect(local.map((x) => x.containerId).sort()).toEqual([...wide, ...edge.filter((x) => x.node.startsWith("extra-"))].map((x) => x.id).sort());
+    expect(local.map((x) => x.containerId).sort()).toEqual(
+      [...wide, ...edge.filter((x) => x.node.startsWith("extra-"))].map((x) => x.id).sort(),
+    );
 
     // Accounting on the new nodes: one edge (100m, 128Mi) each, and the wide one (6 cores, 4 GiB) on one of them.
     const after = await c.nodes();

@@ -17,7 +17,12 @@ const nodeCount = 3 * nodesPerRegion;
 let c: SchedulerCluster;
 
 beforeAll(async () => {
-  c = await SchedulerCluster.start({ name: "sched-placement", nodesPerRegion, cpuMillicores: nodeCpuMillicores, memoryMib: nodeMemoryMib });
+  c = await SchedulerCluster.start({
+    name: "sched-placement",
+    nodesPerRegion,
+    cpuMillicores: nodeCpuMillicores,
+    memoryMib: nodeMemoryMib,
+  });
 }, 90_000);
 
 afterEach(async (context) => {
@@ -36,7 +41,10 @@ function regionOf(nodeId: string, nodes: readonly NodeJson[]): string {
 
 /** How many more containers of this size the node can take. */
 function room(node: NodeJson, cpuMillicores: number, memoryMib: number): number {
-  return Math.min(Math.floor((node.capacity.cpuMillicores - node.allocated.cpuMillicores) / cpuMillicores), Math.floor((node.capacity.memoryMib - node.allocated.memoryMib) / memoryMib));
+  return Math.min(
+    Math.floor((node.capacity.cpuMillicores - node.allocated.cpuMillicores) / cpuMillicores),
+    Math.floor((node.capacity.memoryMib - node.allocated.memoryMib) / memoryMib),
+  );
 }
 
 describe("scheduler end to end", () => {
@@ -83,7 +91,11 @@ describe("scheduler end to end", () => {
 
     // The agent that runs each container serves its health endpoint; the cluster counts it healthy.
     for (const container of containers) {
-      await waitFor(`${container.id}'s health endpoint on its agent to answer 200`, async () => (await c.healthStatus(container)) === 200, { timeoutMs: 10_000 });
+      await waitFor(
+        `${container.id}'s health endpoint on its agent to answer 200`,
+        async () => (await c.healthStatus(container)) === 200,
+        { timeoutMs: 10_000 },
+      );
     }
     const view = await waitFor(
       "all 6 replicas reported healthy",
@@ -102,7 +114,14 @@ describe("scheduler end to end", () => {
 
   it("latency: replicas go to the client region while it has room, the overflow to the next nearest region", async () => {
     // All in eu-west-1: it has room for all of them.
-    await c.deploy("near", { replicas: 6, cpu: "1", memory: "1Gi", strategy: "latency", clientRegions: ["eu-west-1"], wait: true });
+    await c.deploy("near", {
+      replicas: 6,
+      cpu: "1",
+      memory: "1Gi",
+      strategy: "latency",
+      clientRegions: ["eu-west-1"],
+      wait: true,
+    });
     const near = await c.waitForContainers("near", { running: 6 });
     expect(Object.fromEntries(perRegion(near))).toEqual({ "eu-west-1": 6 });
 
@@ -112,18 +131,39 @@ describe("scheduler end to end", () => {
     const euRoom = nodes.filter((n) => n.region === "eu-west-1").reduce((sum, n) => sum + room(n, 4000, 4096), 0);
     const replicas = euRoom + 3;
     expect(euRoom).toBeGreaterThan(0);
-    await c.deploy("near-big", { replicas, cpu: "4", memory: "4Gi", strategy: "latency", clientRegions: ["eu-west-1"], wait: true });
+    await c.deploy("near-big", {
+      replicas,
+      cpu: "4",
+      memory: "4Gi",
+      strategy: "latency",
+      clientRegions: ["eu-west-1"],
+      wait: true,
+    });
     const big = await c.waitForContainers("near-big", { running: replicas });
     expect(Object.fromEntries(perRegion(big))).toEqual({ "eu-west-1": euRoom, "us-east-1": 3 });
     const after = await c.nodes();
-    for (const n of after.filter((x) => x.region === "eu-west-1")) expect(room(n, 4000, 4096), `${n.id} is full for this size`).toBe(0);
+    for (const n of after.filter((x) => x.region === "eu-west-1"))
+      expect(room(n, 4000, 4096), `${n.id} is full for this size`).toBe(0);
     expect(after.filter((n) => n.region === "ap-southeast-1").every((n) => n.containers === 0)).toBe(true);
     expect(big.every((x) => regionOf(x.node, after) === x.region)).toBe(true);
   });
 
   it("region constraint + one per node: 3 run, 2 stay pending with the reasons, and deploy --wait fails with them", async () => {
     const expectedReason = `0/${nodeCount} nodes: 6 region constraint, 3 already running a replica (one per node)`;
-    const result = await c.cluster.orchctl(["deploy", "apac", "--image", "nginx:latest", "--replicas", "5", "--regions", "ap-southeast-1", "--one-per-node", "--wait", "--timeout", "8"]);
+    const result = await c.cluster.orchctl([
+      "deploy",
+      "apac",
+      "--image",
+      "nginx:latest",
+      "--replicas",
+      "5",
+      "--regions",
+      "ap-southeast-1",
+      "--one-per-node",
+      "--wait",
+      "--timeout",
+      "8",
+    ]);
     expect(result.code, result.stderr).toBe(1);
     expect(result.stderr).toContain("waiting for apac");
     expect(result.stderr).toContain(`2 pending: ${expectedReason}`);
@@ -134,15 +174,39 @@ describe("scheduler end to end", () => {
     expect(containers.filter((x) => x.state === "pending").every((x) => x.node === "")).toBe(true);
 
     const view = await c.get("apac");
-    expect(view.deployment?.status).toMatchObject({ desired: 5, running: 3, pending: 2, pendingReason: expectedReason });
+    expect(view.deployment?.status).toMatchObject({
+      desired: 5,
+      running: 3,
+      pending: 2,
+      pendingReason: expectedReason,
+    });
     const table = await c.cluster.orchctl(["get", "apac"]);
     expect(table.code, table.stderr).toBe(0);
-    expect(table.stdout).toMatch(/Pending reason:?\s+0\/9 nodes: 6 region constraint, 3 already running a replica \(one per node\)/);
+    expect(table.stdout).toMatch(
+      /Pending reason:?\s+0\/9 nodes: 6 region constraint, 3 already running a replica \(one per node\)/,
+    );
 
     // --output json carries the same reason as a field scripts can read.
-    const json = await c.ctlRaw(["deploy", "apac", "--image", "nginx:latest", "--replicas", "5", "--regions", "ap-southeast-1", "--one-per-node", "--wait", "--timeout", "2"]);
+    const json = await c.ctlRaw([
+      "deploy",
+      "apac",
+      "--image",
+      "nginx:latest",
+      "--replicas",
+      "5",
+      "--regions",
+      "ap-southeast-1",
+      "--one-per-node",
+      "--wait",
+      "--timeout",
+      "2",
+    ]);
     expect(json.code).toBe(1);
-    const error = (JSON.parse(json.stdout) as { error: { code: string; details: { pendingReason: string; running: number; pending: number } } }).error;
+    const error = (
+      JSON.parse(json.stdout) as {
+        error: { code: string; details: { pendingReason: string; running: number; pending: number } };
+      }
+    ).error;
     expect(error.code).toBe("DEADLINE_EXCEEDED");
     expect(error.details).toMatchObject({ pendingReason: expectedReason, running: 3, pending: 2 });
   });
@@ -161,7 +225,10 @@ describe("scheduler end to end", () => {
     const counts = perNode(twelve);
     for (const region of ["us-east-1", "eu-west-1", "ap-southeast-1"] as const) {
       const inRegion = c.baseNodeIds(region).map((id) => counts.get(id) ?? 0);
-      expect(Math.max(...inRegion) - Math.min(...inRegion), `replicas per node in ${region}: ${inRegion.join(",")}`).toBeLessThanOrEqual(1);
+      expect(
+        Math.max(...inRegion) - Math.min(...inRegion),
+        `replicas per node in ${region}: ${inRegion.join(",")}`,
+      ).toBeLessThanOrEqual(1);
     }
     // The six already running stayed where they were.
     for (const x of six) expect(twelve.find((y) => y.id === x.id)?.node).toBe(x.node);
@@ -172,13 +239,17 @@ describe("scheduler end to end", () => {
     // sit in two regions. Scaling up again restores the spread, checked below.)
     await c.ctl(["scale", "web", "3"]);
     const three = await c.waitForContainers("web", { running: 3 });
-    const nodes = await c.waitForAllocation(allocationOf([{ containers: three, cpuMillicores: cpu, memoryMib: memory }]));
+    const nodes = await c.waitForAllocation(
+      allocationOf([{ containers: three, cpuMillicores: cpu, memoryMib: memory }]),
+    );
     expect(nodes.reduce((sum, n) => sum + n.allocated.cpuMillicores, 0)).toBe(3 * cpu);
     expect(nodes.reduce((sum, n) => sum + n.containers, 0)).toBe(3);
     // The agents agree: they run exactly the three survivors.
     const survivors = new Set(three.map((x) => x.id));
     await waitFor("the agents to run only the survivors", async () => {
-      const running = (await Promise.all(c.agentAddresses().map((a) => c.agentContainers(a)))).flat().filter((x) => x.deployment === "web");
+      const running = (await Promise.all(c.agentAddresses().map((a) => c.agentContainers(a))))
+        .flat()
+        .filter((x) => x.deployment === "web");
       return running.length === 3 && running.every((x) => survivors.has(x.containerId) && x.state === "running");
     });
 

@@ -35,7 +35,14 @@ async function planRejections(): Promise<number> {
 }
 
 function spec(name: string, replicas: number, cpuMillicores: number): DeploymentSpec {
-  return DeploymentSpec.fromPartial({ name, image: "nginx:latest", replicas, cpuMillicores, memoryMib: 128, strategy: Strategy.STRATEGY_SPREAD });
+  return DeploymentSpec.fromPartial({
+    name,
+    image: "nginx:latest",
+    replicas,
+    cpuMillicores,
+    memoryMib: 128,
+    strategy: Strategy.STRATEGY_SPREAD,
+  });
 }
 
 beforeAll(async () => {
@@ -50,7 +57,15 @@ beforeAll(async () => {
   for (let i = 1; i <= 3; i++) {
     await proposer.propose(
       undefined,
-      { kind: "register-node", registerNode: { nodeId: `us-east-1-n${i}`, region: "us-east-1", capacity: { cpuMillicores: 8000, memoryMib: 16384 }, agentAddress: "127.0.0.1:1" } },
+      {
+        kind: "register-node",
+        registerNode: {
+          nodeId: `us-east-1-n${i}`,
+          region: "us-east-1",
+          capacity: { cpuMillicores: 8000, memoryMib: 16384 },
+          agentAddress: "127.0.0.1:1",
+        },
+      },
       "register-node",
     );
   }
@@ -89,14 +104,16 @@ describe("scheduler worker model", () => {
 
     // Three replicas of a whole node each: they fit only if the worker knows the nodes are empty.
     await proposer.propose(undefined, { kind: "deploy", deploy: { spec: spec("whole", 3, 8000) } }, "deploy");
-    await waitFor(
-      "all three replicas of whole placed",
-      () => fsm.pendingContainers("whole").length === 0,
-      { timeoutMs: 5_000 },
-    ).catch((error: unknown) => {
+    await waitFor("all three replicas of whole placed", () => fsm.pendingContainers("whole").length === 0, {
+      timeoutMs: 5_000,
+    }).catch((error: unknown) => {
       const reason = fsm.getDeployment("whole")?.deployment.pendingReason ?? "";
-      throw new Error(`${error instanceof Error ? error.message : String(error)}; pending reason: ${reason}`, { cause: error });
+      throw new Error(`${error instanceof Error ? error.message : String(error)}; pending reason: ${reason}`, {
+        cause: error,
+      });
     });
-    expect(new Set(fsm.listContainers({ deployment: "whole" }).containers.map((c) => c.node))).toEqual(new Set(["us-east-1-n1", "us-east-1-n2", "us-east-1-n3"]));
+    expect(new Set(fsm.listContainers({ deployment: "whole" }).containers.map((c) => c.node))).toEqual(
+      new Set(["us-east-1-n1", "us-east-1-n2", "us-east-1-n3"]),
+    );
   });
 });

@@ -67,7 +67,11 @@ function exhaustiveBestFit(items: readonly Item[]): number {
 /** Plans the deployments one after another on enough identical nodes; returns the nodes used. */
 function binpackNodesUsed(deployments: readonly Deployment[], seed: number): number {
   const items = deployments.reduce((sum, d) => sum + d.replicas, 0);
-  const state = SchedulerState.fromNodes(Array.from({ length: items }, (_, i) => node(`n-${String(i).padStart(3, "0")}`, demoRegions[i % 3], { cpuCapacity: nodeCpu, memoryCapacity: nodeMemory })));
+  const state = SchedulerState.fromNodes(
+    Array.from({ length: items }, (_, i) =>
+      node(`n-${String(i).padStart(3, "0")}`, demoRegions[i % 3], { cpuCapacity: nodeCpu, memoryCapacity: nodeMemory }),
+    ),
+  );
   deployments.forEach((d, i) => {
     const req = request({ deployment: `d${i}`, cpuMillicores: d.cpu, memoryMib: d.memory, replicas: d.replicas });
     const plan = planDeployment(state, req, seed);
@@ -77,7 +81,8 @@ function binpackNodesUsed(deployments: readonly Deployment[], seed: number): num
   return state.nodes().filter((n) => n.cpuAllocated > 0 || n.memoryAllocated > 0).length;
 }
 
-const itemsOf = (deployments: readonly Deployment[]): Item[] => deployments.flatMap((d) => Array.from({ length: d.replicas }, () => ({ cpu: d.cpu, memory: d.memory })));
+const itemsOf = (deployments: readonly Deployment[]): Item[] =>
+  deployments.flatMap((d) => Array.from({ length: d.replicas }, () => ({ cpu: d.cpu, memory: d.memory })));
 const margin = (reference: number): number => reference + Math.floor(reference * 0.1) + 1;
 
 const workloadArb = fc.array(
@@ -121,8 +126,14 @@ describe("binpack", () => {
   });
 
   it("fills each chosen node before opening the next: 1,000 replicas in 10 batches", () => {
-    const nodes = Array.from({ length: 1_000 }, (_, i) => node(`n-${String(i).padStart(4, "0")}`, demoRegions[i % 3], { cpuCapacity: 10_000, memoryCapacity: 100_000 }));
-    const plan = planDeployment(SchedulerState.fromNodes(nodes), request({ replicas: 1_000, cpuMillicores: 100, memoryMib: 100 }), 9);
+    const nodes = Array.from({ length: 1_000 }, (_, i) =>
+      node(`n-${String(i).padStart(4, "0")}`, demoRegions[i % 3], { cpuCapacity: 10_000, memoryCapacity: 100_000 }),
+    );
+    const plan = planDeployment(
+      SchedulerState.fromNodes(nodes),
+      request({ replicas: 1_000, cpuMillicores: 100, memoryMib: 100 }),
+      9,
+    );
     expect(plan.placements).toHaveLength(1_000);
     expect(runs(plan)).toBe(10);
   });

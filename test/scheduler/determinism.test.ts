@@ -7,7 +7,9 @@ import { describe, expect, it } from "vitest";
 import { planDeployment, SchedulerState, type NodeView } from "../../src/scheduler/core/index.js";
 import { clusterArb, demoRegions, node, request, requestArb, seedArb, shuffle } from "./helpers.js";
 
-const caseArb = clusterArb().chain((nodes) => fc.tuple(fc.constant(nodes), requestArb(nodes), seedArb, fc.array(fc.nat(), { minLength: 1, maxLength: 40 })));
+const caseArb = clusterArb().chain((nodes) =>
+  fc.tuple(fc.constant(nodes), requestArb(nodes), seedArb, fc.array(fc.nat(), { minLength: 1, maxLength: 40 })),
+);
 
 /** Builds a model of `nodes` the long way: out-of-order arrivals, detours that cancel out. */
 function modelWithHistory(nodes: readonly NodeView[], order: readonly number[]): SchedulerState {
@@ -16,7 +18,16 @@ function modelWithHistory(nodes: readonly NodeView[], order: readonly number[]):
   arrivals.forEach((n, i) => {
     // Arrive empty and down, then take the real allocation and status in steps.
     state.upsertNode({ ...n, cpuAllocated: 0, memoryAllocated: 0, status: "down" });
-    if (i % 3 === 0) state.upsertNode({ id: `zz-temporary-${i}`, region: "temporary-region", cpuCapacity: 10, memoryCapacity: 10, cpuAllocated: 0, memoryAllocated: 0, status: "ready" });
+    if (i % 3 === 0)
+      state.upsertNode({
+        id: `zz-temporary-${i}`,
+        region: "temporary-region",
+        cpuCapacity: 10,
+        memoryCapacity: 10,
+        cpuAllocated: 0,
+        memoryAllocated: 0,
+        status: "ready",
+      });
     state.allocate(n.id, n.cpuCapacity, n.memoryCapacity);
     state.setStatus(n.id, "ready");
     state.release(n.id, n.cpuCapacity - n.cpuAllocated, n.memoryCapacity - n.memoryAllocated);
@@ -30,9 +41,17 @@ function modelWithHistory(nodes: readonly NodeView[], order: readonly number[]):
 
 /** The same contents reached through incremental changes to a live index (no renumbering). */
 function modelWithLiveIndex(nodes: readonly NodeView[], order: readonly number[], seed: number): SchedulerState {
-  const state = SchedulerState.fromNodes(nodes.map((n) => ({ ...n, cpuAllocated: 0, memoryAllocated: 0, status: "ready" as const })));
+  const state = SchedulerState.fromNodes(
+    nodes.map((n) => ({ ...n, cpuAllocated: 0, memoryAllocated: 0, status: "ready" as const })),
+  );
   // A plan applied and then released leaves the contents as they were, not the heaps' layout.
-  const warmUp = request({ deployment: "warm-up", strategy: "spread", replicas: 25, cpuMillicores: 100, memoryMib: 64 });
+  const warmUp = request({
+    deployment: "warm-up",
+    strategy: "spread",
+    replicas: 25,
+    cpuMillicores: 100,
+    memoryMib: 64,
+  });
   const plan = planDeployment(state, warmUp, seed);
   state.applyPlan(plan, warmUp);
   for (const p of plan.placements) state.release(p.nodeId, warmUp.cpuMillicores, warmUp.memoryMib);
@@ -63,7 +82,9 @@ describe("planDeployment determinism", () => {
   it("does not depend on the order nodes are listed in", () => {
     fc.assert(
       fc.property(caseArb, ([nodes, req, seed, order]) => {
-        expect(planDeployment(SchedulerState.fromNodes(shuffle(nodes, order)), req, seed)).toEqual(planDeployment(SchedulerState.fromNodes(nodes), req, seed));
+        expect(planDeployment(SchedulerState.fromNodes(shuffle(nodes, order)), req, seed)).toEqual(
+          planDeployment(SchedulerState.fromNodes(nodes), req, seed),
+        );
       }),
       { numRuns: 200 },
     );

@@ -4,14 +4,31 @@
  * without the core's code, so a test compares the engine with a second opinion.
  */
 import fc from "fast-check";
-import { planDeployment, SchedulerState, type NodeView, type Plan, type PlacementRequest, type RejectionReason, type Strategy } from "../../src/scheduler/core/index.js";
+import {
+  planDeployment,
+  SchedulerState,
+  type NodeView,
+  type Plan,
+  type PlacementRequest,
+  type RejectionReason,
+  type Strategy,
+} from "../../src/scheduler/core/index.js";
 
 export const demoRegions = ["us-east-1", "eu-west-1", "ap-southeast-1"] as const;
 /** A region the default latency matrix does not know. */
 export const strayRegion = "sa-east-1";
 
 export function node(id: string, region: string, overrides: Partial<NodeView> = {}): NodeView {
-  return { id, region, cpuCapacity: 4_000, memoryCapacity: 8_192, cpuAllocated: 0, memoryAllocated: 0, status: "ready", ...overrides };
+  return {
+    id,
+    region,
+    cpuCapacity: 4_000,
+    memoryCapacity: 8_192,
+    cpuAllocated: 0,
+    memoryAllocated: 0,
+    status: "ready",
+    ...overrides,
+  };
 }
 
 export function request(overrides: Partial<PlacementRequest> & { replicas?: number } = {}): PlacementRequest {
@@ -44,7 +61,11 @@ const nodeShape = fc.record({
 /** Up to `maxNodes` nodes with unique random ids, random shapes, partly allocated. */
 export function clusterArb(maxNodes = 30): fc.Arbitrary<NodeView[]> {
   return fc
-    .uniqueArray(fc.tuple(fc.stringMatching(/^[a-z0-9]{1,6}$/), nodeShape), { maxLength: maxNodes, size: "medium", selector: ([id]) => id })
+    .uniqueArray(fc.tuple(fc.stringMatching(/^[a-z0-9]{1,6}$/), nodeShape), {
+      maxLength: maxNodes,
+      size: "medium",
+      selector: ([id]) => id,
+    })
     .map((entries) =>
       entries.map(([id, shape]) => ({
         id: `node-${id}`,
@@ -61,7 +82,11 @@ export function clusterArb(maxNodes = 30): fc.Arbitrary<NodeView[]> {
 export const strategyArb = fc.constantFrom<Strategy>("binpack", "spread", "latency");
 
 /** A request against `nodes`: random size, strategy, constraints and replicas already placed. */
-export function requestArb(nodes: readonly NodeView[], strategy: fc.Arbitrary<Strategy> = strategyArb, maxReplicas = 60): fc.Arbitrary<PlacementRequest> {
+export function requestArb(
+  nodes: readonly NodeView[],
+  strategy: fc.Arbitrary<Strategy> = strategyArb,
+  maxReplicas = 60,
+): fc.Arbitrary<PlacementRequest> {
   return fc
     .record({
       cpuMillicores: fc.constantFrom(0, 100, 250, 500, 1_000, 1_500, 3_000),
@@ -71,9 +96,18 @@ export function requestArb(nodes: readonly NodeView[], strategy: fc.Arbitrary<St
       clientRegions: fc.subarray<string>([...demoRegions, strayRegion]),
       onePerNode: fc.boolean(),
       replicas: fc.integer({ min: 0, max: maxReplicas }),
-      existing: fc.subarray(nodes.map((n) => n.id)).chain((ids) => fc.tuple(fc.constant(ids), fc.array(fc.integer({ min: 1, max: 3 }), { minLength: ids.length, maxLength: ids.length }))),
+      existing: fc
+        .subarray(nodes.map((n) => n.id))
+        .chain((ids) =>
+          fc.tuple(
+            fc.constant(ids),
+            fc.array(fc.integer({ min: 1, max: 3 }), { minLength: ids.length, maxLength: ids.length }),
+          ),
+        ),
     })
-    .map(({ replicas, existing: [ids, counts], ...rest }) => request({ ...rest, replicas, existing: new Map(ids.map((id, i) => [id, counts[i]])) }));
+    .map(({ replicas, existing: [ids, counts], ...rest }) =>
+      request({ ...rest, replicas, existing: new Map(ids.map((id, i) => [id, counts[i]])) }),
+    );
 }
 
 export const seedArb = fc.integer({ min: 0, max: 0xffff_ffff });
@@ -90,7 +124,11 @@ export function nodesAfter(nodes: readonly NodeView[], plan: Plan, req: Placemen
   const placed = placedPerNode(plan);
   return nodes.map((n) => {
     const count = placed.get(n.id) ?? 0;
-    return { ...n, cpuAllocated: n.cpuAllocated + count * req.cpuMillicores, memoryAllocated: n.memoryAllocated + count * req.memoryMib };
+    return {
+      ...n,
+      cpuAllocated: n.cpuAllocated + count * req.cpuMillicores,
+      memoryAllocated: n.memoryAllocated + count * req.memoryMib,
+    };
   });
 }
 

@@ -9,13 +9,28 @@ import { Prng } from "../../src/lib/prng.js";
 import { freeLevel } from "../../src/scheduler/core/capacity-index.js";
 import { coprimeStride } from "../../src/scheduler/core/candidate-source.js";
 import { waterFill } from "../../src/scheduler/core/region-plan.js";
-import { planDeployment, plannerConfig, sampleSize, defaultPlannerConfig, SchedulerState, type NodeView } from "../../src/scheduler/core/index.js";
+import {
+  planDeployment,
+  plannerConfig,
+  sampleSize,
+  defaultPlannerConfig,
+  SchedulerState,
+  type NodeView,
+} from "../../src/scheduler/core/index.js";
 import { demoRegions, node, request, seedArb } from "./helpers.js";
 
 const amountArb = fc.integer({ min: 0, max: 0x7fff_ffff });
 
 type Op =
-  | { kind: "upsert"; id: number; region: number; cpu: number; memory: number; used: number; status: NodeView["status"] }
+  | {
+      kind: "upsert";
+      id: number;
+      region: number;
+      cpu: number;
+      memory: number;
+      used: number;
+      status: NodeView["status"];
+    }
   | { kind: "remove"; id: number }
   | { kind: "status"; id: number; status: NodeView["status"] }
   | { kind: "allocate"; id: number; share: number }
@@ -24,12 +39,33 @@ type Op =
 
 const statusArb = fc.constantFrom<NodeView["status"]>("ready", "ready", "down", "draining");
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  fc.record({ kind: fc.constant("upsert" as const), id: fc.nat(30), region: fc.nat(4), cpu: fc.constantFrom(1_000, 4_000, 16_000), memory: fc.constantFrom(1_024, 8_192), used: fc.double({ min: 0, max: 1, noNaN: true }), status: statusArb }),
+  fc.record({
+    kind: fc.constant("upsert" as const),
+    id: fc.nat(30),
+    region: fc.nat(4),
+    cpu: fc.constantFrom(1_000, 4_000, 16_000),
+    memory: fc.constantFrom(1_024, 8_192),
+    used: fc.double({ min: 0, max: 1, noNaN: true }),
+    status: statusArb,
+  }),
   fc.record({ kind: fc.constant("remove" as const), id: fc.nat(30) }),
   fc.record({ kind: fc.constant("status" as const), id: fc.nat(30), status: statusArb }),
-  fc.record({ kind: fc.constant("allocate" as const), id: fc.nat(30), share: fc.double({ min: 0, max: 1, noNaN: true }) }),
-  fc.record({ kind: fc.constant("release" as const), id: fc.nat(30), share: fc.double({ min: 0, max: 1, noNaN: true }) }),
-  fc.record({ kind: fc.constant("plan" as const), seed: seedArb, replicas: fc.nat(40), strategy: fc.constantFrom("binpack" as const, "spread" as const, "latency" as const) }),
+  fc.record({
+    kind: fc.constant("allocate" as const),
+    id: fc.nat(30),
+    share: fc.double({ min: 0, max: 1, noNaN: true }),
+  }),
+  fc.record({
+    kind: fc.constant("release" as const),
+    id: fc.nat(30),
+    share: fc.double({ min: 0, max: 1, noNaN: true }),
+  }),
+  fc.record({
+    kind: fc.constant("plan" as const),
+    seed: seedArb,
+    replicas: fc.nat(40),
+    strategy: fc.constantFrom("binpack" as const, "spread" as const, "latency" as const),
+  }),
 );
 const regionNames = [...demoRegions, "sa-east-1", "af-south-1"];
 
@@ -39,7 +75,15 @@ function apply(state: SchedulerState, reference: Map<string, NodeView>, op: Op):
   const known = reference.get(id);
   switch (op.kind) {
     case "upsert": {
-      const view = { id, region: known?.region ?? regionNames[op.region], cpuCapacity: op.cpu, memoryCapacity: op.memory, cpuAllocated: Math.floor(op.cpu * op.used), memoryAllocated: Math.floor(op.memory * op.used), status: op.status };
+      const view = {
+        id,
+        region: known?.region ?? regionNames[op.region],
+        cpuCapacity: op.cpu,
+        memoryCapacity: op.memory,
+        cpuAllocated: Math.floor(op.cpu * op.used),
+        memoryAllocated: Math.floor(op.memory * op.used),
+        status: op.status,
+      };
       state.upsertNode(view);
       reference.set(id, view);
       return;
@@ -61,17 +105,32 @@ function apply(state: SchedulerState, reference: Map<string, NodeView>, op: Op):
       const memory = Math.floor(memoryRoom * op.share);
       const sign = op.kind === "allocate" ? 1 : -1;
       expect(op.kind === "allocate" ? state.allocate(id, cpu, memory) : state.release(id, cpu, memory)).toBe(true);
-      reference.set(id, { ...known, cpuAllocated: known.cpuAllocated + sign * cpu, memoryAllocated: known.memoryAllocated + sign * memory });
+      reference.set(id, {
+        ...known,
+        cpuAllocated: known.cpuAllocated + sign * cpu,
+        memoryAllocated: known.memoryAllocated + sign * memory,
+      });
       return;
     }
     case "plan": {
-      const req = request({ deployment: "p", strategy: op.strategy, replicas: op.replicas, cpuMillicores: 250, memoryMib: 512, clientRegions: ["eu-west-1"] });
+      const req = request({
+        deployment: "p",
+        strategy: op.strategy,
+        replicas: op.replicas,
+        cpuMillicores: 250,
+        memoryMib: 512,
+        clientRegions: ["eu-west-1"],
+      });
       const plan = planDeployment(state, req, op.seed);
       state.applyPlan(plan, req);
       for (const p of plan.placements) {
         const n = reference.get(p.nodeId) as NodeView;
         expect(n.status).toBe("ready");
-        reference.set(p.nodeId, { ...n, cpuAllocated: n.cpuAllocated + req.cpuMillicores, memoryAllocated: n.memoryAllocated + req.memoryMib });
+        reference.set(p.nodeId, {
+          ...n,
+          cpuAllocated: n.cpuAllocated + req.cpuMillicores,
+          memoryAllocated: n.memoryAllocated + req.memoryMib,
+        });
       }
       return;
     }
@@ -177,6 +236,8 @@ describe("planner configuration", () => {
   });
 
   it("samples log2(n) candidates within the configured bounds", () => {
-    expect([0, 1, 16, 1_000, 10_000, 1_000_000].map((n) => sampleSize(defaultPlannerConfig, n))).toEqual([4, 4, 4, 10, 14, 16]);
+    expect([0, 1, 16, 1_000, 10_000, 1_000_000].map((n) => sampleSize(defaultPlannerConfig, n))).toEqual([
+      4, 4, 4, 10, 14, 16,
+    ]);
   });
 });

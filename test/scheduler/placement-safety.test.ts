@@ -5,8 +5,25 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { planDeployment, rejectionReasons, SchedulerState, type NodeView, type Plan, type PlacementRequest } from "../../src/scheduler/core/index.js";
-import { clusterArb, nodesAfter, placedPerNode, planUntouched, referenceRejection, replicasAfter, requestArb, seedArb, stillFeasible } from "./helpers.js";
+import {
+  planDeployment,
+  rejectionReasons,
+  SchedulerState,
+  type NodeView,
+  type Plan,
+  type PlacementRequest,
+} from "../../src/scheduler/core/index.js";
+import {
+  clusterArb,
+  nodesAfter,
+  placedPerNode,
+  planUntouched,
+  referenceRejection,
+  replicasAfter,
+  requestArb,
+  seedArb,
+  stillFeasible,
+} from "./helpers.js";
 
 const caseArb = clusterArb().chain((nodes) => fc.tuple(fc.constant(nodes), requestArb(nodes), seedArb));
 
@@ -44,9 +61,15 @@ function checkPlan(nodes: readonly NodeView[], req: PlacementRequest, plan: Plan
     expect(reason).not.toBeNull();
     if (reason !== null) expected.set(reason, (expected.get(reason) ?? 0) + 1);
   }
-  expect(plan.rejections).toEqual(rejectionReasons.filter((r) => expected.has(r)).map((reason) => ({ reason, count: expected.get(reason) })));
+  expect(plan.rejections).toEqual(
+    rejectionReasons.filter((r) => expected.has(r)).map((reason) => ({ reason, count: expected.get(reason) })),
+  );
   expect(plan.rejections.reduce((sum, r) => sum + r.count, 0)).toBe(nodes.length);
-  expect(plan.pendingReason).toMatch(nodes.length === 0 ? /^0\/0 nodes: no nodes registered$/ : new RegExp(`^0/${nodes.length} nodes: \\d+ [a-z ()-]+(, \\d+ [a-z ()-]+)*$`));
+  expect(plan.pendingReason).toMatch(
+    nodes.length === 0
+      ? /^0\/0 nodes: no nodes registered$/
+      : new RegExp(`^0/${nodes.length} nodes: \\d+ [a-z ()-]+(, \\d+ [a-z ()-]+)*$`),
+  );
 }
 
 describe("planDeployment safety", () => {
@@ -62,7 +85,9 @@ describe("planDeployment safety", () => {
   });
 
   it("holds on clusters large enough for the sample and the visit budget to bind", () => {
-    const largeArb = clusterArb(400).chain((nodes) => fc.tuple(fc.constant(nodes), requestArb(nodes, undefined, 600), seedArb));
+    const largeArb = clusterArb(400).chain((nodes) =>
+      fc.tuple(fc.constant(nodes), requestArb(nodes, undefined, 600), seedArb),
+    );
     fc.assert(
       fc.property(largeArb, ([nodes, req, seed]) => {
         checkPlan(nodes, req, planUntouched(SchedulerState.fromNodes(nodes), req, seed));
@@ -72,13 +97,19 @@ describe("planDeployment safety", () => {
   });
 
   it("never over-commits across a sequence of plans applied to the model", () => {
-    const sequenceArb = clusterArb(40).chain((nodes) => fc.tuple(fc.constant(nodes), fc.array(fc.tuple(requestArb(nodes), seedArb), { minLength: 1, maxLength: 8 })));
+    const sequenceArb = clusterArb(40).chain((nodes) =>
+      fc.tuple(fc.constant(nodes), fc.array(fc.tuple(requestArb(nodes), seedArb), { minLength: 1, maxLength: 8 })),
+    );
     fc.assert(
       fc.property(sequenceArb, ([nodes, steps]) => {
         const state = SchedulerState.fromNodes(nodes);
         let current = nodes;
         steps.forEach(([req, seed], step) => {
-          const named = { ...req, deployment: `d${step}`, containerIds: req.containerIds.map((_, i) => `d${step}-${i}`) };
+          const named = {
+            ...req,
+            deployment: `d${step}`,
+            containerIds: req.containerIds.map((_, i) => `d${step}-${i}`),
+          };
           const plan = planDeployment(state, named, seed);
           checkPlan(current, named, plan);
           state.applyPlan(plan, named);
@@ -96,14 +127,21 @@ describe("planDeployment safety", () => {
       fc.property(caseArb, ([nodes, req, seed]) => {
         const plan = planDeployment(SchedulerState.fromNodes(nodes), req, seed);
         const regionOf = new Map(nodes.map((n) => [n.id, n.region]));
-        for (const p of plan.placements) if (req.regions.length > 0) expect(req.regions).toContain(regionOf.get(p.nodeId));
+        for (const p of plan.placements)
+          if (req.regions.length > 0) expect(req.regions).toContain(regionOf.get(p.nodeId));
       }),
       { numRuns: 300 },
     );
   });
 
   it("puts at most one replica per node, counting replicas already there, when asked to", () => {
-    const onePerNodeArb = clusterArb().chain((nodes) => fc.tuple(fc.constant(nodes), requestArb(nodes).map((r) => ({ ...r, onePerNode: true })), seedArb));
+    const onePerNodeArb = clusterArb().chain((nodes) =>
+      fc.tuple(
+        fc.constant(nodes),
+        requestArb(nodes).map((r) => ({ ...r, onePerNode: true })),
+        seedArb,
+      ),
+    );
     fc.assert(
       fc.property(onePerNodeArb, ([nodes, req, seed]) => {
         const plan = planDeployment(SchedulerState.fromNodes(nodes), req, seed);

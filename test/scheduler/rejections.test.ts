@@ -12,7 +12,11 @@ describe("rejections", () => {
       ...[0, 1, 2, 3, 4, 5].map((i) => node(`east-${i}`, "us-east-1", { memoryCapacity: 1_024 })),
       ...[0, 1, 2].map((i) => node(`asia-${i}`, "ap-southeast-1")),
     ];
-    const plan = planDeployment(SchedulerState.fromNodes(nodes), request({ memoryMib: 2_048, regions: ["us-east-1"], replicas: 2 }), 1);
+    const plan = planDeployment(
+      SchedulerState.fromNodes(nodes),
+      request({ memoryMib: 2_048, regions: ["us-east-1"], replicas: 2 }),
+      1,
+    );
     expect(plan.placements).toEqual([]);
     expect(plan.unplaced).toEqual(["web-0", "web-1"]);
     expect(plan.rejections).toEqual([
@@ -39,11 +43,16 @@ describe("rejections", () => {
       { reason: "insufficient-cpu", count: 2 },
       { reason: "one-per-node", count: 1 },
     ]);
-    expect(plan.pendingReason).toBe("0/6 nodes: 2 not ready, 2 insufficient cpu, 1 region constraint, 1 already running a replica (one per node)");
+    expect(plan.pendingReason).toBe(
+      "0/6 nodes: 2 not ready, 2 insufficient cpu, 1 region constraint, 1 already running a replica (one per node)",
+    );
   });
 
   it("explains the last container after the plan's own placements", () => {
-    const nodes = [node("a", "us-east-1", { memoryCapacity: 1_000 }), node("b", "us-east-1", { memoryCapacity: 1_000 })];
+    const nodes = [
+      node("a", "us-east-1", { memoryCapacity: 1_000 }),
+      node("b", "us-east-1", { memoryCapacity: 1_000 }),
+    ];
     const plan = planDeployment(SchedulerState.fromNodes(nodes), request({ memoryMib: 600, replicas: 3 }), 3);
     expect(plan.placements.map((p) => p.nodeId).sort()).toEqual(["a", "b"]);
     expect(plan.unplaced).toEqual(["web-2"]);
@@ -64,6 +73,14 @@ describe("rejections", () => {
   });
 
   it("orders ties by check order", () => {
-    expect(pendingSentence([{ reason: "insufficient-cpu", count: 2 }, { reason: "node-not-ready", count: 2 }], 4)).toBe("0/4 nodes: 2 not ready, 2 insufficient cpu");
+    expect(
+      pendingSentence(
+        [
+          { reason: "insufficient-cpu", count: 2 },
+          { reason: "node-not-ready", count: 2 },
+        ],
+        4,
+      ),
+    ).toBe("0/4 nodes: 2 not ready, 2 insufficient cpu");
   });
 });

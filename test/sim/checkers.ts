@@ -42,13 +42,15 @@ export class SafetyMonitor {
 
   report(kind: ViolationKind, message: string): void {
     this.violationCount++;
-    if (this.violations.length < simLimits.violationsPerRunMax) this.violations.push({ kind, tick: this.tickNow(), message });
+    if (this.violations.length < simLimits.violationsPerRunMax)
+      this.violations.push({ kind, tick: this.tickNow(), message });
   }
 
   observeLeader(id: ReplicaId, term: number, evidence: string): void {
     const known = this.leaderByTerm.get(term);
     if (known === undefined) this.leaderByTerm.set(term, id);
-    else if (known !== id) this.report("election-safety", `term ${term} has two leaders: ${known} and ${id} (${evidence})`);
+    else if (known !== id)
+      this.report("election-safety", `term ${term} has two leaders: ${known} and ${id} (${evidence})`);
   }
 
   leaderOfTerm(term: number): ReplicaId | undefined {
@@ -70,7 +72,11 @@ export class SafetyMonitor {
       const key = `${entry.index}:${entry.term}`;
       const first = this.entryByIndexTerm.get(key);
       if (first === undefined) this.entryByIndexTerm.set(key, entry);
-      else if (!sameEntry(first, entry)) this.report("log-matching", `${replica.id} persisted a different entry at index ${entry.index} term ${entry.term}`);
+      else if (!sameEntry(first, entry))
+        this.report(
+          "log-matching",
+          `${replica.id} persisted a different entry at index ${entry.index} term ${entry.term}`,
+        );
     }
     if (ready.hardState !== null) this.observeCommit(ready.hardState.term, ready.hardState.commit);
     if (ready.softState?.role === "leader") this.checkLeaderComplete(replica, term);
@@ -84,18 +90,27 @@ export class SafetyMonitor {
     const snap = storage.snapshot().meta;
     const snapApplied = this.appliedByIndex.get(snap.index);
     if (snapApplied !== undefined && snapApplied.term !== snap.term) {
-      this.report("leader-completeness", `${replica.id} leads term ${term} from a snapshot at ${snap.index} of term ${snap.term}, but term ${snapApplied.term} was applied there`);
+      this.report(
+        "leader-completeness",
+        `${replica.id} leads term ${term} from a snapshot at ${snap.index} of term ${snap.term}, but term ${snapApplied.term} was applied there`,
+      );
     }
     for (let index = storage.firstIndex(); index <= committedBefore; index++) {
       const applied = this.appliedByIndex.get(index);
       if (applied === undefined) continue;
       if (index > storage.lastIndex()) {
-        this.report("leader-completeness", `${replica.id} leads term ${term} with last index ${storage.lastIndex()}, missing committed entry ${index} (term ${applied.term})`);
+        this.report(
+          "leader-completeness",
+          `${replica.id} leads term ${term} with last index ${storage.lastIndex()}, missing committed entry ${index} (term ${applied.term})`,
+        );
         return;
       }
       const have = storage.term(index);
       if (have !== applied.term) {
-        this.report("leader-completeness", `${replica.id} leads term ${term} with term ${have} at index ${index}, where committed term ${applied.term} was applied`);
+        this.report(
+          "leader-completeness",
+          `${replica.id} leads term ${term} with term ${have} at index ${index}, where committed term ${applied.term} was applied`,
+        );
         return;
       }
     }
@@ -110,7 +125,10 @@ export class SafetyMonitor {
       return true;
     }
     if (!sameEntry(first, entry)) {
-      this.report("state-machine-safety", `${replica.id} applies term ${entry.term} at index ${entry.index}, where term ${first.term} was applied before${first.term === entry.term ? " (different data)" : ""}`);
+      this.report(
+        "state-machine-safety",
+        `${replica.id} applies term ${entry.term} at index ${entry.index}, where term ${first.term} was applied before${first.term === entry.term ? " (different data)" : ""}`,
+      );
     }
     return false;
   }
@@ -118,7 +136,10 @@ export class SafetyMonitor {
   onSnapshotRestored(replica: SimReplica, snapshot: Snapshot): void {
     const applied = this.appliedByIndex.get(snapshot.meta.index);
     if (applied !== undefined && applied.term !== snapshot.meta.term) {
-      this.report("state-machine-safety", `${replica.id} installs a snapshot at ${snapshot.meta.index} of term ${snapshot.meta.term}, where term ${applied.term} was applied`);
+      this.report(
+        "state-machine-safety",
+        `${replica.id} installs a snapshot at ${snapshot.meta.index} of term ${snapshot.meta.term}, where term ${applied.term} was applied`,
+      );
     }
   }
 
@@ -146,7 +167,10 @@ export class SafetyMonitor {
       const since = this.removedLeaderSince.get(replica.id) ?? this.tickNow();
       this.removedLeaderSince.set(replica.id, since);
       if (this.tickNow() - since === this.removedLeaderGraceTicks) {
-        this.report("removed-leader", `${replica.id} still leads term ${status.term} ${this.removedLeaderGraceTicks} ticks after leaving the voters`);
+        this.report(
+          "removed-leader",
+          `${replica.id} still leads term ${status.term} ${this.removedLeaderGraceTicks} ticks after leaving the voters`,
+        );
       }
     }
     return newLeaders;
@@ -156,7 +180,8 @@ export class SafetyMonitor {
   checkLogMatching(replicas: readonly SimReplica[]): void {
     const logs = replicas.filter((r) => r.state !== "not-started").map((r) => ({ id: r.id, storage: r.disk.storage }));
     for (let a = 0; a < logs.length; a++) {
-      for (let b = a + 1; b < logs.length; b++) this.compareLogs(logs[a].id, logs[a].storage, logs[b].id, logs[b].storage);
+      for (let b = a + 1; b < logs.length; b++)
+        this.compareLogs(logs[a].id, logs[a].storage, logs[b].id, logs[b].storage);
     }
   }
 
@@ -176,7 +201,10 @@ export class SafetyMonitor {
     assert(entriesA.length === entriesB.length, "entries() stopped early without a byte limit");
     for (let i = 0; i < entriesA.length; i++) {
       if (sameEntry(entriesA[i], entriesB[i])) continue;
-      this.report("log-matching", `${idA} and ${idB} agree on index ${matchAt} term ${a.term(matchAt)} but differ at index ${entriesA[i].index} (terms ${entriesA[i].term} and ${entriesB[i].term})`);
+      this.report(
+        "log-matching",
+        `${idA} and ${idB} agree on index ${matchAt} term ${a.term(matchAt)} but differ at index ${entriesA[i].index} (terms ${entriesA[i].term} and ${entriesB[i].term})`,
+      );
       return;
     }
   }
@@ -191,7 +219,11 @@ export function sameEntry(a: Entry, b: Entry): boolean {
 }
 
 /** Every acknowledged write must be in the state of every replica that has applied past it. */
-export function checkAckedWrites(acked: readonly AckedWrite[], replicas: readonly SimReplica[], report: (kind: ViolationKind, message: string) => void): number {
+export function checkAckedWrites(
+  acked: readonly AckedWrite[],
+  replicas: readonly SimReplica[],
+  report: (kind: ViolationKind, message: string) => void,
+): number {
   let checkedReplicas = 0;
   const ackedIndexMax = acked.reduce((max, ack) => Math.max(max, ack.index), 0);
   for (const replica of replicas) {
@@ -199,14 +231,20 @@ export function checkAckedWrites(acked: readonly AckedWrite[], replicas: readonl
     checkedReplicas++;
     for (const ack of acked) {
       if (replica.sm.hasApplied(ack.clientId, ack.seq)) continue;
-      report("lost-write", `${replica.id} (applied ${replica.sm.applied}) lacks write ${ack.key}=${ack.value} acknowledged at t=${ack.ackedAtTick} (index ${ack.index})`);
+      report(
+        "lost-write",
+        `${replica.id} (applied ${replica.sm.applied}) lacks write ${ack.key}=${ack.value} acknowledged at t=${ack.ackedAtTick} (index ${ack.index})`,
+      );
       return checkedReplicas;
     }
   }
   return checkedReplicas;
 }
 
-export function checkHistory(history: readonly HistoryEvent[], report: (kind: ViolationKind, message: string) => void): string {
+export function checkHistory(
+  history: readonly HistoryEvent[],
+  report: (kind: ViolationKind, message: string) => void,
+): string {
   const result = checkLinearizable(history, { stateBudgetMax: simLimits.linearizabilityStatesMax });
   if (result.ok === true) return "linearizable";
   if (result.ok === false) {

@@ -26,7 +26,9 @@ describe("the simulator catches deliberate bugs", () => {
       const caught = hunt(bug);
       expect(caught, `${bug} went unnoticed in seeds 1..${seedsPerBugMax}`).toBeDefined();
       // The replay command reproduces the finding; print it like a failing seed would be.
-      console.log(`${bug}: caught at seed ${caught?.seed} (${caught?.found}) -- replay: npm run sim -- --seed ${caught?.seed} --bug ${bug}`);
+      console.log(
+        `${bug}: caught at seed ${caught?.seed} (${caught?.found}) -- replay: npm run sim -- --seed ${caught?.seed} --bug ${bug}`,
+      );
     });
   }
 

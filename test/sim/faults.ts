@@ -100,7 +100,12 @@ export class FaultInjector {
     this.scheduled.clear();
     this.scheduledCount = 0;
     this.cluster.network.healAll();
-    this.cluster.network.conditions = { lossRate: 0, duplicateRate: 0, delayTicksMax: Math.min(2, this.mix.delayTicksMax), snapshotDelayTicksExtraMax: 0 };
+    this.cluster.network.conditions = {
+      lossRate: 0,
+      duplicateRate: 0,
+      delayTicksMax: Math.min(2, this.mix.delayTicksMax),
+      snapshotDelayTicksExtraMax: 0,
+    };
     for (const replica of this.cluster.replicas()) {
       replica.disk.persistDelayTicksMax = 0;
       replica.clockDrift = 0;
@@ -261,14 +266,20 @@ export class FaultInjector {
     const down = started.filter((r) => r.state === "down").length;
     if (down + 1 > Math.floor(started.length / 2)) return;
     const wasLeader = victim.status()?.role === "leader";
-    const followers = wasLeader ? started.filter((r) => r.isUp && r.id !== victim.id && r.status()?.leader === victim.id) : [];
+    const followers = wasLeader
+      ? started.filter((r) => r.isUp && r.id !== victim.id && r.status()?.leader === victim.id)
+      : [];
     this.cluster.crash(victim);
     const now = this.cluster.clock.tick;
     const restartAt = now + 5 + this.prng.nextInt(this.mix.downTicksMax);
     this.schedule(restartAt, { kind: "restart", replica: victim.id });
     this.cluster.trace(`crash ${victim.id}${wasLeader ? " (the leader)" : ""}, restart at t=${restartAt}`);
     for (const follower of followers) {
-      this.schedule(now + 1 + this.prng.nextInt(2), { kind: "leader-lost", replica: follower.id, incarnation: follower.incarnation });
+      this.schedule(now + 1 + this.prng.nextInt(2), {
+        kind: "leader-lost",
+        replica: follower.id,
+        incarnation: follower.incarnation,
+      });
     }
   }
 
@@ -278,7 +289,9 @@ export class FaultInjector {
     replica.disk.persistDelayTicksMax = 1 + this.prng.nextInt(this.mix.persistDelayTicksMax);
     const until = this.cluster.clock.tick + 50 + this.prng.nextInt(350);
     this.schedule(until, { kind: "disk-fast", replica: replica.id });
-    this.cluster.trace(`disk of ${replica.id} slow (0..${replica.disk.persistDelayTicksMax} ticks per write) until t=${until}`);
+    this.cluster.trace(
+      `disk of ${replica.id} slow (0..${replica.disk.persistDelayTicksMax} ticks per write) until t=${until}`,
+    );
   }
 
   /** The transport wrongly reports the leader gone to one follower: it costs an election at most. */
@@ -314,10 +327,17 @@ export class FaultInjector {
 
   private lossyNetwork(): void {
     const network = this.cluster.network;
-    network.conditions = { ...network.conditions, lossRate: this.mix.lossRateMax, duplicateRate: this.mix.duplicateRateMax, delayTicksMax: this.mix.delayTicksMax };
+    network.conditions = {
+      ...network.conditions,
+      lossRate: this.mix.lossRateMax,
+      duplicateRate: this.mix.duplicateRateMax,
+      delayTicksMax: this.mix.delayTicksMax,
+    };
     const until = this.cluster.clock.tick + 50 + this.prng.nextInt(250);
     this.schedule(until, { kind: "network-calm" });
-    this.cluster.trace(`lossy network (loss=${this.mix.lossRateMax}, dup=${this.mix.duplicateRateMax}) until t=${until}`);
+    this.cluster.trace(
+      `lossy network (loss=${this.mix.lossRateMax}, dup=${this.mix.duplicateRateMax}) until t=${until}`,
+    );
   }
 
   private clockDrift(): void {
@@ -328,7 +348,9 @@ export class FaultInjector {
     const until = this.cluster.clock.tick + 100 + this.prng.nextInt(400);
     this.schedule(until, { kind: "clock-exact", replica: replica.id });
     const percent = (replica.clockDrift * 100).toFixed(1);
-    this.cluster.trace(`clock of ${replica.id} drifts ${replica.clockDrift >= 0 ? "+" : ""}${percent}% until t=${until}`);
+    this.cluster.trace(
+      `clock of ${replica.id} drifts ${replica.clockDrift >= 0 ? "+" : ""}${percent}% until t=${until}`,
+    );
   }
 }
 

@@ -6,10 +6,22 @@ import { checkLinearizable, type HistoryEvent, type LinearizabilityResult } from
 
 // Builders keep the hand-written histories readable: one line per operation.
 let nextId = 1;
-function write(clientId: number, key: string, value: string, invokedAt: number, returnedAt: number | null): HistoryEvent {
+function write(
+  clientId: number,
+  key: string,
+  value: string,
+  invokedAt: number,
+  returnedAt: number | null,
+): HistoryEvent {
   return { id: nextId++, clientId, op: { kind: "write", key, value }, invokedAt, returnedAt, output: null };
 }
-function read(clientId: number, key: string, output: string | null, invokedAt: number, returnedAt: number | null): HistoryEvent {
+function read(
+  clientId: number,
+  key: string,
+  output: string | null,
+  invokedAt: number,
+  returnedAt: number | null,
+): HistoryEvent {
   return { id: nextId++, clientId, op: { kind: "read", key }, invokedAt, returnedAt, output };
 }
 
@@ -76,7 +88,12 @@ describe("checkLinearizable: linearizable histories", () => {
   });
 
   it("accepts a pending write whose effect is never seen", () => {
-    expectLinearizable([write(1, "k", "a", 0, null), read(2, "k", null, 5, 6), write(2, "k", "b", 7, 8), read(2, "k", "b", 9, 10)]);
+    expectLinearizable([
+      write(1, "k", "a", 0, null),
+      read(2, "k", null, 5, 6),
+      write(2, "k", "b", 7, 8),
+      read(2, "k", "b", 9, 10),
+    ]);
   });
 
   it("ignores reads without a response", () => {
@@ -185,7 +202,8 @@ function bruteForceLinearizable(history: readonly HistoryEvent[]): boolean {
   const completedCount = ops.filter((e) => e.returnedAt !== null).length;
   const placed = new Array<boolean>(ops.length).fill(false);
   const values = new Map<string, string>();
-  const mustPrecede = (a: HistoryEvent, b: HistoryEvent): boolean => a.returnedAt !== null && a.returnedAt < b.invokedAt;
+  const mustPrecede = (a: HistoryEvent, b: HistoryEvent): boolean =>
+    a.returnedAt !== null && a.returnedAt < b.invokedAt;
   const extend = (completedPlaced: number): boolean => {
     if (completedPlaced === completedCount) return true;
     for (let i = 0; i < ops.length; i++) {
@@ -220,16 +238,14 @@ const smallHistoryArbitrary = fc
     { maxLength: 7 },
   )
   .map((specs) =>
-    specs.map(
-      (s, i): HistoryEvent => ({
-        id: i,
-        clientId: i,
-        op: s.isWrite ? { kind: "write", key: s.key, value: s.value } : { kind: "read", key: s.key },
-        invokedAt: s.invokedAt,
-        returnedAt: s.responseLost ? null : s.invokedAt + s.durationTicks,
-        output: s.isWrite || s.readsAbsent ? null : s.value,
-      }),
-    ),
+    specs.map((s, i): HistoryEvent => ({
+      id: i,
+      clientId: i,
+      op: s.isWrite ? { kind: "write", key: s.key, value: s.value } : { kind: "read", key: s.key },
+      invokedAt: s.invokedAt,
+      returnedAt: s.responseLost ? null : s.invokedAt + s.durationTicks,
+      output: s.isWrite || s.readsAbsent ? null : s.value,
+    })),
   );
 
 describe("checkLinearizable: agrees with brute force on small histories", () => {
@@ -268,7 +284,10 @@ const sequentialOpArbitrary: fc.Arbitrary<SequentialOpSpec> = fc.record({
  * interval around that point, so the history is linearizable by construction. Phantom writes are
  * pending writes that never took effect.
  */
-function historyFromSequentialRun(specs: readonly SequentialOpSpec[], phantomInvokedAt: readonly number[]): HistoryEvent[] {
+function historyFromSequentialRun(
+  specs: readonly SequentialOpSpec[],
+  phantomInvokedAt: readonly number[],
+): HistoryEvent[] {
   const values = new Map<string, string>();
   const history: HistoryEvent[] = specs.map((spec, i) => {
     const pointTick = 10 * i + 100;
@@ -381,7 +400,9 @@ function generateConcurrentRun(seed: number, opCount: number, keyCount: number, 
       output: null,
     };
     // A lost write may take effect well after the client gave up on it.
-    const pointTick = tookEffect ? invokedAt + prng.nextFloat() * (returnedAt - invokedAt) * (responseLost ? 3 : 1) : null;
+    const pointTick = tookEffect
+      ? invokedAt + prng.nextFloat() * (returnedAt - invokedAt) * (responseLost ? 3 : 1)
+      : null;
     specs.push({ event, pointTick });
     clientFreeAt[clientId] = returnedAt + 1;
   }

@@ -220,9 +220,7 @@ function prepareKeyHistory(key: string, events: readonly HistoryEvent[]): KeyHis
 }
 
 type KeyOutcome =
-  | { kind: "linearizable" }
-  | { kind: "violation"; explanation: string }
-  | { kind: "budget-exhausted"; reason: string };
+  { kind: "linearizable" } | { kind: "violation"; explanation: string } | { kind: "budget-exhausted"; reason: string };
 
 /** A search node: the configuration reached by linearizing `viaOp`, and the moves out of it. */
 interface Frame {
@@ -467,7 +465,8 @@ class KeySearch {
     }
     lines.push(`Operations that could take effect next (none of them leads to a linearization):`);
     lines.push(...window.map((line) => `  ${line}`));
-    if (deepest.window.ops.length > window.length) lines.push(`  ... and ${deepest.window.ops.length - window.length} more`);
+    if (deepest.window.ops.length > window.length)
+      lines.push(`  ... and ${deepest.window.ops.length - window.length} more`);
     return lines.join("\n");
   }
 }
@@ -487,6 +486,7 @@ function describeValue(value: string | null): string {
 
 function describeOp(event: HistoryEvent): string {
   const returned = event.returnedAt === null ? "no response" : String(event.returnedAt);
-  const what = event.op.kind === "write" ? `write ${describeValue(event.op.value)}` : `read -> ${describeValue(event.output)}`;
+  const what =
+    event.op.kind === "write" ? `write ${describeValue(event.op.value)}` : `read -> ${describeValue(event.output)}`;
   return `#${event.id} client ${event.clientId} ${what} [invoked ${event.invokedAt}, returned ${returned}]`;
 }

@@ -33,12 +33,23 @@ class UsageError extends Error {}
 
 function parseIntArg(name: string, text: string | undefined): number {
   const value = Number(text);
-  if (text === undefined || !Number.isSafeInteger(value)) throw new UsageError(`${name} needs an integer, got ${text ?? "nothing"}`);
+  if (text === undefined || !Number.isSafeInteger(value))
+    throw new UsageError(`${name} needs an integer, got ${text ?? "nothing"}`);
   return value;
 }
 
 function parseArgs(argv: readonly string[]): CliArgs {
-  const args: CliArgs = { seeds: null, from: 1, seed: null, replicas: null, ticks: null, bug: null, keep: null, lease: false, lazyCommit: false };
+  const args: CliArgs = {
+    seeds: null,
+    from: 1,
+    seed: null,
+    replicas: null,
+    ticks: null,
+    bug: null,
+    keep: null,
+    lease: false,
+    lazyCommit: false,
+  };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = argv[i + 1];
@@ -128,8 +139,11 @@ function runMany(count: number, args: CliArgs): number {
     if (result.violationCount === 0) continue;
     violations += result.violationCount;
     const kinds = [...new Set(result.violations.map((v) => v.kind))].join(", ");
-    console.log(`seed ${seed} (${result.replicas} replicas): ${result.violationCount} violation(s): ${kinds} -- replay: ${replayCommand(seed, args)}`);
-    for (const v of result.violations.slice(0, violationsShownPerSeedMax)) console.log(`  ${formatViolation(v).split("\n")[0]}`);
+    console.log(
+      `seed ${seed} (${result.replicas} replicas): ${result.violationCount} violation(s): ${kinds} -- replay: ${replayCommand(seed, args)}`,
+    );
+    for (const v of result.violations.slice(0, violationsShownPerSeedMax))
+      console.log(`  ${formatViolation(v).split("\n")[0]}`);
   }
   console.log(`elapsed ${((Date.now() - startedMs) / 1000).toFixed(1)} s`);
   console.log(`${count} seeds, ${violations} violations`);
@@ -143,7 +157,9 @@ function main(argv: readonly string[]): number {
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     console.error(`sim: ${error.message}`);
-    console.error("usage: npm run sim -- --seeds N [--from S] | --seed S  [--replicas 3|5] [--ticks N] [--keep N] [--lease] [--bug NAME]");
+    console.error(
+      "usage: npm run sim -- --seeds N [--from S] | --seed S  [--replicas 3|5] [--ticks N] [--keep N] [--lease] [--bug NAME]",
+    );
     return 2;
   }
   return args.seed !== null ? replay(args.seed, args) : runMany(args.seeds ?? 0, args);

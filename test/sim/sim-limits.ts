@@ -38,4 +38,7 @@ export const simLimits = {
 
 assert(simLimits.replicasMin >= 3, "membership changes keep at least three voters");
 assert(simLimits.replicasMax + simLimits.spareReplicas <= 9, "replica ids r1..r9 sort as strings");
-assert(simLimits.clientsMax * simLimits.clientAttemptsPerTickMax < simLimits.stampsPerTickMax / 100, "a tick's stamps outnumber its events");
+assert(
+  simLimits.clientsMax * simLimits.clientAttemptsPerTickMax < simLimits.stampsPerTickMax / 100,
+  "a tick's stamps outnumber its events",
+);

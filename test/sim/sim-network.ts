@@ -14,7 +14,12 @@ export interface NetworkConditions {
   snapshotDelayTicksExtraMax: number;
 }
 
-export const perfectNetwork: NetworkConditions = { lossRate: 0, duplicateRate: 0, delayTicksMax: 1, snapshotDelayTicksExtraMax: 0 };
+export const perfectNetwork: NetworkConditions = {
+  lossRate: 0,
+  duplicateRate: 0,
+  delayTicksMax: 1,
+  snapshotDelayTicksExtraMax: 0,
+};
 
 /** Messages from any of `from` to any of `to` (and back, when symmetric) are dropped until `untilTick`. */
 export interface LinkCut {
@@ -79,7 +84,8 @@ export class SimNetwork {
         continue;
       }
       let delay = 1 + this.prng.nextInt(this.conditions.delayTicksMax);
-      if (isSnapshot && this.conditions.snapshotDelayTicksExtraMax > 0) delay += this.prng.nextInt(this.conditions.snapshotDelayTicksExtraMax + 1);
+      if (isSnapshot && this.conditions.snapshotDelayTicksExtraMax > 0)
+        delay += this.prng.nextInt(this.conditions.snapshotDelayTicksExtraMax + 1);
       this.enqueue(now + delay, { message, lost, senderIncarnation, reportsSnapshot: isSnapshot && copy === 0 });
     }
   }
@@ -102,9 +108,18 @@ export class SimNetwork {
     this.inFlightByTick.delete(now);
     this.inFlightCount -= bucket.length;
     return bucket.map((item) => {
-      const outcome: DeliveryOutcome = item.lost ? "lost" : this.isCut(item.message.from, item.message.to) ? "cut" : "deliver";
+      const outcome: DeliveryOutcome = item.lost
+        ? "lost"
+        : this.isCut(item.message.from, item.message.to)
+          ? "cut"
+          : "deliver";
       if (outcome !== "deliver") this.dropped++;
-      return { message: item.message, outcome, senderIncarnation: item.senderIncarnation, reportsSnapshot: item.reportsSnapshot };
+      return {
+        message: item.message,
+        outcome,
+        senderIncarnation: item.senderIncarnation,
+        reportsSnapshot: item.reportsSnapshot,
+      };
     });
   }
 
@@ -113,10 +128,18 @@ export class SimNetwork {
   }
 
   isCut(from: ReplicaId, to: ReplicaId): boolean {
-    return this.cuts.some((cut) => (cut.from.has(from) && cut.to.has(to)) || (cut.symmetric && cut.from.has(to) && cut.to.has(from)));
+    return this.cuts.some(
+      (cut) => (cut.from.has(from) && cut.to.has(to)) || (cut.symmetric && cut.from.has(to) && cut.to.has(from)),
+    );
   }
 
-  cut(from: Iterable<ReplicaId>, to: Iterable<ReplicaId>, untilTick: number, label: string, symmetric = false): LinkCut {
+  cut(
+    from: Iterable<ReplicaId>,
+    to: Iterable<ReplicaId>,
+    untilTick: number,
+    label: string,
+    symmetric = false,
+  ): LinkCut {
     const cut: LinkCut = { id: this.nextCutId++, from: new Set(from), to: new Set(to), symmetric, untilTick, label };
     this.cuts.push(cut);
     return cut;

@@ -130,7 +130,10 @@ export function simOptions(fields: Pick<SimOptions, "seed"> & Partial<SimOptions
 
 function validateSimOptions(o: SimOptions): void {
   assert(Number.isSafeInteger(o.seed), "seed must be an integer");
-  assert(o.replicas >= simLimits.replicasMin && o.replicas <= simLimits.replicasMax, `replicas must be ${simLimits.replicasMin}..${simLimits.replicasMax}`);
+  assert(
+    o.replicas >= simLimits.replicasMin && o.replicas <= simLimits.replicasMax,
+    `replicas must be ${simLimits.replicasMin}..${simLimits.replicasMax}`,
+  );
   assert(o.clients >= 1 && o.clients <= simLimits.clientsMax, `clients must be 1..${simLimits.clientsMax}`);
   assert(o.keys >= 1, "at least one key");
   assert(o.faultTicks >= 0, "faultTicks must not be negative");

@@ -209,7 +209,8 @@ export class SimReplica {
     this.answerReads();
     node.advance(ready);
     node.checkInvariants();
-    if (ready.snapshot !== null || ready.committedEntries.some((e) => e.type === "conf-change")) this.confCheckDue = true;
+    if (ready.snapshot !== null || ready.committedEntries.some((e) => e.type === "conf-change"))
+      this.confCheckDue = true;
     this.maybeSnapshot();
   }
 
@@ -220,12 +221,18 @@ export class SimReplica {
         this.hooks.applying(this, entry);
         if (!this.replayOverlapReported) {
           this.replayOverlapReported = true;
-          this.hooks.violation("apply-order", `${this.id} (applied ${this.sm.applied}) was handed entry ${entry.index} again; restarts must replay only what follows the snapshot`);
+          this.hooks.violation(
+            "apply-order",
+            `${this.id} (applied ${this.sm.applied}) was handed entry ${entry.index} again; restarts must replay only what follows the snapshot`,
+          );
         }
         continue;
       }
       if (entry.index !== this.sm.applied + 1) {
-        this.hooks.violation("apply-order", `${this.id} was handed entry ${entry.index} to apply after ${this.sm.applied}: a gap`);
+        this.hooks.violation(
+          "apply-order",
+          `${this.id} was handed entry ${entry.index} to apply after ${this.sm.applied}: a gap`,
+        );
         return;
       }
       const change = entry.type === "conf-change" ? decodeConfChangeData(entry.data) : null;

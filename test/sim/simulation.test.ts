@@ -13,11 +13,15 @@ const lazyCommitSeedCount = 100;
 function failingSeeds(from: number, count: number, mode: "default" | "lease" | "lazy-commit"): string[] {
   const failures: string[] = [];
   for (let seed = from; seed < from + count; seed++) {
-    const result = runSimulation(simOptions({ seed, readOnly: mode === "lease" ? "lease" : "safe", lazyCommitBroadcast: mode === "lazy-commit" }));
+    const result = runSimulation(
+      simOptions({ seed, readOnly: mode === "lease" ? "lease" : "safe", lazyCommitBroadcast: mode === "lazy-commit" }),
+    );
     if (result.violationCount === 0) continue;
     const first = result.violations[0];
     const replay = `npm run sim -- --seed ${seed}${mode === "default" ? "" : ` --${mode}`}`;
-    failures.push(`seed ${seed} (${result.replicas} replicas): ${result.violationCount} violation(s), first ${first.kind}: ${first.message.split("\n")[0]} -- replay: ${replay}`);
+    failures.push(
+      `seed ${seed} (${result.replicas} replicas): ${result.violationCount} violation(s), first ${first.kind}: ${first.message.split("\n")[0]} -- replay: ${replay}`,
+    );
   }
   return failures;
 }

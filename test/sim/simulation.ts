@@ -89,7 +89,14 @@ class Simulation implements ReplicaHooks, FaultCluster, WorkloadCluster {
     for (const id of initial) this.pool.push(new SimReplica(id, initial, settings, this, diskPrng.fork()));
     // A spare starts empty and learns the membership from the leader's log or snapshot.
     for (const id of spares) this.pool.push(new SimReplica(id, null, settings, this, diskPrng.fork()));
-    const workloadSettings = { clients: options.clients, keys: options.keys, opTimeoutTicks: options.opTimeoutTicks, thinkTicksMax: 10, readRetryTicks: 40, unsafeLocalReads: options.unsafeLocalReads };
+    const workloadSettings = {
+      clients: options.clients,
+      keys: options.keys,
+      opTimeoutTicks: options.opTimeoutTicks,
+      thinkTicksMax: 10,
+      readRetryTicks: 40,
+      unsafeLocalReads: options.unsafeLocalReads,
+    };
     this.workload = new Workload(workloadSettings, this, root.fork());
     this.faults = new FaultInjector(options.faultMix, this, root.fork());
     this.driftPrng = root.fork();
@@ -114,8 +121,15 @@ class Simulation implements ReplicaHooks, FaultCluster, WorkloadCluster {
   run(): SimResult {
     const o = this.options;
     const bugs = Object.keys(o.bugs).filter((k) => o.bugs[k as keyof typeof o.bugs] === true);
-    const extras = [o.readOnly === "lease" ? "lease reads" : "", o.lazyCommitBroadcast ? "lazy commit broadcast" : "", o.unsafeLocalReads ? "UNSAFE local reads" : "", bugs.length > 0 ? `deliberate bugs: ${bugs.join(",")}` : ""].filter((x) => x !== "");
-    this.trace(`seed ${o.seed}: ${o.replicas} replicas + ${simLimits.spareReplicas} spare, ${o.clients} clients, ${o.faultTicks} fault ticks${extras.map((x) => `, ${x}`).join("")}`);
+    const extras = [
+      o.readOnly === "lease" ? "lease reads" : "",
+      o.lazyCommitBroadcast ? "lazy commit broadcast" : "",
+      o.unsafeLocalReads ? "UNSAFE local reads" : "",
+      bugs.length > 0 ? `deliberate bugs: ${bugs.join(",")}` : "",
+    ].filter((x) => x !== "");
+    this.trace(
+      `seed ${o.seed}: ${o.replicas} replicas + ${simLimits.spareReplicas} spare, ${o.clients} clients, ${o.faultTicks} fault ticks${extras.map((x) => `, ${x}`).join("")}`,
+    );
     this.trace(formatFaultPlan(this.faults.plan));
     try {
       for (const replica of this.pool.slice(0, o.replicas)) replica.start();
@@ -123,7 +137,10 @@ class Simulation implements ReplicaHooks, FaultCluster, WorkloadCluster {
     } catch (error) {
       this.crashed = true;
       const what = error instanceof BugIndicatingError ? "assertion" : "exception";
-      const text = error instanceof Error ? `${error.message}\n${(error.stack ?? "").split("\n").slice(1, 6).join("\n")}` : String(error);
+      const text =
+        error instanceof Error
+          ? `${error.message}\n${(error.stack ?? "").split("\n").slice(1, 6).join("\n")}`
+          : String(error);
       this.report("core-assert", `${what}: ${text}`);
     }
     if (!this.crashed) this.finalChecks();
@@ -148,15 +165,21 @@ class Simulation implements ReplicaHooks, FaultCluster, WorkloadCluster {
     while (this.workload.probeAck() === undefined && this.clock.tick - healedAt < o.livenessTicksMax) this.step();
     const ack = this.workload.probeAck();
     if (ack === undefined) {
-      this.report("liveness", `no write committed within ${o.livenessTicksMax} ticks of healing (${this.describeLeaders()})`);
+      this.report(
+        "liveness",
+        `no write committed within ${o.livenessTicksMax} ticks of healing (${this.describeLeaders()})`,
+      );
       return;
     }
-    this.trace(`liveness: probe write committed at index ${ack.index}, ${ack.ackedAtTick - healedAt} ticks after healing`);
+    this.trace(
+      `liveness: probe write committed at index ${ack.index}, ${ack.ackedAtTick - healedAt} ticks after healing`,
+    );
     this.workload.stopIssuing();
     const settleFrom = this.clock.tick;
     while (this.laggingMembers().length > 0 && this.clock.tick - settleFrom < o.settleTicksMax) this.step();
     const lagging = this.laggingMembers();
-    if (lagging.length > 0) this.report("liveness", `members not caught up ${o.settleTicksMax} ticks after the probe: ${lagging.join("; ")}`);
+    if (lagging.length > 0)
+      this.report("liveness", `members not caught up ${o.settleTicksMax} ticks after the probe: ${lagging.join("; ")}`);
   }
 
   private step(): void {
@@ -203,7 +226,9 @@ class Simulation implements ReplicaHooks, FaultCluster, WorkloadCluster {
     const verdict = checkHistory(this.workload.history, (kind, message) => this.report(kind, message));
     const history = this.workload.history;
     const unknown = history.filter((e) => e.returnedAt === null).length;
-    this.trace(`acked writes checked on ${checked} caught-up replica(s); history of ${history.length} operations (${unknown} without response): ${verdict}`);
+    this.trace(
+      `acked writes checked on ${checked} caught-up replica(s); history of ${history.length} operations (${unknown} without response): ${verdict}`,
+    );
     this.trace(`final ${this.summary()}`);
   }
 
@@ -217,7 +242,8 @@ class Simulation implements ReplicaHooks, FaultCluster, WorkloadCluster {
     for (const id of [...status.conf.voters, ...status.conf.learners].sort()) {
       const replica = this.byId(id);
       if (replica === undefined || !replica.isUp) lagging.push(`${id} down`);
-      else if (replica.sm.applied < ackedIndexMax) lagging.push(`${id} applied ${replica.sm.applied} < ${ackedIndexMax}`);
+      else if (replica.sm.applied < ackedIndexMax)
+        lagging.push(`${id} applied ${replica.sm.applied} < ${ackedIndexMax}`);
     }
     return lagging;
   }
@@ -226,7 +252,9 @@ class Simulation implements ReplicaHooks, FaultCluster, WorkloadCluster {
     return this.pool
       .map((r) => {
         const s = r.status();
-        return s === null ? `${r.id} ${r.state}` : `${r.id} ${s.role} term ${s.term} commit ${s.commit} last ${s.lastIndex} ${formatConf(s.conf)}`;
+        return s === null
+          ? `${r.id} ${r.state}`
+          : `${r.id} ${s.role} term ${s.term} commit ${s.commit} last ${s.lastIndex} ${formatConf(s.conf)}`;
       })
       .join("; ");
   }
@@ -234,7 +262,9 @@ class Simulation implements ReplicaHooks, FaultCluster, WorkloadCluster {
   private summary(): string {
     const leader = this.leader();
     const status = leader?.status();
-    const leaderText = status ? `leader ${status.id} term ${status.term} commit ${status.commit} ${formatConf(status.conf)}` : "no leader";
+    const leaderText = status
+      ? `leader ${status.id} term ${status.term} commit ${status.commit} ${formatConf(status.conf)}`
+      : "no leader";
     const w = this.workload;
     const n = this.network;
     return `summary: ${leaderText}; applied max ${this.monitor.appliedIndexMax}; writes acked ${w.writesAcked}, retried ${w.writesRetried}; reads ${w.readsServed}; timeouts ${w.timeouts}; messages ${n.sent} sent, ${n.dropped} dropped, ${n.duplicated} duplicated`;
@@ -300,7 +330,9 @@ class Simulation implements ReplicaHooks, FaultCluster, WorkloadCluster {
     replica.start();
     const storage = replica.disk.storage;
     const hs = storage.persistedHardState();
-    this.trace(`restart ${replica.id} from disk: term ${hs.term}, commit ${hs.commit}, snapshot ${storage.snapshot().meta.index}, last index ${storage.lastIndex()}`);
+    this.trace(
+      `restart ${replica.id} from disk: term ${hs.term}, commit ${hs.commit}, snapshot ${storage.snapshot().meta.index}, last index ${storage.lastIndex()}`,
+    );
   }
 
   membershipCandidates(): MembershipCandidates {
@@ -338,11 +370,15 @@ class Simulation implements ReplicaHooks, FaultCluster, WorkloadCluster {
     // The bootstrap entries (add-voter) are the same in every run; the trace skips them.
     if (change === null || change.type === "add-voter" || this.tracedConfIndexes.has(entry.index)) return;
     this.tracedConfIndexes.add(entry.index);
-    this.trace(`conf change ${change.type} ${change.replica} applied at index ${entry.index} (first by ${replica.id}): ${formatConf(replica.sm.conf)}`);
+    this.trace(
+      `conf change ${change.type} ${change.replica} applied at index ${entry.index} (first by ${replica.id}): ${formatConf(replica.sm.conf)}`,
+    );
   }
 
   snapshotRestored(replica: SimReplica, snapshot: Snapshot): void {
-    this.trace(`${replica.id} installs snapshot at index ${snapshot.meta.index} term ${snapshot.meta.term} (${formatConf(snapshot.meta.conf)})`);
+    this.trace(
+      `${replica.id} installs snapshot at index ${snapshot.meta.index} term ${snapshot.meta.term} (${formatConf(snapshot.meta.conf)})`,
+    );
     this.monitor.onSnapshotRestored(replica, snapshot);
     this.workload.onSnapshotRestored(replica, snapshot);
   }

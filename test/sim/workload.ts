@@ -42,8 +42,20 @@ export interface AckedWrite {
 
 type Phase =
   | { readonly kind: "routing" }
-  | { readonly kind: "waiting-write"; readonly replica: ReplicaId; readonly incarnation: number; readonly index: number; readonly term: number }
-  | { readonly kind: "waiting-read"; readonly replica: ReplicaId; readonly incarnation: number; readonly context: string; readonly sinceTick: number };
+  | {
+      readonly kind: "waiting-write";
+      readonly replica: ReplicaId;
+      readonly incarnation: number;
+      readonly index: number;
+      readonly term: number;
+    }
+  | {
+      readonly kind: "waiting-read";
+      readonly replica: ReplicaId;
+      readonly incarnation: number;
+      readonly context: string;
+      readonly sinceTick: number;
+    };
 
 interface Operation {
   readonly event: HistoryEvent;
@@ -145,7 +157,14 @@ export class Workload {
       output: null,
     };
     this.history.push(event);
-    client.op = { event, write, deadlineTick: now + this.settings.opTimeoutTicks, phase: { kind: "routing" }, target: null, readAttempts: 0 };
+    client.op = {
+      event,
+      write,
+      deadlineTick: now + this.settings.opTimeoutTicks,
+      phase: { kind: "routing" },
+      target: null,
+      readAttempts: 0,
+    };
     this.route(client, client.op);
   }
 
@@ -159,7 +178,8 @@ export class Workload {
         this.forgetTarget(client, op);
         return;
       }
-      const redirect = op.write !== null ? this.tryWrite(client, op, op.write, replica) : this.tryRead(client, op, replica);
+      const redirect =
+        op.write !== null ? this.tryWrite(client, op, op.write, replica) : this.tryRead(client, op, replica);
       if (redirect === "done" || redirect === "back-off") return;
       op.target = redirect === NO_REPLICA || redirect === replica.id ? null : redirect;
       client.knownLeader = op.target;
@@ -180,10 +200,21 @@ export class Workload {
   }
 
   /** Returns "done", "back-off", or the leader hint to follow. */
-  private tryWrite(client: SimClient, op: Operation, write: KvWrite, replica: SimReplica): "done" | "back-off" | ReplicaId {
+  private tryWrite(
+    client: SimClient,
+    op: Operation,
+    write: KvWrite,
+    replica: SimReplica,
+  ): "done" | "back-off" | ReplicaId {
     const result = replica.propose(encodeKvWrite(write));
     if (result.ok) {
-      op.phase = { kind: "waiting-write", replica: replica.id, incarnation: replica.incarnation, index: result.index, term: result.term };
+      op.phase = {
+        kind: "waiting-write",
+        replica: replica.id,
+        incarnation: replica.incarnation,
+        index: result.index,
+        term: result.term,
+      };
       client.knownLeader = replica.id;
       return "done";
     }
@@ -200,7 +231,13 @@ export class Workload {
     const context = `read.${op.event.id}.${op.readAttempts++}`;
     const result = replica.readIndex(context);
     if (result.ok) {
-      op.phase = { kind: "waiting-read", replica: replica.id, incarnation: replica.incarnation, context, sinceTick: this.cluster.clock.tick };
+      op.phase = {
+        kind: "waiting-read",
+        replica: replica.id,
+        incarnation: replica.incarnation,
+        context,
+        sinceTick: this.cluster.clock.tick,
+      };
       client.knownLeader = replica.id;
       return "done";
     }
@@ -219,7 +256,10 @@ export class Workload {
     client.nextOpTick = this.cluster.clock.tick + this.prng.nextInt(this.settings.thinkTicksMax + 1);
   }
 
-  private waitingOn(replica: SimReplica, kind: "waiting-write" | "waiting-read"): { client: SimClient; op: Operation }[] {
+  private waitingOn(
+    replica: SimReplica,
+    kind: "waiting-write" | "waiting-read",
+  ): { client: SimClient; op: Operation }[] {
     const found: { client: SimClient; op: Operation }[] = [];
     for (const client of this.clients) {
       const op = client.op;
@@ -257,7 +297,14 @@ export class Workload {
       return;
     }
     this.writesAcked++;
-    this.acked.push({ clientId: write.clientId, seq: write.seq, key: write.key, value: write.value, index, ackedAtTick: this.cluster.clock.tick });
+    this.acked.push({
+      clientId: write.clientId,
+      seq: write.seq,
+      key: write.key,
+      value: write.value,
+      index,
+      ackedAtTick: this.cluster.clock.tick,
+    });
     this.finish(client, null, true);
   }
 

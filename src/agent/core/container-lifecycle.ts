@@ -46,7 +46,17 @@ export function transitionLocal(from: LocalState, to: LocalState, containerId: s
  * The state the cluster recorded for a container, as its assignment carries it ("unknown"
  * stands for a value this agent does not know, from a newer control plane).
  */
-export type RecordedState = "pending" | "scheduled" | "starting" | "running" | "unhealthy" | "restarting" | "stopped" | "failed" | "lost" | "unknown";
+export type RecordedState =
+  | "pending"
+  | "scheduled"
+  | "starting"
+  | "running"
+  | "unhealthy"
+  | "restarting"
+  | "stopped"
+  | "failed"
+  | "lost"
+  | "unknown";
 
 /**
  * Which local states the agent reports over a recorded one: only moves forward in the cluster's

@@ -16,7 +16,13 @@
  * - nothing local at all (first placement, or the agent restarted): started the same way.
  */
 import { assert } from "../../lib/assert.js";
-import { isLocalTerminal, worthReporting, type LocalState, type RecordedState, type ReportedState } from "./container-lifecycle.js";
+import {
+  isLocalTerminal,
+  worthReporting,
+  type LocalState,
+  type RecordedState,
+  type ReportedState,
+} from "./container-lifecycle.js";
 
 export interface AssignedContainer {
   readonly containerId: string;
@@ -87,7 +93,13 @@ export type ReconcileAction =
   /** Drop a finished instance the cluster no longer assigns. */
   | { readonly kind: "forget"; readonly containerId: string }
   /** The cluster's record lags what the agent observed (a report was lost): say it again. */
-  | { readonly kind: "report"; readonly containerId: string; readonly nodeId: string; readonly state: ReportedState; readonly generation: number };
+  | {
+      readonly kind: "report";
+      readonly containerId: string;
+      readonly nodeId: string;
+      readonly state: ReportedState;
+      readonly generation: number;
+    };
 
 export function reconcile(input: ReconcileInput): ReconcileAction[] {
   const actions: ReconcileAction[] = [];
@@ -107,24 +119,47 @@ export function reconcile(input: ReconcileInput): ReconcileAction[] {
     // Only a live node that has seen a snapshot may drop what it was not given.
     if (!settledNodes.has(instance.nodeId) || assignedIds.has(instance.containerId)) continue;
     if (isLocalTerminal(instance.state)) actions.push({ kind: "forget", containerId: instance.containerId });
-    else actions.push({ kind: "stop", containerId: instance.containerId, forget: true, reason: "no longer assigned to this node" });
+    else
+      actions.push({
+        kind: "stop",
+        containerId: instance.containerId,
+        forget: true,
+        reason: "no longer assigned to this node",
+      });
   }
   return actions;
 }
 
-function reconcileAssigned(nodeId: string, assignment: AssignedContainer, local: LocalInstance | undefined, input: ReconcileInput, actions: ReconcileAction[]): void {
+function reconcileAssigned(
+  nodeId: string,
+  assignment: AssignedContainer,
+  local: LocalInstance | undefined,
+  input: ReconcileInput,
+  actions: ReconcileAction[],
+): void {
   const { containerId, restartCount } = assignment;
   if (assignment.desired === "running") {
     if (assignment.recorded === "failed") {
       // Crashed, and kept in place for the leader's restart decision: down until then.
       if (local !== undefined && !isLocalTerminal(local.state)) {
-        actions.push({ kind: "halt", containerId, reason: "the cluster records it failed; it stays down until the leader restarts it" });
+        actions.push({
+          kind: "halt",
+          containerId,
+          reason: "the cluster records it failed; it stays down until the leader restarts it",
+        });
       }
       return;
     }
     const moved = local !== undefined && local.nodeId !== nodeId;
     if (local === undefined || moved || local.generation < restartCount) {
-      actions.push({ kind: "start", nodeId, assignment, generation: restartCount, notBeforeMs: assignment.nextRestartAtMs, replacing: local !== undefined });
+      actions.push({
+        kind: "start",
+        nodeId,
+        assignment,
+        generation: restartCount,
+        notBeforeMs: assignment.nextRestartAtMs,
+        replacing: local !== undefined,
+      });
       return;
     }
     maybeReport(nodeId, assignment, local.state, local.generation, input, actions);
@@ -141,12 +176,23 @@ function reconcileAssigned(nodeId: string, assignment: AssignedContainer, local:
   maybeReport(nodeId, assignment, state, generation, input, actions);
 }
 
-function maybeReport(nodeId: string, assignment: AssignedContainer, state: LocalState, generation: number, input: ReconcileInput, actions: ReconcileAction[]): void {
+function maybeReport(
+  nodeId: string,
+  assignment: AssignedContainer,
+  state: LocalState,
+  generation: number,
+  input: ReconcileInput,
+  actions: ReconcileAction[],
+): void {
   // An older instance's state says nothing about the one the cluster restarted.
   if (generation < assignment.restartCount) return;
   if (!worthReporting(assignment.recorded, state)) return;
   const memo = input.lastReport(assignment.containerId);
-  const covered = memo !== undefined && memo.state === state && memo.generation === generation && (memo.ackedRevision === null || memo.ackedRevision > input.revision);
+  const covered =
+    memo !== undefined &&
+    memo.state === state &&
+    memo.generation === generation &&
+    (memo.ackedRevision === null || memo.ackedRevision > input.revision);
   if (covered) return;
   actions.push({ kind: "report", containerId: assignment.containerId, nodeId, state, generation });
 }

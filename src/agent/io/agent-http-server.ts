@@ -84,16 +84,29 @@ function route(req: IncomingMessage, res: ServerResponse, handlers: AgentHttpHan
     if (req.method !== "POST") return reply(res, 405, { error: "fault hooks take POST" }, { allow: "POST" });
     return fault(res, segments, handlers);
   }
-  if (req.method !== "GET" && req.method !== "HEAD") return reply(res, 405, { error: `${req.method} is not served here` }, { allow: "GET" });
+  if (req.method !== "GET" && req.method !== "HEAD")
+    return reply(res, 405, { error: `${req.method} is not served here` }, { allow: "GET" });
   if (path === "/healthz") return text(res, 200, "ok\n");
   if (path === "/metrics") return metrics(res, handlers);
   if (path === "/containers") return reply(res, 200, handlers.containers());
   if (path === "/nodes") return reply(res, 200, handlers.nodes());
-  if (segments[0] === "containers" && segments.length >= 3) return health(req, res, segments[1], `/${segments.slice(2).join("/")}`, handlers, hung);
-  return text(res, 404, "not found: try /containers/<id>/health, /metrics, /healthz, /containers, /nodes or POST /faults/...\n");
+  if (segments[0] === "containers" && segments.length >= 3)
+    return health(req, res, segments[1], `/${segments.slice(2).join("/")}`, handlers, hung);
+  return text(
+    res,
+    404,
+    "not found: try /containers/<id>/health, /metrics, /healthz, /containers, /nodes or POST /faults/...\n",
+  );
 }
 
-function health(req: IncomingMessage, res: ServerResponse, containerId: string, subPath: string, handlers: AgentHttpHandlers, hung: Set<Socket>): void {
+function health(
+  req: IncomingMessage,
+  res: ServerResponse,
+  containerId: string,
+  subPath: string,
+  handlers: AgentHttpHandlers,
+  hung: Set<Socket>,
+): void {
   const count = (code: string): void => handlers.metrics.healthRequests.inc({ code });
   const instance = handlers.instance(containerId);
   if (instance === undefined || (subPath !== "/health" && subPath !== instance.healthCheckPath)) {
@@ -141,17 +154,31 @@ function health(req: IncomingMessage, res: ServerResponse, containerId: string, 
 function fault(res: ServerResponse, segments: readonly string[], handlers: AgentHttpHandlers): void {
   const [, kind, id, action] = segments;
   if (segments.length === 4 && kind === "containers" && (containerFaults as readonly string[]).includes(action)) {
-    return faultResult(res, handlers, action, handlers.containerFault(decodeURIComponent(id), action as ContainerFault), { container: id });
+    return faultResult(
+      res,
+      handlers,
+      action,
+      handlers.containerFault(decodeURIComponent(id), action as ContainerFault),
+      { container: id },
+    );
   }
   if (segments.length === 4 && kind === "nodes" && (nodeFaults as readonly string[]).includes(action)) {
-    return faultResult(res, handlers, action, handlers.nodeFault(decodeURIComponent(id), action as NodeFault), { node: id });
+    return faultResult(res, handlers, action, handlers.nodeFault(decodeURIComponent(id), action as NodeFault), {
+      node: id,
+    });
   }
   return reply(res, 404, {
     error: `unknown fault hook /${segments.join("/")}: use /faults/containers/<id>/{${containerFaults.join(",")}} or /faults/nodes/<id>/{${nodeFaults.join(",")}}`,
   });
 }
 
-function faultResult(res: ServerResponse, handlers: AgentHttpHandlers, action: string, outcome: true | string, target: Record<string, string>): void {
+function faultResult(
+  res: ServerResponse,
+  handlers: AgentHttpHandlers,
+  action: string,
+  outcome: true | string,
+  target: Record<string, string>,
+): void {
   if (outcome === true) {
     handlers.metrics.faults.inc({ fault: action });
     return reply(res, 200, { ok: true, fault: action, ...target });

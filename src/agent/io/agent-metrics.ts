@@ -27,7 +27,10 @@ export interface AgentMetrics {
   readonly faults: Counter<"fault">;
 }
 
-export function createAgentMetrics(labels: { readonly agent: string; readonly region: string }, sources: AgentMetricSources): AgentMetrics {
+export function createAgentMetrics(
+  labels: { readonly agent: string; readonly region: string },
+  sources: AgentMetricSources,
+): AgentMetrics {
   const registry = new Registry();
   registry.setDefaultLabels({ agent: labels.agent, region: labels.region });
   registerProcessMetrics(registry, "orchestrator_agent_");
@@ -77,13 +80,51 @@ export function createAgentMetrics(labels: { readonly agent: string; readonly re
       labelNames: ["outcome"],
       registers,
     }),
-    reportCalls: new Counter({ name: "orchestrator_agent_report_calls_total", help: "ReportStatus calls, by result.", labelNames: ["result"], registers }),
-    heartbeats: new Counter({ name: "orchestrator_agent_heartbeats_total", help: "Heartbeat calls, by result.", labelNames: ["result"], registers }),
-    registrations: new Counter({ name: "orchestrator_agent_registrations_total", help: "Register calls, by result.", labelNames: ["result"], registers }),
-    snapshots: new Counter({ name: "orchestrator_agent_assignment_snapshots_total", help: "Assignment snapshots received and reconciled.", registers }),
-    streamsOpened: new Counter({ name: "orchestrator_agent_watch_streams_opened_total", help: "WatchAssignments streams opened (first connection and every reconnection).", registers }),
-    transitions: new Counter({ name: "orchestrator_agent_container_transitions_total", help: "Local container state changes, by new state.", labelNames: ["to"], registers }),
-    healthRequests: new Counter({ name: "orchestrator_agent_health_requests_total", help: "Container health endpoint requests, by answer (status code, hang or reset).", labelNames: ["code"], registers }),
-    faults: new Counter({ name: "orchestrator_agent_faults_injected_total", help: "Faults injected through the HTTP hooks, by kind.", labelNames: ["fault"], registers }),
+    reportCalls: new Counter({
+      name: "orchestrator_agent_report_calls_total",
+      help: "ReportStatus calls, by result.",
+      labelNames: ["result"],
+      registers,
+    }),
+    heartbeats: new Counter({
+      name: "orchestrator_agent_heartbeats_total",
+      help: "Heartbeat calls, by result.",
+      labelNames: ["result"],
+      registers,
+    }),
+    registrations: new Counter({
+      name: "orchestrator_agent_registrations_total",
+      help: "Register calls, by result.",
+      labelNames: ["result"],
+      registers,
+    }),
+    snapshots: new Counter({
+      name: "orchestrator_agent_assignment_snapshots_total",
+      help: "Assignment snapshots received and reconciled.",
+      registers,
+    }),
+    streamsOpened: new Counter({
+      name: "orchestrator_agent_watch_streams_opened_total",
+      help: "WatchAssignments streams opened (first connection and every reconnection).",
+      registers,
+    }),
+    transitions: new Counter({
+      name: "orchestrator_agent_container_transitions_total",
+      help: "Local container state changes, by new state.",
+      labelNames: ["to"],
+      registers,
+    }),
+    healthRequests: new Counter({
+      name: "orchestrator_agent_health_requests_total",
+      help: "Container health endpoint requests, by answer (status code, hang or reset).",
+      labelNames: ["code"],
+      registers,
+    }),
+    faults: new Counter({
+      name: "orchestrator_agent_faults_injected_total",
+      help: "Faults injected through the HTTP hooks, by kind.",
+      labelNames: ["fault"],
+      registers,
+    }),
   };
 }

@@ -49,10 +49,16 @@ export class AssignmentWatcher {
       const outcome = await this.streamOnce();
       if (signal.aborted) return;
       if (outcome.delivered) backoff.reset();
-      const redirected = outcome.failure?.redirect !== undefined && outcome.failure.redirect.address !== outcome.address;
+      const redirected =
+        outcome.failure?.redirect !== undefined && outcome.failure.redirect.address !== outcome.address;
       const why = outcome.failure === null ? "the leader ended it" : outcome.failure.message;
-      if (outcome.delivered) logger.warn({ from: outcome.address, err: why, next: client.current() }, "assignment stream broke; reconnecting");
-      else logger.debug({ from: outcome.address, err: why, next: client.current() }, "assignment stream could not open");
+      if (outcome.delivered)
+        logger.warn(
+          { from: outcome.address, err: why, next: client.current() },
+          "assignment stream broke; reconnecting",
+        );
+      else
+        logger.debug({ from: outcome.address, err: why, next: client.current() }, "assignment stream could not open");
       // A follower named the leader: go straight there. Otherwise back off between rounds.
       if (redirected) continue;
       try {
@@ -83,7 +89,15 @@ export class AssignmentWatcher {
         idleTimer = setTimeout(() => {
           handle.cancel();
           client.failed(handle.address);
-          finish(new RpcFailure(grpc.status.DEADLINE_EXCEEDED, `no assignment snapshot for ${agentLimits.watchIdleMsMax} ms`, handle.address, undefined), handle.address);
+          finish(
+            new RpcFailure(
+              grpc.status.DEADLINE_EXCEEDED,
+              `no assignment snapshot for ${agentLimits.watchIdleMsMax} ms`,
+              handle.address,
+              undefined,
+            ),
+            handle.address,
+          );
         }, agentLimits.watchIdleMsMax);
       };
       metrics.streamsOpened.inc();
@@ -93,7 +107,8 @@ export class AssignmentWatcher {
         {
           onMessage: (snapshot) => {
             if (finished) return;
-            if (!delivered) this.deps.logger.info({ leader: handle.address, revision: snapshot.revision }, "watching assignments");
+            if (!delivered)
+              this.deps.logger.info({ leader: handle.address, revision: snapshot.revision }, "watching assignments");
             delivered = true;
             this.delivering = true;
             armIdle();

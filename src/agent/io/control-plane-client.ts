@@ -76,7 +76,13 @@ function firstString(metadata: grpc.Metadata | undefined, key: string): string |
 export function toRpcFailure(error: unknown, address: string): RpcFailure {
   if (error instanceof RpcFailure) return error;
   const service = error as Partial<grpc.ServiceError>;
-  if (typeof service.code !== "number") return new RpcFailure(grpc.status.UNKNOWN, error instanceof Error ? error.message : String(error), address, undefined);
+  if (typeof service.code !== "number")
+    return new RpcFailure(
+      grpc.status.UNKNOWN,
+      error instanceof Error ? error.message : String(error),
+      address,
+      undefined,
+    );
   const leaderAddress = firstString(service.metadata, "x-leader-address");
   const leaderId = firstString(service.metadata, "x-leader-id") ?? leaderAddress ?? "";
   const redirect = leaderAddress === undefined ? undefined : { id: leaderId, address: leaderAddress };
@@ -115,7 +121,11 @@ export class ControlPlaneClient {
   /** A fresh back-off with the agent's policy. */
   static backoff(): Backoff {
     return new Backoff(
-      { initialMs: agentLimits.retryDelayMsInitial, factor: agentLimits.retryDelayFactor, maxMs: agentLimits.retryDelayMsMax },
+      {
+        initialMs: agentLimits.retryDelayMsInitial,
+        factor: agentLimits.retryDelayFactor,
+        maxMs: agentLimits.retryDelayMsMax,
+      },
       Math.random,
     );
   }
@@ -148,7 +158,11 @@ export class ControlPlaneClient {
   async callRetrying<K extends UnaryMethod>(
     method: K,
     request: RequestOf<K>,
-    options: { readonly timeoutMs: number; readonly signal: AbortSignal; readonly onRetry?: (failure: RpcFailure) => void },
+    options: {
+      readonly timeoutMs: number;
+      readonly signal: AbortSignal;
+      readonly onRetry?: (failure: RpcFailure) => void;
+    },
   ): Promise<ResponseOf<K>> {
     const backoff = ControlPlaneClient.backoff();
     for (;;) {
@@ -193,7 +207,12 @@ export class ControlPlaneClient {
       }
       // A follower naming the leader sends the next attempt straight there.
       // Any other failure: whatever the reason, this replica is not serving us now.
-      if (failure.code === grpc.status.UNAVAILABLE && failure.redirect !== undefined && failure.redirect.address !== address) this.targets.leaderIs(failure.redirect);
+      if (
+        failure.code === grpc.status.UNAVAILABLE &&
+        failure.redirect !== undefined &&
+        failure.redirect.address !== address
+      )
+        this.targets.leaderIs(failure.redirect);
       else this.targets.failed(address);
       handlers.onEnd(failure);
     };
@@ -227,12 +246,14 @@ export class ControlPlaneClient {
   private succeededAt(address: string): void {
     this.targets.succeeded();
     // Whoever answers an AgentService call is the leader (followers always redirect).
-    if (this.targets.knownLeader()?.address !== address) this.targets.leaderIs({ id: this.targets.knownLeader()?.id ?? "", address });
+    if (this.targets.knownLeader()?.address !== address)
+      this.targets.leaderIs({ id: this.targets.knownLeader()?.id ?? "", address });
   }
 
   private followRedirect(failure: RpcFailure, hop: number): boolean {
     const redirect = failure.redirect;
-    if (failure.code !== grpc.status.UNAVAILABLE || redirect === undefined || redirect.address === failure.address) return false;
+    if (failure.code !== grpc.status.UNAVAILABLE || redirect === undefined || redirect.address === failure.address)
+      return false;
     if (hop >= agentLimits.leaderRedirectsPerAttemptMax) return false;
     this.targets.leaderIs(redirect);
     return true;
@@ -248,7 +269,12 @@ export class ControlPlaneClient {
     return client;
   }
 
-  private unaryOnce<Req, Res>(address: string, definition: MethodDefinition<Req, Res>, request: Req, timeoutMs: number): Promise<Res> {
+  private unaryOnce<Req, Res>(
+    address: string,
+    definition: MethodDefinition<Req, Res>,
+    request: Req,
+    timeoutMs: number,
+  ): Promise<Res> {
     return new Promise<Res>((resolve, reject) => {
       this.clientFor(address).makeUnaryRequest(
         definition.path,
@@ -259,7 +285,8 @@ export class ControlPlaneClient {
         { deadline: Date.now() + timeoutMs },
         (error, response) => {
           if (error !== null) reject(toRpcFailure(error, address));
-          else if (response === undefined) reject(new RpcFailure(grpc.status.INTERNAL, "empty response", address, undefined));
+          else if (response === undefined)
+            reject(new RpcFailure(grpc.status.INTERNAL, "empty response", address, undefined));
           else resolve(response);
         },
       );

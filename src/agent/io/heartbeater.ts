@@ -49,19 +49,27 @@ export class Heartbeater {
     this.inFlight = true;
     const { client, logger, metrics } = this.deps;
     try {
-      const response = await client.call("heartbeat", { agentId: this.deps.agentId, nodeIds }, agentLimits.heartbeatTimeoutMs);
+      const response = await client.call(
+        "heartbeat",
+        { agentId: this.deps.agentId, nodeIds },
+        agentLimits.heartbeatTimeoutMs,
+      );
       metrics.heartbeats.inc({ result: "ok" });
       if (this.failing) logger.info({ leader: client.current() }, "heartbeats reach the leader again");
       this.failing = false;
       if (response.reregisterNodeIds.length > 0 && !this.stopped) {
-        logger.info({ nodes: response.reregisterNodeIds }, "the leader does not know these nodes as ready; registering them again");
+        logger.info(
+          { nodes: response.reregisterNodeIds },
+          "the leader does not know these nodes as ready; registering them again",
+        );
         this.deps.onReregister(response.reregisterNodeIds);
       }
     } catch (error) {
       if (!(error instanceof RpcFailure)) throw error;
       metrics.heartbeats.inc({ result: "failed" });
       // One line per outage, not one per heartbeat.
-      if (!this.failing && !this.stopped) logger.warn({ err: error.message }, "heartbeat failed; retrying every period");
+      if (!this.failing && !this.stopped)
+        logger.warn({ err: error.message }, "heartbeat failed; retrying every period");
       this.failing = true;
     } finally {
       this.inFlight = false;

@@ -79,7 +79,10 @@ export class Registrar {
         if (signal.aborted) return;
         if (!(error instanceof RpcFailure)) throw error;
         metrics.registrations.inc({ result: "refused" });
-        logger.error({ err: error.message, nodes: ids }, "the leader refused to register the nodes; fix the agent's flags, retrying later");
+        logger.error(
+          { err: error.message, nodes: ids },
+          "the leader refused to register the nodes; fix the agent's flags, retrying later",
+        );
         await sleep(agentLimits.registerRetryAfterRefusalMs, signal).catch(() => undefined);
         if (signal.aborted) return;
       }

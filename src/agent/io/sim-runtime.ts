@@ -9,7 +9,14 @@
  */
 import { assert } from "../../lib/assert.js";
 import { OrchestratorError } from "../../lib/errors.js";
-import { isLocalLive, isLocalTerminal, localStates, transitionLocal, type LocalState, type ReportedState } from "../core/container-lifecycle.js";
+import {
+  isLocalLive,
+  isLocalTerminal,
+  localStates,
+  transitionLocal,
+  type LocalState,
+  type ReportedState,
+} from "../core/container-lifecycle.js";
 import type { LocalInstance } from "../core/reconcile.js";
 import { agentLimits } from "../limits.js";
 
@@ -105,7 +112,10 @@ export class SimRuntime {
     const previous = this.instances.get(spec.containerId);
     if (previous !== undefined) this.remove(previous);
     if (this.instances.size >= agentLimits.containersMax) {
-      throw new OrchestratorError("RESOURCE_EXHAUSTED", `this agent already runs ${this.instances.size} containers, the most it tracks`);
+      throw new OrchestratorError(
+        "RESOURCE_EXHAUSTED",
+        `this agent already runs ${this.instances.size} containers, the most it tracks`,
+      );
     }
     this.incarnationLast += 1;
     const nowMs = this.nowMs();
@@ -196,7 +206,8 @@ export class SimRuntime {
     else this.emit(instance, "starting");
     instance.startTimer = setTimeout(() => {
       instance.startTimer = null;
-      if (this.instances.get(instance.containerId) === instance && instance.state === "starting") this.move(instance, "running", "started");
+      if (this.instances.get(instance.containerId) === instance && instance.state === "starting")
+        this.move(instance, "running", "started");
     }, this.options.startDelayMs);
   }
 

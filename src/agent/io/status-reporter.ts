@@ -55,7 +55,12 @@ export class StatusReporter {
     const queued: Queued = { ...report, seq: this.seqLast };
     this.queue.delete(report.containerId);
     this.queue.set(report.containerId, queued);
-    this.memos.set(report.containerId, { state: report.state, generation: report.generation, ackedRevision: null, seq: queued.seq });
+    this.memos.set(report.containerId, {
+      state: report.state,
+      generation: report.generation,
+      ackedRevision: null,
+      seq: queued.seq,
+    });
     void this.pump();
   }
 
@@ -110,14 +115,26 @@ export class StatusReporter {
   private async send(batch: readonly Queued[]): Promise<boolean> {
     const reports: ContainerReport[] = batch.map(toProto);
     try {
-      const response = await this.deps.client.call("reportStatus", { agentId: this.deps.agentId, reports }, agentLimits.callTimeoutMs);
+      const response = await this.deps.client.call(
+        "reportStatus",
+        { agentId: this.deps.agentId, reports },
+        agentLimits.callTimeoutMs,
+      );
       this.deps.metrics.reportCalls.inc({ result: "ok" });
       for (const [index, report] of batch.entries()) {
         const result = response.results[index];
         const outcome = outcomeName(result?.outcome ?? ReportOutcome.REPORT_OUTCOME_UNSPECIFIED);
         this.deps.metrics.reports.inc({ outcome });
-        if (outcome === "refused") this.deps.logger.warn({ container: report.containerId, node: report.nodeId, state: report.state, reason: result?.message }, "report refused");
-        else if (outcome === "ignored") this.deps.logger.debug({ container: report.containerId, node: report.nodeId, state: report.state, reason: result?.message }, "report ignored");
+        if (outcome === "refused")
+          this.deps.logger.warn(
+            { container: report.containerId, node: report.nodeId, state: report.state, reason: result?.message },
+            "report refused",
+          );
+        else if (outcome === "ignored")
+          this.deps.logger.debug(
+            { container: report.containerId, node: report.nodeId, state: report.state, reason: result?.message },
+            "report ignored",
+          );
         const memo = this.memos.get(report.containerId);
         if (memo?.seq === report.seq) this.memos.set(report.containerId, { ...memo, ackedRevision: response.revision });
       }
@@ -143,7 +160,8 @@ export class StatusReporter {
   private requeue(batch: readonly Queued[]): void {
     const newer = [...this.queue];
     this.queue.clear();
-    for (const report of batch) if (!newer.some(([id]) => id === report.containerId)) this.queue.set(report.containerId, report);
+    for (const report of batch)
+      if (!newer.some(([id]) => id === report.containerId)) this.queue.set(report.containerId, report);
     for (const [id, report] of newer) this.queue.set(id, report);
   }
 
@@ -157,7 +175,10 @@ function toProto(report: StatusReport): ContainerReport {
     containerId: report.containerId,
     nodeId: report.nodeId,
     state: stateToProto(report.state),
-    health: report.state === "running" ? ContainerHealth.CONTAINER_HEALTH_HEALTHY : ContainerHealth.CONTAINER_HEALTH_UNSPECIFIED,
+    health:
+      report.state === "running"
+        ? ContainerHealth.CONTAINER_HEALTH_HEALTHY
+        : ContainerHealth.CONTAINER_HEALTH_UNSPECIFIED,
     message: report.message,
     instanceRestartCount: report.generation,
   };

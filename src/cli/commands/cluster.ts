@@ -10,7 +10,10 @@ Examples:
 `;
 
 export function renderCluster(status: ClusterStatusResponse): string {
-  const leader = status.leaderId === "" ? "none known (election under way?)" : `${status.leaderId}${status.leaderAddress === "" ? "" : ` (${status.leaderAddress})`}`;
+  const leader =
+    status.leaderId === ""
+      ? "none known (election under way?)"
+      : `${status.leaderId}${status.leaderAddress === "" ? "" : ` (${status.leaderAddress})`}`;
   const fields = renderFields([
     ["Leader", leader],
     ["Term", String(status.term)],
@@ -27,7 +30,10 @@ export function renderCluster(status: ClusterStatusResponse): string {
     String(member.matchIndex),
     member.reachable ? "yes" : "no",
   ]);
-  const table = rows.length === 0 ? "" : `\n${renderTable(["ID", "ROLE", "API-ADDRESS", "RAFT-ADDRESS", "MATCH-INDEX", "REACHABLE"], rows)}`;
+  const table =
+    rows.length === 0
+      ? ""
+      : `\n${renderTable(["ID", "ROLE", "API-ADDRESS", "RAFT-ADDRESS", "MATCH-INDEX", "REACHABLE"], rows)}`;
   return fields + table;
 }
 

@@ -54,12 +54,18 @@ export function registerContainers(parent: Command, sessionFor: SessionFor): voi
       });
       const response = await session.client.call("listContainers", request);
       if (session.out.isJson) {
-        session.out.json({ revision: response.revision, total: response.total, containers: response.containers.map(containerView) });
+        session.out.json({
+          revision: response.revision,
+          total: response.total,
+          containers: response.containers.map(containerView),
+        });
         return;
       }
       session.out.table(CONTAINER_HEADERS, response.containers.map(containerRow), "No containers.");
       if (response.total > response.containers.length) {
-        session.out.note(`showing ${response.containers.length} of ${response.total} containers; use --limit to see more`);
+        session.out.note(
+          `showing ${response.containers.length} of ${response.total} containers; use --limit to see more`,
+        );
       }
     });
 }

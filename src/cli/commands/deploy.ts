@@ -40,11 +40,32 @@ export function registerDeploy(parent: Command, sessionFor: SessionFor): void {
     .argument("<name>", "deployment name (DNS label: a-z, 0-9, '-')", deploymentNameArg)
     .requiredOption("--image <image>", "container image, e.g. nginx:latest")
     .addOption(new Option("--replicas <n>", "number of replicas").argParser(replicasArg).default(REPLICAS_DEFAULT))
-    .addOption(new Option("--cpu <quantity>", `CPU per replica: ${CPU_FORMS}`).argParser(cpuArg).default(CPU_MILLICORES_DEFAULT, "100m"))
-    .addOption(new Option("--memory <quantity>", `memory per replica: ${MEMORY_FORMS}`).argParser(memoryArg).default(MEMORY_MIB_DEFAULT, "128Mi"))
-    .addOption(new Option("--strategy <strategy>", "placement strategy").choices(Object.keys(STRATEGY_BY_NAME)).default("binpack"))
-    .addOption(new Option("--regions <regions>", "only place replicas in these regions (comma-separated)").argParser(regionListArg))
-    .addOption(new Option("--client-regions <regions>", "where the clients are, for --strategy latency (comma-separated)").argParser(regionListArg))
+    .addOption(
+      new Option("--cpu <quantity>", `CPU per replica: ${CPU_FORMS}`)
+        .argParser(cpuArg)
+        .default(CPU_MILLICORES_DEFAULT, "100m"),
+    )
+    .addOption(
+      new Option("--memory <quantity>", `memory per replica: ${MEMORY_FORMS}`)
+        .argParser(memoryArg)
+        .default(MEMORY_MIB_DEFAULT, "128Mi"),
+    )
+    .addOption(
+      new Option("--strategy <strategy>", "placement strategy")
+        .choices(Object.keys(STRATEGY_BY_NAME))
+        .default("binpack"),
+    )
+    .addOption(
+      new Option("--regions <regions>", "only place replicas in these regions (comma-separated)").argParser(
+        regionListArg,
+      ),
+    )
+    .addOption(
+      new Option(
+        "--client-regions <regions>",
+        "where the clients are, for --strategy latency (comma-separated)",
+      ).argParser(regionListArg),
+    )
     .option("--one-per-node", "at most one replica of this deployment per node")
     .option("--wait", "wait until all replicas run (bounded by --timeout); fail with the pending reason otherwise")
     .addHelpText("after", EXAMPLES)
@@ -65,7 +86,8 @@ export function registerDeploy(parent: Command, sessionFor: SessionFor): void {
       const response = await client.call("deploy", DeployRequest.fromPartial({ header: client.nextHeader(), spec }));
       const version = response.deployment?.version ?? 0;
       const verb = !response.created ? "unchanged" : version > 1 ? "configured" : "created";
-      if (!session.out.isJson) session.out.text(`deployment ${name} ${verb} (version ${version}, revision ${response.revision})`);
+      if (!session.out.isJson)
+        session.out.text(`deployment ${name} ${verb} (version ${version}, revision ${response.revision})`);
       let deployment = response.deployment;
       if (flags.wait === true) {
         deployment = await waitUntilRunning(session, name);

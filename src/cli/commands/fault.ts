@@ -22,7 +22,8 @@ export const FAULT_ACTIONS: Readonly<Record<FaultTarget, Readonly<Record<string,
   },
   node: {
     kill: "the node goes silent (no heartbeats, no reports, its containers' endpoints reset connections); the leader declares it down after its heartbeat TTL and reschedules its containers elsewhere",
-    revive: "the node comes back: it heartbeats again, becomes ready, and its agent stops what is no longer assigned to it",
+    revive:
+      "the node comes back: it heartbeats again, becomes ready, and its agent stops what is no longer assigned to it",
   },
 };
 
@@ -35,7 +36,8 @@ function actionsHelp(target: FaultTarget): string {
 function actionArg(target: FaultTarget): (text: string) => string {
   return (text: string) => {
     const allowed = Object.keys(FAULT_ACTIONS[target]);
-    if (!allowed.includes(text)) throw new InvalidArgumentError(`"${text}" is not a ${target} fault; use one of: ${allowed.join(", ")}`);
+    if (!allowed.includes(text))
+      throw new InvalidArgumentError(`"${text}" is not a ${target} fault; use one of: ${allowed.join(", ")}`);
     return text;
   };
 }
@@ -51,7 +53,13 @@ export function faultView(target: FaultTarget, id: string, action: string, respo
   return { target, id, action, node: response.node, agentAddress: response.agentAddress, message: response.message };
 }
 
-async function inject(target: FaultTarget, id: string, action: string, command: Command, sessionFor: SessionFor): Promise<void> {
+async function inject(
+  target: FaultTarget,
+  id: string,
+  action: string,
+  command: Command,
+  sessionFor: SessionFor,
+): Promise<void> {
   const session = sessionFor(command);
   let response: InjectFaultResponse;
   try {
@@ -75,7 +83,11 @@ function clarify(error: unknown, target: FaultTarget): unknown {
     );
   }
   if (error.statusName === "NOT_FOUND") {
-    return new CliError(error.statusName, error.details, target === "container" ? "run `orchctl containers` to see container ids" : "run `orchctl nodes` to see node ids");
+    return new CliError(
+      error.statusName,
+      error.details,
+      target === "container" ? "run `orchctl containers` to see container ids" : "run `orchctl nodes` to see node ids",
+    );
   }
   return error;
 }
@@ -103,13 +115,23 @@ export function registerFault(parent: Command, sessionFor: SessionFor): void {
     .description("make a container crash, hang or turn unhealthy (or heal it)")
     .argument("<id>", "container id, e.g. web-0 (see `orchctl containers`)", idArg("container"))
     .argument("<action>", `one of: ${Object.keys(FAULT_ACTIONS.container).join(", ")}`, actionArg("container"))
-    .addHelpText("after", `\nActions:\n${actionsHelp("container")}\n\nExamples:\n  orchctl fault container web-0 crash\n  orchctl fault container web-0 healthy\n`)
-    .action((id: string, action: string, _flags: unknown, command: Command) => inject("container", id, action, command, sessionFor));
+    .addHelpText(
+      "after",
+      `\nActions:\n${actionsHelp("container")}\n\nExamples:\n  orchctl fault container web-0 crash\n  orchctl fault container web-0 healthy\n`,
+    )
+    .action((id: string, action: string, _flags: unknown, command: Command) =>
+      inject("container", id, action, command, sessionFor),
+    );
   fault
     .command("node")
     .description("kill a simulated node (it goes silent) or revive it")
     .argument("<id>", "node id, e.g. eu-west-1-n2 (see `orchctl nodes`)", idArg("node"))
     .argument("<action>", `one of: ${Object.keys(FAULT_ACTIONS.node).join(", ")}`, actionArg("node"))
-    .addHelpText("after", `\nActions:\n${actionsHelp("node")}\n\nExamples:\n  orchctl fault node eu-west-1-n2 kill\n  orchctl fault node eu-west-1-n2 revive\n`)
-    .action((id: string, action: string, _flags: unknown, command: Command) => inject("node", id, action, command, sessionFor));
+    .addHelpText(
+      "after",
+      `\nActions:\n${actionsHelp("node")}\n\nExamples:\n  orchctl fault node eu-west-1-n2 kill\n  orchctl fault node eu-west-1-n2 revive\n`,
+    )
+    .action((id: string, action: string, _flags: unknown, command: Command) =>
+      inject("node", id, action, command, sessionFor),
+    );
 }

@@ -26,7 +26,10 @@ function describe(deployment: Deployment): string {
   const fields: [string, string][] = [
     ["Name", spec.name],
     ["Image", spec.image],
-    ["Version", `${deployment.version} (created at revision ${deployment.createdRevision}, updated at revision ${deployment.updatedRevision})`],
+    [
+      "Version",
+      `${deployment.version} (created at revision ${deployment.createdRevision}, updated at revision ${deployment.updatedRevision})`,
+    ],
     [
       "Replicas",
       `${status.desired > 0 ? status.desired : spec.replicas} desired | ${status.running} running | ${status.healthy} healthy | ` +
@@ -46,16 +49,26 @@ function describe(deployment: Deployment): string {
 function eventRows(events: readonly Event[], nowMs: number): string[][] {
   return events
     .slice(-cliLimits.eventsShownMax)
-    .map((event) => [formatAge(event.atMs, nowMs), String(event.revision), event.kind, orDash(event.container || event.node), event.message]);
+    .map((event) => [
+      formatAge(event.atMs, nowMs),
+      String(event.revision),
+      event.kind,
+      orDash(event.container || event.node),
+      event.message,
+    ]);
 }
 
 function describeContainersAndEvents(deployment: Deployment, containers: readonly Container[], nowMs: number): string {
   const parts: string[] = [];
   parts.push("\nContainers:\n");
-  parts.push(containers.length === 0 ? "  <none>\n" : indent(renderTable(CONTAINER_HEADERS, containers.map(containerRow))));
+  parts.push(
+    containers.length === 0 ? "  <none>\n" : indent(renderTable(CONTAINER_HEADERS, containers.map(containerRow))),
+  );
   parts.push("\nEvents:\n");
   const events = eventRows(deployment.recentEvents, nowMs);
-  parts.push(events.length === 0 ? "  <none>\n" : indent(renderTable(["AGE", "REVISION", "KIND", "OBJECT", "MESSAGE"], events)));
+  parts.push(
+    events.length === 0 ? "  <none>\n" : indent(renderTable(["AGE", "REVISION", "KIND", "OBJECT", "MESSAGE"], events)),
+  );
   return parts.join("");
 }
 
@@ -69,7 +82,10 @@ export function registerGet(parent: Command, sessionFor: SessionFor): void {
     .addHelpText("after", EXAMPLES)
     .action(async (name: string, flags: { stale?: boolean }, command: Command) => {
       const session = sessionFor(command);
-      const response = await session.client.call("getDeployment", GetDeploymentRequest.fromPartial({ name, stale: flags.stale === true }));
+      const response = await session.client.call(
+        "getDeployment",
+        GetDeploymentRequest.fromPartial({ name, stale: flags.stale === true }),
+      );
       const deployment = response.deployment;
       if (session.out.isJson) {
         session.out.json({

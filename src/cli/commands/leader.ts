@@ -17,7 +17,10 @@ export function registerLeader(parent: Command, sessionFor: SessionFor): void {
     .addHelpText("after", EXAMPLES)
     .action(async (flags: { to?: string }, command: Command) => {
       const session = sessionFor(command);
-      const response = await session.client.call("transferLeadership", TransferLeadershipRequest.fromPartial({ to: flags.to ?? "" }));
+      const response = await session.client.call(
+        "transferLeadership",
+        TransferLeadershipRequest.fromPartial({ to: flags.to ?? "" }),
+      );
       if (session.out.isJson) session.out.json(response);
       else session.out.text(`leadership transferred to ${response.leaderId} (term ${response.term})`);
     });

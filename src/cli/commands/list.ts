@@ -40,12 +40,19 @@ export function registerList(parent: Command, sessionFor: SessionFor): void {
     .addHelpText("after", EXAMPLES)
     .action(async (flags: { stale?: boolean }, command: Command) => {
       const session = sessionFor(command);
-      const response = await session.client.call("listDeployments", ListDeploymentsRequest.fromPartial({ stale: flags.stale === true }));
+      const response = await session.client.call(
+        "listDeployments",
+        ListDeploymentsRequest.fromPartial({ stale: flags.stale === true }),
+      );
       const deployments = [...response.deployments].sort((a, b) => specOf(a).name.localeCompare(specOf(b).name));
       if (session.out.isJson) {
         session.out.json({ revision: response.revision, deployments: deployments.map(deploymentView) });
         return;
       }
-      session.out.table(DEPLOYMENT_HEADERS, deployments.map(deploymentRow), "No deployments. Create one with `orchctl deploy NAME --image IMAGE`.");
+      session.out.table(
+        DEPLOYMENT_HEADERS,
+        deployments.map(deploymentRow),
+        "No deployments. Create one with `orchctl deploy NAME --image IMAGE`.",
+      );
     });
 }

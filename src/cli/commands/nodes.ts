@@ -38,12 +38,19 @@ export function registerNodes(parent: Command, sessionFor: SessionFor): void {
     .addHelpText("after", EXAMPLES)
     .action(async (flags: { stale?: boolean }, command: Command) => {
       const session = sessionFor(command);
-      const response = await session.client.call("listNodes", ListNodesRequest.fromPartial({ stale: flags.stale === true }));
+      const response = await session.client.call(
+        "listNodes",
+        ListNodesRequest.fromPartial({ stale: flags.stale === true }),
+      );
       const nodes = [...response.nodes].sort((a, b) => a.region.localeCompare(b.region) || a.id.localeCompare(b.id));
       if (session.out.isJson) {
         session.out.json({ revision: response.revision, nodes: nodes.map(nodeView) });
         return;
       }
-      session.out.table(["ID", "REGION", "STATUS", "CPU", "MEMORY", "CONTAINERS"], nodes.map(nodeRow), "No nodes registered. Start a node-agent.");
+      session.out.table(
+        ["ID", "REGION", "STATUS", "CPU", "MEMORY", "CONTAINERS"],
+        nodes.map(nodeRow),
+        "No nodes registered. Start a node-agent.",
+      );
     });
 }

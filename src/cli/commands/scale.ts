@@ -20,11 +20,19 @@ export function registerScale(parent: Command, sessionFor: SessionFor): void {
     .action(async (name: string, replicas: number, _flags: unknown, command: Command) => {
       const session = sessionFor(command);
       const client = session.client;
-      const response = await client.call("scale", ScaleRequest.fromPartial({ header: client.nextHeader(), name, replicas }));
+      const response = await client.call(
+        "scale",
+        ScaleRequest.fromPartial({ header: client.nextHeader(), name, replicas }),
+      );
       if (session.out.isJson) {
-        session.out.json({ revision: response.revision, deployment: response.deployment === undefined ? null : deploymentView(response.deployment) });
+        session.out.json({
+          revision: response.revision,
+          deployment: response.deployment === undefined ? null : deploymentView(response.deployment),
+        });
       } else {
-        session.out.text(`deployment ${name} scaled to ${replicas} replica${replicas === 1 ? "" : "s"} (revision ${response.revision})`);
+        session.out.text(
+          `deployment ${name} scaled to ${replicas} replica${replicas === 1 ? "" : "s"} (revision ${response.revision})`,
+        );
       }
     });
 }

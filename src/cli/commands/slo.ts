@@ -60,13 +60,28 @@ export function renderSlo(slo: GetSloResponse): string {
     renderFields([
       ["Objective", `${formatPercent(slo.objective)} of deployment operations succeed`],
       ["Error budget", budget],
-      ["Answered by", `${orDash(slo.replicaId)} at ${nowMs > 0 ? new Date(nowMs).toISOString() : "-"} (revision ${slo.revision})`],
+      [
+        "Answered by",
+        `${orDash(slo.replicaId)} at ${nowMs > 0 ? new Date(nowMs).toISOString() : "-"} (revision ${slo.revision})`,
+      ],
     ]),
   );
-  parts.push(`\n${renderTable(["WINDOW", "SUCCEEDED", "FAILED", "SUCCESS-RATIO", "BURN-RATE"], slo.windows.map(windowRow))}`);
+  parts.push(
+    `\n${renderTable(["WINDOW", "SUCCEEDED", "FAILED", "SUCCESS-RATIO", "BURN-RATE"], slo.windows.map(windowRow))}`,
+  );
   parts.push("\nOpen operations:\n");
-  const open = slo.openOperations.map((op) => [op.deployment, op.id, op.kind, formatAge(op.startedAtMs, nowMs), deadlineIn(op.deadlineAtMs, nowMs)]);
-  parts.push(open.length === 0 ? "  <none>\n" : indent(renderTable(["DEPLOYMENT", "OPERATION", "KIND", "AGE", "DEADLINE"], open)));
+  const open = slo.openOperations.map((op) => [
+    op.deployment,
+    op.id,
+    op.kind,
+    formatAge(op.startedAtMs, nowMs),
+    deadlineIn(op.deadlineAtMs, nowMs),
+  ]);
+  parts.push(
+    open.length === 0
+      ? "  <none>\n"
+      : indent(renderTable(["DEPLOYMENT", "OPERATION", "KIND", "AGE", "DEADLINE"], open)),
+  );
   parts.push("\nRecent outcomes:\n");
   const recent = slo.recentOutcomes
     .filter((o): o is typeof o & { lastOutcome: DeploymentOperation } => o.lastOutcome !== undefined)
@@ -79,7 +94,11 @@ export function renderSlo(slo: GetSloResponse): string {
       formatAge(op.finishedAtMs, nowMs),
       orDash(op.reason),
     ]);
-  parts.push(recent.length === 0 ? "  <none>\n" : indent(renderTable(["DEPLOYMENT", "OPERATION", "KIND", "RESULT", "FINISHED", "REASON"], recent)));
+  parts.push(
+    recent.length === 0
+      ? "  <none>\n"
+      : indent(renderTable(["DEPLOYMENT", "OPERATION", "KIND", "RESULT", "FINISHED", "REASON"], recent)),
+  );
   const more = slo.recentOutcomesTotal - recent.length;
   if (recent.length > 0 && more > 0) parts.push(`  (${more} more; use --output json)\n`);
   return parts.join("");
@@ -120,7 +139,9 @@ export function sloView(slo: GetSloResponse) {
       failed: slo.errorBudgetFailed,
     },
     openOperations: slo.openOperations.map((op) => ({ ...op })),
-    recentOutcomes: slo.recentOutcomes.flatMap((o) => (o.lastOutcome === undefined ? [] : [{ deployment: o.deployment, ...operationView(o.lastOutcome) }])),
+    recentOutcomes: slo.recentOutcomes.flatMap((o) =>
+      o.lastOutcome === undefined ? [] : [{ deployment: o.deployment, ...operationView(o.lastOutcome) }],
+    ),
     recentOutcomesTotal: slo.recentOutcomesTotal,
   };
 }
@@ -128,7 +149,9 @@ export function sloView(slo: GetSloResponse) {
 export function registerSlo(parent: Command, sessionFor: SessionFor): void {
   parent
     .command("slo")
-    .description("deployment success rate against the 99.99% objective: windows, burn rates, error budget, open operations")
+    .description(
+      "deployment success rate against the 99.99% objective: windows, burn rates, error budget, open operations",
+    )
     .option("--stale", "answer from the contacted replica's local state (faster, may lag)")
     .addHelpText("after", EXAMPLES)
     .action(async (flags: { stale?: boolean }, command: Command) => {

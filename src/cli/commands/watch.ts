@@ -4,7 +4,16 @@ import { revisionArg } from "../args.js";
 import { orDash } from "../output.js";
 import { formatCores, formatMemory } from "../quantity.js";
 import type { SessionFor } from "../session.js";
-import { containerStateName, containerView, deploymentView, eventView, nodeStatusName, nodeView, specOf, statusOf } from "../views.js";
+import {
+  containerStateName,
+  containerView,
+  deploymentView,
+  eventView,
+  nodeStatusName,
+  nodeView,
+  specOf,
+  statusOf,
+} from "../views.js";
 
 const EXAMPLES = `
 Examples:
@@ -23,12 +32,18 @@ function subjectAndDetails(change: WatchResponse): [string, string] {
     const status = statusOf(change.deployment);
     if (change.action === "delete") return [spec.name, ""];
     const pending = status.pendingReason === "" ? "" : ` pending: ${status.pendingReason}`;
-    return [spec.name, `v${change.deployment.version} ${spec.image} ${status.running}/${status.desired > 0 ? status.desired : spec.replicas} running${pending}`];
+    return [
+      spec.name,
+      `v${change.deployment.version} ${spec.image} ${status.running}/${status.desired > 0 ? status.desired : spec.replicas} running${pending}`,
+    ];
   }
   if (change.container !== undefined) {
     const c = change.container;
     const where = c.node === "" ? "unplaced" : `on ${c.node} (${orDash(c.region)})`;
-    return [c.id, `${c.deployment} ${where} ${containerStateName(c.state)} health=${orDash(c.health)} restarts=${c.restartCount}`];
+    return [
+      c.id,
+      `${c.deployment} ${where} ${containerStateName(c.state)} health=${orDash(c.health)} restarts=${c.restartCount}`,
+    ];
   }
   if (change.node !== undefined) {
     const n = change.node;

@@ -89,10 +89,16 @@ const legalMoves: Readonly<Record<BreakerState, readonly BreakerState[]>> = {
 };
 
 export function assertBreakerConfig(config: BreakerConfig): void {
-  assert(Number.isInteger(config.consecutiveFailuresToOpen) && config.consecutiveFailuresToOpen >= 1, "consecutive failures to open must be at least 1");
+  assert(
+    Number.isInteger(config.consecutiveFailuresToOpen) && config.consecutiveFailuresToOpen >= 1,
+    "consecutive failures to open must be at least 1",
+  );
   assert(config.failureRatioToOpen > 0 && config.failureRatioToOpen <= 1, "failure ratio to open must be in (0, 1]");
   assert(Number.isInteger(config.windowMs) && config.windowMs > 0, "breaker window must be a positive integer of ms");
-  assert(Number.isInteger(config.windowResultsMin) && config.windowResultsMin >= 1, "breaker window needs a minimum count of at least 1");
+  assert(
+    Number.isInteger(config.windowResultsMin) && config.windowResultsMin >= 1,
+    "breaker window needs a minimum count of at least 1",
+  );
   assert(Number.isInteger(config.coolDownMs) && config.coolDownMs > 0, "cool-down must be a positive integer of ms");
   assert(config.coolDownFactor >= 1, "cool-down must not shrink");
   assert(config.coolDownMsMax >= config.coolDownMs, "cool-down cap at least the first cool-down");
@@ -156,7 +162,12 @@ export class BreakerPolicy {
         return this.move(
           nodeId,
           breaker,
-          { kind: "open", openedAtMs: nowMs, coolDownMs: Math.min(this.config.coolDownMsMax, breaker.coolDownMs * this.config.coolDownFactor), lastMs: nowMs },
+          {
+            kind: "open",
+            openedAtMs: nowMs,
+            coolDownMs: Math.min(this.config.coolDownMsMax, breaker.coolDownMs * this.config.coolDownFactor),
+            lastMs: nowMs,
+          },
           "trial probe failed",
         );
       default:
@@ -178,7 +189,12 @@ export class BreakerPolicy {
     return this.nodes.size;
   }
 
-  private onClosedResult(nodeId: string, breaker: NodeBreaker & { kind: "closed" }, ok: boolean, nowMs: number): BreakerTransition | null {
+  private onClosedResult(
+    nodeId: string,
+    breaker: NodeBreaker & { kind: "closed" },
+    ok: boolean,
+    nowMs: number,
+  ): BreakerTransition | null {
     breaker.consecutiveFailures = ok ? 0 : breaker.consecutiveFailures + 1;
     this.record(breaker, ok, nowMs);
     let reason = "";
@@ -192,7 +208,12 @@ export class BreakerPolicy {
       }
     }
     if (reason === "") return null;
-    return this.move(nodeId, breaker, { kind: "open", openedAtMs: nowMs, coolDownMs: breaker.coolDownMs, lastMs: nowMs }, reason);
+    return this.move(
+      nodeId,
+      breaker,
+      { kind: "open", openedAtMs: nowMs, coolDownMs: breaker.coolDownMs, lastMs: nowMs },
+      reason,
+    );
   }
 
   /** Counts a result in the window, dropping buckets that fell out of it. */
@@ -226,9 +247,18 @@ export class BreakerPolicy {
   }
 
   /** The one way a breaker changes state; an illegal move is a bug. */
-  private move(nodeId: string, from: NodeBreaker, to: NodeBreaker, reason = "cool-down over, trial probe let through"): BreakerTransition {
+  private move(
+    nodeId: string,
+    from: NodeBreaker,
+    to: NodeBreaker,
+    reason = "cool-down over, trial probe let through",
+  ): BreakerTransition {
     assert(legalMoves[from.kind].includes(to.kind), `illegal breaker move ${from.kind} -> ${to.kind}`);
-    if (to.kind === "open") assert(to.coolDownMs >= this.config.coolDownMs && to.coolDownMs <= this.config.coolDownMsMax, "cool-down within its bounds");
+    if (to.kind === "open")
+      assert(
+        to.coolDownMs >= this.config.coolDownMs && to.coolDownMs <= this.config.coolDownMsMax,
+        "cool-down within its bounds",
+      );
     this.nodes.set(nodeId, to);
     return { nodeId, from: from.kind, to: to.kind, reason };
   }

@@ -23,7 +23,14 @@ export {
   type ProbeVerdict,
   type VerdictTransition,
 } from "./probe-state.js";
-export { BreakerPolicy, assertBreakerConfig, breakerDefaults, type BreakerConfig, type BreakerState, type BreakerTransition } from "./breaker-policy.js";
+export {
+  BreakerPolicy,
+  assertBreakerConfig,
+  breakerDefaults,
+  type BreakerConfig,
+  type BreakerState,
+  type BreakerTransition,
+} from "./breaker-policy.js";
 export {
   assertRestartPolicy,
   nextRestart,
@@ -65,4 +72,11 @@ export {
   type SloWindowName,
   type SloWindowReport,
 } from "./slo.js";
-export { evaluateOperation, operationDeadlineMs, type Operation, type OperationKind, type OperationOutcome, type ReplicaCounts } from "./operation-tracker.js";
+export {
+  evaluateOperation,
+  operationDeadlineMs,
+  type Operation,
+  type OperationKind,
+  type OperationOutcome,
+  type ReplicaCounts,
+} from "./operation-tracker.js";

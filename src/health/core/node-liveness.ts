@@ -60,8 +60,14 @@ export interface LivenessVerdicts {
 }
 
 export function assertLivenessConfig(config: LivenessConfig): void {
-  assert(Number.isInteger(config.heartbeatTtlMs) && config.heartbeatTtlMs > 0, "heartbeat TTL must be a positive integer of ms");
-  assert(Number.isInteger(config.failoverGraceMs) && config.failoverGraceMs >= 0, "failover grace must be a non-negative integer of ms");
+  assert(
+    Number.isInteger(config.heartbeatTtlMs) && config.heartbeatTtlMs > 0,
+    "heartbeat TTL must be a positive integer of ms",
+  );
+  assert(
+    Number.isInteger(config.failoverGraceMs) && config.failoverGraceMs >= 0,
+    "failover grace must be a non-negative integer of ms",
+  );
 }
 
 /** The time after which the node counts as down if still silent. */
@@ -94,7 +100,10 @@ export function evaluateLiveness(
   const taken = silent.slice(0, healthLimits.nodesDeclaredDownPerEvaluationMax);
   cameBack.sort(compareIds);
   return {
-    declareDown: taken.map((s) => ({ nodeId: s.nodeId, reason: downReason(s.lastHeartbeatMs, leaderSinceMs, nowMs, config) })),
+    declareDown: taken.map((s) => ({
+      nodeId: s.nodeId,
+      reason: downReason(s.lastHeartbeatMs, leaderSinceMs, nowMs, config),
+    })),
     deferred: silent.length - taken.length,
     cameBack,
   };
@@ -105,7 +114,12 @@ function heardSinceDown(node: NodeLivenessView, nowMs: number, config: LivenessC
   return last !== null && last > node.downSinceMs && nowMs - last <= config.heartbeatTtlMs;
 }
 
-function downReason(lastHeartbeatMs: number | null, leaderSinceMs: number, nowMs: number, config: LivenessConfig): string {
+function downReason(
+  lastHeartbeatMs: number | null,
+  leaderSinceMs: number,
+  nowMs: number,
+  config: LivenessConfig,
+): string {
   if (lastHeartbeatMs === null) {
     return `no heartbeat since this leader took over ${nowMs - leaderSinceMs} ms ago (grace ${config.failoverGraceMs} ms)`;
   }

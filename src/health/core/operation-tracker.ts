@@ -36,7 +36,10 @@ export function operationDeadlineMs(op: Operation): number {
 
 export function evaluateOperation(op: Operation, counts: ReplicaCounts, nowMs: number): OperationOutcome {
   assert(Number.isFinite(op.startedAtMs) && Number.isFinite(nowMs), "times must be finite");
-  assert(Number.isInteger(op.progressDeadlineMs) && op.progressDeadlineMs > 0, "progress deadline must be a positive integer of ms");
+  assert(
+    Number.isInteger(op.progressDeadlineMs) && op.progressDeadlineMs > 0,
+    "progress deadline must be a positive integer of ms",
+  );
   assert(Number.isInteger(counts.desired) && counts.desired >= 0, "desired replicas must be a non-negative integer");
   assert(Number.isInteger(counts.healthy) && counts.healthy >= 0, "healthy replicas must be a non-negative integer");
   if (nowMs >= operationDeadlineMs(op)) return "failed";

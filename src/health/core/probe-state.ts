@@ -102,9 +102,18 @@ export function assertProbeConfig(config: ProbeConfig): void {
   assert(Number.isInteger(config.periodMs) && config.periodMs > 0, "probe period must be a positive integer of ms");
   assert(Number.isInteger(config.timeoutMs) && config.timeoutMs > 0, "probe timeout must be a positive integer of ms");
   assert(config.timeoutMs <= config.periodMs, "probe timeout must fit in its period");
-  assert(Number.isInteger(config.failureThreshold) && config.failureThreshold >= 1, "failure threshold must be at least 1");
-  assert(Number.isInteger(config.successThreshold) && config.successThreshold >= 1, "success threshold must be at least 1");
-  assert(Number.isInteger(config.initialDelayMs) && config.initialDelayMs >= 0, "initial delay must be a non-negative integer of ms");
+  assert(
+    Number.isInteger(config.failureThreshold) && config.failureThreshold >= 1,
+    "failure threshold must be at least 1",
+  );
+  assert(
+    Number.isInteger(config.successThreshold) && config.successThreshold >= 1,
+    "success threshold must be at least 1",
+  );
+  assert(
+    Number.isInteger(config.initialDelayMs) && config.initialDelayMs >= 0,
+    "initial delay must be a non-negative integer of ms",
+  );
 }
 
 /** The state of a container that started at startedAtMs: verdict unknown, first probe after the initial delay. */
@@ -191,7 +200,10 @@ function settle(state: ProbeState, seq: number, result: ProbeResult, nowMs: numb
   const effective: ProbeResult = result === "success" && nowMs > phase.deadlineMs ? "timeout" : result;
   const counted = count(state, effective);
   return {
-    state: { ...counted.state, phase: { kind: "waiting", nextProbeAtMs: Math.max(phase.sentAtMs + state.config.periodMs, nowMs) } },
+    state: {
+      ...counted.state,
+      phase: { kind: "waiting", nextProbeAtMs: Math.max(phase.sentAtMs + state.config.periodMs, nowMs) },
+    },
     transition: counted.transition,
     stale: false,
   };
@@ -228,7 +240,13 @@ function becomeUnreachable(state: ProbeState, nowMs: number): ProbeStep {
     abandonedSeq,
   };
   const transition: VerdictTransition | null =
-    state.verdict === "unknown" ? null : { from: state.verdict, to: "unknown", reason: "node unreachable (breaker open): no verdict until it answers again" };
+    state.verdict === "unknown"
+      ? null
+      : {
+          from: state.verdict,
+          to: "unknown",
+          reason: "node unreachable (breaker open): no verdict until it answers again",
+        };
   return { state: next, transition, stale: false };
 }
 
@@ -245,14 +263,24 @@ function unchanged(state: ProbeState): ProbeStep {
 /** The invariants of a probe state; called after every step. */
 export function checkProbeInvariants(state: ProbeState): void {
   const { phase, config } = state;
-  assert(state.consecutiveSuccesses === 0 || state.consecutiveFailures === 0, "successes and failures cannot both be running");
+  assert(
+    state.consecutiveSuccesses === 0 || state.consecutiveFailures === 0,
+    "successes and failures cannot both be running",
+  );
   assert(state.abandonedSeq <= state.probesSent, "abandoned a probe never sent");
   if (phase.kind === "in-flight") assert(phase.seq === state.probesSent, "the probe in flight is the latest sent");
-  if (phase.kind === "in-flight") assert(phase.deadlineMs === phase.sentAtMs + config.timeoutMs, "deadline is send time plus timeout");
-  if (phase.kind === "unreachable") assert(state.verdict === "unknown", "an unreachable node's container has no verdict");
-  if (phase.kind === "unreachable") assert(state.consecutiveSuccesses + state.consecutiveFailures === 0, "nothing is counted while unreachable");
-  if (state.verdict === "unknown") assert(state.consecutiveSuccesses < config.successThreshold, "enough successes make a verdict");
-  if (state.verdict === "unknown") assert(state.consecutiveFailures < config.failureThreshold, "enough failures make a verdict");
-  if (state.verdict === "healthy") assert(state.consecutiveFailures < config.failureThreshold, "enough failures end health");
-  if (state.verdict === "unhealthy") assert(state.consecutiveSuccesses < config.successThreshold, "enough successes end ill health");
+  if (phase.kind === "in-flight")
+    assert(phase.deadlineMs === phase.sentAtMs + config.timeoutMs, "deadline is send time plus timeout");
+  if (phase.kind === "unreachable")
+    assert(state.verdict === "unknown", "an unreachable node's container has no verdict");
+  if (phase.kind === "unreachable")
+    assert(state.consecutiveSuccesses + state.consecutiveFailures === 0, "nothing is counted while unreachable");
+  if (state.verdict === "unknown")
+    assert(state.consecutiveSuccesses < config.successThreshold, "enough successes make a verdict");
+  if (state.verdict === "unknown")
+    assert(state.consecutiveFailures < config.failureThreshold, "enough failures make a verdict");
+  if (state.verdict === "healthy")
+    assert(state.consecutiveFailures < config.failureThreshold, "enough failures end health");
+  if (state.verdict === "unhealthy")
+    assert(state.consecutiveSuccesses < config.successThreshold, "enough successes end ill health");
 }

@@ -58,10 +58,19 @@ export interface RestartDecision {
 }
 
 export function assertRestartPolicy(policy: RestartPolicy): void {
-  assert(Number.isInteger(policy.initialDelayMs) && policy.initialDelayMs > 0, "restart initial delay must be a positive integer of ms");
+  assert(
+    Number.isInteger(policy.initialDelayMs) && policy.initialDelayMs > 0,
+    "restart initial delay must be a positive integer of ms",
+  );
   assert(Number.isFinite(policy.factor) && policy.factor >= 1, "restart factor must be at least 1");
-  assert(Number.isInteger(policy.maxDelayMs) && policy.maxDelayMs >= policy.initialDelayMs, "restart cap at least the initial delay");
-  assert(Number.isInteger(policy.resetAfterMs) && policy.resetAfterMs >= 0, "reset-after must be a non-negative integer of ms");
+  assert(
+    Number.isInteger(policy.maxDelayMs) && policy.maxDelayMs >= policy.initialDelayMs,
+    "restart cap at least the initial delay",
+  );
+  assert(
+    Number.isInteger(policy.resetAfterMs) && policy.resetAfterMs >= 0,
+    "reset-after must be a non-negative integer of ms",
+  );
 }
 
 /** The ceiling of a step, before jitter. */
@@ -71,14 +80,23 @@ export function restartCeilingMs(step: number, policy: RestartPolicy): number {
 }
 
 /** The restart decision for a container that failed at nowMs, at back-off step `step`. */
-export function nextRestart(step: number, nowMs: number, policy: RestartPolicy, prng: Prng, jitterRatio = restartJitterRatio): RestartDecision {
+export function nextRestart(
+  step: number,
+  nowMs: number,
+  policy: RestartPolicy,
+  prng: Prng,
+  jitterRatio = restartJitterRatio,
+): RestartDecision {
   assertRestartPolicy(policy);
   assert(Number.isFinite(nowMs), "restart time must be finite");
   assert(jitterRatio >= 0 && jitterRatio <= 1, "jitter ratio in [0, 1]");
   const ceilingMs = restartCeilingMs(step, policy);
   // r in [0, 1) and the floor keep the delay in (ceiling * (1 - j), ceiling], and above 0 ms.
   const delayMs = ceilingMs - Math.floor(jitterRatio * ceilingMs * prng.nextFloat());
-  assert(delayMs >= ceilingMs * (1 - jitterRatio) && delayMs <= ceilingMs && delayMs > 0, "restart delay within its jitter bounds");
+  assert(
+    delayMs >= ceilingMs * (1 - jitterRatio) && delayMs <= ceilingMs && delayMs > 0,
+    "restart delay within its jitter bounds",
+  );
   const nextStep = ceilingMs >= policy.maxDelayMs ? step : Math.min(step + 1, healthLimits.restartStepMax);
   return {
     delayMs,

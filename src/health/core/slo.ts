@@ -113,16 +113,29 @@ export function computeSlo(buckets: readonly OutcomeBucket[], nowMs: number, obj
     objective,
     nowMinute,
     windows,
-    errorBudget: { allowedFailures, failed: month.failed, consumedRatio, remainingRatio: Math.min(1, Math.max(0, 1 - consumedRatio)) },
+    errorBudget: {
+      allowedFailures,
+      failed: month.failed,
+      consumedRatio,
+      remainingRatio: Math.min(1, Math.max(0, 1 - consumedRatio)),
+    },
   };
 }
 
 /** The fast-burn condition of the SRE workbook's multi-window alert: 1 h and 5 m both burning. */
 export function isFastBurn(report: SloReport): boolean {
-  return report.windows["1h"].burnRate >= fastBurnRateThreshold && report.windows["5m"].burnRate >= fastBurnRateThreshold;
+  return (
+    report.windows["1h"].burnRate >= fastBurnRateThreshold && report.windows["5m"].burnRate >= fastBurnRateThreshold
+  );
 }
 
-function windowReport(buckets: readonly OutcomeBucket[], nowMinute: number, window: SloWindowName, minutes: number, budget: number): SloWindowReport {
+function windowReport(
+  buckets: readonly OutcomeBucket[],
+  nowMinute: number,
+  window: SloWindowName,
+  minutes: number,
+  budget: number,
+): SloWindowReport {
   let succeeded = 0;
   let failed = 0;
   for (const bucket of buckets) {
@@ -133,7 +146,16 @@ function windowReport(buckets: readonly OutcomeBucket[], nowMinute: number, wind
   }
   const total = succeeded + failed;
   const errorRatio = total === 0 ? 0 : failed / total;
-  return { window, minutes, succeeded, failed, total, successRatio: total === 0 ? 1 : succeeded / total, errorRatio, burnRate: errorRatio / budget };
+  return {
+    window,
+    minutes,
+    succeeded,
+    failed,
+    total,
+    successRatio: total === 0 ? 1 : succeeded / total,
+    errorRatio,
+    burnRate: errorRatio / budget,
+  };
 }
 
 export function emptyOutcomeRing(): OutcomeRing {
@@ -181,7 +203,11 @@ export function checkOutcomeRing(ring: OutcomeRing): void {
     assert(Number.isSafeInteger(b.failed) && b.failed >= 0, "bucket failure count is a non-negative integer");
     if (i > 0) assert(buckets[i - 1].minute < b.minute, "buckets are in minute order, one per minute");
   }
-  if (buckets.length > 0) assert(buckets[buckets.length - 1].minute - buckets[0].minute < healthLimits.sloBucketsMax, "ring spans at most its bound");
+  if (buckets.length > 0)
+    assert(
+      buckets[buckets.length - 1].minute - buckets[0].minute < healthLimits.sloBucketsMax,
+      "ring spans at most its bound",
+    );
 }
 
 /** The index of the first bucket whose minute is >= `minute`. */

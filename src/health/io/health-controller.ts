@@ -2,7 +2,13 @@ import { randomInt } from "node:crypto";
 import { Counter, Gauge, type Registry } from "prom-client";
 import { CommandProposer } from "../../api/command-proposer.js";
 import type { NodeHeartbeats } from "../../api/agent-heartbeats.js";
-import { fsmLimits, type ApplyValue, type ClusterFsm, type CommandBody, type ContainerRecord } from "../../fsm/index.js";
+import {
+  fsmLimits,
+  type ApplyValue,
+  type ClusterFsm,
+  type CommandBody,
+  type ContainerRecord,
+} from "../../fsm/index.js";
 import { OrchestratorError } from "../../lib/errors.js";
 import type { Logger } from "../../lib/logger.js";
 import { Prng } from "../../lib/prng.js";
@@ -77,8 +83,18 @@ export class HealthController {
     registry: Registry,
   ) {
     this.proposer = new CommandProposer(node);
-    this.probes = new Counter({ name: "orchestrator_health_probes_total", help: "Health probes sent by this replica (leader only), by result.", labelNames: ["result"], registers: [registry] });
-    this.restarts = new Counter({ name: "orchestrator_container_restarts_total", help: "Restarts this replica decided as leader and committed to the log, by reason.", labelNames: ["reason"], registers: [registry] });
+    this.probes = new Counter({
+      name: "orchestrator_health_probes_total",
+      help: "Health probes sent by this replica (leader only), by result.",
+      labelNames: ["result"],
+      registers: [registry],
+    });
+    this.restarts = new Counter({
+      name: "orchestrator_container_restarts_total",
+      help: "Restarts this replica decided as leader and committed to the log, by reason.",
+      labelNames: ["reason"],
+      registers: [registry],
+    });
     // Every label value's series exists from the start, at 0 on followers too, so rate() and
     // increase() see a new leader's first probes and restarts instead of a series appearing mid-way.
     for (const result of probeOutcomes) this.probes.inc({ result }, 0);
@@ -108,7 +124,9 @@ export class HealthController {
     this.fsm.onChange((change) => {
       if (this.active && !this.candidatesStale && change.kind === "container") this.classify(change.id);
     });
-    this.node.on("role-change", (change: RoleChange) => (change.role === "leader" ? this.activate() : this.deactivate()));
+    this.node.on("role-change", (change: RoleChange) =>
+      change.role === "leader" ? this.activate() : this.deactivate(),
+    );
     if (this.node.isLeader()) this.activate();
   }
 
@@ -235,16 +253,22 @@ export class HealthController {
     const dispatch = (): boolean => {
       if (!this.active) return false;
       if (this.watched.get(id) === watched && watched.probe.phase.kind === "waiting") {
-        const sentAtMs = Math.max(watched.probe.phase.nextProbeAtMs, watched.probe.lastEventMs, Date.now() - controllerTickMs);
+        const sentAtMs = Math.max(
+          watched.probe.phase.nextProbeAtMs,
+          watched.probe.lastEventMs,
+          Date.now() - controllerTickMs,
+        );
         this.applyStep(id, watched, stepProbe(watched.probe, { kind: "send", nowMs: sentAtMs }));
         seq = inFlightSeq(watched.probe);
       }
       return true;
     };
-    void this.prober.probe(`http://${node.agentAddress}`, path, spec.healthCheck.timeoutMs, dispatch).then((outcome) => {
-      if (outcome === null) watched.inFlight = false;
-      else this.onProbeResult(id, watched, seq, outcome);
-    });
+    void this.prober
+      .probe(`http://${node.agentAddress}`, path, spec.healthCheck.timeoutMs, dispatch)
+      .then((outcome) => {
+        if (outcome === null) watched.inFlight = false;
+        else this.onProbeResult(id, watched, seq, outcome);
+      });
   }
 
   private onProbeResult(id: string, watched: Watched, seq: number, outcome: ProbeOutcome): void {
@@ -277,7 +301,11 @@ export class HealthController {
     const container = this.fsm.getContainer(id);
     if (container === undefined || container.health === "unknown") return;
     const reason = "node unreachable (breaker open): no verdict until it answers again";
-    void this.propose(`health:${id}`, { kind: "container-health", containerHealth: { containerId: id, health: healthToProto("unknown"), reason } }, "container-health");
+    void this.propose(
+      `health:${id}`,
+      { kind: "container-health", containerHealth: { containerId: id, health: healthToProto("unknown"), reason } },
+      "container-health",
+    );
   }
 
   private applyStep(id: string, watched: Watched, step: ReturnType<typeof stepProbe>): void {
@@ -289,9 +317,17 @@ export class HealthController {
     const container = this.fsm.getContainer(id);
     if (container === undefined) return;
     if (transition.to !== container.health) {
-      void this.propose(`health:${id}`, { kind: "container-health", containerHealth: { containerId: id, health: healthToProto(transition.to), reason: transition.reason } }, "container-health");
+      void this.propose(
+        `health:${id}`,
+        {
+          kind: "container-health",
+          containerHealth: { containerId: id, health: healthToProto(transition.to), reason: transition.reason },
+        },
+        "container-health",
+      );
     }
-    if (transition.to === "unhealthy") this.decideRestart(container, `failed its health check: ${transition.reason}`, "unhealthy");
+    if (transition.to === "unhealthy")
+      this.decideRestart(container, `failed its health check: ${transition.reason}`, "unhealthy");
   }
 
   private maybeRestartFailed(container: Readonly<ContainerRecord>, now: number): void {
@@ -311,7 +347,16 @@ export class HealthController {
     const decision = nextRestart(container.backoffStep, Date.now(), spec.restartPolicy, this.prng);
     void this.propose(
       key,
-      { kind: "restart-container", restartContainer: { containerId: container.id, delayMs: decision.delayMs, notBeforeMs: decision.notBeforeMs, backoffStep: decision.nextStep, reason: `${why}; ${decision.reason}` } },
+      {
+        kind: "restart-container",
+        restartContainer: {
+          containerId: container.id,
+          delayMs: decision.delayMs,
+          notBeforeMs: decision.notBeforeMs,
+          backoffStep: decision.nextStep,
+          reason: `${why}; ${decision.reason}`,
+        },
+      },
       "restart-container",
     ).then((applied) => {
       // Counted once the log has it: a decision the FSM refused (a new leader's FSM still
@@ -324,7 +369,11 @@ export class HealthController {
     if (container.backoffStep === 0 || container.health !== "healthy") return;
     const spec = this.fsm.getDeploymentRecord(container.deployment)?.spec;
     if (spec === undefined || !shouldReset(watched.runningSinceMs, now, spec.restartPolicy.resetAfterMs)) return;
-    void this.propose(`reset:${container.id}`, { kind: "reset-backoff", resetBackoff: { containerId: container.id } }, "reset-backoff");
+    void this.propose(
+      `reset:${container.id}`,
+      { kind: "reset-backoff", resetBackoff: { containerId: container.id } },
+      "reset-backoff",
+    );
   }
 
   private checkLiveness(now: number): void {
@@ -336,8 +385,15 @@ export class HealthController {
     }));
     const verdicts = evaluateLiveness(views, this.leaderSinceMs, Math.max(now, this.leaderSinceMs));
     for (const down of verdicts.declareDown) {
-      this.logger.warn({ term: this.node.status().term, role: "leader", node: down.nodeId, reason: down.reason }, "declaring node down");
-      void this.propose(`node:${down.nodeId}`, { kind: "node-down", nodeDown: { nodeId: down.nodeId, reason: down.reason } }, "node-down");
+      this.logger.warn(
+        { term: this.node.status().term, role: "leader", node: down.nodeId, reason: down.reason },
+        "declaring node down",
+      );
+      void this.propose(
+        `node:${down.nodeId}`,
+        { kind: "node-down", nodeDown: { nodeId: down.nodeId, reason: down.reason } },
+        "node-down",
+      );
     }
   }
 
@@ -349,9 +405,16 @@ export class HealthController {
       const counts = this.replicaCounts(op.deployment);
       if (counts === undefined) continue;
       counted.set(op.deployment, counts);
-      const verdict = evaluateOperation({ kind: op.kind, startedAtMs: op.startedAtMs, progressDeadlineMs: op.deadlineAtMs - op.startedAtMs }, counts, Math.max(now, op.startedAtMs));
+      const verdict = evaluateOperation(
+        { kind: op.kind, startedAtMs: op.startedAtMs, progressDeadlineMs: op.deadlineAtMs - op.startedAtMs },
+        counts,
+        Math.max(now, op.startedAtMs),
+      );
       if (verdict === "pending") continue;
-      const reason = verdict === "succeeded" ? `all ${counts.desired} replicas healthy` : `only ${counts.healthy}/${counts.desired} replicas healthy at the progress deadline`;
+      const reason =
+        verdict === "succeeded"
+          ? `all ${counts.desired} replicas healthy`
+          : `only ${counts.healthy}/${counts.desired} replicas healthy at the progress deadline`;
       verdicts.push({ operationId: op.id, succeeded: verdict === "succeeded", reason });
     }
     this.counted = counted;
@@ -359,7 +422,11 @@ export class HealthController {
     for (let i = 0; i < verdicts.length; i += fsmLimits.outcomesPerCommandMax) {
       const batch = verdicts.slice(i, i + fsmLimits.outcomesPerCommandMax);
       const keys = batch.map((v) => `op:${v.operationId}`);
-      void this.proposeAll(keys, { kind: "operation-outcomes", operationOutcomes: { outcomes: batch } }, "operation-outcomes");
+      void this.proposeAll(
+        keys,
+        { kind: "operation-outcomes", operationOutcomes: { outcomes: batch } },
+        "operation-outcomes",
+      );
     }
   }
 
@@ -373,14 +440,28 @@ export class HealthController {
     if (record === undefined) return undefined;
     const containersRevision = this.fsm.containersRevision(deployment);
     const cached = this.counted.get(deployment);
-    if (cached !== undefined && cached.deploymentRevision === record.updatedRevision && cached.containersRevision === containersRevision) return cached;
+    if (
+      cached !== undefined &&
+      cached.deploymentRevision === record.updatedRevision &&
+      cached.containersRevision === containersRevision
+    )
+      return cached;
     const status = this.fsm.getDeploymentStatus(deployment);
     if (status === undefined) return undefined;
-    return { desired: record.spec.replicas, healthy: status.healthy, deploymentRevision: record.updatedRevision, containersRevision };
+    return {
+      desired: record.spec.replicas,
+      healthy: status.healthy,
+      deploymentRevision: record.updatedRevision,
+      containersRevision,
+    };
   }
 
   /** Proposes one command that decides for every key; keys already in flight must be left out by the caller. */
-  private async proposeAll<K extends ApplyValue["kind"]>(keys: readonly string[], body: CommandBody, kind: K): Promise<boolean> {
+  private async proposeAll<K extends ApplyValue["kind"]>(
+    keys: readonly string[],
+    body: CommandBody,
+    kind: K,
+  ): Promise<boolean> {
     if (!this.active) return false;
     for (const key of keys) this.proposing.add(key);
     try {
@@ -388,7 +469,10 @@ export class HealthController {
       return true;
     } catch (error) {
       const message = error instanceof OrchestratorError ? error.message : String(error);
-      this.logger.debug({ term: this.node.status().term, role: this.active ? "leader" : "follower", keys: keys.length, err: message }, "health decisions not applied");
+      this.logger.debug(
+        { term: this.node.status().term, role: this.active ? "leader" : "follower", keys: keys.length, err: message },
+        "health decisions not applied",
+      );
       return false;
     } finally {
       for (const key of keys) this.proposing.delete(key);
@@ -404,7 +488,11 @@ export class HealthController {
 
 /** Probed (running or unhealthy) or to be restarted (failed), and wanted running on a node. */
 function isCandidate(c: Readonly<ContainerRecord>): boolean {
-  return c.desired === "running" && c.node !== "" && (c.state === "running" || c.state === "unhealthy" || c.state === "failed");
+  return (
+    c.desired === "running" &&
+    c.node !== "" &&
+    (c.state === "running" || c.state === "unhealthy" || c.state === "failed")
+  );
 }
 
 interface CountedReplicas {
@@ -415,5 +503,9 @@ interface CountedReplicas {
 }
 
 function healthToProto(verdict: "healthy" | "unhealthy" | "unknown"): HealthState {
-  return verdict === "healthy" ? HealthState.HEALTH_STATE_HEALTHY : verdict === "unhealthy" ? HealthState.HEALTH_STATE_UNHEALTHY : HealthState.HEALTH_STATE_UNKNOWN;
+  return verdict === "healthy"
+    ? HealthState.HEALTH_STATE_HEALTHY
+    : verdict === "unhealthy"
+      ? HealthState.HEALTH_STATE_UNHEALTHY
+      : HealthState.HEALTH_STATE_UNKNOWN;
 }

@@ -22,7 +22,12 @@ const connectTimeoutMs = 1_000;
  * is what enforces the probe's timeout; undici's stay as a backstop.
  */
 export class HttpProber {
-  private readonly dispatcher = new Agent({ keepAliveTimeout: 10_000, connections: probesInFlightMax, pipelining: 1, connect: { timeout: connectTimeoutMs } });
+  private readonly dispatcher = new Agent({
+    keepAliveTimeout: 10_000,
+    connections: probesInFlightMax,
+    pipelining: 1,
+    connect: { timeout: connectTimeoutMs },
+  });
   private inFlight = 0;
   private readonly waiting: (() => void)[] = [];
 
@@ -30,7 +35,12 @@ export class HttpProber {
    * GET `path` at `origin` ("http://host:port"). `dispatch` runs when the probe gets its slot,
    * just before the request leaves; if it returns false the probe is dropped and the answer is null.
    */
-  async probe(origin: string, path: string, timeoutMs: number, dispatch: () => boolean = () => true): Promise<ProbeOutcome | null> {
+  async probe(
+    origin: string,
+    path: string,
+    timeoutMs: number,
+    dispatch: () => boolean = () => true,
+  ): Promise<ProbeOutcome | null> {
     if (this.inFlight >= probesInFlightMax) await new Promise<void>((resolve) => this.waiting.push(resolve));
     this.inFlight++;
     try {

@@ -20,6 +20,7 @@ export function decodeConfChange(data: Uint8Array): ConfChange | undefined {
   const replica = record["replica"];
   const type = record["type"];
   if (typeof replica !== "string" || replica === "") return undefined;
-  if (type === "add-voter" || type === "add-learner" || type === "promote-learner" || type === "remove") return { type, replica };
+  if (type === "add-voter" || type === "add-learner" || type === "promote-learner" || type === "remove")
+    return { type, replica };
   return undefined;
 }

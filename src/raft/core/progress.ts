@@ -26,7 +26,12 @@ export class Progress {
   recentActive = false;
   readonly inflights: Inflights;
 
-  constructor(match: number, next: number, inflightMessagesMax: number, public isLearner: boolean) {
+  constructor(
+    match: number,
+    next: number,
+    inflightMessagesMax: number,
+    public isLearner: boolean,
+  ) {
     this.match = match;
     this.next = next;
     this.inflights = new Inflights(inflightMessagesMax);

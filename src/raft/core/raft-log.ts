@@ -22,7 +22,10 @@ export class RaftLog {
     // Entries kept behind the snapshot (for slow followers) are already in the state it restores.
     const snapshotIndex = storage.snapshot().meta.index;
     assert(committed >= snapshotIndex, `persisted commit ${committed} below the snapshot index ${snapshotIndex}`);
-    assert(committed <= storage.lastIndex(), `persisted commit ${committed} beyond the persisted log ${storage.lastIndex()}`);
+    assert(
+      committed <= storage.lastIndex(),
+      `persisted commit ${committed} beyond the persisted log ${storage.lastIndex()}`,
+    );
     this.committed = committed;
     // A restart replays everything after the snapshot: state = snapshot + replay.
     this.applied = snapshotIndex;
@@ -91,7 +94,12 @@ export class RaftLog {
    * The follower side of AppendEntries: if our log matches (prevIndex, prevTerm), append the
    * entries (dropping a conflicting suffix) and return the index of the last new entry.
    */
-  maybeAppend(prevIndex: number, prevTerm: number, leaderCommit: number, entries: readonly Entry[]): number | undefined {
+  maybeAppend(
+    prevIndex: number,
+    prevTerm: number,
+    leaderCommit: number,
+    entries: readonly Entry[],
+  ): number | undefined {
     if (!this.matchTerm(prevIndex, prevTerm)) return undefined;
     const lastNewIndex = prevIndex + entries.length;
     const conflictIndex = this.findConflict(entries);
@@ -127,7 +135,10 @@ export class RaftLog {
 
   append(entries: readonly Entry[]): number {
     if (entries.length === 0) return this.lastIndex();
-    assert(entries[0].index - 1 >= this.committed, `append at ${entries[0].index} would overwrite committed ${this.committed}`);
+    assert(
+      entries[0].index - 1 >= this.committed,
+      `append at ${entries[0].index} would overwrite committed ${this.committed}`,
+    );
     this.unstable.truncateAndAppend(entries);
     return this.lastIndex();
   }

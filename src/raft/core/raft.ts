@@ -9,7 +9,19 @@ import { RaftLog } from "./raft-log.js";
 import type { ProposeResult, ReadIndexResult, Status, ProgressStatus } from "./raw-node.js";
 import { ReadOnlyQueue } from "./read-only.js";
 import type { Ready } from "./ready.js";
-import type { ConfChange, ConfState, Entry, HardState, Message, MessageType, ReadState, ReplicaId, Role, Snapshot, SoftState } from "./types.js";
+import type {
+  ConfChange,
+  ConfState,
+  Entry,
+  HardState,
+  Message,
+  MessageType,
+  ReadState,
+  ReplicaId,
+  Role,
+  Snapshot,
+  SoftState,
+} from "./types.js";
 import { NO_REPLICA, entryBytes, message } from "./types.js";
 
 type CampaignKind = "pre-election" | "election" | "transfer";
@@ -122,7 +134,8 @@ export class Raft {
     const data = encodeConfChange(change);
     const refusal = this.proposalRefusal(data.byteLength);
     if (refusal !== undefined) return refusal;
-    if (this.pendingConfIndex > this.log.applied) return { ok: false, error: "conf-change-pending", leader: this.leader };
+    if (this.pendingConfIndex > this.log.applied)
+      return { ok: false, error: "conf-change-pending", leader: this.leader };
     if (!this.isValidConfChange(change)) return { ok: false, error: "invalid-conf-change", leader: this.leader };
     const result = this.appendProposal("conf-change", data);
     if (result.ok) this.pendingConfIndex = result.index;
@@ -167,7 +180,8 @@ export class Raft {
     const band = this.config.leaderLostDelayTicksMax;
     this.leader = NO_REPLICA;
     this.leaderLostCountdownTicks =
-      rank * band + this.config.random.nextIntBetween(this.config.leaderLostDelayTicksMin, this.config.leaderLostDelayTicksMax);
+      rank * band +
+      this.config.random.nextIntBetween(this.config.leaderLostDelayTicksMin, this.config.leaderLostDelayTicksMax);
   }
 
   reportUnreachable(peer: ReplicaId): void {
@@ -217,7 +231,11 @@ export class Raft {
       committedEntries: this.log.nextCommittedEntries(this.config.committedBytesPerReadyMax),
       messages: this.outbox,
       readStates: this.readStates,
-      mustSync: entries.length > 0 || snapshot !== null || hard.term !== this.prevHardState.term || hard.vote !== this.prevHardState.vote,
+      mustSync:
+        entries.length > 0 ||
+        snapshot !== null ||
+        hard.term !== this.prevHardState.term ||
+        hard.vote !== this.prevHardState.vote,
     };
     this.outbox = [];
     this.readStates = [];
@@ -271,7 +289,10 @@ export class Raft {
 
   checkInvariants(): void {
     assert(this.log.applied <= this.log.committed, `applied ${this.log.applied} > committed ${this.log.committed}`);
-    assert(this.log.committed <= this.log.lastIndex(), `committed ${this.log.committed} > last ${this.log.lastIndex()}`);
+    assert(
+      this.log.committed <= this.log.lastIndex(),
+      `committed ${this.log.committed} > last ${this.log.lastIndex()}`,
+    );
     assert(this.log.committed >= this.log.firstIndex() - 1, "committed below the snapshot");
     assert(this.prevHardState.term <= this.term, "term went backwards");
     if (this.role === "leader") {
@@ -297,7 +318,10 @@ export class Raft {
       if (m.type === "vote" || m.type === "pre-vote") {
         // A replica that heard from a live leader within the election timeout ignores
         // campaigns: this keeps a rejoining partitioned replica from disrupting the cluster.
-        const inLease = this.config.checkQuorum && this.leader !== NO_REPLICA && this.electionElapsedTicks < this.config.electionTimeoutTicks;
+        const inLease =
+          this.config.checkQuorum &&
+          this.leader !== NO_REPLICA &&
+          this.electionElapsedTicks < this.config.electionTimeoutTicks;
         if (!m.force && inLease) return false;
       }
       if (m.type === "pre-vote") return true;
@@ -576,7 +600,9 @@ export class Raft {
 
   private handleAppend(m: Message): void {
     if (m.logIndex < this.log.committed) {
-      this.send(message({ type: "append-resp", from: this.id, to: m.from, term: this.term, index: this.log.committed }));
+      this.send(
+        message({ type: "append-resp", from: this.id, to: m.from, term: this.term, index: this.log.committed }),
+      );
       return;
     }
     const lastNew = this.log.maybeAppend(m.logIndex, m.logTerm, m.commit, m.entries);
@@ -603,7 +629,16 @@ export class Raft {
   private handleHeartbeat(m: Message): void {
     // The leader sends min(our match, its commit), so this never points beyond our log.
     this.log.commitTo(Math.min(m.commit, this.log.lastIndex()));
-    this.send(message({ type: "heartbeat-resp", from: this.id, to: m.from, term: this.term, context: m.context, logIndex: m.logIndex }));
+    this.send(
+      message({
+        type: "heartbeat-resp",
+        from: this.id,
+        to: m.from,
+        term: this.term,
+        context: m.context,
+        logIndex: m.logIndex,
+      }),
+    );
   }
 
   private handleSnapshot(m: Message): void {
@@ -630,7 +665,8 @@ export class Raft {
 
   private stepLeader(m: Message): void {
     if (m.type === "read-index") {
-      if (this.readOnly.size + this.readsAwaitingCommit.length < this.config.pendingReadsMax) this.leaderReadIndex(m.context, m.from);
+      if (this.readOnly.size + this.readsAwaitingCommit.length < this.config.pendingReadsMax)
+        this.leaderReadIndex(m.context, m.from);
       return;
     }
     const pr = this.progress.get(m.from);
@@ -673,7 +709,11 @@ export class Raft {
     if (this.maybeCommit()) this.broadcastAppend(!this.config.lazyCommitBroadcast);
     // A follower that was paused when the commit index moved must still hear about it (with a
     // lazy broadcast, the next heartbeat tells it).
-    else this.fillWindow(m.from, !this.config.lazyCommitBroadcast && pr.sentCommit < Math.min(this.log.committed, pr.match));
+    else
+      this.fillWindow(
+        m.from,
+        !this.config.lazyCommitBroadcast && pr.sentCommit < Math.min(this.log.committed, pr.match),
+      );
     if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) this.sendTimeoutNow(m.from);
   }
 
@@ -716,7 +756,9 @@ export class Raft {
    * before about t + electionTimeout; a margin absorbs tick-rate drift between processes.
    */
   private holdsLease(): boolean {
-    const acked = committedIndex(this.voters, (id) => (id === this.id ? this.leaderTicks : (this.progress.get(id)?.leaseAckTicks ?? 0)));
+    const acked = committedIndex(this.voters, (id) =>
+      id === this.id ? this.leaderTicks : (this.progress.get(id)?.leaseAckTicks ?? 0),
+    );
     if (acked === 0 || acked < this.leaseValidFromTicks) return false;
     const margin = Math.ceil(this.config.electionTimeoutTicks / 10) + 1;
     return this.leaderTicks < acked + this.config.electionTimeoutTicks - margin;
@@ -798,7 +840,17 @@ export class Raft {
       if (id === this.id) continue;
       const commit = Math.min(pr.match, this.log.committed);
       pr.sentCommit = Math.max(pr.sentCommit, commit);
-      this.send(message({ type: "heartbeat", from: this.id, to: id, term: this.term, commit, context, logIndex: this.leaderTicks }));
+      this.send(
+        message({
+          type: "heartbeat",
+          from: this.id,
+          to: id,
+          term: this.term,
+          commit,
+          context,
+          logIndex: this.leaderTicks,
+        }),
+      );
     }
   }
 
@@ -812,7 +864,16 @@ export class Raft {
     if (prevTerm === undefined || entries === undefined) return this.sendSnapshot(to, pr);
     if (entries.length === 0 && !sendIfEmpty) return false;
     this.send(
-      message({ type: "append", from: this.id, to, term: this.term, logIndex: prevIndex, logTerm: prevTerm, entries, commit: this.log.committed }),
+      message({
+        type: "append",
+        from: this.id,
+        to,
+        term: this.term,
+        logIndex: prevIndex,
+        logTerm: prevTerm,
+        entries,
+        commit: this.log.committed,
+      }),
     );
     pr.sentCommit = Math.max(pr.sentCommit, Math.min(this.log.committed, prevIndex + entries.length));
     if (entries.length > 0) pr.sentEntries(entries[entries.length - 1].index);
@@ -886,7 +947,8 @@ export class Raft {
       this.stepDownAfterRemoval();
       return;
     }
-    if (this.leadTransferee !== NO_REPLICA && !this.voters.includes(this.leadTransferee)) this.leadTransferee = NO_REPLICA;
+    if (this.leadTransferee !== NO_REPLICA && !this.voters.includes(this.leadTransferee))
+      this.leadTransferee = NO_REPLICA;
     // A smaller quorum may commit more right away.
     if (this.maybeCommit()) this.broadcastAppend();
   }

@@ -23,7 +23,8 @@ export type ProposeResult =
   | { readonly ok: false; readonly error: ProposeError; readonly leader: ReplicaId };
 
 export type ReadIndexError = "not-leader" | "too-many-reads";
-export type ReadIndexResult = { readonly ok: true } | { readonly ok: false; readonly error: ReadIndexError; readonly leader: ReplicaId };
+export type ReadIndexResult =
+  { readonly ok: true } | { readonly ok: false; readonly error: ReadIndexError; readonly leader: ReplicaId };
 
 export interface ProgressStatus {
   readonly match: number;

@@ -71,7 +71,10 @@ export class Unstable {
 
   /** Entries [lo, hi), which must lie within this tail. */
   slice(lo: number, hi: number): Entry[] {
-    assert(lo >= this.offset && hi <= this.offset + this.entries.length && lo <= hi, `unstable.slice(${lo}, ${hi}) out of range`);
+    assert(
+      lo >= this.offset && hi <= this.offset + this.entries.length && lo <= hi,
+      `unstable.slice(${lo}, ${hi}) out of range`,
+    );
     return this.entries.slice(lo - this.offset, hi - this.offset);
   }
 }

@@ -90,15 +90,21 @@ export class GrpcTransport {
     server.addService(RaftTransportServiceService, this.inbound.implementation());
     try {
       this.boundPort = await new Promise<number>((resolve, reject) => {
-        server.bindAsync(this.listenAddress, ServerCredentials.createInsecure(), (error, port) => (error === null ? resolve(port) : reject(error)));
+        server.bindAsync(this.listenAddress, ServerCredentials.createInsecure(), (error, port) =>
+          error === null ? resolve(port) : reject(error),
+        );
       });
     } catch (error) {
       server.forceShutdown();
       this.state = "stopped";
       const detail = error instanceof Error ? error.message : String(error);
-      throw new OrchestratorError("UNAVAILABLE", `raft transport of ${this.id} cannot listen on ${this.listenAddress}: ${detail}`, {
-        address: this.listenAddress,
-      });
+      throw new OrchestratorError(
+        "UNAVAILABLE",
+        `raft transport of ${this.id} cannot listen on ${this.listenAddress}: ${detail}`,
+        {
+          address: this.listenAddress,
+        },
+      );
     }
     if (this.state !== "starting") {
       // stop() ran while binding.
@@ -154,7 +160,8 @@ export class GrpcTransport {
     if (unknown !== null || snapshotsFailed !== null) {
       setImmediate(() => {
         for (const peer of unknown ?? []) this.reportUnreachable(peer);
-        for (const peer of snapshotsFailed ?? []) if (this.state === "running") this.handlers.onSnapshotStatus(peer, false);
+        for (const peer of snapshotsFailed ?? [])
+          if (this.state === "running") this.handlers.onSnapshotStatus(peer, false);
       });
     }
   }
@@ -186,10 +193,17 @@ export class GrpcTransport {
   }
 
   /** For tests and metrics: what waits for `peer` and what went to it so far (null before the first send). */
-  peerStats(peer: ReplicaId): (PeerStreamStats & { queuedMessages: number; queuedBytes: number; state: PeerStreamState }) | null {
+  peerStats(
+    peer: ReplicaId,
+  ): (PeerStreamStats & { queuedMessages: number; queuedBytes: number; state: PeerStreamState }) | null {
     const stream = this.peers.get(peer)?.stream;
     if (stream === undefined) return null;
-    return { ...stream.statistics(), queuedMessages: stream.queuedMessages(), queuedBytes: stream.queuedBytes(), state: stream.currentState() };
+    return {
+      ...stream.statistics(),
+      queuedMessages: stream.queuedMessages(),
+      queuedBytes: stream.queuedBytes(),
+      state: stream.currentState(),
+    };
   }
 
   private channelsFor(peer: ReplicaId): PeerChannels | null {

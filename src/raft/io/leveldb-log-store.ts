@@ -6,7 +6,14 @@ import { assert } from "../../lib/assert.js";
 import { MemoryLogStorage } from "../core/log-storage.js";
 import type { ConfState, Entry, HardState, Snapshot } from "../core/types.js";
 import type { LogBounds, SnapshotRecord } from "./log-store-codec.js";
-import { META_KEYS, encodeEntry, encodeHardState, encodeLogBounds, encodeSnapshotRecord, entryKey } from "./log-store-codec.js";
+import {
+  META_KEYS,
+  encodeEntry,
+  encodeHardState,
+  encodeLogBounds,
+  encodeSnapshotRecord,
+  entryKey,
+} from "./log-store-codec.js";
 import { CorruptStoreError, StoreFailedError, StoreInUseError } from "./log-store-errors.js";
 import type { LoadedStore, LogDb, StorePaths } from "./log-store-load.js";
 import { loadStore, removeStaleSnapshotFiles } from "./log-store-load.js";
@@ -105,7 +112,11 @@ export class LevelDbLogStore {
    * on a damaged store and StoreInUseError when another process has it open.
    */
   static async open(dir: string, options: LevelDbLogStoreOptions): Promise<LevelDbLogStore> {
-    const paths: StorePaths = { dataDir: dir, logDir: path.join(dir, LOG_DIR_NAME), snapshotDir: path.join(dir, SNAPSHOT_DIR_NAME) };
+    const paths: StorePaths = {
+      dataDir: dir,
+      logDir: path.join(dir, LOG_DIR_NAME),
+      snapshotDir: path.join(dir, SNAPSHOT_DIR_NAME),
+    };
     await fs.mkdir(paths.snapshotDir, { recursive: true });
     const db = await openLevelDb(paths);
     try {
@@ -125,12 +136,19 @@ export class LevelDbLogStore {
    * to disk with the next batch (see hardStateDirty).
    */
   persist(update: PersistUpdate): Promise<void> {
-    if (update.hardState === null && update.entries.length === 0 && update.snapshot === null) return this.exclusive(async () => {});
+    if (update.hardState === null && update.entries.length === 0 && update.snapshot === null)
+      return this.exclusive(async () => {});
     return this.exclusive(async () => {
       // Decided in the queue, against the hard state of every earlier write.
       const current = this.storage.persistedHardState();
       const hardState = update.hardState;
-      if (update.entries.length === 0 && update.snapshot === null && hardState !== null && hardState.term === current.term && hardState.vote === current.vote) {
+      if (
+        update.entries.length === 0 &&
+        update.snapshot === null &&
+        hardState !== null &&
+        hardState.term === current.term &&
+        hardState.vote === current.vote
+      ) {
         this.storage.setHardState(hardState);
         this.hardStateDirty = true;
         return;
@@ -145,7 +163,10 @@ export class LevelDbLogStore {
    * snapshot arrived from the leader meanwhile, this one is dropped and the current one returned.
    */
   async saveSnapshot(index: number, conf: ConfState, data: Uint8Array, keepEntries: number): Promise<Snapshot> {
-    assert(Number.isSafeInteger(keepEntries) && keepEntries >= 0, `keepEntries must be a non-negative integer, got ${keepEntries}`);
+    assert(
+      Number.isSafeInteger(keepEntries) && keepEntries >= 0,
+      `keepEntries must be a non-negative integer, got ${keepEntries}`,
+    );
     this.checkUsable();
     if (index <= this.snapRecord.index) return this.storage.snapshot();
     const term = this.termOf(index);
@@ -182,7 +203,10 @@ export class LevelDbLogStore {
     this.closed = true;
     await this.tail;
     if (this.hardStateDirty && this.failure === undefined) {
-      await this.write([{ type: "put", key: META_KEYS.hardState, value: encodeHardState(this.storage.persistedHardState()) }], true);
+      await this.write(
+        [{ type: "put", key: META_KEYS.hardState, value: encodeHardState(this.storage.persistedHardState()) }],
+        true,
+      );
       this.hardStateDirty = false;
     }
     await this.db.close();
@@ -202,10 +226,17 @@ export class LevelDbLogStore {
     if (update.entries.length > 0) bounds = this.planAppend(ops, bounds, update.snapshot, update.entries);
     if (bounds !== previous.bounds) ops.push({ type: "put", key: META_KEYS.logBounds, value: encodeLogBounds(bounds) });
     const hardState = update.hardState ?? previous.hardState;
-    if (update.hardState !== null || this.hardStateDirty) ops.push({ type: "put", key: META_KEYS.hardState, value: encodeHardState(hardState) });
+    if (update.hardState !== null || this.hardStateDirty)
+      ops.push({ type: "put", key: META_KEYS.hardState, value: encodeHardState(hardState) });
     // The checks open() makes, made before writing, so a core bug never reaches the disk.
-    assert(hardState.commit <= bounds.lastIndex, `commit ${hardState.commit} beyond the log's last index ${bounds.lastIndex}`);
-    assert(hardState.commit >= snapRecord.index, `commit ${hardState.commit} below the snapshot index ${snapRecord.index}`);
+    assert(
+      hardState.commit <= bounds.lastIndex,
+      `commit ${hardState.commit} beyond the log's last index ${bounds.lastIndex}`,
+    );
+    assert(
+      hardState.commit >= snapRecord.index,
+      `commit ${hardState.commit} below the snapshot index ${snapRecord.index}`,
+    );
     const sync =
       update.snapshot !== null ||
       update.entries.length > 0 ||
@@ -225,7 +256,10 @@ export class LevelDbLogStore {
   /** Writes a received snapshot's file and plans replacing the whole log with it. */
   private async planSnapshotRestore(ops: BatchOp[], snapshot: Snapshot): Promise<SnapshotRecord> {
     const { index, term, conf } = snapshot.meta;
-    assert(index >= this.snapRecord.index, `received snapshot ${index} is older than the stored one ${this.snapRecord.index}`);
+    assert(
+      index >= this.snapRecord.index,
+      `received snapshot ${index} is older than the stored one ${this.snapRecord.index}`,
+    );
     const file = await writeSnapshotFile(this.paths.snapshotDir, snapshotFileName(index, term), snapshot.data);
     const record: SnapshotRecord = { index, term, conf, ...file };
     this.planDelete(ops, this.bounds.firstIndex, this.bounds.lastIndex);
@@ -238,7 +272,12 @@ export class LevelDbLogStore {
    * Plans writing `entries`, deleting whatever conflicting suffix they do not overwrite.
    * `restored` is the snapshot of this same update, which the mirror does not reflect yet.
    */
-  private planAppend(ops: BatchOp[], bounds: LogBounds, restored: Snapshot | null, entries: readonly Entry[]): LogBounds {
+  private planAppend(
+    ops: BatchOp[],
+    bounds: LogBounds,
+    restored: Snapshot | null,
+    entries: readonly Entry[],
+  ): LogBounds {
     const first = entries[0].index;
     const last = entries[entries.length - 1].index;
     const firstAllowed = restored === null ? this.storage.firstIndex() : restored.meta.index + 1;
@@ -268,7 +307,10 @@ export class LevelDbLogStore {
   /** Records a snapshot the application took and drops entries it covers beyond `keepEntries`. */
   private async compactNow(record: SnapshotRecord, data: Uint8Array, keepEntries: number): Promise<Snapshot> {
     const hardState = this.storage.persistedHardState();
-    assert(record.index <= hardState.commit, `snapshot index ${record.index} is not committed (commit ${hardState.commit})`);
+    assert(
+      record.index <= hardState.commit,
+      `snapshot index ${record.index} is not committed (commit ${hardState.commit})`,
+    );
     const previous = this.snapRecord;
     const compactTo = Math.max(record.index - keepEntries, this.bounds.firstIndex - 1);
     const ops: BatchOp[] = [{ type: "put", key: META_KEYS.snapshot, value: encodeSnapshotRecord(record) }];
@@ -303,7 +345,10 @@ export class LevelDbLogStore {
 
   private termOf(index: number): number {
     const term = this.storage.term(index);
-    assert(term !== undefined, `snapshot index ${index} is outside the log ${this.storage.firstIndex()}..${this.storage.lastIndex()}`);
+    assert(
+      term !== undefined,
+      `snapshot index ${index} is outside the log ${this.storage.firstIndex()}..${this.storage.lastIndex()}`,
+    );
     return term;
   }
 
@@ -350,7 +395,12 @@ async function openLevelDb(paths: StorePaths): Promise<LogDb> {
     const cause = levelErrorCause(e);
     if (cause.code === "LEVEL_LOCKED") throw new StoreInUseError(paths.dataDir, path.join(paths.logDir, "LOCK"));
     if (cause.code === "LEVEL_CORRUPTION") {
-      throw new CorruptStoreError(paths.dataDir, `LevelDB cannot read its own files: ${cause.message}`, paths.logDir, `LevelDB at ${paths.logDir}`);
+      throw new CorruptStoreError(
+        paths.dataDir,
+        `LevelDB cannot read its own files: ${cause.message}`,
+        paths.logDir,
+        `LevelDB at ${paths.logDir}`,
+      );
     }
     throw e;
   }
@@ -372,7 +422,10 @@ function levelErrorCause(e: unknown): { code: string | undefined; message: strin
 function buildMirror(loaded: LoadedStore): MemoryLogStorage {
   const { snapshot, snapshotData, entries, hardState } = loaded;
   const storage = new MemoryLogStorage(snapshot.conf);
-  storage.applySnapshot({ meta: { index: snapshot.index, term: snapshot.term, conf: snapshot.conf }, data: snapshotData });
+  storage.applySnapshot({
+    meta: { index: snapshot.index, term: snapshot.term, conf: snapshot.conf },
+    data: snapshotData,
+  });
   storage.append(entries.filter((entry) => entry.index > snapshot.index));
   storage.setHardState(hardState);
   return storage;

@@ -349,7 +349,8 @@ class Reader {
   }
 
   end(): void {
-    if (this.at !== this.buf.byteLength) throw new MalformedRecord(`has ${this.buf.byteLength - this.at} unexpected trailing bytes`);
+    if (this.at !== this.buf.byteLength)
+      throw new MalformedRecord(`has ${this.buf.byteLength - this.at} unexpected trailing bytes`);
   }
 
   private need(bytes: number): void {

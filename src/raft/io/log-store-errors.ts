@@ -45,7 +45,10 @@ export class StoreInUseError extends Error {
 /** Writing failed earlier (disk full, IO error): what is on disk is no longer known, so restart. */
 export class StoreFailedError extends Error {
   constructor(dataDir: string, cause: unknown) {
-    super(`raft store in ${dataDir} failed an earlier write and refuses further use; restart the replica to recover from disk`, { cause });
+    super(
+      `raft store in ${dataDir} failed an earlier write and refuses further use; restart the replica to recover from disk`,
+      { cause },
+    );
     this.name = "StoreFailedError";
   }
 }

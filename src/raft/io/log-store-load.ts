@@ -25,7 +25,12 @@ import {
   entryKey,
 } from "./log-store-codec.js";
 import { CorruptStoreError } from "./log-store-errors.js";
-import { fsyncDirectory, isSnapshotFileName, readSnapshotFile, staleSnapshotFiles } from "./log-store-snapshot-files.js";
+import {
+  fsyncDirectory,
+  isSnapshotFileName,
+  readSnapshotFile,
+  staleSnapshotFiles,
+} from "./log-store-snapshot-files.js";
 
 /**
  * Opening a store: read every record, trust none of them. Each check that fails becomes a
@@ -66,13 +71,19 @@ export async function loadStore(db: LogDb, paths: StorePaths, initialConf: ConfS
   if (formatValue === undefined) return createStore(db, paths, initialConf);
   const format = decoded(paths, decodeFormat(formatValue), META_KEYS.format, "the store's format record");
   if (format.formatVersion !== STORE_FORMAT_VERSION) {
-    throw corruptLog(paths, `the store has format version ${format.formatVersion} but this build reads version ${STORE_FORMAT_VERSION}`);
+    throw corruptLog(
+      paths,
+      `the store has format version ${format.formatVersion} but this build reads version ${STORE_FORMAT_VERSION}`,
+    );
   }
   const hardState = await readMeta(db, paths, META_KEYS.hardState, decodeHardState, "the hard state record");
   const snapshot = await readMeta(db, paths, META_KEYS.snapshot, decodeSnapshotRecord, "the snapshot record");
   const bounds = await readMeta(db, paths, META_KEYS.logBounds, decodeLogBounds, "the log bounds record");
   if (bounds.firstIndex < 1 || bounds.firstIndex > bounds.lastIndex + 1) {
-    throw corruptLog(paths, `the log bounds record says the log spans ${bounds.firstIndex}..${bounds.lastIndex}, which is impossible`);
+    throw corruptLog(
+      paths,
+      `the log bounds record says the log spans ${bounds.firstIndex}..${bounds.lastIndex}, which is impossible`,
+    );
   }
   const { entries, entrySizes } = await readEntries(db, paths, bounds);
   checkSnapshotFitsLog(paths, snapshot, bounds, entries);
@@ -84,7 +95,10 @@ export async function loadStore(db: LogDb, paths: StorePaths, initialConf: ConfS
 /** Initialises an empty LevelDB; refuses if it is not empty, or if snapshot files suggest a lost log. */
 async function createStore(db: LogDb, paths: StorePaths, initialConf: ConfState): Promise<LoadedStore> {
   for await (const key of db.keys({ limit: 1 })) {
-    throw corruptLog(paths, `the store's format record (key m/format) is missing although the store holds data (first key ${key.toString("hex")})`);
+    throw corruptLog(
+      paths,
+      `the store's format record (key m/format) is missing although the store holds data (first key ${key.toString("hex")})`,
+    );
   }
   const orphans = (await staleSnapshotFiles(paths.snapshotDir, "")).filter((name) => !name.endsWith(".tmp"));
   if (orphans.length > 0) {
@@ -100,7 +114,14 @@ async function createStore(db: LogDb, paths: StorePaths, initialConf: ConfState)
   // so later joiners learn it by replay); a joiner (no voters given) starts empty.
   const entries = initialConf.voters.length > 0 ? bootstrapEntries(initialConf.voters) : [];
   const hardState: HardState = entries.length > 0 ? { term: 1, vote: "", commit: entries.length } : EMPTY_HARD_STATE;
-  const snapshot: SnapshotRecord = { index: 0, term: 0, conf: { voters: [], learners: initialConf.learners }, fileName: "", bytes: 0, crc: 0 };
+  const snapshot: SnapshotRecord = {
+    index: 0,
+    term: 0,
+    conf: { voters: [], learners: initialConf.learners },
+    fileName: "",
+    bytes: 0,
+    crc: 0,
+  };
   const bounds: LogBounds = { firstIndex: 1, lastIndex: entries.length };
   const entryValues = entries.map((entry) => encodeEntry(entry));
   await db.batch(
@@ -144,7 +165,11 @@ function decoded<T>(paths: StorePaths, result: Result<T, string>, key: Buffer, w
 }
 
 /** Reads every entry, checking checksums, that keys match contents, contiguity and term order. */
-async function readEntries(db: LogDb, paths: StorePaths, bounds: LogBounds): Promise<{ entries: Entry[]; entrySizes: number[] }> {
+async function readEntries(
+  db: LogDb,
+  paths: StorePaths,
+  bounds: LogBounds,
+): Promise<{ entries: Entry[]; entrySizes: number[] }> {
   const entries: Entry[] = [];
   const entrySizes: number[] = [];
   let expected = bounds.firstIndex;
@@ -168,12 +193,22 @@ async function readEntries(db: LogDb, paths: StorePaths, bounds: LogBounds): Pro
     await iterator.close();
   }
   if (expected <= bounds.lastIndex) {
-    throw corruptLog(paths, `raft log ${describeRange(expected, bounds.lastIndex)} missing: the log ends at ${expected - 1} but its bounds record says ${bounds.lastIndex} (truncated)`);
+    throw corruptLog(
+      paths,
+      `raft log ${describeRange(expected, bounds.lastIndex)} missing: the log ends at ${expected - 1} but its bounds record says ${bounds.lastIndex} (truncated)`,
+    );
   }
   return { entries, entrySizes };
 }
 
-function checkEntry(paths: StorePaths, index: number, value: Buffer, expected: number, bounds: LogBounds, previousTerm: number): Entry {
+function checkEntry(
+  paths: StorePaths,
+  index: number,
+  value: Buffer,
+  expected: number,
+  bounds: LogBounds,
+  previousTerm: number,
+): Entry {
   if (index < expected) {
     throw corruptLog(paths, `raft log entry ${index} lies before the log's recorded start ${bounds.firstIndex}`);
   }
@@ -181,40 +216,73 @@ function checkEntry(paths: StorePaths, index: number, value: Buffer, expected: n
     throw corruptLog(paths, `raft log entry ${index} lies beyond the log's recorded end ${bounds.lastIndex}`);
   }
   if (index > expected) {
-    const context = index === bounds.firstIndex || expected === bounds.firstIndex ? `the log should start at ${bounds.firstIndex} but starts at ${index}` : `the log jumps from ${expected - 1} to ${index}`;
+    const context =
+      index === bounds.firstIndex || expected === bounds.firstIndex
+        ? `the log should start at ${bounds.firstIndex} but starts at ${index}`
+        : `the log jumps from ${expected - 1} to ${index}`;
     throw corruptLog(paths, `raft log ${describeRange(expected, index - 1)} missing (${context})`);
   }
   const result = decodeEntry(value);
   if (!result.ok) throw corruptLog(paths, `raft log entry ${index} ${result.error}`);
   const entry = result.value;
-  if (entry.index !== index) throw corruptLog(paths, `raft log entry ${index} holds the contents of entry ${entry.index}`);
+  if (entry.index !== index)
+    throw corruptLog(paths, `raft log entry ${index} holds the contents of entry ${entry.index}`);
   if (entry.term < previousTerm) {
-    throw corruptLog(paths, `raft log entry ${index} has term ${entry.term}, lower than the term ${previousTerm} before it`);
+    throw corruptLog(
+      paths,
+      `raft log entry ${index} has term ${entry.term}, lower than the term ${previousTerm} before it`,
+    );
   }
   return entry;
 }
 
 /** The snapshot must sit inside or just before the log, agreeing on its term. */
-function checkSnapshotFitsLog(paths: StorePaths, snapshot: SnapshotRecord, bounds: LogBounds, entries: readonly Entry[]): void {
+function checkSnapshotFitsLog(
+  paths: StorePaths,
+  snapshot: SnapshotRecord,
+  bounds: LogBounds,
+  entries: readonly Entry[],
+): void {
   if (snapshot.index < bounds.firstIndex - 1 || snapshot.index > bounds.lastIndex) {
-    throw corruptLog(paths, `the snapshot at index ${snapshot.index} does not adjoin the log ${bounds.firstIndex}..${bounds.lastIndex}`);
+    throw corruptLog(
+      paths,
+      `the snapshot at index ${snapshot.index} does not adjoin the log ${bounds.firstIndex}..${bounds.lastIndex}`,
+    );
   }
   const atSnapshot = entries[snapshot.index - bounds.firstIndex];
   if (atSnapshot !== undefined && atSnapshot.term !== snapshot.term) {
-    throw corruptLog(paths, `the snapshot at index ${snapshot.index} has term ${snapshot.term} but log entry ${snapshot.index} has term ${atSnapshot.term}`);
+    throw corruptLog(
+      paths,
+      `the snapshot at index ${snapshot.index} has term ${snapshot.term} but log entry ${snapshot.index} has term ${atSnapshot.term}`,
+    );
   }
   const afterSnapshot = entries[snapshot.index + 1 - bounds.firstIndex];
   if (afterSnapshot !== undefined && afterSnapshot.term < snapshot.term) {
-    throw corruptLog(paths, `raft log entry ${afterSnapshot.index} has term ${afterSnapshot.term}, lower than the snapshot's term ${snapshot.term}`);
+    throw corruptLog(
+      paths,
+      `raft log entry ${afterSnapshot.index} has term ${afterSnapshot.term}, lower than the snapshot's term ${snapshot.term}`,
+    );
   }
 }
 
-function checkHardState(paths: StorePaths, hs: HardState, snapshot: SnapshotRecord, bounds: LogBounds, entries: readonly Entry[]): void {
+function checkHardState(
+  paths: StorePaths,
+  hs: HardState,
+  snapshot: SnapshotRecord,
+  bounds: LogBounds,
+  entries: readonly Entry[],
+): void {
   if (hs.commit > bounds.lastIndex) {
-    throw corruptLog(paths, `the hard state says entry ${hs.commit} is committed but the log ends at ${bounds.lastIndex} (committed entries are lost)`);
+    throw corruptLog(
+      paths,
+      `the hard state says entry ${hs.commit} is committed but the log ends at ${bounds.lastIndex} (committed entries are lost)`,
+    );
   }
   if (hs.commit < snapshot.index) {
-    throw corruptLog(paths, `the hard state says entry ${hs.commit} is committed but the snapshot already covers ${snapshot.index}`);
+    throw corruptLog(
+      paths,
+      `the hard state says entry ${hs.commit} is committed but the snapshot already covers ${snapshot.index}`,
+    );
   }
   const lastTerm = entries.length > 0 ? entries[entries.length - 1].term : snapshot.term;
   if (hs.term < lastTerm) {
@@ -235,7 +303,12 @@ async function readSnapshotData(paths: StorePaths, snapshot: SnapshotRecord): Pr
   const filePath = path.join(paths.snapshotDir, snapshot.fileName);
   const data = await readSnapshotFile(filePath, snapshot.bytes, snapshot.crc);
   if (!data.ok) {
-    throw new CorruptStoreError(paths.dataDir, `the snapshot file for index ${snapshot.index} ${data.error}`, filePath, `file ${filePath}`);
+    throw new CorruptStoreError(
+      paths.dataDir,
+      `the snapshot file for index ${snapshot.index} ${data.error}`,
+      filePath,
+      `file ${filePath}`,
+    );
   }
   return data.value;
 }

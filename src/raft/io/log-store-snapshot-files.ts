@@ -63,7 +63,11 @@ export async function writeSnapshotFile(dir: string, fileName: string, data: Uin
 }
 
 /** Reads a snapshot file and checks it against its metadata; the error completes "the snapshot file ...". */
-export async function readSnapshotFile(filePath: string, bytes: number, crc: number): Promise<Result<Uint8Array, string>> {
+export async function readSnapshotFile(
+  filePath: string,
+  bytes: number,
+  crc: number,
+): Promise<Result<Uint8Array, string>> {
   let size: number;
   try {
     size = (await fs.stat(filePath)).size;

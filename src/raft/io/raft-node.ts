@@ -146,7 +146,12 @@ export class RaftNode extends EventEmitter {
     this.lastSnapshotIndex = snapshot.meta.index;
     this.fsmApplied = snapshot.meta.index;
     if (snapshot.meta.index > 0) this.stateMachine.restore(snapshot.data);
-    const config = raftConfig({ id: options.id, random: new Prng(randomInt(0x7fffffff)), lazyCommitBroadcast: true, ...options.raft });
+    const config = raftConfig({
+      id: options.id,
+      random: new Prng(randomInt(0x7fffffff)),
+      lazyCommitBroadcast: true,
+      ...options.raft,
+    });
     this.rawNode = new RawNode(config, store.storage);
     this.transport = transport ?? this.createTransport();
   }
@@ -201,7 +206,9 @@ export class RaftNode extends EventEmitter {
   propose(data: Uint8Array): Promise<unknown> {
     this.throwIfFatal();
     if (this.proposals.size >= nodeDefaults.pendingProposalsMax) {
-      return Promise.reject(new OrchestratorError("RESOURCE_EXHAUSTED", "too many proposals in flight on this replica; retry shortly"));
+      return Promise.reject(
+        new OrchestratorError("RESOURCE_EXHAUSTED", "too many proposals in flight on this replica; retry shortly"),
+      );
     }
     const result = this.rawNode.propose(data);
     if (!result.ok) return Promise.reject(this.proposeError(result));
@@ -210,7 +217,12 @@ export class RaftNode extends EventEmitter {
       const timeoutMs = this.options.proposalTimeoutMs ?? nodeDefaults.proposalTimeoutMs;
       const timer = setTimeout(() => {
         this.proposals.delete(result.index);
-        reject(new OrchestratorError("DEADLINE_EXCEEDED", `the write was not committed within ${timeoutMs} ms; it may still be applied — retry with the same request id`));
+        reject(
+          new OrchestratorError(
+            "DEADLINE_EXCEEDED",
+            `the write was not committed within ${timeoutMs} ms; it may still be applied — retry with the same request id`,
+          ),
+        );
       }, timeoutMs);
       this.proposals.set(result.index, { term: result.term, resolve, reject, timer });
     });
@@ -231,7 +243,9 @@ export class RaftNode extends EventEmitter {
       const timer = setTimeout(() => {
         this.reads.delete(context);
         this.readsConfirmed = this.readsConfirmed.filter((r) => r.timer !== timer);
-        reject(new OrchestratorError("UNAVAILABLE", `the leader did not confirm the read within ${timeoutMs} ms; retry`));
+        reject(
+          new OrchestratorError("UNAVAILABLE", `the leader did not confirm the read within ${timeoutMs} ms; retry`),
+        );
       }, timeoutMs);
       this.reads.set(context, { index: -1, resolve, reject, timer });
     });
@@ -242,9 +256,13 @@ export class RaftNode extends EventEmitter {
     const status = this.rawNode.status();
     if (status.role !== "leader") throw this.notLeaderError(status.leader);
     const target = to ?? this.bestTransferTarget(status);
-    if (target === undefined) throw new OrchestratorError("FAILED_PRECONDITION", "no other voting replica to hand leadership to");
+    if (target === undefined)
+      throw new OrchestratorError("FAILED_PRECONDITION", "no other voting replica to hand leadership to");
     if (!status.conf.voters.includes(target) || target === this.id) {
-      throw new OrchestratorError("INVALID_ARGUMENT", `replica ${target} is not another voting member (voters: ${status.conf.voters.join(", ")})`);
+      throw new OrchestratorError(
+        "INVALID_ARGUMENT",
+        `replica ${target} is not another voting member (voters: ${status.conf.voters.join(", ")})`,
+      );
     }
     this.rawNode.transferLeadership(target);
     this.scheduleProcess();
@@ -296,9 +314,15 @@ export class RaftNode extends EventEmitter {
     if (options.transferLeadership && this.isLeader()) {
       try {
         const to = await this.transferLeadership();
-        this.options.logger.info({ term: this.rawNode.status().term, role: this.role, to }, "handed leadership over before stopping");
+        this.options.logger.info(
+          { term: this.rawNode.status().term, role: this.role, to },
+          "handed leadership over before stopping",
+        );
       } catch (error) {
-        this.options.logger.warn({ term: this.rawNode.status().term, role: this.role, err: String(error) }, "leadership transfer before stopping failed");
+        this.options.logger.warn(
+          { term: this.rawNode.status().term, role: this.role, err: String(error) },
+          "leadership transfer before stopping failed",
+        );
       }
     }
     this.stopped = true;
@@ -323,7 +347,10 @@ export class RaftNode extends EventEmitter {
   private peerConnectionLost(peer: ReplicaId): void {
     if (this.stopped) return;
     if (peer !== this.rawNode.status().leader) return;
-    this.options.logger.info({ term: this.rawNode.status().term, role: this.role, peer }, "connection to the leader lost; pre-voting soon");
+    this.options.logger.info(
+      { term: this.rawNode.status().term, role: this.role, peer },
+      "connection to the leader lost; pre-voting soon",
+    );
     this.rawNode.reportLeaderConnectionLost();
     this.scheduleProcess();
   }
@@ -355,7 +382,8 @@ export class RaftNode extends EventEmitter {
   }
 
   private async handleReady(rd: Ready): Promise<void> {
-    const termOrVoteChanged = rd.hardState !== null && (rd.hardState.term !== this.persistedTerm || rd.hardState.vote !== this.persistedVote);
+    const termOrVoteChanged =
+      rd.hardState !== null && (rd.hardState.term !== this.persistedTerm || rd.hardState.vote !== this.persistedVote);
     const sendEarly = this.rawNode.status().role === "leader" && !termOrVoteChanged;
     if (sendEarly) this.transport.send(rd.messages);
     const durable = rd.entries.length > 0 || rd.hardState !== null || rd.snapshot !== null;
@@ -363,7 +391,9 @@ export class RaftNode extends EventEmitter {
     // store still orders it before the next one, so it never overwrites a newer term or vote).
     const commitOnly = durable && rd.entries.length === 0 && rd.snapshot === null && !termOrVoteChanged;
     const started = performance.now();
-    const persisted = durable ? this.store.persist({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot }) : null;
+    const persisted = durable
+      ? this.store.persist({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot })
+      : null;
     if (rd.snapshot !== null) {
       await persisted;
       // The leader's snapshot replaces our state: our own in progress and what waited are moot.
@@ -457,7 +487,12 @@ export class RaftNode extends EventEmitter {
       pending.resolve(result);
     } else {
       this.emit("proposal", "failed");
-      pending.reject(new OrchestratorError("UNAVAILABLE", "leadership changed before the write committed; it was not applied — retry"));
+      pending.reject(
+        new OrchestratorError(
+          "UNAVAILABLE",
+          "leadership changed before the write committed; it was not applied — retry",
+        ),
+      );
     }
   }
 
@@ -481,7 +516,10 @@ export class RaftNode extends EventEmitter {
     this.role = role;
     this.leader = leader;
     const term = this.rawNode.status().term;
-    this.options.logger.info({ term, role, leader }, role === "leader" ? "became leader" : `role ${role}, leader ${leader || "unknown"}`);
+    this.options.logger.info(
+      { term, role, leader },
+      role === "leader" ? "became leader" : `role ${role}, leader ${leader || "unknown"}`,
+    );
     this.emit("role-change", { role, leader, term } satisfies RoleChange);
     if (wasLeader && role !== "leader") {
       // Reads waiting for this leader's confirmation will never get it.
@@ -508,12 +546,20 @@ export class RaftNode extends EventEmitter {
     if (status.applied !== this.fsmApplied || this.applyHead < this.applyQueue.length) return;
     const task = { abandoned: false };
     this.snapshotting = task;
-    this.snapshotTask = this.takeSnapshot(task, status.applied, status.conf, status.term, status.role).catch((error: unknown) => {
-      this.fatal(asError(error));
-    });
+    this.snapshotTask = this.takeSnapshot(task, status.applied, status.conf, status.term, status.role).catch(
+      (error: unknown) => {
+        this.fatal(asError(error));
+      },
+    );
   }
 
-  private async takeSnapshot(task: { abandoned: boolean }, index: number, conf: ConfState, term: number, role: Role): Promise<void> {
+  private async takeSnapshot(
+    task: { abandoned: boolean },
+    index: number,
+    conf: ConfState,
+    term: number,
+    role: Role,
+  ): Promise<void> {
     const steps = this.stateMachine.snapshotSteps?.();
     let data: Uint8Array;
     if (steps === undefined) {
@@ -550,9 +596,14 @@ export class RaftNode extends EventEmitter {
       case "not-leader":
         return this.notLeaderError(result.leader);
       case "transfer-in-progress":
-        return new OrchestratorError("UNAVAILABLE", "leadership is being transferred; retry in a moment", { leaderId: result.leader });
+        return new OrchestratorError("UNAVAILABLE", "leadership is being transferred; retry in a moment", {
+          leaderId: result.leader,
+        });
       case "uncommitted-limit":
-        return new OrchestratorError("RESOURCE_EXHAUSTED", "too much uncommitted data; the followers are behind — retry shortly");
+        return new OrchestratorError(
+          "RESOURCE_EXHAUSTED",
+          "too much uncommitted data; the followers are behind — retry shortly",
+        );
       case "too-large":
         return new OrchestratorError("INVALID_ARGUMENT", "the command is larger than a Raft message may be");
       case "conf-change-pending":
@@ -590,13 +641,21 @@ export class RaftNode extends EventEmitter {
   }
 
   private throwIfFatal(): void {
-    if (this.fatalError !== null) throw new OrchestratorError("UNAVAILABLE", `replica ${this.id} stopped after an internal error: ${this.fatalError.message}`);
-    if (this.stopped) throw new OrchestratorError("UNAVAILABLE", `replica ${this.id} is shutting down; retry on another replica`);
+    if (this.fatalError !== null)
+      throw new OrchestratorError(
+        "UNAVAILABLE",
+        `replica ${this.id} stopped after an internal error: ${this.fatalError.message}`,
+      );
+    if (this.stopped)
+      throw new OrchestratorError("UNAVAILABLE", `replica ${this.id} is shutting down; retry on another replica`);
   }
 
   private fatal(error: Error): void {
     this.fatalError = error;
-    this.options.logger.fatal({ term: this.rawNode.status().term, role: this.role, err: error.stack ?? error.message }, "raft loop failed; stopping this replica");
+    this.options.logger.fatal(
+      { term: this.rawNode.status().term, role: this.role, err: error.stack ?? error.message },
+      "raft loop failed; stopping this replica",
+    );
     this.emit("fatal", error);
   }
 

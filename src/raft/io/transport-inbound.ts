@@ -1,4 +1,10 @@
-import { Metadata, status, type sendUnaryData, type ServerDuplexStream, type ServerReadableStream } from "@grpc/grpc-js";
+import {
+  Metadata,
+  status,
+  type sendUnaryData,
+  type ServerDuplexStream,
+  type ServerReadableStream,
+} from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type {
   InstallSnapshotRequest,
@@ -100,21 +106,34 @@ export class InboundService {
     if (message.from !== streamPeer) reason = `sender ${message.from} differs from the stream's peer`;
     else if (!this.env.isKnownPeer(message.from)) reason = "sender is not a known peer";
     else if (message.to !== this.env.selfId) reason = `addressed to ${message.to}, not to this replica`;
-    else if ((message.type === "snapshot") !== (snapshotData !== undefined)) reason = "snapshots travel only on the snapshot stream";
+    else if ((message.type === "snapshot") !== (snapshotData !== undefined))
+      reason = "snapshots travel only on the snapshot stream";
     if (reason !== null) {
-      this.env.logger.debug({ peer: streamPeer, from: message.from, to: message.to, type: message.type, reason }, "dropped a raft message");
+      this.env.logger.debug(
+        { peer: streamPeer, from: message.from, to: message.to, type: message.type, reason },
+        "dropped a raft message",
+      );
       return reason;
     }
     this.env.onMessage(message);
     return null;
   }
 
-  private handleInstallSnapshot(call: ServerReadableStream<InstallSnapshotRequest, InstallSnapshotResponse>, callback: sendUnaryData<InstallSnapshotResponse>): void {
+  private handleInstallSnapshot(
+    call: ServerReadableStream<InstallSnapshotRequest, InstallSnapshotResponse>,
+    callback: sendUnaryData<InstallSnapshotResponse>,
+  ): void {
     if (this.snapshotsReceiving >= this.env.limits.snapshotsReceivingMax) {
-      callback({ code: status.RESOURCE_EXHAUSTED, details: `already receiving ${this.snapshotsReceiving} snapshots; retry later` });
+      callback({
+        code: status.RESOURCE_EXHAUSTED,
+        details: `already receiving ${this.snapshotsReceiving} snapshots; retry later`,
+      });
       return;
     }
-    const expected = SnapshotAssembly.parseExpectedBytes(call.metadata.get(snapshotBytesMetadataKey)[0], this.env.limits.snapshotBytesMax);
+    const expected = SnapshotAssembly.parseExpectedBytes(
+      call.metadata.get(snapshotBytesMetadataKey)[0],
+      this.env.limits.snapshotBytesMax,
+    );
     if (!expected.ok) {
       this.env.logger.debug({ reason: expected.error }, "refused an incoming snapshot");
       callback({ code: status.RESOURCE_EXHAUSTED, details: expected.error });
@@ -128,7 +147,10 @@ export class InboundService {
       settled = true;
       this.snapshotsReceiving--;
       if (error !== null) {
-        this.env.logger.debug({ from: assembly.from(), bytes: assembly.bytes(), reason: error.details }, "dropped an incoming snapshot");
+        this.env.logger.debug(
+          { from: assembly.from(), bytes: assembly.bytes(), reason: error.details },
+          "dropped an incoming snapshot",
+        );
         callback(error);
       } else {
         callback(null, { receivedBytes: assembly.bytes() });
@@ -149,8 +171,12 @@ export class InboundService {
       const dropped = this.deliver(result.value.wire, result.value.wire.from, result.value.data);
       settle(dropped === null ? null : { code: status.INVALID_ARGUMENT, details: dropped });
     });
-    call.on("end", () => settle({ code: status.INVALID_ARGUMENT, details: "snapshot stream ended before its last chunk" }));
+    call.on("end", () =>
+      settle({ code: status.INVALID_ARGUMENT, details: "snapshot stream ended before its last chunk" }),
+    );
     call.on("cancelled", () => settle({ code: status.CANCELLED, details: "snapshot stream cancelled by the sender" }));
-    call.on("error", (error: Error) => settle({ code: status.CANCELLED, details: `snapshot stream failed: ${error.message}` }));
+    call.on("error", (error: Error) =>
+      settle({ code: status.CANCELLED, details: `snapshot stream failed: ${error.message}` }),
+    );
   }
 }

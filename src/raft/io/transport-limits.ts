@@ -85,9 +85,15 @@ export function checkTransportLimits(limits: TransportLimits): void {
     raftLimits.proposalBytesMax + messageOverheadBytes * 2 < limits.grpcMessageBytesMax,
     "the largest single-entry append must fit in one gRPC message",
   );
-  assert(limits.snapshotChunkBytes + 64 * 1024 < limits.grpcMessageBytesMax, "a snapshot chunk (plus its metadata) must fit in one gRPC message");
+  assert(
+    limits.snapshotChunkBytes + 64 * 1024 < limits.grpcMessageBytesMax,
+    "a snapshot chunk (plus its metadata) must fit in one gRPC message",
+  );
   assert(limits.snapshotChunkBytes <= limits.snapshotBytesMax, "a snapshot chunk cannot exceed the snapshot bound");
-  assert(limits.reconnectDelayMsInitial <= limits.reconnectDelayMsMax, "the first reconnect delay cannot exceed the cap");
+  assert(
+    limits.reconnectDelayMsInitial <= limits.reconnectDelayMsMax,
+    "the first reconnect delay cannot exceed the cap",
+  );
   assert(limits.keepaliveTimeoutMs <= limits.keepaliveTimeMs, "a keepalive ping must time out before the next is due");
 }
 

@@ -7,7 +7,14 @@ import {
   type Message as ProtoMessage,
   type SnapshotMetadata as ProtoSnapshotMetadata,
 } from "../../gen/raft/v1/raft.js";
-import { entryBytes, type Entry, type EntryType, type Message, type MessageType, type SnapshotMeta } from "../core/types.js";
+import {
+  entryBytes,
+  type Entry,
+  type EntryType,
+  type Message,
+  type MessageType,
+  type SnapshotMeta,
+} from "../core/types.js";
 import { messageOverheadBytes } from "./transport-limits.js";
 
 /**
@@ -64,7 +71,10 @@ export function decodeMessage(wire: ProtoMessage, snapshotData: Uint8Array = emp
     return err("read context is not valid UTF-8");
   }
   if (type === "snapshot" && wire.snapshot === undefined) return err("snapshot message without snapshot metadata");
-  const snapshot = type === "snapshot" && wire.snapshot !== undefined ? { meta: decodeSnapshotMeta(wire.snapshot), data: snapshotData } : null;
+  const snapshot =
+    type === "snapshot" && wire.snapshot !== undefined
+      ? { meta: decodeSnapshotMeta(wire.snapshot), data: snapshotData }
+      : null;
   return ok({
     type,
     from: wire.from,
@@ -95,7 +105,11 @@ function encodeEntry(entry: Entry): ProtoEntry {
 }
 
 function encodeSnapshotMeta(meta: SnapshotMeta): ProtoSnapshotMetadata {
-  return { index: meta.index, term: meta.term, confState: { voters: [...meta.conf.voters], learners: [...meta.conf.learners] } };
+  return {
+    index: meta.index,
+    term: meta.term,
+    confState: { voters: [...meta.conf.voters], learners: [...meta.conf.learners] },
+  };
 }
 
 function decodeSnapshotMeta(meta: ProtoSnapshotMetadata): SnapshotMeta {

@@ -86,7 +86,11 @@ export class PeerStream {
     readonly address: string,
     private readonly env: PeerStreamEnv,
   ) {
-    this.client = new RaftTransportServiceClient(address, credentials.createInsecure(), transportClientOptions(env.limits));
+    this.client = new RaftTransportServiceClient(
+      address,
+      credentials.createInsecure(),
+      transportClientOptions(env.limits),
+    );
     this.queue = new SendQueue(env.limits.queueMessagesMax, env.limits.queueBytesMax);
     this.backoff = new ReconnectBackoff(env.limits.reconnectDelayMsInitial, env.limits.reconnectDelayMsMax);
   }
@@ -113,7 +117,10 @@ export class PeerStream {
     const dropped = this.queue.push(message);
     if (dropped > 0) {
       this.stats.messagesDropped += dropped;
-      this.env.logger.debug({ peer: this.peer, dropped, queued: this.queue.size() }, "raft send queue full; dropped the oldest messages");
+      this.env.logger.debug(
+        { peer: this.peer, dropped, queued: this.queue.size() },
+        "raft send queue full; dropped the oldest messages",
+      );
       this.unreachablePending = true;
     }
     // The peer is known to be down: tell the core now rather than when the queue overflows.
@@ -202,7 +209,11 @@ export class PeerStream {
    */
   private wantsAck(nowMs: number, bytes: number): boolean {
     const limits = this.env.limits;
-    if (this.inflight.length + 1 >= limits.batchesInflightMax / 2 || this.inflightBytes + bytes >= limits.bytesInflightMax / 2) return true;
+    if (
+      this.inflight.length + 1 >= limits.batchesInflightMax / 2 ||
+      this.inflightBytes + bytes >= limits.bytesInflightMax / 2
+    )
+      return true;
     if (nowMs - this.lastAckRequestMs < limits.roundTripSampleIntervalMs) return false;
     this.lastAckRequestMs = nowMs;
     return true;
@@ -211,7 +222,9 @@ export class PeerStream {
   /** Room for another batch: under both in-flight bounds (an empty window always has room). */
   private windowOpen(): boolean {
     if (this.inflight.length === 0) return true;
-    return this.inflight.length < this.env.limits.batchesInflightMax && this.inflightBytes < this.env.limits.bytesInflightMax;
+    return (
+      this.inflight.length < this.env.limits.batchesInflightMax && this.inflightBytes < this.env.limits.bytesInflightMax
+    );
   }
 
   private clearInflight(): void {
@@ -259,7 +272,10 @@ export class PeerStream {
   private onAck(batches: number): void {
     const count = Math.max(1, batches);
     if (count > this.inflight.length) {
-      this.env.logger.debug({ peer: this.peer, acked: count, unacked: this.inflight.length }, "raft stream acked more batches than were sent; ignored the rest");
+      this.env.logger.debug(
+        { peer: this.peer, acked: count, unacked: this.inflight.length },
+        "raft stream acked more batches than were sent; ignored the rest",
+      );
     }
     const acked = this.inflight.splice(0, count);
     if (acked.length === 0) return;
@@ -285,7 +301,14 @@ export class PeerStream {
     if (wasConnected) this.backoff.reset();
     const delayMs = this.backoff.nextDelayMs();
     this.env.logger.debug(
-      { peer: this.peer, code: status.code, details: status.details, wasConnected, lostBatches, retryInMs: Math.round(delayMs) },
+      {
+        peer: this.peer,
+        code: status.code,
+        details: status.details,
+        wasConnected,
+        lostBatches,
+        retryInMs: Math.round(delayMs),
+      },
       "raft stream to peer ended",
     );
     this.reconnectTimer = setTimeout(() => this.reconnect(), delayMs);

@@ -7,7 +7,13 @@ import { messageBytes } from "./transport-message-codec.js";
  * appends or heartbeats only costs a retransmission while a lost vote costs a whole election
  * timeout, so when a queue overflows these are the last to go.
  */
-const essentialTypes: ReadonlySet<MessageType> = new Set<MessageType>(["vote", "vote-resp", "pre-vote", "pre-vote-resp", "timeout-now"]);
+const essentialTypes: ReadonlySet<MessageType> = new Set<MessageType>([
+  "vote",
+  "vote-resp",
+  "pre-vote",
+  "pre-vote-resp",
+  "timeout-now",
+]);
 
 /**
  * How far from the head an overflow looks for a non-essential message to drop. Beyond it the

@@ -1,6 +1,10 @@
 import { assert } from "../../lib/assert.js";
 import { err, ok, type Result } from "../../lib/errors.js";
-import { MessageType as ProtoMessageType, type InstallSnapshotRequest, type Message as ProtoMessage } from "../../gen/raft/v1/raft.js";
+import {
+  MessageType as ProtoMessageType,
+  type InstallSnapshotRequest,
+  type Message as ProtoMessage,
+} from "../../gen/raft/v1/raft.js";
 
 /** A snapshot put back together: its wire message (metadata) and all its bytes. */
 export interface AssembledSnapshot {
@@ -32,7 +36,11 @@ export class SnapshotAssembly {
     private readonly expectedBytes: number | null = null,
   ) {
     assert(bytesMax > 0, "a snapshot bound must be positive");
-    if (expectedBytes !== null) assert(Number.isSafeInteger(expectedBytes) && expectedBytes >= 0 && expectedBytes <= bytesMax, "announced snapshot size out of bounds");
+    if (expectedBytes !== null)
+      assert(
+        Number.isSafeInteger(expectedBytes) && expectedBytes >= 0 && expectedBytes <= bytesMax,
+        "announced snapshot size out of bounds",
+      );
     this.whole = expectedBytes === null ? null : Buffer.allocUnsafeSlow(expectedBytes);
   }
 
@@ -59,12 +67,14 @@ export class SnapshotAssembly {
     if (this.complete) return err("chunk after the last one");
     if (this.wire === null) {
       if (chunk.message === undefined) return err("the first snapshot chunk carries no message");
-      if (chunk.message.type !== ProtoMessageType.MESSAGE_TYPE_SNAPSHOT) return err(`the first snapshot chunk carries a message of type ${chunk.message.type}`);
+      if (chunk.message.type !== ProtoMessageType.MESSAGE_TYPE_SNAPSHOT)
+        return err(`the first snapshot chunk carries a message of type ${chunk.message.type}`);
       this.wire = chunk.message;
     } else if (chunk.message !== undefined) {
       return err("only the first snapshot chunk may carry a message");
     }
-    if (chunk.offset !== this.receivedBytes) return err(`snapshot chunk at offset ${chunk.offset}, expected ${this.receivedBytes}`);
+    if (chunk.offset !== this.receivedBytes)
+      return err(`snapshot chunk at offset ${chunk.offset}, expected ${this.receivedBytes}`);
     const end = this.receivedBytes + chunk.data.byteLength;
     if (end > this.bytesMax) return err(`snapshot larger than the ${this.bytesMax}-byte limit`);
     if (this.whole !== null) {
@@ -79,7 +89,8 @@ export class SnapshotAssembly {
       return err(`snapshot ended at ${this.receivedBytes} bytes, ${this.expectedBytes} were announced`);
     }
     this.complete = true;
-    const whole = this.whole ?? (this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.receivedBytes));
+    const whole =
+      this.whole ?? (this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.receivedBytes));
     this.chunks = [];
     return ok({ wire: this.wire, data: new Uint8Array(whole.buffer, whole.byteOffset, whole.byteLength) });
   }

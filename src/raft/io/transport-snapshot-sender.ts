@@ -1,7 +1,11 @@
 import { credentials, Metadata, type ClientWritableStream, type ServiceError } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { assert } from "../../lib/assert.js";
-import { RaftTransportServiceClient, type InstallSnapshotRequest, type InstallSnapshotResponse } from "../../gen/raft/v1/raft.js";
+import {
+  RaftTransportServiceClient,
+  type InstallSnapshotRequest,
+  type InstallSnapshotResponse,
+} from "../../gen/raft/v1/raft.js";
 import type { Message, ReplicaId } from "../core/types.js";
 import { transportClientOptions } from "./transport-channel-options.js";
 import type { TransportLimits } from "./transport-limits.js";
@@ -47,10 +51,17 @@ export class SnapshotSender {
     assert(message.to === this.peer, "snapshot routed to the wrong peer");
     if (this.closed) return;
     if (this.busy()) {
-      this.env.logger.warn({ peer: this.peer, index: message.snapshot.meta.index }, "a snapshot to this peer is already in flight; dropped the new one");
+      this.env.logger.warn(
+        { peer: this.peer, index: message.snapshot.meta.index },
+        "a snapshot to this peer is already in flight; dropped the new one",
+      );
       return;
     }
-    this.client ??= new RaftTransportServiceClient(this.address, credentials.createInsecure(), transportClientOptions(this.env.limits));
+    this.client ??= new RaftTransportServiceClient(
+      this.address,
+      credentials.createInsecure(),
+      transportClientOptions(this.env.limits),
+    );
     const data = message.snapshot.data;
     const startedMs = performance.now();
     let finished = false;
@@ -58,7 +69,12 @@ export class SnapshotSender {
       if (finished) return;
       finished = true;
       this.call = null;
-      const fields = { peer: this.peer, index: message.snapshot?.meta.index, bytes: data.byteLength, ms: Math.round(performance.now() - startedMs) };
+      const fields = {
+        peer: this.peer,
+        index: message.snapshot?.meta.index,
+        bytes: data.byteLength,
+        ms: Math.round(performance.now() - startedMs),
+      };
       if (ok) this.env.logger.info(fields, "snapshot sent");
       else this.env.logger.warn({ ...fields, detail }, "snapshot send failed");
       if (!this.closed) this.env.onSnapshotStatus(this.peer, ok);
@@ -67,11 +83,16 @@ export class SnapshotSender {
     const metadata = new Metadata();
     metadata.set(fromMetadataKey, message.from);
     metadata.set(snapshotBytesMetadataKey, String(data.byteLength));
-    const call = this.client.installSnapshot(metadata, { deadline }, (error: ServiceError | null, response: InstallSnapshotResponse) => {
-      if (error !== null) finish(false, `${error.code} ${error.details}`);
-      else if (response.receivedBytes !== data.byteLength) finish(false, `peer received ${response.receivedBytes} of ${data.byteLength} bytes`);
-      else finish(true, "");
-    });
+    const call = this.client.installSnapshot(
+      metadata,
+      { deadline },
+      (error: ServiceError | null, response: InstallSnapshotResponse) => {
+        if (error !== null) finish(false, `${error.code} ${error.details}`);
+        else if (response.receivedBytes !== data.byteLength)
+          finish(false, `peer received ${response.receivedBytes} of ${data.byteLength} bytes`);
+        else finish(true, "");
+      },
+    );
     this.call = call;
     this.pump(call, encodeMessage(message), data, 0);
   }
@@ -82,7 +103,8 @@ export class SnapshotSender {
    */
   close(reportFailure: boolean): void {
     // On a later turn, like every handler call: never re-entrantly from setPeers().
-    if (reportFailure && this.call !== null && !this.closed) setImmediate(() => this.env.onSnapshotStatus(this.peer, false));
+    if (reportFailure && this.call !== null && !this.closed)
+      setImmediate(() => this.env.onSnapshotStatus(this.peer, false));
     this.closed = true;
     this.call?.cancel();
     this.call = null;
@@ -91,7 +113,12 @@ export class SnapshotSender {
   }
 
   /** Writes chunks from `offset` until gRPC's buffer fills, then continues on "drain". */
-  private pump(call: ClientWritableStream<InstallSnapshotRequest>, wire: InstallSnapshotRequest["message"], data: Uint8Array, offset: number): void {
+  private pump(
+    call: ClientWritableStream<InstallSnapshotRequest>,
+    wire: InstallSnapshotRequest["message"],
+    data: Uint8Array,
+    offset: number,
+  ): void {
     const chunkBytes = this.env.limits.snapshotChunkBytes;
     let position = offset;
     do {

@@ -83,7 +83,8 @@ export class FullestFirstSource implements NodeIterator {
   reset(index: CapacityIndex, regions: readonly number[], cpuLevel: number, memoryLevel: number): void {
     this.index = index;
     this.cells.length = 0;
-    for (const region of regions) for (const cell of index.candidateCells(region, cpuLevel, memoryLevel)) this.cells.push(cell);
+    for (const region of regions)
+      for (const cell of index.candidateCells(region, cpuLevel, memoryLevel)) this.cells.push(cell);
     if (regions.length > 1) this.cells.sort((a, b) => cellTightness(a) - cellTightness(b) || a - b);
     this.cursor = 0;
     this.frontier.length = 0;

@@ -183,7 +183,7 @@ export class CapacityIndex {
     }
     keys.sort((a, b) => a - b);
     const cells = new Int32Array(keys.length);
-    for (let i = 0; i < keys.length; i++) cells[i] = keys[i] % cellsPerRegion + region * cellsPerRegion;
+    for (let i = 0; i < keys.length; i++) cells[i] = (keys[i] % cellsPerRegion) + region * cellsPerRegion;
     return cells;
   }
 
@@ -217,7 +217,8 @@ export class CapacityIndex {
       assert(id === this.cellFor(ordinal), `node ${this.table.ids[ordinal]} sits in the wrong capacity cell`);
       counted[this.table.region[ordinal]] += 1;
     }
-    for (let region = 0; region < this.regionCount; region++) assert(counted[region] === this.indexedCount[region], "indexed count out of date");
+    for (let region = 0; region < this.regionCount; region++)
+      assert(counted[region] === this.indexedCount[region], "indexed count out of date");
     for (let id = 0; id < this.cells.length; id++) {
       const cell = this.cells[id];
       const size = cell?.size ?? 0;
@@ -229,7 +230,8 @@ export class CapacityIndex {
       assert(cell.heap.size === cell.size, "a cell's heap and member set disagree");
       cell.members.checkInvariants();
       cell.heap.checkInvariants();
-      for (let i = 0; i < cell.size; i++) assert(this.cellOf[cell.members.at(i)] === id, "a cell lists a node filed elsewhere");
+      for (let i = 0; i < cell.size; i++)
+        assert(this.cellOf[cell.members.at(i)] === id, "a cell lists a node filed elsewhere");
     }
   }
 }

@@ -39,8 +39,14 @@ export const freeLevelCount = 64;
 
 assert(schedulerLimits.sampleCandidatesMin >= 1, "the limit stage must score something");
 assert(schedulerLimits.sampleCandidatesMin <= schedulerLimits.sampleCandidatesMax, "sample minimum within its maximum");
-assert(schedulerLimits.sampleCandidatesMax <= schedulerLimits.candidateVisitsMax, "a full sample fits in the visit budget");
+assert(
+  schedulerLimits.sampleCandidatesMax <= schedulerLimits.candidateVisitsMax,
+  "a full sample fits in the visit budget",
+);
 assert(schedulerLimits.resourceAmountMax < 2 ** 31, "free amounts are measured with 32-bit bit operations");
 assert(freeLevelTop < freeLevelCount, "every free level has a bit in a row mask");
 // Allocations are summed in float64: they stay exact integers far past any node's capacity.
-assert(schedulerLimits.resourceAmountMax * schedulerLimits.containersPerPlanMax < Number.MAX_SAFE_INTEGER, "batched requests stay exact");
+assert(
+  schedulerLimits.resourceAmountMax * schedulerLimits.containersPerPlanMax < Number.MAX_SAFE_INTEGER,
+  "batched requests stay exact",
+);

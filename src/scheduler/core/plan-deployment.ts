@@ -21,7 +21,12 @@ import type { SchedulerState } from "./scheduler-state.js";
 import { PlacementStack } from "./stack.js";
 import type { Placement, Plan, PlacementRequest } from "./types.js";
 
-export function planDeployment(state: SchedulerState, request: PlacementRequest, seed: number, config: PlannerConfig = defaultPlannerConfig): Plan {
+export function planDeployment(
+  state: SchedulerState,
+  request: PlacementRequest,
+  seed: number,
+  config: PlannerConfig = defaultPlannerConfig,
+): Plan {
   checkRequest(request);
   assert(Number.isInteger(seed) && seed >= 0 && seed <= 0xffff_ffff, `plan seed must be a uint32, got ${seed}`);
   const index = state.searchIndex();
@@ -29,7 +34,15 @@ export function planDeployment(state: SchedulerState, request: PlacementRequest,
   const prng = new Prng(seed);
   const scratch = new PlanScratch(state, table, index, request);
   try {
-    const planner = new Planner(state, table, scratch, new PlacementStack(index, table, scratch, prng, config), request, prng, config);
+    const planner = new Planner(
+      state,
+      table,
+      scratch,
+      new PlacementStack(index, table, scratch, prng, config),
+      request,
+      prng,
+      config,
+    );
     planner.placeAll();
     const unplaced = request.containerIds.slice(planner.placements.length);
     const rejections = unplaced.length === 0 ? [] : countRejections(table, scratch);
@@ -68,7 +81,8 @@ class Planner {
     private readonly config: PlannerConfig,
   ) {
     const allowed: number[] = [];
-    for (let region = 0; region < scratch.allowedRegion.length; region++) if (scratch.allowedRegion[region] === 1) allowed.push(region);
+    for (let region = 0; region < scratch.allowedRegion.length; region++)
+      if (scratch.allowedRegion[region] === 1) allowed.push(region);
     this.regions = shuffled(allowed, prng);
   }
 
@@ -145,7 +159,11 @@ class Planner {
       const level = Math.floor((this.scratch.regionReplicas[region] + quota - placed) / candidates);
       const batch = this.request.onePerNode
         ? 1
-        : Math.min(quota - placed, containersThatFit(this.table, this.scratch, ordinal), Math.max(1, level - this.scratch.replicas[ordinal]));
+        : Math.min(
+            quota - placed,
+            containersThatFit(this.table, this.scratch, ordinal),
+            Math.max(1, level - this.scratch.replicas[ordinal]),
+          );
       this.place(ordinal, batch);
       placed += batch;
     }
@@ -162,11 +180,24 @@ class Planner {
 }
 
 function checkRequest(request: PlacementRequest): void {
-  assert(typeof request.deployment === "string" && request.deployment.length > 0, "a placement request names its deployment");
-  assert(Number.isInteger(request.deploymentVersion) && request.deploymentVersion >= 0, "deployment version must be a count");
+  assert(
+    typeof request.deployment === "string" && request.deployment.length > 0,
+    "a placement request names its deployment",
+  );
+  assert(
+    Number.isInteger(request.deploymentVersion) && request.deploymentVersion >= 0,
+    "deployment version must be a count",
+  );
   for (const amount of [request.cpuMillicores, request.memoryMib]) {
-    assert(Number.isInteger(amount) && amount >= 0 && amount <= schedulerLimits.resourceAmountMax, `request amount out of range: ${amount}`);
+    assert(
+      Number.isInteger(amount) && amount >= 0 && amount <= schedulerLimits.resourceAmountMax,
+      `request amount out of range: ${amount}`,
+    );
   }
-  assert(request.containerIds.length <= schedulerLimits.containersPerPlanMax, `at most ${schedulerLimits.containersPerPlanMax} containers per plan`);
-  for (const [nodeId, count] of request.existing) assert(Number.isInteger(count) && count >= 0, `replica count on ${nodeId} must be a count, got ${count}`);
+  assert(
+    request.containerIds.length <= schedulerLimits.containersPerPlanMax,
+    `at most ${schedulerLimits.containersPerPlanMax} containers per plan`,
+  );
+  for (const [nodeId, count] of request.existing)
+    assert(Number.isInteger(count) && count >= 0, `replica count on ${nodeId} must be a count, got ${count}`);
 }

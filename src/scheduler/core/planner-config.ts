@@ -43,13 +43,16 @@ export const defaultPlannerConfig: PlannerConfig = {
 export function plannerConfig(overrides: Partial<PlannerConfig> = {}): Result<PlannerConfig> {
   const config: PlannerConfig = { ...defaultPlannerConfig, ...overrides };
   const problem = checkConfig(config);
-  return problem === null ? ok(config) : err(new OrchestratorError("INVALID_ARGUMENT", `scheduler configuration: ${problem}`));
+  return problem === null
+    ? ok(config)
+    : err(new OrchestratorError("INVALID_ARGUMENT", `scheduler configuration: ${problem}`));
 }
 
 function checkConfig(config: PlannerConfig): string | null {
   for (const [from, row] of Object.entries(config.regionLatencyMs)) {
     for (const [to, ms] of Object.entries(row)) {
-      if (!isLatency(ms)) return `latency from ${from} to ${to} must be a number of milliseconds in [0, ${schedulerLimits.latencyMsMax}], got ${ms}`;
+      if (!isLatency(ms))
+        return `latency from ${from} to ${to} must be a number of milliseconds in [0, ${schedulerLimits.latencyMsMax}], got ${ms}`;
     }
   }
   for (const key of ["sameRegionLatencyMs", "unknownLatencyMs", "latencyToleranceMs"] as const) {

@@ -54,7 +54,12 @@ export interface RegionChoice {
 }
 
 /** Regions in the order they are preferred: nearest first (when latency matters), ties as given. */
-export function byLatency(regions: readonly number[], names: readonly Region[], clientRegions: readonly Region[], config: PlannerConfig): RegionChoice[] {
+export function byLatency(
+  regions: readonly number[],
+  names: readonly Region[],
+  clientRegions: readonly Region[],
+  config: PlannerConfig,
+): RegionChoice[] {
   const choices = regions.map((region) => ({ region, latencyMs: meanLatencyMs(config, names[region], clientRegions) }));
   return choices.sort((a, b) => a.latencyMs - b.latencyMs);
 }
@@ -63,7 +68,11 @@ export function byLatency(regions: readonly number[], names: readonly Region[], 
  * The regions that share the next replicas: the nearest active region and every active region
  * within the tolerance of it. Without client regions all latencies are 0, so all active regions.
  */
-export function nearestGroup(choices: readonly RegionChoice[], exhausted: ReadonlySet<number>, toleranceMs: number): number[] {
+export function nearestGroup(
+  choices: readonly RegionChoice[],
+  exhausted: ReadonlySet<number>,
+  toleranceMs: number,
+): number[] {
   const active = choices.filter((choice) => !exhausted.has(choice.region));
   if (active.length === 0) return [];
   const nearest = active[0].latencyMs;

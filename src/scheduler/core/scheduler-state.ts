@@ -68,7 +68,11 @@ export class SchedulerState {
     checkView(view);
     const known = this.byId.get(view.id);
     if (known !== undefined) {
-      if (this.index?.isIndexed(known) === true && view.status === "ready" && this.regions[this.table.region[known]] === view.region) {
+      if (
+        this.index?.isIndexed(known) === true &&
+        view.status === "ready" &&
+        this.regions[this.table.region[known]] === view.region
+      ) {
         // The common case, an allocation changed: move the node within the index, not out and back.
         this.table.write(known, view);
         this.index.update(known);
@@ -82,7 +86,8 @@ export class SchedulerState {
     }
     assert(this.byId.size < schedulerLimits.nodesMax, "more nodes than the model indexes");
     const last = this.table.size === 0 ? "" : this.table.ids[this.table.size - 1];
-    if (this.table.size === this.table.capacity || !this.regionIndex.has(view.region) || compareIds(last, view.id) >= 0) this.markStale();
+    if (this.table.size === this.table.capacity || !this.regionIndex.has(view.region) || compareIds(last, view.id) >= 0)
+      this.markStale();
     if (this.table.size === this.table.capacity) this.table = grown(this.table);
     const ordinal = this.table.append(view, this.regionIndex.get(view.region) ?? -1);
     this.byId.set(view.id, ordinal);
@@ -132,7 +137,10 @@ export class SchedulerState {
    * right after proposing, until the FSM's node records overwrite the guess). Placements on
    * nodes the model no longer knows are skipped.
    */
-  applyPlan(plan: { readonly placements: readonly Placement[] }, request: Pick<PlacementRequest, "cpuMillicores" | "memoryMib">): void {
+  applyPlan(
+    plan: { readonly placements: readonly Placement[] },
+    request: Pick<PlacementRequest, "cpuMillicores" | "memoryMib">,
+  ): void {
     const { placements } = plan;
     let start = 0;
     while (start < placements.length) {
@@ -148,20 +156,31 @@ export class SchedulerState {
     const table = this.table;
     assert(table.size <= table.capacity, "node table over its capacity");
     // Out-of-order arrivals are allowed while stale: the next plan renumbers first.
-    if (this.index !== null) for (let i = 1; i < this.regions.length; i++) assert(this.regions[i - 1] < this.regions[i], "regions out of order");
+    if (this.index !== null)
+      for (let i = 1; i < this.regions.length; i++)
+        assert(this.regions[i - 1] < this.regions[i], "regions out of order");
     let live = 0;
     for (let ordinal = 0; ordinal < table.size; ordinal++) {
       if (!table.isLive(ordinal)) continue;
       live += 1;
       assert(this.byId.get(table.ids[ordinal]) === ordinal, "id map out of date");
-      assert(table.cpuAllocated[ordinal] <= table.cpuCapacity[ordinal], `node ${table.ids[ordinal]} cpu over-committed`);
-      assert(table.memoryAllocated[ordinal] <= table.memoryCapacity[ordinal], `node ${table.ids[ordinal]} memory over-committed`);
+      assert(
+        table.cpuAllocated[ordinal] <= table.cpuCapacity[ordinal],
+        `node ${table.ids[ordinal]} cpu over-committed`,
+      );
+      assert(
+        table.memoryAllocated[ordinal] <= table.memoryCapacity[ordinal],
+        `node ${table.ids[ordinal]} memory over-committed`,
+      );
       const fullness = table.fullness[ordinal];
       table.refreshFullness(ordinal);
       assert(fullness === table.fullness[ordinal], "fullness out of date");
       if (this.index === null) continue;
       if (ordinal > 0) assert(compareIds(table.ids[ordinal - 1], table.ids[ordinal]) < 0, "ordinals out of id order");
-      assert(this.index.isIndexed(ordinal) === (table.status[ordinal] === statusCode.ready), "index and status disagree");
+      assert(
+        this.index.isIndexed(ordinal) === (table.status[ordinal] === statusCode.ready),
+        "index and status disagree",
+      );
     }
     assert(live === this.byId.size, "id map lists removed nodes");
     this.index?.checkInvariants();
@@ -195,8 +214,14 @@ export class SchedulerState {
     checkAmount(memoryMib);
     const table = this.table;
     assert(table.isLive(ordinal), "allocating on a removed node");
-    assert(table.cpuAllocated[ordinal] + cpuMillicores <= table.cpuCapacity[ordinal], `node ${table.ids[ordinal]} cpu over-committed`);
-    assert(table.memoryAllocated[ordinal] + memoryMib <= table.memoryCapacity[ordinal], `node ${table.ids[ordinal]} memory over-committed`);
+    assert(
+      table.cpuAllocated[ordinal] + cpuMillicores <= table.cpuCapacity[ordinal],
+      `node ${table.ids[ordinal]} cpu over-committed`,
+    );
+    assert(
+      table.memoryAllocated[ordinal] + memoryMib <= table.memoryCapacity[ordinal],
+      `node ${table.ids[ordinal]} memory over-committed`,
+    );
     table.cpuAllocated[ordinal] += cpuMillicores;
     table.memoryAllocated[ordinal] += memoryMib;
     table.refreshFullness(ordinal);
@@ -208,7 +233,10 @@ export class SchedulerState {
     checkAmount(memoryMib);
     const table = this.table;
     assert(table.isLive(ordinal), "releasing on a removed node");
-    assert(table.cpuAllocated[ordinal] >= cpuMillicores && table.memoryAllocated[ordinal] >= memoryMib, `node ${table.ids[ordinal]} released more than it held`);
+    assert(
+      table.cpuAllocated[ordinal] >= cpuMillicores && table.memoryAllocated[ordinal] >= memoryMib,
+      `node ${table.ids[ordinal]} released more than it held`,
+    );
     table.cpuAllocated[ordinal] -= cpuMillicores;
     table.memoryAllocated[ordinal] -= memoryMib;
     table.refreshFullness(ordinal);
@@ -292,13 +320,17 @@ function grown(table: NodeTable): NodeTable {
 }
 
 function checkAmount(amount: number): void {
-  assert(Number.isInteger(amount) && amount >= 0 && amount <= schedulerLimits.resourceAmountMax, `resource amount out of range: ${amount}`);
+  assert(
+    Number.isInteger(amount) && amount >= 0 && amount <= schedulerLimits.resourceAmountMax,
+    `resource amount out of range: ${amount}`,
+  );
 }
 
 function checkView(view: NodeView): void {
   assert(typeof view.id === "string" && view.id.length > 0, "a node needs an id");
   assert(typeof view.region === "string" && view.region.length > 0, `node ${view.id} needs a region`);
-  for (const amount of [view.cpuCapacity, view.memoryCapacity, view.cpuAllocated, view.memoryAllocated]) checkAmount(amount);
+  for (const amount of [view.cpuCapacity, view.memoryCapacity, view.cpuAllocated, view.memoryAllocated])
+    checkAmount(amount);
   assert(view.cpuAllocated <= view.cpuCapacity, `node ${view.id} cpu over-committed`);
   assert(view.memoryAllocated <= view.memoryCapacity, `node ${view.id} memory over-committed`);
   assert(nodeStatuses.includes(view.status), `node ${view.id} has unknown status ${String(view.status)}`);

@@ -49,9 +49,16 @@ export interface Placement {
  * Why a node cannot take a container, in the order the checks run (the FSM re-checks a plan in
  * the same order, with the same names).
  */
-export type RejectionReason = "node-not-ready" | "region-constraint" | "insufficient-cpu" | "insufficient-memory" | "one-per-node";
+export type RejectionReason =
+  "node-not-ready" | "region-constraint" | "insufficient-cpu" | "insufficient-memory" | "one-per-node";
 
-export const rejectionReasons: readonly RejectionReason[] = ["node-not-ready", "region-constraint", "insufficient-cpu", "insufficient-memory", "one-per-node"];
+export const rejectionReasons: readonly RejectionReason[] = [
+  "node-not-ready",
+  "region-constraint",
+  "insufficient-cpu",
+  "insufficient-memory",
+  "one-per-node",
+];
 
 export interface RejectionCount {
   readonly reason: RejectionReason;

@@ -2,7 +2,14 @@ import { Counter, Histogram, type Registry } from "prom-client";
 import { CommandProposer } from "../../api/command-proposer.js";
 import { OrchestratorError } from "../../lib/errors.js";
 import type { Logger } from "../../lib/logger.js";
-import { fsmLimits, holdsCapacity, type ClusterFsm, type DeploymentSpec, type NodeRecord, type StateChange } from "../../fsm/index.js";
+import {
+  fsmLimits,
+  holdsCapacity,
+  type ClusterFsm,
+  type DeploymentSpec,
+  type NodeRecord,
+  type StateChange,
+} from "../../fsm/index.js";
 import type { RaftNode, RoleChange } from "../../raft/io/raft-node.js";
 import { SchedulerState, planDeployment, type NodeView, type Plan, type PlacementRequest } from "../core/index.js";
 
@@ -103,14 +110,20 @@ export class SchedulerWorker {
       return;
     }
     this.catchUpIndex = status.lastIndex;
-    this.logger.info({ term: status.term, role: "leader", applied: status.applied, catchUpIndex: status.lastIndex }, "scheduler waits for the log to be applied before planning");
+    this.logger.info(
+      { term: status.term, role: "leader", applied: status.applied, catchUpIndex: status.lastIndex },
+      "scheduler waits for the log to be applied before planning",
+    );
   }
 
   private activate(): void {
     this.catchUpIndex = null;
     this.model = SchedulerState.fromNodes(this.fsm.listNodes().map(nodeView));
     this.enqueueAllPending();
-    this.logger.info({ term: this.node.status().term, role: "leader", nodes: this.model.nodeCount, queued: this.queue.size }, "scheduler active");
+    this.logger.info(
+      { term: this.node.status().term, role: "leader", nodes: this.model.nodeCount, queued: this.queue.size },
+      "scheduler active",
+    );
   }
 
   private deactivate(): void {
@@ -218,7 +231,10 @@ export class SchedulerWorker {
     if (model === null || deployment === undefined) return null;
     const pending = this.fsm.pendingContainers(name);
     if (pending.length === 0) return null;
-    const request = this.placementRequest(name, pending.map((c) => c.id));
+    const request = this.placementRequest(
+      name,
+      pending.map((c) => c.id),
+    );
     if (request === undefined) return null;
     const seed = evaluationSeed(name, this.fsm.revision);
     const started = performance.now();
@@ -263,21 +279,50 @@ export class SchedulerWorker {
           undefined,
           {
             kind: "apply-plan",
-            applyPlan: { planId: plan.planId, seed: plan.seed, deployment: plan.deployment, deploymentVersion: plan.deploymentVersion, placements, pendingReason: plan.pendingReason },
+            applyPlan: {
+              planId: plan.planId,
+              seed: plan.seed,
+              deployment: plan.deployment,
+              deploymentVersion: plan.deploymentVersion,
+              placements,
+              pendingReason: plan.pendingReason,
+            },
           },
           "apply-plan",
         );
         this.placements.inc({ strategy: request.strategy }, value.placed);
         rejected += value.rejected;
-        if (value.rejected > 0) this.logger.info({ term: this.node.status().term, role: "leader", plan: plan.planId, rejections: value.rejections }, "plan partly rejected at apply; replanning");
+        if (value.rejected > 0)
+          this.logger.info(
+            { term: this.node.status().term, role: "leader", plan: plan.planId, rejections: value.rejections },
+            "plan partly rejected at apply; replanning",
+          );
       } catch (error) {
         // Lost leadership or a timeout: the next leader (or the retry) plans from its own state.
         const term = this.node.status().term;
-        this.logger.warn({ term, role: this.node.isLeader() ? "leader" : "follower", plan: plan.planId, err: error instanceof OrchestratorError ? error.message : String(error) }, "plan proposal failed");
+        this.logger.warn(
+          {
+            term,
+            role: this.node.isLeader() ? "leader" : "follower",
+            plan: plan.planId,
+            err: error instanceof OrchestratorError ? error.message : String(error),
+          },
+          "plan proposal failed",
+        );
         rejected += placements.length;
       }
     }
-    if (plan.unplaced.length > 0) this.logger.info({ term: this.node.status().term, role: "leader", deployment: plan.deployment, unplaced: plan.unplaced.length, reason: plan.pendingReason }, "replicas remain pending");
+    if (plan.unplaced.length > 0)
+      this.logger.info(
+        {
+          term: this.node.status().term,
+          role: "leader",
+          deployment: plan.deployment,
+          unplaced: plan.unplaced.length,
+          reason: plan.pendingReason,
+        },
+        "replicas remain pending",
+      );
     if (rejected > 0) {
       this.rejected.inc(rejected);
       this.resyncNodes(plan);

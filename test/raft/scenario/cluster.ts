@@ -341,7 +341,9 @@ export class Cluster {
     const actual = node.status().conf;
     const same = (a: readonly string[], b: readonly string[]): boolean => [...a].sort().join() === [...b].sort().join();
     if (!same(expected.voters, actual.voters) || !same(expected.learners, actual.learners)) {
-      this.print(`ERROR ${replica.id}: core has ${formatConf(actual)} but the applied log says ${formatConf(expected)}`);
+      this.print(
+        `ERROR ${replica.id}: core has ${formatConf(actual)} but the applied log says ${formatConf(expected)}`,
+      );
     }
   }
 

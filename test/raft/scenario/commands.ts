@@ -45,7 +45,15 @@ import type { ProposeResult, ReadIndexResult } from "../../../src/raft/core/raw-
 import type { ConfChange, Message, ReplicaId } from "../../../src/raft/core/types.js";
 import { Args } from "./args.js";
 import { Cluster } from "./cluster.js";
-import { formatConf, formatEntries, formatHardState, formatMessage, formatReplica, formatSnapshot, formatStatus } from "./format.js";
+import {
+  formatConf,
+  formatEntries,
+  formatHardState,
+  formatMessage,
+  formatReplica,
+  formatSnapshot,
+  formatStatus,
+} from "./format.js";
 
 type Handler = (cluster: Cluster, args: Args) => void;
 
@@ -121,7 +129,8 @@ function initialDisk(cluster: Cluster, args: Args, newIds: readonly ReplicaId[])
       return () => new MemoryLogStorage(conf);
     }
     case "log": {
-      if (learnersOption !== undefined) throw new Error("add-nodes: bootstrap=log starts voters only; add learners by conf change");
+      if (learnersOption !== undefined)
+        throw new Error("add-nodes: bootstrap=log starts voters only; add learners by conf change");
       const voters = votersOption ?? (firstNodes ? newIds : undefined);
       if (voters === undefined || voters.length === 0) throw new Error("add-nodes: bootstrap=log needs voters=");
       return () => MemoryLogStorage.bootstrap(voters);
@@ -174,7 +183,11 @@ function tickBy(ticks: number): Handler {
   };
 }
 
-function printProposeResult(cluster: Cluster, id: ReplicaId, result: ProposeResult | ReadIndexResult | undefined): void {
+function printProposeResult(
+  cluster: Cluster,
+  id: ReplicaId,
+  result: ProposeResult | ReadIndexResult | undefined,
+): void {
   if (result === undefined) return;
   if (!result.ok) cluster.print(`${id}: refused ${result.error} (leader=${formatReplica(result.leader)})`);
   else if ("index" in result) cluster.print(`${id}: ok index=${result.index} term=${result.term}`);
@@ -262,7 +275,8 @@ function deliverMsgs(cluster: Cluster, args: Args): void {
   if (type !== undefined && !isMessageType(type)) throw new Error(`unknown message type ${type}`);
   const filter = { ...(from === undefined ? {} : { from }), ...(type === undefined ? {} : { type }) };
   let delivered = 0;
-  for (const id of ids.length === 0 ? cluster.ids() : ids) delivered += cluster.deliver(id, filter, { drop, echo: true });
+  for (const id of ids.length === 0 ? cluster.ids() : ids)
+    delivered += cluster.deliver(id, filter, { drop, echo: true });
   if (delivered === 0) cluster.print("no messages");
 }
 
@@ -333,7 +347,9 @@ function printDisk(cluster: Cluster, id: ReplicaId): void {
   const first = disk.firstIndex();
   const last = disk.lastIndex();
   const entries = last >= first ? disk.entries(first, last + 1, Number.MAX_SAFE_INTEGER) : [];
-  cluster.print(`${id} disk: hardState ${formatHardState(disk.persistedHardState())} | snapshot ${formatSnapshot(disk.snapshot())}`);
+  cluster.print(
+    `${id} disk: hardState ${formatHardState(disk.persistedHardState())} | snapshot ${formatSnapshot(disk.snapshot())}`,
+  );
   cluster.print(`  log: ${entries.length === 0 ? "empty" : formatEntries(entries)}`);
 }
 
@@ -353,7 +369,9 @@ function raftState(cluster: Cluster, args: Args): void {
       continue;
     }
     const st = cluster.node(id).status();
-    cluster.print(`${id}: ${st.role} term=${st.term} leader=${formatReplica(st.leader)} commit=${st.commit} last=${st.lastIndex}`);
+    cluster.print(
+      `${id}: ${st.role} term=${st.term} leader=${formatReplica(st.leader)} commit=${st.commit} last=${st.lastIndex}`,
+    );
   }
 }
 
@@ -404,4 +422,3 @@ export function runCommand(cluster: Cluster, line: string): void {
   if (handler === undefined) throw new Error(`unknown command ${args.command}`);
   handler(cluster, args);
 }
-

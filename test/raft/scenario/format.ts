@@ -31,7 +31,9 @@ export function formatEntry(entry: Entry): string {
   const position = `${entry.term}/${entry.index}`;
   if (entry.type === "conf-change") {
     const change = decodeConfChange(entry.data);
-    return change === undefined ? `${position} conf(undecodable)` : `${position} conf(${change.type} ${change.replica})`;
+    return change === undefined
+      ? `${position} conf(undecodable)`
+      : `${position} conf(${change.type} ${change.replica})`;
   }
   if (entry.data.byteLength === 0) return position;
   return `${position} ${JSON.stringify(decoder.decode(entry.data))}`;
@@ -113,7 +115,8 @@ function unexpectedFields(m: Message): string[] {
   const used = fieldsByType[m.type];
   const extras: string[] = [];
   const scalar: (keyof Message)[] = ["logIndex", "logTerm", "commit", "index", "rejectHint"];
-  for (const field of scalar) if (!used.includes(field) && m[field] !== 0) extras.push(`extra:${field}=${String(m[field])}`);
+  for (const field of scalar)
+    if (!used.includes(field) && m[field] !== 0) extras.push(`extra:${field}=${String(m[field])}`);
   if (!used.includes("reject") && m.reject) extras.push("extra:reject");
   if (!used.includes("force") && m.force) extras.push("extra:force");
   if (!used.includes("context") && m.context !== "") extras.push(`extra:ctx=${m.context}`);
@@ -130,7 +133,8 @@ export function formatReady(id: ReplicaId, rd: Ready): string[] {
   if (rd.snapshot !== null) parts.push(`snapshot ${formatSnapshot(rd.snapshot)}`);
   if (rd.entries.length > 0) parts.push(`entries ${formatEntries(rd.entries)}`);
   if (rd.committedEntries.length > 0) parts.push(`committed ${formatEntries(rd.committedEntries)}`);
-  if (rd.readStates.length > 0) parts.push(`readStates ${rd.readStates.map((r) => `index=${r.index} ctx=${r.context}`).join(", ")}`);
+  if (rd.readStates.length > 0)
+    parts.push(`readStates ${rd.readStates.map((r) => `index=${r.index} ctx=${r.context}`).join(", ")}`);
   if (rd.mustSync) parts.push("sync");
   const header = parts.length === 0 ? `Ready ${id}:` : `Ready ${id}: ${parts.join(" | ")}`;
   return [header, ...rd.messages.map((m) => `  ${formatMessage(m)}`)];

@@ -11,7 +11,8 @@ export interface Block {
   readonly expected: readonly string[];
 }
 
-export type Segment = { readonly kind: "text"; readonly lines: readonly string[] } | { readonly kind: "block"; readonly block: Block };
+export type Segment =
+  { readonly kind: "text"; readonly lines: readonly string[] } | { readonly kind: "block"; readonly block: Block };
 
 const separator = "----";
 
