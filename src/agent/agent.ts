@@ -16,6 +16,7 @@ import {
   startAgentHttpServer,
   type AgentHttpServer,
   type ContainerFault,
+  type ImageFaultRequest,
   type NodeFault,
 } from "./io/agent-http-server.js";
 import { AssignmentWatcher } from "./io/assignment-watcher.js";
@@ -145,6 +146,7 @@ class Agent implements AgentHandle {
       nodes: () => this.nodeIds.map((id) => ({ id, alive: this.alive.get(id) === true })),
       containerFault: (id, fault) => this.containerFault(id, fault),
       nodeFault: (id, fault) => this.nodeFault(id, fault),
+      imageFault: (image, fault) => this.imageFault(image, fault),
     });
     this.httpAddress = this.http.address;
     this.advertiseAddress = this.options.advertiseAddress ?? advertisable(this.http.address, this.logger);
@@ -272,6 +274,7 @@ class Agent implements AgentHandle {
             deployment: assignment.deployment,
             generation: action.generation,
             healthCheckPath: assignment.healthCheckPath,
+            image: assignment.image,
           },
           action.notBeforeMs,
         );
@@ -336,6 +339,20 @@ class Agent implements AgentHandle {
     }
   }
 
+  private imageFault(image: string, fault: ImageFaultRequest): true | string {
+    const touched = this.runtime.setImageFault(image, fault.kind === "healthy" ? null : fault);
+    this.logger.warn(
+      {
+        image,
+        fault: fault.kind,
+        instances: touched,
+        ...(fault.kind === "slow-start" ? { startDelayMs: fault.startDelayMs } : {}),
+      },
+      fault.kind === "healthy" ? "image fault cleared" : "fault injected into an image",
+    );
+    return true;
+  }
+
   private nodeFault(nodeId: string, fault: NodeFault): true | string {
     const alive = this.alive.get(nodeId);
     if (alive === undefined) return `no node ${nodeId} on this agent (it runs ${this.nodeIds.join(", ")})`;
@@ -371,6 +388,7 @@ function toAssigned(assignment: WatchAssignmentsResponse["nodes"][number]["assig
     restartCount: assignment.restartCount,
     nextRestartAtMs: assignment.nextRestartAtMs,
     healthCheckPath: assignment.healthCheckPath,
+    image: assignment.image,
   };
 }
 

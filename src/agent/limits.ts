@@ -47,6 +47,10 @@ export const agentLimits = {
   containersMax: 100_000,
   /** Health requests held open by the "hang" fault; the oldest is dropped beyond this. */
   hungRequestsMax: 1_000,
+  /** Images with a fault set at once (`orchctl fault image`); the oldest is forgotten beyond this. */
+  imageFaultsMax: 256,
+  /** Longest start a slow-start image fault may ask for. */
+  slowStartMsMax: 3_600_000,
 } as const;
 
 assert(

@@ -29,16 +29,17 @@ export interface AssignmentWatcher {
  */
 export class AssignmentFeed {
   private readonly watchers = new Set<AssignmentWatcher>();
-  private readonly healthPathByDeployment = new Map<string, string>();
+  /** The parts of a deployment's spec an agent runs by, per deployment. */
+  private readonly runSpecByDeployment = new Map<string, RunSpec>();
 
   constructor(private readonly fsm: ClusterFsm) {
     fsm.onChange((change) => {
-      if (change.kind === "deployment") this.healthPathByDeployment.delete(change.id);
+      if (change.kind === "deployment") this.runSpecByDeployment.delete(change.id);
       if (change.kind === "event") return;
       for (const watcher of this.watchers) if (watcher.touches(change)) watcher.changed();
     });
     fsm.onRestore(() => {
-      this.healthPathByDeployment.clear();
+      this.runSpecByDeployment.clear();
       for (const watcher of this.watchers) watcher.changed();
     });
   }
@@ -80,20 +81,26 @@ export class AssignmentFeed {
       state: containerStateToProto(container.state),
       cpuMillicores: container.cpuMillicores,
       memoryMib: container.memoryMib,
-      healthCheckPath: this.healthPath(container.deployment),
+      ...this.runSpec(container.deployment),
       restartCount: container.restartCount,
       nextRestartAtMs: container.nextRestartAtMs,
     };
   }
 
-  private healthPath(deployment: string): string {
-    let path = this.healthPathByDeployment.get(deployment);
-    if (path === undefined) {
-      // '' for a deleted deployment: its remaining containers are all being stopped.
-      path = this.fsm.getDeploymentRecord(deployment)?.spec.healthCheck.path ?? "";
-      if (this.healthPathByDeployment.size >= fsmLimits.deploymentsMax) this.healthPathByDeployment.clear();
-      this.healthPathByDeployment.set(deployment, path);
+  private runSpec(deployment: string): RunSpec {
+    let run = this.runSpecByDeployment.get(deployment);
+    if (run === undefined) {
+      // Empty for a deleted deployment: its remaining containers are all being stopped.
+      const spec = this.fsm.getDeploymentRecord(deployment)?.spec;
+      run = { healthCheckPath: spec?.healthCheck.path ?? "", image: spec?.image ?? "" };
+      if (this.runSpecByDeployment.size >= fsmLimits.deploymentsMax) this.runSpecByDeployment.clear();
+      this.runSpecByDeployment.set(deployment, run);
     }
-    return path;
+    return run;
   }
+}
+
+interface RunSpec {
+  readonly healthCheckPath: string;
+  readonly image: string;
 }

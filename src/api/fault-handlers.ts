@@ -7,6 +7,7 @@
  *
  *   POST http://<agent>/faults/containers/<id>/crash|unhealthy|healthy|hang
  *   POST http://<agent>/faults/nodes/<id>/kill|revive
+ *   POST http://<agent>/faults/images/<image>/crash|unhealthy|healthy|slow-start?seconds=S   (every agent)
  *
  * Errors: a bad target or action is INVALID_ARGUMENT (naming the allowed ones); a container or
  * node this replica does not know is NOT_FOUND; one not placed yet, or whose agent refuses the
@@ -20,12 +21,13 @@ import type { InjectFaultRequest, InjectFaultResponse } from "../gen/orchestrato
 import { assert } from "../lib/assert.js";
 import { OrchestratorError } from "../lib/errors.js";
 
-export type FaultTarget = "container" | "node";
+export type FaultTarget = "container" | "node" | "image";
 
 /** The agents' fault hooks by target (orchctl's `fault --help` tells what each does). */
 export const faultActions: Readonly<Record<FaultTarget, readonly string[]>> = Object.freeze({
   container: Object.freeze(["crash", "hang", "unhealthy", "healthy"]),
   node: Object.freeze(["kill", "revive"]),
+  image: Object.freeze(["crash", "unhealthy", "slow-start", "healthy"]),
 });
 
 export const faultLimits = {
@@ -36,6 +38,8 @@ export const faultLimits = {
   agentTimeoutMs: 3_000,
   /** Characters of an agent's answer quoted back in a message. */
   agentReplyQuotedMax: 300,
+  /** Longest start a slow-start image fault may ask for (the agents' own bound). */
+  slowStartSecondsMax: 3_600,
 } as const;
 
 assert(faultLimits.agentTimeoutMs > 0, "agent timeout must be positive");
@@ -47,7 +51,7 @@ export interface FaultHandlerDeps {
 }
 
 export function isFaultTarget(text: string): text is FaultTarget {
-  return text === "container" || text === "node";
+  return text === "container" || text === "node" || text === "image";
 }
 
 export function allowedFaultActions(target: FaultTarget): readonly string[] {
@@ -69,16 +73,17 @@ export function createFaultHandlers(deps: FaultHandlerDeps): {
       if (!isFaultTarget(target)) {
         throw new OrchestratorError(
           "INVALID_ARGUMENT",
-          `fault target must be "container" or "node", got ${JSON.stringify(target)}`,
+          `fault target must be "container", "node" or "image", got ${JSON.stringify(target)}`,
         );
       }
       const allowed = allowedFaultActions(target);
       if (!allowed.includes(action)) {
         throw new OrchestratorError(
           "INVALID_ARGUMENT",
-          `${JSON.stringify(action)} is not a ${target} fault; allowed: ${allowed.join(", ")}`,
+          `${JSON.stringify(action)} is not ${target === "image" ? "an" : "a"} ${target} fault; allowed: ${allowed.join(", ")}`,
         );
       }
+      if (target === "image") return injectImageFault(deps.fsm, id, action, req.seconds, timeoutMs);
       const resolved = target === "container" ? resolveContainer(deps.fsm, id) : resolveNode(deps.fsm, id);
       const path = `/faults/${target}s/${encodeURIComponent(id)}/${action}`;
       const reply = await postToAgent(resolved.agentAddress, path, timeoutMs, `${target} ${id}`);
@@ -108,6 +113,70 @@ export function createFaultHandlers(deps: FaultHandlerDeps): {
         `the agent at ${resolved.agentAddress} answered HTTP ${reply.status} to POST ${path}: ${said}`,
       );
     },
+  };
+}
+
+/**
+ * An image fault goes to every agent of the cluster (each runs some of the image's instances, or
+ * may later): it is reported done when at least one agent took it, with the ones that did not
+ * named, and UNAVAILABLE when none could be reached.
+ */
+async function injectImageFault(
+  fsm: ClusterFsm,
+  image: string,
+  action: string,
+  seconds: number,
+  timeoutMs: number,
+): Promise<InjectFaultResponse> {
+  if (image.trim() === "" || /\s/.test(image)) {
+    throw new OrchestratorError("INVALID_ARGUMENT", `give an image reference like web:2, got ${JSON.stringify(image)}`);
+  }
+  if (image.length > fsmLimits.imageLengthMax) {
+    throw new OrchestratorError(
+      "INVALID_ARGUMENT",
+      `image is ${image.length} characters long; at most ${fsmLimits.imageLengthMax} are allowed`,
+    );
+  }
+  let query = "";
+  if (action === "slow-start") {
+    if (!Number.isInteger(seconds) || seconds < 1 || seconds > faultLimits.slowStartSecondsMax) {
+      throw new OrchestratorError(
+        "INVALID_ARGUMENT",
+        `slow-start needs --seconds, a whole number from 1 to ${faultLimits.slowStartSecondsMax}; got ${seconds}`,
+      );
+    }
+    query = `?seconds=${seconds}`;
+  } else if (seconds !== 0) {
+    throw new OrchestratorError("INVALID_ARGUMENT", `--seconds applies to slow-start only, not ${action}`);
+  }
+  const agents = [...new Set(fsm.listNodes().map((n) => n.agentAddress))].filter((a) => a !== "").sort();
+  if (agents.length === 0) throw new OrchestratorError("FAILED_PRECONDITION", "no agent is registered to inject into");
+  const path = `/faults/images/${encodeURIComponent(image)}/${action}${query}`;
+  const replies = await Promise.allSettled(
+    agents.map((agent) => postToAgent(agent, path, timeoutMs, `image ${image}`)),
+  );
+  const took: string[] = [];
+  const failed: string[] = [];
+  replies.forEach((reply, i) => {
+    if (reply.status === "fulfilled" && reply.value.status >= 200 && reply.value.status < 300) took.push(agents[i]);
+    else
+      failed.push(
+        `${agents[i]} (${reply.status === "fulfilled" ? `HTTP ${reply.value.status}: ${agentError(reply.value.body)}` : reply.reason instanceof Error ? reply.reason.message : String(reply.reason)})`,
+      );
+  });
+  if (took.length === 0) {
+    throw new OrchestratorError(
+      "UNAVAILABLE",
+      `no agent took the ${action} fault for image ${image}: ${failed.join("; ")}`,
+    );
+  }
+  const what =
+    action === "slow-start" ? `slow-start (${seconds} s)` : action === "healthy" ? "healthy (fault cleared)" : action;
+  const missed = failed.length === 0 ? "" : `; not on ${failed.join("; ")}`;
+  return {
+    agentAddress: took.join(","),
+    node: "",
+    message: `${what} set for image ${image} on ${took.length} of ${agents.length} agents${missed}`,
   };
 }
 

@@ -16,6 +16,7 @@ const assigned = (containerId: string, fields: Partial<AssignedContainer> = {}):
   restartCount: 0,
   nextRestartAtMs: 0,
   healthCheckPath: "/healthz",
+  image: "img:1",
   ...fields,
 });
 

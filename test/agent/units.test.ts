@@ -120,7 +120,14 @@ describe("SimRuntime", () => {
     vi.useRealTimers();
   });
 
-  const spec = { containerId: "a-0", nodeId: "n1", deployment: "a", generation: 1, healthCheckPath: "/healthz" };
+  const spec = {
+    containerId: "a-0",
+    nodeId: "n1",
+    deployment: "a",
+    generation: 1,
+    healthCheckPath: "/healthz",
+    image: "a:1",
+  };
 
   function runtime(): { runtime: SimRuntime; changes: string[] } {
     const changes: string[] = [];
@@ -174,5 +181,35 @@ describe("SimRuntime", () => {
     expect(changes.at(-1)).toBe("stopped@100");
     vi.advanceTimersByTime(10_000);
     expect(sim.get("c-0")?.state).toBe("stopped");
+  });
+
+  it("applies an image fault to the image's running instances and to those started later, until cleared", () => {
+    vi.useFakeTimers({ now: 0 });
+    const { runtime: sim, changes } = runtime();
+    sim.start(spec);
+    sim.start({ ...spec, containerId: "b-0", deployment: "b", image: "b:1" });
+    vi.advanceTimersByTime(100);
+    expect(sim.setImageFault("a:1", { kind: "unhealthy" })).toBe(1);
+    expect(sim.get("a-0")?.fault).toBe("unhealthy");
+    expect(sim.get("b-0")?.fault).toBe("none");
+    sim.setImageFault("a:1", null);
+    expect(sim.get("a-0")?.fault).toBe("none");
+
+    // crash: the running instance exits now; a new one exits when it would have run.
+    expect(sim.setImageFault("a:1", { kind: "crash" })).toBe(1);
+    expect(sim.get("a-0")?.state).toBe("failed");
+    sim.start({ ...spec, generation: 2 });
+    vi.advanceTimersByTime(100);
+    expect(sim.get("a-0")?.state).toBe("failed");
+    expect(sim.get("b-0")?.state).toBe("running");
+
+    // slow-start: only instances started after it wait the longer delay.
+    sim.setImageFault("a:1", { kind: "slow-start", startDelayMs: 5_000 });
+    sim.start({ ...spec, generation: 3 });
+    vi.advanceTimersByTime(4_999);
+    expect(sim.get("a-0")?.state).toBe("starting");
+    vi.advanceTimersByTime(1);
+    expect(sim.get("a-0")?.state).toBe("running");
+    expect(changes.filter((c) => c.startsWith("failed"))).toHaveLength(2);
   });
 });

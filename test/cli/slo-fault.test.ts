@@ -209,13 +209,18 @@ describe("orchctl fault", () => {
     const result = await cli("fault", "container", "web-0", "crash");
     expect(result.code).toBe(0);
     expect(result.stdout).toBe("crash injected into container web-0 on node us-east-1-n1 (agent 127.0.0.1:9101)\n");
-    expect(server.callsTo("injectFault").at(-1)).toEqual({ target: "container", id: "web-0", action: "crash" });
+    expect(server.callsTo("injectFault").at(-1)).toEqual({
+      target: "container",
+      id: "web-0",
+      action: "crash",
+      seconds: 0,
+    });
   });
 
   it.each(["crash", "hang", "unhealthy", "healthy"])("accepts container action %s", async (action) => {
     const result = await cli("fault", "container", "web-1", action);
     expect(result.code).toBe(0);
-    expect(server.callsTo("injectFault").at(-1)).toEqual({ target: "container", id: "web-1", action });
+    expect(server.callsTo("injectFault").at(-1)).toEqual({ target: "container", id: "web-1", action, seconds: 0 });
   });
 
   it("node <id> kill|revive, with --output json", async () => {
@@ -230,7 +235,7 @@ describe("orchctl fault", () => {
         agentAddress: "127.0.0.1:9101",
         message: `${action} injected into node eu-west-1-n2 (agent 127.0.0.1:9101)`,
       });
-      expect(server.callsTo("injectFault").at(-1)).toEqual({ target: "node", id: "eu-west-1-n2", action });
+      expect(server.callsTo("injectFault").at(-1)).toEqual({ target: "node", id: "eu-west-1-n2", action, seconds: 0 });
     }
   });
 
@@ -245,6 +250,28 @@ describe("orchctl fault", () => {
     const json = await cli("fault", "node", "n1", "explode", "-o", "json");
     expect(json.code).toBe(2);
     expect((JSON.parse(json.stdout) as { error: { code: string } }).error.code).toBe("USAGE");
+    expect(server.callsTo("injectFault").length).toBe(before);
+  });
+
+  it("image <image> <action> sends the image fault, with --seconds for slow-start only", async () => {
+    const slow = await cli("fault", "image", "web:2", "slow-start", "--seconds", "30");
+    expect(slow.code).toBe(0);
+    expect(server.callsTo("injectFault").at(-1)).toEqual({
+      target: "image",
+      id: "web:2",
+      action: "slow-start",
+      seconds: 30,
+    });
+    const before = server.callsTo("injectFault").length;
+    const missing = await cli("fault", "image", "web:2", "slow-start");
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("slow-start needs --seconds S");
+    const extra = await cli("fault", "image", "web:2", "crash", "--seconds", "3");
+    expect(extra.code).toBe(2);
+    expect(extra.stderr).toContain("--seconds applies to slow-start only, not crash");
+    const wrong = await cli("fault", "image", "web:2", "hang");
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toContain('"hang" is not an image fault; use one of: crash, unhealthy, slow-start, healthy');
     expect(server.callsTo("injectFault").length).toBe(before);
   });
 

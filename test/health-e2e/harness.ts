@@ -61,6 +61,8 @@ export interface DeploymentView {
 /** The fields of a deployment the tests set; everything else takes a small default. */
 export interface HealthDeploySpec {
   readonly name: string;
+  /** nginx:latest when absent. */
+  readonly image?: string;
   readonly replicas: number;
   readonly cpuMillicores?: number;
   readonly memoryMib?: number;
@@ -217,7 +219,7 @@ export class HealthCluster {
   async deploy(spec: HealthDeploySpec): Promise<Deployment> {
     const full = DeploymentSpec.fromPartial({
       name: spec.name,
-      image: "nginx:latest",
+      image: spec.image ?? "nginx:latest",
       replicas: spec.replicas,
       cpuMillicores: spec.cpuMillicores ?? 250,
       memoryMib: spec.memoryMib ?? 128,

@@ -188,6 +188,44 @@ describe("restarts", () => {
   });
 });
 
+describe("image faults", () => {
+  it("orchctl fault image reaches every agent: the image's instances turn unhealthy, then crash and are restarted, and heal when cleared; other images are untouched", async () => {
+    await h.deploy({
+      name: "imgbad",
+      image: "imgbad:1",
+      replicas: 2,
+      healthCheck: { periodMs: 300, timeoutMs: 250, failureThreshold: 100, successThreshold: 1 },
+      restartPolicy: { initialDelayMs: 200, factor: 2, maxDelayMs: 1_000, resetAfterMs: noReset },
+    });
+    await h.deploy({ name: "imggood", image: "imggood:1", replicas: 1 });
+    const bad = await h.waitHealthy("imgbad", 2);
+    const [good] = await h.waitHealthy("imggood", 1);
+    const fault = (action: string, seconds = 0) =>
+      h.call("injectFault", { target: "image", id: "imgbad:1", action, seconds });
+
+    const unhealthy = await fault("unhealthy");
+    expect(unhealthy.message).toMatch(/unhealthy set for image imgbad:1 on 3 of 3 agents/);
+    for (const c of bad) expect(await h.healthStatus(c)).toBe(500);
+    expect(await h.healthStatus(good)).toBe(200);
+
+    await fault("crash");
+    await waitFor(
+      "both imgbad containers restarted after the image crash",
+      async () => (await h.get("imgbad")).containers.every((c) => c.restartCount >= 1),
+      { timeoutMs: 30_000, intervalMs: 100 },
+    );
+    await fault("healthy");
+    const healed = await h.waitHealthy("imgbad", 2, 60_000);
+    for (const c of healed) expect(await h.healthStatus(c)).toBe(200);
+    expect((await h.container("imggood", good.id)).restartCount).toBe(0);
+
+    await expect(fault("slow-start")).rejects.toThrow(/slow-start needs --seconds/);
+    await expect(fault("explode")).rejects.toThrow(/is not an image fault; allowed: crash, unhealthy, slow-start, healthy/);
+    await h.deleteAndWait("imgbad");
+    await h.deleteAndWait("imggood");
+  });
+});
+
 describe("nodes", () => {
   it("a node that stops answering opens its probe breaker: its containers go unknown, not unhealthy, nothing restarts; after revive the breaker closes", async () => {
     const name = "probed";

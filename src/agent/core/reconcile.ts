@@ -36,6 +36,8 @@ export interface AssignedContainer {
    */
   readonly nextRestartAtMs: number;
   readonly healthCheckPath: string;
+  /** The image of the container's version ('' from a control plane that does not send it). */
+  readonly image: string;
 }
 
 export interface NodeInput {

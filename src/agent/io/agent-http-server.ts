@@ -17,6 +17,11 @@
  *   POST /faults/nodes/<id>/kill           the node goes silent: no heartbeats, no reports, its
  *                                          containers' endpoints reset connections
  *   POST /faults/nodes/<id>/revive         the node comes back and reconciles
+ *   POST /faults/images/<image>/crash      every instance of the image (URI-encoded) exits, now and
+ *                                          whenever one starts, until `healthy`
+ *   POST /faults/images/<image>/unhealthy  their health endpoints answer 500
+ *   POST /faults/images/<image>/slow-start?seconds=S  new instances take S seconds to start
+ *   POST /faults/images/<image>/healthy    clears the image's fault
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
@@ -28,6 +33,13 @@ import type { Instance } from "./sim-runtime.js";
 
 export type ContainerFault = "crash" | "unhealthy" | "healthy" | "hang";
 export type NodeFault = "kill" | "revive";
+/** What `POST /faults/images/...` asks for; `healthy` clears. */
+export type ImageFaultRequest =
+  | { readonly kind: "crash" }
+  | { readonly kind: "unhealthy" }
+  | { readonly kind: "slow-start"; readonly startDelayMs: number }
+  | { readonly kind: "healthy" };
+const imageFaults = ["crash", "unhealthy", "slow-start", "healthy"] as const;
 
 const containerFaults: readonly ContainerFault[] = ["crash", "unhealthy", "healthy", "hang"];
 const nodeFaults: readonly NodeFault[] = ["kill", "revive"];
@@ -43,6 +55,7 @@ export interface AgentHttpHandlers {
   /** False when the target does not exist (404) or the fault does not apply (409); a string explains. */
   containerFault(containerId: string, fault: ContainerFault): true | string;
   nodeFault(nodeId: string, fault: NodeFault): true | string;
+  imageFault(image: string, fault: ImageFaultRequest): true | string;
 }
 
 export interface AgentHttpServer {
@@ -82,7 +95,7 @@ function route(req: IncomingMessage, res: ServerResponse, handlers: AgentHttpHan
   const segments = path.split("/").slice(1);
   if (segments[0] === "faults") {
     if (req.method !== "POST") return reply(res, 405, { error: "fault hooks take POST" }, { allow: "POST" });
-    return fault(res, segments, handlers);
+    return fault(res, segments, new URLSearchParams((req.url ?? "").split("?")[1] ?? ""), handlers);
   }
   if (req.method !== "GET" && req.method !== "HEAD")
     return reply(res, 405, { error: `${req.method} is not served here` }, { allow: "GET" });
@@ -151,8 +164,15 @@ function health(
   }
 }
 
-function fault(res: ServerResponse, segments: readonly string[], handlers: AgentHttpHandlers): void {
+function fault(
+  res: ServerResponse,
+  segments: readonly string[],
+  query: URLSearchParams,
+  handlers: AgentHttpHandlers,
+): void {
   const [, kind, id, action] = segments;
+  if (segments.length === 4 && kind === "images")
+    return imageFault(res, decodeURIComponent(id), action, query, handlers);
   if (segments.length === 4 && kind === "containers" && (containerFaults as readonly string[]).includes(action)) {
     return faultResult(
       res,
@@ -170,6 +190,38 @@ function fault(res: ServerResponse, segments: readonly string[], handlers: Agent
   return reply(res, 404, {
     error: `unknown fault hook /${segments.join("/")}: use /faults/containers/<id>/{${containerFaults.join(",")}} or /faults/nodes/<id>/{${nodeFaults.join(",")}}`,
   });
+}
+
+function imageFault(
+  res: ServerResponse,
+  image: string,
+  action: string,
+  query: URLSearchParams,
+  handlers: AgentHttpHandlers,
+): void {
+  if (image === "") return reply(res, 400, { error: "an image fault names an image" });
+  let request: ImageFaultRequest;
+  switch (action) {
+    case "crash":
+    case "unhealthy":
+    case "healthy":
+      request = { kind: action };
+      break;
+    case "slow-start": {
+      const seconds = Number(query.get("seconds") ?? "");
+      const startDelayMs = seconds * 1000;
+      if (!Number.isInteger(seconds) || seconds < 1 || startDelayMs > agentLimits.slowStartMsMax) {
+        return reply(res, 400, {
+          error: `slow-start needs ?seconds=S, a whole number from 1 to ${agentLimits.slowStartMsMax / 1000}`,
+        });
+      }
+      request = { kind: "slow-start", startDelayMs };
+      break;
+    }
+    default:
+      return reply(res, 404, { error: `unknown image fault ${action}: use one of ${imageFaults.join(", ")}` });
+  }
+  return faultResult(res, handlers, `image-${action}`, handlers.imageFault(image, request), { image });
 }
 
 function faultResult(

@@ -23,17 +23,34 @@ import { agentLimits } from "../limits.js";
 /** How the health endpoint of a running instance misbehaves. */
 export type HealthFault = "none" | "unhealthy" | "hang";
 
+/**
+ * A fault set for an image rather than one instance: it holds for every instance of the image,
+ * those running now and those started later, until cleared (so a bad version stays bad through
+ * its restarts, as a real broken image would).
+ *   crash        running instances exit now; new ones exit as soon as they would run
+ *   unhealthy    the health endpoint answers 500
+ *   slow-start   new instances take `startDelayMs` to start instead of the runtime's delay
+ */
+export type ImageFault =
+  | { readonly kind: "crash" }
+  | { readonly kind: "unhealthy" }
+  | { readonly kind: "slow-start"; readonly startDelayMs: number };
+
 export interface InstanceSpec {
   readonly containerId: string;
   readonly nodeId: string;
   readonly deployment: string;
   readonly generation: number;
   readonly healthCheckPath: string;
+  /** The image it runs ('' when the control plane did not say): image faults match on it. */
+  readonly image: string;
 }
 
 export interface Instance extends LocalInstance {
   readonly deployment: string;
   readonly healthCheckPath: string;
+  readonly image: string;
+  /** Its own fault, or its image's `unhealthy` when it has none of its own. */
   readonly fault: HealthFault;
   /** When start() was called (wall-clock Unix ms). */
   readonly startedAtMs: number;
@@ -57,6 +74,7 @@ interface MutableInstance {
   deployment: string;
   generation: number;
   healthCheckPath: string;
+  image: string;
   state: LocalState;
   fault: HealthFault;
   startedAtMs: number;
@@ -76,6 +94,7 @@ export interface SimRuntimeOptions {
 
 export class SimRuntime {
   private readonly instances = new Map<string, MutableInstance>();
+  private readonly imageFaults = new Map<string, ImageFault>();
   private closed = false;
   private incarnationLast = 0;
   private readonly nowMs: () => number;
@@ -87,11 +106,11 @@ export class SimRuntime {
 
   get(containerId: string): Instance | undefined {
     const instance = this.instances.get(containerId);
-    return instance === undefined ? undefined : view(instance);
+    return instance === undefined ? undefined : this.view(instance);
   }
 
   list(): Instance[] {
-    return [...this.instances.values()].map(view);
+    return [...this.instances.values()].map((instance) => this.view(instance));
   }
 
   countsByState(): Map<LocalState, number> {
@@ -157,11 +176,11 @@ export class SimRuntime {
   }
 
   /** Fault injection: the process exits on its own. False when no process runs (waiting or ended). */
-  crash(containerId: string): boolean {
+  crash(containerId: string, reason = "crashed (exit code 137, fault injected)"): boolean {
     const instance = this.instances.get(containerId);
     if (instance === undefined || !isLocalLive(instance.state)) return false;
     this.clearTimer(instance);
-    this.move(instance, "failed", "crashed (exit code 137, fault injected)");
+    this.move(instance, "failed", reason);
     return true;
   }
 
@@ -171,6 +190,30 @@ export class SimRuntime {
     if (instance === undefined) return false;
     instance.fault = fault;
     return true;
+  }
+
+  /**
+   * Sets (or with null clears) the fault of every instance of `image`, now and later. Returns how
+   * many current instances it touched: crashed for `crash`, all of the image's otherwise.
+   */
+  setImageFault(image: string, fault: ImageFault | null): number {
+    assert(image !== "", "an image fault names an image");
+    if (fault === null) this.imageFaults.delete(image);
+    else {
+      if (!this.imageFaults.has(image) && this.imageFaults.size >= agentLimits.imageFaultsMax) {
+        const oldest = this.imageFaults.keys().next().value;
+        if (oldest !== undefined) this.imageFaults.delete(oldest);
+      }
+      this.imageFaults.set(image, fault);
+    }
+    let touched = 0;
+    for (const instance of this.instances.values()) {
+      if (instance.image !== image) continue;
+      if (fault?.kind === "crash") {
+        if (this.crash(instance.containerId, "crashed (exit code 1, image fault injected)")) touched++;
+      } else touched++;
+    }
+    return touched;
   }
 
   /** Drops an instance without a report (it already ended, or it is being replaced). */
@@ -204,11 +247,16 @@ export class SimRuntime {
   private begin(instance: MutableInstance): void {
     if (instance.state === "waiting") this.move(instance, "starting", "restarting after its back-off");
     else this.emit(instance, "starting");
+    const imageFault = this.imageFaults.get(instance.image);
+    const startDelayMs = imageFault?.kind === "slow-start" ? imageFault.startDelayMs : this.options.startDelayMs;
     instance.startTimer = setTimeout(() => {
       instance.startTimer = null;
-      if (this.instances.get(instance.containerId) === instance && instance.state === "starting")
-        this.move(instance, "running", "started");
-    }, this.options.startDelayMs);
+      if (this.instances.get(instance.containerId) !== instance || instance.state !== "starting") return;
+      // A crashing image gets as far as its first instruction, then exits.
+      if (this.imageFaults.get(instance.image)?.kind === "crash")
+        this.move(instance, "failed", "crashed on start (exit code 1, image fault injected)");
+      else this.move(instance, "running", "started");
+    }, startDelayMs);
   }
 
   private remove(instance: MutableInstance): void {
@@ -232,10 +280,11 @@ export class SimRuntime {
     assert(state !== "waiting", "a waiting instance is not reported");
     this.options.onChange({ containerId, nodeId, generation, state, message });
   }
-}
 
-/** A copy without the timer: callers may keep it, serialise it, and never change the instance. */
-function view(instance: MutableInstance): Instance {
-  const { startTimer: _timer, ...fields } = instance;
-  return fields;
+  /** A copy without the timer: callers may keep it, serialise it, and never change the instance. */
+  private view(instance: MutableInstance): Instance {
+    const { startTimer: _timer, ...fields } = instance;
+    const imageUnhealthy = this.imageFaults.get(instance.image)?.kind === "unhealthy";
+    return { ...fields, fault: fields.fault === "none" && imageUnhealthy ? "unhealthy" : fields.fault };
+  }
 }

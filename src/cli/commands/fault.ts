@@ -1,7 +1,7 @@
 import { InvalidArgumentError, type Command } from "commander";
 import { InjectFaultRequest, type InjectFaultResponse } from "../../gen/orchestrator/v1/orchestrator.js";
 import { RpcFailure } from "../client.js";
-import { CliError } from "../errors.js";
+import { CliError, UsageError } from "../errors.js";
 import type { SessionFor } from "../session.js";
 
 /**
@@ -10,7 +10,7 @@ import type { SessionFor } from "../session.js";
  * the control plane then has to notice and heal, as it would a real failure.
  */
 
-type FaultTarget = "container" | "node";
+type FaultTarget = "container" | "node" | "image";
 
 /** What each fault does; the server checks the same names (src/api/fault-handlers.ts). */
 export const FAULT_ACTIONS: Readonly<Record<FaultTarget, Readonly<Record<string, string>>>> = {
@@ -25,6 +25,13 @@ export const FAULT_ACTIONS: Readonly<Record<FaultTarget, Readonly<Record<string,
     revive:
       "the node comes back: it heartbeats again, becomes ready, and its agent stops what is no longer assigned to it",
   },
+  image: {
+    crash:
+      "every instance of the image exits, on every agent, now and each time one starts (a broken build), until `healthy`",
+    unhealthy: "every instance's health endpoint answers HTTP 500, now and later, until `healthy`",
+    "slow-start": "new instances take --seconds S to start (running instances are not touched), until `healthy`",
+    healthy: "clears the image's fault; instances started from now on behave normally",
+  },
 };
 
 function actionsHelp(target: FaultTarget): string {
@@ -37,7 +44,9 @@ function actionArg(target: FaultTarget): (text: string) => string {
   return (text: string) => {
     const allowed = Object.keys(FAULT_ACTIONS[target]);
     if (!allowed.includes(text))
-      throw new InvalidArgumentError(`"${text}" is not a ${target} fault; use one of: ${allowed.join(", ")}`);
+      throw new InvalidArgumentError(
+        `"${text}" is not ${target === "image" ? "an" : "a"} ${target} fault; use one of: ${allowed.join(", ")}`,
+      );
     return text;
   };
 }
@@ -59,11 +68,15 @@ async function inject(
   action: string,
   command: Command,
   sessionFor: SessionFor,
+  seconds = 0,
 ): Promise<void> {
   const session = sessionFor(command);
   let response: InjectFaultResponse;
   try {
-    response = await session.client.call("injectFault", InjectFaultRequest.fromPartial({ target, id, action }));
+    response = await session.client.call(
+      "injectFault",
+      InjectFaultRequest.fromPartial({ target, id, action, seconds }),
+    );
   } catch (error) {
     throw clarify(error, target);
   }
@@ -86,7 +99,7 @@ function clarify(error: unknown, target: FaultTarget): unknown {
     return new CliError(
       error.statusName,
       error.details,
-      target === "container" ? "run `orchctl containers` to see container ids" : "run `orchctl nodes` to see node ids",
+      target === "node" ? "run `orchctl nodes` to see node ids" : "run `orchctl containers` to see container ids",
     );
   }
   return error;
@@ -99,6 +112,9 @@ Examples:
   orchctl fault container web-1 healthy
   orchctl fault node eu-west-1-n2 kill
   orchctl fault node eu-west-1-n2 revive
+  orchctl fault image web:2 unhealthy
+  orchctl fault image web:2 slow-start --seconds 30
+  orchctl fault image web:2 healthy
 
 Any replica serves a fault: it finds the container's node (or the node) in its state and POSTs
 the fault to that node's agent. Nothing is written to the cluster state; watch the healing with
@@ -134,4 +150,28 @@ export function registerFault(parent: Command, sessionFor: SessionFor): void {
     .action((id: string, action: string, _flags: unknown, command: Command) =>
       inject("node", id, action, command, sessionFor),
     );
+  fault
+    .command("image")
+    .description("make every instance of an image crash, turn unhealthy or start slowly, on every agent (or heal it)")
+    .argument("<image>", "image reference, e.g. web:2 (as in the deployment's --image)", idArg("image"))
+    .argument("<action>", `one of: ${Object.keys(FAULT_ACTIONS.image).join(", ")}`, actionArg("image"))
+    .option("--seconds <s>", "slow-start only: how long each new instance takes to start", secondsArg)
+    .addHelpText(
+      "after",
+      `\nActions:\n${actionsHelp("image")}\n\nThe fault holds for instances started later too, so a rollout of a version\nwith a bad image can be tried: its new replicas fail, and the rollout reverts.\n\nExamples:\n  orchctl fault image web:2 crash\n  orchctl fault image web:2 slow-start --seconds 30\n  orchctl fault image web:2 healthy\n`,
+    )
+    .action((image: string, action: string, flags: { seconds?: number }, command: Command) => {
+      if (action === "slow-start" && flags.seconds === undefined)
+        throw new UsageError("slow-start needs --seconds S (how long each new instance takes to start)");
+      if (action !== "slow-start" && flags.seconds !== undefined)
+        throw new UsageError(`--seconds applies to slow-start only, not ${action}`);
+      return inject("image", image, action, command, sessionFor, flags.seconds ?? 0);
+    });
+}
+
+function secondsArg(text: string): number {
+  const seconds = Number(text);
+  if (!/^\d+$/.test(text) || seconds < 1 || seconds > 3_600)
+    throw new InvalidArgumentError(`--seconds must be a whole number from 1 to 3600, got "${text}"`);
+  return seconds;
 }
