@@ -220,7 +220,9 @@ describe("image faults", () => {
     expect((await h.container("imggood", good.id)).restartCount).toBe(0);
 
     await expect(fault("slow-start")).rejects.toThrow(/slow-start needs --seconds/);
-    await expect(fault("explode")).rejects.toThrow(/is not an image fault; allowed: crash, unhealthy, slow-start, healthy/);
+    await expect(fault("explode")).rejects.toThrow(
+      /is not an image fault; allowed: crash, unhealthy, slow-start, healthy/,
+    );
     await h.deleteAndWait("imgbad");
     await h.deleteAndWait("imggood");
   });

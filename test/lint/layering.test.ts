@@ -16,7 +16,11 @@ const cases: readonly { file: string; forbidden: string; allowed: string }[] = [
   { file: "src/raft/core/probe.ts", forbidden: "../../server/replica.js", allowed: "./raft.js" },
   { file: "src/agent/io/probe.ts", forbidden: "../../server/http-server.js", allowed: "../../lib/assert.js" },
   { file: "src/cli/commands/probe.ts", forbidden: "../../server/replica.js", allowed: "../../lib/assert.js" },
-  { file: "src/server/probe.ts", forbidden: "../../dev/local-cluster/process-cluster.js", allowed: "../api/api-server.js" },
+  {
+    file: "src/server/probe.ts",
+    forbidden: "../../dev/local-cluster/process-cluster.js",
+    allowed: "../api/api-server.js",
+  },
   { file: "src/scheduler/core/probe.ts", forbidden: "node:fs", allowed: "../../lib/prng.js" },
   { file: "src/scheduler/core/probe.ts", forbidden: "../../fsm/index.js", allowed: "./stack.js" },
 ];
