@@ -8,6 +8,16 @@ import prettierConfig from "eslint-config-prettier";
 const impurityMessage =
   "core/ is pure: time enters through tick(), randomness through an injected seeded PRNG, IO through the io/ shell.";
 
+// Leader controllers meet the rest of the replica only through their ports (src/fsm/controller-ports.ts):
+// no API, no Raft driver, no server wiring. The Raft adapters live in src/server/controller-ports-raft.ts.
+const portsMessage =
+  "a leader controller uses its ports (src/fsm/controller-ports.ts), not the API, the Raft driver or the server.";
+const controllerPatterns = [
+  { group: ["**/api/**", "**/api"], message: portsMessage },
+  { group: ["**/raft/**", "**/raft"], message: portsMessage },
+  { group: ["**/server/**", "**/server"], message: portsMessage },
+];
+
 export default tseslint.config(
   { ignores: ["dist/**", "node_modules/**", "src/gen/**", "coverage/**", "data/**"] },
   js.configs.recommended,
@@ -21,6 +31,10 @@ export default tseslint.config(
     },
   },
   {
+    files: ["src/scheduler/**/*.ts", "src/health/**/*.ts", "src/rollout/**/*.ts"],
+    rules: { "no-restricted-imports": ["error", { patterns: controllerPatterns }] },
+  },
+  {
     files: ["src/**/core/**/*.ts"],
     rules: {
       "no-restricted-imports": [
@@ -30,6 +44,7 @@ export default tseslint.config(
             { group: ["node:*"], message: impurityMessage },
             { group: ["**/io/**", "**/io"], message: "core/ must not import from io/." },
             { group: ["**/gen/**"], message: "core/ uses plain types; generated protobuf code belongs to io/." },
+            ...controllerPatterns,
           ],
           paths: ["fs", "os", "net", "http", "crypto", "timers", "child_process", "path"].map((name) => ({
             name,
