@@ -18,11 +18,17 @@ import {
 } from "../fsm/index.js";
 import { realClock, type Clock } from "../lib/clock.js";
 import { OrchestratorError } from "../lib/errors.js";
+import type { Logger } from "../lib/logger.js";
 import type { RaftNode, RoleChange } from "../raft/io/raft-node.js";
 
 /** One proposer and one leadership signal, shared by every controller of the replica. */
-export function raftControllerPorts(node: RaftNode, fsm: ClusterFsm, clock: Clock = realClock): ControllerPorts {
-  return { state: fsm, proposer: new RaftProposer(node, clock), leadership: raftLeadership(node), clock };
+export function raftControllerPorts(
+  node: RaftNode,
+  fsm: ClusterFsm,
+  logger: Logger,
+  clock: Clock = realClock,
+): ControllerPorts {
+  return { state: fsm, proposer: new RaftProposer(node, clock), leadership: raftLeadership(node, logger), clock };
 }
 
 /**
@@ -53,11 +59,16 @@ export class RaftProposer implements Proposer {
 }
 
 /** The barrier fed from the node: elected on becoming leader, applied as entries are applied. */
-export function raftLeadership(node: RaftNode): LeadershipSignal {
+export function raftLeadership(node: RaftNode, logger: Logger): LeadershipSignal {
   const barrier = new LeaderBarrier();
   const elected = (): void => {
     const status = node.status();
     barrier.elected(status.term, status.lastIndex, status.applied);
+    if (barrier.catchUpIndex !== null)
+      logger.info(
+        { term: status.term, role: "leader", applied: status.applied, catchUpIndex: barrier.catchUpIndex },
+        "controllers wait for the log to be applied before acting",
+      );
   };
   node.on("role-change", (change: RoleChange) => {
     if (change.role === "leader") elected();

@@ -63,7 +63,7 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
     process.exit(70);
   });
   // One leadership signal (with the catch-up barrier) and one proposer for both controllers.
-  const ports = raftControllerPorts(node, fsm);
+  const ports = raftControllerPorts(node, fsm, logger.child({ component: "leadership" }));
   const scheduler = new SchedulerWorker(ports, logger.child({ component: "scheduler" }), registry);
   scheduler.start();
   const health = new HealthController(ports, logger.child({ component: "health" }), registry);

@@ -33,9 +33,9 @@ import { NodeHeartbeats } from "./node-heartbeats.js";
 import { probeOutcomes, type ProbeOutcome, type Prober } from "./prober.js";
 
 const controllerTickMs = 100;
+const livenessEveryTicks = 5;
 /** One operation's verdict, as the operation-outcomes command carries it. */
 type OperationVerdict = Extract<CommandBody, { kind: "operation-outcomes" }>["operationOutcomes"]["outcomes"][number];
-const livenessEveryTicks = 5;
 /** Why a restart was decided: the `reason` label of orchestrator_container_restarts_total. */
 const restartReasons = ["unhealthy", "crashed"] as const;
 type RestartReason = (typeof restartReasons)[number];
