@@ -22,22 +22,27 @@ import { OrchestratorError } from "../lib/errors.js";
 import type { Logger } from "../lib/logger.js";
 import type { RaftNode, RoleChange } from "../raft/io/raft-node.js";
 import { AssignmentFeed } from "./agent-assignments.js";
-import type { NodeHeartbeats } from "./agent-heartbeats.js";
 import { agentServiceLimits } from "./agent-limits.js";
 import { checkAgentId, checkNodeIds, checkReportCount, healthStateOf, reportProblem } from "./agent-validation.js";
 import { AssignmentStream, type WatchCall } from "./agent-watch.js";
 import { CommandProposer } from "./command-proposer.js";
 import { toServiceError } from "./grpc-status.js";
 
+/**
+ * Where the service records that a node heartbeated: the health controller's table on a
+ * replica, which judges liveness from it and clears it when this replica stops leading.
+ */
+export interface HeartbeatRecorder {
+  /** `nodeId` (registered) was heard from at `nowMs`, wall-clock milliseconds. */
+  record(nodeId: string, nowMs: number): void;
+}
+
 export interface AgentServiceDeps {
   readonly node: RaftNode;
   readonly fsm: ClusterFsm;
   readonly logger: Logger;
-  /**
-   * Where the leader records heartbeats; the node-liveness controller reads it. The service
-   * clears it when this replica stops leading.
-   */
-  readonly heartbeats: NodeHeartbeats;
+  /** Where the leader records heartbeats; the health controller reads them. */
+  readonly heartbeats: HeartbeatRecorder;
   /** Wall-clock milliseconds (tests may inject a clock). */
   readonly nowMs?: () => number;
 }
@@ -85,9 +90,6 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
     const wasLeading = leading;
     leading = change.role === "leader";
     if (leading || !wasLeading) return;
-    // Liveness seen under an earlier leadership says nothing reliable about the next one: a
-    // replica that leads again later starts from an empty tracker (a fresh grace period).
-    heartbeats.clear();
     for (const stream of [...streams]) stream.deposed(change.leader);
   });
 
@@ -144,7 +146,7 @@ export function registerAgentService(server: grpc.Server, deps: AgentServiceDeps
 interface RegisterContext {
   readonly proposer: CommandProposer;
   readonly fsm: ClusterFsm;
-  readonly heartbeats: NodeHeartbeats;
+  readonly heartbeats: HeartbeatRecorder;
   readonly nowMs: () => number;
   readonly logger: Logger;
   readonly requireLeader: () => void;

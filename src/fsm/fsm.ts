@@ -17,6 +17,7 @@ import { applyPlan } from "./apply-plan.js";
 import type { ApplyResult } from "./apply-result.js";
 import type { ClientSession } from "./client-sessions.js";
 import { ClusterState, type StateChange } from "./cluster-state.js";
+import type { ClusterReadView } from "./controller-ports.js";
 import { decodeCommand, type DecodedCommand } from "./commands.js";
 import {
   containerStateCounts,
@@ -61,7 +62,7 @@ export interface FsmStateDump {
   readonly outcomeBuckets: readonly OutcomeBucket[];
 }
 
-export class ClusterFsm {
+export class ClusterFsm implements ClusterReadView {
   private state = new ClusterState();
   private readonly changeListeners = new Set<ChangeListener>();
   private readonly restoreListeners = new Set<RestoreListener>();

@@ -3,6 +3,16 @@
  * the health controllers and the Raft driver use of src/fsm.
  */
 export { ClusterFsm, type ChangeListener, type FsmStateDump, type RestoreListener } from "./fsm.js";
+export type {
+  ClusterReadView,
+  ControllerPorts,
+  LeadershipChange,
+  LeadershipSignal,
+  ProposeOutcome,
+  Proposer,
+} from "./controller-ports.js";
+export { LeaderBarrier } from "./leader-barrier.js";
+export { proposeOutcome } from "./propose-outcome.js";
 export type { ChangeAction, ChangeKind, StateChange } from "./cluster-state.js";
 export {
   decodeCommand,

@@ -3,7 +3,6 @@ import type { Server as HttpServer } from "node:http";
 import { Registry } from "prom-client";
 import { startApiServer } from "../api/api-server.js";
 import { WatchHub } from "../api/watch-hub.js";
-import { NodeHeartbeats } from "../api/agent-heartbeats.js";
 import { ClusterFsm } from "../fsm/index.js";
 import { createLogger, type Logger } from "../lib/logger.js";
 import { RaftNode, type PeerAddresses } from "../raft/io/raft-node.js";
@@ -14,6 +13,8 @@ import { registerSloMetrics } from "./slo-metrics.js";
 import { registerProcessMetrics } from "./process-metrics.js";
 import { SchedulerWorker } from "../scheduler/io/scheduler-worker.js";
 import { HealthController } from "../health/io/health-controller.js";
+import type { NodeHeartbeats } from "../health/io/node-heartbeats.js";
+import { raftControllerPorts } from "./controller-ports-raft.js";
 
 export interface ReplicaOptions {
   readonly id: string;
@@ -61,11 +62,13 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
     // The disk or an invariant failed: exit and let the supervisor restart us from disk.
     process.exit(70);
   });
-  const scheduler = new SchedulerWorker(node, fsm, logger.child({ component: "scheduler" }), registry);
+  // One leadership signal (with the catch-up barrier) and one proposer for both controllers.
+  const ports = raftControllerPorts(node, fsm, logger.child({ component: "leadership" }));
+  const scheduler = new SchedulerWorker(ports, logger.child({ component: "scheduler" }), registry);
   scheduler.start();
-  const heartbeats = new NodeHeartbeats();
-  const health = new HealthController(node, fsm, heartbeats, logger.child({ component: "health" }), registry);
+  const health = new HealthController(ports, logger.child({ component: "health" }), registry);
   health.start();
+  const heartbeats = health.heartbeats;
   await node.start();
 
   const api: GrpcServer = await startApiServer(options.apiAddress, { node, fsm, watchHub, logger, heartbeats });

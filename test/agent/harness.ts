@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
-import { NodeHeartbeats } from "../../src/api/agent-heartbeats.js";
+import { NodeHeartbeats } from "../../src/health/io/node-heartbeats.js";
 import { registerAgentService } from "../../src/api/agent-service.js";
 import { CommandProposer } from "../../src/api/command-proposer.js";
 import { createOrchestratorService } from "../../src/api/orchestrator-service.js";

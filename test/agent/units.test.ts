@@ -5,7 +5,7 @@ import { parseAgentArgs, UsageError } from "../../src/agent/options.js";
 import { nodeIdsFor } from "../../src/agent/agent.js";
 import { SimRuntime, type InstanceChange } from "../../src/agent/io/sim-runtime.js";
 import { agentLimits } from "../../src/agent/limits.js";
-import { NodeHeartbeats } from "../../src/api/agent-heartbeats.js";
+import { NodeHeartbeats } from "../../src/health/io/node-heartbeats.js";
 
 describe("NodeHeartbeats", () => {
   it("records the latest time per node and never goes back", () => {

@@ -11,7 +11,7 @@ import {
   type InjectFaultResponse,
 } from "../../src/gen/orchestrator/v1/orchestrator.js";
 import { Strategy, type DeploymentSpec } from "../../src/gen/orchestrator/v1/types.js";
-import type { Clock } from "../../src/lib/clock.js";
+import { ManualClock, type Clock } from "../../src/lib/clock.js";
 import { OrchestratorError } from "../../src/lib/errors.js";
 import { createLogger } from "../../src/lib/logger.js";
 import type { RaftNode } from "../../src/raft/io/raft-node.js";
@@ -101,13 +101,16 @@ export class FsmFeeder {
   }
 }
 
-export class FixedClock implements Clock {
-  constructor(public wallNowMs: number) {}
-  nowMs(): number {
-    return 0;
+/** A manual clock whose wall time the tests set directly. */
+export class FixedClock extends ManualClock {
+  constructor(wallNowMs: number) {
+    super(0, wallNowMs);
   }
-  wallMs(): number {
-    return this.wallNowMs;
+  get wallNowMs(): number {
+    return this.wallMs();
+  }
+  set wallNowMs(ms: number) {
+    this.advance(ms - this.wallMs());
   }
 }
 

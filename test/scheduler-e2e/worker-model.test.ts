@@ -9,6 +9,7 @@ import { DeploymentSpec, Strategy } from "../../src/gen/orchestrator/v1/types.js
 import { createLogger } from "../../src/lib/logger.js";
 import { RaftNode } from "../../src/raft/io/raft-node.js";
 import { SchedulerWorker } from "../../src/scheduler/io/scheduler-worker.js";
+import { raftControllerPorts } from "../../src/server/controller-ports-raft.js";
 import { freePort } from "../../src/server/free-port.js";
 import { waitFor } from "../cluster/harness.js";
 
@@ -50,7 +51,7 @@ beforeAll(async () => {
   fsm = new ClusterFsm();
   const peers = new Map([["r1", { raft: `127.0.0.1:${await freePort()}`, api: `127.0.0.1:${await freePort()}` }]]);
   node = await RaftNode.open({ id: "r1", peers, dataDir: join(dataDir, "r1"), logger, stateMachine: fsm, tickMs: 10 });
-  new SchedulerWorker(node, fsm, logger, registry).start();
+  new SchedulerWorker(raftControllerPorts(node, fsm, logger), logger, registry).start();
   await node.start();
   await waitFor("the single replica to lead", () => node.isLeader(), { timeoutMs: 10_000 });
   proposer = new CommandProposer(node);

@@ -1,18 +1,19 @@
 import { randomInt } from "node:crypto";
 import { Counter, Gauge, type Registry } from "prom-client";
-import { CommandProposer } from "../../api/command-proposer.js";
-import type { NodeHeartbeats } from "../../api/agent-heartbeats.js";
 import {
   fsmLimits,
+  healthToProto,
   type ApplyValue,
-  type ClusterFsm,
+  type ClusterReadView,
   type CommandBody,
   type ContainerRecord,
+  type ControllerPorts,
+  type LeadershipSignal,
+  type Proposer,
 } from "../../fsm/index.js";
-import { OrchestratorError } from "../../lib/errors.js";
+import type { CancelTimer, Clock } from "../../lib/clock.js";
 import type { Logger } from "../../lib/logger.js";
 import { Prng } from "../../lib/prng.js";
-import type { RaftNode, RoleChange } from "../../raft/io/raft-node.js";
 import {
   BreakerPolicy,
   evaluateLiveness,
@@ -27,11 +28,14 @@ import {
   type ProbeState,
   type VerdictTransition,
 } from "../core/index.js";
-import { HttpProber, probeOutcomes, type ProbeOutcome } from "./http-prober.js";
-import { HealthState, type OperationOutcomeCommand } from "../../gen/orchestrator/v1/fsm.js";
+import { HttpProber } from "./http-prober.js";
+import { NodeHeartbeats } from "./node-heartbeats.js";
+import { probeOutcomes, type ProbeOutcome, type Prober } from "./prober.js";
 
 const controllerTickMs = 100;
 const livenessEveryTicks = 5;
+/** One operation's verdict, as the operation-outcomes command carries it. */
+type OperationVerdict = Extract<CommandBody, { kind: "operation-outcomes" }>["operationOutcomes"]["outcomes"][number];
 /** Why a restart was decided: the `reason` label of orchestrator_container_restarts_total. */
 const restartReasons = ["unhealthy", "crashed"] as const;
 type RestartReason = (typeof restartReasons)[number];
@@ -45,21 +49,42 @@ interface Watched {
   inFlight: boolean;
 }
 
+/** The health controller's ports beyond every controller's. */
+export interface HealthControllerPorts extends ControllerPorts {
+  /** How probes reach the containers; a new HttpProber when absent. */
+  readonly prober?: Prober;
+  /** Where the API records agents' heartbeats; a new table when absent (see `heartbeats`). */
+  readonly heartbeats?: NodeHeartbeats;
+  /** Seeds the restart jitter of each leadership; a random one when absent. */
+  readonly seed?: () => number;
+}
+
 /**
  * The leader's self-healing loop. It probes running containers (through a per-node breaker),
  * restarts failing ones with exponential backoff, declares silent nodes down, and closes
- * deployment operations with their outcome. Every decision is a command through Raft, so a
- * new leader continues from the log: the backoff step, the not-before time, a node already down.
+ * deployment operations with their outcome. Every decision is a command through the log, so
+ * a new leader continues from it: the backoff step, the not-before time, a node already down.
+ * It acts only while the leadership signal says "leading" (after the new leader's barrier).
+ *
+ * Times are the clock's wall time: heartbeats, not-before times and operation deadlines are
+ * compared with the leaders' wall clocks written to the log.
  */
 export class HealthController {
+  /** The node heartbeat table this controller judges liveness from; the API records into it. */
+  readonly heartbeats: NodeHeartbeats;
   private active = false;
-  private timer: NodeJS.Timeout | null = null;
+  private cancelTick: CancelTimer | null = null;
   private leaderSinceMs = 0;
   private tickCount = 0;
   private readonly watched = new Map<string, Watched>();
   private breaker = new BreakerPolicy();
-  private readonly prober = new HttpProber();
-  private readonly proposer: CommandProposer;
+  private readonly fsm: ClusterReadView;
+  private readonly proposer: Proposer;
+  private readonly leadership: LeadershipSignal;
+  private readonly clock: Clock;
+  private readonly prober: Prober;
+  private readonly seed: () => number;
+  private readonly unsubscribe: (() => void)[] = [];
   /** Containers, nodes and operations with a command in flight, so one decision is not proposed twice. */
   private readonly proposing = new Set<string>();
   /** Replica counts of the deployments with an open operation at the last check (see replicaCounts). */
@@ -71,18 +96,23 @@ export class HealthController {
    */
   private readonly candidates = new Set<string>();
   private candidatesStale = true;
-  private prng = new Prng(randomInt(0x7fffffff));
+  private prng: Prng;
   private readonly probes: Counter<"result">;
   private readonly restarts: Counter<"reason">;
 
   constructor(
-    private readonly node: RaftNode,
-    private readonly fsm: ClusterFsm,
-    private readonly heartbeats: NodeHeartbeats,
+    ports: HealthControllerPorts,
     private readonly logger: Logger,
     registry: Registry,
   ) {
-    this.proposer = new CommandProposer(node);
+    this.fsm = ports.state;
+    this.proposer = ports.proposer;
+    this.leadership = ports.leadership;
+    this.clock = ports.clock;
+    this.prober = ports.prober ?? new HttpProber();
+    this.heartbeats = ports.heartbeats ?? new NodeHeartbeats();
+    this.seed = ports.seed ?? (() => randomInt(0x7fffffff));
+    this.prng = new Prng(this.seed());
     this.probes = new Counter({
       name: "orchestrator_health_probes_total",
       help: "Health probes sent by this replica (leader only), by result.",
@@ -102,6 +132,7 @@ export class HealthController {
     const breaker = () => this.breaker;
     const nodeIds = () => this.fsm.listNodes().map((n) => n.id);
     const active = () => this.active;
+    const wallMs = () => this.clock.wallMs();
     new Gauge({
       name: "orchestrator_health_breaker_state",
       help: "Nodes by probe circuit-breaker state (leader only; 0 on followers).",
@@ -109,28 +140,29 @@ export class HealthController {
       registers: [registry],
       collect() {
         const counts = { closed: 0, open: 0, "half-open": 0 };
-        if (active()) for (const id of nodeIds()) counts[breaker().state(id, Date.now())]++;
+        if (active()) for (const id of nodeIds()) counts[breaker().state(id, wallMs())]++;
         for (const [state, value] of Object.entries(counts)) this.set({ state }, value);
       },
     });
   }
 
   start(): void {
-    // A restored snapshot replaces every container: nothing counted or listed before it holds.
-    this.fsm.onRestore(() => {
-      this.counted.clear();
-      this.candidatesStale = true;
-    });
-    this.fsm.onChange((change) => {
-      if (this.active && !this.candidatesStale && change.kind === "container") this.classify(change.id);
-    });
-    this.node.on("role-change", (change: RoleChange) =>
-      change.role === "leader" ? this.activate() : this.deactivate(),
+    this.unsubscribe.push(
+      // A restored snapshot replaces every container: nothing counted or listed before it holds.
+      this.fsm.onRestore(() => {
+        this.counted.clear();
+        this.candidatesStale = true;
+      }),
+      this.fsm.onChange((change) => {
+        if (this.active && !this.candidatesStale && change.kind === "container") this.classify(change.id);
+      }),
+      this.leadership.onChange((change) => (change.kind === "leading" ? this.activate() : this.deactivate())),
     );
-    if (this.node.isLeader()) this.activate();
+    if (this.leadership.isLeader()) this.activate();
   }
 
   async stop(): Promise<void> {
+    for (const unsubscribe of this.unsubscribe.splice(0)) unsubscribe();
     this.deactivate();
     await this.prober.close();
   }
@@ -139,27 +171,30 @@ export class HealthController {
     if (this.active) return;
     this.active = true;
     // A new leader gives every node a fresh grace period: heartbeats seen before now don't count against it.
-    this.leaderSinceMs = Date.now();
+    this.leaderSinceMs = this.clock.wallMs();
     this.breaker = new BreakerPolicy();
-    this.prng = new Prng(randomInt(0x7fffffff));
+    this.prng = new Prng(this.seed());
     this.watched.clear();
     this.proposing.clear();
     this.counted.clear();
     this.candidatesStale = true;
-    this.timer = setInterval(() => this.tick(), controllerTickMs);
-    this.logger.info({ term: this.node.status().term, role: "leader" }, "health controller active");
+    this.cancelTick = this.clock.setRepeating(controllerTickMs, () => this.tick());
+    this.logger.info({ term: this.leadership.term(), role: "leader" }, "health controller active");
   }
 
   private deactivate(): void {
     this.active = false;
-    if (this.timer !== null) clearInterval(this.timer);
-    this.timer = null;
+    this.cancelTick?.();
+    this.cancelTick = null;
     this.watched.clear();
+    // Liveness seen under this leadership says nothing reliable about the next one: a replica
+    // that leads again later starts from an empty table (a fresh grace period).
+    this.heartbeats.clear();
   }
 
   private tick(): void {
     if (!this.active) return;
-    const now = Date.now();
+    const now = this.clock.wallMs();
     this.tickCount++;
     const containers = this.candidateContainers();
     this.syncWatched(containers, now);
@@ -256,7 +291,7 @@ export class HealthController {
         const sentAtMs = Math.max(
           watched.probe.phase.nextProbeAtMs,
           watched.probe.lastEventMs,
-          Date.now() - controllerTickMs,
+          this.clock.wallMs() - controllerTickMs,
         );
         this.applyStep(id, watched, stepProbe(watched.probe, { kind: "send", nowMs: sentAtMs }));
         seq = inFlightSeq(watched.probe);
@@ -275,7 +310,7 @@ export class HealthController {
     watched.inFlight = false;
     this.probes.inc({ result: outcome });
     if (!this.active) return;
-    const now = Math.max(Date.now(), watched.probe.lastEventMs);
+    const now = Math.max(this.clock.wallMs(), watched.probe.lastEventMs);
     // The breaker hears whether the node answered at all: one sick container must not open it.
     // It hears it even when the container is no longer watched (restarted, moved, removed while
     // the probe was out): the answer may be a half-open breaker's trial, and a trial whose result
@@ -344,7 +379,7 @@ export class HealthController {
     if (this.proposing.has(key)) return;
     const spec = this.fsm.getDeploymentRecord(container.deployment)?.spec;
     if (spec === undefined) return;
-    const decision = nextRestart(container.backoffStep, Date.now(), spec.restartPolicy, this.prng);
+    const decision = nextRestart(container.backoffStep, this.clock.wallMs(), spec.restartPolicy, this.prng);
     void this.propose(
       key,
       {
@@ -386,7 +421,7 @@ export class HealthController {
     const verdicts = evaluateLiveness(views, this.leaderSinceMs, Math.max(now, this.leaderSinceMs));
     for (const down of verdicts.declareDown) {
       this.logger.warn(
-        { term: this.node.status().term, role: "leader", node: down.nodeId, reason: down.reason },
+        { term: this.leadership.term(), role: "leader", node: down.nodeId, reason: down.reason },
         "declaring node down",
       );
       void this.propose(
@@ -398,7 +433,7 @@ export class HealthController {
   }
 
   private checkOperations(now: number): void {
-    const verdicts: OperationOutcomeCommand[] = [];
+    const verdicts: OperationVerdict[] = [];
     const counted = new Map<string, CountedReplicas>();
     for (const op of this.fsm.openOperations()) {
       if (this.proposing.has(`op:${op.id}`)) continue;
@@ -465,12 +500,15 @@ export class HealthController {
     if (!this.active) return false;
     for (const key of keys) this.proposing.add(key);
     try {
-      await this.proposer.propose(undefined, body, kind);
-      return true;
-    } catch (error) {
-      const message = error instanceof OrchestratorError ? error.message : String(error);
+      const outcome = await this.proposer.propose(body, kind);
+      if (outcome.ok) return true;
       this.logger.debug(
-        { term: this.node.status().term, role: this.active ? "leader" : "follower", keys: keys.length, err: message },
+        {
+          term: this.leadership.term(),
+          role: this.active ? "leader" : "follower",
+          keys: keys.length,
+          err: outcome.error.message,
+        },
         "health decisions not applied",
       );
       return false;
@@ -500,12 +538,4 @@ interface CountedReplicas {
   readonly healthy: number;
   readonly deploymentRevision: number;
   readonly containersRevision: number;
-}
-
-function healthToProto(verdict: "healthy" | "unhealthy" | "unknown"): HealthState {
-  return verdict === "healthy"
-    ? HealthState.HEALTH_STATE_HEALTHY
-    : verdict === "unhealthy"
-      ? HealthState.HEALTH_STATE_UNHEALTHY
-      : HealthState.HEALTH_STATE_UNKNOWN;
 }

@@ -1,8 +1,5 @@
 import { Agent } from "undici";
-
-/** What a probe learned: the container answered healthy, answered unhealthy, or the node did not answer. */
-export const probeOutcomes = ["healthy", "unhealthy", "no-answer"] as const;
-export type ProbeOutcome = (typeof probeOutcomes)[number];
+import type { ProbeOutcome, Prober } from "./prober.js";
 
 /** Concurrent probes in flight from this leader. */
 const probesInFlightMax = 512;
@@ -21,7 +18,7 @@ const connectTimeoutMs = 1_000;
  * undici's own headers/body timeouts are coarse (they fire up to a second late), so the timer
  * is what enforces the probe's timeout; undici's stay as a backstop.
  */
-export class HttpProber {
+export class HttpProber implements Prober {
   private readonly dispatcher = new Agent({
     keepAliveTimeout: 10_000,
     connections: probesInFlightMax,

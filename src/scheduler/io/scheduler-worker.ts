@@ -1,16 +1,18 @@
 import { Counter, Histogram, type Registry } from "prom-client";
-import { CommandProposer } from "../../api/command-proposer.js";
-import { OrchestratorError } from "../../lib/errors.js";
+import type { CancelTimer, Clock } from "../../lib/clock.js";
 import type { Logger } from "../../lib/logger.js";
 import {
   fsmLimits,
   holdsCapacity,
-  type ClusterFsm,
+  type ClusterReadView,
+  type ControllerPorts,
   type DeploymentSpec,
+  type LeadershipChange,
+  type LeadershipSignal,
   type NodeRecord,
+  type Proposer,
   type StateChange,
 } from "../../fsm/index.js";
-import type { RaftNode, RoleChange } from "../../raft/io/raft-node.js";
 import { SchedulerState, planDeployment, type NodeView, type Plan, type PlacementRequest } from "../core/index.js";
 
 /** The values of the placements counter's `strategy` label (DeploymentSpec["strategy"]). */
@@ -37,31 +39,38 @@ export function nodeView(node: Readonly<NodeRecord>): NodeView {
 
 /**
  * The leader's scheduler: turns deployment and node changes into evaluations, plans each
- * against its model of the cluster, and proposes the plan through Raft. The FSM re-checks
+ * against its model of the cluster, and proposes the plan through the log. The FSM re-checks
  * every placement at apply time; what it rejects is simply evaluated again.
+ *
+ * It plans only while the leadership signal says "leading", which comes after the new leader
+ * applied its own first entry of the term (Nomad's barrier on establishing leadership): before
+ * that the FSM may lag an earlier leader's last plans, and plans made from it would place
+ * containers that are already placed.
  */
 export class SchedulerWorker {
   private model: SchedulerState | null = null;
-  /**
-   * Log index of this leader's first entry of its term while the FSM has not applied it yet, else
-   * null. Until then the FSM may lag entries an earlier leader committed (its last plans among
-   * them), and plans made from it would place containers that are already placed.
-   */
-  private catchUpIndex: number | null = null;
   private readonly queue = new Set<string>();
   private running = false;
-  private readonly proposer: CommandProposer;
+  private readonly fsm: ClusterReadView;
+  private readonly proposer: Proposer;
+  private readonly leadership: LeadershipSignal;
+  private readonly clock: Clock;
+  /** Re-evaluations waiting out retryDelayMs; cancelled when leadership ends. */
+  private readonly retries = new Set<CancelTimer>();
+  private readonly unsubscribe: (() => void)[] = [];
   private readonly placements: Counter<"strategy">;
   private readonly planDuration: Histogram;
   private readonly rejected: Counter;
 
   constructor(
-    private readonly node: RaftNode,
-    private readonly fsm: ClusterFsm,
+    ports: ControllerPorts,
     private readonly logger: Logger,
     registry: Registry,
   ) {
-    this.proposer = new CommandProposer(node);
+    this.fsm = ports.state;
+    this.proposer = ports.proposer;
+    this.leadership = ports.leadership;
+    this.clock = ports.clock;
     this.placements = new Counter({
       name: "orchestrator_scheduler_placements_total",
       help: "Containers placed by this replica's scheduler (leader only), by strategy.",
@@ -85,51 +94,39 @@ export class SchedulerWorker {
   }
 
   start(): void {
-    this.node.on("role-change", (change: RoleChange) => {
-      if (change.role === "leader") this.becomeLeader();
-      else this.deactivate();
-    });
-    this.node.on("applied", (index: number) => {
-      if (this.catchUpIndex !== null && index >= this.catchUpIndex) this.activate();
-    });
-    this.fsm.onChange((change) => this.onChange(change));
-    this.fsm.onRestore(() => {
-      if (this.model !== null) this.activate();
-    });
-    if (this.node.isLeader()) this.becomeLeader();
+    this.unsubscribe.push(
+      this.leadership.onChange((change: LeadershipChange) => {
+        if (change.kind === "leading") this.activate();
+        else this.deactivate();
+      }),
+      this.fsm.onChange((change) => this.onChange(change)),
+      this.fsm.onRestore(() => {
+        if (this.model !== null) this.activate();
+      }),
+    );
+    if (this.leadership.isLeader()) this.activate();
   }
 
-  /**
-   * A new leader plans only once its FSM holds everything committed before its term (Nomad's
-   * barrier on establishing leadership): the entry it appended on election is its last index.
-   */
-  private becomeLeader(): void {
-    const status = this.node.status();
-    if (status.applied >= status.lastIndex) {
-      this.activate();
-      return;
-    }
-    this.catchUpIndex = status.lastIndex;
-    this.logger.info(
-      { term: status.term, role: "leader", applied: status.applied, catchUpIndex: status.lastIndex },
-      "scheduler waits for the log to be applied before planning",
-    );
+  /** Stops listening and planning; proposals in flight still finish. */
+  stop(): void {
+    for (const unsubscribe of this.unsubscribe.splice(0)) unsubscribe();
+    this.deactivate();
   }
 
   private activate(): void {
-    this.catchUpIndex = null;
     this.model = SchedulerState.fromNodes(this.fsm.listNodes().map(nodeView));
     this.enqueueAllPending();
     this.logger.info(
-      { term: this.node.status().term, role: "leader", nodes: this.model.nodeCount, queued: this.queue.size },
+      { term: this.leadership.term(), role: "leader", nodes: this.model.nodeCount, queued: this.queue.size },
       "scheduler active",
     );
   }
 
   private deactivate(): void {
-    this.catchUpIndex = null;
     this.model = null;
     this.queue.clear();
+    for (const cancel of this.retries) cancel();
+    this.retries.clear();
   }
 
   private onChange(change: StateChange): void {
@@ -237,9 +234,9 @@ export class SchedulerWorker {
     );
     if (request === undefined) return null;
     const seed = evaluationSeed(name, this.fsm.revision);
-    const started = performance.now();
+    const started = this.clock.nowMs();
     const plan = planDeployment(model, request, seed);
-    this.planDuration.observe((performance.now() - started) / 1000);
+    this.planDuration.observe((this.clock.nowMs() - started) / 1000);
     const reasonChanged = plan.pendingReason !== deployment.pendingReason;
     if (plan.placements.length === 0 && !reasonChanged) return null;
     model.applyPlan(plan, request);
@@ -274,48 +271,47 @@ export class SchedulerWorker {
     const chunks = plan.placements.length === 0 ? [[]] : chunk(plan.placements, chunkMax);
     let rejected = 0;
     for (const placements of chunks) {
-      try {
-        const value = await this.proposer.propose(
-          undefined,
-          {
-            kind: "apply-plan",
-            applyPlan: {
-              planId: plan.planId,
-              seed: plan.seed,
-              deployment: plan.deployment,
-              deploymentVersion: plan.deploymentVersion,
-              placements,
-              pendingReason: plan.pendingReason,
-            },
+      const outcome = await this.proposer.propose(
+        {
+          kind: "apply-plan",
+          applyPlan: {
+            planId: plan.planId,
+            seed: plan.seed,
+            deployment: plan.deployment,
+            deploymentVersion: plan.deploymentVersion,
+            placements,
+            pendingReason: plan.pendingReason,
           },
-          "apply-plan",
-        );
-        this.placements.inc({ strategy: request.strategy }, value.placed);
-        rejected += value.rejected;
-        if (value.rejected > 0)
-          this.logger.info(
-            { term: this.node.status().term, role: "leader", plan: plan.planId, rejections: value.rejections },
-            "plan partly rejected at apply; replanning",
-          );
-      } catch (error) {
+        },
+        "apply-plan",
+      );
+      if (!outcome.ok) {
         // Lost leadership or a timeout: the next leader (or the retry) plans from its own state.
-        const term = this.node.status().term;
         this.logger.warn(
           {
-            term,
-            role: this.node.isLeader() ? "leader" : "follower",
+            term: this.leadership.term(),
+            role: this.leadership.isLeader() ? "leader" : "follower",
             plan: plan.planId,
-            err: error instanceof OrchestratorError ? error.message : String(error),
+            err: outcome.error.message,
           },
           "plan proposal failed",
         );
         rejected += placements.length;
+        continue;
       }
+      const value = outcome.value;
+      this.placements.inc({ strategy: request.strategy }, value.placed);
+      rejected += value.rejected;
+      if (value.rejected > 0)
+        this.logger.info(
+          { term: this.leadership.term(), role: "leader", plan: plan.planId, rejections: value.rejections },
+          "plan partly rejected at apply; replanning",
+        );
     }
     if (plan.unplaced.length > 0)
       this.logger.info(
         {
-          term: this.node.status().term,
+          term: this.leadership.term(),
           role: "leader",
           deployment: plan.deployment,
           unplaced: plan.unplaced.length,
@@ -326,10 +322,17 @@ export class SchedulerWorker {
     if (rejected > 0) {
       this.rejected.inc(rejected);
       this.resyncNodes(plan);
-      setTimeout(() => {
-        if (this.model !== null) this.enqueue(request.deployment);
-      }, retryDelayMs);
+      this.retryLater(request.deployment);
     }
+  }
+
+  private retryLater(deployment: string): void {
+    if (this.model === null) return;
+    const cancel = this.clock.setTimer(retryDelayMs, () => {
+      this.retries.delete(cancel);
+      if (this.model !== null) this.enqueue(deployment);
+    });
+    this.retries.add(cancel);
   }
 
   /**

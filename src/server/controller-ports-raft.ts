@@ -1,0 +1,80 @@
+/**
+ * The leader controllers' ports (src/fsm/controller-ports.ts) on the real Raft node and FSM.
+ * Everything the controllers need of RaftNode goes through this one file: its proposals, its
+ * role changes and its applied index.
+ */
+import {
+  encodeCommand,
+  LeaderBarrier,
+  proposeOutcome,
+  type ApplyResult,
+  type ApplyValue,
+  type ClusterFsm,
+  type CommandBody,
+  type ControllerPorts,
+  type LeadershipSignal,
+  type ProposeOutcome,
+  type Proposer,
+} from "../fsm/index.js";
+import { realClock, type Clock } from "../lib/clock.js";
+import { OrchestratorError } from "../lib/errors.js";
+import type { Logger } from "../lib/logger.js";
+import type { RaftNode, RoleChange } from "../raft/io/raft-node.js";
+
+/** One proposer and one leadership signal, shared by every controller of the replica. */
+export function raftControllerPorts(
+  node: RaftNode,
+  fsm: ClusterFsm,
+  logger: Logger,
+  clock: Clock = realClock,
+): ControllerPorts {
+  return { state: fsm, proposer: new RaftProposer(node, clock), leadership: raftLeadership(node, logger), clock };
+}
+
+/**
+ * Proposes the controllers' commands (no client id: the leader's own decisions skip the dedup
+ * table) and answers with the FSM's result once the entry is applied here.
+ */
+export class RaftProposer implements Proposer {
+  constructor(
+    private readonly node: RaftNode,
+    private readonly clock: Clock,
+  ) {}
+
+  async propose<K extends ApplyValue["kind"]>(body: CommandBody, kind: K): Promise<ProposeOutcome<K>> {
+    // Only the leader can propose; checked first so a deposed leader's controller learns at once.
+    if (!this.node.isLeader()) return { ok: false, error: this.node.notLeaderError(this.node.leaderId()) };
+    const data = encodeCommand({ clientId: "", seq: 0, atMs: this.clock.wallMs(), body });
+    let result: ApplyResult;
+    try {
+      result = (await this.node.propose(data)) as ApplyResult;
+    } catch (error) {
+      // Not the leader any more, a timeout, too many in flight. A stopped or failed node (its
+      // "fatal" event ends the process) is no more a controller's to handle: it just did not commit.
+      if (error instanceof OrchestratorError) return { ok: false, error };
+      return { ok: false, error: new OrchestratorError("UNAVAILABLE", `not committed: ${String(error)}`) };
+    }
+    return proposeOutcome(result, kind);
+  }
+}
+
+/** The barrier fed from the node: elected on becoming leader, applied as entries are applied. */
+export function raftLeadership(node: RaftNode, logger: Logger): LeadershipSignal {
+  const barrier = new LeaderBarrier();
+  const elected = (): void => {
+    const status = node.status();
+    barrier.elected(status.term, status.lastIndex, status.applied);
+    if (barrier.catchUpIndex !== null)
+      logger.info(
+        { term: status.term, role: "leader", applied: status.applied, catchUpIndex: barrier.catchUpIndex },
+        "controllers wait for the log to be applied before acting",
+      );
+  };
+  node.on("role-change", (change: RoleChange) => {
+    if (change.role === "leader") elected();
+    else barrier.deposed(change.term);
+  });
+  node.on("applied", (index: number) => barrier.applied(index));
+  if (node.isLeader()) elected();
+  return barrier;
+}
