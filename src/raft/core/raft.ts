@@ -6,7 +6,7 @@ import type { LogStorage } from "./log-storage.js";
 import { Progress } from "./progress.js";
 import { committedIndex, hasQuorum, voteResult } from "./quorum.js";
 import { RaftLog } from "./raft-log.js";
-import type { ProposeResult, ReadIndexResult, Status, ProgressStatus } from "./raw-node.js";
+import type { ProposeResult, ReadIndexResult, Status, ProgressStatus } from "./results.js";
 import { ReadOnlyQueue } from "./read-only.js";
 import type { Ready } from "./ready.js";
 import type {
