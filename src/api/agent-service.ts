@@ -27,10 +27,13 @@ import { agentServiceLimits } from "./agent-limits.js";
 import { checkAgentId, checkNodeIds, checkReportCount, healthStateOf, reportProblem } from "./agent-validation.js";
 import { AssignmentStream, type WatchCall } from "./agent-watch.js";
 import { CommandProposer } from "./command-proposer.js";
-import { toServiceError } from "./grpc-status.js";
+import { isExpectedError, toServiceError } from "./grpc-status.js";
+import type { MembersView } from "./members-view.js";
 
 export interface AgentServiceDeps {
   readonly node: RaftNode;
+  /** The members' addresses: a follower names the leader's API address when it refuses. */
+  readonly members: MembersView;
   readonly fsm: ClusterFsm;
   readonly logger: Logger;
   /**
@@ -52,6 +55,7 @@ const transientCodes: ReadonlySet<string> = new Set([
 
 function unary<Req, Res>(
   logger: Logger,
+  members: MembersView,
   method: string,
   fn: (request: Req) => Promise<Res>,
 ): grpc.handleUnaryCall<Req, Res> {
@@ -59,19 +63,19 @@ function unary<Req, Res>(
     fn(call.request).then(
       (response) => callback(null, response),
       (error: unknown) => {
-        if (!(error instanceof OrchestratorError))
+        if (!isExpectedError(error))
           logger.error(
             { method, err: error instanceof Error ? error.stack : String(error) },
             "agent request failed unexpectedly",
           );
-        callback(toServiceError(error) as Parameters<grpc.sendUnaryData<Res>>[0]);
+        callback(toServiceError(error, members) as Parameters<grpc.sendUnaryData<Res>>[0]);
       },
     );
   };
 }
 
 export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
-  const { node, fsm, heartbeats } = deps;
+  const { node, members, fsm, heartbeats } = deps;
   const logger = deps.logger.child({ component: "agent-service" });
   const nowMs = deps.nowMs ?? Date.now;
   const proposer = new CommandProposer(node);
@@ -92,10 +96,10 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
   });
 
   return {
-    register: unary(logger, "Register", async (request) =>
+    register: unary(logger, members, "Register", async (request) =>
       register(request, { proposer, fsm, heartbeats, nowMs, logger, requireLeader }),
     ),
-    heartbeat: unary(logger, "Heartbeat", async (request): Promise<HeartbeatResponse> => {
+    heartbeat: unary(logger, members, "Heartbeat", async (request): Promise<HeartbeatResponse> => {
       checkAgentId(request.agentId);
       checkNodeIds(request.nodeIds, "heartbeat");
       requireLeader();
@@ -109,7 +113,7 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
       }
       return { reregisterNodeIds, revision: fsm.revision };
     }),
-    reportStatus: unary(logger, "ReportStatus", async (request) =>
+    reportStatus: unary(logger, members, "ReportStatus", async (request) =>
       reportStatus(request, { proposer, fsm, requireLeader }),
     ),
     watchAssignments: (call: WatchCall) => {
@@ -124,11 +128,13 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
           );
         }
       } catch (error) {
-        const status = toServiceError(error);
+        const status = toServiceError(error, members);
         call.emit("error", Object.assign(new Error(status.message), status));
         return;
       }
-      const stream = new AssignmentStream(call, { node, feed, logger, nowMs }, (ended) => streams.delete(ended));
+      const stream = new AssignmentStream(call, { node, members, feed, logger, nowMs }, (ended) =>
+        streams.delete(ended),
+      );
       streams.add(stream);
       logger.debug({ agent: call.request.agentId, nodes: call.request.nodeIds.length }, "agent watching assignments");
       void stream.start();

@@ -6,7 +6,8 @@ import { WatchHub } from "../api/watch-hub.js";
 import { NodeHeartbeats } from "../api/agent-heartbeats.js";
 import { ClusterFsm } from "../fsm/index.js";
 import { createLogger, type Logger } from "../lib/logger.js";
-import { RaftNode, type PeerAddresses } from "../raft/io/raft-node.js";
+import { RaftNode } from "../raft/io/raft-node.js";
+import type { MembersDirectory } from "./members-directory.js";
 import { startHttpServer } from "./http-server.js";
 import { registerRaftMetrics } from "./raft-metrics.js";
 import { registerClusterMetrics } from "./cluster-metrics.js";
@@ -17,7 +18,8 @@ import { HealthController } from "../health/io/health-controller.js";
 
 export interface ReplicaOptions {
   readonly id: string;
-  readonly peers: Map<string, PeerAddresses>;
+  /** Every replica with its Raft and API addresses (--peers, --peer-apis). */
+  readonly members: MembersDirectory;
   readonly apiAddress: string;
   readonly metricsAddress: string;
   readonly dataDir: string;
@@ -42,7 +44,7 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
   const fsm = new ClusterFsm();
   const node = await RaftNode.open({
     id: options.id,
-    peers: options.peers,
+    peers: options.members.raftAddresses(),
     dataDir: options.dataDir,
     logger,
     stateMachine: fsm,
@@ -68,7 +70,14 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
   health.start();
   await node.start();
 
-  const api: GrpcServer = await startApiServer(options.apiAddress, { node, fsm, watchHub, logger, heartbeats });
+  const api: GrpcServer = await startApiServer(options.apiAddress, {
+    node,
+    members: options.members,
+    fsm,
+    watchHub,
+    logger,
+    heartbeats,
+  });
   const http: HttpServer = await startHttpServer(options.metricsAddress, registry, {
     notReadyReason() {
       const status = node.status();
@@ -86,7 +95,7 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
       api: options.apiAddress,
       metrics: options.metricsAddress,
       dataDir: options.dataDir,
-      peers: Object.fromEntries(options.peers),
+      peers: options.members.toJSON(),
     },
     "replica started",
   );

@@ -48,7 +48,7 @@ function spec(name: string, replicas: number, cpuMillicores: number): Deployment
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), "orch-worker-model-"));
   fsm = new ClusterFsm();
-  const peers = new Map([["r1", { raft: `127.0.0.1:${await freePort()}`, api: `127.0.0.1:${await freePort()}` }]]);
+  const peers = new Map([["r1", `127.0.0.1:${await freePort()}`]]);
   node = await RaftNode.open({ id: "r1", peers, dataDir: join(dataDir, "r1"), logger, stateMachine: fsm, tickMs: 10 });
   new SchedulerWorker(node, fsm, logger, registry).start();
   await node.start();

@@ -2,7 +2,7 @@ import type { RaftConfig } from "./config.js";
 import type { LogStorage } from "./log-storage.js";
 import { Raft } from "./raft.js";
 import type { Ready } from "./ready.js";
-import type { ProposeResult, ReadIndexResult, Status } from "./results.js";
+import type { BasicStatus, ProposeResult, ReadIndexResult, Status } from "./results.js";
 import type { ConfChange, Message, ReplicaId } from "./types.js";
 
 /**
@@ -87,6 +87,11 @@ export class RawNode {
 
   status(): Status {
     return this.raft.status();
+  }
+
+  /** Term, role and leader as the core knows them now (a Ready may not have reported them yet). */
+  basicStatus(): BasicStatus {
+    return this.raft.basicStatus();
   }
 
   /** Checks the core's invariants; throws a BugIndicatingError when one is broken. For tests and the simulator. */

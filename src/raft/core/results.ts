@@ -47,3 +47,10 @@ export interface Status {
   /** Per-replica replication progress; only on the leader. */
   readonly progress: ReadonlyMap<ReplicaId, ProgressStatus>;
 }
+
+/** The few fields a driver reads on every request: cheap, unlike Status (no progress map). */
+export interface BasicStatus {
+  readonly term: number;
+  readonly role: Role;
+  readonly leader: ReplicaId;
+}
