@@ -29,6 +29,7 @@ import { AssignmentStream, type WatchCall } from "./agent-watch.js";
 import { CommandProposer } from "./command-proposer.js";
 import { isExpectedError, toServiceError } from "./grpc-status.js";
 import type { MembersView } from "./members-view.js";
+import { apiError } from "./raft-failure-status.js";
 
 export interface AgentServiceDeps {
   readonly node: RaftNode;
@@ -97,7 +98,7 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
 
   return {
     register: unary(logger, members, "Register", async (request) =>
-      register(request, { proposer, fsm, heartbeats, nowMs, logger, requireLeader }),
+      register(request, { proposer, members, fsm, heartbeats, nowMs, logger, requireLeader }),
     ),
     heartbeat: unary(logger, members, "Heartbeat", async (request): Promise<HeartbeatResponse> => {
       checkAgentId(request.agentId);
@@ -114,7 +115,7 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
       return { reregisterNodeIds, revision: fsm.revision };
     }),
     reportStatus: unary(logger, members, "ReportStatus", async (request) =>
-      reportStatus(request, { proposer, fsm, requireLeader }),
+      reportStatus(request, { proposer, members, fsm, requireLeader }),
     ),
     watchAssignments: (call: WatchCall) => {
       try {
@@ -149,6 +150,7 @@ export function registerAgentService(server: grpc.Server, deps: AgentServiceDeps
 
 interface RegisterContext {
   readonly proposer: CommandProposer;
+  readonly members: MembersView;
   readonly fsm: ClusterFsm;
   readonly heartbeats: NodeHeartbeats;
   readonly nowMs: () => number;
@@ -190,7 +192,7 @@ async function register(request: RegisterRequest, context: RegisterContext): Pro
   for (const [index, outcome] of outcomes.entries()) {
     const nodeId = request.nodes[index].nodeId;
     if (outcome.status === "rejected") {
-      const error: unknown = outcome.reason;
+      const error = apiError(outcome.reason, context.members);
       if (error instanceof OrchestratorError && !transientCodes.has(error.code))
         throw new OrchestratorError(error.code, `node ${nodeId}: ${error.message}`, error.details);
       throw error;
@@ -209,6 +211,7 @@ async function register(request: RegisterRequest, context: RegisterContext): Pro
 
 interface ReportContext {
   readonly proposer: CommandProposer;
+  readonly members: MembersView;
   readonly fsm: ClusterFsm;
   readonly requireLeader: () => void;
 }
@@ -219,11 +222,11 @@ async function reportStatus(request: ReportStatusRequest, context: ReportContext
   context.requireLeader();
   // One command per report, all proposed in this turn (group commit). Reports are idempotent,
   // so a batch failing half-way on a leadership change is simply sent again by the agent.
-  const results = await Promise.all(request.reports.map((report) => reportOne(report, context.proposer)));
+  const results = await Promise.all(request.reports.map((report) => reportOne(report, context)));
   return { results, revision: context.fsm.revision };
 }
 
-async function reportOne(report: ContainerReport, proposer: CommandProposer): Promise<ReportResult> {
+async function reportOne(report: ContainerReport, { proposer, members }: ReportContext): Promise<ReportResult> {
   const { containerId } = report;
   const problem = reportProblem(report);
   if (problem !== null) return { containerId, outcome: ReportOutcome.REPORT_OUTCOME_REFUSED, message: problem };
@@ -248,7 +251,9 @@ async function reportOne(report: ContainerReport, proposer: CommandProposer): Pr
     if (!value.applied)
       return { containerId, outcome: ReportOutcome.REPORT_OUTCOME_IGNORED, message: value.ignoredReason };
     return { containerId, outcome: ReportOutcome.REPORT_OUTCOME_APPLIED, message: "" };
-  } catch (error) {
+  } catch (thrown) {
+    // A Raft refusal is judged by its API status, as any other failure.
+    const error = apiError(thrown, members);
     if (error instanceof OrchestratorError && !transientCodes.has(error.code)) {
       return { containerId, outcome: ReportOutcome.REPORT_OUTCOME_REFUSED, message: error.message };
     }
