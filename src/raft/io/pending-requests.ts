@@ -1,4 +1,4 @@
-import { assertNever } from "../../lib/assert.js";
+import { assert, assertNever } from "../../lib/assert.js";
 import type { ReadIndexResult } from "../core/results.js";
 import type { Entry, ReadState, ReplicaId, SoftState } from "../core/types.js";
 import { NO_REPLICA } from "../core/types.js";
@@ -70,7 +70,10 @@ export class PendingRequests {
   constructor(
     private readonly env: PendingRequestsEnv,
     private readonly limits: PendingRequestsLimits,
-  ) {}
+  ) {
+    assert(limits.readRetryMs > 0, "readRetryMs must be positive");
+    assert(limits.pendingProposalsMax > 0, "pendingProposalsMax must be positive");
+  }
 
   // ------------------------------------------------------------ proposals
 

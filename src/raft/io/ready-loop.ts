@@ -1,3 +1,4 @@
+import { assert } from "../../lib/assert.js";
 import type { Logger } from "../../lib/logger.js";
 import type { RawNode } from "../core/raw-node.js";
 import type { Ready } from "../core/ready.js";
@@ -55,7 +56,7 @@ export class ReadyLoop {
   private createTransport(): GrpcTransport {
     const { id, peers } = this.options;
     const self = peers.get(id);
-    if (self === undefined) throw new Error(`replica ${id} has no Raft address among its peers`);
+    assert(self !== undefined, `replica ${id} has no Raft address among its peers`);
     return new GrpcTransport({
       id,
       listenAddress: self,
