@@ -26,7 +26,9 @@ import { agentServiceLimits } from "./agent-limits.js";
 import { checkAgentId, checkNodeIds, checkReportCount, healthStateOf, reportProblem } from "./agent-validation.js";
 import { AssignmentStream, type WatchCall } from "./agent-watch.js";
 import { CommandProposer } from "./command-proposer.js";
-import { toServiceError } from "./grpc-status.js";
+import { isExpectedError, toServiceError } from "./grpc-status.js";
+import type { MembersView } from "./members-view.js";
+import { apiError } from "./raft-failure-status.js";
 
 /**
  * Where the service records that a node heartbeated: the health controller's table on a
@@ -39,6 +41,8 @@ export interface HeartbeatRecorder {
 
 export interface AgentServiceDeps {
   readonly node: RaftNode;
+  /** The members' addresses: a follower names the leader's API address when it refuses. */
+  readonly members: MembersView;
   readonly fsm: ClusterFsm;
   readonly logger: Logger;
   /** Where the leader records heartbeats; the health controller reads them. */
@@ -57,6 +61,7 @@ const transientCodes: ReadonlySet<string> = new Set([
 
 function unary<Req, Res>(
   logger: Logger,
+  members: MembersView,
   method: string,
   fn: (request: Req) => Promise<Res>,
 ): grpc.handleUnaryCall<Req, Res> {
@@ -64,19 +69,19 @@ function unary<Req, Res>(
     fn(call.request).then(
       (response) => callback(null, response),
       (error: unknown) => {
-        if (!(error instanceof OrchestratorError))
+        if (!isExpectedError(error))
           logger.error(
             { method, err: error instanceof Error ? error.stack : String(error) },
             "agent request failed unexpectedly",
           );
-        callback(toServiceError(error) as Parameters<grpc.sendUnaryData<Res>>[0]);
+        callback(toServiceError(error, members) as Parameters<grpc.sendUnaryData<Res>>[0]);
       },
     );
   };
 }
 
 export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
-  const { node, fsm, heartbeats } = deps;
+  const { node, members, fsm, heartbeats } = deps;
   const logger = deps.logger.child({ component: "agent-service" });
   const nowMs = deps.nowMs ?? Date.now;
   const proposer = new CommandProposer(node);
@@ -94,10 +99,10 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
   });
 
   return {
-    register: unary(logger, "Register", async (request) =>
-      register(request, { proposer, fsm, heartbeats, nowMs, logger, requireLeader }),
+    register: unary(logger, members, "Register", async (request) =>
+      register(request, { proposer, members, fsm, heartbeats, nowMs, logger, requireLeader }),
     ),
-    heartbeat: unary(logger, "Heartbeat", async (request): Promise<HeartbeatResponse> => {
+    heartbeat: unary(logger, members, "Heartbeat", async (request): Promise<HeartbeatResponse> => {
       checkAgentId(request.agentId);
       checkNodeIds(request.nodeIds, "heartbeat");
       requireLeader();
@@ -111,8 +116,8 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
       }
       return { reregisterNodeIds, revision: fsm.revision };
     }),
-    reportStatus: unary(logger, "ReportStatus", async (request) =>
-      reportStatus(request, { proposer, fsm, requireLeader }),
+    reportStatus: unary(logger, members, "ReportStatus", async (request) =>
+      reportStatus(request, { proposer, members, fsm, requireLeader }),
     ),
     watchAssignments: (call: WatchCall) => {
       try {
@@ -126,11 +131,13 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
           );
         }
       } catch (error) {
-        const status = toServiceError(error);
+        const status = toServiceError(error, members);
         call.emit("error", Object.assign(new Error(status.message), status));
         return;
       }
-      const stream = new AssignmentStream(call, { node, feed, logger, nowMs }, (ended) => streams.delete(ended));
+      const stream = new AssignmentStream(call, { node, members, feed, logger, nowMs }, (ended) =>
+        streams.delete(ended),
+      );
       streams.add(stream);
       logger.debug({ agent: call.request.agentId, nodes: call.request.nodeIds.length }, "agent watching assignments");
       void stream.start();
@@ -145,6 +152,7 @@ export function registerAgentService(server: grpc.Server, deps: AgentServiceDeps
 
 interface RegisterContext {
   readonly proposer: CommandProposer;
+  readonly members: MembersView;
   readonly fsm: ClusterFsm;
   readonly heartbeats: HeartbeatRecorder;
   readonly nowMs: () => number;
@@ -186,7 +194,7 @@ async function register(request: RegisterRequest, context: RegisterContext): Pro
   for (const [index, outcome] of outcomes.entries()) {
     const nodeId = request.nodes[index].nodeId;
     if (outcome.status === "rejected") {
-      const error: unknown = outcome.reason;
+      const error = apiError(outcome.reason, context.members);
       if (error instanceof OrchestratorError && !transientCodes.has(error.code))
         throw new OrchestratorError(error.code, `node ${nodeId}: ${error.message}`, error.details);
       throw error;
@@ -205,6 +213,7 @@ async function register(request: RegisterRequest, context: RegisterContext): Pro
 
 interface ReportContext {
   readonly proposer: CommandProposer;
+  readonly members: MembersView;
   readonly fsm: ClusterFsm;
   readonly requireLeader: () => void;
 }
@@ -215,11 +224,11 @@ async function reportStatus(request: ReportStatusRequest, context: ReportContext
   context.requireLeader();
   // One command per report, all proposed in this turn (group commit). Reports are idempotent,
   // so a batch failing half-way on a leadership change is simply sent again by the agent.
-  const results = await Promise.all(request.reports.map((report) => reportOne(report, context.proposer)));
+  const results = await Promise.all(request.reports.map((report) => reportOne(report, context)));
   return { results, revision: context.fsm.revision };
 }
 
-async function reportOne(report: ContainerReport, proposer: CommandProposer): Promise<ReportResult> {
+async function reportOne(report: ContainerReport, { proposer, members }: ReportContext): Promise<ReportResult> {
   const { containerId } = report;
   const problem = reportProblem(report);
   if (problem !== null) return { containerId, outcome: ReportOutcome.REPORT_OUTCOME_REFUSED, message: problem };
@@ -244,7 +253,9 @@ async function reportOne(report: ContainerReport, proposer: CommandProposer): Pr
     if (!value.applied)
       return { containerId, outcome: ReportOutcome.REPORT_OUTCOME_IGNORED, message: value.ignoredReason };
     return { containerId, outcome: ReportOutcome.REPORT_OUTCOME_APPLIED, message: "" };
-  } catch (error) {
+  } catch (thrown) {
+    // A Raft refusal is judged by its API status, as any other failure.
+    const error = apiError(thrown, members);
     if (error instanceof OrchestratorError && !transientCodes.has(error.code)) {
       return { containerId, outcome: ReportOutcome.REPORT_OUTCOME_REFUSED, message: error.message };
     }

@@ -7,17 +7,18 @@
 import type { ServerWritableStream } from "@grpc/grpc-js";
 import type { WatchAssignmentsRequest, WatchAssignmentsResponse } from "../gen/agent/v1/agent.js";
 import type { StateChange } from "../fsm/index.js";
-import { OrchestratorError } from "../lib/errors.js";
 import type { Logger } from "../lib/logger.js";
 import type { RaftNode } from "../raft/io/raft-node.js";
 import type { AssignmentFeed, AssignmentWatcher } from "./agent-assignments.js";
 import { agentServiceLimits } from "./agent-limits.js";
-import { toServiceError } from "./grpc-status.js";
+import { isExpectedError, toServiceError } from "./grpc-status.js";
+import type { MembersView } from "./members-view.js";
 
 export type WatchCall = ServerWritableStream<WatchAssignmentsRequest, WatchAssignmentsResponse>;
 
 export interface AssignmentStreamDeps {
   readonly node: RaftNode;
+  readonly members: MembersView;
   readonly feed: AssignmentFeed;
   readonly logger: Logger;
   readonly nowMs: () => number;
@@ -108,8 +109,8 @@ export class AssignmentStream implements AssignmentWatcher {
       if (!this.call.cancelled && !this.call.destroyed) this.call.end();
       return;
     }
-    const status = toServiceError(error);
-    if (!(error instanceof OrchestratorError))
+    const status = toServiceError(error, this.deps.members);
+    if (!isExpectedError(error))
       this.deps.logger.error(
         { err: error instanceof Error ? error.stack : String(error) },
         "assignment stream failed unexpectedly",

@@ -1,6 +1,9 @@
 import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import { BugIndicatingError } from "../lib/assert.js";
 import { OrchestratorError, type ErrorCode } from "../lib/errors.js";
+import type { MembersView } from "./members-view.js";
+import { RaftError } from "../raft/io/raft-error.js";
+import { apiError } from "./raft-failure-status.js";
 
 const statusByCode: Record<ErrorCode, status> = {
   INVALID_ARGUMENT: status.INVALID_ARGUMENT,
@@ -17,11 +20,13 @@ const statusByCode: Record<ErrorCode, status> = {
 };
 
 /**
- * Turns any thrown value into a gRPC error. Expected failures keep their code and message;
- * a not-leader answer carries x-leader-id / x-leader-address trailers so clients can follow.
- * Anything else is reported as INTERNAL without leaking internals.
+ * Turns any thrown value into a gRPC error. Expected failures keep their code and message (a
+ * RaftError is mapped first, see raft-failure-status.ts); a not-leader answer carries
+ * x-leader-id / x-leader-address trailers so clients can follow. Anything else is reported as
+ * INTERNAL without leaking internals.
  */
-export function toServiceError(error: unknown): Partial<ServiceError> {
+export function toServiceError(thrown: unknown, members: MembersView): Partial<ServiceError> {
+  const error = apiError(thrown, members);
   const metadata = new Metadata();
   if (error instanceof OrchestratorError) {
     const leaderId = error.details["leaderId"];
@@ -35,4 +40,9 @@ export function toServiceError(error: unknown): Partial<ServiceError> {
       ? "internal error (a bug): see the replica's log"
       : "internal error: see the replica's log";
   return { code: status.INTERNAL, details: text, message: text, metadata };
+}
+
+/** Whether the error is one the API expects (a typed failure), not a bug or an unknown throw. */
+export function isExpectedError(error: unknown): boolean {
+  return error instanceof OrchestratorError || error instanceof RaftError;
 }

@@ -25,12 +25,15 @@ import type {
 import type { Deployment } from "../gen/orchestrator/v1/types.js";
 import { CommandProposer } from "./command-proposer.js";
 import { createFaultHandlers } from "./fault-handlers.js";
-import { toServiceError } from "./grpc-status.js";
+import { isExpectedError, toServiceError } from "./grpc-status.js";
+import type { MembersView } from "./members-view.js";
 import { createSloHandlers } from "./slo-handlers.js";
 import type { WatchHub } from "./watch-hub.js";
 
 export interface ServiceDeps {
   readonly node: RaftNode;
+  /** The members' addresses: a follower names the leader's API address when it refuses. */
+  readonly members: MembersView;
   readonly fsm: ClusterFsm;
   readonly watchHub: WatchHub;
   readonly logger: Logger;
@@ -46,6 +49,7 @@ const watchQueueMax = 10_000;
 /** Wraps a handler so every failure becomes a gRPC status with a message a person can act on. */
 function unary<Req, Res>(
   logger: Logger,
+  members: MembersView,
   method: string,
   fn: (request: Req) => Promise<Res>,
 ): handleUnaryCall<Req, Res> {
@@ -53,12 +57,12 @@ function unary<Req, Res>(
     fn(call.request).then(
       (response) => callback(null, response),
       (error: unknown) => {
-        if (!(error instanceof OrchestratorError))
+        if (!isExpectedError(error))
           logger.error(
             { method, err: error instanceof Error ? error.stack : String(error) },
             "request failed unexpectedly",
           );
-        const serviceError = toServiceError(error);
+        const serviceError = toServiceError(error, members);
         // A dependency behind this replica (a node's agent) is unavailable: say which, so the
         // client knows another replica would fare no better (see fault-handlers.ts).
         const agentAddress = error instanceof OrchestratorError ? error.details["agentAddress"] : undefined;
@@ -70,7 +74,7 @@ function unary<Req, Res>(
 }
 
 export function createOrchestratorService(deps: ServiceDeps): OrchestratorServiceServer {
-  const { node, fsm, logger } = deps;
+  const { node, members, fsm, logger } = deps;
   const proposer = new CommandProposer(node);
   const readBarrier = async (stale: boolean) => {
     if (!stale) await node.linearizableRead();
@@ -96,7 +100,7 @@ export function createOrchestratorService(deps: ServiceDeps): OrchestratorServic
   };
 
   return {
-    deploy: unary(logger, "Deploy", async (request) => {
+    deploy: unary(logger, members, "Deploy", async (request) => {
       const spec = validateDeploymentSpec(request.spec, fsm.nodeCapacities());
       if (!spec.ok) throw new OrchestratorError(spec.code, spec.message);
       const value = await proposer.propose(
@@ -106,7 +110,7 @@ export function createOrchestratorService(deps: ServiceDeps): OrchestratorServic
       );
       return { deployment: deploymentIfAny(value.name), created: value.created, revision: fsm.revision };
     }),
-    scale: unary(logger, "Scale", async (request) => {
+    scale: unary(logger, members, "Scale", async (request) => {
       const invalid = validateScale(request.name, request.replicas);
       if (invalid !== null) throw new OrchestratorError(invalid.code, invalid.message);
       const value = await proposer.propose(
@@ -116,13 +120,13 @@ export function createOrchestratorService(deps: ServiceDeps): OrchestratorServic
       );
       return { deployment: deploymentIfAny(value.name), revision: fsm.revision };
     }),
-    delete: unary(logger, "Delete", async (request) => {
+    delete: unary(logger, members, "Delete", async (request) => {
       const invalid = validateDeploymentName(request.name);
       if (invalid !== null) throw new OrchestratorError(invalid.code, invalid.message);
       await proposer.propose(request.header, { kind: "delete", delete: { name: request.name } }, "delete");
       return { revision: fsm.revision };
     }),
-    getDeployment: unary(logger, "GetDeployment", async (request) => {
+    getDeployment: unary(logger, members, "GetDeployment", async (request) => {
       const invalid = validateDeploymentName(request.name);
       if (invalid !== null) throw new OrchestratorError(invalid.code, invalid.message);
       await readBarrier(request.stale);
@@ -130,11 +134,11 @@ export function createOrchestratorService(deps: ServiceDeps): OrchestratorServic
       const containers = fsm.listContainers({ deployment: request.name }).containers.map(containerToProto);
       return { deployment, containers, revision: fsm.revision };
     }),
-    listDeployments: unary(logger, "ListDeployments", async (request) => {
+    listDeployments: unary(logger, members, "ListDeployments", async (request) => {
       await readBarrier(request.stale);
       return { deployments: fsm.listDeployments().map(deploymentToProto), revision: fsm.revision };
     }),
-    listContainers: unary(logger, "ListContainers", async (request) => {
+    listContainers: unary(logger, members, "ListContainers", async (request) => {
       await readBarrier(request.stale);
       const page = fsm.listContainers({
         ...(request.deployment !== "" ? { deployment: request.deployment } : {}),
@@ -143,32 +147,32 @@ export function createOrchestratorService(deps: ServiceDeps): OrchestratorServic
       });
       return { containers: page.containers.map(containerToProto), revision: fsm.revision, total: page.total };
     }),
-    listNodes: unary(logger, "ListNodes", async (request) => {
+    listNodes: unary(logger, members, "ListNodes", async (request) => {
       await readBarrier(request.stale);
       return {
         nodes: fsm.listNodes().map((n) => nodeToProto(n, fsm.nodeContainerCount(n.id))),
         revision: fsm.revision,
       };
     }),
-    clusterStatus: unary(logger, "ClusterStatus", async () => clusterStatus(node)),
-    transferLeadership: unary(logger, "TransferLeadership", async (request) => {
+    clusterStatus: unary(logger, members, "ClusterStatus", async () => clusterStatus(node, members)),
+    transferLeadership: unary(logger, members, "TransferLeadership", async (request) => {
       if (!node.isLeader()) throw node.notLeaderError(node.leaderId());
       const leaderId = await node.transferLeadership(request.to === "" ? undefined : request.to);
       return { leaderId, term: node.status().term };
     }),
     watch: (call: ServerWritableStream<WatchRequest, WatchResponse>) => watch(call, deps),
-    getSlo: unary(logger, "GetSlo", slo.getSlo),
-    injectFault: unary(logger, "InjectFault", faults.injectFault),
+    getSlo: unary(logger, members, "GetSlo", slo.getSlo),
+    injectFault: unary(logger, members, "InjectFault", faults.injectFault),
   };
 }
 
-function clusterStatus(node: RaftNode): ClusterStatusResponse {
+function clusterStatus(node: RaftNode, directory: MembersView): ClusterStatusResponse {
   const status = node.status();
-  const leaderAddress = status.leader === "" ? "" : (node.peers().get(status.leader)?.api ?? "");
+  const leaderAddress = status.leader === "" ? "" : (directory.addresses(status.leader)?.api ?? "");
   const members: Member[] = [];
-  const ids = new Set([...node.peers().keys(), ...status.conf.voters, ...status.conf.learners]);
+  const ids = new Set([...directory.ids(), ...status.conf.voters, ...status.conf.learners]);
   for (const id of [...ids].sort()) {
-    const addresses = node.peers().get(id);
+    const addresses = directory.addresses(id);
     const progress = status.progress.get(id);
     let role = "unknown";
     if (id === status.leader) role = "leader";
@@ -206,7 +210,8 @@ function watch(call: ServerWritableStream<WatchRequest, WatchResponse>, deps: Se
     ended = true;
     unsubscribe();
     // grpc-js sends no status for destroy(); emitting "error" ends the stream with the status and trailers.
-    if (error !== undefined) call.emit("error", Object.assign(new Error(error.message), toServiceError(error)));
+    if (error !== undefined)
+      call.emit("error", Object.assign(new Error(error.message), toServiceError(error, deps.members)));
     else call.end();
   };
   const unsubscribe = watchHub.subscribe((change) => {

@@ -20,15 +20,24 @@ import { realClock, type Clock } from "../lib/clock.js";
 import { OrchestratorError } from "../lib/errors.js";
 import type { Logger } from "../lib/logger.js";
 import type { RaftNode, RoleChange } from "../raft/io/raft-node.js";
+import { RaftError } from "../raft/io/raft-error.js";
+import { raftFailureStatus } from "../api/raft-failure-status.js";
+import type { MembersView } from "../api/members-view.js";
 
 /** One proposer and one leadership signal, shared by every controller of the replica. */
 export function raftControllerPorts(
   node: RaftNode,
   fsm: ClusterFsm,
   logger: Logger,
+  members: MembersView,
   clock: Clock = realClock,
 ): ControllerPorts {
-  return { state: fsm, proposer: new RaftProposer(node, clock), leadership: raftLeadership(node, logger), clock };
+  return {
+    state: fsm,
+    proposer: new RaftProposer(node, members, clock),
+    leadership: raftLeadership(node, logger),
+    clock,
+  };
 }
 
 /**
@@ -38,12 +47,13 @@ export function raftControllerPorts(
 export class RaftProposer implements Proposer {
   constructor(
     private readonly node: RaftNode,
+    private readonly members: MembersView,
     private readonly clock: Clock,
   ) {}
 
   async propose<K extends ApplyValue["kind"]>(body: CommandBody, kind: K): Promise<ProposeOutcome<K>> {
     // Only the leader can propose; checked first so a deposed leader's controller learns at once.
-    if (!this.node.isLeader()) return { ok: false, error: this.node.notLeaderError(this.node.leaderId()) };
+    if (!this.node.isLeader()) return { ok: false, error: raftFailureStatus(this.node.notLeaderError(), this.members) };
     const data = encodeCommand({ clientId: "", seq: 0, atMs: this.clock.wallMs(), body });
     let result: ApplyResult;
     try {
@@ -51,6 +61,7 @@ export class RaftProposer implements Proposer {
     } catch (error) {
       // Not the leader any more, a timeout, too many in flight. A stopped or failed node (its
       // "fatal" event ends the process) is no more a controller's to handle: it just did not commit.
+      if (error instanceof RaftError) return { ok: false, error: raftFailureStatus(error, this.members) };
       if (error instanceof OrchestratorError) return { ok: false, error };
       return { ok: false, error: new OrchestratorError("UNAVAILABLE", `not committed: ${String(error)}`) };
     }

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { Command, CommanderError, Option } from "commander";
 import { startReplica, type ReplicaOptions } from "./replica.js";
-import { parsePeerList, peerAddresses } from "./peers.js";
+import { MembersDirectory } from "./members-directory.js";
+import { parsePeerList } from "./peers.js";
 import { splitHostPort } from "./http-server.js";
 
 const regions = ["us-east-1", "eu-west-1", "ap-southeast-1"];
@@ -61,15 +62,15 @@ Logs are JSON lines on stderr. SIGTERM hands leadership to another replica befor
   const raftPeers = parsePeerList(opts.peers, "--peers");
   if (!raftPeers.has(opts.id))
     throw new Error(`--id ${opts.id} is not one of the replicas in --peers (${[...raftPeers.keys()].join(", ")})`);
-  const peers = peerAddresses(
+  const fromFlags = MembersDirectory.fromFlags(
     raftPeers,
     opts.peerApis === undefined ? undefined : parsePeerList(opts.peerApis, "--peer-apis"),
   );
-  const self = peers.get(opts.id);
+  const self = fromFlags.addresses(opts.id);
   if (self === undefined) throw new Error("unreachable");
   const api = opts.api ?? self.api;
   splitHostPort(api);
-  if (opts.api !== undefined) peers.set(opts.id, { raft: self.raft, api });
+  const members = opts.api === undefined ? fromFlags : fromFlags.withApi(opts.id, api);
   const position = [...raftPeers.keys()].indexOf(opts.id);
   const metrics = opts.metrics ?? `127.0.0.1:${8080 + position}`;
   splitHostPort(metrics);
@@ -78,7 +79,7 @@ Logs are JSON lines on stderr. SIGTERM hands leadership to another replica befor
   const tickMs = positiveInteger(opts.tickMs, "--tick-ms");
   return {
     id: opts.id,
-    peers,
+    members,
     apiAddress: api,
     metricsAddress: metrics,
     dataDir: opts.dataDir ?? `./data/${opts.id}`,

@@ -1,4 +1,3 @@
-import type { PeerAddresses } from "../raft/io/raft-node.js";
 import { splitHostPort } from "./http-server.js";
 
 /** Parses "r1=host:port,r2=host:port" into an ordered map; throws a usage error message on bad input. */
@@ -20,24 +19,4 @@ export function parsePeerList(text: string, flag: string): Map<string, string> {
   }
   if (peers.size === 0) throw new Error(`${flag}: at least one replica is needed`);
   return peers;
-}
-
-/**
- * Joins the Raft addresses with the API addresses. Without --peer-apis, the default local
- * layout is assumed: Raft port 700i serves API port 5005i on the same host.
- */
-export function peerAddresses(
-  raft: Map<string, string>,
-  apis: Map<string, string> | undefined,
-): Map<string, PeerAddresses> {
-  const result = new Map<string, PeerAddresses>();
-  for (const [id, raftAddress] of raft) {
-    let api = apis?.get(id);
-    if (api === undefined) {
-      const { host, port } = splitHostPort(raftAddress);
-      api = `${host}:${50051 + (port - 7001)}`;
-    }
-    result.set(id, { raft: raftAddress, api });
-  }
-  return result;
 }

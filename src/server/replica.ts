@@ -5,7 +5,8 @@ import { startApiServer } from "../api/api-server.js";
 import { WatchHub } from "../api/watch-hub.js";
 import { ClusterFsm } from "../fsm/index.js";
 import { createLogger, type Logger } from "../lib/logger.js";
-import { RaftNode, type PeerAddresses } from "../raft/io/raft-node.js";
+import { RaftNode } from "../raft/io/raft-node.js";
+import type { MembersDirectory } from "./members-directory.js";
 import { startHttpServer } from "./http-server.js";
 import { registerRaftMetrics } from "./raft-metrics.js";
 import { registerClusterMetrics } from "./cluster-metrics.js";
@@ -18,7 +19,8 @@ import { raftControllerPorts } from "./controller-ports-raft.js";
 
 export interface ReplicaOptions {
   readonly id: string;
-  readonly peers: Map<string, PeerAddresses>;
+  /** Every replica with its Raft and API addresses (--peers, --peer-apis). */
+  readonly members: MembersDirectory;
   readonly apiAddress: string;
   readonly metricsAddress: string;
   readonly dataDir: string;
@@ -43,7 +45,7 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
   const fsm = new ClusterFsm();
   const node = await RaftNode.open({
     id: options.id,
-    peers: options.peers,
+    peers: options.members.raftAddresses(),
     dataDir: options.dataDir,
     logger,
     stateMachine: fsm,
@@ -63,7 +65,7 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
     process.exit(70);
   });
   // One leadership signal (with the catch-up barrier) and one proposer for both controllers.
-  const ports = raftControllerPorts(node, fsm, logger.child({ component: "leadership" }));
+  const ports = raftControllerPorts(node, fsm, logger.child({ component: "leadership" }), options.members);
   const scheduler = new SchedulerWorker(ports, logger.child({ component: "scheduler" }), registry);
   scheduler.start();
   const health = new HealthController(ports, logger.child({ component: "health" }), registry);
@@ -71,7 +73,14 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
   const heartbeats = health.heartbeats;
   await node.start();
 
-  const api: GrpcServer = await startApiServer(options.apiAddress, { node, fsm, watchHub, logger, heartbeats });
+  const api: GrpcServer = await startApiServer(options.apiAddress, {
+    node,
+    members: options.members,
+    fsm,
+    watchHub,
+    logger,
+    heartbeats,
+  });
   const http: HttpServer = await startHttpServer(options.metricsAddress, registry, {
     notReadyReason() {
       const status = node.status();
@@ -89,7 +98,7 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
       api: options.apiAddress,
       metrics: options.metricsAddress,
       dataDir: options.dataDir,
-      peers: Object.fromEntries(options.peers),
+      peers: options.members.toJSON(),
     },
     "replica started",
   );

@@ -18,7 +18,10 @@ import { OrchestratorServiceService } from "../../src/gen/orchestrator/v1/orches
 import { Strategy, type DeploymentSpec } from "../../src/gen/orchestrator/v1/types.js";
 import { createLogger } from "../../src/lib/logger.js";
 import { OrchestratorError } from "../../src/lib/errors.js";
-import { RaftNode, type PeerAddresses } from "../../src/raft/io/raft-node.js";
+import { RaftError } from "../../src/raft/io/raft-error.js";
+import { RaftNode } from "../../src/raft/io/raft-node.js";
+import type { MemberAddresses } from "../../src/api/members-view.js";
+import { MembersDirectory } from "../../src/server/members-directory.js";
 import { freePort } from "../../src/server/free-port.js";
 
 export interface TestReplica {
@@ -42,16 +45,17 @@ export class TestCluster {
 
   static async start(count = 3): Promise<TestCluster> {
     const dataRoot = mkdtempSync(join(tmpdir(), "agent-test-"));
-    const peers = new Map<string, PeerAddresses>();
+    const peers = new Map<string, MemberAddresses>();
     for (let i = 1; i <= count; i++)
       peers.set(`r${i}`, { raft: `127.0.0.1:${await freePort()}`, api: `127.0.0.1:${await freePort()}` });
+    const members = new MembersDirectory(peers);
     const cluster = new TestCluster([], dataRoot);
     for (const [id, addresses] of peers) {
       const logger = createLogger({ replica: id }, logLevel);
       const fsm = new ClusterFsm();
       const node = await RaftNode.open({
         id,
-        peers,
+        peers: members.raftAddresses(),
         dataDir: join(dataRoot, id),
         logger,
         stateMachine: fsm,
@@ -62,9 +66,9 @@ export class TestCluster {
       const server = new grpc.Server();
       server.addService(
         OrchestratorServiceService,
-        createOrchestratorService({ node, fsm, watchHub: new WatchHub(fsm), logger }),
+        createOrchestratorService({ node, members, fsm, watchHub: new WatchHub(fsm), logger }),
       );
-      registerAgentService(server, { node, fsm, logger, heartbeats });
+      registerAgentService(server, { node, members, fsm, logger, heartbeats });
       await new Promise<void>((resolve, reject) =>
         server.bindAsync(addresses.api, grpc.ServerCredentials.createInsecure(), (error) =>
           error === null ? resolve() : reject(error),
@@ -102,8 +106,11 @@ export class TestCluster {
       try {
         return await new CommandProposer(leader.node).propose(undefined, body, kind);
       } catch (error) {
-        if (!(error instanceof OrchestratorError) || error.code !== "UNAVAILABLE" || performance.now() > deadline)
-          throw error;
+        // Leadership moved between picking the leader and proposing: try the next one.
+        const moved =
+          (error instanceof OrchestratorError && error.code === "UNAVAILABLE") ||
+          (error instanceof RaftError && ["not-leader", "transferring", "dropped"].includes(error.reason.kind));
+        if (!moved || performance.now() > deadline) throw error;
         await new Promise((r) => setTimeout(r, 20));
       }
     }

@@ -15,7 +15,7 @@ afterEach(() => {
 });
 
 async function start(feeder: FsmFeeder, nowMs: number, stub = stubNode()) {
-  const service = await serve(feeder.fsm, stub.node, { clock: new FixedClock(nowMs) });
+  const service = await serve(feeder.fsm, stub, { clock: new FixedClock(nowMs) });
   running.push(service);
   return { service, stub };
 }

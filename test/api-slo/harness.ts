@@ -12,7 +12,9 @@ import {
 } from "../../src/gen/orchestrator/v1/orchestrator.js";
 import { Strategy, type DeploymentSpec } from "../../src/gen/orchestrator/v1/types.js";
 import { ManualClock, type Clock } from "../../src/lib/clock.js";
-import { OrchestratorError } from "../../src/lib/errors.js";
+import { RaftError } from "../../src/raft/io/raft-error.js";
+import type { MembersView } from "../../src/api/members-view.js";
+import { MembersDirectory } from "../../src/server/members-directory.js";
 import { createLogger } from "../../src/lib/logger.js";
 import type { RaftNode } from "../../src/raft/io/raft-node.js";
 
@@ -116,6 +118,8 @@ export class FixedClock extends ManualClock {
 
 export interface StubNode {
   readonly node: RaftNode;
+  /** r2's API at `leaderAddress`: the address a follower's refusal names. */
+  readonly members: MembersView;
   /** linearizableRead() calls so far. */
   reads: number;
   /** False: answer reads as a follower that knows leader r2 at `leaderAddress`. */
@@ -126,14 +130,17 @@ export function stubNode(id = "r1", leaderAddress = "127.0.0.1:1"): StubNode {
   const stub: StubNode = {
     reads: 0,
     leader: true,
+    members: new MembersDirectory(
+      new Map([
+        [id, { raft: "127.0.0.1:2", api: "127.0.0.1:3" }],
+        ["r2", { raft: "127.0.0.1:4", api: leaderAddress }],
+      ]),
+    ),
     node: {
       linearizableRead: async () => {
         stub.reads += 1;
-        if (!stub.leader)
-          throw new OrchestratorError("UNAVAILABLE", "not the leader; the leader is r2", {
-            leaderId: "r2",
-            leaderAddress,
-          });
+        // What a RaftNode following r2 throws; the API maps it (src/api/raft-failure-status.ts).
+        if (!stub.leader) throw new RaftError(id, { kind: "not-leader", leaderId: "r2" });
       },
       status: () => ({ id }),
       isLeader: () => stub.leader,
@@ -152,14 +159,14 @@ export interface ServedService {
 
 export async function serve(
   fsm: ClusterFsm,
-  node: RaftNode,
+  { node, members }: StubNode,
   options: { clock?: Clock; agentTimeoutMs?: number } = {},
 ): Promise<ServedService> {
   const server = new grpc.Server();
   const logger = createLogger({ test: "api-slo" }, "silent");
   server.addService(
     OrchestratorServiceService,
-    createOrchestratorService({ node, fsm, watchHub: new WatchHub(fsm), logger, ...options }),
+    createOrchestratorService({ node, members, fsm, watchHub: new WatchHub(fsm), logger, ...options }),
   );
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, bound) =>

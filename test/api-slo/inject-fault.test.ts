@@ -76,7 +76,7 @@ beforeAll(async () => {
   // A follower serves faults too: no ReadIndex, no leader needed.
   const stub = stubNode("r2");
   stub.leader = false;
-  service = await serve(feeder.fsm, stub.node, { agentTimeoutMs: 300 });
+  service = await serve(feeder.fsm, stub, { agentTimeoutMs: 300 });
 });
 
 afterEach(() => {

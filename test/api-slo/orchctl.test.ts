@@ -37,11 +37,11 @@ beforeAll(async () => {
   feeder.place("web", [["web-0", "us-east-1-n1"]], step());
   feeder.scale("web", 3, step()); // left open
 
-  leader = await serve(feeder.fsm, stubNode("r1").node, { clock: new FixedClock(nowMs) });
+  leader = await serve(feeder.fsm, stubNode("r1"), { clock: new FixedClock(nowMs) });
   // The follower names the leader's address when asked for a linearizable read.
   const followerNode = stubNode("r2", leader.address);
   followerNode.leader = false;
-  follower = await serve(feeder.fsm, followerNode.node, { clock: new FixedClock(nowMs) });
+  follower = await serve(feeder.fsm, followerNode, { clock: new FixedClock(nowMs) });
 });
 
 afterAll(async () => {

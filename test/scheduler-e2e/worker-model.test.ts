@@ -1,3 +1,4 @@
+import { MembersDirectory } from "../../src/server/members-directory.js";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -49,9 +50,10 @@ function spec(name: string, replicas: number, cpuMillicores: number): Deployment
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), "orch-worker-model-"));
   fsm = new ClusterFsm();
-  const peers = new Map([["r1", { raft: `127.0.0.1:${await freePort()}`, api: `127.0.0.1:${await freePort()}` }]]);
+  const peers = new Map([["r1", `127.0.0.1:${await freePort()}`]]);
   node = await RaftNode.open({ id: "r1", peers, dataDir: join(dataDir, "r1"), logger, stateMachine: fsm, tickMs: 10 });
-  new SchedulerWorker(raftControllerPorts(node, fsm, logger), logger, registry).start();
+  const members = new MembersDirectory(new Map([["r1", { raft: peers.get("r1") ?? "", api: "127.0.0.1:1" }]]));
+  new SchedulerWorker(raftControllerPorts(node, fsm, logger, members), logger, registry).start();
   await node.start();
   await waitFor("the single replica to lead", () => node.isLeader(), { timeoutMs: 10_000 });
   proposer = new CommandProposer(node);

@@ -1,5 +1,5 @@
 import type { Prng } from "../../src/lib/prng.js";
-import type { Status } from "../../src/raft/core/raw-node.js";
+import type { Status } from "../../src/raft/core/results.js";
 import type { ConfChange, ReplicaId } from "../../src/raft/core/types.js";
 
 /** A learner this close to the leader's last index may be promoted. */

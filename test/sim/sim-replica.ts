@@ -2,7 +2,7 @@ import { assert } from "../../src/lib/assert.js";
 import type { Prng } from "../../src/lib/prng.js";
 import type { RaftConfig } from "../../src/raft/core/config.js";
 import type { Ready } from "../../src/raft/core/ready.js";
-import type { ProposeResult, ReadIndexResult, Status } from "../../src/raft/core/raw-node.js";
+import type { ProposeResult, ReadIndexResult, Status } from "../../src/raft/core/results.js";
 import { RawNode } from "../../src/raft/core/raw-node.js";
 import type { ConfChange, Entry, Message, ReadState, ReplicaId, Snapshot } from "../../src/raft/core/types.js";
 import type { ApplyOutcome } from "./kv-state-machine.js";

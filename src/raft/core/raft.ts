@@ -6,7 +6,7 @@ import type { LogStorage } from "./log-storage.js";
 import { Progress } from "./progress.js";
 import { committedIndex, hasQuorum, voteResult } from "./quorum.js";
 import { RaftLog } from "./raft-log.js";
-import type { ProposeResult, ReadIndexResult, Status, ProgressStatus } from "./raw-node.js";
+import type { BasicStatus, ProposeResult, ReadIndexResult, Status, ProgressStatus } from "./results.js";
 import { ReadOnlyQueue } from "./read-only.js";
 import type { Ready } from "./ready.js";
 import type {
@@ -262,6 +262,10 @@ export class Raft {
       if (this.role === "leader") this.uncommittedBytes = Math.max(0, this.uncommittedBytes - entryBytes(entry));
       if (entry.type === "conf-change") this.applyConfChangeEntry(entry);
     }
+  }
+
+  basicStatus(): BasicStatus {
+    return { term: this.term, role: this.role, leader: this.leader };
   }
 
   status(): Status {

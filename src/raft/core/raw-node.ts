@@ -2,52 +2,8 @@ import type { RaftConfig } from "./config.js";
 import type { LogStorage } from "./log-storage.js";
 import { Raft } from "./raft.js";
 import type { Ready } from "./ready.js";
-import type { ConfChange, ConfState, Message, ReplicaId, Role } from "./types.js";
-
-export type ProposeError =
-  /** Only the leader accepts proposals; `leader` says who that is, when known. */
-  | "not-leader"
-  /** A leadership transfer is under way; retry on the new leader. */
-  | "transfer-in-progress"
-  /** Too many bytes proposed but not yet committed: back off. */
-  | "uncommitted-limit"
-  /** The proposal alone is larger than a message may be. */
-  | "too-large"
-  /** Another membership change has not been applied yet. */
-  | "conf-change-pending"
-  /** The change makes no sense for the current configuration. */
-  | "invalid-conf-change";
-
-export type ProposeResult =
-  | { readonly ok: true; readonly index: number; readonly term: number }
-  | { readonly ok: false; readonly error: ProposeError; readonly leader: ReplicaId };
-
-export type ReadIndexError = "not-leader" | "too-many-reads";
-export type ReadIndexResult =
-  { readonly ok: true } | { readonly ok: false; readonly error: ReadIndexError; readonly leader: ReplicaId };
-
-export interface ProgressStatus {
-  readonly match: number;
-  readonly next: number;
-  readonly state: "probe" | "replicate" | "snapshot";
-  readonly recentActive: boolean;
-}
-
-export interface Status {
-  readonly id: ReplicaId;
-  readonly term: number;
-  readonly vote: ReplicaId;
-  readonly commit: number;
-  readonly applied: number;
-  readonly firstIndex: number;
-  readonly lastIndex: number;
-  readonly role: Role;
-  readonly leader: ReplicaId;
-  readonly conf: ConfState;
-  readonly leadTransferee: ReplicaId;
-  /** Per-replica replication progress; only on the leader. */
-  readonly progress: ReadonlyMap<ReplicaId, ProgressStatus>;
-}
+import type { BasicStatus, ProposeResult, ReadIndexResult, Status } from "./results.js";
+import type { ConfChange, Message, ReplicaId } from "./types.js";
 
 /**
  * The application's handle on the pure Raft core. Inputs: tick, step, propose, readIndex,
@@ -131,6 +87,11 @@ export class RawNode {
 
   status(): Status {
     return this.raft.status();
+  }
+
+  /** Term, role and leader as the core knows them now (a Ready may not have reported them yet). */
+  basicStatus(): BasicStatus {
+    return this.raft.basicStatus();
   }
 
   /** Checks the core's invariants; throws a BugIndicatingError when one is broken. For tests and the simulator. */

@@ -1,7 +1,6 @@
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import { pino } from "pino";
 import { assert } from "../../lib/assert.js";
-import { OrchestratorError } from "../../lib/errors.js";
 import type { Logger } from "../../lib/logger.js";
 import { RaftTransportServiceService } from "../../gen/raft/v1/raft.js";
 import type { Message, ReplicaId } from "../core/types.js";
@@ -98,13 +97,10 @@ export class GrpcTransport {
       server.forceShutdown();
       this.state = "stopped";
       const detail = error instanceof Error ? error.message : String(error);
-      throw new OrchestratorError(
-        "UNAVAILABLE",
-        `raft transport of ${this.id} cannot listen on ${this.listenAddress}: ${detail}`,
-        {
-          address: this.listenAddress,
-        },
-      );
+      // A startup failure, not a request's: main reports it and exits.
+      throw new Error(`raft transport of ${this.id} cannot listen on ${this.listenAddress}: ${detail}`, {
+        cause: error,
+      });
     }
     if (this.state !== "starting") {
       // stop() ran while binding.

@@ -41,7 +41,7 @@
 import { raftLimits } from "../../../src/lib/limits.js";
 import type { DeliberateBugs } from "../../../src/raft/core/config.js";
 import { MemoryLogStorage } from "../../../src/raft/core/log-storage.js";
-import type { ProposeResult, ReadIndexResult } from "../../../src/raft/core/raw-node.js";
+import type { ProposeResult, ReadIndexResult } from "../../../src/raft/core/results.js";
 import type { ConfChange, Message, ReplicaId } from "../../../src/raft/core/types.js";
 import { Args } from "./args.js";
 import { Cluster } from "./cluster.js";

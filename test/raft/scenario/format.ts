@@ -6,7 +6,7 @@
  */
 import { assertNever } from "../../../src/lib/assert.js";
 import { decodeConfChange } from "../../../src/raft/core/conf-change-codec.js";
-import type { ProgressStatus, Status } from "../../../src/raft/core/raw-node.js";
+import type { ProgressStatus, Status } from "../../../src/raft/core/results.js";
 import type { Ready } from "../../../src/raft/core/ready.js";
 import type { ConfState, Entry, HardState, Message, ReplicaId, Snapshot } from "../../../src/raft/core/types.js";
 import { NO_REPLICA } from "../../../src/raft/core/types.js";
