@@ -1,5 +1,10 @@
 import type { PeerAddresses } from "../raft/io/raft-node.js";
-import { splitHostPort } from "./http-server.js";
+import { splitHostPort } from "../lib/host-port.js";
+
+/** The default local layout (DESIGN.md): Raft on 7001.., the API on 50051... */
+const raftPortBase = 7001;
+const apiPortBase = 50051;
+const portMax = 65_535;
 
 /** Parses "r1=host:port,r2=host:port" into an ordered map; throws a usage error message on bad input. */
 export function parsePeerList(text: string, flag: string): Map<string, string> {
@@ -33,11 +38,20 @@ export function peerAddresses(
   const result = new Map<string, PeerAddresses>();
   for (const [id, raftAddress] of raft) {
     let api = apis?.get(id);
-    if (api === undefined) {
-      const { host, port } = splitHostPort(raftAddress);
-      api = `${host}:${50051 + (port - 7001)}`;
-    }
+    if (api === undefined) api = derivedApiAddress(id, raftAddress);
     result.set(id, { raft: raftAddress, api });
   }
   return result;
+}
+
+/** Raft port 700i -> API port 5005i; a Raft port far from 7001 has no such API port, so the operator must say. */
+function derivedApiAddress(id: string, raftAddress: string): string {
+  const { host, port } = splitHostPort(raftAddress);
+  const apiPort = apiPortBase + (port - raftPortBase);
+  if (apiPort < 1 || apiPort > portMax)
+    throw new Error(
+      `replica ${id}: the API port derived from Raft address ${raftAddress} (Raft port 700i -> API port 5005i) ` +
+        `would be ${apiPort}, outside 1..${portMax}; pass --peer-apis r1=host:port,... with every replica's API address`,
+    );
+  return `${host}:${apiPort}`;
 }

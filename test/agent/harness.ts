@@ -19,7 +19,7 @@ import { Strategy, type DeploymentSpec } from "../../src/gen/orchestrator/v1/typ
 import { createLogger } from "../../src/lib/logger.js";
 import { OrchestratorError } from "../../src/lib/errors.js";
 import { RaftNode, type PeerAddresses } from "../../src/raft/io/raft-node.js";
-import { freePort } from "../../src/server/free-port.js";
+import { freePort } from "../../dev/local-cluster/free-port.js";
 
 export interface TestReplica {
   readonly id: string;

@@ -9,7 +9,7 @@ import { DeploymentSpec, Strategy } from "../../src/gen/orchestrator/v1/types.js
 import { createLogger } from "../../src/lib/logger.js";
 import { RaftNode } from "../../src/raft/io/raft-node.js";
 import { SchedulerWorker } from "../../src/scheduler/io/scheduler-worker.js";
-import { freePort } from "../../src/server/free-port.js";
+import { freePort } from "../../dev/local-cluster/free-port.js";
 import { waitFor } from "../cluster/harness.js";
 
 /**
