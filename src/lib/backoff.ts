@@ -6,7 +6,7 @@ export interface BackoffPolicy {
   readonly maxMs: number;
   /**
    * How a delay d (initialMs * factor^n, capped at maxMs) is spread: "equal" picks uniformly in
-   * [d/2, d] (the default); "upward" picks in [d, 2d), then caps at maxMs (p-retry's randomize).
+   * [d/2, d] (the default); "upward" picks in [d, 2d), then caps at maxMs (orchctl's spread).
    */
   readonly jitter?: "equal" | "upward";
 }
