@@ -19,7 +19,11 @@ export function parsePeerList(text: string, flag: string): Map<string, string> {
     const address = part.slice(eq + 1);
     if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(id))
       throw new Error(`${flag}: replica id "${id}" must be lowercase letters, digits and '-'`);
-    splitHostPort(address);
+    try {
+      splitHostPort(address);
+    } catch (error) {
+      throw new Error(`${flag}: ${(error as Error).message}`, { cause: error });
+    }
     if (peers.has(id)) throw new Error(`${flag}: replica ${id} is listed twice`);
     peers.set(id, address);
   }
