@@ -8,7 +8,7 @@ import { createWriteStream, existsSync, mkdirSync, rmSync, type WriteStream } fr
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
-import { freePort } from "../src/server/free-port.js";
+import { freePort } from "../dev/local-cluster/free-port.js";
 import { EtcdChannel, type EtcdStatus } from "./etcd-client.js";
 import { trackProcesses } from "./process-guard.js";
 

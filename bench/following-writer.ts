@@ -9,6 +9,7 @@ import * as grpc from "@grpc/grpc-js";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { OrchestratorServiceClient, ScaleResponse } from "../src/gen/orchestrator/v1/orchestrator.js";
+import { toRpcFailure } from "../src/lib/rpc-failure.js";
 import { EtcdChannel, encodePutRequest } from "./etcd-client.js";
 import { errorText } from "./load-generator.js";
 import { clusterStatus, findLeader, orchestratorChannel } from "./orchestrator-bench-client.js";
@@ -111,14 +112,6 @@ export class FollowingWriter {
   }
 }
 
-function leaderAddressOf(error: unknown): string | undefined {
-  const metadata = (error as Partial<grpc.ServiceError>).metadata;
-  const value = metadata?.get("x-leader-address")[0];
-  if (value === undefined) return undefined;
-  const text = typeof value === "string" ? value : value.toString("utf8");
-  return text === "" ? undefined : text;
-}
-
 /**
  * Our cluster: Scale requests with a RequestHeader (a retry after a crash carries the same
  * clientId/seq, so it is applied at most once). After a failure: go where the x-leader-address
@@ -162,8 +155,10 @@ export class OursFollowingSystem implements FollowingSystem {
   async next(index: number, error: unknown): Promise<number> {
     this.consecutiveFailures += 1;
     if (this.consecutiveFailures % this.endpoints.length === 0) await sleep(writerLimits.roundPauseMs);
-    const redirect = leaderAddressOf(error);
-    const target = redirect === undefined ? -1 : this.endpoints.indexOf(redirect);
+    // The trailers are read as every client of ours reads them (src/lib); the walk itself stays
+    // here, so that each attempt, redirects included, is counted and timed by the writer.
+    const redirect = toRpcFailure(error, this.endpoints[index]).leaderRedirect;
+    const target = redirect === undefined ? -1 : this.endpoints.indexOf(redirect.address);
     if (target >= 0 && target !== index) return target;
     return (index + 1) % this.endpoints.length;
   }

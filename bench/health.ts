@@ -46,8 +46,8 @@ import {
   type HealthCheck,
 } from "../src/gen/orchestrator/v1/types.js";
 import { Prng } from "../src/lib/prng.js";
-import { AgentProcesses } from "../src/server/process-agents.js";
-import type { ProcessCluster } from "../src/server/process-cluster.js";
+import { AgentProcesses } from "../dev/local-cluster/process-agents.js";
+import type { ProcessCluster } from "../dev/local-cluster/process-cluster.js";
 import { loadAverage, machineInfo, processCpuSeconds, round, table, writeResult } from "./bench-report.js";
 import { findLeader, killCluster, startTrackedCluster } from "./orchestrator-bench-client.js";
 import { trackProcesses } from "./process-guard.js";

@@ -14,7 +14,7 @@ import {
   type DeployResponse,
 } from "../src/gen/orchestrator/v1/orchestrator.js";
 import { Strategy, type DeploymentSpec } from "../src/gen/orchestrator/v1/types.js";
-import { ProcessCluster, type ProcessClusterOptions } from "../src/server/process-cluster.js";
+import { ProcessCluster, type ProcessClusterOptions } from "../dev/local-cluster/process-cluster.js";
 import { trackProcesses } from "./process-guard.js";
 
 const clientLimits = {

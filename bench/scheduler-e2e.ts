@@ -52,7 +52,7 @@ import {
 } from "../src/gen/orchestrator/v1/orchestrator.js";
 import { Strategy as PbStrategy, type DeploymentSpec } from "../src/gen/orchestrator/v1/types.js";
 import { Prng } from "../src/lib/prng.js";
-import type { ProcessCluster } from "../src/server/process-cluster.js";
+import type { ProcessCluster } from "../dev/local-cluster/process-cluster.js";
 import { fixed, loadAverage, machineInfo, processCpuSeconds, round, table, writeResult } from "./bench-report.js";
 import { findLeader, killCluster, startTrackedCluster, waitAllCaughtUp } from "./orchestrator-bench-client.js";
 

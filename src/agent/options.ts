@@ -5,7 +5,7 @@
  */
 import { Command, Option } from "commander";
 import { knownRegions, validateNodeId } from "../fsm/index.js";
-import { splitHostPort } from "../server/http-server.js";
+import { splitListenHostPort } from "../lib/host-port.js";
 import type { AgentOptions } from "./agent.js";
 import { agentLimits } from "./limits.js";
 
@@ -126,7 +126,7 @@ function wholeNumber(text: string, flag: string, min: number, max: number): numb
 
 function address(text: string, flag: string): void {
   try {
-    const { port } = splitHostPort(text);
+    const { port } = splitListenHostPort(text);
     if (!text.includes(":")) throw new Error("no port");
     if (flag !== "--http" && port === 0) throw new Error("port 0");
   } catch {

@@ -1,36 +1,42 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import * as grpc from "@grpc/grpc-js";
-import pRetry from "p-retry";
-import {
-  OrchestratorServiceClient,
-  OrchestratorServiceService,
-  type RequestHeader,
-} from "../gen/orchestrator/v1/orchestrator.js";
-import { ClientTargets, type KnownLeader } from "./client-targets.js";
-import { grpcStatusName } from "./errors.js";
+import { OrchestratorServiceService, type RequestHeader } from "../gen/orchestrator/v1/orchestrator.js";
+import { LeaderFollowingClient, unaryCall, type MethodDefinition } from "../lib/leader-following-client.js";
+import type { KnownLeader } from "../lib/leader-targets.js";
+import type { RetryPolicy } from "../lib/retry-policy.js";
+import { RpcFailure, toRpcFailure } from "../lib/rpc-failure.js";
 import { cliLimits } from "./limits.js";
 
+export { RpcFailure } from "../lib/rpc-failure.js";
+
 /**
- * The leader-following, retrying client of the orchestrator API.
- *
- * Rules, in the order they apply to a failed attempt:
- * 1. UNAVAILABLE with an `x-leader-address` trailer (a follower naming the leader): retry at
- *    once at that address, and remember the leader for every later call of this process.
- * 2. UNAVAILABLE without a leader (election under way, or the replica is unreachable: grpc-js
- *    reports connection failures as UNAVAILABLE too), DEADLINE_EXCEEDED or ABORTED: retry on the
- *    next endpoint. Within a round over the endpoints the retry is immediate; between rounds it
- *    backs off exponentially (100 ms doubling to 1 s, jittered), for at most `retriesMax` rounds
- *    and never past the command's deadline.
- *    Except an UNAVAILABLE carrying an `x-agent-address` trailer: the replica answered, and what
- *    it could not reach is a node's agent behind it, which every other replica would try too.
- * 3. Anything else (INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS, FAILED_PRECONDITION,
- *    RESOURCE_EXHAUSTED, PERMISSION_DENIED, UNAUTHENTICATED, INTERNAL, ...): fail at once.
+ * orchctl's client of the orchestrator API: the shared leader-following client (src/lib) with
+ * orchctl's retry table. Retryable: UNAVAILABLE (a follower without a leader, an election, an
+ * unreachable replica), DEADLINE_EXCEEDED and ABORTED; anything else (INVALID_ARGUMENT,
+ * NOT_FOUND, ALREADY_EXISTS, FAILED_PRECONDITION, RESOURCE_EXHAUSTED, ...) fails at once.
+ * Between rounds it backs off 100 ms doubling to 1 s (jittered), for at most `retriesMax`
+ * rounds and never past the command's deadline.
  *
  * A mutating request carries a RequestHeader made once by `nextHeader()` before the first
  * attempt; every retry sends the same request object, so the same client id and sequence
  * number, and the server's dedup table applies it at most once.
  */
+export const orchctlRetryPolicy: RetryPolicy = {
+  retryableCodes: new Set([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED, grpc.status.ABORTED]),
+  roundsMax: cliLimits.retriesMax,
+  backoff: {
+    initialMs: cliLimits.retryDelayMsMin,
+    factor: cliLimits.retryDelayFactor,
+    maxMs: cliLimits.retryDelayMsMax,
+    jitter: "upward",
+  },
+  // The command's own deadline (--timeout) bounds every call; see OrchClientOptions.deadlineMs.
+  deadlineMs: Infinity,
+  attemptTimeoutMsMax: cliLimits.attemptTimeoutMsMax,
+  leaderRedirectsPerAttemptMax: cliLimits.leaderRedirectsPerAttemptMax,
+  answererIsLeader: false,
+};
 
 type Service = typeof OrchestratorServiceService;
 type MethodName = keyof Service;
@@ -39,73 +45,19 @@ export type StreamMethod = { [K in MethodName]: Service[K]["responseStream"] ext
 export type RequestOf<K extends MethodName> = Parameters<Service[K]["requestSerialize"]>[0];
 export type ResponseOf<K extends MethodName> = ReturnType<Service[K]["responseDeserialize"]>;
 
-interface MethodDefinition<Req, Res> {
-  readonly path: string;
-  readonly requestSerialize: (value: Req) => Buffer;
-  readonly responseDeserialize: (bytes: Buffer) => Res;
-}
-
 function definitionOf<K extends MethodName>(method: K): MethodDefinition<RequestOf<K>, ResponseOf<K>> {
   return OrchestratorServiceService[method] as unknown as MethodDefinition<RequestOf<K>, ResponseOf<K>>;
 }
 
-const RETRYABLE_CODES: ReadonlySet<number> = new Set([
-  grpc.status.UNAVAILABLE,
-  grpc.status.DEADLINE_EXCEEDED,
-  grpc.status.ABORTED,
-]);
-
 export function isRetryableCode(code: number): boolean {
-  return RETRYABLE_CODES.has(code);
+  return orchctlRetryPolicy.retryableCodes.has(code);
 }
 
 /** Reconnect quickly after a replica restarts; grpc-js's defaults back off up to 2 minutes. */
-const CHANNEL_OPTIONS: grpc.ClientOptions = {
+const channelOptions: grpc.ChannelOptions = {
   "grpc.initial_reconnect_backoff_ms": 100,
   "grpc.max_reconnect_backoff_ms": 1_000,
 };
-
-const CONNECTION_FAILURE_DETAILS =
-  /no connection established|connection dropped|failed to connect|ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENOTFOUND/i;
-
-/** One failed attempt at one replica. */
-export class RpcFailure extends Error {
-  /** Set when the replica that failed was the leader this client knew. */
-  leaderAtAddress: KnownLeader | undefined;
-
-  constructor(
-    readonly code: number,
-    readonly details: string,
-    readonly address: string,
-    /** The leader named in the x-leader-id / x-leader-address trailers, when there were some. */
-    readonly redirect: KnownLeader | undefined,
-    /** The x-agent-address trailer: the node agent the replica could not reach (InjectFault). */
-    readonly agentAddress?: string,
-  ) {
-    super(details === "" ? grpcStatusName(code) : details);
-    this.name = "RpcFailure";
-  }
-
-  get statusName(): string {
-    return grpcStatusName(this.code);
-  }
-
-  /** Worth another attempt (rule 2 above). */
-  get retryable(): boolean {
-    return isRetryableCode(this.code) && this.agentAddress === undefined;
-  }
-
-  /** grpc-js's own UNAVAILABLE for a replica it could not reach (as opposed to a replica's answer). */
-  get isConnectionFailure(): boolean {
-    return this.code === grpc.status.UNAVAILABLE && CONNECTION_FAILURE_DETAILS.test(this.details);
-  }
-
-  /** The first sentence of the details, for one-line progress messages. */
-  get shortDetails(): string {
-    const first = this.details.split(/\.\s|\s\(/)[0] ?? "";
-    return first === "" ? this.statusName : first.slice(0, 100);
-  }
-}
 
 /** Every retry failed, or the deadline passed first. */
 export class ClusterUnreachableError extends Error {
@@ -119,29 +71,6 @@ export class ClusterUnreachableError extends Error {
     );
     this.name = "ClusterUnreachableError";
   }
-}
-
-function firstString(metadata: grpc.Metadata | undefined, key: string): string | undefined {
-  const value = metadata?.get(key)[0];
-  if (value === undefined) return undefined;
-  const text = typeof value === "string" ? value : value.toString("utf8");
-  return text === "" ? undefined : text;
-}
-
-function toFailure(error: unknown, address: string): RpcFailure {
-  if (error instanceof RpcFailure) return error;
-  const service = error as Partial<grpc.ServiceError>;
-  if (typeof service.code !== "number") throw error;
-  const leaderAddress = firstString(service.metadata, "x-leader-address");
-  const leaderId = firstString(service.metadata, "x-leader-id") ?? leaderAddress ?? "";
-  const redirect = leaderAddress === undefined ? undefined : { id: leaderId, address: leaderAddress };
-  return new RpcFailure(
-    service.code,
-    service.details ?? "",
-    address,
-    redirect,
-    firstString(service.metadata, "x-agent-address"),
-  );
 }
 
 export interface OrchClientOptions {
@@ -161,11 +90,14 @@ export class OrchClient {
   /** Random per orchctl invocation: the server's dedup key together with `seq`. */
   readonly clientId = randomUUID();
   private seqLast = 0;
-  private readonly targets: ClientTargets;
-  private readonly stubs = new Map<string, OrchestratorServiceClient>();
+  private readonly client: LeaderFollowingClient;
 
   constructor(private readonly options: OrchClientOptions) {
-    this.targets = new ClientTargets(options.endpoints);
+    this.client = new LeaderFollowingClient({
+      endpoints: options.endpoints,
+      policy: orchctlRetryPolicy,
+      channelOptions,
+    });
   }
 
   /** A fresh header for one mutating request; retries of that request reuse it. */
@@ -175,14 +107,14 @@ export class OrchClient {
   }
 
   knownLeader(): KnownLeader | undefined {
-    return this.targets.knownLeader();
+    return this.client.knownLeader();
   }
 
   /** A unary call under the retry rules above, within the command's deadline. */
   async call<K extends UnaryMethod>(method: K, request: RequestOf<K>): Promise<ResponseOf<K>> {
     const definition = definitionOf(method);
-    return this.retrying(this.options.deadlineMs, (address, attemptTimeoutMs) =>
-      this.unaryOnce(address, definition, request, attemptTimeoutMs),
+    return this.retrying(this.options.deadlineMs, (channel, address, attemptTimeoutMs) =>
+      unaryCall(channel, address, definition, request, attemptTimeoutMs, this.options.signal),
     );
   }
 
@@ -204,8 +136,8 @@ export class OrchClient {
     while (!aborted()) {
       let outcome: StreamOutcome;
       try {
-        outcome = await this.retrying(performance.now() + reconnectBudgetMs, (address) =>
-          this.streamOnce(address, definition, makeRequest(), onMessage),
+        outcome = await this.retrying(performance.now() + reconnectBudgetMs, (channel, address) =>
+          this.streamOnce(channel, address, definition, makeRequest(), onMessage),
         );
       } catch (error) {
         if (aborted()) return;
@@ -215,11 +147,9 @@ export class OrchClient {
       if (outcome.kind === "broken") {
         const { failure } = outcome;
         if (!isRetryableCode(failure.code)) throw failure;
-        if (failure.code === grpc.status.UNAVAILABLE && failure.redirect !== undefined)
-          this.targets.leaderIs(failure.redirect);
-        else this.targets.failed(failure.address);
+        this.client.streamFailed(failure);
         this.options.log(
-          `stream from ${failure.address} broke (${failure.shortDetails}), reconnecting to ${this.targets.current()}…`,
+          `stream from ${failure.address} broke (${failure.shortDetails}), reconnecting to ${this.client.current()}…`,
         );
       } else {
         await sleep(cliLimits.watchReopenDelayMs, undefined, { signal }).catch(() => undefined);
@@ -228,44 +158,26 @@ export class OrchClient {
   }
 
   close(): void {
-    for (const stub of this.stubs.values()) stub.close();
-    this.stubs.clear();
-  }
-
-  private stubFor(address: string): OrchestratorServiceClient {
-    let stub = this.stubs.get(address);
-    if (stub === undefined) {
-      stub = new OrchestratorServiceClient(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
-      this.stubs.set(address, stub);
-    }
-    return stub;
+    this.client.close();
   }
 
   private async retrying<T>(
-    deadlineMs: number,
-    attemptAt: (address: string, attemptTimeoutMs: number) => Promise<T>,
+    deadlineAtMs: number,
+    attempt: (channel: grpc.Client, address: string, attemptTimeoutMs: number) => Promise<T>,
   ): Promise<T> {
     const startedMs = performance.now();
-    const remainingMs = (): number => deadlineMs - performance.now();
     const tried = new Set<string>();
     try {
-      return await pRetry(() => this.followingLeader(attemptAt, remainingMs, tried), {
-        retries: cliLimits.retriesMax,
-        minTimeout: cliLimits.retryDelayMsMin,
-        factor: cliLimits.retryDelayFactor,
-        maxTimeout: cliLimits.retryDelayMsMax,
-        randomize: true,
-        maxRetryTime: Math.max(0, remainingMs()),
+      return await this.client.call(attempt, {
+        deadlineAtMs,
         signal: this.options.signal,
-        shouldConsumeRetry: () => this.targets.takeRoundEnd(),
-        shouldRetry: ({ error }) => {
-          if (!(error instanceof RpcFailure) || !error.retryable) return false;
-          if (performance.now() - startedMs > cliLimits.retryQuietMs) this.options.log(this.progressLine(error));
-          return true;
+        onAttempt: (address) => tried.add(address),
+        onRetry: (failure) => {
+          if (performance.now() - startedMs > cliLimits.retryQuietMs) this.options.log(this.progressLine(failure));
         },
       });
     } catch (error) {
-      if (error instanceof RpcFailure && error.retryable && this.options.signal?.aborted !== true) {
+      if (error instanceof RpcFailure && this.client.isRetryable(error) && this.options.signal?.aborted !== true) {
         throw new ClusterUnreachableError(error, [...tried], performance.now() - startedMs);
       }
       throw error;
@@ -278,68 +190,7 @@ export class OrchClient {
       failure.code === grpc.status.DEADLINE_EXCEEDED
         ? "did not answer in time"
         : `${failure.isConnectionFailure ? "unreachable" : "unavailable"} (${failure.shortDetails})`;
-    return `${who} ${what}, retrying on ${this.targets.current()}…`;
-  }
-
-  /** One attempt: the current target, plus the leader redirects it hands out. */
-  private async followingLeader<T>(
-    attemptAt: (address: string, attemptTimeoutMs: number) => Promise<T>,
-    remainingMs: () => number,
-    tried: Set<string>,
-  ): Promise<T> {
-    let address = this.targets.current();
-    for (let hop = 0; ; hop += 1) {
-      tried.add(address);
-      try {
-        const result = await attemptAt(address, Math.max(1, Math.min(remainingMs(), cliLimits.attemptTimeoutMsMax)));
-        this.targets.succeeded();
-        return result;
-      } catch (error) {
-        const failure = toFailure(error, address);
-        const redirect = failure.redirect;
-        const follow =
-          failure.code === grpc.status.UNAVAILABLE &&
-          redirect !== undefined &&
-          redirect.address !== address &&
-          hop < cliLimits.leaderRedirectsPerAttemptMax &&
-          remainingMs() > 0;
-        if (follow) {
-          this.targets.leaderIs(redirect);
-          address = redirect.address;
-          continue;
-        }
-        if (failure.retryable) failure.leaderAtAddress = this.targets.failed(address);
-        throw failure;
-      }
-    }
-  }
-
-  private unaryOnce<Req, Res>(
-    address: string,
-    definition: MethodDefinition<Req, Res>,
-    request: Req,
-    timeoutMs: number,
-  ): Promise<Res> {
-    const signal = this.options.signal;
-    return new Promise<Res>((resolve, reject) => {
-      const call = this.stubFor(address).makeUnaryRequest(
-        definition.path,
-        definition.requestSerialize,
-        definition.responseDeserialize,
-        request,
-        new grpc.Metadata(),
-        { deadline: Date.now() + timeoutMs },
-        (error, response) => {
-          signal?.removeEventListener("abort", cancel);
-          if (error !== null) reject(toFailure(error, address));
-          else if (response === undefined)
-            reject(new RpcFailure(grpc.status.INTERNAL, "empty response", address, undefined));
-          else resolve(response);
-        },
-      );
-      const cancel = (): void => call.cancel();
-      signal?.addEventListener("abort", cancel, { once: true });
-    });
+    return `${who} ${what}, retrying on ${this.client.current()}…`;
   }
 
   /**
@@ -347,6 +198,7 @@ export class OrchClient {
    * with a fresh budget), or Ctrl-C; rejects when it fails before delivering anything.
    */
   private streamOnce<Req, Res>(
+    channel: grpc.Client,
     address: string,
     definition: MethodDefinition<Req, Res>,
     request: Req,
@@ -362,7 +214,7 @@ export class OrchClient {
         signal?.removeEventListener("abort", cancel);
         finish();
       };
-      const call = this.stubFor(address).makeServerStreamRequest(
+      const call = channel.makeServerStreamRequest(
         definition.path,
         definition.requestSerialize,
         definition.responseDeserialize,
@@ -374,13 +226,13 @@ export class OrchClient {
       signal?.addEventListener("abort", cancel, { once: true });
       call.on("data", (message: Res) => {
         delivered = true;
-        this.targets.succeeded();
+        this.client.succeededAt(address);
         onMessage(message);
       });
       call.on("end", () => settle(() => resolve({ kind: "ended" })));
       call.on("error", (error: unknown) => {
         if (signal?.aborted === true) return settle(() => resolve({ kind: "aborted" }));
-        const failure = toFailure(error, address);
+        const failure = toRpcFailure(error, address);
         if (delivered) settle(() => resolve({ kind: "broken", failure }));
         else settle(() => reject(failure));
       });

@@ -1,5 +1,3 @@
-import { status as GrpcStatus } from "@grpc/grpc-js";
-
 /**
  * The expected ways a command fails. A UsageError (exit 2) is the operator's input; a CliError
  * (exit 1) is the cluster saying no, or not answering. Anything else thrown is a bug in orchctl.
@@ -24,12 +22,6 @@ export class CliError extends Error {
     super(message);
     this.name = "CliError";
   }
-}
-
-/** The gRPC status name of a numeric code, e.g. 5 -> "NOT_FOUND". */
-export function grpcStatusName(code: number): string {
-  const name = (GrpcStatus as unknown as Record<number, string | undefined>)[code];
-  return name ?? `STATUS_${code}`;
 }
 
 /** What to suggest after a server's refusal, by status; undefined when the message says it all. */

@@ -1,5 +1,6 @@
 import { createServer, type Server } from "node:http";
 import type { Registry } from "prom-client";
+import { splitListenHostPort } from "../lib/host-port.js";
 
 export interface HealthSource {
   /** Why the replica is not ready to serve, or null when it is. */
@@ -8,7 +9,7 @@ export interface HealthSource {
 
 /** /metrics, /healthz (the process is alive) and /readyz (it can serve traffic). */
 export function startHttpServer(address: string, registry: Registry, health: HealthSource): Promise<Server> {
-  const { host, port } = splitHostPort(address);
+  const { host, port } = splitListenHostPort(address);
   const server = createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     if (path === "/metrics") {
@@ -45,13 +46,4 @@ export function startHttpServer(address: string, registry: Registry, health: Hea
       resolve(server);
     });
   });
-}
-
-export function splitHostPort(address: string): { host: string; port: number } {
-  const index = address.lastIndexOf(":");
-  const host = index > 0 ? address.slice(0, index).replace(/^\[|\]$/g, "") : "127.0.0.1";
-  const port = Number(address.slice(index + 1));
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new Error(`invalid address "${address}": expected host:port`);
-  return { host, port };
 }

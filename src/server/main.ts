@@ -3,7 +3,7 @@ import { Command, CommanderError, Option } from "commander";
 import { startReplica, type ReplicaOptions } from "./replica.js";
 import { MembersDirectory } from "./members-directory.js";
 import { parsePeerList } from "./peers.js";
-import { splitHostPort } from "./http-server.js";
+import { splitHostPort, splitListenHostPort } from "../lib/host-port.js";
 
 const regions = ["us-east-1", "eu-west-1", "ap-southeast-1"];
 
@@ -69,11 +69,17 @@ Logs are JSON lines on stderr. SIGTERM hands leadership to another replica befor
   const self = fromFlags.addresses(opts.id);
   if (self === undefined) throw new Error("unreachable");
   const api = opts.api ?? self.api;
-  splitHostPort(api);
+  try {
+    splitHostPort(api);
+  } catch (error) {
+    throw new Error(`${opts.api === undefined ? "--peer-apis" : "--api"}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
   const members = opts.api === undefined ? fromFlags : fromFlags.withApi(opts.id, api);
   const position = [...raftPeers.keys()].indexOf(opts.id);
   const metrics = opts.metrics ?? `127.0.0.1:${8080 + position}`;
-  splitHostPort(metrics);
+  splitListenHostPort(metrics);
   const snapshotEveryEntries = positiveInteger(opts.snapshotEvery, "--snapshot-every");
   const snapshotKeepEntries = nonNegativeInteger(opts.snapshotKeep, "--snapshot-keep");
   const tickMs = positiveInteger(opts.tickMs, "--tick-ms");

@@ -1,6 +1,6 @@
 import type { MemberAddresses, MembersView } from "../api/members-view.js";
 import type { ReplicaId } from "../raft/core/types.js";
-import { splitHostPort } from "./http-server.js";
+import { derivedApiAddress } from "./peers.js";
 
 /**
  * The cluster's members and both their addresses, from --peers and --peer-apis. Raft gets the
@@ -24,11 +24,7 @@ export class MembersDirectory implements MembersView {
   ): MembersDirectory {
     const members = new Map<ReplicaId, MemberAddresses>();
     for (const [id, raftAddress] of raft) {
-      let api = apis?.get(id);
-      if (api === undefined) {
-        const { host, port } = splitHostPort(raftAddress);
-        api = `${host}:${50051 + (port - 7001)}`;
-      }
+      const api = apis?.get(id) ?? derivedApiAddress(id, raftAddress);
       members.set(id, { raft: raftAddress, api });
     }
     return new MembersDirectory(members);

@@ -11,7 +11,7 @@ import { startHttpServer } from "./http-server.js";
 import { registerRaftMetrics } from "./raft-metrics.js";
 import { registerClusterMetrics } from "./cluster-metrics.js";
 import { registerSloMetrics } from "./slo-metrics.js";
-import { registerProcessMetrics } from "./process-metrics.js";
+import { registerProcessMetrics } from "../lib/process-metrics.js";
 import { SchedulerWorker } from "../scheduler/io/scheduler-worker.js";
 import { HealthController } from "../health/io/health-controller.js";
 import type { NodeHeartbeats } from "../health/io/node-heartbeats.js";

@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort } from "../../src/server/free-port.js";
+import { freePort } from "../../dev/local-cluster/free-port.js";
 import { deploy, place, TestCluster, waitFor } from "./harness.js";
 
 // The node-agent binary (dist/src/agent/main.js, built by `npm run build`) as a real process

@@ -13,7 +13,7 @@ import {
   type WatchAssignmentsResponse,
 } from "../../src/gen/agent/v1/agent.js";
 import { ContainerState, DesiredState, NodeStatus } from "../../src/gen/orchestrator/v1/types.js";
-import { freePort } from "../../src/server/free-port.js";
+import { freePort } from "../../dev/local-cluster/free-port.js";
 import { deploy, place, TestCluster, waitFor } from "./harness.js";
 
 // AgentService on real replicas, spoken to with a raw gRPC client: what a follower answers, what

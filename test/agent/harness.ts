@@ -22,7 +22,7 @@ import { RaftError } from "../../src/raft/io/raft-error.js";
 import { RaftNode } from "../../src/raft/io/raft-node.js";
 import type { MemberAddresses } from "../../src/api/members-view.js";
 import { MembersDirectory } from "../../src/server/members-directory.js";
-import { freePort } from "../../src/server/free-port.js";
+import { freePort } from "../../dev/local-cluster/free-port.js";
 
 export interface TestReplica {
   readonly id: string;

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { Backoff } from "../../src/agent/core/backoff.js";
-import { LeaderTargets } from "../../src/agent/core/leader-targets.js";
+import { Backoff } from "../../src/lib/backoff.js";
+import { LeaderTargets } from "../../src/lib/leader-targets.js";
 import { parseAgentArgs, UsageError } from "../../src/agent/options.js";
 import { nodeIdsFor } from "../../src/agent/agent.js";
 import { SimRuntime, type InstanceChange } from "../../src/agent/io/sim-runtime.js";

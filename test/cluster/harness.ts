@@ -11,7 +11,7 @@ import {
   OrchestratorServiceService,
   type ClusterStatusResponse,
 } from "../../src/gen/orchestrator/v1/orchestrator.js";
-import { ProcessCluster } from "../../src/server/process-cluster.js";
+import { ProcessCluster } from "../../dev/local-cluster/process-cluster.js";
 import { isAlive, killQuietly, pidsKilledOnExit } from "../process-pids.js";
 
 /**

@@ -16,7 +16,7 @@ describe("npm run cluster -- --with-prometheus", () => {
   });
 
   it("fails clearly, before starting any replica, when prometheus is not installed", async () => {
-    const entry = path.join(repoRoot, "dist", "src", "server", "cluster-main.js");
+    const entry = path.join(repoRoot, "dist", "dev", "local-cluster", "cluster-main.js");
     expect(existsSync(entry), `${entry} is missing: run npm run build`).toBe(true);
     const data = mkdtempSync(path.join(os.tmpdir(), "orch-cluster-main-"));
     dirs.push(data);

@@ -1,8 +1,8 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
-import { AgentProcesses } from "../../src/server/process-agents.js";
-import { freePort } from "../../src/server/free-port.js";
-import { PrometheusProcess } from "../../src/server/process-prometheus.js";
+import { AgentProcesses } from "../../dev/local-cluster/process-agents.js";
+import { freePort } from "../../dev/local-cluster/free-port.js";
+import { PrometheusProcess } from "../../dev/local-cluster/process-prometheus.js";
 import { TestCluster, waitFor } from "../cluster/harness.js";
 import { prometheusDir, requireTool } from "./tools.js";
 

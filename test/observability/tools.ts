@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { findExecutable } from "../../src/server/process-prometheus.js";
+import { findExecutable } from "../../dev/local-cluster/process-prometheus.js";
 
 /**
  * The external tools the observability suites run (promtool, prometheus, docker-compose), and

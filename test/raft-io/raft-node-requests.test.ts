@@ -7,7 +7,7 @@ import type { RaftConfig } from "../../src/raft/core/config.js";
 import type { ReplicaId } from "../../src/raft/core/types.js";
 import { RaftError } from "../../src/raft/io/raft-error.js";
 import { RaftNode, type StateMachine } from "../../src/raft/io/raft-node.js";
-import { freePort } from "../../src/server/free-port.js";
+import { freePort } from "../../dev/local-cluster/free-port.js";
 import { LinkProxy } from "./link-proxy.js";
 
 // The pending-requests registry on a real trio: three RaftNodes in this process, real gRPC on

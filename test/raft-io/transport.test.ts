@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
 import { MessageType as ProtoMessageType, RaftTransportServiceClient } from "../../src/gen/raft/v1/raft.js";
 import { createLogger } from "../../src/lib/logger.js";
-import { freePort } from "../../src/server/free-port.js";
+import { freePort } from "../../dev/local-cluster/free-port.js";
 import { message, type Message, type MessageType, type ReplicaId } from "../../src/raft/core/types.js";
 import { GrpcTransport } from "../../src/raft/io/grpc-transport.js";
 import type { TransportLimits } from "../../src/raft/io/transport-limits.js";

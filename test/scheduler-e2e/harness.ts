@@ -1,6 +1,6 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
-import { AgentProcesses, defaultRegions } from "../../src/server/process-agents.js";
+import { AgentProcesses, defaultRegions } from "../../dev/local-cluster/process-agents.js";
 import { TestCluster, waitFor, within, type CliResult } from "../cluster/harness.js";
 import { isAlive, killQuietly, pidsKilledOnExit } from "../process-pids.js";
 

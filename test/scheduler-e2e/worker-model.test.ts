@@ -11,7 +11,7 @@ import { createLogger } from "../../src/lib/logger.js";
 import { RaftNode } from "../../src/raft/io/raft-node.js";
 import { SchedulerWorker } from "../../src/scheduler/io/scheduler-worker.js";
 import { raftControllerPorts } from "../../src/server/controller-ports-raft.js";
-import { freePort } from "../../src/server/free-port.js";
+import { freePort } from "../../dev/local-cluster/free-port.js";
 import { waitFor } from "../cluster/harness.js";
 
 /**

@@ -26,7 +26,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { assertNever } from "../../lib/assert.js";
-import { splitHostPort } from "../../server/http-server.js";
+import { splitListenHostPort } from "../../lib/host-port.js";
 import { agentLimits } from "../limits.js";
 import type { AgentMetrics } from "./agent-metrics.js";
 import type { Instance } from "./sim-runtime.js";
@@ -65,7 +65,7 @@ export interface AgentHttpServer {
 }
 
 export async function startAgentHttpServer(address: string, handlers: AgentHttpHandlers): Promise<AgentHttpServer> {
-  const { host, port } = splitHostPort(address);
+  const { host, port } = splitListenHostPort(address);
   /** Requests the "hang" fault holds open, oldest first. */
   const hung = new Set<Socket>();
   const server: Server = createServer((req, res) => route(req, res, handlers, hung));

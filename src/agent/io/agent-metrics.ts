@@ -3,7 +3,7 @@
  * Gauges of current state are computed at scrape time from the runtime and the node set.
  */
 import { Counter, Gauge, Registry } from "prom-client";
-import { registerProcessMetrics } from "../../server/process-metrics.js";
+import { registerProcessMetrics } from "../../lib/process-metrics.js";
 import { localStates, type LocalState } from "../core/container-lifecycle.js";
 
 export interface AgentMetricSources {

@@ -44,7 +44,7 @@ export class AssignmentWatcher {
 
   async run(): Promise<void> {
     const { client, logger, signal } = this.deps;
-    const backoff = ControlPlaneClient.backoff();
+    const backoff = client.backoff();
     while (!signal.aborted) {
       const outcome = await this.streamOnce();
       if (signal.aborted) return;

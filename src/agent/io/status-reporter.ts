@@ -80,7 +80,7 @@ export class StatusReporter {
   private async pump(): Promise<void> {
     if (this.pumping) return;
     this.pumping = true;
-    const backoff = ControlPlaneClient.backoff();
+    const backoff = this.deps.client.backoff();
     try {
       while (this.queue.size > 0 && !this.deps.signal.aborted) {
         const batch = this.takeBatch();
@@ -142,7 +142,7 @@ export class StatusReporter {
     } catch (error) {
       if (!(error instanceof RpcFailure)) throw error;
       this.deps.metrics.reportCalls.inc({ result: "failed" });
-      if (error.retryable) {
+      if (this.deps.client.isRetryable(error)) {
         this.deps.logger.debug({ err: error.message, reports: batch.length }, "report batch failed; retrying");
         return false;
       }

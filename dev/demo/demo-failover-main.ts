@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-import { OrchClient } from "../cli/client.js";
-import { ContainerState, NodeStatus } from "../gen/orchestrator/v1/types.js";
+import { OrchClient } from "../../src/cli/client.js";
+import { ContainerState, NodeStatus } from "../../src/gen/orchestrator/v1/types.js";
 import { readDemoState } from "./demo-state.js";
 
 const writeIntervalMs = 20;

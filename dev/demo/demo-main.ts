@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 import { mkdirSync } from "node:fs";
 import * as path from "node:path";
-import { OrchClient } from "../cli/client.js";
-import { run } from "../cli/run.js";
-import { AgentProcesses } from "./process-agents.js";
-import { ProcessCluster } from "./process-cluster.js";
+import { OrchClient } from "../../src/cli/client.js";
+import { run } from "../../src/cli/run.js";
+import { AgentProcesses } from "../local-cluster/process-agents.js";
+import { ProcessCluster } from "../local-cluster/process-cluster.js";
 import { demoDataRoot, writeDemoState } from "./demo-state.js";
 import { renderStatus } from "./demo-status-view.js";
 

@@ -1,8 +1,9 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream, existsSync, mkdirSync, rmSync, type WriteStream } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
 import * as path from "node:path";
-import { freePort } from "./free-port.js";
 import { fileURLToPath } from "node:url";
+import { freePort } from "./free-port.js";
+import { spawnLogged } from "./spawn-logged.js";
 
 /** One replica process of a local cluster. */
 export interface ReplicaProcess {
@@ -36,7 +37,6 @@ const stopGraceMs = 5_000;
 /** Starts, kills and restarts replica processes on this machine; used by `npm run cluster`, tests and benchmarks. */
 export class ProcessCluster {
   readonly replicas: ReplicaProcess[] = [];
-  private readonly logStreams = new Map<string, WriteStream>();
 
   private constructor(private readonly options: ProcessClusterOptions) {}
 
@@ -86,9 +86,6 @@ export class ProcessCluster {
         replica.child = null;
       }),
     );
-    for (const stream of this.logStreams.values()) stream.end();
-    // A replica restarted after stop() opens a fresh stream instead of writing to an ended one.
-    this.logStreams.clear();
   }
 
   pids(): number[] {
@@ -140,39 +137,25 @@ export class ProcessCluster {
       replica.dataDir,
       ...(this.options.extraArgs ?? []),
     ];
-    const inherit = this.options.logDir === "inherit";
-    const child = spawn(process.execPath, args, {
-      stdio: ["ignore", inherit ? "inherit" : "ignore", inherit ? "inherit" : "pipe"],
-      env: { ...process.env, ...this.options.env },
+    const { child, exited } = spawnLogged({
+      command: process.execPath,
+      args,
+      log: this.options.logDir === "inherit" ? "inherit" : replica.logFile === null ? null : { file: replica.logFile },
+      env: this.options.env,
     });
-    if (replica.logFile !== null && child.stderr !== null) {
-      mkdirSync(path.dirname(replica.logFile), { recursive: true });
-      let stream = this.logStreams.get(replica.id);
-      if (stream === undefined) {
-        stream = createWriteStream(replica.logFile, { flags: "a" });
-        this.logStreams.set(replica.id, stream);
-      }
-      child.stderr.pipe(stream, { end: false });
-    } else {
-      child.stderr?.resume();
-    }
     replica.child = child;
-    // "close" rather than "exit": by then the child's stderr is drained into its log, so a log
-    // read (or stop() ending the log stream) after `exited` sees the replica's last lines.
-    replica.exited = new Promise((resolve) =>
-      child.once("close", (code) => {
-        // A replica that exits on its own (refused its data, crashed) can be restarted.
-        if (replica.child === child) replica.child = null;
-        resolve(code);
-      }),
-    );
+    replica.exited = exited.then((code) => {
+      // A replica that exits on its own (refused its data, crashed) can be restarted.
+      if (replica.child === child) replica.child = null;
+      return code;
+    });
   }
 }
 
-/** The compiled `orchestrator` entry next to this module (dist/src/server/main.js). */
+/** The compiled `orchestrator` entry (dist/src/server/main.js), from dist/dev/local-cluster or from the sources. */
 export function serverEntry(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
-  const compiled = path.join(here, "main.js");
+  const compiled = path.resolve(here, "../../src/server/main.js");
   if (existsSync(compiled)) return compiled;
   // Running from TypeScript sources (vitest): use the build output.
   const fromSource = path.resolve(here, "../../dist/src/server/main.js");

@@ -1,8 +1,9 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream, existsSync, mkdirSync, type WriteStream } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePort } from "./free-port.js";
+import { spawnLogged } from "./spawn-logged.js";
 
 export const defaultRegions = ["us-east-1", "eu-west-1", "ap-southeast-1"] as const;
 
@@ -34,7 +35,6 @@ const stopGraceMs = 5_000;
 /** Starts and stops one node-agent per region on this machine. */
 export class AgentProcesses {
   readonly agents: AgentProcess[] = [];
-  private readonly logStreams: WriteStream[] = [];
 
   private constructor(private readonly options: AgentProcessesOptions) {}
 
@@ -91,8 +91,6 @@ export class AgentProcesses {
         clearTimeout(timer);
       }),
     );
-    for (const stream of this.logStreams) stream.end();
-    this.logStreams.length = 0;
   }
 
   private spawnAgent(agent: AgentProcess): void {
@@ -113,32 +111,28 @@ export class AgentProcesses {
       ...(this.options.extraArgs ?? []),
     ];
     const logDir = this.options.logDir;
-    const inherit = logDir === "inherit";
-    const child = spawn(process.execPath, args, {
-      stdio: ["ignore", inherit ? "inherit" : "ignore", inherit ? "inherit" : "pipe"],
+    const { child, exited } = spawnLogged({
+      command: process.execPath,
+      args,
+      log:
+        logDir === "inherit"
+          ? "inherit"
+          : typeof logDir === "string"
+            ? { file: path.join(logDir, `agent-${agent.region}.log`) }
+            : null,
     });
-    if (typeof logDir === "string" && !inherit && child.stderr !== null) {
-      mkdirSync(logDir, { recursive: true });
-      const stream = createWriteStream(path.join(logDir, `agent-${agent.region}.log`), { flags: "a" });
-      this.logStreams.push(stream);
-      child.stderr.pipe(stream, { end: false });
-    } else {
-      child.stderr?.resume();
-    }
     agent.child = child;
-    agent.exited = new Promise((resolve) =>
-      child.once("close", (code) => {
-        if (agent.child === child) agent.child = null;
-        resolve(code);
-      }),
-    );
+    agent.exited = exited.then((code) => {
+      if (agent.child === child) agent.child = null;
+      return code;
+    });
   }
 }
 
-/** The compiled `node-agent` entry (dist/src/agent/main.js). */
+/** The compiled `node-agent` entry (dist/src/agent/main.js), from dist/dev/local-cluster or from the sources. */
 export function agentEntry(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
-  const compiled = path.resolve(here, "../agent/main.js");
+  const compiled = path.resolve(here, "../../src/agent/main.js");
   if (existsSync(compiled)) return compiled;
   const fromSource = path.resolve(here, "../../dist/src/agent/main.js");
   if (existsSync(fromSource)) return fromSource;

@@ -1,14 +1,19 @@
-import { assert } from "../../lib/assert.js";
+import { assert } from "./assert.js";
 
 export interface BackoffPolicy {
   readonly initialMs: number;
   readonly factor: number;
   readonly maxMs: number;
+  /**
+   * How a delay d (initialMs * factor^n, capped at maxMs) is spread: "equal" picks uniformly in
+   * [d/2, d] (the default); "upward" picks in [d, 2d), then caps at maxMs (orchctl's spread).
+   */
+  readonly jitter?: "equal" | "upward";
 }
 
 /**
- * Exponential back-off with "equal jitter": each delay is uniform in [d/2, d] where d doubles
- * from initialMs up to maxMs. Randomness is injected (a value in [0, 1)), so tests replay it.
+ * Exponential back-off, jittered so that clients retrying together spread out: by default
+ * "equal jitter", each delay uniform in [d/2, d] where d grows from initialMs up to maxMs. Randomness is injected (a value in [0, 1)), so tests replay it.
  */
 export class Backoff {
   private attempt = 0;
@@ -28,6 +33,7 @@ export class Backoff {
     if (ceilingMs < this.policy.maxMs) this.attempt += 1;
     const r = this.random();
     assert(r >= 0 && r < 1, "random value in [0, 1)");
+    if (this.policy.jitter === "upward") return Math.min(this.policy.maxMs, Math.round(ceilingMs * (1 + r)));
     return Math.round(ceilingMs / 2 + (ceilingMs / 2) * r);
   }
 

@@ -1,7 +1,8 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { accessSync, constants, createWriteStream, existsSync, mkdirSync, type WriteStream } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { accessSync, constants, existsSync, mkdirSync } from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
+import { spawnLogged } from "./spawn-logged.js";
 
 /**
  * A Prometheus server as a child process, for `npm run cluster -- --with-prometheus` and the
@@ -43,13 +44,12 @@ const readyPollMs = 100;
 const logTailLinesMax = 20;
 
 export class PrometheusProcess {
-  private readonly logTail: string[] = [];
-  private logStream: WriteStream | null = null;
-
   private constructor(
     readonly child: ChildProcess,
     readonly listenAddress: string,
     readonly exited: Promise<number | null>,
+    /** Prometheus' last log lines, to explain an exit before it is ready. */
+    private readonly logTail: readonly string[],
   ) {}
 
   /** Starts Prometheus and waits until it is ready; throws (with its last log lines) if it exits first. */
@@ -64,13 +64,18 @@ export class PrometheusProcess {
       `--web.listen-address=${options.listenAddress}`,
       `--log.level=${options.logLevel ?? "info"}`,
     ];
-    const inherit = options.logDir === "inherit";
-    const child = spawn(resolved, args, {
-      stdio: ["ignore", inherit ? "inherit" : "ignore", inherit ? "inherit" : "pipe"],
+    const logDir = options.logDir ?? null;
+    const logTail: string[] = [];
+    const { child, exited } = spawnLogged({
+      command: resolved,
+      args,
+      log: logDir === "inherit" ? "inherit" : logDir === null ? null : { file: path.join(logDir, "prometheus.log") },
+      onStderrLine: (line) => {
+        logTail.push(line);
+        if (logTail.length > logTailLinesMax) logTail.shift();
+      },
     });
-    const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
-    const prometheus = new PrometheusProcess(child, options.listenAddress, exited);
-    prometheus.captureLog(options.logDir ?? null);
+    const prometheus = new PrometheusProcess(child, options.listenAddress, exited, logTail);
     try {
       await prometheus.waitReady(options.readyTimeoutMs ?? readyTimeoutMsDefault);
     } catch (error) {
@@ -100,26 +105,6 @@ export class PrometheusProcess {
       await this.exited;
       clearTimeout(timer);
     }
-    this.logStream?.end();
-    this.logStream = null;
-  }
-
-  private captureLog(logDir: string | null): void {
-    const stderr = this.child.stderr;
-    if (stderr === null) return;
-    if (logDir !== null && logDir !== "inherit") {
-      mkdirSync(logDir, { recursive: true });
-      this.logStream = createWriteStream(path.join(logDir, "prometheus.log"), { flags: "a" });
-      stderr.pipe(this.logStream, { end: false });
-    }
-    stderr.setEncoding("utf8");
-    stderr.on("data", (chunk: string) => {
-      for (const line of chunk.split("\n")) {
-        if (line.trim() === "") continue;
-        this.logTail.push(line);
-        if (this.logTail.length > logTailLinesMax) this.logTail.shift();
-      }
-    });
   }
 
   private async waitReady(timeoutMs: number): Promise<void> {
@@ -168,7 +153,7 @@ export function findExecutable(name: string, envPath: string = process.env.PATH 
 /** The repository's prometheus/ directory (configuration, rules, rule tests), from sources or from dist/. */
 export function prometheusConfigDir(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
-  // dist/src/server -> repository root is three up; src/server (vitest) two up.
+  // dist/dev/local-cluster -> repository root is three up; dev/local-cluster (vitest) two up.
   for (const root of [path.resolve(here, "../../.."), path.resolve(here, "../..")]) {
     const dir = path.join(root, "prometheus");
     if (existsSync(path.join(dir, "prometheus.yml"))) return dir;

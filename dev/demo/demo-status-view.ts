@@ -1,5 +1,5 @@
-import type { OrchClient } from "../cli/client.js";
-import { ContainerState, NodeStatus } from "../gen/orchestrator/v1/types.js";
+import type { OrchClient } from "../../src/cli/client.js";
+import { ContainerState, NodeStatus } from "../../src/gen/orchestrator/v1/types.js";
 
 const containerStateNames: Record<number, string> = {
   [ContainerState.CONTAINER_STATE_PENDING]: "pending",
