@@ -123,33 +123,6 @@ export default tseslint.config(
       "no-restricted-properties": ["error", { object: "Math", property: "random", message: impurityMessage }],
     },
   },
-  // The product never depends on its tooling (dev/), and the node agent never on the replica (src/server/):
-  // what they share lives in src/lib.
-  {
-    files: ["src/**/*.ts"],
-    ignores: ["src/**/core/**/*.ts"],
-    rules: {
-      "no-restricted-imports": [
-        "error",
-        { patterns: [{ group: ["**/dev/**"], message: "src/ must not import the dev/ tooling." }] },
-      ],
-    },
-  },
-  {
-    files: ["src/agent/**/*.ts"],
-    ignores: ["src/agent/core/**/*.ts"],
-    rules: {
-      "no-restricted-imports": [
-        "error",
-        {
-          patterns: [
-            { group: ["**/dev/**"], message: "src/ must not import the dev/ tooling." },
-            { group: ["**/server/**"], message: "the node agent shares code with the replica only through src/lib." },
-          ],
-        },
-      ],
-    },
-  },
   // Formatting is prettier's job (npm run format); this turns off the lint rules that would fight it.
   prettierConfig,
 );

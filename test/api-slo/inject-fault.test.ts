@@ -133,7 +133,7 @@ describe("InjectFault", () => {
     expect(node.details).toBe('"crash" is not a node fault; allowed: kill, revive');
     const target = await callError(service.injectFault({ target: "region", id: "us-east-1", action: "kill" }));
     expect(target.code).toBe(grpc.status.INVALID_ARGUMENT);
-    expect(target.details).toContain('fault target must be "container" or "node"');
+    expect(target.details).toContain('fault target must be "container", "node" or "image"');
     const nodeId = await callError(service.injectFault({ target: "node", id: "Not A Node", action: "kill" }));
     expect(nodeId.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(agent.received).toEqual([]);
