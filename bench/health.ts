@@ -1,5 +1,5 @@
 /**
- * Health and self-healing (DESIGN.md, "Health and self-healing"), on real processes: three
+ * Health and self-healing (docs/architecture.md, "Health and self-healing"), on real processes: three
  * replicas (random ports) and three node-agent processes (one per region) serving their
  * simulated containers' HTTP health endpoints.
  *

@@ -10,7 +10,7 @@ import {
   prometheusConfigDir,
 } from "./process-prometheus.js";
 
-/** Where `--with-prometheus` serves Prometheus (DESIGN.md: Prometheus 9090). */
+/** Where `--with-prometheus` serves Prometheus (docs/architecture.md: Prometheus 9090). */
 const prometheusListenAddressDefault = "127.0.0.1:9090";
 
 /** `npm run cluster`: three replicas on the default local ports, in the foreground; Ctrl-C stops all. */

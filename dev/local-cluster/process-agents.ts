@@ -23,7 +23,7 @@ export interface AgentProcessesOptions {
   readonly nodesPerRegion?: number;
   readonly cpuMillicores?: number;
   readonly memoryMib?: number;
-  /** "default": HTTP on 9101..9103 (DESIGN.md); "random": free ports. */
+  /** "default": HTTP on 9101..9103 (docs/architecture.md); "random": free ports. */
   readonly ports?: "default" | "random";
   readonly host?: string;
   readonly logDir?: string | "inherit" | null;

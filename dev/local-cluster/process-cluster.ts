@@ -19,7 +19,7 @@ export interface ReplicaProcess {
 
 export interface ProcessClusterOptions {
   readonly replicas?: number;
-  /** "default" uses DESIGN.md's ports (Raft 700i, API 5005i, HTTP 808(i-1)); "random" picks free ones. */
+  /** "default" uses docs/architecture.md's ports (Raft 700i, API 5005i, HTTP 808(i-1)); "random" picks free ones. */
   readonly ports?: "default" | "random";
   readonly host?: string;
   /** Each replica keeps its data under dataRoot/<id>. */

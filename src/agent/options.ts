@@ -1,5 +1,5 @@
 /**
- * The node-agent's command line (DESIGN.md, Interface contract):
+ * The node-agent's command line (docs/architecture.md, Interface contract):
  *   node-agent --region eu-west-1 --nodes 3 --cpu 8000 --memory 16384 \
  *     --endpoints 127.0.0.1:50051,127.0.0.1:50052,127.0.0.1:50053 --http 127.0.0.1:9102
  */

@@ -4,6 +4,7 @@
  * commits costs one message), plus a periodic resend. The stream ends with the not-leader
  * status as soon as this replica stops leading, so the agent re-resolves the leader at once.
  */
+import { assertNever } from "../lib/assert.js";
 import type { ServerWritableStream } from "@grpc/grpc-js";
 import type { WatchAssignmentsRequest, WatchAssignmentsResponse } from "../gen/agent/v1/agent.js";
 import type { StateChange } from "../fsm/index.js";
@@ -78,8 +79,11 @@ export class AssignmentStream implements AssignmentWatcher {
         return this.nodes.has(change.id);
       case "container":
         return this.sentContainers.has(change.id) || this.nodes.has(this.deps.feed.nodeOf(change.id));
-      default:
+      case "deployment":
+      case "event":
         return false;
+      default:
+        return assertNever(change.kind, "state change kind");
     }
   }
 

@@ -1,3 +1,4 @@
+import { assertNever } from "../lib/assert.js";
 import type { ServerWritableStream, handleUnaryCall, sendUnaryData, ServerUnaryCall } from "@grpc/grpc-js";
 
 import { realClock, type Clock } from "../lib/clock.js";
@@ -6,6 +7,7 @@ import { OrchestratorError } from "../lib/errors.js";
 import type { RaftNode } from "../raft/io/raft-node.js";
 import {
   containerToProto,
+  fsmLimits,
   deploymentToProto,
   eventToProto,
   nodeToProto,
@@ -279,7 +281,7 @@ function currentState(fsm: ClusterFsm, filter: string): WatchResponse[] {
   }
   const containers = fsm.listContainers({
     ...(filter !== "" ? { deployment: filter } : {}),
-    limit: 100_000,
+    limit: fsmLimits.containersListMax,
   }).containers;
   for (const c of containers) out.push({ ...base, kind: "container", container: containerToProto(c) });
   return out;
@@ -322,13 +324,14 @@ function changeToResponse(fsm: ClusterFsm, change: StateChange, filter: string):
     }
     case "event": {
       const event = fsm
-        .events({ sinceRevision: change.revision, limit: 1000 })
+        // One entry's events: far fewer than the ring holds.
+        .events({ sinceRevision: change.revision, limit: fsmLimits.eventsMax })
         .find((e) => String(e.seq) === change.id);
       if (event === undefined) return undefined;
       if (filter !== "" && event.deployment !== filter) return undefined;
       return { ...base, event: eventToProto(event) };
     }
     default:
-      return undefined;
+      return assertNever(change.kind, "state change kind");
   }
 }

@@ -1,5 +1,5 @@
 /**
- * GetSlo: the deployment success rate against the objective (DESIGN.md, "Success rate").
+ * GetSlo: the deployment success rate against the objective (docs/architecture.md, "Success rate").
  *
  * The figures come from the outcome buckets of this replica's FSM (replicated, so they survive
  * failover) and are computed by the pure SLO math of src/health/core at this replica's wall

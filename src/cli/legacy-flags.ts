@@ -1,3 +1,4 @@
+import { assertNever } from "../lib/assert.js";
 import type { Result } from "../lib/errors.js";
 import { err, ok } from "../lib/errors.js";
 
@@ -138,6 +139,8 @@ function actionArgs(action: Action, flags: LegacyFlags): Result<string[], string
     case "nodes":
     case "cluster":
       return ok([action]);
+    default:
+      return assertNever(action, "legacy action");
   }
 }
 

@@ -5,6 +5,7 @@
  * report is ignored (the agent stops whatever is no longer assigned to it). A crashed (failed)
  * container is revived only by the leader's restart decision, never by an agent's report.
  */
+import { assertNever } from "../lib/assert.js";
 import type { ContainerStatusCommand, RemoveContainerCommand } from "../gen/orchestrator/v1/fsm.js";
 import { HealthState } from "../gen/orchestrator/v1/fsm.js";
 import * as pb from "../gen/orchestrator/v1/types.js";
@@ -143,8 +144,13 @@ function eventFor(to: ContainerState): EventKind | null {
       return "container-failed";
     case "lost":
       return "container-lost";
-    default:
+    case "pending":
+    case "scheduled":
+    case "starting":
+    case "running":
       return null;
+    default:
+      return assertNever(to, "container state");
   }
 }
 

@@ -1,5 +1,5 @@
 /**
- * The leader's health decisions (DESIGN.md, "Health and self-healing"): probe verdicts,
+ * The leader's health decisions (docs/architecture.md, "Health and self-healing"): probe verdicts,
  * restarts with their backoff, and backoff resets. The leader decides (probes, thresholds,
  * delays with jitter); these commands record the decisions in the log, so a new leader sees the
  * same health, the same restart in progress and the same backoff step as the old one.

@@ -1,5 +1,5 @@
 /**
- * Deployment operations, the units of the success rate (DESIGN.md, "Success rate").
+ * Deployment operations, the units of the success rate (docs/architecture.md, "Success rate").
  *
  * Opening. The FSM opens one itself, at the command that starts it: a deploy (kind deploy), a
  * scale that changes the replica count (scale), and replacements after a node went down or a

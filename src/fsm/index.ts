@@ -1,5 +1,5 @@
 /**
- * The replicated cluster state (DESIGN.md, "Cluster state"): what the API layer, the scheduler,
+ * The replicated cluster state (docs/architecture.md, "Cluster state"): what the API layer, the scheduler,
  * the health controllers and the Raft driver use of src/fsm.
  */
 export { ClusterFsm, type ChangeListener, type FsmStateDump, type RestoreListener } from "./fsm.js";

@@ -153,7 +153,7 @@ export type EventKind =
   | "operation-failed";
 
 /**
- * Deployment operations, the units of the success rate (DESIGN.md, "Success rate"). The FSM
+ * Deployment operations, the units of the success rate (docs/architecture.md, "Success rate"). The FSM
  * opens one when a deployment is deployed, scaled, or gets replacements (after its node went
  * down or a restart); the leader's health controller closes it with an outcome.
  */

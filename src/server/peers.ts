@@ -1,6 +1,6 @@
 import { splitHostPort } from "../lib/host-port.js";
 
-/** The default local layout (DESIGN.md): Raft on 7001.., the API on 50051... */
+/** The default local layout (docs/architecture.md): Raft on 7001.., the API on 50051... */
 const raftPortBase = 7001;
 const apiPortBase = 50051;
 const portMax = 65_535;

@@ -2,7 +2,7 @@ import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { RaftNode, RoleChange } from "../raft/io/raft-node.js";
 
 /**
- * The Raft metrics of DESIGN.md, registered on `registry` and fed by the node's events.
+ * The Raft metrics of docs/architecture.md, registered on `registry` and fed by the node's events.
  * Gauges are read from the node's status at scrape time, so every replica reports its own
  * view whether it leads or not.
  */

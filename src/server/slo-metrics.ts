@@ -4,7 +4,7 @@ import { computeSlo, minuteOf, sloObjective, sloWindows, type SloReport } from "
 import { realClock, type Clock } from "../lib/clock.js";
 
 /**
- * The deployment success rate against the objective (DESIGN.md, "Success rate"), read from this
+ * The deployment success rate against the objective (docs/architecture.md, "Success rate"), read from this
  * replica's FSM at scrape time and computed at this replica's wall clock, so every replica
  * reports it (a follower's figures trail the leader's by its apply lag):
  *

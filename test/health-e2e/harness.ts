@@ -25,7 +25,7 @@ import { isGrpcFailure, waitFor, type TestCluster } from "../cluster/harness.js"
 import { SchedulerCluster, type AgentContainerJson } from "../scheduler-e2e/harness.js";
 
 /**
- * Health and self-healing end to end (DESIGN.md, "Health and self-healing"): three real
+ * Health and self-healing end to end (docs/architecture.md, "Health and self-healing"): three real
  * replicas and three real node-agent processes (test/scheduler-e2e/harness.ts, which cleans up
  * every process by PID), driven through the gRPC API so that the health-check spec, the restart
  * policy and the progress deadline can be set, and through the agents' fault hooks.

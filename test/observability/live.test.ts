@@ -7,7 +7,7 @@ import { describeRun, prometheusDir, requireTool, runTool, skipPrometheus } from
 /**
  * The observability contract against real processes: three replicas, one agent per region and
  * a real Prometheus scraping them every second with the repository's rules. After a deployment
- * gives the metrics something to count, every metric DESIGN.md names is on every replica,
+ * gives the metrics something to count, every metric docs/architecture.md names is on every replica,
  * every /metrics passes `promtool check metrics`, no label can grow without bound, every
  * dashboard panel query returns data and every rule Prometheus loaded evaluates.
  *
@@ -15,7 +15,7 @@ import { describeRun, prometheusDir, requireTool, runTool, skipPrometheus } from
  * .ci/run); SKIP_PROMETHEUS=1 skips it.
  */
 
-/** DESIGN.md's metric list: name, type and the labels each series must have. */
+/** docs/architecture.md's metric list: name, type and the labels each series must have. */
 const replicaMetrics: readonly { name: string; type: string; labels?: readonly string[] }[] = [
   { name: "orchestrator_raft_term", type: "gauge" },
   { name: "orchestrator_raft_is_leader", type: "gauge" },
@@ -125,7 +125,7 @@ describe.skipIf(skipPrometheus)("live metrics, dashboards and rules (real cluste
   const replicas = () => [...scraped].filter(([what]) => what.startsWith("replica "));
   const agents = () => [...scraped].filter(([what]) => what.startsWith("agent "));
 
-  it("every replica, leader or not, exports every metric of DESIGN.md with its labels", () => {
+  it("every replica, leader or not, exports every metric of docs/architecture.md with its labels", () => {
     expect(replicas()).toHaveLength(3);
     const problems: string[] = [];
     for (const [what, { families }] of replicas()) {

@@ -4,7 +4,7 @@
  * carries the actions out. Running it twice on the same input yields no new work once the
  * first run's actions are done, which is what makes a reconnect after a failover safe.
  *
- * Restarts are the leader's (DESIGN.md, "Health and self-healing"). For a container wanted
+ * Restarts are the leader's (docs/architecture.md, "Health and self-healing"). For a container wanted
  * running:
  * - recorded failed (it crashed; it keeps its place on the node): it stays down. No instance is
  *   started, not even by an agent that (re)starts and finds it so; an instance that still runs

@@ -169,9 +169,12 @@ export function registerFault(parent: Command, sessionFor: SessionFor): void {
     });
 }
 
+/** The agents refuse a longer slow start (src/agent/limits.ts slowStartMsMax). */
+const slowStartSecondsMax = 3_600;
+
 function secondsArg(text: string): number {
   const seconds = Number(text);
-  if (!/^\d+$/.test(text) || seconds < 1 || seconds > 3_600)
-    throw new InvalidArgumentError(`--seconds must be a whole number from 1 to 3600, got "${text}"`);
+  if (!/^\d+$/.test(text) || seconds < 1 || seconds > slowStartSecondsMax)
+    throw new InvalidArgumentError(`--seconds must be a whole number from 1 to ${slowStartSecondsMax}, got "${text}"`);
   return seconds;
 }

@@ -4,7 +4,7 @@ import { fsmLimits } from "../../fsm/index.js";
 /**
  * The leader's in-memory record of when each node last heartbeated. Liveness is not replicated:
  * a new leader starts with an empty tracker and must give every node a fresh grace period
- * before declaring anything down (DESIGN.md, Health). The health controller owns it: its
+ * before declaring anything down (docs/architecture.md, Health). The health controller owns it: its
  * node-down decisions read `lastSeen`, and it clears the record when this replica stops leading.
  * The API's AgentService only records into it (its HeartbeatRecorder).
  */

@@ -23,7 +23,7 @@ export class RawNode {
     this.raft = new Raft(config, storage);
   }
 
-  /** Advances logical time by one tick (DESIGN.md: 10 ms). */
+  /** Advances logical time by one tick (docs/architecture.md: 10 ms). */
   tick(): void {
     this.raft.tick();
   }

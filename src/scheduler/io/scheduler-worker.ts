@@ -1,3 +1,4 @@
+import { assertNever } from "../../lib/assert.js";
 import { Counter, Histogram, type Registry } from "prom-client";
 import type { CancelTimer, Clock } from "../../lib/clock.js";
 import type { Logger } from "../../lib/logger.js";
@@ -155,6 +156,8 @@ export class SchedulerWorker {
       }
       case "event":
         return;
+      default:
+        return assertNever(change.kind, "state change kind");
     }
   }
 
