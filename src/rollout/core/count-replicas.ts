@@ -47,7 +47,7 @@ export function countReplicas(view: RolloutView, nowMs: number): ReplicaCounts {
       ready += 1;
       continue;
     }
-    if (replica.placedAtMs === 0) unplaced += 1;
+    if (replica.state === "pending") unplaced += 1;
     else if (
       nowMs >= replica.placedAtMs + policy.healthyDeadlineMs &&
       (late === null || replica.ordinal < late.ordinal)
@@ -68,6 +68,6 @@ export function countReplicas(view: RolloutView, nowMs: number): ReplicaCounts {
 
 /** Old replicas go unplaced first, then the unhealthy, then the healthy; newest first within each. */
 function stopOrder(a: ReplicaView, b: ReplicaView): number {
-  const rank = (r: ReplicaView) => (r.placedAtMs === 0 && r.state === "pending" ? 0 : isHealthy(r) ? 2 : 1);
+  const rank = (r: ReplicaView) => (r.state === "pending" ? 0 : isHealthy(r) ? 2 : 1);
   return rank(a) - rank(b) || b.ordinal - a.ordinal;
 }

@@ -10,11 +10,12 @@ import type { RolloutView } from "./rollout-view.js";
  * same rollout, and the step counter in the decision makes the FSM apply each step once.
  *
  * In order: a rollout that is not running waits (paused: the operator's or the burn-rate gate's
- * call; awaiting promotion: an operator's, once its canaries count). A failure (a new replica
+ * call). A rollout whose replicas are all of the new version and count succeeds (even past a
+ * deadline: it is done). A failure (a new replica
  * past its healthy deadline, or no progress within the progress deadline) fails it, or reverts
  * it with auto_revert when a version rolled out before and this is not itself a revert (a revert
- * is never reverted: that could loop). A rollout whose replicas are all of the new version and
- * count succeeds. Otherwise the canary phase starts the canaries, and the main phase steps.
+ * is never reverted: that could loop). Awaiting promotion with canaries that count waits for an
+ * operator. Otherwise the canary phase starts the canaries, and the main phase steps.
  */
 export function decideRollout(view: RolloutView, nowMs: number): RolloutDecision {
   const { rollout, policy } = view;
@@ -35,6 +36,12 @@ export function decideRollout(view: RolloutView, nowMs: number): RolloutDecision
   const counts = countReplicas(view, nowMs);
   const canary = Math.min(policy.canary, view.replicas);
   const canariesReady = rollout.state === "awaiting-promotion" && counts.ready >= canary;
+  if (counts.old.length === 0 && counts.current === view.replicas && counts.ready === view.replicas)
+    return {
+      kind: "succeed",
+      toVersion: rollout.toVersion,
+      reason: `all ${view.replicas} replicas of v${rollout.toVersion} healthy`,
+    };
   const failure = failureOf(view, counts, nowMs, canariesReady);
   if (failure !== null) {
     const revertTo = view.stableVersion;
@@ -42,12 +49,6 @@ export function decideRollout(view: RolloutView, nowMs: number): RolloutDecision
       return { kind: "revert", toVersion: rollout.toVersion, revertTo, reason: failure };
     return { kind: "fail", toVersion: rollout.toVersion, reason: failure };
   }
-  if (counts.old.length === 0 && counts.current === view.replicas && counts.ready === view.replicas)
-    return {
-      kind: "succeed",
-      toVersion: rollout.toVersion,
-      reason: `all ${view.replicas} replicas of v${rollout.toVersion} healthy`,
-    };
   if (rollout.state === "awaiting-promotion") return { kind: "await-promotion", canariesReady: counts.ready, canary };
   if (!rollout.promoted) {
     // The step that starts the last canaries moves the rollout to awaiting promotion.
