@@ -9,6 +9,7 @@ import {
   desiredStateToProto,
   fsmLimits,
   nodeStatusToProto,
+  versionEntry,
   type ClusterFsm,
   type ContainerRecord,
   type StateChange,
@@ -29,7 +30,7 @@ export interface AssignmentWatcher {
  */
 export class AssignmentFeed {
   private readonly watchers = new Set<AssignmentWatcher>();
-  private readonly healthPathByDeployment = new Map<string, string>();
+  private readonly healthPathByDeployment = new Map<string, Map<number, string>>();
 
   constructor(private readonly fsm: ClusterFsm) {
     fsm.onChange((change) => {
@@ -80,19 +81,27 @@ export class AssignmentFeed {
       state: containerStateToProto(container.state),
       cpuMillicores: container.cpuMillicores,
       memoryMib: container.memoryMib,
-      healthCheckPath: this.healthPath(container.deployment),
+      healthCheckPath: this.healthPath(container.deployment, container.version),
       restartCount: container.restartCount,
       nextRestartAtMs: container.nextRestartAtMs,
     };
   }
 
-  private healthPath(deployment: string): string {
-    let path = this.healthPathByDeployment.get(deployment);
+  /** The health path of the spec the container runs: during a rollout old replicas keep their own. */
+  private healthPath(deployment: string, version: number): string {
+    let byVersion = this.healthPathByDeployment.get(deployment);
+    if (byVersion === undefined) {
+      if (this.healthPathByDeployment.size >= fsmLimits.deploymentsMax) this.healthPathByDeployment.clear();
+      byVersion = new Map();
+      this.healthPathByDeployment.set(deployment, byVersion);
+    }
+    let path = byVersion.get(version);
     if (path === undefined) {
       // '' for a deleted deployment: its remaining containers are all being stopped.
-      path = this.fsm.getDeploymentRecord(deployment)?.spec.healthCheck.path ?? "";
-      if (this.healthPathByDeployment.size >= fsmLimits.deploymentsMax) this.healthPathByDeployment.clear();
-      this.healthPathByDeployment.set(deployment, path);
+      const record = this.fsm.getDeploymentRecord(deployment);
+      const spec = record === undefined ? undefined : (versionEntry(record, version)?.spec ?? record.spec);
+      path = spec?.healthCheck.path ?? "";
+      byVersion.set(version, path);
     }
     return path;
   }

@@ -45,7 +45,9 @@ export function runScript(text: string, name: string): string {
     try {
       [sim, result] = execute(sim, command.trim());
     } catch (error) {
-      throw new Error(`${name}: ${command}: ${error instanceof Error ? error.message : String(error)}`);
+      throw new Error(`${name}: ${command}: ${error instanceof Error ? error.message : String(error)}`, {
+        cause: error,
+      });
     }
     out.push([...comment, command, "----", result].join("\n"));
   }
