@@ -1,6 +1,6 @@
 import { Option, type Command } from "commander";
 import { DeployRequest, DeployResult } from "../../gen/orchestrator/v1/orchestrator.js";
-import { DeploymentSpec } from "../../gen/orchestrator/v1/types.js";
+import { DeploymentSpec, type UpdatePolicy } from "../../gen/orchestrator/v1/types.js";
 import { countArg, cpuArg, deploymentNameArg, durationMsArg, memoryArg, regionListArg, replicasArg } from "../args.js";
 import { CPU_FORMS, MEMORY_FORMS } from "../quantity.js";
 import type { SessionFor } from "../session.js";
@@ -52,6 +52,29 @@ is a no-op. The result says which: created, configured, scaled or unchanged.
   orchctl deploy web --image nginx:1.28 --replicas 3 --max-parallel 1 --max-surge 1 --min-healthy-time 10s
   orchctl deploy web --image nginx:1.29 --replicas 3 --canary 1
 `;
+
+/** The update policy the flags ask for; none when no policy flag is given (the server's defaults). */
+function updatePolicyOf(flags: DeployFlags): UpdatePolicy | undefined {
+  const given = [
+    flags.maxParallel,
+    flags.maxSurge,
+    flags.minHealthyTime,
+    flags.healthyDeadline,
+    flags.progressDeadline,
+    flags.canary,
+    flags.autoRevert,
+  ].some((value) => value !== undefined);
+  if (!given) return undefined;
+  return {
+    maxParallel: flags.maxParallel ?? 0,
+    healthyDeadlineMs: flags.healthyDeadline ?? 0,
+    progressDeadlineMs: flags.progressDeadline ?? 0,
+    canary: flags.canary ?? 0,
+    ...(flags.maxSurge !== undefined ? { maxSurge: flags.maxSurge } : {}),
+    ...(flags.minHealthyTime !== undefined ? { minHealthyTimeMs: flags.minHealthyTime } : {}),
+    ...(flags.autoRevert !== undefined ? { autoRevert: flags.autoRevert } : {}),
+  };
+}
 
 export function registerDeploy(parent: Command, sessionFor: SessionFor): void {
   parent
@@ -128,15 +151,7 @@ export function registerDeploy(parent: Command, sessionFor: SessionFor): void {
         regions: flags.regions ?? [],
         clientRegions: flags.clientRegions ?? [],
         onePerNode: flags.onePerNode === true,
-        update: {
-          maxParallel: flags.maxParallel ?? 0,
-          healthyDeadlineMs: flags.healthyDeadline ?? 0,
-          progressDeadlineMs: flags.progressDeadline ?? 0,
-          canary: flags.canary ?? 0,
-          ...(flags.maxSurge !== undefined ? { maxSurge: flags.maxSurge } : {}),
-          ...(flags.minHealthyTime !== undefined ? { minHealthyTimeMs: flags.minHealthyTime } : {}),
-          ...(flags.autoRevert !== undefined ? { autoRevert: flags.autoRevert } : {}),
-        },
+        update: updatePolicyOf(flags),
       });
       const client = session.client;
       const response = await client.call(
