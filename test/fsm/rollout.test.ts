@@ -292,6 +292,42 @@ describe("rollout commands", () => {
   });
 });
 
+describe("scaling and node loss during a rollout", () => {
+  it("a scale-down sheds old replicas first, and never leaves more of the new version than wanted", () => {
+    const h = running();
+    h.ok(body.deploy({ image: "nginx:2" }), client(2));
+    h.ok(step(2, 0, 1));
+    h.ok(body.plan("web", [["web-3", "n1"]], { version: 2 }));
+    h.ok(body.scale("web", 1));
+    // Two fewer: two old ones go; the last old one goes when the rollout's new replica counts.
+    expect(versions(h)).toEqual(["web-0:v1:running", "web-1:v1:stopped", "web-2:v1:stopped", "web-3:v2:running"]);
+    // The scale joined the rollout's operation instead of superseding it.
+    expect(h.fsm.openOperation("web")?.kind).toBe("rollout");
+    h.ok(body.scale("web", 3));
+    expect(versions(h).filter((v) => v.endsWith(":running"))).toEqual([
+      "web-0:v1:running",
+      "web-3:v2:running",
+      "web-4:v2:running",
+      "web-5:v2:running",
+    ]);
+  });
+
+  it("replaces a lost replica only while the new version runs fewer than wanted", () => {
+    const h = running();
+    h.ok(body.register("n2", "us-east-1", 16_000, 16_384));
+    h.ok(body.deploy({ image: "nginx:2" }), client(2));
+    h.ok(step(2, 0, 1));
+    h.ok(body.plan("web", [["web-3", "n2"]], { version: 2 }));
+    // n1 holds the three old replicas: one new one runs, so two replacements (of v2) are due.
+    expect(h.ok(body.nodeDown("n1", "silent"))).toMatchObject({ lost: 3, rescheduled: 2 });
+    expect(versions(h).filter((v) => v.endsWith(":running"))).toEqual([
+      "web-3:v2:running",
+      "web-4:v2:running",
+      "web-5:v2:running",
+    ]);
+  });
+});
+
 describe("health and snapshots", () => {
   it("records since when a container is healthy, and forgets it when it is not", () => {
     const h = running();

@@ -10,12 +10,12 @@ import type { RolloutView } from "./rollout-view.js";
  * same rollout, and the step counter in the decision makes the FSM apply each step once.
  *
  * In order: a rollout that is not running waits (paused: the operator's or the burn-rate gate's
- * call). A rollout whose replicas are all of the new version and count succeeds (even past a
- * deadline: it is done). A failure (a new replica
- * past its healthy deadline, or no progress within the progress deadline) fails it, or reverts
- * it with auto_revert when a version rolled out before and this is not itself a revert (a revert
- * is never reverted: that could loop). Awaiting promotion with canaries that count waits for an
- * operator. Otherwise the canary phase starts the canaries, and the main phase steps.
+ * call). One whose replicas are all of the new version and count succeeds, even past a deadline:
+ * it is done. A failure (a new replica past its healthy deadline, or no progress within the
+ * progress deadline) fails it, or reverts it with auto_revert when a version rolled out before
+ * and this is not itself a revert (a revert is never reverted: that could loop). Awaiting
+ * promotion with canaries that count waits for an operator, with no deadline. Otherwise the
+ * canary phase starts the canaries, and the main phase steps (plan-rollout-step.ts).
  */
 export function decideRollout(view: RolloutView, nowMs: number): RolloutDecision {
   const { rollout, policy } = view;
