@@ -156,11 +156,9 @@ function scaleTo(state: ClusterState, deployment: DeploymentRecord, target: numb
   const wanted = wantedRunning(state, name);
   const ordered = scaleDownOrder(wanted, deployment.spec.strategy, deployment.version);
   const victims = ordered.slice(0, previous - target);
-  const currentLeft = wanted.filter((c) => c.version === deployment.version && !victims.includes(c)).length;
-  if (currentLeft > target) {
-    const current = ordered.filter((c) => c.version === deployment.version && !victims.includes(c));
-    victims.push(...current.slice(0, currentLeft - target));
-  }
+  const chosen = new Set(victims);
+  const currentLeft = ordered.filter((c) => c.version === deployment.version && !chosen.has(c));
+  if (currentLeft.length > target) victims.push(...currentLeft.slice(0, currentLeft.length - target));
   const { removed, stopping } = shedContainers(state, victims);
   setReplicas(state, deployment, target);
   openOperation(state, deployment, "scale", atMs);
@@ -231,7 +229,8 @@ export function scaleDownOrder(
 ): ContainerRecord[] {
   const old = containers.filter((c) => shedRank(c) === 2 && c.version !== currentVersion);
   if (old.length > 0 && old.length < containers.filter((c) => shedRank(c) === 2).length) {
-    const rest = containers.filter((c) => !old.includes(c));
+    const oldSet = new Set(old);
+    const rest = containers.filter((c) => !oldSet.has(c));
     const notLive = scaleDownOrder(
       rest.filter((c) => shedRank(c) < 2),
       strategy,
