@@ -25,6 +25,8 @@ export interface WorldConfig {
   readonly badImage: boolean;
   /** Chance per tick and running container of an injected failure (unhealthy). */
   readonly failureChance: number;
+  /** Chance per tick that a node dies (declared down); it comes back 3 ticks later. */
+  readonly nodeLossChance?: number;
 }
 
 /** What a step did to the healthy count, for the invariant. */
@@ -94,6 +96,7 @@ export class World {
   /** One tick of the world: scheduler, agents, probes, then the rollout controller. */
   tick(): void {
     this.nowMs += tickMs;
+    this.nodes();
     this.schedule();
     this.agents();
     this.probes();
@@ -117,12 +120,32 @@ export class World {
     return this.fsm.listContainers({ deployment: "web", limit: 100_000 }).containers;
   }
 
+  private readonly downUntil = new Map<string, number>();
+
+  private nodes(): void {
+    for (const [id, until] of this.downUntil)
+      if (this.nowMs >= until) {
+        this.downUntil.delete(id);
+        const node = this.fsm.getNode(id)!;
+        this.ok({
+          kind: "register-node",
+          registerNode: { nodeId: id, region: node.region, capacity: node.capacity, agentAddress: node.agentAddress },
+        });
+      }
+    if (!this.random.chance(this.config.nodeLossChance ?? 0)) return;
+    const id = `n${this.random.nextInt(this.config.nodes)}`;
+    if (this.downUntil.has(id)) return;
+    this.downUntil.set(id, this.nowMs + 3 * tickMs);
+    this.ok({ kind: "node-down", nodeDown: { nodeId: id, reason: "injected" } });
+  }
+
   private schedule(): void {
     const record = this.fsm.getDeploymentRecord("web");
     if (record === undefined) return;
     const pending = this.fsm.pendingContainers("web").filter((c) => c.version === record.version);
     if (pending.length === 0) return;
-    const nodes = this.fsm.listNodes();
+    const nodes = this.fsm.listNodes().filter((n) => n.status === "ready");
+    if (nodes.length === 0) return;
     const used = new Map(nodes.map((n) => [n.id, { ...n.allocated }]));
     const placements: { containerId: string; nodeId: string }[] = [];
     for (const c of pending) {
@@ -204,6 +227,12 @@ export class World {
     const isRevert = record.rollout?.isRevert ?? false;
     const targetImage = record.spec.image;
     this.ok(command);
+    // A deposed leader proposing the same step again (or a retry): applied once, never twice.
+    if (decision.kind === "step" && this.random.chance(0.3)) {
+      const again = this.apply(command);
+      if (!(again.ok && again.value.kind === "rollout-step" && !again.value.applied))
+        throw new Error(`a repeated step was applied again: ${JSON.stringify(again)}`);
+    }
     if (decision.kind === "step")
       this.steps.push({
         atMs: this.nowMs,
