@@ -20,9 +20,19 @@ import type { ApplyResult } from "./apply-result.js";
 import type { ClusterState } from "./cluster-state.js";
 import { fsmLimits } from "./limits.js";
 import { failure, success, type FsmFailure } from "./result.js";
-import { isRolloutActive, isTerminal, type DeploymentRecord, type RolloutPauser, type RolloutRecord } from "./state.js";
+import {
+  isRolloutActive,
+  isTerminal,
+  type ContainerRecord,
+  type DeploymentRecord,
+  type RolloutPauser,
+  type RolloutRecord,
+} from "./state.js";
 import { specDifferences, validateDeploymentName, validateText } from "./validation.js";
 import { rollbackSpec, stableVersion, startVersion, versionEntry } from "./version-history.js";
+
+/** Stopped replicas named in a step's event before it summarises the rest. */
+const stopsInEventMax = 5;
 
 /** The actor of the leader's own decisions. */
 export const leaderActor = "rollout-controller";
@@ -110,8 +120,61 @@ export function applyRolloutStep(state: ClusterState, command: RolloutStepComman
       "FAILED_PRECONDITION",
       `the rollout of ${name} is in its canary phase: old replicas are stopped only after promotion`,
     );
+  const victims = checkStep(state, deployment, rollout, command);
+  if (!Array.isArray(victims)) return victims;
+  if (state.containers.size + command.startCount > fsmLimits.containersMax)
+    return failure(
+      "RESOURCE_EXHAUSTED",
+      `the cluster holds ${state.containers.size} containers; ${command.startCount} more do not fit`,
+    );
+  for (const container of victims) {
+    if (container.node === "" || isTerminal(container.state)) state.removeContainer(container);
+    else state.stopContainer(container);
+  }
+  for (let i = 0; i < command.startCount; i++) state.createContainer(deployment);
+  rollout.stepSeq += 1;
+  rollout.lastProgressAtMs = atMs;
+  const canary = Math.min(deployment.spec.update.canary, deployment.spec.replicas);
+  const awaiting =
+    !rollout.promoted && wantedRunning(state, name).filter((c) => c.version === rollout.toVersion).length >= canary;
+  if (awaiting) rollout.state = "awaiting-promotion";
+  state.touchDeployment(deployment);
+  const why = command.reason === "" ? "" : ` (${command.reason})`;
+  const shown = victims.slice(0, stopsInEventMax).map((c) => c.id);
+  const more = victims.length > stopsInEventMax ? ` and ${victims.length - stopsInEventMax} more` : "";
+  const stopped = victims.length === 0 ? "" : `, stopping ${shown.join(", ")}${more}`;
+  state.addEvent(
+    atMs,
+    "rollout-step",
+    { deployment: name },
+    `step ${command.stepSeq} of ${name} to v${rollout.toVersion}: started ${command.startCount}${stopped}${why}`,
+  );
+  if (awaiting)
+    state.addEvent(
+      atMs,
+      "rollout-awaiting-promotion",
+      { deployment: name },
+      `${canary} canaries of ${name} v${rollout.toVersion} started; orchctl rollout promote ${name} continues`,
+    );
+  return success({ ...result, applied: true, started: command.startCount, stopped: victims.length, ignoredReason: "" });
+}
+
+/**
+ * What a step stops, re-checked against the state at this point of the log: old replicas of the
+ * deployment wanted running; no more new ones than `replicas`; and no stop of healthy ones that
+ * would leave fewer than replicas - max_parallel healthy (the core never asks it; a step decided
+ * on a state that has since moved might).
+ */
+function checkStep(
+  state: ClusterState,
+  deployment: DeploymentRecord,
+  rollout: RolloutRecord,
+  command: RolloutStepCommand,
+): ContainerRecord[] | FsmFailure {
+  const name = deployment.spec.name;
+  const ids = command.stopContainerIds;
   const wanted = wantedRunning(state, name);
-  const victims = [];
+  const victims: ContainerRecord[] = [];
   for (const id of ids) {
     const container = state.containers.get(id);
     if (container === undefined || container.deployment !== name || container.desired !== "running")
@@ -141,44 +204,7 @@ export function applyRolloutStep(state: ClusterState, command: RolloutStepComman
       "FAILED_PRECONDITION",
       `stopping ${healthyStops} healthy replicas of ${name} would leave ${healthyAfter} healthy, below replicas - max_parallel (${floor})`,
     );
-  if (state.containers.size + command.startCount > fsmLimits.containersMax)
-    return failure(
-      "RESOURCE_EXHAUSTED",
-      `the cluster holds ${state.containers.size} containers; ${command.startCount} more do not fit`,
-    );
-  for (const container of victims) {
-    if (container.node === "" || isTerminal(container.state)) state.removeContainer(container);
-    else state.stopContainer(container);
-  }
-  for (let i = 0; i < command.startCount; i++) state.createContainer(deployment);
-  rollout.stepSeq += 1;
-  rollout.lastProgressAtMs = atMs;
-  const canary = Math.min(deployment.spec.update.canary, deployment.spec.replicas);
-  const awaiting = !rollout.promoted && current + command.startCount >= canary;
-  if (awaiting) rollout.state = "awaiting-promotion";
-  state.touchDeployment(deployment);
-  const why = command.reason === "" ? "" : ` (${command.reason})`;
-  const stopped =
-    victims.length === 0
-      ? ""
-      : `, stopping ${victims
-          .map((c) => c.id)
-          .slice(0, 5)
-          .join(", ")}${victims.length > 5 ? ` and ${victims.length - 5} more` : ""}`;
-  state.addEvent(
-    atMs,
-    "rollout-step",
-    { deployment: name },
-    `step ${command.stepSeq} of ${name} to v${rollout.toVersion}: started ${command.startCount}${stopped}${why}`,
-  );
-  if (awaiting)
-    state.addEvent(
-      atMs,
-      "rollout-awaiting-promotion",
-      { deployment: name },
-      `${canary} canaries of ${name} v${rollout.toVersion} started; orchctl rollout promote ${name} continues`,
-    );
-  return success({ ...result, applied: true, started: command.startCount, stopped: victims.length, ignoredReason: "" });
+  return victims;
 }
 
 export function applyRolloutFinish(state: ClusterState, command: RolloutFinishCommand, atMs: number): ApplyResult {
