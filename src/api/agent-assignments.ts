@@ -9,6 +9,7 @@ import {
   desiredStateToProto,
   fsmLimits,
   nodeStatusToProto,
+  versionEntry,
   type ClusterFsm,
   type ContainerRecord,
   type StateChange,
@@ -29,8 +30,8 @@ export interface AssignmentWatcher {
  */
 export class AssignmentFeed {
   private readonly watchers = new Set<AssignmentWatcher>();
-  /** The parts of a deployment's spec an agent runs by, per deployment. */
-  private readonly runSpecByDeployment = new Map<string, RunSpec>();
+  /** The parts of a version's spec an agent runs by, per deployment and version. */
+  private readonly runSpecByDeployment = new Map<string, Map<number, RunSpec>>();
 
   constructor(private readonly fsm: ClusterFsm) {
     fsm.onChange((change) => {
@@ -81,20 +82,27 @@ export class AssignmentFeed {
       state: containerStateToProto(container.state),
       cpuMillicores: container.cpuMillicores,
       memoryMib: container.memoryMib,
-      ...this.runSpec(container.deployment),
+      ...this.runSpec(container.deployment, container.version),
       restartCount: container.restartCount,
       nextRestartAtMs: container.nextRestartAtMs,
     };
   }
 
-  private runSpec(deployment: string): RunSpec {
-    let run = this.runSpecByDeployment.get(deployment);
+  /** What the container's own version runs: during a rollout old replicas keep their image and path. */
+  private runSpec(deployment: string, version: number): RunSpec {
+    let byVersion = this.runSpecByDeployment.get(deployment);
+    if (byVersion === undefined) {
+      if (this.runSpecByDeployment.size >= fsmLimits.deploymentsMax) this.runSpecByDeployment.clear();
+      byVersion = new Map();
+      this.runSpecByDeployment.set(deployment, byVersion);
+    }
+    let run = byVersion.get(version);
     if (run === undefined) {
       // Empty for a deleted deployment: its remaining containers are all being stopped.
-      const spec = this.fsm.getDeploymentRecord(deployment)?.spec;
+      const record = this.fsm.getDeploymentRecord(deployment);
+      const spec = record === undefined ? undefined : (versionEntry(record, version)?.spec ?? record.spec);
       run = { healthCheckPath: spec?.healthCheck.path ?? "", image: spec?.image ?? "" };
-      if (this.runSpecByDeployment.size >= fsmLimits.deploymentsMax) this.runSpecByDeployment.clear();
-      this.runSpecByDeployment.set(deployment, run);
+      byVersion.set(version, run);
     }
     return run;
   }

@@ -1,6 +1,6 @@
-import { assertNever } from "../lib/assert.js";
 import type { ServerWritableStream, handleUnaryCall, sendUnaryData, ServerUnaryCall } from "@grpc/grpc-js";
 
+import { assertNever } from "../lib/assert.js";
 import { realClock, type Clock } from "../lib/clock.js";
 import type { Logger } from "../lib/logger.js";
 import { OrchestratorError } from "../lib/errors.js";
@@ -17,12 +17,13 @@ import {
   type ClusterFsm,
   type StateChange,
 } from "../fsm/index.js";
-import type {
-  ClusterStatusResponse,
-  Member,
-  OrchestratorServiceServer,
-  WatchRequest,
-  WatchResponse,
+import {
+  DeployResult,
+  type ClusterStatusResponse,
+  type Member,
+  type OrchestratorServiceServer,
+  type WatchRequest,
+  type WatchResponse,
 } from "../gen/orchestrator/v1/orchestrator.js";
 import type { Deployment } from "../gen/orchestrator/v1/types.js";
 import { CommandProposer } from "./command-proposer.js";
@@ -105,12 +106,22 @@ export function createOrchestratorService(deps: ServiceDeps): OrchestratorServic
     deploy: unary(logger, members, "Deploy", async (request) => {
       const spec = validateDeploymentSpec(request.spec, fsm.nodeCapacities());
       if (!spec.ok) throw new OrchestratorError(spec.code, spec.message);
+      // The actor is the client id until security work names people.
       const value = await proposer.propose(
         request.header,
-        { kind: "deploy", deploy: { spec: request.spec! } },
+        {
+          kind: "deploy",
+          deploy: { spec: request.spec!, actor: request.header?.clientId ?? "", force: request.force ?? false },
+        },
         "deploy",
       );
-      return { deployment: deploymentIfAny(value.name), created: value.created, revision: fsm.revision };
+      return {
+        deployment: deploymentIfAny(value.name),
+        created: value.created,
+        revision: fsm.revision,
+        result: deployResultToProto(value.result),
+        version: value.version,
+      };
     }),
     scale: unary(logger, members, "Scale", async (request) => {
       const invalid = validateScale(request.name, request.replicas);
@@ -166,6 +177,21 @@ export function createOrchestratorService(deps: ServiceDeps): OrchestratorServic
     getSlo: unary(logger, members, "GetSlo", slo.getSlo),
     injectFault: unary(logger, members, "InjectFault", faults.injectFault),
   };
+}
+
+function deployResultToProto(result: "created" | "configured" | "scaled" | "unchanged"): DeployResult {
+  switch (result) {
+    case "created":
+      return DeployResult.DEPLOY_RESULT_CREATED;
+    case "configured":
+      return DeployResult.DEPLOY_RESULT_CONFIGURED;
+    case "scaled":
+      return DeployResult.DEPLOY_RESULT_SCALED;
+    case "unchanged":
+      return DeployResult.DEPLOY_RESULT_UNCHANGED;
+    default:
+      return assertNever(result, "deploy result");
+  }
 }
 
 function clusterStatus(node: RaftNode, directory: MembersView): ClusterStatusResponse {

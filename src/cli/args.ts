@@ -64,6 +64,25 @@ export function timeoutSecondsArg(text: string): number {
   return seconds;
 }
 
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
+const DURATION_UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+
+/** "500ms", "10s", "1.5m", "2h" -> milliseconds (the server checks the ranges and names the field). */
+export function durationMsArg(text: string): number {
+  const match = DURATION.exec(text.trim());
+  const ms = match === null ? Number.NaN : Math.round(Number(match[1]) * DURATION_UNIT_MS[match[2]]);
+  if (!Number.isSafeInteger(ms) || ms > 0xffff_ffff)
+    throw new InvalidArgumentError(`a duration is a number with ms, s, m or h, e.g. 10s or 2m; got "${text}"`);
+  return ms;
+}
+
+/** A whole number of replicas for a policy flag (0 or more). */
+export function countArg(text: string): number {
+  if (!/^\d+$/.test(text.trim()) || Number(text) > cliLimits.replicasMax)
+    throw new InvalidArgumentError(`give a whole number from 0 to ${cliLimits.replicasMax}, got "${text}"`);
+  return Number(text);
+}
+
 export function revisionArg(text: string): number {
   if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(Number(text))) {
     throw new InvalidArgumentError(`a revision is a whole number (0 or more), got "${text}"`);

@@ -103,10 +103,7 @@ function observe(
   const stateChanges = to !== null && to !== container.state;
   if (stateChanges) state.transitionContainer(container, to);
   const nextHealth = health ?? (stateChanges ? healthAfter(container.state, container.health) : container.health);
-  if (nextHealth !== container.health) {
-    container.health = nextHealth;
-    state.touchContainer(container);
-  }
+  state.setHealth(container, nextHealth, atMs);
   if (!stateChanges) return;
   if (container.desired === "stopped" && isTerminal(container.state)) {
     // The stop we asked for is done: its capacity is already released, the record goes.

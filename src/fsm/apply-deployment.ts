@@ -21,27 +21,45 @@
  */
 import type { DeleteCommand, DeployCommand, ScaleCommand } from "../gen/orchestrator/v1/fsm.js";
 import { openOperation } from "./apply-operation.js";
-import type { ApplyResult } from "./apply-result.js";
+import type { ApplyResult, DeployResult } from "./apply-result.js";
+import { errorBudgetAt } from "./error-budget.js";
 import type { ClusterState } from "./cluster-state.js";
 import { fsmLimits } from "./limits.js";
 import { failure, success } from "./result.js";
-import { isTerminal, type ContainerRecord, type DeploymentRecord, type Strategy } from "./state.js";
-import { specDifferences, validateDeploymentName, validateDeploymentSpec, validateScale } from "./validation.js";
+import {
+  isTerminal,
+  type ContainerRecord,
+  type DeploymentRecord,
+  type DeploymentSpec,
+  type Strategy,
+} from "./state.js";
+import {
+  specDifferences,
+  validateDeploymentName,
+  validateDeploymentSpec,
+  validateScale,
+  validateText,
+} from "./validation.js";
+import { startVersion, type VersionMeta } from "./version-history.js";
 
-export function applyDeploy(state: ClusterState, command: DeployCommand, atMs: number): ApplyResult {
+/**
+ * Creates a deployment, or changes one: an identical spec is a no-op, a change of replicas alone
+ * a scale, any other change a new version and a rollout to it (with the new replica count, if
+ * that changed too). A new version is refused while the cluster's 30-day error budget is spent,
+ * unless forced.
+ */
+export function applyDeploy(state: ClusterState, command: DeployCommand, clientId: string, atMs: number): ApplyResult {
   const checked = validateDeploymentSpec(command.spec, state.nodeCapacities());
   if (!checked.ok) return checked;
+  const problem =
+    validateText("actor", command.actor ?? "", fsmLimits.actorLengthMax) ??
+    validateText("deploy reason", command.reason ?? "", fsmLimits.reasonLengthMax);
+  if (problem !== null) return problem;
   const spec = checked.value;
+  const meta = { actor: command.actor || clientId, atMs, reason: command.reason || "deploy" };
+  const force = command.force ?? false;
   const existing = state.deployments.get(spec.name);
-  if (existing !== undefined) {
-    const differences = specDifferences(existing.spec, spec);
-    if (differences.length === 0)
-      return success({ kind: "deploy", name: spec.name, version: existing.version, created: false });
-    return failure(
-      "ALREADY_EXISTS",
-      `deployment ${spec.name} already exists with a different spec (${differences.join(", ")}); delete it first or use scale`,
-    );
-  }
+  if (existing !== undefined) return redeploy(state, existing, spec, meta, force);
   if (state.deployments.size >= fsmLimits.deploymentsMax) {
     return failure(
       "RESOURCE_EXHAUSTED",
@@ -50,7 +68,7 @@ export function applyDeploy(state: ClusterState, command: DeployCommand, atMs: n
   }
   const room = containerRoom(state, spec.replicas);
   if (room !== null) return room;
-  const deployment = state.createDeployment(spec);
+  const deployment = state.createDeployment(spec, meta);
   for (let i = 0; i < spec.replicas; i++) state.createContainer(deployment);
   openOperation(state, deployment, "deploy", atMs);
   state.addEvent(
@@ -59,7 +77,45 @@ export function applyDeploy(state: ClusterState, command: DeployCommand, atMs: n
     { deployment: spec.name },
     `deployed ${spec.name} (${spec.image}): ${spec.replicas} replicas of ${spec.cpuMillicores}m cpu / ${spec.memoryMib}Mi memory, strategy ${spec.strategy}`,
   );
-  return success({ kind: "deploy", name: spec.name, version: deployment.version, created: true });
+  return success({ kind: "deploy", name: spec.name, version: deployment.version, created: true, result: "created" });
+}
+
+function redeploy(
+  state: ClusterState,
+  deployment: DeploymentRecord,
+  spec: DeploymentSpec,
+  meta: VersionMeta,
+  force: boolean,
+): ApplyResult {
+  const name = spec.name;
+  const differences = specDifferences(deployment.spec, spec);
+  const done = (result: DeployResult) =>
+    success({ kind: "deploy", name, version: deployment.version, created: false, result } as const);
+  if (differences.length === 0) return done("unchanged");
+  if (
+    deployment.spec.replicas !== spec.replicas &&
+    specDifferences({ ...deployment.spec, replicas: spec.replicas }, spec).length === 0
+  ) {
+    const scaled = scaleTo(state, deployment, spec.replicas, meta.atMs);
+    return scaled.ok ? done("scaled") : scaled;
+  }
+  const budget = errorBudgetAt(state, meta.atMs);
+  if (budget.spent && !force) {
+    const message = `the cluster's 30-day error budget is spent (${budget.failed} failed operations, ${Number(budget.allowedFailures.toFixed(4))} allowed): new versions are refused until it recovers; deploy with --force to ship ${name} anyway`;
+    return failure("FAILED_PRECONDITION", message);
+  }
+  if (spec.replicas > deployment.spec.replicas) {
+    const room = containerRoom(state, spec.replicas - deployment.spec.replicas + spec.update.maxSurge);
+    if (room !== null) return room;
+  }
+  startVersion(state, deployment, spec, meta, { isRevert: false, skipCanary: false });
+  state.addEvent(
+    meta.atMs,
+    "configured",
+    { deployment: name },
+    `configured ${name} v${deployment.version}: ${differences.join(", ")}`,
+  );
+  return done("configured");
 }
 
 export function applyScale(state: ClusterState, command: ScaleCommand, atMs: number): ApplyResult {
@@ -67,11 +123,20 @@ export function applyScale(state: ClusterState, command: ScaleCommand, atMs: num
   if (problem !== null) return problem;
   const deployment = state.deployments.get(command.name);
   if (deployment === undefined) return notFound(command.name);
+  return scaleTo(state, deployment, command.replicas, atMs);
+}
+
+/**
+ * A new replica count. Up: new pending replicas of the current version. Down: the surplus goes,
+ * old versions first (a rollout in progress is not undone), then, if the current version still
+ * runs more than the new count, its own surplus.
+ */
+function scaleTo(state: ClusterState, deployment: DeploymentRecord, target: number, atMs: number): ApplyResult {
+  const name = deployment.spec.name;
   const previous = deployment.spec.replicas;
-  const target = command.replicas;
   const unchanged = {
     kind: "scale",
-    name: command.name,
+    name,
     replicas: target,
     previousReplicas: previous,
     created: 0,
@@ -85,25 +150,23 @@ export function applyScale(state: ClusterState, command: ScaleCommand, atMs: num
     for (let i = previous; i < target; i++) state.createContainer(deployment);
     setReplicas(state, deployment, target);
     openOperation(state, deployment, "scale", atMs);
-    state.addEvent(
-      atMs,
-      "scaled",
-      { deployment: command.name },
-      `scaled ${command.name} from ${previous} to ${target} replicas`,
-    );
+    state.addEvent(atMs, "scaled", { deployment: name }, `scaled ${name} from ${previous} to ${target} replicas`);
     return success({ ...unchanged, created: target - previous });
   }
-  const { removed, stopping } = shedContainers(
-    state,
-    scaleDownOrder(wantedRunning(state, command.name), deployment.spec.strategy).slice(0, previous - target),
-  );
+  const wanted = wantedRunning(state, name);
+  const ordered = scaleDownOrder(wanted, deployment.spec.strategy, deployment.version);
+  const victims = ordered.slice(0, previous - target);
+  const chosen = new Set(victims);
+  const currentLeft = ordered.filter((c) => c.version === deployment.version && !chosen.has(c));
+  if (currentLeft.length > target) victims.push(...currentLeft.slice(0, currentLeft.length - target));
+  const { removed, stopping } = shedContainers(state, victims);
   setReplicas(state, deployment, target);
   openOperation(state, deployment, "scale", atMs);
   state.addEvent(
     atMs,
     "scaled",
-    { deployment: command.name },
-    `scaled ${command.name} from ${previous} to ${target} replicas (${removed} removed, ${stopping} stopping)`,
+    { deployment: name },
+    `scaled ${name} from ${previous} to ${target} replicas (${removed} removed, ${stopping} stopping)`,
   );
   return success({ ...unchanged, removed, stopping });
 }
@@ -140,7 +203,8 @@ function containerRoom(state: ClusterState, more: number): ApplyResult | null {
 }
 
 function setReplicas(state: ClusterState, deployment: DeploymentRecord, replicas: number): void {
-  deployment.spec = { ...deployment.spec, replicas };
+  const update = { ...deployment.spec.update, canary: Math.min(deployment.spec.update.canary, replicas) };
+  deployment.spec = { ...deployment.spec, replicas, update };
   state.touchDeployment(deployment);
 }
 
@@ -154,8 +218,32 @@ function shedRank(container: ContainerRecord): number {
   return 2;
 }
 
-/** The order in which surplus replicas go (see the file comment). */
-export function scaleDownOrder(containers: readonly ContainerRecord[], strategy: Strategy): ContainerRecord[] {
+/**
+ * The order in which surplus replicas go (see the file comment); live replicas of versions other
+ * than `currentVersion` go before the current version's.
+ */
+export function scaleDownOrder(
+  containers: readonly ContainerRecord[],
+  strategy: Strategy,
+  currentVersion = Number.NaN,
+): ContainerRecord[] {
+  const old = containers.filter((c) => shedRank(c) === 2 && c.version !== currentVersion);
+  if (old.length > 0 && old.length < containers.filter((c) => shedRank(c) === 2).length) {
+    const oldSet = new Set(old);
+    const rest = containers.filter((c) => !oldSet.has(c));
+    const notLive = scaleDownOrder(
+      rest.filter((c) => shedRank(c) < 2),
+      strategy,
+    );
+    return [
+      ...notLive,
+      ...scaleDownOrder(old, strategy),
+      ...scaleDownOrder(
+        rest.filter((c) => shedRank(c) === 2),
+        strategy,
+      ),
+    ];
+  }
   const ranked = [...containers].sort((a, b) => shedRank(a) - shedRank(b) || b.ordinal - a.ordinal);
   const firstLive = ranked.findIndex((c) => shedRank(c) === 2);
   if (strategy !== "spread" || firstLive < 0) return ranked;

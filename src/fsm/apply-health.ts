@@ -58,10 +58,7 @@ export function applyContainerHealth(state: ClusterState, command: ContainerHeal
   const previous = container.health;
   const to = verdictState(container.state, health);
   if (to !== null) state.transitionContainer(container, to);
-  if (container.health !== health) {
-    container.health = health;
-    state.touchContainer(container);
-  }
+  state.setHealth(container, health, atMs);
   const kind = verdictEvent(previous, health, to);
   if (kind !== null && container.desired === "running") {
     const why = command.reason === "" ? "" : `: ${command.reason}`;
@@ -153,7 +150,7 @@ export function applyRestartContainer(
   state.transitionContainer(container, "restarting");
   container.nextRestartAtMs = command.notBeforeMs;
   container.backoffStep = command.backoffStep;
-  container.health = "unknown";
+  state.setHealth(container, "unknown", atMs);
   state.touchContainer(container);
   const why = command.reason === "" ? "" : ` (${command.reason})`;
   state.addEvent(

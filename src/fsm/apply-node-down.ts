@@ -43,6 +43,8 @@ export function applyNodeDown(state: ClusterState, command: NodeDownCommand, atM
   }
   const why = command.reason === "" ? "" : `: ${command.reason}`;
   const wanted = victims.filter((container) => container.desired === "running").length;
+  let rescheduled = 0;
+  const currentCounts = new Map<string, number>();
   const move = previous === "down" ? "is down" : `${previous} -> down`;
   state.addEvent(
     atMs,
@@ -53,7 +55,7 @@ export function applyNodeDown(state: ClusterState, command: NodeDownCommand, atM
   const replaced = new Map<string, [string, string][]>();
   for (const container of victims) {
     state.transitionContainer(container, "lost");
-    container.health = "unknown";
+    state.setHealth(container, "unknown", atMs);
     if (container.desired === "stopped") {
       state.removeContainer(container);
       state.addEvent(
@@ -64,7 +66,9 @@ export function applyNodeDown(state: ClusterState, command: NodeDownCommand, atM
       );
       continue;
     }
-    const replacement = replace(state, container);
+    const replacement = replace(state, container, currentCounts);
+    if (replacement === null) continue;
+    rescheduled += 1;
     const pairs = replaced.get(container.deployment) ?? [];
     pairs.push([container.id, replacement.id]);
     replaced.set(container.deployment, pairs);
@@ -87,17 +91,34 @@ export function applyNodeDown(state: ClusterState, command: NodeDownCommand, atM
     );
     openOperation(state, deployment, "replacement", atMs);
   }
-  return success({ ...result, changed: true, lost: victims.length, rescheduled: wanted });
+  return success({ ...result, changed: true, lost: victims.length, rescheduled });
 }
 
-/** A pending replacement of a lost container; the lost one is kept as history if there is room. */
-function replace(state: ClusterState, lost: ContainerRecord): ContainerRecord {
+/**
+ * A pending replacement of a lost container, at the deployment's version; the lost one is kept as
+ * history if there is room. While versions change, a lost replica is replaced only if the current
+ * version runs fewer than `replicas` (otherwise the rollout was about to stop it): null then.
+ */
+function replace(
+  state: ClusterState,
+  lost: ContainerRecord,
+  currentCounts: Map<string, number>,
+): ContainerRecord | null {
   const deployment: DeploymentRecord | undefined = state.deployments.get(lost.deployment);
   assert(deployment !== undefined, `container ${lost.id} was wanted running but its deployment is gone`);
   state.retireLostContainer(lost);
   // History gives way to the bound on containers: the replacement takes the lost one's slot.
   if (state.containers.size >= fsmLimits.containersMax) state.removeContainer(lost);
-  return state.createContainer(deployment);
+  // Counted once per deployment and command, then kept current: a node may hold thousands.
+  let current = currentCounts.get(deployment.spec.name);
+  if (current === undefined)
+    current = state
+      .containersOf(deployment.spec.name)
+      .filter((c) => c.desired === "running" && c.version === deployment.version).length;
+  else if (lost.version === deployment.version) current -= 1;
+  const replace = current < deployment.spec.replicas;
+  currentCounts.set(deployment.spec.name, replace ? current + 1 : current);
+  return replace ? state.createContainer(deployment) : null;
 }
 
 /** Keeps the newest lost containers of a deployment (by when they were lost, then ordinal). */

@@ -39,13 +39,18 @@ export function openOperation(
     state.deployments.get(name) === deployment,
     `opening an operation for deployment ${name}, which is not in the state`,
   );
-  if (kind === "replacement" && state.operations.ofDeployment(name) !== undefined) return;
+  const open = state.operations.ofDeployment(name);
+  if (kind === "replacement" && open !== undefined) return;
+  // A rollout's outcome covers the scales during it: the rollout ends with every replica healthy.
+  if (kind === "scale" && open?.kind === "rollout") return;
+  const deadlineMs =
+    kind === "rollout" ? deployment.spec.update.progressDeadlineMs : deployment.spec.progressDeadlineMs;
   state.operations.open({
     id: `${name}-${state.revision}`,
     deployment: name,
     kind,
     startedAtMs: atMs,
-    deadlineAtMs: atMs + deployment.spec.progressDeadlineMs,
+    deadlineAtMs: atMs + deadlineMs,
     startedRevision: state.revision,
   });
   state.touchDeployment(deployment);
@@ -93,8 +98,27 @@ export function applyOperationOutcome(
   const problem = validateOutcome(command);
   if (problem !== null) return problem;
   const unchanged = { kind: "operation-outcome", operationId: command.operationId, recorded: false } as const;
-  if (state.operations.get(command.operationId) === undefined) return success(unchanged);
-  const operation = state.operations.close(command.operationId);
+  // A rollout's operation is closed by the rollout's end (RolloutFinish, RolloutRevert).
+  const open = state.operations.get(command.operationId);
+  if (open === undefined || open.kind === "rollout") return success(unchanged);
+  closeOperation(state, command.operationId, command.succeeded, command.reason, atMs);
+  return success({ ...unchanged, recorded: true });
+}
+
+/**
+ * Closes an open operation with its outcome, counted in the success rate. A success outside a
+ * version change in progress also marks the deployment's version as one that rolled out (the
+ * first version has no rollout: its first success is its proof).
+ */
+export function closeOperation(
+  state: ClusterState,
+  operationId: string,
+  succeeded: boolean,
+  reason: string,
+  atMs: number,
+): void {
+  const command = { succeeded, reason };
+  const operation = state.operations.close(operationId);
   const deployment = state.deployments.get(operation.deployment);
   assert(deployment !== undefined, `open operation ${operation.id} outlived its deployment`);
   state.outcomes.record(atMs, command.succeeded);
@@ -117,7 +141,11 @@ export function applyOperationOutcome(
     { deployment: operation.deployment },
     `${operation.kind} operation ${operation.id} ${verdict} after ${took}${why}`,
   );
-  return success({ ...unchanged, recorded: true });
+  const rollout = deployment.rollout;
+  if (succeeded && (rollout === null || rollout.state === "succeeded" || rollout.state === "reverted")) {
+    const entry = deployment.history[deployment.history.length - 1];
+    if (entry.outcome === "pending") entry.outcome = "succeeded";
+  }
 }
 
 /** "250ms", "1.5s", "90s": for events a person reads. */

@@ -47,7 +47,7 @@ export function applyPlan(state: ClusterState, command: ApplyPlanCommand, atMs: 
       rejections.set(checked, (rejections.get(checked) ?? 0) + 1);
       continue;
     }
-    state.placeContainer(checked.container, checked.node);
+    state.placeContainer(checked.container, checked.node, atMs);
     occupied?.add(checked.node.id);
     placed.push({ containerId: checked.container.id, nodeId: checked.node.id });
   }

@@ -3,7 +3,7 @@
  * table replays these to retrying clients and the snapshot stores them as JSON.
  */
 import type { FsmResult } from "./result.js";
-import type { NodeStatus } from "./state.js";
+import type { NodeStatus, RolloutState } from "./state.js";
 
 /** Why apply refused one placement of a plan, in the order the checks run. */
 export type PlacementRejection =
@@ -26,7 +26,14 @@ export interface RejectionCount {
 export type ApplyValue =
   /** An empty entry (a new leader's no-op). */
   | { readonly kind: "noop" }
-  | { readonly kind: "deploy"; readonly name: string; readonly version: number; readonly created: boolean }
+  | {
+      readonly kind: "deploy";
+      readonly name: string;
+      readonly version: number;
+      readonly created: boolean;
+      /** created: version 1; configured: a new version and its rollout; scaled: replicas alone; unchanged: a no-op. */
+      readonly result: DeployResult;
+    }
   | {
       readonly kind: "scale";
       readonly name: string;
@@ -101,6 +108,48 @@ export type ApplyValue =
       /** How many of the verdicts closed an open operation (the others changed nothing). */
       readonly recorded: number;
       readonly ignored: number;
+    }
+  | {
+      readonly kind: "rollout-step";
+      readonly deployment: string;
+      readonly toVersion: number;
+      readonly stepSeq: number;
+      /** False when the step's number was not the rollout's next (applied before, or ahead). */
+      readonly applied: boolean;
+      readonly started: number;
+      readonly stopped: number;
+      readonly ignoredReason: string;
+    }
+  | {
+      readonly kind: "rollout-finish";
+      readonly deployment: string;
+      readonly toVersion: number;
+      readonly state: RolloutState;
+    }
+  | {
+      readonly kind: "rollout-revert";
+      readonly deployment: string;
+      readonly failedVersion: number;
+      /** The version whose spec the new one has. */
+      readonly revertedTo: number;
+      readonly version: number;
+    }
+  | {
+      readonly kind: "rollout-control";
+      readonly deployment: string;
+      readonly state: RolloutState;
+      readonly changed: boolean;
+    }
+  | {
+      readonly kind: "rollout-undo";
+      readonly deployment: string;
+      readonly toVersion: number;
+      /** The deployment's version after the undo. */
+      readonly version: number;
+      /** False when the spec of to_version is already in force. */
+      readonly changed: boolean;
     };
+
+export type DeployResult = "created" | "configured" | "scaled" | "unchanged";
 
 export type ApplyResult = FsmResult<ApplyValue>;

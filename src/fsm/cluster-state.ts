@@ -20,6 +20,7 @@ import {
   containerTransitionAllowed,
   fitsOn,
   holdsCapacity,
+  isRolloutActive,
   isTerminal,
   type ContainerRecord,
   type ContainerState,
@@ -27,8 +28,10 @@ import {
   type DeploymentSpec,
   type EventKind,
   type FsmEvent,
+  type Health,
   type NodeRecord,
   type Resources,
+  type VersionRecord,
 } from "./state.js";
 
 export type ChangeKind = "deployment" | "container" | "node" | "event";
@@ -168,7 +171,10 @@ export class ClusterState {
   // ---- deployments ----
 
   /** Ordinals continue after those of any container still stopping under the same name. */
-  createDeployment(spec: DeploymentSpec): DeploymentRecord {
+  createDeployment(
+    spec: DeploymentSpec,
+    first: Omit<VersionRecord, "version" | "spec" | "revision" | "outcome">,
+  ): DeploymentRecord {
     assert(!this.deployments.has(spec.name), "deployment already exists");
     assert(this.deployments.size < fsmLimits.deploymentsMax, "deployments over their bound");
     let nextOrdinal = 0;
@@ -181,6 +187,8 @@ export class ClusterState {
       nextContainerOrdinal: nextOrdinal,
       pendingReason: "",
       lastOutcome: null,
+      history: [{ ...first, version: 1, spec, revision: this.revision, outcome: "pending" }],
+      rollout: null,
     };
     this.deployments.set(spec.name, deployment);
     this.noteChange("deployment", "put", spec.name);
@@ -221,6 +229,8 @@ export class ClusterState {
       nextRestartAtMs: 0,
       backoffStep: 0,
       health: "unknown",
+      healthySinceMs: 0,
+      placedAtMs: 0,
       updatedRevision: this.revision,
     };
     if (this.containers.has(container.id)) fail(`container ${container.id} already exists`);
@@ -232,7 +242,7 @@ export class ClusterState {
   }
 
   /** Places a pending container: it becomes scheduled and holds its request on the node. */
-  placeContainer(container: ContainerRecord, node: NodeRecord): void {
+  placeContainer(container: ContainerRecord, node: NodeRecord, atMs: number): void {
     assert(container.state === "pending", "placing a container that is not pending");
     assert(container.node === "", "placing a container that already has a node");
     assert(container.desired === "running", "placing a container that is wanted stopped");
@@ -241,6 +251,7 @@ export class ClusterState {
     container.node = node.id;
     container.region = node.region;
     container.state = "scheduled";
+    container.placedAtMs = atMs;
     container.updatedRevision = this.revision;
     if (!removeFrom(this.pendingByDeployment, container.deployment, container.id))
       fail(`pending index misses ${container.id}`);
@@ -290,6 +301,21 @@ export class ClusterState {
     container.desired = "stopped";
     container.updatedRevision = this.revision;
     this.noteContainerChange(container, "put");
+  }
+
+  /** Records a health verdict; healthySinceMs starts when it turns healthy and ends when it stops being so. */
+  setHealth(container: ContainerRecord, health: Health, atMs: number): void {
+    if (container.health === health) return;
+    container.health = health;
+    container.healthySinceMs = health === "healthy" ? atMs : 0;
+    this.touchContainer(container);
+  }
+
+  /** A new version whose spec matches the one the container runs takes it over. */
+  relabelContainer(container: ContainerRecord, version: number): void {
+    assert(version > container.version, "relabelling a container to an older version");
+    container.version = version;
+    this.touchContainer(container);
   }
 
   touchContainer(container: ContainerRecord): void {
@@ -386,19 +412,25 @@ export class ClusterState {
   checkInvariants(): void {
     const allocated = new Map<string, Resources>();
     const wantedRunning = new Map<string, number>();
+    const wantedCurrent = new Map<string, number>();
     const lostKept = new Map<string, number>();
     const onePerNode = new Set<string>();
     for (const container of this.containers.values()) {
       this.checkContainer(container);
-      if (container.desired === "running")
+      if (container.desired === "running") {
         wantedRunning.set(container.deployment, (wantedRunning.get(container.deployment) ?? 0) + 1);
+        if (container.version === this.deployments.get(container.deployment)?.version)
+          wantedCurrent.set(container.deployment, (wantedCurrent.get(container.deployment) ?? 0) + 1);
+      }
       if (container.state === "lost") lostKept.set(container.deployment, (lostKept.get(container.deployment) ?? 0) + 1);
       if (!holdsCapacity(container)) continue;
       const sum = allocated.get(container.node) ?? { cpuMillicores: 0, memoryMib: 0 };
       sum.cpuMillicores += container.cpuMillicores;
       sum.memoryMib += container.memoryMib;
       allocated.set(container.node, sum);
-      if (container.desired === "running" && this.deployments.get(container.deployment)?.spec.onePerNode === true) {
+      // One per node binds the replicas of the version that asks it (older ones were placed without it).
+      const owner = this.deployments.get(container.deployment);
+      if (container.desired === "running" && owner?.spec.onePerNode === true && container.version === owner.version) {
         const key = `${container.deployment}\u0000${container.node}`;
         if (onePerNode.has(key)) fail(`deployment ${container.deployment} has two replicas on node ${container.node}`);
         onePerNode.add(key);
@@ -415,8 +447,7 @@ export class ClusterState {
     }
     for (const [name, deployment] of this.deployments) {
       if (deployment.spec.name !== name) fail(`deployment ${name} is filed under another name`);
-      if ((wantedRunning.get(name) ?? 0) !== deployment.spec.replicas)
-        fail(`deployment ${name} wants ${deployment.spec.replicas} replicas but has ${wantedRunning.get(name) ?? 0}`);
+      this.checkVersions(name, deployment, wantedRunning.get(name) ?? 0, wantedCurrent.get(name) ?? 0);
       if (this.pendingCount(name) === 0)
         assert(deployment.pendingReason === "", `deployment ${name} has a pending reason but nothing pending`);
       if ((lostKept.get(name) ?? 0) > fsmLimits.lostContainersKeptPerDeploymentMax)
@@ -435,6 +466,30 @@ export class ClusterState {
     assert(this.containers.size <= fsmLimits.containersMax, "containers over their bound");
     assert(this.deployments.size <= fsmLimits.deploymentsMax, "deployments over their bound");
     assert(this.nodes.size <= fsmLimits.nodesMax, "nodes over their bound");
+  }
+
+  /**
+   * Without a version change under way (no rollout, or one that succeeded or reverted), the
+   * deployment runs exactly `replicas` containers, all of its version. While one is under way or
+   * after one failed, old and new run side by side, never more of the new version than `replicas`.
+   */
+  private checkVersions(name: string, deployment: DeploymentRecord, wanted: number, current: number): void {
+    const history = deployment.history;
+    if (history.length === 0 || history[history.length - 1].version !== deployment.version)
+      fail(`deployment ${name} history does not end at its version ${deployment.version}`);
+    for (let i = 1; i < history.length; i++)
+      if (!(history[i - 1].version < history[i].version)) fail(`deployment ${name} history out of order`);
+    if (history.length > fsmLimits.versionHistoryMax + 1) fail(`deployment ${name} history over its bound`);
+    if (current > deployment.spec.replicas) fail(`deployment ${name} runs more new replicas than it wants`);
+    const rollout = deployment.rollout;
+    const converged = rollout === null || rollout.state === "succeeded" || rollout.state === "reverted";
+    if (converged && !(wanted === deployment.spec.replicas && current === wanted))
+      fail(
+        `deployment ${name} wants ${deployment.spec.replicas} replicas but has ${wanted} (${current} of v${deployment.version})`,
+      );
+    if (rollout !== null && isRolloutActive(rollout.state) && rollout.toVersion !== deployment.version)
+      fail(`deployment ${name} rolls out to v${rollout.toVersion}, not its version ${deployment.version}`);
+    if (rollout !== null && rollout.state === "paused") assert(rollout.pausedBy !== null, `${name} paused by nobody`);
   }
 
   private checkContainer(container: ContainerRecord): void {
@@ -468,6 +523,8 @@ export class ClusterState {
     }
     if (container.state !== "restarting")
       assert(container.nextRestartAtMs === 0, `container ${id} has a restart time but is ${container.state}`);
+    if (container.health !== "healthy")
+      assert(container.healthySinceMs === 0, `container ${id} has a healthy-since time but is ${container.health}`);
     if (container.backoffStep > fsmLimits.restartBackoffStepMax) fail(`container ${id} backoff step over its bound`);
     if (container.updatedRevision > this.revision) fail(`container ${id} updated in the future`);
   }

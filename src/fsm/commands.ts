@@ -17,6 +17,13 @@ import {
   type RemoveContainerCommand,
   type ResetBackoffCommand,
   type RestartContainerCommand,
+  type RolloutFinishCommand,
+  type RolloutPauseCommand,
+  type RolloutPromoteCommand,
+  type RolloutResumeCommand,
+  type RolloutRevertCommand,
+  type RolloutStepCommand,
+  type RolloutUndoCommand,
   type ScaleCommand,
   type SetNodeStatusCommand,
 } from "../gen/orchestrator/v1/fsm.js";
@@ -38,7 +45,14 @@ export type CommandBody =
   | { readonly kind: "reset-backoff"; readonly resetBackoff: ResetBackoffCommand }
   | { readonly kind: "node-down"; readonly nodeDown: NodeDownCommand }
   | { readonly kind: "operation-outcome"; readonly operationOutcome: OperationOutcomeCommand }
-  | { readonly kind: "operation-outcomes"; readonly operationOutcomes: OperationOutcomesCommand };
+  | { readonly kind: "operation-outcomes"; readonly operationOutcomes: OperationOutcomesCommand }
+  | { readonly kind: "rollout-step"; readonly rolloutStep: RolloutStepCommand }
+  | { readonly kind: "rollout-finish"; readonly rolloutFinish: RolloutFinishCommand }
+  | { readonly kind: "rollout-revert"; readonly rolloutRevert: RolloutRevertCommand }
+  | { readonly kind: "rollout-promote"; readonly rolloutPromote: RolloutPromoteCommand }
+  | { readonly kind: "rollout-pause"; readonly rolloutPause: RolloutPauseCommand }
+  | { readonly kind: "rollout-resume"; readonly rolloutResume: RolloutResumeCommand }
+  | { readonly kind: "rollout-undo"; readonly rolloutUndo: RolloutUndoCommand };
 
 export type CommandKind = CommandBody["kind"];
 
@@ -117,6 +131,17 @@ export function decodeCommand(data: Uint8Array): FsmResult<DecodedCommand> {
     bodies.push({ kind: "operation-outcome", operationOutcome: message.operationOutcome });
   if (message.operationOutcomes !== undefined)
     bodies.push({ kind: "operation-outcomes", operationOutcomes: message.operationOutcomes });
+  if (message.rolloutStep !== undefined) bodies.push({ kind: "rollout-step", rolloutStep: message.rolloutStep });
+  if (message.rolloutFinish !== undefined)
+    bodies.push({ kind: "rollout-finish", rolloutFinish: message.rolloutFinish });
+  if (message.rolloutRevert !== undefined)
+    bodies.push({ kind: "rollout-revert", rolloutRevert: message.rolloutRevert });
+  if (message.rolloutPromote !== undefined)
+    bodies.push({ kind: "rollout-promote", rolloutPromote: message.rolloutPromote });
+  if (message.rolloutPause !== undefined) bodies.push({ kind: "rollout-pause", rolloutPause: message.rolloutPause });
+  if (message.rolloutResume !== undefined)
+    bodies.push({ kind: "rollout-resume", rolloutResume: message.rolloutResume });
+  if (message.rolloutUndo !== undefined) bodies.push({ kind: "rollout-undo", rolloutUndo: message.rolloutUndo });
   if (bodies.length !== 1) {
     return failure(
       "INVALID_ARGUMENT",

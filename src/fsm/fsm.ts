@@ -14,6 +14,15 @@ import { applyRegisterNode, applySetNodeStatus } from "./apply-node.js";
 import { applyNodeDown } from "./apply-node-down.js";
 import { applyOperationOutcome, applyOperationOutcomes } from "./apply-operation.js";
 import { applyPlan } from "./apply-plan.js";
+import {
+  applyRolloutFinish,
+  applyRolloutPause,
+  applyRolloutPromote,
+  applyRolloutResume,
+  applyRolloutRevert,
+  applyRolloutStep,
+  applyRolloutUndo,
+} from "./apply-rollout.js";
 import type { ApplyResult } from "./apply-result.js";
 import type { ClientSession } from "./client-sessions.js";
 import { ClusterState, type StateChange } from "./cluster-state.js";
@@ -130,11 +139,11 @@ export class ClusterFsm implements ClusterReadView {
   }
 
   private execute(command: DecodedCommand): ApplyResult {
-    const { body, atMs } = command;
+    const { body, atMs, clientId } = command;
     const state = this.state;
     switch (body.kind) {
       case "deploy":
-        return applyDeploy(state, body.deploy, atMs);
+        return applyDeploy(state, body.deploy, clientId, atMs);
       case "scale":
         return applyScale(state, body.scale, atMs);
       case "delete":
@@ -161,6 +170,20 @@ export class ClusterFsm implements ClusterReadView {
         return applyOperationOutcome(state, body.operationOutcome, atMs);
       case "operation-outcomes":
         return applyOperationOutcomes(state, body.operationOutcomes, atMs);
+      case "rollout-step":
+        return applyRolloutStep(state, body.rolloutStep, atMs);
+      case "rollout-finish":
+        return applyRolloutFinish(state, body.rolloutFinish, atMs);
+      case "rollout-revert":
+        return applyRolloutRevert(state, body.rolloutRevert, atMs);
+      case "rollout-promote":
+        return applyRolloutPromote(state, body.rolloutPromote, atMs);
+      case "rollout-pause":
+        return applyRolloutPause(state, body.rolloutPause, atMs);
+      case "rollout-resume":
+        return applyRolloutResume(state, body.rolloutResume, atMs);
+      case "rollout-undo":
+        return applyRolloutUndo(state, body.rolloutUndo, clientId, atMs);
       default:
         return assertNever(body, "command body");
     }

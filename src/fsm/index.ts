@@ -22,7 +22,7 @@ export {
   type DecodedCommand,
   type FsmCommand,
 } from "./commands.js";
-export type { ApplyResult, ApplyValue, PlacementRejection, RejectionCount } from "./apply-result.js";
+export type { ApplyResult, ApplyValue, DeployResult, PlacementRejection, RejectionCount } from "./apply-result.js";
 export type { ClientSession } from "./client-sessions.js";
 export { failure, success, type FsmFailure, type FsmResult } from "./result.js";
 export {
@@ -60,7 +60,17 @@ export {
   type Resources,
   type RestartPolicySpec,
   type Strategy,
+  isRolloutActive,
+  type RolloutPauser,
+  type RolloutRecord,
+  type RolloutState,
+  type UpdatePolicySpec,
+  type VersionOutcome,
+  type VersionRecord,
 } from "./state.js";
+export { rollbackSpec, stableVersion, versionEntry } from "./version-history.js";
+export { leaderActor } from "./apply-rollout.js";
+export { errorBudgetAt, type ErrorBudget } from "./error-budget.js";
 export {
   plainEqual,
   specDifferences,
@@ -73,6 +83,8 @@ export {
   validateReplicas,
   validateScale,
   validateText,
+  normalizeUpdatePolicy,
+  sameTemplate,
   type NodeRegistration,
 } from "./validation.js";
 export type {

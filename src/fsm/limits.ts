@@ -12,13 +12,15 @@ export function isKnownRegion(value: string): value is Region {
  * The command format this code writes and the newest it understands. A replica meeting a newer
  * format stops (it would otherwise apply the entry differently from its peers): upgrade it.
  * 3: OperationOutcomes (several verdicts in one entry).
+ * 4: versions and rollouts (a deploy of a changed spec starts a rollout instead of being refused).
  */
-export const commandFormatVersion = 3;
+export const commandFormatVersion = 4;
 /**
  * The snapshot format this code writes and reads. 2: crashed containers wanted running hold
  * their node's capacity, and operations, outcome buckets and backoff steps are stored.
+ * 3: version histories, rollouts, update policies, healthy-since and placed-at times.
  */
-export const snapshotFormatVersion = 2;
+export const snapshotFormatVersion = 3;
 /** Records per step of a sliced snapshot encoding (about 10 ms of work). */
 export const snapshotRecordsPerStep = 10_000;
 
@@ -92,6 +94,14 @@ export const fsmLimits = {
   outcomeBucketsMax: 43_200,
   /** Containers lost with their node and replaced, kept per deployment as recent history. */
   lostContainersKeptPerDeploymentMax: 10,
+  /** Versions kept per deployment (plus the last one that rolled out, when older). */
+  versionHistoryMax: 10,
+  /** Containers one rollout step may start or stop. */
+  rolloutStepContainersMax: 10_000,
+  minHealthyTimeMsMax: 3_600_000,
+  healthyDeadlineMsMax: 86_400_000,
+  rolloutProgressDeadlineMsMax: 7 * 86_400_000,
+  actorLengthMax: 128,
 } as const;
 
 /**
@@ -116,6 +126,15 @@ export const deploymentDefaults = {
     resetAfterMs: 60_000,
   },
   progressDeadlineMs: 120_000,
+  update: {
+    maxParallel: 1,
+    maxSurge: 1,
+    minHealthyTimeMs: 5_000,
+    healthyDeadlineMs: 60_000,
+    progressDeadlineMs: 600_000,
+    canary: 0,
+    autoRevert: true,
+  },
 } as const;
 
 assert(fsmLimits.replicasMax <= fsmLimits.containersMax, "one deployment's replicas must fit in the cluster");
@@ -157,3 +176,10 @@ assert(
     deploymentDefaults.progressDeadlineMs <= fsmLimits.progressDeadlineMsMax,
   "default progress deadline within bounds",
 );
+assert(fsmLimits.versionHistoryMax >= 2, "the history keeps at least the current and the previous version");
+assert(
+  deploymentDefaults.update.healthyDeadlineMs > deploymentDefaults.update.minHealthyTimeMs &&
+    deploymentDefaults.update.progressDeadlineMs >= deploymentDefaults.update.healthyDeadlineMs,
+  "default update policy is consistent",
+);
+assert(fsmLimits.rolloutStepContainersMax >= fsmLimits.replicasMax, "one step may replace a whole deployment");

@@ -18,7 +18,9 @@ import type {
   OperationKind,
   OperationOutcome,
   OperationRecord,
+  RolloutRecord,
   Strategy,
+  VersionRecord,
 } from "./state.js";
 
 export function strategyToProto(strategy: Strategy): pb.Strategy {
@@ -144,6 +146,8 @@ export function operationKindToProto(kind: OperationKind): PbOperationKind {
       return PbOperationKind.OPERATION_KIND_SCALE;
     case "replacement":
       return PbOperationKind.OPERATION_KIND_REPLACEMENT;
+    case "rollout":
+      return PbOperationKind.OPERATION_KIND_ROLLOUT;
     default:
       return assertNever(kind, "operation kind");
   }
@@ -158,6 +162,8 @@ export function operationKindFromProto(kind: PbOperationKind): OperationKind | n
       return "scale";
     case PbOperationKind.OPERATION_KIND_REPLACEMENT:
       return "replacement";
+    case PbOperationKind.OPERATION_KIND_ROLLOUT:
+      return "rollout";
     default:
       return null;
   }
@@ -203,7 +209,24 @@ export function specToProto(spec: DeploymentSpec): pb.DeploymentSpec {
     healthCheck: { ...spec.healthCheck },
     restartPolicy: { ...spec.restartPolicy },
     progressDeadlineMs: spec.progressDeadlineMs,
+    update: { ...spec.update },
   };
+}
+
+export function versionToProto(entry: VersionRecord): pb.DeploymentVersion {
+  return {
+    version: entry.version,
+    spec: specToProto(entry.spec),
+    actor: entry.actor,
+    atMs: entry.atMs,
+    reason: entry.reason,
+    outcome: entry.outcome,
+    revision: entry.revision,
+  };
+}
+
+export function rolloutToProto(rollout: RolloutRecord): pb.Rollout {
+  return { ...rollout, pausedBy: rollout.pausedBy ?? "" };
 }
 
 /**
@@ -242,6 +265,8 @@ export function deploymentToProto(view: DeploymentView): pb.Deployment {
     recentEvents: view.recentEvents.map(eventToProto),
     openOperation: view.openOperation === null ? undefined : openOperationToProto(view.openOperation),
     lastOutcome: view.lastOutcome === null ? undefined : outcomeToProto(view.lastOutcome),
+    history: view.deployment.history.map(versionToProto),
+    rollout: view.deployment.rollout === null ? undefined : rolloutToProto(view.deployment.rollout),
   };
 }
 
@@ -258,6 +283,8 @@ export function containerToProto(container: Readonly<ContainerRecord>): pb.Conta
     nextRestartAtMs: container.nextRestartAtMs,
     health: container.health,
     updatedRevision: container.updatedRevision,
+    healthySinceMs: container.healthySinceMs,
+    placedAtMs: container.placedAtMs,
   };
 }
 

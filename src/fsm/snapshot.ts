@@ -35,7 +35,9 @@ import {
   nodeStatusToProto,
   operationKindFromProto,
   operationKindToProto,
+  rolloutToProto,
   specToProto,
+  versionToProto,
   strategyFromProto,
 } from "./proto-convert.js";
 import {
@@ -50,6 +52,10 @@ import {
   type OperationOutcome,
   type OperationRecord,
   type OutcomeBucket,
+  type RolloutRecord,
+  type RolloutState,
+  type VersionOutcome,
+  type VersionRecord,
 } from "./state.js";
 
 /** Field numbers of FsmSnapshot (proto/orchestrator/v1/fsm.proto). */
@@ -250,6 +256,55 @@ function deploymentToRecord(deployment: DeploymentRecord): PbDeploymentRecord {
     nextContainerOrdinal: deployment.nextContainerOrdinal,
     pendingReason: deployment.pendingReason,
     lastOutcome: deployment.lastOutcome === null ? undefined : outcomeToRecord(deployment.lastOutcome),
+    history: deployment.history.map(versionToProto),
+    rollout: deployment.rollout === null ? undefined : rolloutToProto(deployment.rollout),
+  };
+}
+
+const versionOutcomes: readonly VersionOutcome[] = ["pending", "succeeded", "failed", "superseded"];
+const rolloutStates: readonly RolloutState[] = [
+  "running",
+  "paused",
+  "awaiting-promotion",
+  "succeeded",
+  "failed",
+  "reverted",
+];
+
+function versionFromRecord(name: string, record: pb.DeploymentVersion): VersionRecord {
+  assert(record.spec !== undefined, `snapshot version ${record.version} of ${name} without a spec`);
+  const outcome = versionOutcomes.find((o) => o === record.outcome);
+  if (outcome === undefined) fail(`snapshot version ${record.version} of ${name} has outcome ${record.outcome}`);
+  return {
+    version: record.version,
+    spec: specFromProto(record.spec),
+    actor: record.actor,
+    atMs: record.atMs,
+    revision: record.revision,
+    reason: record.reason,
+    outcome,
+  };
+}
+
+function rolloutFromRecord(name: string, record: pb.Rollout): RolloutRecord {
+  const state = rolloutStates.find((s) => s === record.state);
+  if (state === undefined) fail(`snapshot rollout of ${name} has state ${record.state}`);
+  const pausedBy = record.pausedBy === "" ? null : record.pausedBy;
+  if (!(pausedBy === null || pausedBy === "operator" || pausedBy === "burn-rate"))
+    fail(`snapshot rollout of ${name} paused by ${record.pausedBy}`);
+  return {
+    fromVersion: record.fromVersion,
+    toVersion: record.toVersion,
+    state,
+    isRevert: record.isRevert,
+    pausedBy,
+    startedAtMs: record.startedAtMs,
+    lastProgressAtMs: record.lastProgressAtMs,
+    finishedAtMs: record.finishedAtMs,
+    reason: record.reason,
+    stepSeq: record.stepSeq,
+    promoted: record.promoted,
+    operationId: record.operationId,
   };
 }
 
@@ -263,6 +318,8 @@ function deploymentFromRecord(record: PbDeploymentRecord): DeploymentRecord {
     nextContainerOrdinal: record.nextContainerOrdinal,
     pendingReason: record.pendingReason,
     lastOutcome: record.lastOutcome === undefined ? null : outcomeFromRecord(record.lastOutcome),
+    history: record.history.map((entry) => versionFromRecord(record.spec?.name ?? "", entry)),
+    rollout: record.rollout === undefined ? null : rolloutFromRecord(record.spec?.name ?? "", record.rollout),
   };
 }
 
@@ -307,8 +364,11 @@ function outcomeFromRecord(record: PbOperationOutcomeRecord): OperationOutcome {
 function specFromProto(spec: pb.DeploymentSpec): DeploymentSpec {
   const strategy = strategyFromProto(spec.strategy);
   if (strategy === null) fail(`snapshot deployment ${spec.name} has strategy ${spec.strategy}`);
-  if (!(spec.healthCheck !== undefined && spec.restartPolicy !== undefined))
-    fail(`snapshot deployment ${spec.name} lacks its health or restart settings`);
+  if (!(spec.healthCheck !== undefined && spec.restartPolicy !== undefined && spec.update !== undefined))
+    fail(`snapshot deployment ${spec.name} lacks its health, restart or update settings`);
+  const update = spec.update;
+  if (!(update.maxSurge !== undefined && update.minHealthyTimeMs !== undefined && update.autoRevert !== undefined))
+    fail(`snapshot deployment ${spec.name} lacks update policy fields`);
   return {
     name: spec.name,
     image: spec.image,
@@ -322,6 +382,15 @@ function specFromProto(spec: pb.DeploymentSpec): DeploymentSpec {
     healthCheck: { ...spec.healthCheck },
     restartPolicy: { ...spec.restartPolicy },
     progressDeadlineMs: spec.progressDeadlineMs,
+    update: {
+      maxParallel: update.maxParallel,
+      maxSurge: update.maxSurge,
+      minHealthyTimeMs: update.minHealthyTimeMs,
+      healthyDeadlineMs: update.healthyDeadlineMs,
+      progressDeadlineMs: update.progressDeadlineMs,
+      canary: update.canary,
+      autoRevert: update.autoRevert,
+    },
   };
 }
 
@@ -340,6 +409,8 @@ function containerToRecord(container: ContainerRecord): PbContainerRecord {
     health: healthToProto(container.health),
     updatedRevision: container.updatedRevision,
     backoffStep: container.backoffStep,
+    healthySinceMs: container.healthySinceMs,
+    placedAtMs: container.placedAtMs,
   };
 }
 
@@ -370,6 +441,8 @@ function containerFromRecord(record: PbContainerRecord, names: Map<string, strin
     nextRestartAtMs: record.nextRestartAtMs,
     backoffStep: record.backoffStep,
     health,
+    healthySinceMs: record.healthySinceMs,
+    placedAtMs: record.placedAtMs,
     updatedRevision: record.updatedRevision,
   };
 }

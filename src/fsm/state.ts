@@ -67,6 +67,23 @@ export interface RestartPolicySpec {
   resetAfterMs: number;
 }
 
+/** How a new version replaces the old one (DESIGN.md, round 2); validation.ts fills the defaults. */
+export interface UpdatePolicySpec {
+  /** Replacements in flight at once; also how far below `replicas` healthy may dip. Invariant: >= 1. */
+  maxParallel: number;
+  /** Replicas allowed beyond `replicas` while rolling out. */
+  maxSurge: number;
+  /** A new replica counts once it has been healthy this long. */
+  minHealthyTimeMs: number;
+  /** A new replica must count within this long of its placement. Invariant: > minHealthyTimeMs. */
+  healthyDeadlineMs: number;
+  /** A rollout fails after this long without progress. Invariant: >= healthyDeadlineMs. */
+  progressDeadlineMs: number;
+  /** New replicas started beside the old ones before the rollout awaits promotion. Invariant: <= replicas. */
+  canary: number;
+  autoRevert: boolean;
+}
+
 /** A validated spec with every default filled in (validation.ts builds these). */
 export interface DeploymentSpec {
   name: string;
@@ -81,7 +98,67 @@ export interface DeploymentSpec {
   onePerNode: boolean;
   healthCheck: HealthCheckSpec;
   restartPolicy: RestartPolicySpec;
+  /**
+   * Operations (deploy, scale, replacement) succeed when all replicas are healthy within this
+   * long of their start: an absolute deadline, so a crash loop cannot postpone its failure. A
+   * rollout's deadline is update.progressDeadlineMs, counted from its last progress instead,
+   * so a long rollout of many small steps is not a failure: two clocks, two fields.
+   */
   progressDeadlineMs: number;
+  update: UpdatePolicySpec;
+}
+
+/** Whether a version rolled out: pending until then (or while its rollout runs). */
+export type VersionOutcome = "pending" | "succeeded" | "failed" | "superseded";
+
+/** One version of a deployment in its history. */
+export interface VersionRecord {
+  readonly version: number;
+  /** The spec as deployed (its replicas then; scaling changes the deployment, not its versions). */
+  readonly spec: DeploymentSpec;
+  /** Who made it: the client id until security work names people. */
+  readonly actor: string;
+  readonly atMs: number;
+  readonly revision: number;
+  /** "deploy", "undo to v3", "auto-revert after: <reason>". */
+  readonly reason: string;
+  outcome: VersionOutcome;
+}
+
+export type RolloutState = "running" | "paused" | "awaiting-promotion" | "succeeded" | "failed" | "reverted";
+export type RolloutPauser = "operator" | "burn-rate";
+
+export function isRolloutActive(state: RolloutState): boolean {
+  return state === "running" || state === "paused" || state === "awaiting-promotion";
+}
+
+/**
+ * A deployment's rollout to a version: running -> (awaiting-promotion -> running)* ->
+ * (paused -> running)* -> succeeded | failed; a revert rollout that succeeds ends reverted.
+ */
+export interface RolloutRecord {
+  /** The version in force when it started. */
+  readonly fromVersion: number;
+  /** Invariant: the deployment's version while the rollout is active. */
+  readonly toVersion: number;
+  state: RolloutState;
+  /** A rollback to the last version that rolled out successfully: no canary phase. */
+  readonly isRevert: boolean;
+  /** Who paused it; null unless paused. */
+  pausedBy: RolloutPauser | null;
+  readonly startedAtMs: number;
+  /** Start, each applied step, promotion and resumption: the progress deadline counts from here. */
+  lastProgressAtMs: number;
+  /** 0 while active. */
+  finishedAtMs: number;
+  /** Why it started, paused, failed or ended. */
+  reason: string;
+  /** Steps applied so far: the next RolloutStep must carry this number. */
+  stepSeq: number;
+  /** The canary phase is over (true from the start without canaries, and for reverts). */
+  promoted: boolean;
+  /** Its operation in the ledger ("<deployment>-<revision>"). */
+  readonly operationId: string;
 }
 
 export interface DeploymentRecord {
@@ -97,6 +174,13 @@ export interface DeploymentRecord {
   pendingReason: string;
   /** The outcome of its last closed operation (null: none closed yet). */
   lastOutcome: OperationOutcome | null;
+  /**
+   * Oldest first; the last entry is `version`. Bounded by fsmLimits.versionHistoryMax, except
+   * that the newest version that rolled out successfully is kept (a revert needs its spec).
+   */
+  history: VersionRecord[];
+  /** The current or last rollout; null before the first version change. */
+  rollout: RolloutRecord | null;
 }
 
 export interface ContainerRecord {
@@ -104,8 +188,11 @@ export interface ContainerRecord {
   readonly id: string;
   readonly deployment: string;
   readonly ordinal: number;
-  /** The deployment version it was created from. */
-  readonly version: number;
+  /**
+   * The deployment version whose spec it runs. A new version whose spec matches (all but
+   * replicas, update policy and progress deadline) takes over the containers it already has.
+   */
+  version: number;
   /** Its request, kept here so capacity is released exactly even after its deployment is gone. */
   readonly cpuMillicores: number;
   readonly memoryMib: number;
@@ -127,6 +214,10 @@ export interface ContainerRecord {
    */
   backoffStep: number;
   health: Health;
+  /** Leader time since which it is healthy; 0 unless health is healthy. */
+  healthySinceMs: number;
+  /** Leader time of its placement; 0 while pending. */
+  placedAtMs: number;
   updatedRevision: number;
 }
 
@@ -150,14 +241,24 @@ export type EventKind =
   | "restarted"
   | "rescheduled"
   | "operation-succeeded"
-  | "operation-failed";
+  | "operation-failed"
+  | "configured"
+  | "rollout-started"
+  | "rollout-step"
+  | "rollout-awaiting-promotion"
+  | "rollout-promoted"
+  | "rollout-paused"
+  | "rollout-resumed"
+  | "rollout-succeeded"
+  | "rollout-failed"
+  | "rollout-reverting";
 
 /**
  * Deployment operations, the units of the success rate (docs/architecture.md, "Success rate"). The FSM
  * opens one when a deployment is deployed, scaled, or gets replacements (after its node went
  * down or a restart); the leader's health controller closes it with an outcome.
  */
-export type OperationKind = "deploy" | "scale" | "replacement";
+export type OperationKind = "deploy" | "scale" | "replacement" | "rollout";
 
 export interface OperationRecord {
   /** Invariant: `${deployment}-${startedRevision}`. */

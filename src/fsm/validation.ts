@@ -9,7 +9,7 @@ import { Strategy as PbStrategy } from "../gen/orchestrator/v1/types.js";
 import { deploymentDefaults, fsmLimits, isKnownRegion, knownRegions, type Region } from "./limits.js";
 import { strategyFromProto } from "./proto-convert.js";
 import { failure, success, type FsmFailure, type FsmResult } from "./result.js";
-import type { DeploymentSpec, HealthCheckSpec, Resources, RestartPolicySpec } from "./state.js";
+import type { DeploymentSpec, HealthCheckSpec, Resources, RestartPolicySpec, UpdatePolicySpec } from "./state.js";
 
 const dnsLabelPattern = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const dnsSubdomainPattern = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -241,6 +241,53 @@ function normalizeRestartPolicy(name: string, input: pb.RestartPolicy | undefine
 }
 
 /**
+ * The update policy with its defaults. Every message names its field as the API and apply files
+ * spell it (update.max_parallel ...), so a person knows which one to fix.
+ */
+export function normalizeUpdatePolicy(
+  name: string,
+  replicas: number,
+  input: pb.UpdatePolicy | undefined,
+): FsmResult<UpdatePolicySpec> {
+  const d = deploymentDefaults.update;
+  const policy: UpdatePolicySpec = {
+    maxParallel: input?.maxParallel || d.maxParallel,
+    maxSurge: input?.maxSurge ?? d.maxSurge,
+    minHealthyTimeMs: input?.minHealthyTimeMs ?? d.minHealthyTimeMs,
+    healthyDeadlineMs: input?.healthyDeadlineMs || d.healthyDeadlineMs,
+    progressDeadlineMs: input?.progressDeadlineMs || d.progressDeadlineMs,
+    canary: input?.canary ?? d.canary,
+    autoRevert: input?.autoRevert ?? d.autoRevert,
+  };
+  const where = `deployment ${name} update`;
+  if (!isUint(policy.maxParallel, fsmLimits.replicasMax) || policy.maxParallel === 0)
+    return invalid(`${where}.max_parallel must be 1..${fsmLimits.replicasMax}, got ${policy.maxParallel}`);
+  if (!isUint(policy.maxSurge, fsmLimits.replicasMax))
+    return invalid(`${where}.max_surge must be 0..${fsmLimits.replicasMax}, got ${policy.maxSurge}`);
+  if (!isUint(policy.minHealthyTimeMs, fsmLimits.minHealthyTimeMsMax))
+    return invalid(
+      `${where}.min_healthy_time_ms must be 0..${fsmLimits.minHealthyTimeMsMax} ms, got ${policy.minHealthyTimeMs}`,
+    );
+  if (
+    !isUint(policy.healthyDeadlineMs, fsmLimits.healthyDeadlineMsMax) ||
+    policy.healthyDeadlineMs <= policy.minHealthyTimeMs
+  )
+    return invalid(
+      `${where}.healthy_deadline_ms must be above min_healthy_time_ms (${policy.minHealthyTimeMs} ms) and at most ${fsmLimits.healthyDeadlineMsMax} ms, got ${policy.healthyDeadlineMs}`,
+    );
+  if (
+    !isUint(policy.progressDeadlineMs, fsmLimits.rolloutProgressDeadlineMsMax) ||
+    policy.progressDeadlineMs < policy.healthyDeadlineMs
+  )
+    return invalid(
+      `${where}.progress_deadline_ms must be from healthy_deadline_ms (${policy.healthyDeadlineMs} ms) to ${fsmLimits.rolloutProgressDeadlineMsMax} ms, got ${policy.progressDeadlineMs}`,
+    );
+  if (!isUint(policy.canary, replicas))
+    return invalid(`${where}.canary must be 0..replicas (${replicas}), got ${policy.canary}`);
+  return success(policy);
+}
+
+/**
  * Checks a deployment spec from the API and returns it with every default filled in.
  * `nodeCapacities` are the capacities of the registered nodes (empty before any registers).
  */
@@ -282,6 +329,8 @@ export function validateDeploymentSpec(
       `deployment ${name} progress deadline must be ${fsmLimits.progressDeadlineMsMin}..${fsmLimits.progressDeadlineMsMax} ms, got ${progressDeadlineMs}`,
     );
   }
+  const update = normalizeUpdatePolicy(name, input.replicas, input.update);
+  if (!update.ok) return update;
   return success({
     name,
     image: input.image,
@@ -295,7 +344,18 @@ export function validateDeploymentSpec(
     healthCheck: healthCheck.value,
     restartPolicy: restartPolicy.value,
     progressDeadlineMs,
+    update: update.value,
   });
+}
+
+/**
+ * Two specs run the same containers: they differ at most in replicas, the update policy and the
+ * operations' progress deadline. A new version with the same template takes over the running
+ * containers of the old one instead of replacing them.
+ */
+export function sameTemplate(a: DeploymentSpec, b: DeploymentSpec): boolean {
+  const strip = ({ replicas: _r, update: _u, progressDeadlineMs: _p, ...template }: DeploymentSpec) => template;
+  return plainEqual(strip(a), strip(b));
 }
 
 /** The fields in which two specs differ, as "field old vs new", for an actionable refusal. */
@@ -315,6 +375,7 @@ export function specDifferences(current: DeploymentSpec, requested: DeploymentSp
   compare("health check", current.healthCheck, requested.healthCheck);
   compare("restart policy", current.restartPolicy, requested.restartPolicy);
   compare("progress deadline", `${current.progressDeadlineMs}ms`, `${requested.progressDeadlineMs}ms`);
+  compare("update policy", current.update, requested.update);
   return differences;
 }
 

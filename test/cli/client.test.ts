@@ -1,5 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
+import { DeployResult } from "../../src/gen/orchestrator/v1/orchestrator.js";
 import type {
   DeployRequest,
   DeployResponse,
@@ -300,6 +301,62 @@ describe("deploy --wait", () => {
     };
     expect(body.error.code).toBe("DEADLINE_EXCEEDED");
     expect(body.error.details).toMatchObject({ pendingReason: reason, running: 1, desired: 3 });
+  });
+});
+
+describe("deploy's update policy", () => {
+  it("sends the update-policy flags and prints what the server says it did", async () => {
+    const configured: Unary<DeployRequest, DeployResponse> = (call, callback) =>
+      callback(null, {
+        deployment: { ...sampleDeployment({ name: call.request.spec?.name }), version: 2 },
+        created: false,
+        revision: 60,
+        result: DeployResult.DEPLOY_RESULT_CONFIGURED,
+        version: 2,
+      });
+    const leader = await serve({ ...leaderHandlers(), deploy: configured });
+    const result = await runCli([
+      "--endpoints",
+      leader.address,
+      "deploy",
+      "web",
+      "--image",
+      "nginx:1.28",
+      "--max-parallel",
+      "2",
+      "--min-healthy-time",
+      "10s",
+      "--progress-deadline",
+      "2m",
+      "--canary",
+      "1",
+      "--no-auto-revert",
+      "--force",
+    ]);
+    expect(result.stderr).toBe("");
+    expect(result.stdout).toContain("deployment web configured (version 2, revision 60)");
+    const [request] = leader.callsTo("deploy") as DeployRequest[];
+    expect(request.force).toBe(true);
+    expect(request.spec?.update).toEqual({
+      maxParallel: 2,
+      minHealthyTimeMs: 10_000,
+      healthyDeadlineMs: 0,
+      progressDeadlineMs: 120_000,
+      canary: 1,
+      autoRevert: false,
+    });
+    const bad = await runCli([
+      "--endpoints",
+      leader.address,
+      "deploy",
+      "web",
+      "--image",
+      "x:1",
+      "--min-healthy-time",
+      "ten",
+    ]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("--min-healthy-time");
   });
 });
 

@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   DeleteRequest,
   DeployRequest,
+  DeployResult,
   GetDeploymentRequest,
   ListDeploymentsRequest,
   ScaleRequest,
@@ -206,23 +207,29 @@ describe("bad input", () => {
     );
   });
 
-  it("refuses a duplicate deploy with a different spec (ALREADY_EXISTS) and accepts the same spec again as a no-op", async () => {
+  it("makes a changed spec version 2, accepts the same spec again as a no-op, and names a bad update policy field", async () => {
     const first = await cluster.call(leader.leaderId, "deploy", deploy({ name: "dup" }));
     expect(first.created).toBe(true);
     expect(first.deployment?.version).toBe(1);
 
-    const message = await expectStatus(
-      "deploy",
-      deploy({ name: "dup", image: "nginx:1.28" }),
-      grpc.status.ALREADY_EXISTS,
-      /deployment dup already exists with a different spec/,
-    );
-    expect(message).toMatch(/\(image nginx:1.27 vs nginx:1.28\); delete it first or use scale/);
+    const changed = await cluster.call(leader.leaderId, "deploy", deploy({ name: "dup", image: "nginx:1.28" }));
+    expect(changed.created).toBe(false);
+    expect(changed.result).toBe(DeployResult.DEPLOY_RESULT_CONFIGURED);
+    expect(changed.version).toBe(2);
+    expect(changed.deployment?.rollout).toMatchObject({ fromVersion: 1, toVersion: 2 });
+    expect(changed.deployment?.history.map((v) => v.spec?.image)).toEqual(["nginx:1.27", "nginx:1.28"]);
 
-    const again = await cluster.call(leader.leaderId, "deploy", deploy({ name: "dup" }));
-    expect(again.created).toBe(false);
-    expect(again.deployment?.version).toBe(1);
-    expect(again.deployment?.spec?.image).toBe("nginx:1.27");
+    const again = await cluster.call(leader.leaderId, "deploy", deploy({ name: "dup", image: "nginx:1.28" }));
+    expect(again.result).toBe(DeployResult.DEPLOY_RESULT_UNCHANGED);
+    expect(again.deployment?.version).toBe(2);
+    expect(again.deployment?.spec?.image).toBe("nginx:1.28");
+
+    await expectStatus(
+      "deploy",
+      deploy({ name: "dup", update: { maxParallel: 1, healthyDeadlineMs: 0, progressDeadlineMs: 0, canary: 9 } }),
+      grpc.status.INVALID_ARGUMENT,
+      /deployment dup update\.canary must be 0\.\.replicas \(\d+\), got 9/,
+    );
   });
 
   it("refuses an oversized request and bounds every text field", async () => {
@@ -274,7 +281,7 @@ describe("bad input", () => {
       ScaleRequest.fromPartial({ header: { clientId: "operator", seq: 1 }, name: "once", replicas: 5 }),
     );
     // ...and the retry of (client, 1) gets the first answer back instead of a second apply. Applied
-    // again, it would be refused (ALREADY_EXISTS: replicas 2 vs 5) or would reset the replicas.
+    // again, it would reset the replicas to 2 (a scale).
     const retry = await cluster.call(leader.leaderId, "deploy", request);
     expect(retry.created).toBe(true);
     expect(retry.deployment?.spec?.replicas).toBe(5);

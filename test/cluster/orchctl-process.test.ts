@@ -211,11 +211,12 @@ describe("orchctl as a process", () => {
 
   it("exits 1 when the cluster refuses, with the reason; --output json carries it as one JSON document", async () => {
     expectExit(await viaFollower(["deploy", "taken", "--image", "nginx:1.27"]), 0);
-    const conflict = await viaFollower(["deploy", "taken", "--image", "nginx:1.28"]);
-    expectExit(conflict, 1);
-    expect(conflict.stderr).toMatch(
-      /error: deployment taken already exists with a different spec \(image nginx:1\.27 vs nginx:1\.28\); delete it first or use scale/,
-    );
+    const configured = await viaFollower(["deploy", "taken", "--image", "nginx:1.28"]);
+    expectExit(configured, 0);
+    expect(configured.stdout).toMatch(/deployment taken configured \(version 2, revision \d+\)/);
+    const badPolicy = await viaFollower(["deploy", "taken", "--image", "nginx:1.29", "--canary", "5"]);
+    expectExit(badPolicy, 1);
+    expect(badPolicy.stderr).toMatch(/error: deployment taken update\.canary must be 0\.\.replicas \(1\), got 5/);
 
     const tooMany = await viaFollower(["deploy", "huge", "--image", "nginx:1.27", "--replicas", "10001"]);
     expectExit(tooMany, 1);

@@ -24,7 +24,7 @@ function states(h: Harness, deployment = "web"): Record<string, string> {
 describe("deploy", () => {
   it("creates the deployment at version 1 with replicas pending containers", () => {
     const h = new Harness();
-    expect(h.ok(body.deploy())).toEqual({ kind: "deploy", name: "web", version: 1, created: true });
+    expect(h.ok(body.deploy())).toEqual({ kind: "deploy", name: "web", version: 1, created: true, result: "created" });
     const view = h.fsm.getDeployment("web");
     expect(view?.deployment.version).toBe(1);
     expect(view?.deployment.createdRevision).toBe(1);
@@ -53,18 +53,23 @@ describe("deploy", () => {
       },
       progressDeadlineMs: 120_000,
     });
-    expect(h.ok(explicit)).toEqual({ kind: "deploy", name: "web", version: 1, created: false });
+    expect(h.ok(explicit)).toEqual({ kind: "deploy", name: "web", version: 1, created: false, result: "unchanged" });
     expect(h.fsm.containerCount).toBe(3);
   });
 
-  it("refuses a different spec under the same name, saying what differs", () => {
+  it("makes a different spec under the same name version 2 and starts a rollout, saying what differs", () => {
     const h = new Harness();
     h.ok(body.deploy());
-    const refused = h.fail(body.deploy({ image: "nginx:2" }));
-    expect(refused.code).toBe("ALREADY_EXISTS");
-    expect(refused.message).toBe(
-      "deployment web already exists with a different spec (image nginx:1 vs nginx:2); delete it first or use scale",
-    );
+    expect(h.ok(body.deploy({ image: "nginx:2" }))).toEqual({
+      kind: "deploy",
+      name: "web",
+      version: 2,
+      created: false,
+      result: "configured",
+    });
+    const view = h.fsm.getDeployment("web");
+    expect(view?.deployment.rollout).toMatchObject({ fromVersion: 1, toVersion: 2, state: "running", stepSeq: 0 });
+    expect(view?.recentEvents[0].message).toBe("configured web v2: image nginx:1 vs nginx:2");
   });
 
   it("refuses requests no registered node could hold", () => {

@@ -21,7 +21,10 @@ describe("dedup table", () => {
   it("applies a retried command once and replays its result", () => {
     const log = new Log();
     const first = log.apply(deployWeb);
-    expect(first).toEqual({ ok: true, value: { kind: "deploy", name: "web", version: 1, created: true } });
+    expect(first).toEqual({
+      ok: true,
+      value: { kind: "deploy", name: "web", version: 1, created: true, result: "created" },
+    });
     const events = log.fsm.events().length;
     // The retry after a failover carries the same (client, seq): same answer, no second effect.
     const retry = log.apply({ ...deployWeb, atMs: t0 + 5_000 });

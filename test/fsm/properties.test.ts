@@ -11,6 +11,7 @@ import {
   type StateChange,
 } from "../../src/fsm/index.js";
 import { body, ContainerState, HealthState, NodeStatus, t0 } from "./helpers.js";
+import { RolloutOutcome } from "../../src/gen/orchestrator/v1/fsm.js";
 
 const nodeRegions: Record<string, string> = { n1: "us-east-1", n2: "us-east-1", n3: "eu-west-1", n4: "ap-southeast-1" };
 const nodeIds = Object.keys(nodeRegions);
@@ -117,8 +118,62 @@ const nodeDown = node.map((id) => body.nodeDown(id, "silent"));
 const outcome = fc
   .tuple(name, fc.integer({ min: 1, max: 60 }), fc.boolean())
   .map(([n, revision, ok]) => body.outcome(`${n}-${revision}`, ok, "judged"));
+const version = fc.integer({ min: 1, max: 4 });
+const rolloutStep = fc
+  .record({
+    name,
+    version,
+    stepSeq: fc.integer({ min: 0, max: 2 }),
+    start: fc.integer({ min: 0, max: 3 }),
+    stop: fc.uniqueArray(ordinal, { maxLength: 3 }),
+  })
+  .map((r): CommandBody => ({
+    kind: "rollout-step",
+    rolloutStep: {
+      deployment: r.name,
+      toVersion: r.version,
+      stepSeq: r.stepSeq,
+      startCount: r.start,
+      stopContainerIds: r.stop.map((i) => `${r.name}-${i}`),
+      reason: "",
+    },
+  }));
+const rolloutEnd = fc
+  .tuple(name, version, fc.constantFrom("succeeded", "failed", "revert"))
+  .map(([n, v, how]): CommandBody =>
+    how === "revert"
+      ? { kind: "rollout-revert", rolloutRevert: { deployment: n, toVersion: v, reason: "judged" } }
+      : {
+          kind: "rollout-finish",
+          rolloutFinish: {
+            deployment: n,
+            toVersion: v,
+            outcome:
+              how === "succeeded" ? RolloutOutcome.ROLLOUT_OUTCOME_SUCCEEDED : RolloutOutcome.ROLLOUT_OUTCOME_FAILED,
+            reason: "judged",
+          },
+        },
+  );
+const rolloutControl = fc
+  .tuple(
+    name,
+    fc.constantFrom("pause", "resume", "promote", "undo"),
+    fc.constantFrom(1, 2),
+    fc.integer({ min: 0, max: 3 }),
+  )
+  .map(([n, what, by, to]): CommandBody => {
+    if (what === "promote") return { kind: "rollout-promote", rolloutPromote: { deployment: n, actor: "op" } };
+    if (what === "undo") return { kind: "rollout-undo", rolloutUndo: { deployment: n, toVersion: to, actor: "op" } };
+    const fields = { deployment: n, by, reason: "test", actor: "op", toVersion: 0 };
+    return what === "pause"
+      ? { kind: "rollout-pause", rolloutPause: fields }
+      : { kind: "rollout-resume", rolloutResume: fields };
+  });
 
 const commandBody: fc.Arbitrary<CommandBody> = fc.oneof(
+  { arbitrary: rolloutStep, weight: 2 },
+  { arbitrary: rolloutEnd, weight: 1 },
+  { arbitrary: rolloutControl, weight: 1 },
   { arbitrary: register, weight: 3 },
   { arbitrary: nodeStatus, weight: 1 },
   { arbitrary: deploy, weight: 3 },
@@ -492,7 +547,8 @@ describe("FSM properties", () => {
       fc.property(commands, fc.nat(), fc.boolean(), (list, pick, succeeded) => {
         const fsm = new ClusterFsm();
         list.forEach((data, i) => fsm.apply(i + 1, data));
-        const open = fsm.openOperations();
+        // A rollout's operation is closed by the rollout's end, not by an outcome.
+        const open = fsm.openOperations().filter((op) => op.kind !== "rollout");
         if (open.length === 0) return;
         const operation = open[pick % open.length];
         const outcome = encodeCommand({

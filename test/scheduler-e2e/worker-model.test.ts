@@ -119,4 +119,45 @@ describe("scheduler worker model", () => {
       new Set(["us-east-1-n1", "us-east-1-n2", "us-east-1-n3"]),
     );
   });
+
+  it("places only replicas of the deployment's current version, by that version's spec", async () => {
+    // The first test's deployment fills every node: delete it, and forget its replicas (no agent here
+    // reports them stopped).
+    await proposer.propose(undefined, { kind: "delete", delete: { name: "whole" } }, "delete");
+    for (const c of fsm.listContainers({ deployment: "whole" }).containers)
+      await proposer.propose(
+        undefined,
+        { kind: "remove-container", removeContainer: { containerId: c.id, reason: "test" } },
+        "remove-container",
+      );
+    // v1 may only run in eu-west-1, where there is no node: its replica stays pending.
+    const v1 = { ...spec("versioned", 1, 1000), regions: ["eu-west-1"] };
+    await proposer.propose(undefined, { kind: "deploy", deploy: { spec: v1 } }, "deploy");
+    await waitFor("v1's pending reason", () => fsm.getDeploymentRecord("versioned")?.pendingReason !== "");
+    const rejectionsBefore = await planRejections();
+    // v2 may run anywhere. Its rollout's first step starts one replica of v2.
+    await proposer.propose(undefined, { kind: "deploy", deploy: { spec: spec("versioned", 1, 1000) } }, "deploy");
+    await proposer.propose(
+      undefined,
+      {
+        kind: "rollout-step",
+        rolloutStep: {
+          deployment: "versioned",
+          toVersion: 2,
+          stepSeq: 0,
+          startCount: 1,
+          stopContainerIds: [],
+          reason: "test",
+        },
+      },
+      "rollout-step",
+    );
+    await waitFor("v2's replica placed", () =>
+      fsm.listContainers({ deployment: "versioned" }).containers.some((c) => c.version === 2 && c.node !== ""),
+    );
+    // v1's replica was not planned with v2's spec (which the FSM would refuse): it is left to the rollout.
+    const v1Replica = fsm.getContainer("versioned-0");
+    expect(v1Replica).toMatchObject({ version: 1, state: "pending", node: "" });
+    expect(await planRejections()).toBe(rejectionsBefore);
+  });
 });

@@ -1,7 +1,7 @@
 import { Option, type Command } from "commander";
-import { DeployRequest } from "../../gen/orchestrator/v1/orchestrator.js";
-import { DeploymentSpec } from "../../gen/orchestrator/v1/types.js";
-import { cpuArg, deploymentNameArg, memoryArg, regionListArg, replicasArg } from "../args.js";
+import { DeployRequest, DeployResult } from "../../gen/orchestrator/v1/orchestrator.js";
+import { DeploymentSpec, type UpdatePolicy } from "../../gen/orchestrator/v1/types.js";
+import { countArg, cpuArg, deploymentNameArg, durationMsArg, memoryArg, regionListArg, replicasArg } from "../args.js";
 import { CPU_FORMS, MEMORY_FORMS } from "../quantity.js";
 import type { SessionFor } from "../session.js";
 import { STRATEGY_BY_NAME, deploymentView, specOf } from "../views.js";
@@ -17,7 +17,23 @@ interface DeployFlags {
   readonly clientRegions?: string[];
   readonly onePerNode?: boolean;
   readonly wait?: boolean;
+  readonly maxParallel?: number;
+  readonly maxSurge?: number;
+  readonly minHealthyTime?: number;
+  readonly healthyDeadline?: number;
+  readonly progressDeadline?: number;
+  readonly canary?: number;
+  readonly autoRevert?: boolean;
+  readonly force?: boolean;
 }
+
+/** What the deploy did, as the server says it. */
+const RESULT_WORDS: Readonly<Record<number, string>> = {
+  [DeployResult.DEPLOY_RESULT_CREATED]: "created",
+  [DeployResult.DEPLOY_RESULT_CONFIGURED]: "configured",
+  [DeployResult.DEPLOY_RESULT_SCALED]: "scaled",
+  [DeployResult.DEPLOY_RESULT_UNCHANGED]: "unchanged",
+};
 
 /** Defaults when a flag is left out (the proto's zero would mean "nothing" rather than "small"). */
 const REPLICAS_DEFAULT = 1;
@@ -30,8 +46,35 @@ Examples:
   orchctl deploy api --image ghcr.io/acme/api:1.4 --replicas 6 --strategy spread --regions us-east-1,eu-west-1 --wait
   orchctl deploy edge --image acme/edge:2 --strategy latency --client-regions ap-southeast-1 --one-per-node
 
-Deploying an existing name with a different spec rolls out a new version; an identical spec is a no-op.
+Deploying an existing name with a different spec creates a new version and rolls it out
+(health-gated, --max-parallel at a time); a different --replicas alone scales; an identical spec
+is a no-op. The result says which: created, configured, scaled or unchanged.
+  orchctl deploy web --image nginx:1.28 --replicas 3 --max-parallel 1 --max-surge 1 --min-healthy-time 10s
+  orchctl deploy web --image nginx:1.29 --replicas 3 --canary 1
 `;
+
+/** The update policy the flags ask for; none when no policy flag is given (the server's defaults). */
+function updatePolicyOf(flags: DeployFlags): UpdatePolicy | undefined {
+  const given = [
+    flags.maxParallel,
+    flags.maxSurge,
+    flags.minHealthyTime,
+    flags.healthyDeadline,
+    flags.progressDeadline,
+    flags.canary,
+    flags.autoRevert,
+  ].some((value) => value !== undefined);
+  if (!given) return undefined;
+  return {
+    maxParallel: flags.maxParallel ?? 0,
+    healthyDeadlineMs: flags.healthyDeadline ?? 0,
+    progressDeadlineMs: flags.progressDeadline ?? 0,
+    canary: flags.canary ?? 0,
+    ...(flags.maxSurge !== undefined ? { maxSurge: flags.maxSurge } : {}),
+    ...(flags.minHealthyTime !== undefined ? { minHealthyTimeMs: flags.minHealthyTime } : {}),
+    ...(flags.autoRevert !== undefined ? { autoRevert: flags.autoRevert } : {}),
+  };
+}
 
 export function registerDeploy(parent: Command, sessionFor: SessionFor): void {
   parent
@@ -68,6 +111,33 @@ export function registerDeploy(parent: Command, sessionFor: SessionFor): void {
     )
     .option("--one-per-node", "at most one replica of this deployment per node")
     .option("--wait", "wait until all replicas run (bounded by --timeout); fail with the pending reason otherwise")
+    .addOption(new Option("--max-parallel <n>", "replicas replaced at once (default 1)").argParser(countArg))
+    .addOption(new Option("--max-surge <n>", "extra replicas allowed during a rollout (default 1)").argParser(countArg))
+    .addOption(
+      new Option(
+        "--min-healthy-time <duration>",
+        "a new replica counts after staying healthy this long (default 5s)",
+      ).argParser(durationMsArg),
+    )
+    .addOption(
+      new Option("--healthy-deadline <duration>", "a new replica must count within this long (default 1m)").argParser(
+        durationMsArg,
+      ),
+    )
+    .addOption(
+      new Option(
+        "--progress-deadline <duration>",
+        "a rollout fails after this long without progress (default 10m)",
+      ).argParser(durationMsArg),
+    )
+    .addOption(
+      new Option("--canary <n>", "new replicas started beside the old ones before promotion (default 0)").argParser(
+        countArg,
+      ),
+    )
+    .option("--auto-revert", "on failure, go back to the last version that rolled out (the default)")
+    .option("--no-auto-revert", "on failure, stop the rollout and say why")
+    .option("--force", "start a new version even when the cluster's error budget is spent")
     .addHelpText("after", EXAMPLES)
     .action(async (name: string, flags: DeployFlags, command: Command) => {
       const session = sessionFor(command);
@@ -81,11 +151,16 @@ export function registerDeploy(parent: Command, sessionFor: SessionFor): void {
         regions: flags.regions ?? [],
         clientRegions: flags.clientRegions ?? [],
         onePerNode: flags.onePerNode === true,
+        update: updatePolicyOf(flags),
       });
       const client = session.client;
-      const response = await client.call("deploy", DeployRequest.fromPartial({ header: client.nextHeader(), spec }));
-      const version = response.deployment?.version ?? 0;
-      const verb = !response.created ? "unchanged" : version > 1 ? "configured" : "created";
+      const response = await client.call(
+        "deploy",
+        DeployRequest.fromPartial({ header: client.nextHeader(), spec, force: flags.force === true }),
+      );
+      const version = response.version ?? response.deployment?.version ?? 0;
+      // An older server says only whether it created the deployment.
+      const verb = RESULT_WORDS[response.result ?? 0] ?? (response.created ? "created" : "unchanged");
       if (!session.out.isJson)
         session.out.text(`deployment ${name} ${verb} (version ${version}, revision ${response.revision})`);
       let deployment = response.deployment;
@@ -96,6 +171,7 @@ export function registerDeploy(parent: Command, sessionFor: SessionFor): void {
       if (session.out.isJson) {
         session.out.json({
           created: response.created,
+          result: verb,
           revision: response.revision,
           ready: flags.wait === true ? true : undefined,
           deployment: deployment === undefined ? null : deploymentView(deployment),

@@ -436,7 +436,8 @@ export class HealthController {
     const verdicts: OperationVerdict[] = [];
     const counted = new Map<string, CountedReplicas>();
     for (const op of this.fsm.openOperations()) {
-      if (this.proposing.has(`op:${op.id}`)) continue;
+      // A rollout's operation ends with the rollout (RolloutFinish, RolloutRevert), not by a count.
+      if (op.kind === "rollout" || this.proposing.has(`op:${op.id}`)) continue;
       const counts = this.replicaCounts(op.deployment);
       if (counts === undefined) continue;
       counted.set(op.deployment, counts);

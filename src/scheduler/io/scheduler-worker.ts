@@ -229,7 +229,9 @@ export class SchedulerWorker {
     const model = this.model;
     const deployment = this.fsm.getDeploymentRecord(name);
     if (model === null || deployment === undefined) return null;
-    const pending = this.fsm.pendingContainers(name);
+    // Only replicas of the current version are placed (by its spec's constraints and requests):
+    // a pending one of an older version is left to the rollout, which removes it.
+    const pending = this.fsm.pendingContainers(name).filter((c) => c.version === deployment.version);
     if (pending.length === 0) return null;
     const request = this.placementRequest(
       name,
