@@ -15,7 +15,7 @@ import type {
   SloOpenOperation,
   SloWindow,
 } from "../gen/orchestrator/v1/orchestrator.js";
-import { computeSlo, sloWindows, type SloReport } from "../health/core/index.js";
+import { computeSlo, sloWindows, type SloReport } from "../fsm/slo.js";
 import { assert } from "../lib/assert.js";
 
 export const sloApiLimits = {

@@ -2,10 +2,10 @@
  * The error-budget gate of new versions (issue 12, point 5): while the cluster's 30-day error
  * budget is spent, a new version of a deployment is refused unless forced. The FSM decides it
  * from its own outcome buckets at the command's time, with the same arithmetic as GetSlo
- * (src/health/core/slo.ts), so every replica decides alike and the answer matches what
+ * (slo.ts), so every replica decides alike and the answer matches what
  * `orchctl slo` shows.
  */
-import { computeSlo } from "../health/core/slo.js";
+import { computeSlo } from "./slo.js";
 import type { ClusterState } from "./cluster-state.js";
 
 export interface ErrorBudget {

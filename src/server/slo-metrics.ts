@@ -1,6 +1,6 @@
 import { Gauge, type Registry } from "prom-client";
 import type { ClusterFsm } from "../fsm/index.js";
-import { computeSlo, minuteOf, sloObjective, sloWindows, type SloReport } from "../health/core/index.js";
+import { computeSlo, minuteOf, sloObjective, sloWindows, type SloReport } from "../fsm/slo.js";
 import { realClock, type Clock } from "../lib/clock.js";
 
 /**

@@ -53,26 +53,6 @@ export {
   type NodeLivenessView,
 } from "./node-liveness.js";
 export {
-  addOutcome,
-  checkOutcomeRing,
-  computeSlo,
-  dropBefore,
-  emptyOutcomeRing,
-  errorBudgetFraction,
-  fastBurnRateThreshold,
-  isFastBurn,
-  minuteOf,
-  sloObjective,
-  sloWindows,
-  type ErrorBudgetReport,
-  type Outcome,
-  type OutcomeBucket,
-  type OutcomeRing,
-  type SloReport,
-  type SloWindowName,
-  type SloWindowReport,
-} from "./slo.js";
-export {
   evaluateOperation,
   operationDeadlineMs,
   type Operation,

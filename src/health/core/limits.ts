@@ -5,10 +5,6 @@ import { assert } from "../../lib/assert.js";
  * module loads, so a bad edit fails at start-up rather than in the middle of a failover.
  */
 export const healthLimits = {
-  /** Milliseconds per SLO bucket: outcomes are counted per minute. */
-  sloBucketMs: 60_000,
-  /** SLO buckets kept: 30 days of minutes, the longest reporting window. */
-  sloBucketsMax: 30 * 24 * 60,
   /** Nodes one breaker policy tracks (the FSM keeps at most 10,000 nodes). */
   breakerNodesMax: 100_000,
   /** Sub-windows of a breaker's failure-ratio window: memory per node is bounded whatever the probe rate. */
@@ -21,7 +17,6 @@ export const healthLimits = {
   nodesDeclaredDownPerEvaluationMax: 100,
 } as const;
 
-assert(healthLimits.sloBucketsMax === 43_200, "30 days of one-minute buckets");
 assert(healthLimits.breakerBucketsPerWindowMax >= 1, "a breaker window needs at least one bucket");
 assert(healthLimits.restartStepMax >= 1, "a restart back-off must be able to grow");
 assert(healthLimits.nodesDeclaredDownPerEvaluationMax >= 1, "liveness must be able to declare a node down");

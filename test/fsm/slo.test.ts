@@ -5,7 +5,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { BugIndicatingError } from "../../src/lib/assert.js";
-import { healthLimits } from "../../src/health/core/limits.js";
+import { fsmLimits } from "../../src/fsm/limits.js";
 import {
   addOutcome,
   checkOutcomeRing,
@@ -18,7 +18,7 @@ import {
   sloObjective,
   sloWindows,
   type OutcomeBucket,
-} from "../../src/health/core/slo.js";
+} from "../../src/fsm/slo.js";
 
 const minuteMs = 60_000;
 const now = 1_000_000 * minuteMs + 30_000;
@@ -104,7 +104,7 @@ describe("outcome ring", () => {
   });
 
   it("stays within 43,200 buckets, dropping the oldest minutes and outcomes too old to keep", () => {
-    expect(healthLimits.sloBucketsMax).toBe(43_200);
+    expect(fsmLimits.outcomeBucketsMax).toBe(43_200);
     const ring = emptyOutcomeRing();
     for (let minute = 0; minute < 50_000; minute++) addOutcome(ring, minute, minute % 7 === 0 ? "failed" : "succeeded");
     expect(ring.buckets).toHaveLength(43_200);
@@ -139,7 +139,7 @@ describe("outcome ring", () => {
         for (const a of adds) {
           newest = Math.max(newest, a.minute);
           const kept = addOutcome(ring, a.minute, a.failed ? "failed" : "succeeded", a.count);
-          expect(kept).toBe(a.minute > newest - healthLimits.sloBucketsMax);
+          expect(kept).toBe(a.minute > newest - fsmLimits.outcomeBucketsMax);
           if (kept) {
             const t = tally.get(a.minute) ?? { succeeded: 0, failed: 0 };
             if (a.failed) t.failed += a.count;
@@ -149,7 +149,7 @@ describe("outcome ring", () => {
         }
         checkOutcomeRing(ring);
         const expected = [...tally.entries()]
-          .filter(([minute]) => minute > newest - healthLimits.sloBucketsMax)
+          .filter(([minute]) => minute > newest - fsmLimits.outcomeBucketsMax)
           .sort((x, y) => x[0] - y[0])
           .map(([minute, t]) => bucket(minute, t.succeeded, t.failed));
         expect(ring.buckets).toEqual(expected);

@@ -1,5 +1,5 @@
-import { assert } from "../../lib/assert.js";
-import { healthLimits } from "./limits.js";
+import { assert } from "../lib/assert.js";
+import { fsmLimits } from "./limits.js";
 
 /**
  * Deployment success rate against the objective, from per-minute outcome buckets, in the terms
@@ -84,12 +84,12 @@ export interface SloReport {
   readonly errorBudget: ErrorBudgetReport;
 }
 
-assert(sloWindows[sloWindows.length - 1].minutes <= healthLimits.sloBucketsMax, "the ring keeps the longest window");
-assert(healthLimits.sloBucketMs === 60_000, "buckets are minutes");
+assert(sloWindows[sloWindows.length - 1].minutes <= fsmLimits.outcomeBucketsMax, "the ring keeps the longest window");
+assert(fsmLimits.outcomeBucketMs === 60_000, "buckets are minutes");
 
 export function minuteOf(ms: number): number {
   assert(Number.isFinite(ms), "time must be finite");
-  return Math.floor(ms / healthLimits.sloBucketMs);
+  return Math.floor(ms / fsmLimits.outcomeBucketMs);
 }
 
 /**
@@ -163,8 +163,8 @@ export function emptyOutcomeRing(): OutcomeRing {
 }
 
 /**
- * Counts `count` outcomes at `minute`. Buckets older than sloBucketsMax minutes before the newest
- * are dropped, so the ring never holds more than sloBucketsMax buckets. An outcome for a minute
+ * Counts `count` outcomes at `minute`. Buckets older than outcomeBucketsMax minutes before the newest
+ * are dropped, so the ring never holds more than outcomeBucketsMax buckets. An outcome for a minute
  * the ring no longer keeps is dropped too, and the answer is false.
  */
 export function addOutcome(ring: OutcomeRing, minute: number, outcome: Outcome, count = 1): boolean {
@@ -172,7 +172,7 @@ export function addOutcome(ring: OutcomeRing, minute: number, outcome: Outcome, 
   assert(Number.isSafeInteger(count) && count >= 1, "count must be a positive integer");
   const buckets = ring.buckets;
   const newest = buckets.length === 0 ? minute : Math.max(minute, buckets[buckets.length - 1].minute);
-  const oldestKept = newest - healthLimits.sloBucketsMax + 1;
+  const oldestKept = newest - fsmLimits.outcomeBucketsMax + 1;
   if (minute < oldestKept) return false;
   const at = lowerBound(buckets, minute);
   let bucket = buckets[at];
@@ -195,7 +195,7 @@ export function dropBefore(ring: OutcomeRing, minute: number): void {
 /** The ring's invariants; check a restored snapshot with it. */
 export function checkOutcomeRing(ring: OutcomeRing): void {
   const buckets = ring.buckets;
-  assert(buckets.length <= healthLimits.sloBucketsMax, "outcome ring within its bound");
+  assert(buckets.length <= fsmLimits.outcomeBucketsMax, "outcome ring within its bound");
   for (let i = 0; i < buckets.length; i++) {
     const b = buckets[i];
     assert(Number.isSafeInteger(b.minute) && b.minute >= 0, "bucket minute is a non-negative integer");
@@ -205,7 +205,7 @@ export function checkOutcomeRing(ring: OutcomeRing): void {
   }
   if (buckets.length > 0)
     assert(
-      buckets[buckets.length - 1].minute - buckets[0].minute < healthLimits.sloBucketsMax,
+      buckets[buckets.length - 1].minute - buckets[0].minute < fsmLimits.outcomeBucketsMax,
       "ring spans at most its bound",
     );
 }
