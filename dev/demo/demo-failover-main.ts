@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { OrchClient } from "../../src/cli/client.js";
-import { ContainerState, NodeStatus } from "../../src/gen/orchestrator/v1/types.js";
+import { ContainerState, NodeStatus, UpdatePolicy } from "../../src/gen/orchestrator/v1/types.js";
 import { readDemoState } from "./demo-state.js";
 
 const writeIntervalMs = 20;
@@ -27,9 +27,14 @@ async function post(url: string): Promise<void> {
 /** Kills the leader under a stream of writes and reports the gap orchctl saw. */
 async function leaderKill(client: OrchClient): Promise<void> {
   const state = readDemoState();
-  const status = await client.call("clusterStatus", {});
-  const leader = state.replicas.find((r) => r.id === status.leaderId);
-  if (leader === undefined) throw new Error("no leader known right now; try again in a moment");
+  // Right after a start or a previous kill there may be no leader yet: wait for one.
+  const status = await until("a leader", 15_000, async () => {
+    const s = await client.call("clusterStatus", {});
+    return s.leaderId === "" ? undefined : s;
+  });
+  const leader = readDemoState().replicas.find((r) => r.id === status.leaderId) ?? undefined;
+  if (leader === undefined || leader.pid === 0)
+    throw new Error(`leader ${status.leaderId} is not one of the demo's replicas (${state.endpoints})`);
   const spec = (await client.call("getDeployment", { name: "web", stale: false })).deployment?.spec;
   if (spec === undefined) throw new Error("the demo's web deployment is missing");
   const acks: number[] = [];
@@ -121,6 +126,62 @@ async function nodeDeath(client: OrchClient): Promise<void> {
   say(`revived ${node.id}: it registers again and its agent stops what was moved away`);
 }
 
+/**
+ * Rolls `web` out to an image whose every instance answers its health check with 500: the new
+ * replicas never count healthy, the rollout misses its healthy deadline and goes back by itself to
+ * the last version that rolled out, without touching the old replicas that stayed healthy.
+ */
+async function badRollout(client: OrchClient): Promise<void> {
+  const badImage = "nginx:1.29-broken";
+  const before = (await client.call("getDeployment", { name: "web", stale: false })).deployment;
+  if (before?.spec === undefined) throw new Error("the demo's web deployment is missing");
+  if (before.rollout !== undefined && ["running", "paused", "awaiting-promotion"].includes(before.rollout.state))
+    throw new Error(`web is still rolling out (v${before.rollout.toVersion}); run this again when it is done`);
+  const oldRunning = (
+    await client.call("listContainers", { deployment: "web", node: "", stale: false, limit: 100 })
+  ).containers
+    .filter((c) => c.state === ContainerState.CONTAINER_STATE_RUNNING && c.health === "healthy")
+    .map((c) => c.id);
+  await client.call("injectFault", { target: "image", id: badImage, action: "unhealthy", seconds: 0 });
+  say(`every instance of ${badImage} now answers its health check with HTTP 500 (image fault)`);
+  const spec = {
+    ...before.spec,
+    image: badImage,
+    update: UpdatePolicy.fromPartial({
+      ...before.spec.update,
+      maxParallel: 1,
+      minHealthyTimeMs: 1_000,
+      healthyDeadlineMs: 8_000,
+      autoRevert: true,
+    }),
+  };
+  const deployed = await client.call("deploy", { header: client.nextHeader(), spec });
+  const badVersion = Number(deployed.version ?? 0);
+  say(`deployed web v${badVersion} (${badImage}), max-parallel 1, healthy deadline 8 s, auto-revert on`);
+  const started = Date.now();
+  const reverted = await until("the bad version to be reverted", 90_000, async () => {
+    const d = (await client.call("getDeployment", { name: "web", stale: false })).deployment;
+    return d?.rollout?.isRevert === true && Number(d.rollout.fromVersion) >= badVersion ? d : undefined;
+  });
+  say(
+    `rollout to v${badVersion} failed and reverted after ${Date.now() - started} ms: ${reverted.rollout?.reason ?? ""}`,
+  );
+  const done = await until("the revert to finish", 90_000, async () => {
+    const d = (await client.call("getDeployment", { name: "web", stale: false })).deployment;
+    return d?.rollout?.isRevert === true && d.rollout.state === "succeeded" ? d : undefined;
+  });
+  const now = (
+    await client.call("listContainers", { deployment: "web", node: "", stale: false, limit: 100 })
+  ).containers
+    .filter((c) => c.state === ContainerState.CONTAINER_STATE_RUNNING)
+    .map((c) => c.id);
+  const kept = oldRunning.filter((id) => now.includes(id));
+  say(
+    `web is on v${done.version} (${done.spec?.image ?? ""}) again; ${kept.length} of ${oldRunning.length} old replicas ran throughout`,
+  );
+  await client.call("injectFault", { target: "image", id: badImage, action: "healthy", seconds: 0 });
+}
+
 async function main(): Promise<void> {
   const state = readDemoState();
   const client = new OrchClient({
@@ -134,6 +195,8 @@ async function main(): Promise<void> {
   await containerCrash(client);
   say("3. a node death");
   await nodeDeath(client);
+  say("4. a bad rollout that reverts by itself");
+  await badRollout(client);
   say("done: the demo's live view shows the cluster healthy again");
   process.exit(0);
 }

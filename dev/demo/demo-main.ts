@@ -105,7 +105,25 @@ async function main(): Promise<void> {
   for (const args of sampleDeployments) {
     await run(["--endpoints", cluster.endpoints(), "--timeout", "30", ...args, "--wait"], io);
   }
-  process.stdout.write("\nIn another terminal: `npm run demo:failover` kills the leader and injects failures.\n");
+  // A rolling update to show in the live view: two replicas at a time, each counted once healthy for 2 s.
+  process.stdout.write("\nrolling web from nginx:1.27 to nginx:1.28, two replicas at a time…\n");
+  await run(
+    [
+      "--endpoints",
+      cluster.endpoints(),
+      "--timeout",
+      "30",
+      ...sampleDeployments[0].map((arg) => (arg === "nginx:1.27" ? "nginx:1.28" : arg)),
+      "--max-parallel",
+      "2",
+      "--min-healthy-time",
+      "2s",
+    ],
+    io,
+  );
+  process.stdout.write(
+    "\nIn another terminal: `npm run demo:failover` kills the leader, injects failures and rolls out a bad version.\n",
+  );
   await new Promise((resolve) => setTimeout(resolve, 2000));
   const client = new OrchClient({
     endpoints: cluster.endpoints().split(","),

@@ -61,6 +61,15 @@ export async function renderStatus(client: OrchClient): Promise<string> {
       `  ${(d.spec?.name ?? "").padEnd(10)} ${String(s?.running ?? 0).padStart(2)}/${s?.desired ?? 0} running  ${s?.healthy ?? 0} healthy  ${s?.pending ?? 0} pending`,
     );
   }
+  const rollouts = await rolloutLines(
+    client,
+    deployments.deployments.map((d) => d.spec?.name ?? ""),
+  );
+  if (rollouts.length > 0) {
+    lines.push("");
+    lines.push("Rollouts:");
+    lines.push(...rollouts);
+  }
   const slo = await client.call("getSlo", { stale: true });
   lines.push("");
   lines.push(
@@ -71,4 +80,29 @@ export async function renderStatus(client: OrchClient): Promise<string> {
   );
   lines.push(`Error budget remaining: ${(slo.errorBudgetRemainingRatio * 100).toFixed(1)}%`);
   return lines.join("\n");
+}
+
+/** One line per deployment that has rolled out a version: where it stands, or how its last one ended. */
+async function rolloutLines(client: OrchClient, names: readonly string[]): Promise<string[]> {
+  const lines: string[] = [];
+  for (const name of names) {
+    const deployment = (await client.call("getDeployment", { name, stale: true })).deployment;
+    const rollout = deployment?.rollout;
+    if (deployment === undefined || rollout === undefined) continue;
+    const target = deployment.history.find((v) => Number(v.version) === Number(rollout.toVersion));
+    const image = target?.spec?.image ?? "";
+    const containers = (await client.call("listContainers", { deployment: name, node: "", stale: true, limit: 1_000 }))
+      .containers;
+    const onTarget = containers.filter(
+      (c) => Number(c.version) === Number(rollout.toVersion) && c.state === ContainerState.CONTAINER_STATE_RUNNING,
+    );
+    const healthyOnTarget = onTarget.filter((c) => c.health === "healthy").length;
+    const how = rollout.isRevert ? " (automatic revert)" : "";
+    const why = rollout.reason === "" ? "" : `: ${rollout.reason}`;
+    lines.push(
+      `  ${name.padEnd(10)} v${rollout.fromVersion} -> v${rollout.toVersion} ${image}${how}  ${rollout.state}` +
+        `  ${healthyOnTarget}/${deployment.spec?.replicas ?? 0} new healthy, step ${rollout.stepSeq}${why}`,
+    );
+  }
+  return lines;
 }
