@@ -3,7 +3,7 @@
  * tells each watching stream when its nodes were touched.
  */
 import type { Assignment, NodeAssignments, WatchAssignmentsResponse } from "../gen/agent/v1/agent.js";
-import { NodeStatus } from "../gen/orchestrator/v1/types.js";
+import { NodeStatus, type Workload as PbWorkload } from "../gen/orchestrator/v1/types.js";
 import {
   containerStateToProto,
   desiredStateToProto,
@@ -11,7 +11,9 @@ import {
   nodeStatusToProto,
   type ClusterFsm,
   type ContainerRecord,
+  type DeploymentSpec,
   type StateChange,
+  workloadToProto,
 } from "../fsm/index.js";
 
 /** Something that wants to know when the state of its nodes may have changed. */
@@ -92,7 +94,7 @@ export class AssignmentFeed {
     if (run === undefined) {
       // Empty for a deleted deployment: its remaining containers are all being stopped.
       const spec = this.fsm.getDeploymentRecord(deployment)?.spec;
-      run = { healthCheckPath: spec?.healthCheck.path ?? "", image: spec?.image ?? "" };
+      run = { healthCheckPath: spec?.healthCheck.path ?? "", image: spec?.image ?? "", ...workloadOf(spec) };
       if (this.runSpecByDeployment.size >= fsmLimits.deploymentsMax) this.runSpecByDeployment.clear();
       this.runSpecByDeployment.set(deployment, run);
     }
@@ -103,4 +105,16 @@ export class AssignmentFeed {
 interface RunSpec {
   readonly healthCheckPath: string;
   readonly image: string;
+  readonly workload?: PbWorkload;
+  readonly healthPort?: string;
+}
+
+/** Sent only when the deployment has one, so simulated deployments' snapshots stay as small as before. */
+function workloadOf(spec: DeploymentSpec | undefined): Pick<RunSpec, "workload" | "healthPort"> {
+  if (spec === undefined) return {};
+  const hasWorkload = spec.command !== "" || spec.args.length > 0 || spec.env.length > 0 || spec.ports.length > 0;
+  return {
+    ...(hasWorkload ? { workload: workloadToProto(spec) } : {}),
+    ...(spec.healthCheck.port !== "" ? { healthPort: spec.healthCheck.port } : {}),
+  };
 }

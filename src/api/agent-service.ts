@@ -235,6 +235,7 @@ async function reportOne(report: ContainerReport, proposer: CommandProposer): Pr
           health,
           message: report.message,
           ...(report.instanceRestartCount !== undefined ? { instanceRestartCount: report.instanceRestartCount } : {}),
+          ...(report.addresses !== undefined ? { addresses: report.addresses } : {}),
         },
       },
       "container-status",

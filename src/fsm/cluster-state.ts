@@ -222,6 +222,7 @@ export class ClusterState {
       backoffStep: 0,
       health: "unknown",
       updatedRevision: this.revision,
+      addresses: [],
     };
     if (this.containers.has(container.id)) fail(`container ${container.id} already exists`);
     this.containers.set(container.id, container);

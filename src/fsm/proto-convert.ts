@@ -5,6 +5,7 @@
 import { assertNever } from "../lib/assert.js";
 import { HealthState, OperationKind as PbOperationKind } from "../gen/orchestrator/v1/fsm.js";
 import * as pb from "../gen/orchestrator/v1/types.js";
+import { addressesToProto, workloadToProto } from "./workload.js";
 import type { DeploymentStatusSummary, DeploymentView } from "./read-model.js";
 import type {
   ContainerRecord,
@@ -203,6 +204,7 @@ export function specToProto(spec: DeploymentSpec): pb.DeploymentSpec {
     healthCheck: { ...spec.healthCheck },
     restartPolicy: { ...spec.restartPolicy },
     progressDeadlineMs: spec.progressDeadlineMs,
+    workload: workloadToProto(spec),
   };
 }
 
@@ -258,6 +260,7 @@ export function containerToProto(container: Readonly<ContainerRecord>): pb.Conta
     nextRestartAtMs: container.nextRestartAtMs,
     health: container.health,
     updatedRevision: container.updatedRevision,
+    addresses: addressesToProto(container.addresses),
   };
 }
 

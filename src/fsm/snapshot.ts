@@ -7,6 +7,7 @@
  * iterates, and therefore applies, exactly like one that never snapshotted.
  */
 import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import { addressesFromProto, addressesToProto, workloadFromProto } from "./workload.js";
 import { assert, fail } from "../lib/assert.js";
 import {
   ClientSessionRecord,
@@ -319,9 +320,10 @@ function specFromProto(spec: pb.DeploymentSpec): DeploymentSpec {
     regions: spec.regions.map(region),
     clientRegions: spec.clientRegions.map(region),
     onePerNode: spec.onePerNode,
-    healthCheck: { ...spec.healthCheck },
+    healthCheck: { ...spec.healthCheck, port: spec.healthCheck.port ?? "" },
     restartPolicy: { ...spec.restartPolicy },
     progressDeadlineMs: spec.progressDeadlineMs,
+    ...workloadFromProto(spec.workload),
   };
 }
 
@@ -340,6 +342,7 @@ function containerToRecord(container: ContainerRecord): PbContainerRecord {
     health: healthToProto(container.health),
     updatedRevision: container.updatedRevision,
     backoffStep: container.backoffStep,
+    addresses: addressesToProto(container.addresses),
   };
 }
 
@@ -371,6 +374,7 @@ function containerFromRecord(record: PbContainerRecord, names: Map<string, strin
     backoffStep: record.backoffStep,
     health,
     updatedRevision: record.updatedRevision,
+    addresses: addressesFromProto(record.addresses),
   };
 }
 

@@ -6,8 +6,9 @@ import { CPU_FORMS, MEMORY_FORMS } from "../quantity.js";
 import type { SessionFor } from "../session.js";
 import { STRATEGY_BY_NAME, deploymentView, specOf } from "../views.js";
 import { waitUntilRunning } from "../wait.js";
+import { addWorkloadFlags, workloadFromFlags, type WorkloadFlags } from "./workload-flags.js";
 
-interface DeployFlags {
+interface DeployFlags extends WorkloadFlags {
   readonly image: string;
   readonly replicas: number;
   readonly cpu: number;
@@ -29,12 +30,14 @@ Examples:
   orchctl deploy web --image nginx:latest --replicas 3 --cpu 500m --memory 256Mi
   orchctl deploy api --image ghcr.io/acme/api:1.4 --replicas 6 --strategy spread --regions us-east-1,eu-west-1 --wait
   orchctl deploy edge --image acme/edge:2 --strategy latency --client-regions ap-southeast-1 --one-per-node
+  orchctl deploy hello --image hello-http:1 --replicas 3 --command /bin/sh --arg -c \
+    --arg 'exec httpd -f -p "$PORT" -h /www' --port http=8080 --health-port http --env GREETING=hi
 
 Deploying an existing name with a different spec rolls out a new version; an identical spec is a no-op.
 `;
 
 export function registerDeploy(parent: Command, sessionFor: SessionFor): void {
-  parent
+  const deploy = parent
     .command("deploy")
     .description("create or update a deployment")
     .argument("<name>", "deployment name (DNS label: a-z, 0-9, '-')", deploymentNameArg)
@@ -67,7 +70,8 @@ export function registerDeploy(parent: Command, sessionFor: SessionFor): void {
       ).argParser(regionListArg),
     )
     .option("--one-per-node", "at most one replica of this deployment per node")
-    .option("--wait", "wait until all replicas run (bounded by --timeout); fail with the pending reason otherwise")
+    .option("--wait", "wait until all replicas run (bounded by --timeout); fail with the pending reason otherwise");
+  addWorkloadFlags(deploy)
     .addHelpText("after", EXAMPLES)
     .action(async (name: string, flags: DeployFlags, command: Command) => {
       const session = sessionFor(command);
@@ -81,6 +85,7 @@ export function registerDeploy(parent: Command, sessionFor: SessionFor): void {
         regions: flags.regions ?? [],
         clientRegions: flags.clientRegions ?? [],
         onePerNode: flags.onePerNode === true,
+        ...workloadFromFlags(flags),
       });
       const client = session.client;
       const response = await client.call("deploy", DeployRequest.fromPartial({ header: client.nextHeader(), spec }));
