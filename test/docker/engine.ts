@@ -20,7 +20,7 @@ const run = promisify(execFile);
 export const skipDocker = process.env["SKIP_DOCKER"] === "1";
 
 /** The image every Docker test runs: busybox with httpd serving /www. */
-export const testImage = "orch-test/busybox:1";
+export const testImage = "orch-test/busybox:2";
 
 export const installHint =
   "these tests need a Docker engine: install it with `apt-get install -y docker.io busybox-static` " +
@@ -153,7 +153,7 @@ export async function ensureImage(
 
 const busyboxApplets = ["sh", "httpd", "echo", "sleep", "cat", "ls", "env", "wget", "head", "dd", "true", "false"];
 
-/** busybox-static with its applets, /www/index.html and /tmp. */
+/** busybox-static with its applets, /www/index.html, /www/healthz and /tmp. */
 export async function busyboxRootfs(rootfs: string): Promise<void> {
   await mkdir(join(rootfs, "bin"), { recursive: true });
   await mkdir(join(rootfs, "www"));
@@ -161,4 +161,6 @@ export async function busyboxRootfs(rootfs: string): Promise<void> {
   await cp("/usr/bin/busybox", join(rootfs, "bin", "busybox"));
   for (const applet of busyboxApplets) await symlink("busybox", join(rootfs, "bin", applet));
   await writeFile(join(rootfs, "www", "index.html"), "hello from busybox\n");
+  // The default health-check path, so httpd answers the leader's probes with 200.
+  await writeFile(join(rootfs, "www", "healthz"), "ok\n");
 }
