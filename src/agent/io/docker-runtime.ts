@@ -304,7 +304,10 @@ export class DockerRuntime implements ContainerRuntime {
     this.watchEvents();
     // What died while the engine (or the agent) was away: adopt on first contact, resync after.
     if (!this.adopted) await this.adopt();
-    else await this.resync();
+    else {
+      await this.resync();
+      await this.sweep();
+    }
     this.options.onAvailability(null);
   }
 
@@ -460,6 +463,29 @@ export class DockerRuntime implements ContainerRuntime {
           "failed",
           `exited with code ${info.State.ExitCode}${info.State.OOMKilled ? " (OOM-killed)" : ""}`,
         );
+    }
+  }
+
+  /**
+   * Removes containers of this agent's nodes that no instance owns: ones whose removal failed
+   * while the engine was away, or that an earlier instance left behind. Containers with engine
+   * work in flight are left to that work.
+   */
+  private async sweep(): Promise<void> {
+    const found = await this.docker
+      .listContainers({ all: true, filters: { label: [`${dockerLabels.managed}=true`] } })
+      .catch(() => null);
+    if (found === null) return;
+    const owned = new Set([...this.instances.values()].map((i) => i.dockerId));
+    for (const info of found) {
+      const containerId = info.Labels[dockerLabels.containerId] ?? "";
+      if (!this.nodeIds.has(info.Labels[dockerLabels.node] ?? "") || owned.has(info.Id)) continue;
+      if (this.chains.has(containerId)) continue;
+      this.options.logger.info(
+        { container: containerId, docker: info.Id.slice(0, 12) },
+        "removing a leftover container",
+      );
+      await this.remove(info.Id);
     }
   }
 
