@@ -134,6 +134,7 @@ class Agent implements AgentHandle {
       ...base,
       intervalMs: options.heartbeatIntervalMs ?? agentLimits.heartbeatIntervalMsDefault,
       aliveNodeIds: () => this.aliveNodeIds(),
+      notReadyReason: () => this.runtime.unavailableReason(),
       onReregister: (ids) => this.registrar.request(ids),
     });
     this.watcher = new AssignmentWatcher({

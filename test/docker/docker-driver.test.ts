@@ -5,7 +5,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "../cluster/harness.js";
 import { skipDocker, startEngine, testImage, type DockerEngine } from "./engine.js";
-import { DockerCluster, type ContainerJson } from "./harness.js";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DockerCluster, EngineRelay, type ContainerJson } from "./harness.js";
 
 const httpd = 'echo "hello from $HOSTNAME on port $PORT"; exec httpd -f -v -p "$PORT" -h /www';
 
@@ -44,22 +47,31 @@ async function body(address: string): Promise<string> {
 describe.skipIf(skipDocker)("the Docker driver", () => {
   let engine: DockerEngine;
   let cluster: DockerCluster;
+  let relay: EngineRelay;
+  let relayDir: string;
 
   beforeAll(async () => {
     engine = await startEngine();
-    cluster = await DockerCluster.start("docker-driver", engine);
+    // The agent reaches the engine through a relay the outage test can cut.
+    relayDir = await mkdtemp(join(tmpdir(), "orch-relay-"));
+    relay = new EngineRelay(join(relayDir, "docker.sock"), engine.host.replace(/^unix:\/\//, ""));
+    await relay.up();
+    cluster = await DockerCluster.start("docker-driver", engine, 1, relay.host);
   });
 
   afterAll(async () => {
     await cluster?.close();
+    await relay?.down();
     await engine?.stop();
+    if (relayDir !== undefined) await rm(relayDir, { recursive: true, force: true });
   });
 
   async function healthy(name: string, count: number): Promise<ContainerJson[]> {
     return waitFor(
       `${count} healthy replicas of ${name} with addresses`,
       async () => {
-        const containers = await cluster.containers(name);
+        // Containers lost with a node stay listed as history, wanted stopped.
+        const containers = (await cluster.containers(name)).filter((c) => c.desiredState === "running");
         const ok = containers.filter(
           (c) => c.state === "running" && c.health === "healthy" && c.addresses["http"] !== undefined,
         );
@@ -167,5 +179,30 @@ describe.skipIf(skipDocker)("the Docker driver", () => {
     expect(later.restartCount - failed.restartCount).toBeLessThanOrEqual(4);
     expect(await cluster.dockerPs("ghost")).toHaveLength(0);
     await cluster.ctl(["delete", "ghost"]);
+  });
+
+  it("reports its node not ready while the engine is unreachable, keeps heartbeating, and recovers without duplicates", async () => {
+    await cluster.ctl(deployArgs("steady", 2));
+    await healthy("steady", 2);
+    await relay.down();
+    const nodes = await waitFor("the agent to say its node is not ready", async () => {
+      const view = await cluster.agentNodes();
+      return view.every((n) => !n.ready && n.reason.includes("unavailable")) ? view : undefined;
+    });
+    expect(nodes[0].reason).toMatch(/Docker engine at unix:\/\/.* unavailable/);
+    // Its heartbeats no longer count: the leader declares the node down (its containers are replaced).
+    await waitFor("the node to be down in the cluster", async () => {
+      const view = await cluster.ctl<{ nodes: { id: string; status: string }[] }>(["nodes"]);
+      return view.nodes.some((n) => n.id.startsWith(cluster.nodePrefix) && n.status === "down") ? true : undefined;
+    });
+    const log = await cluster.agentLog();
+    expect(log).not.toMatch(/heartbeat failed/);
+    await relay.up();
+    await healthy("steady", 2);
+    await waitFor("exactly two containers of steady in the engine", async () => {
+      const ps = await cluster.dockerPs("steady");
+      return ps.length === 2 && ps.every((p) => p.state === "running") ? true : undefined;
+    });
+    await cluster.ctl(["delete", "steady"]);
   });
 });

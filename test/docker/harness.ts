@@ -5,9 +5,11 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, mkdirSync } from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { createServer } from "node:net";
+import { rm } from "node:fs/promises";
+import { connect, createServer, type Server, type Socket } from "node:net";
 import { TestCluster, waitFor } from "../cluster/harness.js";
 import type { DockerEngine } from "./engine.js";
 
@@ -41,14 +43,16 @@ export class DockerCluster {
     readonly cluster: TestCluster,
     readonly engine: DockerEngine,
     readonly nodePrefix: string,
+    readonly dockerHost: string,
   ) {
     const first = 21_000 + Math.floor(Math.random() * 80) * 100;
     this.hostPorts = `${first}-${first + 99}`;
   }
 
-  static async start(name: string, engine: DockerEngine, nodes = 1): Promise<DockerCluster> {
+  /** `dockerHost`: where the agent reaches the engine (default the engine's own socket). */
+  static async start(name: string, engine: DockerEngine, nodes = 1, dockerHost?: string): Promise<DockerCluster> {
     const cluster = await TestCluster.start({ name });
-    const test = new DockerCluster(cluster, engine, `dkr-${name}`);
+    const test = new DockerCluster(cluster, engine, `dkr-${name}`, dockerHost ?? engine.host);
     try {
       await cluster.waitForLeader();
       test.httpPort = await freePort("127.0.0.1");
@@ -88,7 +92,7 @@ export class DockerCluster {
         "--driver",
         "docker",
         "--docker-host",
-        this.engine.host,
+        this.dockerHost,
         "--nodes",
         String(nodes),
         "--node-prefix",
@@ -147,12 +151,23 @@ export class DockerCluster {
       .map((f) => ({ id: f[0], state: f[1], containerId: f[2], restartCount: Number(f[3]) }));
   }
 
+  /** The agent's own view of its nodes (GET /nodes). */
+  async agentNodes(): Promise<{ id: string; ready: boolean; reason: string }[]> {
+    const response = await fetch(`http://${this.agentAddress}/nodes`);
+    return (await response.json()) as { id: string; ready: boolean; reason: string }[];
+  }
+
   async agentLog(): Promise<string> {
     const { readFile } = await import("node:fs/promises");
     return readFile(path.join(this.cluster.root, "logs", "agent-docker.log"), "utf8").catch(() => "");
   }
 
   async close(): Promise<void> {
+    // KEEP_LOGS=1 keeps the agent's log for a post-mortem.
+    if (process.env["KEEP_LOGS"] === "1") {
+      const { writeFile } = await import("node:fs/promises");
+      await writeFile(path.join(os.tmpdir(), `agent-${this.nodePrefix}.log`), await this.agentLog());
+    }
     if (this.agent !== null) {
       this.agent.kill("SIGTERM");
       const timer = setTimeout(() => this.agent?.kill("SIGKILL"), 5_000);
@@ -191,4 +206,48 @@ function freePort(host: string): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * A unix-socket relay in front of the engine: the agent talks to the engine through it, and the
+ * test cuts it (the engine seems down: connections refused, open streams broken) and restores it,
+ * without disturbing an engine other tests may share.
+ */
+export class EngineRelay {
+  private server: Server | null = null;
+  private readonly sockets = new Set<Socket>();
+
+  constructor(
+    readonly socketPath: string,
+    private readonly engineSocketPath: string,
+  ) {}
+
+  get host(): string {
+    return `unix://${this.socketPath}`;
+  }
+
+  async up(): Promise<void> {
+    const server = createServer((client) => {
+      const engine = connect(this.engineSocketPath);
+      for (const s of [client, engine]) {
+        this.sockets.add(s);
+        s.once("close", () => this.sockets.delete(s));
+        s.on("error", () => {});
+      }
+      client.pipe(engine).pipe(client);
+      client.once("close", () => engine.destroy());
+      engine.once("close", () => client.destroy());
+    });
+    await rm(this.socketPath, { force: true });
+    await new Promise<void>((resolve) => server.listen(this.socketPath, resolve));
+    this.server = server;
+  }
+
+  async down(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    for (const s of this.sockets) s.destroy();
+    if (server !== null) await new Promise<void>((resolve) => server.close(() => resolve()));
+    await rm(this.socketPath, { force: true });
+  }
 }
