@@ -10,7 +10,7 @@
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { chmod, cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -136,6 +136,8 @@ export async function ensureImage(
   engine: DockerEngine,
   name: string,
   build: (rootfs: string) => Promise<void>,
+  /** Dockerfile instructions for the image's config, e.g. "ENV PATH=/bin" (docker import --change). */
+  changes: readonly string[] = [],
 ): Promise<void> {
   const present = await engine.docker(["image", "inspect", name]).then(
     () => true,
@@ -144,8 +146,11 @@ export async function ensureImage(
   if (present) return;
   const rootfs = await mkdtemp(join(tmpdir(), "orch-rootfs-"));
   try {
+    // mkdtemp makes it 0700, and tar keeps that for "/": users other than root could not enter it.
+    await chmod(rootfs, 0o755);
     await build(rootfs);
-    await run("sh", ["-c", `tar -C "${rootfs}" -c . | docker -H "${engine.host}" import - "${name}"`]);
+    const flags = changes.map((c) => `--change '${c}'`).join(" ");
+    await run("sh", ["-c", `tar -C "${rootfs}" -c . | docker -H "${engine.host}" import ${flags} - "${name}"`]);
   } finally {
     await rm(rootfs, { recursive: true, force: true });
   }
