@@ -251,7 +251,10 @@ export class SimRuntime implements ContainerRuntime {
   private emit(instance: MutableInstance, message: string): void {
     const { containerId, nodeId, generation, state } = instance;
     assert(state !== "waiting", "a waiting instance is not reported");
-    this.log(instance, `${state}: ${message === "" ? instance.image : message}`);
+    this.log(
+      instance,
+      message === "" || message === state ? `${state} (image ${instance.image})` : `${state}: ${message}`,
+    );
     this.options.onChange({ containerId, nodeId, generation, state, message, addresses: [] });
   }
 
