@@ -181,6 +181,34 @@ describe.skipIf(skipDocker)("the Docker driver", () => {
     await cluster.ctl(["delete", "ghost"]);
   });
 
+  it("reports a container the kernel OOM-kills at once, with its exit code and the reason", async () => {
+    await cluster.ctl([
+      "deploy",
+      "hog",
+      "--image",
+      testImage,
+      "--memory",
+      "16Mi",
+      "--command",
+      "/bin/sh",
+      "--arg",
+      "-c",
+      "--arg",
+      "exec dd if=/dev/zero of=/dev/null bs=64M count=1",
+    ]);
+    await waitFor(
+      "an OOM-killed exit in hog's events",
+      async () => {
+        const get = await cluster.ctl<{ deployment: { recentEvents: { message: string }[] } }>(["get", "hog"]);
+        return get.deployment.recentEvents.some((e) => /exited with code 137 \(OOM-killed\)/.test(e.message))
+          ? true
+          : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 200 },
+    );
+    await cluster.ctl(["delete", "hog"]);
+  });
+
   it("reports its node not ready while the engine is unreachable, keeps heartbeating, and recovers without duplicates", async () => {
     await cluster.ctl(deployArgs("steady", 2));
     await healthy("steady", 2);
