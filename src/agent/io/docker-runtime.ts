@@ -499,9 +499,11 @@ export class DockerRuntime implements ContainerRuntime {
 
   /** Pull if needed, take host ports, create, start: reported running with its addresses, or failed. */
   private async run(instance: DockerInstance): Promise<void> {
-    for (;;) {
+    for (let attempt = 0; ; attempt++) {
       if (!this.current(instance) || instance.state !== "starting") return;
       try {
+        // A create that timed out may still have happened: its container would hold the name.
+        if (attempt > 0) await this.remove(containerName(instance));
         await this.runOnce(instance);
         return;
       } catch (error) {
@@ -554,7 +556,7 @@ export class DockerRuntime implements ContainerRuntime {
     if (instance.hostPorts.length > 0) env.push(`PORT=${instance.hostPorts[0][1]}`);
     const command = workload?.command ?? "";
     return {
-      name: `orch-${instance.nodeId}-${instance.containerId}-r${instance.generation}-i${instance.incarnation}`,
+      name: containerName(instance),
       Image: instance.image,
       ...(command !== "" ? { Entrypoint: [command], Cmd: workload?.args ?? [] } : {}),
       ...(command === "" && (workload?.args.length ?? 0) > 0 ? { Cmd: workload?.args } : {}),
@@ -729,6 +731,11 @@ export class DockerRuntime implements ContainerRuntime {
       addresses: this.addresses(instance),
     };
   }
+}
+
+/** Unique per instance this agent process starts; Docker refuses a second container of the name. */
+function containerName(instance: DockerInstance): string {
+  return `orch-${instance.nodeId}-${instance.containerId}-r${instance.generation}-i${instance.incarnation}`;
 }
 
 /** Adoption order: a higher restart count first, then a running container over an exited one, then the newest. */
