@@ -108,6 +108,8 @@ async function privateEngine(): Promise<DockerEngine> {
         await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
         if (child.exitCode === null) process.kill(pid, "SIGKILL");
       }
+      // dockerd leaves its network namespace mounted under the exec root.
+      await run("umount", [join(execRoot, "netns", "default")]).catch(() => {});
       await rm(dir, { recursive: true, force: true }).catch(() => {});
     },
   };
