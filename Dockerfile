@@ -3,9 +3,14 @@
 #
 #   docker build -t microorchestrator .
 #   docker run --rm microorchestrator orchestrator --help
+#
+# BASE_IMAGE is the Node runtime both stages start from (default the official Node image). It
+# needs node and npm on PATH, /bin/sh, /usr/bin/env and a user `node` (uid 1000). The compose test
+# (test/docker/compose.test.ts) passes a stand-in built offline from this machine's Node.
+ARG BASE_IMAGE=node:20-slim
 
 # --- build: compile TypeScript (and the protobuf code buf generates) ---------------------------
-FROM node:20-slim AS build
+FROM ${BASE_IMAGE} AS build
 WORKDIR /src
 # Dependencies first, so editing sources does not invalidate this layer.
 COPY package.json package-lock.json ./
@@ -19,7 +24,7 @@ RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund
 
 # --- runtime ----------------------------------------------------------------------------------
-FROM node:20-slim AS runtime
+FROM ${BASE_IMAGE} AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /src/package.json /src/package-lock.json ./

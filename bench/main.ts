@@ -1,4 +1,5 @@
 /** Runs the benchmarks (`npm run bench`); each prints its figures and writes bench/results/<name>.json. */
+import { benchDocker } from "./docker.js";
 import { benchFailover } from "./failover.js";
 import { benchHealth } from "./health.js";
 import { benchRaftCore } from "./raft-core.js";
@@ -6,7 +7,7 @@ import { benchSchedulerEndToEnd } from "./scheduler-e2e.js";
 import { benchWrites } from "./writes.js";
 
 // `npm run bench -- writes failover` runs only the named benchmarks; no names runs them all.
-const benchNames = ["raft-core", "writes", "failover", "scheduler-e2e", "health"];
+const benchNames = ["raft-core", "writes", "failover", "scheduler-e2e", "health", "docker"];
 const requested = process.argv.slice(2).filter((a) => !a.startsWith("-"));
 const unknown = requested.filter((name) => !benchNames.includes(name));
 if (unknown.length > 0) {
@@ -27,5 +28,7 @@ if (selected("writes")) await benchWrites();
 if (selected("failover")) await benchFailover();
 if (selected("scheduler-e2e")) await benchSchedulerEndToEnd();
 if (selected("health")) await benchHealth();
+// Needs a Docker engine (test/docker/engine.ts); `npm run bench` alone skips it with SKIP_DOCKER=1.
+if (selected("docker") && !(requested.length === 0 && process.env["SKIP_DOCKER"] === "1")) await benchDocker();
 // Leftover gRPC channels or log streams must not keep the process alive.
 process.exit(0);

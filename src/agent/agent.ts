@@ -23,7 +23,10 @@ import { AssignmentWatcher } from "./io/assignment-watcher.js";
 import { ControlPlaneClient } from "./io/control-plane-client.js";
 import { Heartbeater } from "./io/heartbeater.js";
 import { Registrar } from "./io/registrar.js";
-import { SimRuntime, type Instance, type InstanceChange } from "./io/sim-runtime.js";
+import { SimRuntime } from "./io/sim-runtime.js";
+import type { ContainerRuntime, Instance, InstanceChange, RuntimeDriver } from "./io/container-runtime.js";
+import { DockerRuntime } from "./io/docker-runtime.js";
+import { workloadFromProto } from "../fsm/index.js";
 import { StatusReporter } from "./io/status-reporter.js";
 
 export interface AgentOptions {
@@ -43,6 +46,13 @@ export interface AgentOptions {
   readonly agentId: string;
   readonly heartbeatIntervalMs?: number;
   readonly logger?: Logger;
+  /** sim (default): simulated containers; docker: real ones on the engine at dockerHost. */
+  readonly driver?: RuntimeDriver;
+  /** unix:///path/docker.sock or tcp://host:port (the docker driver). */
+  readonly dockerHost?: string;
+  /** Host ports handed to containers' named ports (the docker driver). */
+  readonly hostPortFirst?: number;
+  readonly hostPortLast?: number;
 }
 
 export interface AgentHandle {
@@ -86,7 +96,7 @@ class Agent implements AgentHandle {
   private readonly abort = new AbortController();
   private readonly client: ControlPlaneClient;
   private readonly metrics: AgentMetrics;
-  private readonly runtime: SimRuntime;
+  private readonly runtime: ContainerRuntime;
   private readonly reporter: StatusReporter;
   private readonly registrar: Registrar;
   private readonly heartbeater: Heartbeater;
@@ -117,16 +127,14 @@ class Agent implements AgentHandle {
     );
     const base = { agentId: options.agentId, client: this.client, logger: this.logger, metrics: this.metrics };
     const nodeAlive = (id: string): boolean => this.alive.get(id) === true;
-    this.runtime = new SimRuntime({
-      startDelayMs: options.startDelayMs,
-      onChange: (change) => this.containerChanged(change),
-    });
+    this.runtime = this.createRuntime();
     this.reporter = new StatusReporter({ ...base, nodeAlive, signal });
     this.registrar = new Registrar({ ...base, nodeAlive, signal, specOf: (id) => this.nodeSpec(id) });
     this.heartbeater = new Heartbeater({
       ...base,
       intervalMs: options.heartbeatIntervalMs ?? agentLimits.heartbeatIntervalMsDefault,
       aliveNodeIds: () => this.aliveNodeIds(),
+      notReadyReason: () => this.runtime.unavailableReason(),
       onReregister: (ids) => this.registrar.request(ids),
     });
     this.watcher = new AssignmentWatcher({
@@ -137,19 +145,57 @@ class Agent implements AgentHandle {
     });
   }
 
+  private createRuntime(): ContainerRuntime {
+    const onChange = (change: InstanceChange): void => this.containerChanged(change);
+    if ((this.options.driver ?? "sim") === "sim")
+      return new SimRuntime({ startDelayMs: this.options.startDelayMs, onChange });
+    return new DockerRuntime({
+      dockerHost: this.options.dockerHost ?? "unix:///var/run/docker.sock",
+      nodeIds: this.nodeIds,
+      // Filled in at start(), once the HTTP server knows its advertised address.
+      advertiseHost: "",
+      ...(this.options.hostPortFirst !== undefined ? { hostPortFirst: this.options.hostPortFirst } : {}),
+      ...(this.options.hostPortLast !== undefined ? { hostPortLast: this.options.hostPortLast } : {}),
+      logger: this.logger,
+      onChange,
+      onAvailability: (reason) => this.engineAvailability(reason),
+    });
+  }
+
+  /** The engine went away (reason) or came back (null): containers wait; once back, reconcile. */
+  private engineAvailability(reason: string | null): void {
+    if (reason !== null) {
+      this.logger.warn({ nodes: this.nodeIds, reason }, "nodes not ready: their container engine is unavailable");
+      return;
+    }
+    this.logger.info({ nodes: this.nodeIds }, "nodes ready: their container engine answers");
+    this.reconcile();
+  }
+
   async start(): Promise<void> {
     this.http = await startAgentHttpServer(this.options.httpAddress, {
       metrics: this.metrics,
       instance: (id) => this.runtime.get(id),
       nodeAlive: (id) => this.alive.get(id),
       containers: () => this.containers(),
-      nodes: () => this.nodeIds.map((id) => ({ id, alive: this.alive.get(id) === true })),
+      nodes: () =>
+        this.nodeIds.map((id) => ({
+          id,
+          alive: this.alive.get(id) === true,
+          ready: this.runtime.unavailableReason() === null,
+          reason: this.runtime.unavailableReason() ?? "",
+        })),
+      logs: (id, request, sink, signal) => this.runtime.logs(id, request, sink, signal),
       containerFault: (id, fault) => this.containerFault(id, fault),
       nodeFault: (id, fault) => this.nodeFault(id, fault),
       imageFault: (image, fault) => this.imageFault(image, fault),
     });
     this.httpAddress = this.http.address;
     this.advertiseAddress = this.options.advertiseAddress ?? advertisable(this.http.address, this.logger);
+    if (this.runtime instanceof DockerRuntime) {
+      this.runtime.setAdvertiseHost(this.advertiseAddress.slice(0, this.advertiseAddress.lastIndexOf(":")));
+      this.runtime.open();
+    }
     this.logger.info(
       {
         nodes: this.nodeIds,
@@ -157,6 +203,7 @@ class Agent implements AgentHandle {
         advertise: this.advertiseAddress,
         endpoints: this.options.endpoints,
         startDelayMs: this.options.startDelayMs,
+        driver: this.runtime.driver,
       },
       "node agent started",
     );
@@ -234,6 +281,8 @@ class Agent implements AgentHandle {
     if (this.abort.signal.aborted) return;
     const snapshot = this.latest;
     if (snapshot === null) return;
+    // Until the runtime knows what already runs (adoption), starting anything could duplicate it.
+    if (!this.runtime.ready()) return;
     const byNode = new Map(snapshot.nodes.map((n) => [n.nodeId, n.assignments]));
     const nodes: NodeInput[] = this.nodeIds.map((nodeId) => {
       const assignments = byNode.get(nodeId);
@@ -275,6 +324,10 @@ class Agent implements AgentHandle {
             generation: action.generation,
             healthCheckPath: assignment.healthCheckPath,
             image: assignment.image,
+            version: assignment.version,
+            cpuMillicores: assignment.cpuMillicores,
+            memoryMib: assignment.memoryMib,
+            ...(assignment.workload !== undefined ? { workload: assignment.workload } : {}),
           },
           action.notBeforeMs,
         );
@@ -297,7 +350,8 @@ class Agent implements AgentHandle {
           { container: action.containerId, node: action.nodeId, state: action.state },
           "the cluster's record lags this container; reporting again",
         );
-        this.reporter.enqueue({ ...action, message: "re-reported after reconciliation" });
+        const addresses = this.runtime.get(action.containerId)?.addresses ?? [];
+        this.reporter.enqueue({ ...action, message: "re-reported after reconciliation", addresses });
         return;
       }
       default:
@@ -389,6 +443,10 @@ function toAssigned(assignment: WatchAssignmentsResponse["nodes"][number]["assig
     nextRestartAtMs: assignment.nextRestartAtMs,
     healthCheckPath: assignment.healthCheckPath,
     image: assignment.image,
+    version: assignment.version,
+    cpuMillicores: assignment.cpuMillicores,
+    memoryMib: assignment.memoryMib,
+    ...(assignment.workload !== undefined ? { workload: workloadFromProto(assignment.workload) } : {}),
   };
 }
 

@@ -67,3 +67,23 @@ assert(agentLimits.retryDelayFactor > 1, "back-off grows");
 assert(agentLimits.reportsPerBatchMax <= 1_000, "a report batch fits what the server accepts");
 assert(agentLimits.nodesMax <= 256, "an agent's nodes fit what the server accepts per call");
 assert(agentLimits.watchIdleMsMax > 5_000, "the idle limit outlasts the leader's resend period");
+
+/** The Docker driver's bounds and periods (docker-runtime.ts). */
+export const dockerLimits = {
+  /** How often the engine is pinged, and how long a ping may take before the engine counts as down. */
+  pingIntervalMs: 2_000,
+  pingTimeoutMs: 3_000,
+  /** One Engine API call (create, start, inspect, remove) before it counts as failed. */
+  callTimeoutMs: 30_000,
+  /** Seconds Docker gives a stopped container between SIGTERM and SIGKILL. */
+  stopGraceSeconds: 2,
+  /** Pull progress is logged at most this often per image. */
+  pullProgressLogMs: 2_000,
+  /** Host ports handed to named ports by default. */
+  hostPortFirst: 20_000,
+  hostPortLast: 29_999,
+  /** Lines `orchctl logs` may ask for with --tail. */
+  logTailLinesMax: 100_000,
+} as const;
+
+assert(dockerLimits.pingTimeoutMs < dockerLimits.callTimeoutMs, "a ping gives up before an ordinary call");

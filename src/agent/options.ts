@@ -7,7 +7,7 @@ import { Command, Option } from "commander";
 import { knownRegions, validateNodeId } from "../fsm/index.js";
 import { splitListenHostPort } from "../lib/host-port.js";
 import type { AgentOptions } from "./agent.js";
-import { agentLimits } from "./limits.js";
+import { agentLimits, dockerLimits } from "./limits.js";
 
 /** The local cluster's ports: agent i of the regions in this order serves HTTP on 9100 + i. */
 const defaultHttpPortByRegion: Readonly<Record<string, number>> = {
@@ -32,7 +32,24 @@ export function agentProgram(): Command {
       "One region's simulated nodes for MicroOrchestrator: registers them with the leader, heartbeats, watches their assignments and runs each assigned container in a simulated runtime with a real HTTP health endpoint.",
     )
     .addOption(new Option("--region <region>", "region of the nodes").choices(knownRegions).makeOptionMandatory())
-    .option("--nodes <n>", `number of simulated nodes (1..${agentLimits.nodesMax})`, "3")
+    .option(
+      "--nodes <n>",
+      `number of nodes (1..${agentLimits.nodesMax}; default 3 simulated, 1 with --driver docker, which slices one engine into N logical nodes)`,
+    )
+    .addOption(
+      new Option("--driver <driver>", "container runtime: sim (simulated) or docker (real containers)")
+        .choices(["sim", "docker"])
+        .default("sim"),
+    )
+    .option(
+      "--docker-host <url>",
+      "the Docker engine for --driver docker (default: $DOCKER_HOST or unix:///var/run/docker.sock)",
+    )
+    .option(
+      "--host-ports <first-last>",
+      `host ports handed to containers' named ports (--driver docker)`,
+      `${dockerLimits.hostPortFirst}-${dockerLimits.hostPortLast}`,
+    )
     .option("--cpu <millicores>", "each node's cpu capacity in millicores", "8000")
     .option("--memory <MiB>", "each node's memory capacity in MiB", "16384")
     .option(
@@ -61,6 +78,11 @@ HTTP endpoints (on --http):
 Example:
   node-agent --region eu-west-1 --nodes 3 --cpu 8000 --memory 16384 \\
     --endpoints 127.0.0.1:50051,127.0.0.1:50052,127.0.0.1:50053 --http 127.0.0.1:9102
+  node-agent --region eu-west-1 --driver docker --docker-host unix:///var/run/docker.sock
+
+With --driver docker each container is a real Docker container on the host network, labelled with
+its container id, deployment, version and node; named ports get host ports (PORT, PORT_<NAME>).
+  GET  /containers/<id>/logs?follow=1&tail=N   the container's output (the simulator writes its own)
 
 Logs are JSON lines on stderr. SIGTERM or SIGINT stops the agent (its containers stop with it).`,
     )
@@ -70,7 +92,10 @@ Logs are JSON lines on stderr. SIGTERM or SIGINT stops the agent (its containers
 
 interface RawOptions {
   region: string;
-  nodes: string;
+  nodes?: string;
+  driver: "sim" | "docker";
+  dockerHost?: string;
+  hostPorts: string;
   cpu: string;
   memory: string;
   endpoints?: string;
@@ -88,7 +113,17 @@ export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
   program.parse([...argv], { from: "user" });
   const raw = program.opts<RawOptions>();
   const nodePrefix = raw.nodePrefix ?? raw.region;
-  const nodeCount = wholeNumber(raw.nodes, "--nodes", 1, agentLimits.nodesMax);
+  const nodeCount = wholeNumber(raw.nodes ?? (raw.driver === "docker" ? "1" : "3"), "--nodes", 1, agentLimits.nodesMax);
+  const hostPorts = /^(\d{1,5})-(\d{1,5})$/.exec(raw.hostPorts);
+  const hostPortFirst = Number(hostPorts?.[1] ?? 0);
+  const hostPortLast = Number(hostPorts?.[2] ?? 0);
+  if (hostPorts === null || hostPortFirst < 1 || hostPortLast > 65_535 || hostPortFirst > hostPortLast)
+    throw new UsageError(`--host-ports must be FIRST-LAST within 1..65535, got ${JSON.stringify(raw.hostPorts)}`);
+  const dockerHost = raw.dockerHost ?? env["DOCKER_HOST"] ?? "unix:///var/run/docker.sock";
+  if (!/^(unix|tcp):\/\/\S+$/.test(dockerHost))
+    throw new UsageError(
+      `--docker-host must be unix:///path/docker.sock or tcp://host:port, got ${JSON.stringify(dockerHost)}`,
+    );
   const lastNodeId = `${nodePrefix}-n${nodeCount}`;
   const problem = validateNodeId(lastNodeId);
   if (problem !== null) throw new UsageError(`--node-prefix ${JSON.stringify(nodePrefix)} makes ${problem.message}`);
@@ -113,6 +148,8 @@ export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
     nodePrefix,
     agentId: raw.agentId ?? `agent-${nodePrefix}`,
     heartbeatIntervalMs: wholeNumber(raw.heartbeatMs, "--heartbeat-ms", 10, agentLimits.heartbeatTimeoutMs),
+    driver: raw.driver,
+    ...(raw.driver === "docker" ? { dockerHost, hostPortFirst, hostPortLast } : {}),
   };
 }
 

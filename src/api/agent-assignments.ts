@@ -3,7 +3,7 @@
  * tells each watching stream when its nodes were touched.
  */
 import type { Assignment, NodeAssignments, WatchAssignmentsResponse } from "../gen/agent/v1/agent.js";
-import { NodeStatus } from "../gen/orchestrator/v1/types.js";
+import { NodeStatus, type Workload as PbWorkload } from "../gen/orchestrator/v1/types.js";
 import {
   containerStateToProto,
   desiredStateToProto,
@@ -12,7 +12,9 @@ import {
   versionEntry,
   type ClusterFsm,
   type ContainerRecord,
+  type DeploymentSpec,
   type StateChange,
+  workloadToProto,
 } from "../fsm/index.js";
 
 /** Something that wants to know when the state of its nodes may have changed. */
@@ -101,7 +103,7 @@ export class AssignmentFeed {
       // Empty for a deleted deployment: its remaining containers are all being stopped.
       const record = this.fsm.getDeploymentRecord(deployment);
       const spec = record === undefined ? undefined : (versionEntry(record, version)?.spec ?? record.spec);
-      run = { healthCheckPath: spec?.healthCheck.path ?? "", image: spec?.image ?? "" };
+      run = { healthCheckPath: spec?.healthCheck.path ?? "", image: spec?.image ?? "", ...workloadOf(spec) };
       byVersion.set(version, run);
     }
     return run;
@@ -111,4 +113,16 @@ export class AssignmentFeed {
 interface RunSpec {
   readonly healthCheckPath: string;
   readonly image: string;
+  readonly workload?: PbWorkload;
+  readonly healthPort?: string;
+}
+
+/** Sent only when the deployment has one, so simulated deployments' snapshots stay as small as before. */
+function workloadOf(spec: DeploymentSpec | undefined): Pick<RunSpec, "workload" | "healthPort"> {
+  if (spec === undefined) return {};
+  const hasWorkload = spec.command !== "" || spec.args.length > 0 || spec.env.length > 0 || spec.ports.length > 0;
+  return {
+    ...(hasWorkload ? { workload: workloadToProto(spec) } : {}),
+    ...(spec.healthCheck.port !== "" ? { healthPort: spec.healthCheck.port } : {}),
+  };
 }

@@ -22,6 +22,7 @@ import { OrchestratorError } from "../lib/errors.js";
 import type { Logger } from "../lib/logger.js";
 import type { RaftNode, RoleChange } from "../raft/io/raft-node.js";
 import { AssignmentFeed } from "./agent-assignments.js";
+import { NotReadyNodes } from "./agent-not-ready.js";
 import { agentServiceLimits } from "./agent-limits.js";
 import { checkAgentId, checkNodeIds, checkReportCount, healthStateOf, reportProblem } from "./agent-validation.js";
 import { AssignmentStream, type WatchCall } from "./agent-watch.js";
@@ -82,6 +83,7 @@ function unary<Req, Res>(
 
 export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
   const { node, members, fsm, heartbeats } = deps;
+  const notReadyNodes = new NotReadyNodes();
   const logger = deps.logger.child({ component: "agent-service" });
   const nowMs = deps.nowMs ?? Date.now;
   const proposer = new CommandProposer(node);
@@ -108,7 +110,11 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
       requireLeader();
       const now = nowMs();
       const reregisterNodeIds: string[] = [];
+      const notReady = notReadyNodes.update(request.notReady?.nodes ?? [], logger);
+      notReadyNodes.cleared(request.nodeIds, notReady, logger);
       for (const id of request.nodeIds) {
+        // Not counted: the liveness controller sees it silent and declares it down after the TTL.
+        if (notReady.has(id)) continue;
         const known = fsm.getNode(id);
         // Only registered nodes are tracked: the tracker stays bounded by the cluster's nodes.
         if (known !== undefined) heartbeats.record(id, now);
@@ -246,6 +252,7 @@ async function reportOne(report: ContainerReport, { proposer, members }: ReportC
           health,
           message: report.message,
           ...(report.instanceRestartCount !== undefined ? { instanceRestartCount: report.instanceRestartCount } : {}),
+          ...(report.addresses !== undefined ? { addresses: report.addresses } : {}),
         },
       },
       "container-status",

@@ -13,6 +13,8 @@ import { registerNodes } from "./commands/nodes.js";
 import { registerScale } from "./commands/scale.js";
 import { registerSlo } from "./commands/slo.js";
 import { registerWatch } from "./commands/watch.js";
+import { registerEndpoints } from "./commands/endpoints.js";
+import { registerLogs } from "./commands/logs.js";
 import { CliError, UsageError, hintForStatus } from "./errors.js";
 import type { CliIo } from "./io.js";
 import { isLegacyForm, translateLegacyArgs } from "./legacy-flags.js";
@@ -106,6 +108,8 @@ function buildProgram(io: CliIo, sessionFor: (command: Command) => Session): Com
   registerLeader(program, sessionFor);
   registerSlo(program, sessionFor);
   registerFault(program, sessionFor);
+  registerLogs(program, sessionFor);
+  registerEndpoints(program, sessionFor);
   return program;
 }
 

@@ -129,7 +129,13 @@ export function containerView(container: Container) {
     restartCount: container.restartCount,
     nextRestartAtMs: container.nextRestartAtMs,
     updatedRevision: container.updatedRevision,
+    addresses: addressesView(container),
   };
+}
+
+/** name -> host:port of each named port (empty for simulated containers). */
+export function addressesView(container: Container): Record<string, string> {
+  return Object.fromEntries((container.addresses?.addresses ?? []).map((a) => [a.name, a.address]));
 }
 
 function resourcesView(resources: Resources | undefined) {

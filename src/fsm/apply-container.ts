@@ -22,7 +22,8 @@ import {
   type EventKind,
   type Health,
 } from "./state.js";
-import { validateNodeId, validateText } from "./validation.js";
+import { plainEqual, validateNodeId, validateText } from "./validation.js";
+import { addressesFromProto, validateAddresses } from "./workload.js";
 
 /** States an agent can observe; pending and scheduled are the FSM's, lost is the leader's verdict. */
 const observableStates: readonly ContainerState[] = [
@@ -39,7 +40,8 @@ export function applyContainerStatus(state: ClusterState, command: ContainerStat
     (command.containerId === "" ? failure("INVALID_ARGUMENT", "container status without a container id") : null) ??
     validateText("container id", command.containerId, fsmLimits.containerIdLengthMax) ??
     validateNodeId(command.nodeId) ??
-    validateText("status message", command.message, fsmLimits.messageLengthMax);
+    validateText("status message", command.message, fsmLimits.messageLengthMax) ??
+    validateAddresses(command.containerId, command.addresses?.addresses ?? []);
   if (problem !== null) return problem;
   let to: ContainerState | null = null;
   if (command.state !== pb.ContainerState.CONTAINER_STATE_UNSPECIFIED) {
@@ -89,6 +91,7 @@ export function applyContainerStatus(state: ClusterState, command: ContainerStat
     );
   }
   observe(state, container, to, health, command.message, atMs);
+  if (state.containers.get(container.id) === container) recordAddresses(state, container, command);
   return success({ kind: "container-status", containerId: container.id, applied: true, ignoredReason: "" });
 }
 
@@ -173,4 +176,20 @@ export function applyRemoveContainer(state: ClusterState, command: RemoveContain
     `container ${container.id} forgotten on ${node}${why}`,
   );
   return success({ kind: "remove-container", containerId: container.id, removed: true });
+}
+
+/**
+ * A live instance's report carries where its ports are reached; an ended one's addresses are
+ * gone with it (a restarted instance reports new ones), so nobody is sent to a stale port.
+ */
+function recordAddresses(state: ClusterState, container: ContainerRecord, command: ContainerStatusCommand): void {
+  const next =
+    container.state === "starting" || container.state === "running" || container.state === "unhealthy"
+      ? command.addresses === undefined
+        ? container.addresses
+        : addressesFromProto(command.addresses)
+      : [];
+  if (plainEqual(next, container.addresses)) return;
+  container.addresses = next;
+  state.touchContainer(container);
 }

@@ -232,6 +232,7 @@ export class ClusterState {
       healthySinceMs: 0,
       placedAtMs: 0,
       updatedRevision: this.revision,
+      addresses: [],
     };
     if (this.containers.has(container.id)) fail(`container ${container.id} already exists`);
     this.containers.set(container.id, container);

@@ -116,3 +116,18 @@ export {
   strategyFromProto,
   strategyToProto,
 } from "./proto-convert.js";
+export {
+  addressesFromProto,
+  addressesToProto,
+  portEnvName,
+  validateAddresses,
+  validateImageReference,
+  validateWorkload,
+  workloadFromProto,
+  workloadToProto,
+  type ContainerAddress,
+  type EnvVar,
+  type PortSpec,
+  type Workload,
+} from "./workload.js";
+export { workloadLimits } from "./limits.js";

@@ -183,3 +183,24 @@ assert(
   "default update policy is consistent",
 );
 assert(fsmLimits.rolloutStepContainersMax >= fsmLimits.replicasMax, "one step may replace a whole deployment");
+
+/** Bounds of a deployment's workload (what a real runtime runs): command, args, env, ports. */
+export const workloadLimits = {
+  commandLengthMax: 4_096,
+  argsMax: 256,
+  argLengthMax: 4_096,
+  envMax: 256,
+  envNameLengthMax: 256,
+  envValueLengthMax: 16_384,
+  portsMax: 32,
+  /** As IANA service names (and Kubernetes port names). */
+  portNameLengthMax: 15,
+  /** All of a workload's text together, so a spec stays a small log entry. */
+  workloadBytesMax: 256 * 1024,
+  addressLengthMax: 255,
+} as const;
+
+assert(
+  workloadLimits.commandLengthMax + workloadLimits.argLengthMax <= workloadLimits.workloadBytesMax,
+  "a command and one argument fit a workload",
+);

@@ -5,6 +5,7 @@
 import { assertNever } from "../lib/assert.js";
 import { HealthState, OperationKind as PbOperationKind } from "../gen/orchestrator/v1/fsm.js";
 import * as pb from "../gen/orchestrator/v1/types.js";
+import { addressesToProto, workloadToProto } from "./workload.js";
 import type { DeploymentStatusSummary, DeploymentView } from "./read-model.js";
 import type {
   ContainerRecord,
@@ -210,6 +211,7 @@ export function specToProto(spec: DeploymentSpec): pb.DeploymentSpec {
     restartPolicy: { ...spec.restartPolicy },
     progressDeadlineMs: spec.progressDeadlineMs,
     update: { ...spec.update },
+    workload: workloadToProto(spec),
   };
 }
 
@@ -285,6 +287,7 @@ export function containerToProto(container: Readonly<ContainerRecord>): pb.Conta
     updatedRevision: container.updatedRevision,
     healthySinceMs: container.healthySinceMs,
     placedAtMs: container.placedAtMs,
+    addresses: addressesToProto(container.addresses),
   };
 }
 

@@ -7,6 +7,7 @@
  * iterates, and therefore applies, exactly like one that never snapshotted.
  */
 import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import { addressesFromProto, addressesToProto, workloadFromProto } from "./workload.js";
 import { assert, fail } from "../lib/assert.js";
 import {
   ClientSessionRecord,
@@ -379,7 +380,7 @@ function specFromProto(spec: pb.DeploymentSpec): DeploymentSpec {
     regions: spec.regions.map(region),
     clientRegions: spec.clientRegions.map(region),
     onePerNode: spec.onePerNode,
-    healthCheck: { ...spec.healthCheck },
+    healthCheck: { ...spec.healthCheck, port: spec.healthCheck.port ?? "" },
     restartPolicy: { ...spec.restartPolicy },
     progressDeadlineMs: spec.progressDeadlineMs,
     update: {
@@ -391,6 +392,7 @@ function specFromProto(spec: pb.DeploymentSpec): DeploymentSpec {
       canary: update.canary,
       autoRevert: update.autoRevert,
     },
+    ...workloadFromProto(spec.workload),
   };
 }
 
@@ -411,6 +413,7 @@ function containerToRecord(container: ContainerRecord): PbContainerRecord {
     backoffStep: container.backoffStep,
     healthySinceMs: container.healthySinceMs,
     placedAtMs: container.placedAtMs,
+    addresses: addressesToProto(container.addresses),
   };
 }
 
@@ -444,6 +447,7 @@ function containerFromRecord(record: PbContainerRecord, names: Map<string, strin
     healthySinceMs: record.healthySinceMs,
     placedAtMs: record.placedAtMs,
     updatedRevision: record.updatedRevision,
+    addresses: addressesFromProto(record.addresses),
   };
 }
 

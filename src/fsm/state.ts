@@ -4,6 +4,7 @@
  * Protobuf types exist only at the edges (commands, snapshots, the API converters).
  */
 import type { Region } from "./limits.js";
+import type { ContainerAddress, Workload } from "./workload.js";
 
 export type NodeStatus = "ready" | "down" | "draining";
 export type Strategy = "binpack" | "spread" | "latency";
@@ -58,6 +59,8 @@ export interface HealthCheckSpec {
   failureThreshold: number;
   successThreshold: number;
   initialDelayMs: number;
+  /** The named port probed directly at the container's address ('' probes through the agent). */
+  port: string;
 }
 
 export interface RestartPolicySpec {
@@ -85,7 +88,7 @@ export interface UpdatePolicySpec {
 }
 
 /** A validated spec with every default filled in (validation.ts builds these). */
-export interface DeploymentSpec {
+export interface DeploymentSpec extends Workload {
   name: string;
   image: string;
   replicas: number;
@@ -219,6 +222,8 @@ export interface ContainerRecord {
   /** Leader time of its placement; 0 while pending. */
   placedAtMs: number;
   updatedRevision: number;
+  /** Where its named ports are reached, as its agent last reported ([] in the simulator). */
+  addresses: ContainerAddress[];
 }
 
 export type EventKind =

@@ -10,6 +10,7 @@ import { deploymentDefaults, fsmLimits, isKnownRegion, knownRegions, type Region
 import { strategyFromProto } from "./proto-convert.js";
 import { failure, success, type FsmFailure, type FsmResult } from "./result.js";
 import type { DeploymentSpec, HealthCheckSpec, Resources, RestartPolicySpec, UpdatePolicySpec } from "./state.js";
+import { validateImageReference, validateWorkload } from "./workload.js";
 
 const dnsLabelPattern = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const dnsSubdomainPattern = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -170,6 +171,7 @@ function normalizeHealthCheck(name: string, input: pb.HealthCheck | undefined): 
     failureThreshold: input?.failureThreshold || d.failureThreshold,
     successThreshold: input?.successThreshold || d.successThreshold,
     initialDelayMs: input?.initialDelayMs ?? d.initialDelayMs,
+    port: input?.port ?? "",
   };
   const where = `deployment ${name} health check`;
   if (!check.path.startsWith("/") || /\s/.test(check.path))
@@ -304,6 +306,7 @@ export function validateDeploymentSpec(
       ? invalid(`deployment ${name} needs an image like nginx:1.27, got ${JSON.stringify(input.image)}`)
       : null) ??
     validateText(`deployment ${name} image`, input.image, fsmLimits.imageLengthMax) ??
+    validateImageReference(name, input.image) ??
     validateRequestFits(name, input.cpuMillicores, input.memoryMib, nodeCapacities);
   if (basic !== null) return basic;
   const strategy =
@@ -320,6 +323,8 @@ export function validateDeploymentSpec(
   if (!healthCheck.ok) return healthCheck;
   const restartPolicy = normalizeRestartPolicy(name, input.restartPolicy);
   if (!restartPolicy.ok) return restartPolicy;
+  const workload = validateWorkload(name, input);
+  if (!workload.ok) return workload;
   const progressDeadlineMs = input.progressDeadlineMs || deploymentDefaults.progressDeadlineMs;
   if (
     !isUint(progressDeadlineMs, fsmLimits.progressDeadlineMsMax) ||
@@ -345,6 +350,7 @@ export function validateDeploymentSpec(
     restartPolicy: restartPolicy.value,
     progressDeadlineMs,
     update: update.value,
+    ...workload.value,
   });
 }
 
@@ -376,6 +382,18 @@ export function specDifferences(current: DeploymentSpec, requested: DeploymentSp
   compare("restart policy", current.restartPolicy, requested.restartPolicy);
   compare("progress deadline", `${current.progressDeadlineMs}ms`, `${requested.progressDeadlineMs}ms`);
   compare("update policy", current.update, requested.update);
+  compare("command", current.command, requested.command);
+  compare("args", current.args, requested.args);
+  compare(
+    "env",
+    current.env.map((e) => `${e.name}=${e.value}`),
+    requested.env.map((e) => `${e.name}=${e.value}`),
+  );
+  compare(
+    "ports",
+    current.ports.map((p) => `${p.name}=${p.containerPort}`),
+    requested.ports.map((p) => `${p.name}=${p.containerPort}`),
+  );
   return differences;
 }
 

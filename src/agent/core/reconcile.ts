@@ -38,6 +38,19 @@ export interface AssignedContainer {
   readonly healthCheckPath: string;
   /** The image of the container's version ('' from a control plane that does not send it). */
   readonly image: string;
+  /** What a real runtime needs (unset from older control planes, and in tests that do not care). */
+  readonly version?: number;
+  readonly cpuMillicores?: number;
+  readonly memoryMib?: number;
+  readonly workload?: AssignedWorkload;
+}
+
+/** The deployment's workload as the agent runs it (src/fsm/workload.ts's shape, kept pure here). */
+export interface AssignedWorkload {
+  readonly command: string;
+  readonly args: string[];
+  readonly env: { readonly name: string; readonly value: string }[];
+  readonly ports: { readonly name: string; readonly containerPort: number }[];
 }
 
 export interface NodeInput {

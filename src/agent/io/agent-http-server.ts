@@ -27,9 +27,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from "node:net";
 import { assertNever } from "../../lib/assert.js";
 import { splitListenHostPort } from "../../lib/host-port.js";
-import { agentLimits } from "../limits.js";
+import { agentLimits, dockerLimits } from "../limits.js";
 import type { AgentMetrics } from "./agent-metrics.js";
-import type { Instance } from "./sim-runtime.js";
+import type { Instance, LogRequest, LogSink } from "./container-runtime.js";
 
 export type ContainerFault = "crash" | "unhealthy" | "healthy" | "hang";
 export type NodeFault = "kill" | "revive";
@@ -56,6 +56,8 @@ export interface AgentHttpHandlers {
   containerFault(containerId: string, fault: ContainerFault): true | string;
   nodeFault(nodeId: string, fault: NodeFault): true | string;
   imageFault(image: string, fault: ImageFaultRequest): true | string;
+  /** Writes a container's output; a string says why there is none (404). */
+  logs(containerId: string, request: LogRequest, sink: LogSink, signal: AbortSignal): Promise<true | string>;
 }
 
 export interface AgentHttpServer {
@@ -103,6 +105,8 @@ function route(req: IncomingMessage, res: ServerResponse, handlers: AgentHttpHan
   if (path === "/metrics") return metrics(res, handlers);
   if (path === "/containers") return reply(res, 200, handlers.containers());
   if (path === "/nodes") return reply(res, 200, handlers.nodes());
+  if (segments[0] === "containers" && segments.length === 3 && segments[2] === "logs")
+    return logs(req, res, decodeURIComponent(segments[1]), handlers);
   if (segments[0] === "containers" && segments.length >= 3)
     return health(req, res, segments[1], `/${segments.slice(2).join("/")}`, handlers, hung);
   return text(
@@ -162,6 +166,40 @@ function health(
     default:
       return assertNever(instance.fault, "health fault");
   }
+}
+
+/** GET /containers/<id>/logs?follow=1&tail=N: the container's output as plain text, streamed with follow. */
+function logs(req: IncomingMessage, res: ServerResponse, containerId: string, handlers: AgentHttpHandlers): void {
+  const query = new URLSearchParams((req.url ?? "").split("?")[1] ?? "");
+  const tailLines = Number(query.get("tail") ?? "0");
+  if (!Number.isInteger(tailLines) || tailLines < 0 || tailLines > dockerLimits.logTailLinesMax)
+    return reply(res, 400, { error: `tail must be a whole number from 0 to ${dockerLimits.logTailLinesMax}` });
+  const follow = query.get("follow") === "1" || query.get("follow") === "true";
+  const abort = new AbortController();
+  res.once("close", () => abort.abort());
+  let started = false;
+  const sink = {
+    write: (chunk: string | Uint8Array): void => {
+      if (!started) {
+        started = true;
+        res.writeHead(200, { "content-type": "text/plain; charset=utf-8" });
+      }
+      res.write(chunk);
+    },
+  };
+  handlers.logs(containerId, { follow, tailLines }, sink, abort.signal).then(
+    (outcome) => {
+      if (outcome === true) {
+        if (!started) res.writeHead(200, { "content-type": "text/plain; charset=utf-8" });
+        res.end();
+      } else if (!started) reply(res, 404, { error: outcome });
+      else res.end();
+    },
+    (error: unknown) => {
+      if (!started) reply(res, 500, { error: String(error) });
+      else res.end();
+    },
+  );
 }
 
 function fault(

@@ -14,6 +14,8 @@ export interface HeartbeaterDeps {
   readonly metrics: AgentMetrics;
   readonly intervalMs: number;
   readonly aliveNodeIds: () => string[];
+  /** Why the nodes cannot run containers now (the engine is down), or null when they can. */
+  readonly notReadyReason?: () => string | null;
   readonly onReregister: (nodeIds: readonly string[]) => void;
 }
 
@@ -49,9 +51,11 @@ export class Heartbeater {
     this.inFlight = true;
     const { client, logger, metrics } = this.deps;
     try {
+      const reason = this.deps.notReadyReason?.() ?? null;
+      const notReady = reason === null ? {} : { notReady: { nodes: nodeIds.map((nodeId) => ({ nodeId, reason })) } };
       const response = await client.call(
         "heartbeat",
-        { agentId: this.deps.agentId, nodeIds },
+        { agentId: this.deps.agentId, nodeIds, ...notReady },
         agentLimits.heartbeatTimeoutMs,
       );
       metrics.heartbeats.inc({ result: "ok" });

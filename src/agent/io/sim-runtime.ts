@@ -15,66 +15,25 @@ import {
   localStates,
   transitionLocal,
   type LocalState,
-  type ReportedState,
 } from "../core/container-lifecycle.js";
-import type { LocalInstance } from "../core/reconcile.js";
 import { agentLimits } from "../limits.js";
+import type {
+  ContainerRuntime,
+  HealthFault,
+  ImageFault,
+  Instance,
+  InstanceChange,
+  InstanceSpec,
+  LogRequest,
+  LogSink,
+} from "./container-runtime.js";
 
-/** How the health endpoint of a running instance misbehaves. */
-export type HealthFault = "none" | "unhealthy" | "hang";
+export type { HealthFault, ImageFault, Instance, InstanceChange, InstanceSpec } from "./container-runtime.js";
 
-/**
- * A fault set for an image rather than one instance: it holds for every instance of the image,
- * those running now and those started later, until cleared (so a bad version stays bad through
- * its restarts, as a real broken image would).
- *   crash        running instances exit now; new ones exit as soon as they would run
- *   unhealthy    the health endpoint answers 500
- *   slow-start   new instances take `startDelayMs` to start instead of the runtime's delay
- */
-export type ImageFault =
-  | { readonly kind: "crash" }
-  | { readonly kind: "unhealthy" }
-  | { readonly kind: "slow-start"; readonly startDelayMs: number };
+/** Log lines kept per simulated instance: it writes a few of its own so `orchctl logs` works in the demo. */
+const simLogLinesMax = 100;
 
-export interface InstanceSpec {
-  readonly containerId: string;
-  readonly nodeId: string;
-  readonly deployment: string;
-  readonly generation: number;
-  readonly healthCheckPath: string;
-  /** The image it runs ('' when the control plane did not say): image faults match on it. */
-  readonly image: string;
-}
-
-export interface Instance extends LocalInstance {
-  readonly deployment: string;
-  readonly healthCheckPath: string;
-  readonly image: string;
-  /** Its own fault, or its image's `unhealthy` when it has none of its own. */
-  readonly fault: HealthFault;
-  /** When start() was called (wall-clock Unix ms). */
-  readonly startedAtMs: number;
-  /** The not-before time it was started for (0: none); it waited, unreported, if that was still ahead. */
-  readonly notBeforeMs: number;
-  /** Unique per instance ever started by this runtime: a restart or a replacement shows as a new one. */
-  readonly incarnation: number;
-}
-
-export interface InstanceChange {
-  readonly containerId: string;
-  readonly nodeId: string;
-  readonly generation: number;
-  readonly state: ReportedState;
-  readonly message: string;
-}
-
-interface MutableInstance {
-  containerId: string;
-  nodeId: string;
-  deployment: string;
-  generation: number;
-  healthCheckPath: string;
-  image: string;
+interface MutableInstance extends InstanceSpec {
   state: LocalState;
   fault: HealthFault;
   startedAtMs: number;
@@ -82,6 +41,9 @@ interface MutableInstance {
   incarnation: number;
   /** The pending step: the end of the wait (waiting) or of the start delay (starting). */
   startTimer: NodeJS.Timeout | null;
+  /** What it "printed", newest last; `follow` readers hear each new line. */
+  logLines: string[];
+  followers: Set<(line: string) => void>;
 }
 
 export interface SimRuntimeOptions {
@@ -92,7 +54,8 @@ export interface SimRuntimeOptions {
   readonly nowMs?: () => number;
 }
 
-export class SimRuntime {
+export class SimRuntime implements ContainerRuntime {
+  readonly driver = "sim";
   private readonly instances = new Map<string, MutableInstance>();
   private readonly imageFaults = new Map<string, ImageFault>();
   private closed = false;
@@ -102,6 +65,14 @@ export class SimRuntime {
   constructor(private readonly options: SimRuntimeOptions) {
     assert(options.startDelayMs >= 0, "start delay is not negative");
     this.nowMs = options.nowMs ?? Date.now;
+  }
+
+  ready(): boolean {
+    return true;
+  }
+
+  unavailableReason(): string | null {
+    return null;
   }
 
   get(containerId: string): Instance | undefined {
@@ -148,6 +119,8 @@ export class SimRuntime {
       notBeforeMs: waitUntilMs,
       incarnation: this.incarnationLast,
       startTimer: null,
+      logLines: [],
+      followers: new Set(),
     };
     this.instances.set(spec.containerId, instance);
     if (waits) this.waitUntil(instance, waitUntilMs);
@@ -278,13 +251,52 @@ export class SimRuntime {
   private emit(instance: MutableInstance, message: string): void {
     const { containerId, nodeId, generation, state } = instance;
     assert(state !== "waiting", "a waiting instance is not reported");
-    this.options.onChange({ containerId, nodeId, generation, state, message });
+    this.log(
+      instance,
+      message === "" || message === state ? `${state} (image ${instance.image})` : `${state}: ${message}`,
+    );
+    this.options.onChange({ containerId, nodeId, generation, state, message, addresses: [] });
+  }
+
+  private log(instance: MutableInstance, text: string): void {
+    const line = `${new Date(this.nowMs()).toISOString()} [sim ${instance.containerId} restart ${instance.generation}] ${text}\n`;
+    instance.logLines.push(line);
+    if (instance.logLines.length > simLogLinesMax) instance.logLines.shift();
+    for (const follower of instance.followers) follower(line);
+  }
+
+  /** The simulated instance's own lines; with `follow`, new ones until the instance goes or the reader leaves. */
+  async logs(containerId: string, request: LogRequest, sink: LogSink, signal: AbortSignal): Promise<true | string> {
+    const instance = this.instances.get(containerId);
+    if (instance === undefined) return `no container ${containerId} on this agent`;
+    const lines = request.tailLines > 0 ? instance.logLines.slice(-request.tailLines) : instance.logLines;
+    for (const line of lines) sink.write(line);
+    if (!request.follow) return true;
+    await new Promise<void>((resolve) => {
+      const follower = (line: string): void => sink.write(line);
+      instance.followers.add(follower);
+      const done = (): void => {
+        instance.followers.delete(follower);
+        clearInterval(gone);
+        resolve();
+      };
+      // The instance may be replaced or forgotten: a follower of a dropped instance ends.
+      const gone = setInterval(() => {
+        if (this.instances.get(containerId) !== instance) done();
+      }, 500);
+      signal.addEventListener("abort", done, { once: true });
+    });
+    return true;
   }
 
   /** A copy without the timer: callers may keep it, serialise it, and never change the instance. */
   private view(instance: MutableInstance): Instance {
-    const { startTimer: _timer, ...fields } = instance;
+    const { startTimer: _timer, logLines: _lines, followers: _followers, ...fields } = instance;
     const imageUnhealthy = this.imageFaults.get(instance.image)?.kind === "unhealthy";
-    return { ...fields, fault: fields.fault === "none" && imageUnhealthy ? "unhealthy" : fields.fault };
+    return {
+      ...fields,
+      fault: fields.fault === "none" && imageUnhealthy ? "unhealthy" : fields.fault,
+      addresses: [],
+    };
   }
 }

@@ -8,6 +8,7 @@
 import { ContainerHealth, ReportOutcome, type ContainerReport } from "../../gen/agent/v1/agent.js";
 import { ContainerState } from "../../gen/orchestrator/v1/types.js";
 import { assertNever } from "../../lib/assert.js";
+import type { ContainerAddress } from "../../fsm/index.js";
 import type { Logger } from "../../lib/logger.js";
 import type { ReportedState } from "../core/container-lifecycle.js";
 import type { ReportMemo } from "../core/reconcile.js";
@@ -21,6 +22,8 @@ export interface StatusReport {
   readonly state: ReportedState;
   readonly generation: number;
   readonly message: string;
+  /** Where its ports are reached (real runtimes; empty in the simulator). */
+  readonly addresses?: readonly ContainerAddress[];
 }
 
 interface Queued extends StatusReport {
@@ -181,6 +184,9 @@ function toProto(report: StatusReport): ContainerReport {
         : ContainerHealth.CONTAINER_HEALTH_UNSPECIFIED,
     message: report.message,
     instanceRestartCount: report.generation,
+    ...(report.addresses !== undefined && report.addresses.length > 0
+      ? { addresses: { addresses: report.addresses.map(({ name, address }) => ({ name, address })) } }
+      : {}),
   };
 }
 

@@ -27,6 +27,11 @@ export function containerRow(container: Container): string[] {
   ];
 }
 
+export function addressesText(container: Container): string {
+  const addresses = container.addresses?.addresses ?? [];
+  return addresses.length === 0 ? "-" : addresses.map((a) => `${a.name}=${a.address}`).join(",");
+}
+
 interface ContainersFlags {
   readonly deployment?: string;
   readonly node?: string;
@@ -61,7 +66,13 @@ export function registerContainers(parent: Command, sessionFor: SessionFor): voi
         });
         return;
       }
-      session.out.table(CONTAINER_HEADERS, response.containers.map(containerRow), "No containers.");
+      // Real containers show where they are reached; simulated ones have no addresses to show.
+      const withAddresses = response.containers.some((c) => (c.addresses?.addresses.length ?? 0) > 0);
+      session.out.table(
+        withAddresses ? [...CONTAINER_HEADERS, "ADDRESSES"] : CONTAINER_HEADERS,
+        response.containers.map((c) => (withAddresses ? [...containerRow(c), addressesText(c)] : containerRow(c))),
+        "No containers.",
+      );
       if (response.total > response.containers.length) {
         session.out.note(
           `showing ${response.containers.length} of ${response.total} containers; use --limit to see more`,

@@ -6,8 +6,9 @@ import { CPU_FORMS, MEMORY_FORMS } from "../quantity.js";
 import type { SessionFor } from "../session.js";
 import { STRATEGY_BY_NAME, deploymentView, specOf } from "../views.js";
 import { waitUntilRunning } from "../wait.js";
+import { addWorkloadFlags, workloadFromFlags, type WorkloadFlags } from "./workload-flags.js";
 
-interface DeployFlags {
+interface DeployFlags extends WorkloadFlags {
   readonly image: string;
   readonly replicas: number;
   readonly cpu: number;
@@ -45,6 +46,8 @@ Examples:
   orchctl deploy web --image nginx:latest --replicas 3 --cpu 500m --memory 256Mi
   orchctl deploy api --image ghcr.io/acme/api:1.4 --replicas 6 --strategy spread --regions us-east-1,eu-west-1 --wait
   orchctl deploy edge --image acme/edge:2 --strategy latency --client-regions ap-southeast-1 --one-per-node
+  orchctl deploy hello --image hello-http:1 --replicas 3 --command /bin/sh --arg -c \
+    --arg 'exec httpd -f -p "$PORT" -h /www' --port http=8080 --health-port http --env GREETING=hi
 
 Deploying an existing name with a different spec creates a new version and rolls it out
 (health-gated, --max-parallel at a time); a different --replicas alone scales; an identical spec
@@ -77,7 +80,7 @@ function updatePolicyOf(flags: DeployFlags): UpdatePolicy | undefined {
 }
 
 export function registerDeploy(parent: Command, sessionFor: SessionFor): void {
-  parent
+  const deploy = parent
     .command("deploy")
     .description("create or update a deployment")
     .argument("<name>", "deployment name (DNS label: a-z, 0-9, '-')", deploymentNameArg)
@@ -137,7 +140,8 @@ export function registerDeploy(parent: Command, sessionFor: SessionFor): void {
     )
     .option("--auto-revert", "on failure, go back to the last version that rolled out (the default)")
     .option("--no-auto-revert", "on failure, stop the rollout and say why")
-    .option("--force", "start a new version even when the cluster's error budget is spent")
+    .option("--force", "start a new version even when the cluster's error budget is spent");
+  addWorkloadFlags(deploy)
     .addHelpText("after", EXAMPLES)
     .action(async (name: string, flags: DeployFlags, command: Command) => {
       const session = sessionFor(command);
@@ -152,6 +156,7 @@ export function registerDeploy(parent: Command, sessionFor: SessionFor): void {
         clientRegions: flags.clientRegions ?? [],
         onePerNode: flags.onePerNode === true,
         update: updatePolicyOf(flags),
+        ...workloadFromFlags(flags),
       });
       const client = session.client;
       const response = await client.call(

@@ -6,7 +6,7 @@ import { formatAge, indent, listOrDash, orDash, renderFields, renderTable } from
 import { formatCpu, formatMemory } from "../quantity.js";
 import type { SessionFor } from "../session.js";
 import { containerView, deploymentView, specOf, statusOf, strategyName } from "../views.js";
-import { CONTAINER_HEADERS, containerRow } from "./containers.js";
+import { addressesText, CONTAINER_HEADERS, containerRow } from "./containers.js";
 
 const EXAMPLES = `
 Examples:
@@ -61,9 +61,7 @@ function eventRows(events: readonly Event[], nowMs: number): string[][] {
 function describeContainersAndEvents(deployment: Deployment, containers: readonly Container[], nowMs: number): string {
   const parts: string[] = [];
   parts.push("\nContainers:\n");
-  parts.push(
-    containers.length === 0 ? "  <none>\n" : indent(renderTable(CONTAINER_HEADERS, containers.map(containerRow))),
-  );
+  parts.push(containers.length === 0 ? "  <none>\n" : indent(containerTable(containers)));
   parts.push("\nEvents:\n");
   const events = eventRows(deployment.recentEvents, nowMs);
   parts.push(
@@ -101,4 +99,14 @@ export function registerGet(parent: Command, sessionFor: SessionFor): void {
       }
       session.out.text(describe(deployment) + describeContainersAndEvents(deployment, response.containers, Date.now()));
     });
+}
+
+/** The ADDRESSES column appears once some container has addresses (real containers). */
+function containerTable(containers: readonly Container[]): string {
+  if (!containers.some((c) => (c.addresses?.addresses.length ?? 0) > 0))
+    return renderTable(CONTAINER_HEADERS, containers.map(containerRow));
+  return renderTable(
+    [...CONTAINER_HEADERS, "ADDRESSES"],
+    containers.map((c) => [...containerRow(c), addressesText(c)]),
+  );
 }

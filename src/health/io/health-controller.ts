@@ -14,6 +14,7 @@ import {
 import type { CancelTimer, Clock } from "../../lib/clock.js";
 import type { Logger } from "../../lib/logger.js";
 import { Prng } from "../../lib/prng.js";
+import { probeTarget } from "./probe-target.js";
 import {
   BreakerPolicy,
   evaluateLiveness,
@@ -274,7 +275,13 @@ export class HealthController {
     // Reachable again: the probe is due at once.
     if (unreachable) this.applyStep(id, watched, stepProbe(watched.probe, { kind: "node-reachable", nowMs: now }));
     watched.inFlight = true;
-    const path = `/containers/${encodeURIComponent(id)}${spec.healthCheck.path.startsWith("/") ? "" : "/"}${spec.healthCheck.path}`;
+    // A real container with a named health port is probed where it listens; a simulated one
+    // through its agent, which answers for it.
+    const direct = probeTarget(spec.healthCheck, container?.addresses ?? []);
+    const base = direct?.base ?? `http://${node.agentAddress}`;
+    const path =
+      direct?.path ??
+      `/containers/${encodeURIComponent(id)}${spec.healthCheck.path.startsWith("/") ? "" : "/"}${spec.healthCheck.path}`;
     let seq = 0;
     // The probe is stepped "sent" when the prober gives it a slot, not when it was queued: a probe
     // waiting behind the leader's own backlog (a burst of due probes, a busy event loop) must not
@@ -298,12 +305,10 @@ export class HealthController {
       }
       return true;
     };
-    void this.prober
-      .probe(`http://${node.agentAddress}`, path, spec.healthCheck.timeoutMs, dispatch)
-      .then((outcome) => {
-        if (outcome === null) watched.inFlight = false;
-        else this.onProbeResult(id, watched, seq, outcome);
-      });
+    void this.prober.probe(base, path, spec.healthCheck.timeoutMs, dispatch).then((outcome) => {
+      if (outcome === null) watched.inFlight = false;
+      else this.onProbeResult(id, watched, seq, outcome);
+    });
   }
 
   private onProbeResult(id: string, watched: Watched, seq: number, outcome: ProbeOutcome): void {
