@@ -1,6 +1,7 @@
-import { mkdtempSync, truncateSync, writeFileSync, mkdirSync } from "node:fs";
+import { mkdtempSync, readFileSync, truncateSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import {
   DeploymentFileError,
@@ -9,6 +10,8 @@ import {
   readDeploymentFiles,
 } from "../../src/cli/apply/deployment-file.js";
 import { formatDuration, parseDuration } from "../../src/cli/duration.js";
+
+const examples = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "examples");
 
 function refusal(run: () => unknown): { code: string; message: string } {
   try {
@@ -101,6 +104,27 @@ update: { max_parallel: 2, max_surge: 1, min_healthy_time: 5s, healthy_deadline:
         autoRevert: false,
       },
     });
+  });
+
+  it("reads the workload of a real container: command, args, env as a mapping, named ports, the health port", () => {
+    const [d] = parseDeploymentText(readFileSync(join(examples, "hello-http", "hello-http.yaml"), "utf8"), "h.yaml");
+    expect(d.input.workload).toEqual({
+      command: "/bin/sh",
+      args: ["-c", expect.stringContaining("httpd -f -v -p")],
+      env: [{ name: "GREETING", value: "hello" }],
+      ports: [{ name: "http", containerPort: 8080 }],
+    });
+    expect(d.input.healthCheck).toMatchObject({ path: "/healthz", port: "http" });
+    expect(refusal(() => parseDeploymentText("name: a\nimage: a:1\nports: [{name: http}]\n", "p.yaml")).message).toBe(
+      "p.yaml: deployment a: ports[0].port is required",
+    );
+    expect(
+      refusal(() => parseDeploymentText("name: a\nimage: a:1\nports: [{name: http, port: 80, proto: tcp}]\n", "p.yaml"))
+        .message,
+    ).toContain('unknown field "ports[0].proto"');
+    expect(refusal(() => parseDeploymentText("name: a\nimage: a:1\nenv: [A=1]\n", "p.yaml")).message).toContain(
+      "env must be a mapping of NAME: value",
+    );
   });
 
   it("takes a list, a deployments: list, several YAML documents, and JSON", () => {

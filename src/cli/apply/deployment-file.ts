@@ -15,6 +15,7 @@ import {
   type HealthCheckInput,
   type RestartPolicyInput,
   type UpdatePolicyInput,
+  type WorkloadInput,
 } from "./deployment-input.js";
 
 export const deploymentFileLimits = {
@@ -165,7 +166,18 @@ function deploymentFrom(value: unknown, source: string, path: string): Deploymen
     restartPolicy: r.object("restart_policy", restartPolicyFrom),
     progressDeadlineMs: r.duration("progress_deadline"),
     update: r.object("update", updatePolicyFrom),
+    workload: workloadFrom(r),
   };
+}
+
+/** command, args, env and ports, as one workload when any of them is given. */
+function workloadFrom(r: FieldReader): WorkloadInput | undefined {
+  const command = r.string("command");
+  const args = r.stringList("args", false);
+  const env = r.envMap("env");
+  const ports = r.portList("ports");
+  if (command === undefined && args === undefined && env === undefined && ports === undefined) return undefined;
+  return { command: command ?? "", args: args ?? [], env: env ?? [], ports: ports ?? [] };
 }
 
 const DEPLOYMENT_FIELDS = [
@@ -182,6 +194,10 @@ const DEPLOYMENT_FIELDS = [
   "restart_policy",
   "progress_deadline",
   "update",
+  "command",
+  "args",
+  "env",
+  "ports",
 ];
 
 function healthCheckFrom(r: FieldReader): HealthCheckInput {
@@ -192,9 +208,18 @@ function healthCheckFrom(r: FieldReader): HealthCheckInput {
     failureThreshold: r.wholeNumber("failure_threshold", 1),
     successThreshold: r.wholeNumber("success_threshold", 1),
     initialDelayMs: r.duration("initial_delay"),
+    port: r.string("port"),
   };
 }
-healthCheckFrom.fields = ["path", "period", "timeout", "failure_threshold", "success_threshold", "initial_delay"];
+healthCheckFrom.fields = [
+  "path",
+  "period",
+  "timeout",
+  "failure_threshold",
+  "success_threshold",
+  "initial_delay",
+  "port",
+];
 
 function restartPolicyFrom(r: FieldReader): RestartPolicyInput {
   return {
@@ -296,13 +321,41 @@ class FieldReader {
     return value as T;
   }
 
-  stringList(key: string): string[] | undefined {
+  /** A list of strings; with `commaText` a single "a, b" string is split too (regions), not for args. */
+  stringList(key: string, commaText = true): string[] | undefined {
     const value = this.present(key);
     if (value === undefined) return undefined;
-    if (typeof value === "string") return value.split(",").map((s) => s.trim());
-    if (!Array.isArray(value) || !value.every((v) => typeof v === "string" && v.trim() !== ""))
+    if (commaText && typeof value === "string") return value.split(",").map((s) => s.trim());
+    if (!Array.isArray(value) || !value.every((v) => typeof v === "string" && (!commaText || v.trim() !== "")))
       this.fail(key, "a list of strings", value);
     return value as string[];
+  }
+
+  /** Environment variables as a mapping NAME: value (numbers and booleans become their text). */
+  envMap(key: string): { name: string; value: string }[] | undefined {
+    const value = this.present(key);
+    if (value === undefined) return undefined;
+    if (!isObject(value)) this.fail(key, "a mapping of NAME: value", value);
+    return Object.entries(value).map(([name, v]) => {
+      if (typeof v !== "string" && typeof v !== "number" && typeof v !== "boolean")
+        this.fail(`${key}.${name}`, "a string, number or boolean", v);
+      return { name, value: String(v) };
+    });
+  }
+
+  /** Named container ports: a list of {name, port}; the server checks the ranges and names. */
+  portList(key: string): { name: string; containerPort: number }[] | undefined {
+    const value = this.present(key);
+    if (value === undefined) return undefined;
+    if (!Array.isArray(value)) this.fail(key, "a list of {name, port}", value);
+    return value.map((item: unknown, i: number) => {
+      if (!isObject(item)) this.fail(`${key}[${i}]`, "a mapping {name, port}", item);
+      const port = new FieldReader(item, this.where, ["name", "port"], `${this.prefix}${key}[${i}].`);
+      const name = port.string("name", true) ?? "";
+      const containerPort = port.wholeNumber("port", 1);
+      if (containerPort === undefined) throw invalid(`${this.where}: ${this.prefix}${key}[${i}].port is required`);
+      return { name, containerPort };
+    });
   }
 
   /** A cpu or memory quantity: a string ("500m", "256Mi") or a plain number (cores, MiB). */

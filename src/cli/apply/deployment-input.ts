@@ -16,6 +16,15 @@ export interface DeploymentInput {
   readonly restartPolicy?: RestartPolicyInput;
   readonly progressDeadlineMs?: number;
   readonly update?: UpdatePolicyInput;
+  /** What a real runtime runs (the Docker driver); absent: the image's own command, no ports. */
+  readonly workload?: WorkloadInput;
+}
+
+export interface WorkloadInput {
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly env: readonly { readonly name: string; readonly value: string }[];
+  readonly ports: readonly { readonly name: string; readonly containerPort: number }[];
 }
 
 export interface HealthCheckInput {
@@ -25,6 +34,8 @@ export interface HealthCheckInput {
   readonly failureThreshold?: number;
   readonly successThreshold?: number;
   readonly initialDelayMs?: number;
+  /** The named port the probe goes to (real containers). */
+  readonly port?: string;
 }
 
 export interface RestartPolicyInput {
