@@ -20,6 +20,7 @@
  * apply-operation.ts); a delete drops it, along with the lost containers kept as history.
  */
 import type { DeleteCommand, DeployCommand, ScaleCommand } from "../gen/orchestrator/v1/fsm.js";
+import type * as pb from "../gen/orchestrator/v1/types.js";
 import { openOperation } from "./apply-operation.js";
 import type { ApplyResult, DeployResult } from "./apply-result.js";
 import { errorBudgetAt } from "./error-budget.js";
@@ -49,7 +50,11 @@ import { startVersion, type VersionMeta } from "./version-history.js";
  * unless forced.
  */
 export function applyDeploy(state: ClusterState, command: DeployCommand, clientId: string, atMs: number): ApplyResult {
-  const checked = validateDeploymentSpec(command.spec, state.nodeCapacities());
+  const requested =
+    command.spec === undefined
+      ? undefined
+      : withCurrentPolicy(command.spec, state.deployments.get(command.spec.name)?.spec);
+  const checked = validateDeploymentSpec(requested, state.nodeCapacities());
   if (!checked.ok) return checked;
   const problem =
     validateText("actor", command.actor ?? "", fsmLimits.actorLengthMax) ??
@@ -78,6 +83,18 @@ export function applyDeploy(state: ClusterState, command: DeployCommand, clientI
     `deployed ${spec.name} (${spec.image}): ${spec.replicas} replicas of ${spec.cpuMillicores}m cpu / ${spec.memoryMib}Mi memory, strategy ${spec.strategy}`,
   );
   return success({ kind: "deploy", name: spec.name, version: deployment.version, created: true, result: "created" });
+}
+
+/**
+ * A spec without an update policy keeps the deployment's current one (canary capped at the new
+ * replica count), so re-running a deploy without the policy flags neither resets the policy nor
+ * makes a new version; a new deployment takes the defaults.
+ */
+export function withCurrentPolicy(spec: pb.DeploymentSpec, existing: DeploymentSpec | undefined): pb.DeploymentSpec {
+  if (spec.update !== undefined) return spec;
+  const current = existing?.update;
+  if (current === undefined) return spec;
+  return { ...spec, update: { ...current, canary: Math.min(current.canary, spec.replicas) } };
 }
 
 function redeploy(
@@ -205,6 +222,7 @@ function containerRoom(state: ClusterState, more: number): ApplyResult | null {
 function setReplicas(state: ClusterState, deployment: DeploymentRecord, replicas: number): void {
   const update = { ...deployment.spec.update, canary: Math.min(deployment.spec.update.canary, replicas) };
   deployment.spec = { ...deployment.spec, replicas, update };
+  deployment.specRevision = state.revision;
   state.touchDeployment(deployment);
 }
 

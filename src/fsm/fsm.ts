@@ -9,6 +9,7 @@
 import { assert, assertNever } from "../lib/assert.js";
 import { applyContainerStatus, applyRemoveContainer } from "./apply-container.js";
 import { applyDelete, applyDeploy, applyScale } from "./apply-deployment.js";
+import { applyFile } from "./apply-file.js";
 import { applyContainerHealth, applyResetBackoff, applyRestartContainer } from "./apply-health.js";
 import { applyRegisterNode, applySetNodeStatus } from "./apply-node.js";
 import { applyNodeDown } from "./apply-node-down.js";
@@ -80,6 +81,11 @@ export class ClusterFsm implements ClusterReadView {
   private snapshotting = false;
 
   /** The index of the last applied log entry (0 before any). */
+  /** The revision of the last deployment delete (apply's check index). */
+  get deletedRevision(): number {
+    return this.state.deletedRevision;
+  }
+
   get revision(): number {
     return this.state.revision;
   }
@@ -184,6 +190,8 @@ export class ClusterFsm implements ClusterReadView {
         return applyRolloutResume(state, body.rolloutResume, atMs);
       case "rollout-undo":
         return applyRolloutUndo(state, body.rolloutUndo, clientId, atMs);
+      case "apply-file":
+        return applyFile(state, body.applyFile, clientId, atMs);
       default:
         return assertNever(body, "command body");
     }

@@ -102,6 +102,8 @@ export const fsmLimits = {
   healthyDeadlineMsMax: 86_400_000,
   rolloutProgressDeadlineMsMax: 7 * 86_400_000,
   actorLengthMax: 128,
+  /** Deployments in one apply (one log entry); a file of 10,000 is refused, not applied. */
+  applySpecsMax: 1_000,
 } as const;
 
 /**
