@@ -4,6 +4,7 @@
  * FAILED_PRECONDITION, an undo to a version the history does not hold is NOT_FOUND); this
  * handler only checks the request's shape and passes the FSM's message on unchanged.
  */
+import { assertNever } from "../lib/assert.js";
 import { OrchestratorError } from "../lib/errors.js";
 import { deploymentToProto, validateDeploymentName, type ClusterFsm, type CommandBody } from "../fsm/index.js";
 import { RolloutPauser } from "../gen/orchestrator/v1/fsm.js";
@@ -37,6 +38,8 @@ function commandOf(request: RolloutActionRequest, action: RolloutActionName): Co
       return { kind: "rollout-resume", rolloutResume: { deployment, by, reason: "", actor, toVersion: 0 } };
     case "undo":
       return { kind: "rollout-undo", rolloutUndo: { deployment, toVersion: request.toVersion, actor } };
+    default:
+      return assertNever(action, "rollout action");
   }
 }
 

@@ -5,6 +5,7 @@ import { countArg, cpuArg, deploymentNameArg, durationMsArg, memoryArg, regionLi
 import { CPU_FORMS, MEMORY_FORMS } from "../quantity.js";
 import type { SessionFor } from "../session.js";
 import { STRATEGY_BY_NAME, deploymentView, specOf } from "../views.js";
+import { followRollout } from "../rollout/follow-rollout.js";
 import { waitUntilRunning } from "../wait.js";
 
 interface DeployFlags {
@@ -46,9 +47,13 @@ Examples:
   orchctl deploy api --image ghcr.io/acme/api:1.4 --replicas 6 --strategy spread --regions us-east-1,eu-west-1 --wait
   orchctl deploy edge --image acme/edge:2 --strategy latency --client-regions ap-southeast-1 --one-per-node
 
-Deploying an existing name with a different spec creates a new version and rolls it out
-(health-gated, --max-parallel at a time); a different --replicas alone scales; an identical spec
-is a no-op. The result says which: created, configured, scaled or unchanged.
+An existing deployment is updated, never refused: a different spec (image, resources, placement,
+update policy) creates a new version and rolls it out, health-gated, --max-parallel replicas at a
+time (--canary N first starts N beside the old ones and waits for \`orchctl rollout promote\`); a
+different --replicas alone scales; an identical spec is a no-op. The result says which: created,
+configured, scaled or unchanged. Without policy flags the deployment keeps its current update
+policy. --wait follows the rollout (as \`orchctl rollout status\`) when the deploy started one.
+Undo a version with \`orchctl rollout undo NAME\`.
   orchctl deploy web --image nginx:1.28 --replicas 3 --max-parallel 1 --max-surge 1 --min-healthy-time 10s
   orchctl deploy web --image nginx:1.29 --replicas 3 --canary 1
 `;
@@ -110,7 +115,10 @@ export function registerDeploy(parent: Command, sessionFor: SessionFor): void {
       ).argParser(regionListArg),
     )
     .option("--one-per-node", "at most one replica of this deployment per node")
-    .option("--wait", "wait until all replicas run (bounded by --timeout); fail with the pending reason otherwise")
+    .option(
+      "--wait",
+      "wait until all replicas run, or follow the rollout the deploy started until it ends (bounded by --timeout)",
+    )
     .addOption(new Option("--max-parallel <n>", "replicas replaced at once (default 1)").argParser(countArg))
     .addOption(new Option("--max-surge <n>", "extra replicas allowed during a rollout (default 1)").argParser(countArg))
     .addOption(
@@ -164,7 +172,13 @@ export function registerDeploy(parent: Command, sessionFor: SessionFor): void {
       if (!session.out.isJson)
         session.out.text(`deployment ${name} ${verb} (version ${version}, revision ${response.revision})`);
       let deployment = response.deployment;
-      if (flags.wait === true) {
+      let rollout: string | undefined;
+      if (flags.wait === true && response.result === DeployResult.DEPLOY_RESULT_CONFIGURED) {
+        const end = await followRollout(session, name, version);
+        deployment = end.deployment;
+        rollout = end.state;
+        if (!session.out.isJson) session.out.text(end.message);
+      } else if (flags.wait === true) {
         deployment = await waitUntilRunning(session, name);
         if (!session.out.isJson) session.out.text(`all ${specOf(deployment).replicas} replicas of ${name} are running`);
       }
@@ -174,6 +188,7 @@ export function registerDeploy(parent: Command, sessionFor: SessionFor): void {
           result: verb,
           revision: response.revision,
           ready: flags.wait === true ? true : undefined,
+          rollout,
           deployment: deployment === undefined ? null : deploymentView(deployment),
         });
       }
