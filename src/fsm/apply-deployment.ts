@@ -111,7 +111,7 @@ function redeploy(
   if (differences.length === 0) return done("unchanged");
   if (
     deployment.spec.replicas !== spec.replicas &&
-    specDifferences({ ...deployment.spec, replicas: spec.replicas }, spec).length === 0
+    specDifferences(scaledSpec(deployment.spec, spec.replicas), spec).length === 0
   ) {
     const scaled = scaleTo(state, deployment, spec.replicas, meta.atMs);
     return scaled.ok ? done("scaled") : scaled;
@@ -219,9 +219,13 @@ function containerRoom(state: ClusterState, more: number): ApplyResult | null {
   );
 }
 
+/** The spec after a scale: the replica count, and the canary count capped at it. */
+export function scaledSpec(spec: DeploymentSpec, replicas: number): DeploymentSpec {
+  return { ...spec, replicas, update: { ...spec.update, canary: Math.min(spec.update.canary, replicas) } };
+}
+
 function setReplicas(state: ClusterState, deployment: DeploymentRecord, replicas: number): void {
-  const update = { ...deployment.spec.update, canary: Math.min(deployment.spec.update.canary, replicas) };
-  deployment.spec = { ...deployment.spec, replicas, update };
+  deployment.spec = scaledSpec(deployment.spec, replicas);
   deployment.specRevision = state.revision;
   state.touchDeployment(deployment);
 }

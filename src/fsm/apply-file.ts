@@ -12,7 +12,7 @@
  */
 import type { ApplyFileCommand } from "../gen/orchestrator/v1/fsm.js";
 import { assert } from "../lib/assert.js";
-import { applyDeploy, withCurrentPolicy } from "./apply-deployment.js";
+import { applyDeploy, scaledSpec, withCurrentPolicy } from "./apply-deployment.js";
 import type { ApplyResult, DeployResult } from "./apply-result.js";
 import type { ClusterState } from "./cluster-state.js";
 import { errorBudgetAt } from "./error-budget.js";
@@ -31,7 +31,7 @@ export interface ApplyFileOutcome {
 export function deployResultOf(current: DeploymentSpec | undefined, requested: DeploymentSpec): DeployResult {
   if (current === undefined) return "created";
   if (specDifferences(current, requested).length === 0) return "unchanged";
-  if (specDifferences({ ...current, replicas: requested.replicas }, requested).length === 0) return "scaled";
+  if (specDifferences(scaledSpec(current, requested.replicas), requested).length === 0) return "scaled";
   return "configured";
 }
 
