@@ -1,0 +1,22 @@
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { readSpecs } from "../../src/cli/apply/read-specs.js";
+
+const example = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../examples/deployments/web.yaml");
+
+describe("examples/deployments/web.yaml", () => {
+  it("reads as the README says: web with its update policy, api without one (keeps the cluster's)", () => {
+    const [web, api] = readSpecs(example);
+    expect(web).toMatchObject({ name: "web", image: "nginx:1.27", replicas: 3, cpuMillicores: 250, memoryMib: 128 });
+    expect(web.update).toMatchObject({
+      maxParallel: 1,
+      maxSurge: 1,
+      minHealthyTimeMs: 5000,
+      healthyDeadlineMs: 60_000,
+    });
+    expect(web.healthCheck).toMatchObject({ path: "/healthz", periodMs: 5000 });
+    expect(api.name).toBe("api");
+    expect(api.update).toBeUndefined();
+  });
+});
