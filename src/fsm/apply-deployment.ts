@@ -49,11 +49,16 @@ import { startVersion, type VersionMeta } from "./version-history.js";
  * that changed too). A new version is refused while the cluster's 30-day error budget is spent,
  * unless forced.
  */
-export function applyDeploy(state: ClusterState, command: DeployCommand, clientId: string, atMs: number): ApplyResult {
-  const requested =
-    command.spec === undefined
-      ? undefined
-      : withCurrentPolicy(command.spec, state.deployments.get(command.spec.name)?.spec);
+export function applyDeploy(
+  state: ClusterState,
+  command: DeployCommand,
+  clientId: string,
+  atMs: number,
+  keepPolicy = true,
+): ApplyResult {
+  // Entries of older formats are applied as they were when first committed (with the defaults).
+  const current = keepPolicy && command.spec !== undefined ? state.deployments.get(command.spec.name)?.spec : undefined;
+  const requested = command.spec === undefined ? undefined : withCurrentPolicy(command.spec, current);
   const checked = validateDeploymentSpec(requested, state.nodeCapacities());
   if (!checked.ok) return checked;
   const problem =

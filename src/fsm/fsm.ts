@@ -42,7 +42,7 @@ import {
   type EventFilter,
 } from "./read-model.js";
 import { failure, success } from "./result.js";
-import { snapshotRecordsPerStep } from "./limits.js";
+import { keepPolicyFormatVersion, snapshotRecordsPerStep } from "./limits.js";
 import { decodeSnapshot, encodeSnapshot, encodeSnapshotSteps } from "./snapshot.js";
 import type {
   ContainerRecord,
@@ -149,7 +149,7 @@ export class ClusterFsm implements ClusterReadView {
     const state = this.state;
     switch (body.kind) {
       case "deploy":
-        return applyDeploy(state, body.deploy, clientId, atMs);
+        return applyDeploy(state, body.deploy, clientId, atMs, command.formatVersion >= keepPolicyFormatVersion);
       case "scale":
         return applyScale(state, body.scale, atMs);
       case "delete":

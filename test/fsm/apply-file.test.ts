@@ -5,8 +5,10 @@
  */
 import { describe, expect, it } from "vitest";
 import type { DeploymentSpec, UpdatePolicy } from "../../src/gen/orchestrator/v1/types.js";
+import { Command } from "../../src/gen/orchestrator/v1/fsm.js";
 import { ClusterFsm, type CommandBody } from "../../src/fsm/index.js";
-import { body, ContainerState, Harness, HealthState, spec } from "./helpers.js";
+import { keepPolicyFormatVersion } from "../../src/fsm/limits.js";
+import { body, ContainerState, Harness, HealthState, spec, t0 } from "./helpers.js";
 
 const update = (p: Partial<UpdatePolicy> = {}): UpdatePolicy => ({
   maxParallel: 0,
@@ -120,6 +122,23 @@ describe("deploy without an update policy", () => {
     // Scaling down below the canary count caps it instead of refusing the spec.
     expect(h.ok(body.deploy({ image: "nginx:2", replicas: 0 }), client(4))).toMatchObject({ result: "scaled" });
     expect(h.fsm.getDeploymentRecord("web")!.spec.update.canary).toBe(0);
+  });
+
+  it("an entry of the older command format is applied as it was: the defaults", () => {
+    const h = cluster();
+    h.ok(body.deploy({ update: update({ maxParallel: 2 }) }), client(1));
+    const old = Command.encode(
+      Command.fromPartial({
+        formatVersion: keepPolicyFormatVersion - 1,
+        clientId: "alice",
+        seq: 2,
+        atMs: t0,
+        deploy: { spec: spec() },
+      }),
+    ).finish();
+    const result = h.fsm.apply(++h.index, old);
+    expect(result).toMatchObject({ ok: true, value: { result: "configured", version: 2 } });
+    expect(h.fsm.getDeploymentRecord("web")!.spec.update.maxParallel).toBe(1);
   });
 
   it("a new deployment without a policy takes the defaults", () => {
