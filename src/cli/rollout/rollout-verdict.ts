@@ -48,7 +48,8 @@ export function rolloutVerdict(
           kind: "ended",
           succeeded: false,
           state: "reverted",
-          message: `${name} reverted to the spec of v${rollout.fromVersion} as v${toVersion}${why}`,
+          // A revert rollout that completed: the deployment is back, but the change it undid failed.
+          message: `${name} reverted from failed v${rollout.fromVersion}; v${toVersion} now runs the last good spec${why}`,
         };
       default: {
         const healthy = containers.filter(
