@@ -18,7 +18,6 @@ import {
   type StateChange,
 } from "../fsm/index.js";
 import {
-  DeployResult,
   type ClusterStatusResponse,
   type Member,
   type OrchestratorServiceServer,
@@ -31,6 +30,9 @@ import { createFaultHandlers } from "./fault-handlers.js";
 import { isExpectedError, toServiceError } from "./grpc-status.js";
 import type { MembersView } from "./members-view.js";
 import { createSloHandlers } from "./slo-handlers.js";
+import { createApplyHandlers } from "./apply-handlers.js";
+import { deployResultToProto } from "./deploy-result.js";
+import { createRolloutHandlers } from "./rollout-handlers.js";
 import type { WatchHub } from "./watch-hub.js";
 
 export interface ServiceDeps {
@@ -88,6 +90,8 @@ export function createOrchestratorService(deps: ServiceDeps): OrchestratorServic
     fsm,
     ...(deps.agentTimeoutMs !== undefined ? { agentTimeoutMs: deps.agentTimeoutMs } : {}),
   });
+  const rollouts = createRolloutHandlers({ fsm, proposer });
+  const applies = createApplyHandlers({ fsm, proposer, readBarrier });
   const deploymentOrThrow = (name: string): Deployment => {
     const view = fsm.getDeployment(name);
     if (view === undefined)
@@ -176,22 +180,10 @@ export function createOrchestratorService(deps: ServiceDeps): OrchestratorServic
     watch: (call: ServerWritableStream<WatchRequest, WatchResponse>) => watch(call, deps),
     getSlo: unary(logger, members, "GetSlo", slo.getSlo),
     injectFault: unary(logger, members, "InjectFault", faults.injectFault),
+    rolloutAction: unary(logger, members, "RolloutAction", rollouts.rolloutAction),
+    apply: unary(logger, members, "Apply", applies.apply),
+    plan: unary(logger, members, "Plan", applies.plan),
   };
-}
-
-function deployResultToProto(result: "created" | "configured" | "scaled" | "unchanged"): DeployResult {
-  switch (result) {
-    case "created":
-      return DeployResult.DEPLOY_RESULT_CREATED;
-    case "configured":
-      return DeployResult.DEPLOY_RESULT_CONFIGURED;
-    case "scaled":
-      return DeployResult.DEPLOY_RESULT_SCALED;
-    case "unchanged":
-      return DeployResult.DEPLOY_RESULT_UNCHANGED;
-    default:
-      return assertNever(result, "deploy result");
-  }
 }
 
 function clusterStatus(node: RaftNode, directory: MembersView): ClusterStatusResponse {

@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { timeoutSecondsArg } from "./args.js";
 import { ClusterUnreachableError, RpcFailure } from "./client.js";
+import { registerApply } from "./commands/apply.js";
 import { registerCluster } from "./commands/cluster.js";
 import { registerContainers } from "./commands/containers.js";
 import { registerDelete } from "./commands/delete.js";
@@ -10,6 +11,8 @@ import { registerGet } from "./commands/get.js";
 import { registerLeader } from "./commands/leader.js";
 import { registerList } from "./commands/list.js";
 import { registerNodes } from "./commands/nodes.js";
+import { registerPlan } from "./commands/plan.js";
+import { registerRollout } from "./commands/rollout.js";
 import { registerScale } from "./commands/scale.js";
 import { registerSlo } from "./commands/slo.js";
 import { registerWatch } from "./commands/watch.js";
@@ -65,6 +68,10 @@ Examples:
   orchctl watch --deployment web
   orchctl leader transfer --to r2
   orchctl slo
+  orchctl rollout status web
+  orchctl rollout undo web
+  orchctl plan -f web.yaml
+  orchctl apply -f web.yaml --check-index 42
   orchctl fault container web-0 crash
   orchctl delete web
   ORCH_ENDPOINTS=127.0.0.1:50051,127.0.0.1:50052,127.0.0.1:50053 orchctl list --output json
@@ -110,6 +117,9 @@ function buildProgram(io: CliIo, sessionFor: (command: Command) => Session): Com
   registerFault(program, sessionFor);
   registerLogs(program, sessionFor);
   registerEndpoints(program, sessionFor);
+  registerRollout(program, sessionFor);
+  registerApply(program, sessionFor);
+  registerPlan(program, sessionFor);
   return program;
 }
 

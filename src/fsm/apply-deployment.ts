@@ -20,6 +20,7 @@
  * apply-operation.ts); a delete drops it, along with the lost containers kept as history.
  */
 import type { DeleteCommand, DeployCommand, ScaleCommand } from "../gen/orchestrator/v1/fsm.js";
+import type * as pb from "../gen/orchestrator/v1/types.js";
 import { openOperation } from "./apply-operation.js";
 import type { ApplyResult, DeployResult } from "./apply-result.js";
 import { errorBudgetAt } from "./error-budget.js";
@@ -48,8 +49,17 @@ import { startVersion, type VersionMeta } from "./version-history.js";
  * that changed too). A new version is refused while the cluster's 30-day error budget is spent,
  * unless forced.
  */
-export function applyDeploy(state: ClusterState, command: DeployCommand, clientId: string, atMs: number): ApplyResult {
-  const checked = validateDeploymentSpec(command.spec, state.nodeCapacities());
+export function applyDeploy(
+  state: ClusterState,
+  command: DeployCommand,
+  clientId: string,
+  atMs: number,
+  keepPolicy = true,
+): ApplyResult {
+  // Entries of older formats are applied as they were when first committed (with the defaults).
+  const current = keepPolicy && command.spec !== undefined ? state.deployments.get(command.spec.name)?.spec : undefined;
+  const requested = command.spec === undefined ? undefined : withCurrentPolicy(command.spec, current);
+  const checked = validateDeploymentSpec(requested, state.nodeCapacities());
   if (!checked.ok) return checked;
   const problem =
     validateText("actor", command.actor ?? "", fsmLimits.actorLengthMax) ??
@@ -80,6 +90,18 @@ export function applyDeploy(state: ClusterState, command: DeployCommand, clientI
   return success({ kind: "deploy", name: spec.name, version: deployment.version, created: true, result: "created" });
 }
 
+/**
+ * A spec without an update policy keeps the deployment's current one (canary capped at the new
+ * replica count), so re-running a deploy without the policy flags neither resets the policy nor
+ * makes a new version; a new deployment takes the defaults.
+ */
+export function withCurrentPolicy(spec: pb.DeploymentSpec, existing: DeploymentSpec | undefined): pb.DeploymentSpec {
+  if (spec.update !== undefined) return spec;
+  const current = existing?.update;
+  if (current === undefined) return spec;
+  return { ...spec, update: { ...current, canary: Math.min(current.canary, spec.replicas) } };
+}
+
 function redeploy(
   state: ClusterState,
   deployment: DeploymentRecord,
@@ -94,7 +116,7 @@ function redeploy(
   if (differences.length === 0) return done("unchanged");
   if (
     deployment.spec.replicas !== spec.replicas &&
-    specDifferences({ ...deployment.spec, replicas: spec.replicas }, spec).length === 0
+    specDifferences(scaledSpec(deployment.spec, spec.replicas), spec).length === 0
   ) {
     const scaled = scaleTo(state, deployment, spec.replicas, meta.atMs);
     return scaled.ok ? done("scaled") : scaled;
@@ -202,9 +224,14 @@ function containerRoom(state: ClusterState, more: number): ApplyResult | null {
   );
 }
 
+/** The spec after a scale: the replica count, and the canary count capped at it. */
+export function scaledSpec(spec: DeploymentSpec, replicas: number): DeploymentSpec {
+  return { ...spec, replicas, update: { ...spec.update, canary: Math.min(spec.update.canary, replicas) } };
+}
+
 function setReplicas(state: ClusterState, deployment: DeploymentRecord, replicas: number): void {
-  const update = { ...deployment.spec.update, canary: Math.min(deployment.spec.update.canary, replicas) };
-  deployment.spec = { ...deployment.spec, replicas, update };
+  deployment.spec = scaledSpec(deployment.spec, replicas);
+  deployment.specRevision = state.revision;
   state.touchDeployment(deployment);
 }
 

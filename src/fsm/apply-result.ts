@@ -148,6 +148,11 @@ export type ApplyValue =
       readonly version: number;
       /** False when the spec of to_version is already in force. */
       readonly changed: boolean;
+    }
+  | {
+      readonly kind: "apply-file";
+      /** In the order of the file's specs. */
+      readonly outcomes: readonly { readonly name: string; readonly result: DeployResult; readonly version: number }[];
     };
 
 export type DeployResult = "created" | "configured" | "scaled" | "unchanged";

@@ -55,6 +55,8 @@ export class ClusterState {
   readonly outcomes = new OutcomeBuckets(fsmLimits.outcomeBucketsMax, fsmLimits.outcomeBucketMs);
   /** The last applied log index. */
   revision = 0;
+  /** The revision of the last deployment delete: apply's check index covers deletions with it. */
+  deletedRevision = 0;
 
   /** Container ids by deployment name (including stopping containers of a deleted deployment). */
   private readonly byDeployment = new Map<string, Set<string>>();
@@ -184,6 +186,7 @@ export class ClusterState {
       version: 1,
       createdRevision: this.revision,
       updatedRevision: this.revision,
+      specRevision: this.revision,
       nextContainerOrdinal: nextOrdinal,
       pendingReason: "",
       lastOutcome: null,
@@ -203,6 +206,7 @@ export class ClusterState {
 
   deleteDeployment(name: string): void {
     assert(this.deployments.delete(name), "deleting an unknown deployment");
+    this.deletedRevision = this.revision;
     this.noteChange("deployment", "delete", name);
   }
 

@@ -5,6 +5,7 @@
  */
 import {
   Command,
+  type ApplyFileCommand,
   type ApplyPlanCommand,
   type ContainerHealthCommand,
   type ContainerStatusCommand,
@@ -52,7 +53,8 @@ export type CommandBody =
   | { readonly kind: "rollout-promote"; readonly rolloutPromote: RolloutPromoteCommand }
   | { readonly kind: "rollout-pause"; readonly rolloutPause: RolloutPauseCommand }
   | { readonly kind: "rollout-resume"; readonly rolloutResume: RolloutResumeCommand }
-  | { readonly kind: "rollout-undo"; readonly rolloutUndo: RolloutUndoCommand };
+  | { readonly kind: "rollout-undo"; readonly rolloutUndo: RolloutUndoCommand }
+  | { readonly kind: "apply-file"; readonly applyFile: ApplyFileCommand };
 
 export type CommandKind = CommandBody["kind"];
 
@@ -142,6 +144,7 @@ export function decodeCommand(data: Uint8Array): FsmResult<DecodedCommand> {
   if (message.rolloutResume !== undefined)
     bodies.push({ kind: "rollout-resume", rolloutResume: message.rolloutResume });
   if (message.rolloutUndo !== undefined) bodies.push({ kind: "rollout-undo", rolloutUndo: message.rolloutUndo });
+  if (message.applyFile !== undefined) bodies.push({ kind: "apply-file", applyFile: message.applyFile });
   if (bodies.length !== 1) {
     return failure(
       "INVALID_ARGUMENT",

@@ -9,6 +9,7 @@
 import { assert, assertNever } from "../lib/assert.js";
 import { applyContainerStatus, applyRemoveContainer } from "./apply-container.js";
 import { applyDelete, applyDeploy, applyScale } from "./apply-deployment.js";
+import { applyFile } from "./apply-file.js";
 import { applyContainerHealth, applyResetBackoff, applyRestartContainer } from "./apply-health.js";
 import { applyRegisterNode, applySetNodeStatus } from "./apply-node.js";
 import { applyNodeDown } from "./apply-node-down.js";
@@ -41,7 +42,7 @@ import {
   type EventFilter,
 } from "./read-model.js";
 import { failure, success } from "./result.js";
-import { snapshotRecordsPerStep } from "./limits.js";
+import { keepPolicyFormatVersion, snapshotRecordsPerStep } from "./limits.js";
 import { decodeSnapshot, encodeSnapshot, encodeSnapshotSteps } from "./snapshot.js";
 import type {
   ContainerRecord,
@@ -80,6 +81,11 @@ export class ClusterFsm implements ClusterReadView {
   private snapshotting = false;
 
   /** The index of the last applied log entry (0 before any). */
+  /** The revision of the last deployment delete (apply's check index). */
+  get deletedRevision(): number {
+    return this.state.deletedRevision;
+  }
+
   get revision(): number {
     return this.state.revision;
   }
@@ -143,7 +149,7 @@ export class ClusterFsm implements ClusterReadView {
     const state = this.state;
     switch (body.kind) {
       case "deploy":
-        return applyDeploy(state, body.deploy, clientId, atMs);
+        return applyDeploy(state, body.deploy, clientId, atMs, command.formatVersion >= keepPolicyFormatVersion);
       case "scale":
         return applyScale(state, body.scale, atMs);
       case "delete":
@@ -184,6 +190,8 @@ export class ClusterFsm implements ClusterReadView {
         return applyRolloutResume(state, body.rolloutResume, atMs);
       case "rollout-undo":
         return applyRolloutUndo(state, body.rolloutUndo, clientId, atMs);
+      case "apply-file":
+        return applyFile(state, body.applyFile, clientId, atMs);
       default:
         return assertNever(body, "command body");
     }

@@ -71,6 +71,9 @@ export {
 export { rollbackSpec, stableVersion, versionEntry } from "./version-history.js";
 export { leaderActor } from "./apply-rollout.js";
 export { errorBudgetAt, type ErrorBudget } from "./error-budget.js";
+export { withCurrentPolicy } from "./apply-deployment.js";
+export { deployResultOf, type ApplyFileOutcome } from "./apply-file.js";
+export { specFieldChanges, type FieldChange } from "./spec-diff.js";
 export {
   plainEqual,
   specDifferences,

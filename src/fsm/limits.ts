@@ -13,8 +13,11 @@ export function isKnownRegion(value: string): value is Region {
  * format stops (it would otherwise apply the entry differently from its peers): upgrade it.
  * 3: OperationOutcomes (several verdicts in one entry).
  * 4: versions and rollouts (a deploy of a changed spec starts a rollout instead of being refused).
+ * 5: ApplyFile; a deploy without an update policy keeps the deployment's current one.
  */
-export const commandFormatVersion = 4;
+export const commandFormatVersion = 5;
+/** From this command format on, a deploy without an update policy keeps the current one (before: the defaults). */
+export const keepPolicyFormatVersion = 5;
 /**
  * The snapshot format this code writes and reads. 2: crashed containers wanted running hold
  * their node's capacity, and operations, outcome buckets and backoff steps are stored.
@@ -102,6 +105,8 @@ export const fsmLimits = {
   healthyDeadlineMsMax: 86_400_000,
   rolloutProgressDeadlineMsMax: 7 * 86_400_000,
   actorLengthMax: 128,
+  /** Deployments in one apply (one log entry); a file of 10,000 is refused, not applied. */
+  applySpecsMax: 1_000,
 } as const;
 
 /**

@@ -263,6 +263,7 @@ export function deploymentToProto(view: DeploymentView): pb.Deployment {
     version: view.deployment.version,
     createdRevision: view.deployment.createdRevision,
     updatedRevision: view.deployment.updatedRevision,
+    specRevision: view.deployment.specRevision,
     status: statusToProto(view.status),
     recentEvents: view.recentEvents.map(eventToProto),
     openOperation: view.openOperation === null ? undefined : openOperationToProto(view.openOperation),

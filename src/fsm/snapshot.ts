@@ -71,6 +71,7 @@ const field = {
   clientSessions: 8,
   openOperations: 9,
   outcomeBuckets: 10,
+  deletedRevision: 11,
 } as const;
 
 function tag(fieldNo: number, wireType: WireType): number {
@@ -93,6 +94,8 @@ export function* encodeSnapshotSteps(state: ClusterState, recordsPerStep: number
   const writer = new BinaryWriter();
   writer.uint32(tag(field.formatVersion, WireType.Varint)).uint32(snapshotFormatVersion);
   if (state.revision !== 0) writer.uint32(tag(field.revision, WireType.Varint)).uint64(state.revision);
+  if (state.deletedRevision !== 0)
+    writer.uint32(tag(field.deletedRevision, WireType.Varint)).uint64(state.deletedRevision);
   if (state.events.appendedTotal !== 0)
     writer.uint32(tag(field.eventsAppendedTotal, WireType.Varint)).uint64(state.events.appendedTotal);
   const message = (fieldNo: number): BinaryWriter => writer.uint32(tag(fieldNo, WireType.LengthDelimited)).fork();
@@ -135,8 +138,9 @@ export function decodeSnapshot(bytes: Uint8Array): ClusterState {
     const fieldTag = reader.uint32();
     const fieldNo = fieldTag >>> 3;
     const wireType = (fieldTag & 7) as WireType;
-    const expected: WireType = fieldNo <= field.eventsAppendedTotal ? WireType.Varint : WireType.LengthDelimited;
-    if (fieldNo > field.outcomeBuckets || fieldNo === 0) {
+    const varint = fieldNo <= field.eventsAppendedTotal || fieldNo === field.deletedRevision;
+    const expected: WireType = varint ? WireType.Varint : WireType.LengthDelimited;
+    if (fieldNo > field.deletedRevision || fieldNo === 0) {
       reader.skip(wireType);
       continue;
     }
@@ -149,6 +153,9 @@ export function decodeSnapshot(bytes: Uint8Array): ClusterState {
         break;
       case field.revision:
         state.revision = toNumber(reader.uint64());
+        break;
+      case field.deletedRevision:
+        state.deletedRevision = toNumber(reader.uint64());
         break;
       case field.eventsAppendedTotal:
         eventsAppendedTotal = toNumber(reader.uint64());
@@ -254,6 +261,7 @@ function deploymentToRecord(deployment: DeploymentRecord): PbDeploymentRecord {
     version: deployment.version,
     createdRevision: deployment.createdRevision,
     updatedRevision: deployment.updatedRevision,
+    specRevision: deployment.specRevision,
     nextContainerOrdinal: deployment.nextContainerOrdinal,
     pendingReason: deployment.pendingReason,
     lastOutcome: deployment.lastOutcome === null ? undefined : outcomeToRecord(deployment.lastOutcome),
@@ -316,6 +324,8 @@ function deploymentFromRecord(record: PbDeploymentRecord): DeploymentRecord {
     version: record.version,
     createdRevision: record.createdRevision,
     updatedRevision: record.updatedRevision,
+    // Older snapshots lack it: the last update is a safe over-estimate (a check may refuse, never pass wrongly).
+    specRevision: record.specRevision ?? record.updatedRevision,
     nextContainerOrdinal: record.nextContainerOrdinal,
     pendingReason: record.pendingReason,
     lastOutcome: record.lastOutcome === undefined ? null : outcomeFromRecord(record.lastOutcome),

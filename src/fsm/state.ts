@@ -171,6 +171,8 @@ export interface DeploymentRecord {
   version: number;
   createdRevision: number;
   updatedRevision: number;
+  /** The revision at which spec or replicas last changed (apply's check index); health never moves it. */
+  specRevision: number;
   /** Invariant: above the ordinal of every container of this name. */
   nextContainerOrdinal: number;
   /** Why containers are still pending, as the scheduler last explained it; '' when none are. */

@@ -82,6 +82,7 @@ export function startVersion(
   const version = fromVersion + 1;
   deployment.version = version;
   deployment.spec = spec;
+  deployment.specRevision = state.revision;
   deployment.history.push({ ...meta, version, spec, revision: state.revision, outcome: "pending" });
   pruneHistory(deployment);
   const { current, old } = takeOver(state, deployment, specs);

@@ -5,6 +5,7 @@ import { countArg, cpuArg, deploymentNameArg, durationMsArg, memoryArg, regionLi
 import { CPU_FORMS, MEMORY_FORMS } from "../quantity.js";
 import type { SessionFor } from "../session.js";
 import { STRATEGY_BY_NAME, deploymentView, specOf } from "../views.js";
+import { followRollout } from "../rollout/follow-rollout.js";
 import { waitUntilRunning } from "../wait.js";
 import { addWorkloadFlags, workloadFromFlags, type WorkloadFlags } from "./workload-flags.js";
 
@@ -49,9 +50,13 @@ Examples:
   orchctl deploy hello --image hello-http:1 --replicas 3 --command /bin/sh --arg -c \
     --arg 'exec httpd -f -p "$PORT" -h /www' --port http=8080 --health-port http --env GREETING=hi
 
-Deploying an existing name with a different spec creates a new version and rolls it out
-(health-gated, --max-parallel at a time); a different --replicas alone scales; an identical spec
-is a no-op. The result says which: created, configured, scaled or unchanged.
+An existing deployment is updated, never refused: a different spec (image, resources, placement,
+update policy) creates a new version and rolls it out, health-gated, --max-parallel replicas at a
+time (--canary N first starts N beside the old ones and waits for \`orchctl rollout promote\`); a
+different --replicas alone scales; an identical spec is a no-op. The result says which: created,
+configured, scaled or unchanged. Without policy flags the deployment keeps its current update
+policy. --wait follows the rollout (as \`orchctl rollout status\`) when the deploy started one.
+Undo a version with \`orchctl rollout undo NAME\`.
   orchctl deploy web --image nginx:1.28 --replicas 3 --max-parallel 1 --max-surge 1 --min-healthy-time 10s
   orchctl deploy web --image nginx:1.29 --replicas 3 --canary 1
 `;
@@ -113,7 +118,10 @@ export function registerDeploy(parent: Command, sessionFor: SessionFor): void {
       ).argParser(regionListArg),
     )
     .option("--one-per-node", "at most one replica of this deployment per node")
-    .option("--wait", "wait until all replicas run (bounded by --timeout); fail with the pending reason otherwise")
+    .option(
+      "--wait",
+      "wait until all replicas run, or follow the rollout the deploy started until it ends (bounded by --timeout)",
+    )
     .addOption(new Option("--max-parallel <n>", "replicas replaced at once (default 1)").argParser(countArg))
     .addOption(new Option("--max-surge <n>", "extra replicas allowed during a rollout (default 1)").argParser(countArg))
     .addOption(
@@ -169,7 +177,13 @@ export function registerDeploy(parent: Command, sessionFor: SessionFor): void {
       if (!session.out.isJson)
         session.out.text(`deployment ${name} ${verb} (version ${version}, revision ${response.revision})`);
       let deployment = response.deployment;
-      if (flags.wait === true) {
+      let rollout: string | undefined;
+      if (flags.wait === true && response.result === DeployResult.DEPLOY_RESULT_CONFIGURED) {
+        const end = await followRollout(session, name, version);
+        deployment = end.deployment;
+        rollout = end.state;
+        if (!session.out.isJson) session.out.text(end.message);
+      } else if (flags.wait === true) {
         deployment = await waitUntilRunning(session, name);
         if (!session.out.isJson) session.out.text(`all ${specOf(deployment).replicas} replicas of ${name} are running`);
       }
@@ -179,6 +193,7 @@ export function registerDeploy(parent: Command, sessionFor: SessionFor): void {
           result: verb,
           revision: response.revision,
           ready: flags.wait === true ? true : undefined,
+          rollout,
           deployment: deployment === undefined ? null : deploymentView(deployment),
         });
       }
