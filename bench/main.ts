@@ -2,11 +2,12 @@
 import { benchFailover } from "./failover.js";
 import { benchHealth } from "./health.js";
 import { benchRaftCore } from "./raft-core.js";
+import { benchRollout } from "./rollout.js";
 import { benchSchedulerEndToEnd } from "./scheduler-e2e.js";
 import { benchWrites } from "./writes.js";
 
 // `npm run bench -- writes failover` runs only the named benchmarks; no names runs them all.
-const benchNames = ["raft-core", "writes", "failover", "scheduler-e2e", "health"];
+const benchNames = ["raft-core", "writes", "failover", "scheduler-e2e", "health", "rollout"];
 const requested = process.argv.slice(2).filter((a) => !a.startsWith("-"));
 const unknown = requested.filter((name) => !benchNames.includes(name));
 if (unknown.length > 0) {
@@ -27,5 +28,6 @@ if (selected("writes")) await benchWrites();
 if (selected("failover")) await benchFailover();
 if (selected("scheduler-e2e")) await benchSchedulerEndToEnd();
 if (selected("health")) await benchHealth();
+if (selected("rollout")) await benchRollout();
 // Leftover gRPC channels or log streams must not keep the process alive.
 process.exit(0);

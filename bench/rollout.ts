@@ -1,0 +1,155 @@
+/**
+ * Rolling update at scale (issue 12): on real processes (three replicas, three node-agent
+ * processes simulating 3 x 334 nodes), a deployment of 10,000 small replicas with a 1 s probe
+ * period is rolled from v1 to v2 with max_parallel 1,000, max_surge 0 and min_healthy_time 1 s.
+ * Measures the time from the deploy of v2 to the rollout's end, the steps it took, and the
+ * leader's CPU over that time (from /proc/<pid>/stat). The policy's own waits bound it from
+ * below: ten batches, each one probe period to be seen healthy plus min_healthy_time.
+ */
+import { rm } from "node:fs/promises";
+import { performance } from "node:perf_hooks";
+import { setTimeout as sleep } from "node:timers/promises";
+import { loadAverage, machineInfo, processCpuSeconds, round, table, writeResult } from "./bench-report.js";
+import { HealthEnv, healthCheck, scrape, spec } from "./health.js";
+
+export interface RolloutBenchOptions {
+  readonly replicas?: number;
+  readonly nodesPerRegion?: number;
+  readonly maxParallel?: number;
+  readonly keepFiles?: boolean;
+}
+
+const rolloutDefaults = {
+  replicas: 10_000,
+  nodesPerRegion: 334,
+  maxParallel: 1_000,
+  minHealthyTimeMs: 1_000,
+  probePeriodMs: 1_000,
+  readyTimeoutMs: 300_000,
+  rolloutTimeoutMs: 300_000,
+  pollMs: 250,
+  targetMs: 30_000,
+} as const;
+
+export async function benchRollout(options: RolloutBenchOptions = {}): Promise<unknown> {
+  const o = { ...rolloutDefaults, ...options };
+  const name = "roll";
+  console.log(
+    `\nrollout: ${o.replicas.toLocaleString("en-US")} replicas over ${3 * o.nodesPerRegion} nodes, max_parallel ${o.maxParallel}, min_healthy_time ${o.minHealthyTimeMs} ms; load ${loadAverage().join(" ")}`,
+  );
+  const h = await HealthEnv.start("rollout", o.nodesPerRegion, undefined);
+  try {
+    const update = {
+      maxParallel: o.maxParallel,
+      maxSurge: 0,
+      minHealthyTimeMs: o.minHealthyTimeMs,
+      healthyDeadlineMs: 120_000,
+      progressDeadlineMs: 600_000,
+      canary: 0,
+      autoRevert: true,
+    };
+    const v1 = { ...spec(name, o.replicas, 10, 16, healthCheck(o.probePeriodMs)), update };
+    const started = performance.now();
+    await h.deploy(v1);
+    await waitUntil(
+      async () => {
+        const d = (await h.listDeployments(true)).deployments.find((x) => x.spec?.name === name);
+        return (d?.status?.healthy ?? 0) >= o.replicas && d?.openOperation === undefined;
+      },
+      o.readyTimeoutMs,
+      "v1 healthy",
+    );
+    const readyAfterMs = Math.round(performance.now() - started);
+    console.log(`  v1: ${o.replicas} healthy after ${(readyAfterMs / 1000).toFixed(1)} s`);
+    await sleep(5_000);
+
+    const leader = await h.leader();
+    const steps0 = (await scrape(leader.metricsAddress)).get("orchestrator_rollout_steps_total") ?? 0;
+    const cpu0 = processCpuSeconds(leader.pid);
+    const t0 = performance.now();
+    await h.deploy({ ...v1, image: v1.image.replace(/:v1$/, ":v2") });
+    let lastPrint = t0;
+    let minHealthy = o.replicas;
+    let state = "running";
+    let stepSeq = 0;
+    for (;;) {
+      const d = (await h.listDeployments(true)).deployments.find((x) => x.spec?.name === name);
+      state = d?.rollout?.state ?? "?";
+      stepSeq = d?.rollout?.stepSeq ?? 0;
+      minHealthy = Math.min(minHealthy, d?.status?.healthy ?? 0);
+      if (state !== "running" && state !== "paused") break;
+      if (performance.now() - lastPrint > 5_000) {
+        lastPrint = performance.now();
+        console.log(
+          `  ${((performance.now() - t0) / 1000).toFixed(1)} s: step ${stepSeq}, ${d?.status?.healthy ?? 0} healthy`,
+        );
+      }
+      if (performance.now() - t0 > o.rolloutTimeoutMs)
+        throw new Error(`rollout not done after ${o.rolloutTimeoutMs} ms`);
+      await sleep(o.pollMs);
+    }
+    const rolloutMs = Math.round(performance.now() - t0);
+    const cpu1 = processCpuSeconds(leader.pid);
+    const leaderAfter = await h.leader();
+    const steps1 = (await scrape(leader.metricsAddress)).get("orchestrator_rollout_steps_total") ?? 0;
+    const batches = Math.ceil(o.replicas / o.maxParallel);
+    const result = {
+      replicas: o.replicas,
+      nodes: 3 * o.nodesPerRegion,
+      maxParallel: o.maxParallel,
+      maxSurge: 0,
+      minHealthyTimeMs: o.minHealthyTimeMs,
+      probePeriodMs: o.probePeriodMs,
+      v1ReadyAfterMs: readyAfterMs,
+      rolloutMs,
+      outcome: state,
+      steps: stepSeq,
+      leaderStepsCounted: steps1 - steps0,
+      /** The policy's own waits alone: each batch is seen healthy within a probe period, then counts after min_healthy_time. */
+      policyFloorMs: batches * o.minHealthyTimeMs,
+      minHealthySampled: minHealthy,
+      floor: o.replicas - o.maxParallel,
+      leaderCpuSeconds: cpu0 === null || cpu1 === null ? null : round(cpu1 - cpu0, 2),
+      leaderCpuCores: cpu0 === null || cpu1 === null ? null : round((cpu1 - cpu0) / (rolloutMs / 1000), 3),
+      leaderChanged: leaderAfter.id !== leader.id,
+      targetMs: o.targetMs,
+      meetsTarget: state === "succeeded" && rolloutMs < o.targetMs,
+      machine: machineInfo(),
+      loadAverage: loadAverage(),
+    };
+    console.log(
+      table(
+        ["rollout", "value"],
+        [
+          ["outcome", state],
+          ["time to roll (s)", (rolloutMs / 1000).toFixed(1)],
+          ["steps", String(stepSeq)],
+          ["policy floor (s)", (result.policyFloorMs / 1000).toFixed(1)],
+          ["min healthy sampled", `${minHealthy} (floor ${result.floor})`],
+          ["leader CPU (s)", String(result.leaderCpuSeconds ?? "-")],
+          ["leader CPU (cores)", String(result.leaderCpuCores ?? "-")],
+          ["under 30 s", String(result.meetsTarget)],
+        ],
+      ),
+    );
+    console.log(`  wrote ${await writeResult("rollout", result)}`);
+    return result;
+  } finally {
+    await h.stop();
+    if (o.keepFiles !== true) await rm(h.root, { recursive: true, force: true });
+    else console.log(`  kept ${h.root}`);
+  }
+}
+
+async function waitUntil(condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (await condition()) return;
+    } catch {
+      // An election or a busy replica: ask again.
+    }
+    if (performance.now() > deadline) throw new Error(`${what}: not after ${timeoutMs} ms`);
+    await sleep(500);
+  }
+}
