@@ -1,27 +1,31 @@
 /**
- * Rolling update at scale (issue 12): on real processes (three replicas, three node-agent
- * processes simulating 3 x 334 nodes), a deployment of 10,000 small replicas with a 1 s probe
+ * Rolling update at scale (issue 12): on real processes (three replicas, four node-agent
+ * processes simulating 250 nodes each, the most one agent may run), a deployment of 10,000 small replicas with a 1 s probe
  * period is rolled from v1 to v2 with max_parallel 1,000, max_surge 0 and min_healthy_time 1 s.
  * Measures the time from the deploy of v2 to the rollout's end, the steps it took, and the
  * leader's CPU over that time (from /proc/<pid>/stat). The policy's own waits bound it from
  * below: ten batches, each one probe period to be seen healthy plus min_healthy_time.
  */
 import { rm } from "node:fs/promises";
+import path from "node:path";
+import { AgentProcesses } from "../dev/local-cluster/process-agents.js";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { loadAverage, machineInfo, processCpuSeconds, round, table, writeResult } from "./bench-report.js";
 import { HealthEnv, healthCheck, scrape, spec } from "./health.js";
+import { trackProcesses } from "./process-guard.js";
 
 export interface RolloutBenchOptions {
   readonly replicas?: number;
-  readonly nodesPerRegion?: number;
+  readonly nodesPerAgent?: number;
   readonly maxParallel?: number;
   readonly keepFiles?: boolean;
 }
 
 const rolloutDefaults = {
   replicas: 10_000,
-  nodesPerRegion: 334,
+  /** Three regional agents and a fourth one in us-east-1 (agentServiceLimits.nodesPerAgentMax is 256). */
+  nodesPerAgent: 250,
   maxParallel: 1_000,
   minHealthyTimeMs: 1_000,
   probePeriodMs: 1_000,
@@ -35,10 +39,21 @@ export async function benchRollout(options: RolloutBenchOptions = {}): Promise<u
   const o = { ...rolloutDefaults, ...options };
   const name = "roll";
   console.log(
-    `\nrollout: ${o.replicas.toLocaleString("en-US")} replicas over ${3 * o.nodesPerRegion} nodes, max_parallel ${o.maxParallel}, min_healthy_time ${o.minHealthyTimeMs} ms; load ${loadAverage().join(" ")}`,
+    `\nrollout: ${o.replicas.toLocaleString("en-US")} replicas over ${4 * o.nodesPerAgent} nodes, max_parallel ${o.maxParallel}, min_healthy_time ${o.minHealthyTimeMs} ms; load ${loadAverage().join(" ")}`,
   );
-  const h = await HealthEnv.start("rollout", o.nodesPerRegion, undefined);
+  const h = await HealthEnv.start("rollout", o.nodesPerAgent, undefined);
+  let extra: AgentProcesses | null = null;
+  const untrack = trackProcesses(() => extra?.pids() ?? []);
   try {
+    extra = await AgentProcesses.start({
+      endpoints: h.endpoints().join(","),
+      regions: ["us-east-1"],
+      nodesPerRegion: o.nodesPerAgent,
+      ports: "random",
+      logDir: path.join(h.root, "logs-extra"),
+      extraArgs: ["--node-prefix", "us-east-1b"],
+    });
+    await h.waitNodes(4 * o.nodesPerAgent, 120_000);
     const update = {
       maxParallel: o.maxParallel,
       maxSurge: 0,
@@ -72,11 +87,21 @@ export async function benchRollout(options: RolloutBenchOptions = {}): Promise<u
     let minHealthy = o.replicas;
     let state = "running";
     let stepSeq = 0;
+    // Replica-seconds spent in each stage (Little's law: divided by the replicas rolled, the mean time in it).
+    const stageSeconds = { pending: 0, placedNotRunning: 0, runningNotHealthy: 0 };
+    let lastAt = t0;
     for (;;) {
       const d = (await h.listDeployments(true)).deployments.find((x) => x.spec?.name === name);
       state = d?.rollout?.state ?? "?";
       stepSeq = d?.rollout?.stepSeq ?? 0;
       minHealthy = Math.min(minHealthy, d?.status?.healthy ?? 0);
+      const now = performance.now();
+      const dt = (now - lastAt) / 1000;
+      lastAt = now;
+      const st = d?.status;
+      stageSeconds.pending += (st?.pending ?? 0) * dt;
+      stageSeconds.placedNotRunning += (st?.scheduled ?? 0) * dt;
+      stageSeconds.runningNotHealthy += Math.max(0, (st?.running ?? 0) - (st?.healthy ?? 0)) * dt;
       if (state !== "running" && state !== "paused") break;
       if (performance.now() - lastPrint > 5_000) {
         lastPrint = performance.now();
@@ -95,7 +120,7 @@ export async function benchRollout(options: RolloutBenchOptions = {}): Promise<u
     const batches = Math.ceil(o.replicas / o.maxParallel);
     const result = {
       replicas: o.replicas,
-      nodes: 3 * o.nodesPerRegion,
+      nodes: 4 * o.nodesPerAgent,
       maxParallel: o.maxParallel,
       maxSurge: 0,
       minHealthyTimeMs: o.minHealthyTimeMs,
@@ -112,6 +137,16 @@ export async function benchRollout(options: RolloutBenchOptions = {}): Promise<u
       leaderCpuSeconds: cpu0 === null || cpu1 === null ? null : round(cpu1 - cpu0, 2),
       leaderCpuCores: cpu0 === null || cpu1 === null ? null : round((cpu1 - cpu0) / (rolloutMs / 1000), 3),
       leaderChanged: leaderAfter.id !== leader.id,
+      /**
+       * Mean seconds a new replica spent in each stage (replica-seconds sampled every poll / replicas):
+       * waiting for the scheduler, placed until its agent reports it running, running until the
+       * leader's probe finds it healthy. The rest of a batch's time is min_healthy_time.
+       */
+      meanStageSeconds: {
+        pending: round(stageSeconds.pending / o.replicas, 2),
+        placedNotRunning: round(stageSeconds.placedNotRunning / o.replicas, 2),
+        runningNotHealthy: round(stageSeconds.runningNotHealthy / o.replicas, 2),
+      },
       targetMs: o.targetMs,
       meetsTarget: state === "succeeded" && rolloutMs < o.targetMs,
       machine: machineInfo(),
@@ -126,6 +161,7 @@ export async function benchRollout(options: RolloutBenchOptions = {}): Promise<u
           ["steps", String(stepSeq)],
           ["policy floor (s)", (result.policyFloorMs / 1000).toFixed(1)],
           ["min healthy sampled", `${minHealthy} (floor ${result.floor})`],
+          ["mean s pending / placed / running->healthy", Object.values(result.meanStageSeconds).join(" / ")],
           ["leader CPU (s)", String(result.leaderCpuSeconds ?? "-")],
           ["leader CPU (cores)", String(result.leaderCpuCores ?? "-")],
           ["under 30 s", String(result.meetsTarget)],
@@ -135,6 +171,8 @@ export async function benchRollout(options: RolloutBenchOptions = {}): Promise<u
     console.log(`  wrote ${await writeResult("rollout", result)}`);
     return result;
   } finally {
+    if (extra !== null) await Promise.all(extra.agents.map((a) => extra?.kill(a.region, "SIGKILL")));
+    untrack();
     await h.stop();
     if (o.keepFiles !== true) await rm(h.root, { recursive: true, force: true });
     else console.log(`  kept ${h.root}`);
