@@ -78,9 +78,39 @@ export async function benchRollout(options: RolloutBenchOptions = {}): Promise<u
     console.log(`  v1: ${o.replicas} healthy after ${(readyAfterMs / 1000).toFixed(1)} s`);
     await sleep(5_000);
 
-    const leader = await h.leader();
-    const steps0 = (await scrape(leader.metricsAddress)).get("orchestrator_rollout_steps_total") ?? 0;
-    const cpu0 = processCpuSeconds(leader.pid);
+    const replicas = h.cluster.replicas.map((r) => ({ id: r.id, pid: r.child?.pid ?? -1, metrics: r.metricsAddress }));
+    const stepsOf = async () => {
+      let total = 0;
+      for (const r of replicas)
+        total +=
+          (await scrape(r.metrics).catch(() => new Map<string, number>())).get("orchestrator_rollout_steps_total") ?? 0;
+      return total;
+    };
+    const steps0 = await stepsOf();
+    // CPU per poll interval, charged to the replica that led at the interval's end (elections happen under load).
+    let cpuBefore = replicas.map((r) => processCpuSeconds(r.pid) ?? Number.NaN);
+    const cpuTotal = replicas.map(() => 0);
+    let leaderCpu = 0;
+    const leaders = new Set<string>();
+    const chargeCpu = async () => {
+      const now = replicas.map((r) => processCpuSeconds(r.pid) ?? Number.NaN);
+      const roles = await Promise.all(
+        replicas.map((r) =>
+          scrape(r.metrics)
+            .then((m) => m.get("orchestrator_raft_is_leader") ?? 0)
+            .catch(() => 0),
+        ),
+      );
+      replicas.forEach((r, i) => {
+        const delta = now[i] - cpuBefore[i];
+        cpuTotal[i] += delta;
+        if (roles[i] === 1) {
+          leaderCpu += delta;
+          leaders.add(r.id);
+        }
+      });
+      cpuBefore = now;
+    };
     const t0 = performance.now();
     await h.deploy({ ...v1, image: v1.image.replace(/:v1$/, ":v2") });
     let lastPrint = t0;
@@ -95,6 +125,7 @@ export async function benchRollout(options: RolloutBenchOptions = {}): Promise<u
       state = d?.rollout?.state ?? "?";
       stepSeq = d?.rollout?.stepSeq ?? 0;
       minHealthy = Math.min(minHealthy, d?.status?.healthy ?? 0);
+      await chargeCpu();
       const now = performance.now();
       const dt = (now - lastAt) / 1000;
       lastAt = now;
@@ -114,9 +145,7 @@ export async function benchRollout(options: RolloutBenchOptions = {}): Promise<u
       await sleep(o.pollMs);
     }
     const rolloutMs = Math.round(performance.now() - t0);
-    const cpu1 = processCpuSeconds(leader.pid);
-    const leaderAfter = await h.leader();
-    const steps1 = (await scrape(leader.metricsAddress)).get("orchestrator_rollout_steps_total") ?? 0;
+    const steps1 = await stepsOf();
     const batches = Math.ceil(o.replicas / o.maxParallel);
     const result = {
       replicas: o.replicas,
@@ -129,14 +158,15 @@ export async function benchRollout(options: RolloutBenchOptions = {}): Promise<u
       rolloutMs,
       outcome: state,
       steps: stepSeq,
-      leaderStepsCounted: steps1 - steps0,
+      stepsCountedByLeaders: steps1 - steps0,
       /** The policy's own waits alone: each batch is seen healthy within a probe period, then counts after min_healthy_time. */
       policyFloorMs: batches * o.minHealthyTimeMs,
       minHealthySampled: minHealthy,
       floor: o.replicas - o.maxParallel,
-      leaderCpuSeconds: cpu0 === null || cpu1 === null ? null : round(cpu1 - cpu0, 2),
-      leaderCpuCores: cpu0 === null || cpu1 === null ? null : round((cpu1 - cpu0) / (rolloutMs / 1000), 3),
-      leaderChanged: leaderAfter.id !== leader.id,
+      leaderCpuSeconds: round(leaderCpu, 2),
+      leaderCpuCores: round(leaderCpu / (rolloutMs / 1000), 3),
+      replicaCpuSeconds: Object.fromEntries(replicas.map((r, i) => [r.id, round(cpuTotal[i], 2)])),
+      leaders: [...leaders],
       /**
        * Mean seconds a new replica spent in each stage (replica-seconds sampled every poll / replicas):
        * waiting for the scheduler, placed until its agent reports it running, running until the

@@ -87,7 +87,9 @@ describe("rolling updates on real processes", () => {
       .filter((m): m is RegExpExecArray => m !== null);
     const seqs = steps.map((m) => Number(m[1]));
     expect(new Set(seqs).size).toBe(seqs.length);
+    // At least replicas / max_parallel steps; each step starts at least one (more than `replicas` would be a repeat).
     expect(rollout.stepSeq).toBeGreaterThanOrEqual(replicas / maxParallel);
+    expect(rollout.stepSeq).toBeLessThanOrEqual(replicas);
     const v2Ids = new Set(
       sampler.samples.flatMap((s) => s.view.containers.filter((c) => c.version === 2).map((c) => c.id)),
     );
