@@ -122,7 +122,8 @@ export class RolloutController {
       { term: this.leadership.term(), role: "leader", rollouts: this.activeRollouts().length },
       "rollout controller active",
     );
-    this.tick();
+    // The first decisions at once, but outside the leadership listener (it runs as an entry is applied).
+    setImmediate(() => this.tick());
   }
 
   private deactivate(): void {
