@@ -28,6 +28,8 @@ if (selected("writes")) await benchWrites();
 if (selected("failover")) await benchFailover();
 if (selected("scheduler-e2e")) await benchSchedulerEndToEnd();
 if (selected("health")) await benchHealth();
-if (selected("rollout")) await benchRollout();
+// BENCH_CPU_PROFILE_DIR=dir writes the replicas' V8 CPU profiles over the rollout there.
+const profileDir = process.env["BENCH_CPU_PROFILE_DIR"];
+if (selected("rollout")) await benchRollout(profileDir === undefined ? {} : { cpuProfileDir: profileDir });
 // Leftover gRPC channels or log streams must not keep the process alive.
 process.exit(0);

@@ -6,13 +6,14 @@
  * leader's CPU over that time (from /proc/<pid>/stat). The policy's own waits bound it from
  * below: ten batches, each one probe period to be seen healthy plus min_healthy_time.
  */
-import { rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import * as os from "node:os";
 import path from "node:path";
 import { AgentProcesses } from "../dev/local-cluster/process-agents.js";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { loadAverage, machineInfo, processCpuSeconds, round, table, writeResult } from "./bench-report.js";
-import { HealthEnv, healthCheck, scrape, spec } from "./health.js";
+import { HealthEnv, cpuProfileHook, healthCheck, scrape, spec } from "./health.js";
 import { trackProcesses } from "./process-guard.js";
 
 export interface RolloutBenchOptions {
@@ -20,6 +21,8 @@ export interface RolloutBenchOptions {
   readonly nodesPerAgent?: number;
   readonly maxParallel?: number;
   readonly keepFiles?: boolean;
+  /** Write V8 CPU profiles of the replicas over the rollout here (bench/health.ts's SIGUSR2 preload). */
+  readonly cpuProfileDir?: string;
 }
 
 const rolloutDefaults = {
@@ -41,7 +44,16 @@ export async function benchRollout(options: RolloutBenchOptions = {}): Promise<u
   console.log(
     `\nrollout: ${o.replicas.toLocaleString("en-US")} replicas over ${4 * o.nodesPerAgent} nodes, max_parallel ${o.maxParallel}, min_healthy_time ${o.minHealthyTimeMs} ms; load ${loadAverage().join(" ")}`,
   );
-  const h = await HealthEnv.start("rollout", o.nodesPerAgent, undefined);
+  let env: NodeJS.ProcessEnv | undefined;
+  let hookDir: string | null = null;
+  if (o.cpuProfileDir !== undefined) {
+    await mkdir(o.cpuProfileDir, { recursive: true });
+    hookDir = await mkdtemp(path.join(os.tmpdir(), "orch-bench-rollout-hook-"));
+    const hook = path.join(hookDir, "cpu-profile-hook.cjs");
+    await writeFile(hook, cpuProfileHook(path.resolve(o.cpuProfileDir)));
+    env = { NODE_OPTIONS: `--require ${hook}` };
+  }
+  const h = await HealthEnv.start("rollout", o.nodesPerAgent, env);
   let extra: AgentProcesses | null = null;
   const untrack = trackProcesses(() => extra?.pids() ?? []);
   try {
@@ -111,6 +123,8 @@ export async function benchRollout(options: RolloutBenchOptions = {}): Promise<u
       });
       cpuBefore = now;
     };
+    const profiled = o.cpuProfileDir === undefined ? [] : replicas.map((r) => r.pid);
+    for (const pid of profiled) process.kill(pid, "SIGUSR2");
     const t0 = performance.now();
     await h.deploy({ ...v1, image: v1.image.replace(/:v1$/, ":v2") });
     let lastPrint = t0;
@@ -145,6 +159,8 @@ export async function benchRollout(options: RolloutBenchOptions = {}): Promise<u
       await sleep(o.pollMs);
     }
     const rolloutMs = Math.round(performance.now() - t0);
+    for (const pid of profiled) process.kill(pid, "SIGUSR2");
+    if (profiled.length > 0) await sleep(3_000); // written asynchronously
     const steps1 = await stepsOf();
     const batches = Math.ceil(o.replicas / o.maxParallel);
     const result = {
@@ -206,6 +222,7 @@ export async function benchRollout(options: RolloutBenchOptions = {}): Promise<u
     await h.stop();
     if (o.keepFiles !== true) await rm(h.root, { recursive: true, force: true });
     else console.log(`  kept ${h.root}`);
+    if (hookDir !== null) await rm(hookDir, { recursive: true, force: true });
   }
 }
 
