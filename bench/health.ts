@@ -234,7 +234,7 @@ export function spec(
 }
 
 /** A preload: SIGUSR2 starts the inspector's CPU profiler, the next SIGUSR2 writes <pid>.cpuprofile. */
-function cpuProfileHook(dir: string): string {
+export function cpuProfileHook(dir: string): string {
   return `"use strict";
 const inspector = require("node:inspector");
 const fs = require("node:fs");

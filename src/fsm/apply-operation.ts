@@ -131,6 +131,8 @@ export function closeOperation(
     deadlineAtMs: operation.deadlineAtMs,
     finishedAtMs: atMs,
   };
+  deployment.recentOutcomes.push({ atMs, succeeded });
+  if (deployment.recentOutcomes.length > fsmLimits.recentOutcomesKeptMax) deployment.recentOutcomes.shift();
   state.touchDeployment(deployment);
   const verdict = command.succeeded ? "succeeded" : "failed";
   const took = formatDuration(Math.max(0, atMs - operation.startedAtMs));

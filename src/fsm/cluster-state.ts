@@ -190,6 +190,7 @@ export class ClusterState {
       nextContainerOrdinal: nextOrdinal,
       pendingReason: "",
       lastOutcome: null,
+      recentOutcomes: [],
       history: [{ ...first, version: 1, spec, revision: this.revision, outcome: "pending" }],
       rollout: null,
     };
@@ -455,6 +456,8 @@ export class ClusterState {
       this.checkVersions(name, deployment, wantedRunning.get(name) ?? 0, wantedCurrent.get(name) ?? 0);
       if (this.pendingCount(name) === 0)
         assert(deployment.pendingReason === "", `deployment ${name} has a pending reason but nothing pending`);
+      if (deployment.recentOutcomes.length > fsmLimits.recentOutcomesKeptMax)
+        fail(`deployment ${name} keeps more recent outcomes than allowed`);
       if ((lostKept.get(name) ?? 0) > fsmLimits.lostContainersKeptPerDeploymentMax)
         fail(`deployment ${name} keeps more lost containers than allowed`);
     }

@@ -57,6 +57,7 @@ export {
   type OperationOutcome,
   type OperationRecord,
   type OutcomeBucket,
+  type RecentOutcome,
   type Resources,
   type RestartPolicySpec,
   type Strategy,

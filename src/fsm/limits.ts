@@ -97,6 +97,11 @@ export const fsmLimits = {
   outcomeBucketsMax: 43_200,
   /** Containers lost with their node and replaced, kept per deployment as recent history. */
   lostContainersKeptPerDeploymentMax: 10,
+  /**
+   * Operation outcomes kept per deployment for its burn rate. A deployment closing more than this
+   * many operations within the burn-rate window is judged on its latest ones only.
+   */
+  recentOutcomesKeptMax: 32,
   /** Versions kept per deployment (plus the last one that rolled out, when older). */
   versionHistoryMax: 10,
   /** Containers one rollout step may start or stop. */

@@ -39,6 +39,9 @@ export const sloWindows: readonly { readonly name: SloWindowName; readonly minut
  */
 export const fastBurnRateThreshold = 14.4;
 
+/** The window of a deployment's own burn rate, which gates its rollouts (issue 12, point 5). */
+export const rolloutBurnWindowMs = 5 * 60_000;
+
 export type Outcome = "succeeded" | "failed";
 
 export interface OutcomeBucket {
@@ -220,4 +223,27 @@ function lowerBound(buckets: readonly OutcomeBucket[], minute: number): number {
     else hi = mid;
   }
   return lo;
+}
+
+/**
+ * A deployment's own burn rate over the `windowMs` before nowMs (exclusive of outcomes after
+ * nowMs, a later leader's clock): its error ratio over the error budget, 0 with no outcomes in
+ * the window. Like the cluster's windows, one failure among few operations burns fast: that is
+ * the point of a 99.99% objective.
+ */
+export function recentBurnRate(
+  outcomes: readonly { readonly atMs: number; readonly succeeded: boolean }[],
+  nowMs: number,
+  windowMs = rolloutBurnWindowMs,
+  objective = sloObjective,
+): number {
+  assert(Number.isFinite(nowMs) && windowMs > 0, "burn rate needs a time and a window");
+  let total = 0;
+  let failed = 0;
+  for (const outcome of outcomes) {
+    if (outcome.atMs <= nowMs - windowMs || outcome.atMs > nowMs) continue;
+    total += 1;
+    if (!outcome.succeeded) failed += 1;
+  }
+  return total === 0 ? 0 : failed / total / errorBudgetFraction(objective);
 }

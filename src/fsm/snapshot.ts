@@ -267,6 +267,7 @@ function deploymentToRecord(deployment: DeploymentRecord): PbDeploymentRecord {
     lastOutcome: deployment.lastOutcome === null ? undefined : outcomeToRecord(deployment.lastOutcome),
     history: deployment.history.map(versionToProto),
     rollout: deployment.rollout === null ? undefined : rolloutToProto(deployment.rollout),
+    recentOutcomes: deployment.recentOutcomes.map((o) => ({ atMs: o.atMs, succeeded: o.succeeded })),
   };
 }
 
@@ -329,6 +330,7 @@ function deploymentFromRecord(record: PbDeploymentRecord): DeploymentRecord {
     nextContainerOrdinal: record.nextContainerOrdinal,
     pendingReason: record.pendingReason,
     lastOutcome: record.lastOutcome === undefined ? null : outcomeFromRecord(record.lastOutcome),
+    recentOutcomes: record.recentOutcomes.map((o) => ({ atMs: o.atMs, succeeded: o.succeeded })),
     history: record.history.map((entry) => versionFromRecord(record.spec?.name ?? "", entry)),
     rollout: record.rollout === undefined ? null : rolloutFromRecord(record.spec?.name ?? "", record.rollout),
   };

@@ -180,6 +180,11 @@ export interface DeploymentRecord {
   /** The outcome of its last closed operation (null: none closed yet). */
   lastOutcome: OperationOutcome | null;
   /**
+   * Its latest closed operations' outcomes, oldest first, at most fsmLimits.recentOutcomesKeptMax:
+   * the deployment's own burn rate, which gates its rollouts, is computed from them.
+   */
+  recentOutcomes: RecentOutcome[];
+  /**
    * Oldest first; the last entry is `version`. Bounded by fsmLimits.versionHistoryMax, except
    * that the newest version that rolled out successfully is kept (a revert needs its spec).
    */
@@ -286,6 +291,13 @@ export interface OperationOutcome {
   readonly startedAtMs: number;
   readonly deadlineAtMs: number;
   readonly finishedAtMs: number;
+}
+
+/** One closed operation of a deployment, for its own burn rate. */
+export interface RecentOutcome {
+  /** Leader time of the close. */
+  readonly atMs: number;
+  readonly succeeded: boolean;
 }
 
 /** Outcomes closed within one minute of leader time: minute = floor(atMs / 60000). */

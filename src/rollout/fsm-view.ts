@@ -4,13 +4,13 @@
  * rolloutViewOf, decideRollout, propose rolloutCommandOf.
  */
 import { RolloutOutcome } from "../gen/orchestrator/v1/fsm.js";
-import type { ClusterFsm, CommandBody } from "../fsm/index.js";
+import type { ClusterReadView, CommandBody } from "../fsm/index.js";
 import { stableVersion } from "../fsm/index.js";
 import { assertNever } from "../lib/assert.js";
 import type { RolloutDecision, RolloutView } from "./core/index.js";
 
 /** The deployment's rollout as the core reads it; undefined without a deployment or a rollout. */
-export function rolloutViewOf(fsm: ClusterFsm, name: string): RolloutView | undefined {
+export function rolloutViewOf(fsm: ClusterReadView, name: string): RolloutView | undefined {
   const deployment = fsm.getDeploymentRecord(name);
   if (deployment === undefined || deployment.rollout === null) return undefined;
   const rollout = deployment.rollout;

@@ -16,6 +16,7 @@ import { SchedulerWorker } from "../scheduler/io/scheduler-worker.js";
 import { HealthController } from "../health/io/health-controller.js";
 import type { NodeHeartbeats } from "../health/io/node-heartbeats.js";
 import { raftControllerPorts } from "./controller-ports-raft.js";
+import { RolloutController } from "../rollout/io/rollout-controller.js";
 
 export interface ReplicaOptions {
   readonly id: string;
@@ -64,13 +65,15 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
     // The disk or an invariant failed: exit and let the supervisor restart us from disk.
     process.exit(70);
   });
-  // One leadership signal (with the catch-up barrier) and one proposer for both controllers.
+  // One leadership signal (with the catch-up barrier) and one proposer for every controller.
   const ports = raftControllerPorts(node, fsm, logger.child({ component: "leadership" }), options.members);
   const scheduler = new SchedulerWorker(ports, logger.child({ component: "scheduler" }), registry);
   scheduler.start();
   const health = new HealthController(ports, logger.child({ component: "health" }), registry);
   health.start();
   const heartbeats = health.heartbeats;
+  const rollouts = new RolloutController(ports, logger.child({ component: "rollout" }), registry);
+  rollouts.start();
   await node.start();
 
   const api: GrpcServer = await startApiServer(options.apiAddress, {
@@ -112,6 +115,7 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
       logger.info({ term: s.term, role: s.role, reason }, "stopping");
       await node.stop({ transferLeadership: true });
       await health.stop();
+      rollouts.stop();
       api.forceShutdown();
       await new Promise<void>((resolve) => http.close(() => resolve()));
       logger.info({ term: node.status().term, role: node.status().role }, "stopped");

@@ -4,6 +4,7 @@
  * Pipeline: rollout-view (the input) -> count-replicas -> decide-rollout (failures, success,
  * canary) -> plan-rollout-step (the health-gated step).
  */
+export { burnRateGate, type BurnRateGate } from "./burn-rate-gate.js";
 export { countReplicas, isHealthy, isReady, type ReplicaCounts } from "./count-replicas.js";
 export { decideRollout } from "./decide-rollout.js";
 export { planRolloutStep } from "./plan-rollout-step.js";
