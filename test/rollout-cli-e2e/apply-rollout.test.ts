@@ -93,6 +93,14 @@ describe("orchctl apply / plan against a real cluster", () => {
   });
 
   it("plan changes nothing and prints the diff, the placements and the check index", async () => {
+    // Settled first: the health controller closes web's first operation (its version turns succeeded).
+    await waitFor(
+      "web's first version to be judged",
+      async () => (await deployment("web")).history[0]?.outcome === "succeeded",
+      {
+        timeoutMs: 60_000,
+      },
+    );
     const before = specShape(await deployment("web"));
     const changed = file(webFile.replace("image: web:1", "image: web:2").replace("replicas: 1", "replicas: 2"));
     const plan = await orchctl("plan", "-f", changed);
@@ -134,7 +142,19 @@ describe("orchctl rollout against a real cluster", () => {
 
   it("deploy v2 with --canary 1: promote, pause and resume are accepted and recorded", async () => {
     expectExit(
-      await orchctl("deploy", "cn", "--image", "cn:1", "--replicas", "2", "--cpu", "100m", "--memory", "64Mi"),
+      await orchctl(
+        "deploy",
+        "cn",
+        "--image",
+        "cn:1",
+        "--replicas",
+        "2",
+        "--cpu",
+        "100m",
+        "--memory",
+        "64Mi",
+        "--wait",
+      ),
       0,
     );
     const v2 = await orchctl(
@@ -153,29 +173,39 @@ describe("orchctl rollout against a real cluster", () => {
     );
     expectExit(v2, 0);
     expect(v2.stdout).toContain("deployment cn configured (version 2");
+    // The rollout controller starts the canary and waits for a person.
+    await waitFor(
+      "cn's canary to await promotion",
+      async () => (await deployment("cn")).rollout?.state === "awaiting-promotion",
+      {
+        timeoutMs: 60_000,
+      },
+    );
     const status = await orchctl("rollout", "status", "cn", "--no-follow");
     expectExit(status, 0);
     expect(status.stdout).toMatch(/Rollout:\s+v1 -> v2/);
     expect(status.stdout).toMatch(/Promoted:\s+no/);
+    const early = await orchctl("rollout", "pause", "cn");
+    expectExit(early, 1);
+    expect(early.stderr).toContain("already waiting for promotion");
 
+    expectExit(await orchctl("rollout", "promote", "cn"), 0);
+    expect((await deployment("cn")).rollout?.promoted).toBe(true);
+    // The rest waits 5 s (the default min healthy time) per step: time to pause it.
     expectExit(await orchctl("rollout", "pause", "cn"), 0);
     expect((await deployment("cn")).rollout).toMatchObject({ state: "paused", pausedBy: "operator" });
     expectExit(await orchctl("rollout", "resume", "cn"), 0);
     expect((await deployment("cn")).rollout?.pausedBy).toBe("");
-    expectExit(await orchctl("rollout", "promote", "cn"), 0);
-    const after = await deployment("cn");
-    expect(after.rollout?.promoted).toBe(true);
     const kinds = (
       await c.call("getDeployment", GetDeploymentRequest.fromPartial({ name: "cn" }))
     ).deployment!.recentEvents.map((e) => e.kind);
     expect(kinds).toEqual(expect.arrayContaining(["rollout-paused", "rollout-resumed", "rollout-promoted"]));
     const history = await orchctl("rollout", "history", "cn");
     expectExit(history, 0);
-    expect(history.stdout).toMatch(/\n2\s+\S+\s+\S+\s+deploy\s+pending\s+cn:2\n$/);
+    expect(history.stdout).toMatch(/\n2\s+\S+\s+\S+\s+deploy\s+(pending|succeeded)\s+cn:2\n$/);
   });
 
-  // needs the rollout controller (wt-rctl)
-  it.skip("canary: v2 with --canary 1 awaits promotion; rollout promote continues and it succeeds", async () => {
+  it("canary: v2 with --canary 1 awaits promotion; rollout promote continues and it succeeds", async () => {
     expectExit(
       await orchctl(
         "deploy",
