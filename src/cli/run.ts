@@ -10,6 +10,7 @@ import { registerGet } from "./commands/get.js";
 import { registerLeader } from "./commands/leader.js";
 import { registerList } from "./commands/list.js";
 import { registerNodes } from "./commands/nodes.js";
+import { registerPki } from "./commands/pki.js";
 import { registerScale } from "./commands/scale.js";
 import { registerSlo } from "./commands/slo.js";
 import { registerWatch } from "./commands/watch.js";
@@ -106,6 +107,7 @@ function buildProgram(io: CliIo, sessionFor: (command: Command) => Session): Com
   registerLeader(program, sessionFor);
   registerSlo(program, sessionFor);
   registerFault(program, sessionFor);
+  registerPki(program, io);
   return program;
 }
 
