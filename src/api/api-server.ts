@@ -10,6 +10,8 @@ const requestBytesMax = 1024 * 1024;
 export async function startApiServer(
   address: string,
   deps: ServiceDeps & Pick<AgentServiceDeps, "heartbeats">,
+  /** Mutual TLS (client certificates required); plaintext when absent. */
+  credentials?: ServerCredentials,
 ): Promise<Server> {
   const server = new Server({
     "grpc.max_receive_message_length": requestBytesMax,
@@ -20,7 +22,7 @@ export async function startApiServer(
   server.addService(OrchestratorServiceService, createOrchestratorService(deps));
   registerAgentService(server, deps);
   await new Promise<void>((resolve, reject) => {
-    server.bindAsync(address, ServerCredentials.createInsecure(), (error) => {
+    server.bindAsync(address, credentials ?? ServerCredentials.createInsecure(), (error) => {
       if (error !== null)
         reject(new OrchestratorError("UNAVAILABLE", `cannot serve the API on ${address}: ${error.message}`));
       else resolve();

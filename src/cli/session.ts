@@ -1,3 +1,5 @@
+import type { ChannelCredentials } from "@grpc/grpc-js";
+import { tlsCredentialsOf } from "./tls-flags.js";
 import type { Command } from "commander";
 import { parseEndpoints } from "./args.js";
 import { OrchClient } from "./client.js";
@@ -13,6 +15,8 @@ export interface GlobalOptions {
   readonly endpoints: readonly string[];
   readonly output: OutputFormat;
   readonly timeoutSeconds: number;
+  /** Mutual TLS toward the replicas; plaintext when absent. */
+  readonly credentials?: ChannelCredentials;
 }
 
 /**
@@ -39,6 +43,7 @@ export class Session {
       deadlineMs: this.deadlineMs,
       log: (line) => this.io.stderr.write(`${line}\n`),
       signal: this.io.signal,
+      ...(this.options.credentials !== undefined ? { credentials: this.options.credentials } : {}),
     });
     return this.clientInstance;
   }
@@ -56,7 +61,15 @@ export type SessionFor = (command: Command) => Session;
 
 /** Reads the global options of `command` (they may stand before or after the subcommand). */
 export function globalOptionsOf(command: Command, env: CliIo["env"]): GlobalOptions {
-  const raw = command.optsWithGlobals<{ endpoints?: string; output?: OutputFormat; timeout?: number }>();
+  const raw = command.optsWithGlobals<{
+    endpoints?: string;
+    output?: OutputFormat;
+    timeout?: number;
+    tlsCa?: string;
+    tlsCert?: string;
+    tlsKey?: string;
+  }>();
+  const credentials = tlsCredentialsOf(raw, env);
   const endpointsText = raw.endpoints ?? env[ENDPOINTS_ENV] ?? DEFAULT_ENDPOINTS;
   const endpoints = parseEndpoints(endpointsText);
   if (!endpoints.ok) throw new UsageError(endpoints.error);
@@ -64,5 +77,6 @@ export function globalOptionsOf(command: Command, env: CliIo["env"]): GlobalOpti
     endpoints: endpoints.value,
     output: raw.output ?? "table",
     timeoutSeconds: raw.timeout ?? cliLimits.commandTimeoutSecondsDefault,
+    ...(credentials !== undefined ? { credentials } : {}),
   };
 }
