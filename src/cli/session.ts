@@ -1,5 +1,6 @@
 import type { ChannelCredentials } from "@grpc/grpc-js";
 import { tlsCredentialsOf } from "./tls-flags.js";
+import type { TlsFiles } from "../lib/tls-material.js";
 import type { Command } from "commander";
 import { parseEndpoints } from "./args.js";
 import { OrchClient } from "./client.js";
@@ -16,7 +17,7 @@ export interface GlobalOptions {
   readonly output: OutputFormat;
   readonly timeoutSeconds: number;
   /** Mutual TLS toward the replicas; plaintext when absent. */
-  readonly credentials?: ChannelCredentials;
+  readonly tls?: { readonly files: TlsFiles; readonly credentials: ChannelCredentials };
 }
 
 /**
@@ -43,7 +44,7 @@ export class Session {
       deadlineMs: this.deadlineMs,
       log: (line) => this.io.stderr.write(`${line}\n`),
       signal: this.io.signal,
-      ...(this.options.credentials !== undefined ? { credentials: this.options.credentials } : {}),
+      ...(this.options.tls !== undefined ? { credentials: this.options.tls.credentials } : {}),
     });
     return this.clientInstance;
   }
@@ -69,7 +70,7 @@ export function globalOptionsOf(command: Command, env: CliIo["env"]): GlobalOpti
     tlsCert?: string;
     tlsKey?: string;
   }>();
-  const credentials = tlsCredentialsOf(raw, env);
+  const tls = tlsCredentialsOf(raw, env);
   const endpointsText = raw.endpoints ?? env[ENDPOINTS_ENV] ?? DEFAULT_ENDPOINTS;
   const endpoints = parseEndpoints(endpointsText);
   if (!endpoints.ok) throw new UsageError(endpoints.error);
@@ -77,6 +78,6 @@ export function globalOptionsOf(command: Command, env: CliIo["env"]): GlobalOpti
     endpoints: endpoints.value,
     output: raw.output ?? "table",
     timeoutSeconds: raw.timeout ?? cliLimits.commandTimeoutSecondsDefault,
-    ...(credentials !== undefined ? { credentials } : {}),
+    ...(tls !== undefined ? { tls } : {}),
   };
 }

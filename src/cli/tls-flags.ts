@@ -1,5 +1,5 @@
 import type { ChannelCredentials } from "@grpc/grpc-js";
-import { clientCredentials, loadTlsMaterial, tlsFilesFromFlags } from "../lib/tls-material.js";
+import { clientCredentials, loadTlsMaterial, tlsFilesFromFlags, type TlsFiles } from "../lib/tls-material.js";
 import { UsageError } from "./errors.js";
 import type { CliIo } from "./io.js";
 
@@ -10,14 +10,14 @@ export const TLS_ENV = { ca: "ORCH_CA", cert: "ORCH_CERT", key: "ORCH_KEY" } as 
 export function tlsCredentialsOf(
   flags: { tlsCa?: string; tlsCert?: string; tlsKey?: string },
   env: CliIo["env"],
-): ChannelCredentials | undefined {
+): { files: TlsFiles; credentials: ChannelCredentials } | undefined {
   try {
     const files = tlsFilesFromFlags({
       tlsCa: flags.tlsCa ?? env[TLS_ENV.ca],
       tlsCert: flags.tlsCert ?? env[TLS_ENV.cert],
       tlsKey: flags.tlsKey ?? env[TLS_ENV.key],
     });
-    return files === null ? undefined : clientCredentials(loadTlsMaterial(files));
+    return files === null ? undefined : { files, credentials: clientCredentials(loadTlsMaterial(files)) };
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
