@@ -3,6 +3,7 @@ import { OrchestratorServiceService } from "../gen/orchestrator/v1/orchestrator.
 import { OrchestratorError } from "../lib/errors.js";
 import { createOrchestratorService, type ServiceDeps } from "./orchestrator-service.js";
 import { registerAgentService, type AgentServiceDeps } from "./agent-service.js";
+import { certificateRoleInterceptor } from "./certificate-roles.js";
 
 /** Requests larger than this are refused with RESOURCE_EXHAUSTED before they are parsed. */
 const requestBytesMax = 1024 * 1024;
@@ -18,6 +19,8 @@ export async function startApiServer(
     "grpc.max_send_message_length": 64 * 1024 * 1024,
     "grpc.keepalive_time_ms": 10_000,
     "grpc.keepalive_permit_without_calls": 1,
+    // With mutual TLS, each call's certificate role is checked against the service it calls.
+    ...(credentials !== undefined ? { interceptors: [certificateRoleInterceptor] } : {}),
   });
   server.addService(OrchestratorServiceService, createOrchestratorService(deps));
   registerAgentService(server, deps);

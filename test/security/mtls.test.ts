@@ -6,6 +6,7 @@ import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AgentProcesses } from "../../dev/local-cluster/process-agents.js";
 import { ClusterStatusRequest, OrchestratorServiceClient } from "../../src/gen/orchestrator/v1/orchestrator.js";
+import { AgentServiceClient, HeartbeatRequest } from "../../src/gen/agent/v1/agent.js";
 import { RaftTransportServiceClient, type StreamResponse } from "../../src/gen/raft/v1/raft.js";
 import { message } from "../../src/raft/core/types.js";
 import { encodeMessage } from "../../src/raft/io/transport-message-codec.js";
@@ -85,6 +86,19 @@ function apiCall(replica: string, who: Identity | null): Promise<grpc.status | n
   }).finally(() => client.close());
 }
 
+/** AgentService heartbeat on `replica` as `who`: null when answered, else the status code. */
+function agentCall(replica: string, who: Identity): Promise<{ code: grpc.status; details: string } | null> {
+  const client = new AgentServiceClient(cluster.apiAddress(replica), credentialsOf(who));
+  return new Promise<{ code: grpc.status; details: string } | null>((resolve) => {
+    client.heartbeat(
+      HeartbeatRequest.fromPartial({ agentId: "probe", nodeIds: [] }),
+      new grpc.Metadata(),
+      { deadline: Date.now() + 5_000 },
+      (error) => resolve(error === null ? null : { code: error.code, details: error.details }),
+    );
+  }).finally(() => client.close());
+}
+
 /** A sample of `name{reason="..."}` on the replica's /metrics (0 when absent). */
 async function rejected(replica: string, reason: string): Promise<number> {
   const body = await (await fetch(`http://${cluster.cluster.replica(replica).metricsAddress}/metrics`)).text();
@@ -146,6 +160,16 @@ describe("mutual TLS", () => {
   it("answers a client with the admin certificate, refuses one without a certificate", async () => {
     expect(await apiCall(leader.leaderId, identity(pki, "admin"))).toBeNull();
     expect(await apiCall(leader.leaderId, null)).toBe(grpc.status.UNAVAILABLE);
+  });
+
+  it("checks the certificate's role per service: agents only AgentService, clients only OrchestratorService", async () => {
+    expect(await apiCall(leader.leaderId, identity(pki, "agent"))).toBe(grpc.status.PERMISSION_DENIED);
+    expect(await apiCall(leader.leaderId, identity(pki, "r1"))).toBe(grpc.status.PERMISSION_DENIED);
+    const asAdmin = await agentCall(leader.leaderId, identity(pki, "admin"));
+    expect(asAdmin?.code).toBe(grpc.status.PERMISSION_DENIED);
+    expect(asAdmin?.details).toMatch(/needs a certificate with role agent; this one has role client \(admin\)/);
+    // The agent certificate passes the role check: whatever the answer, it is not a refusal of the role.
+    expect((await agentCall(leader.leaderId, identity(pki, "agent")))?.code).not.toBe(grpc.status.PERMISSION_DENIED);
   });
 
   it("refuses a Raft stream without a certificate and one with the admin (client-role) certificate", async () => {
