@@ -5,9 +5,10 @@ import {
   status,
   type ServerInterceptor,
 } from "@grpc/grpc-js";
-import { AgentServiceService } from "../gen/agent/v1/agent.js";
+import { AgentServiceService, type RegisterRequest } from "../gen/agent/v1/agent.js";
 import { identityFromSubjectAltName, type CertificateRole } from "../lib/tls-identity.js";
 
+const registerPath = AgentServiceService.register.path;
 const agentPaths: ReadonlySet<string> = new Set<string>(
   Object.values(AgentServiceService).map((method) => method.path),
 );
@@ -30,6 +31,15 @@ export const certificateRoleInterceptor: ServerInterceptor = (method, call) =>
       .withStart((next) => {
         next(
           new ServerListenerBuilder()
+            .withOnReceiveMessage((message: unknown, forward) => {
+              // An agent certificate that names a region registers nodes of that region only.
+              const region = identityFromSubjectAltName(
+                call.getAuthContext().sslPeerCertificate?.subjectaltname,
+              )?.region;
+              const refusal = method.path === registerPath ? regionRefusal(message as RegisterRequest, region) : null;
+              if (refusal === null) forward(message);
+              else call.sendStatus({ code: status.PERMISSION_DENIED, details: refusal });
+            })
             .withOnReceiveMetadata((metadata, forward) => {
               const needed = roleNeeded(method.path);
               const identity = identityFromSubjectAltName(call.getAuthContext().sslPeerCertificate?.subjectaltname);
@@ -51,3 +61,11 @@ export const certificateRoleInterceptor: ServerInterceptor = (method, call) =>
       })
       .build(),
   );
+
+function regionRefusal(request: RegisterRequest, region: string | undefined): string | null {
+  if (region === undefined) return null;
+  const stranger = request.nodes.find((node) => node.region !== region);
+  return stranger === undefined
+    ? null
+    : `this agent certificate is for region ${region}; it cannot register node ${stranger.nodeId} of ${stranger.region}`;
+}

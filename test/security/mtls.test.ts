@@ -6,7 +6,7 @@ import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AgentProcesses } from "../../dev/local-cluster/process-agents.js";
 import { ClusterStatusRequest, OrchestratorServiceClient } from "../../src/gen/orchestrator/v1/orchestrator.js";
-import { AgentServiceClient, HeartbeatRequest } from "../../src/gen/agent/v1/agent.js";
+import { AgentServiceClient, HeartbeatRequest, RegisterRequest } from "../../src/gen/agent/v1/agent.js";
 import { RaftTransportServiceClient, type StreamResponse } from "../../src/gen/raft/v1/raft.js";
 import { message } from "../../src/raft/core/types.js";
 import { encodeMessage } from "../../src/raft/io/transport-message-codec.js";
@@ -99,6 +99,23 @@ function agentCall(replica: string, who: Identity): Promise<{ code: grpc.status;
   }).finally(() => client.close());
 }
 
+/** AgentService register of one node (without capacity: never a usable node) as `who`. */
+function registerCall(
+  who: Identity,
+  nodeId: string,
+  region: string,
+): Promise<{ code: grpc.status; details: string } | null> {
+  const client = new AgentServiceClient(cluster.apiAddress(leader.leaderId), credentialsOf(who));
+  return new Promise<{ code: grpc.status; details: string } | null>((resolve) => {
+    client.register(
+      RegisterRequest.fromPartial({ agentId: "probe", nodes: [{ nodeId, region }] }),
+      new grpc.Metadata(),
+      { deadline: Date.now() + 5_000 },
+      (error) => resolve(error === null ? null : { code: error.code, details: error.details }),
+    );
+  }).finally(() => client.close());
+}
+
 /** A sample of `name{reason="..."}` on the replica's /metrics (0 when absent). */
 async function rejected(replica: string, reason: string): Promise<number> {
   const body = await (await fetch(`http://${cluster.cluster.replica(replica).metricsAddress}/metrics`)).text();
@@ -113,6 +130,7 @@ beforeAll(async () => {
   pki = path.join(root, "pki");
   await pkiCommand(["init", "--dir", pki, "--replicas", "r1,r2,r3"]);
   await pkiCommand(["issue", "--dir", pki, "--name", "expired", "--role", "client", "--days", "-1"]);
+  await pkiCommand(["issue", "--dir", pki, "--name", "agent-eu", "--role", "agent", "--region", "eu-west-1"]);
   await pkiCommand(["init", "--dir", path.join(root, "other"), "--replicas", "r1,r2,r3"]);
   // Self-signed, naming itself replica r2.
   execFileSync(
@@ -170,6 +188,14 @@ describe("mutual TLS", () => {
     expect(asAdmin?.details).toMatch(/needs a certificate with role agent; this one has role client \(admin\)/);
     // The agent certificate passes the role check: whatever the answer, it is not a refusal of the role.
     expect((await agentCall(leader.leaderId, identity(pki, "agent")))?.code).not.toBe(grpc.status.PERMISSION_DENIED);
+  });
+
+  it("lets an agent certificate naming eu-west-1 register eu-west-1 nodes only", async () => {
+    const agentEu = identity(pki, "agent-eu");
+    const foreign = await registerCall(agentEu, "us-east-1-n9", "us-east-1");
+    expect(foreign?.code).toBe(grpc.status.PERMISSION_DENIED);
+    expect(foreign?.details).toMatch(/for region eu-west-1; it cannot register node us-east-1-n9 of us-east-1/);
+    expect((await registerCall(agentEu, "eu-west-1-n9", "eu-west-1"))?.code).not.toBe(grpc.status.PERMISSION_DENIED);
   });
 
   it("refuses a Raft stream without a certificate and one with the admin (client-role) certificate", async () => {
