@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import * as path from "node:path";
+import { existsSync, rmSync } from "node:fs";
 import { Command } from "commander";
+import { initPki } from "../../src/cli/pki/openssl-pki.js";
 import { ProcessCluster } from "./process-cluster.js";
 import { AgentProcesses } from "./process-agents.js";
 import {
@@ -23,6 +25,7 @@ async function main(): Promise<void> {
     .option("--logs <dir>", "write each process's JSON log to <dir>/<name>.log instead of the terminal")
     .option("--nodes <n>", "simulated nodes per regional agent", "3")
     .option("--no-agents", "start only the replicas, no regional node agents")
+    .option("--tls", "mutual TLS everywhere, with a PKI made under <data>/pki on first start (orchctl pki init)", false)
     .option(
       "--with-prometheus",
       "also run Prometheus (prometheus/prometheus.yml and its alert rules) on 127.0.0.1:9090, data under <data>/prometheus",
@@ -41,6 +44,7 @@ async function main(): Promise<void> {
     nodes: string;
     agents: boolean;
     withPrometheus: boolean;
+    tls: boolean;
   }>();
   const replicas = Number(opts.replicas);
   if (!Number.isInteger(replicas) || replicas < 1 || replicas > 7) {
@@ -55,15 +59,23 @@ async function main(): Promise<void> {
     );
     process.exit(1);
   }
+  if (opts.wipe) rmSync(opts.data, { recursive: true, force: true });
+  const tlsDir = opts.tls ? ensurePki(path.join(opts.data, "pki"), replicas) : undefined;
   const cluster = await ProcessCluster.start({
     replicas,
     dataRoot: opts.data,
-    wipe: opts.wipe,
+    wipe: false,
     logDir: opts.logs ?? "inherit",
+    ...(tlsDir !== undefined ? { tlsDir } : {}),
   });
   const nodesPerRegion = Number(opts.nodes);
   const agents = opts.agents
-    ? await AgentProcesses.start({ endpoints: cluster.endpoints(), nodesPerRegion, logDir: opts.logs ?? "inherit" })
+    ? await AgentProcesses.start({
+        endpoints: cluster.endpoints(),
+        nodesPerRegion,
+        logDir: opts.logs ?? "inherit",
+        ...(tlsDir !== undefined ? { tlsDir } : {}),
+      })
     : null;
   let prometheus: PrometheusProcess | null = null;
   if (opts.withPrometheus) {
@@ -91,6 +103,12 @@ async function main(): Promise<void> {
       `prometheus: ${prometheus.url}  (config prometheus/prometheus.yml, alerts prometheus/alerts.yml, data ${path.join(opts.data, "prometheus")})  pid ${prometheus.pid}\n`,
     );
   }
+  if (tlsDir !== undefined) {
+    const file = (name: string) => path.resolve(tlsDir, name);
+    process.stdout.write(
+      `\nmutual TLS: export ORCH_CA=${file("ca.pem")} ORCH_CERT=${file("admin.pem")} ORCH_KEY=${file("admin-key.pem")}\n`,
+    );
+  }
   process.stdout.write(
     `\nendpoints: ${cluster.endpoints()}   (orchctl --endpoints ${cluster.endpoints()} ...)\nCtrl-C stops the cluster.\n\n`,
   );
@@ -114,6 +132,15 @@ async function main(): Promise<void> {
   void prometheus?.exited.then((code) => {
     if (!stopping) process.stderr.write(`prometheus exited with code ${code}\n`);
   });
+}
+
+/** The PKI of a --tls cluster: made once, kept with the data (so restarts keep their identities). */
+function ensurePki(dir: string, replicas: number): string {
+  if (!existsSync(path.join(dir, "ca.pem"))) {
+    const ids = Array.from({ length: replicas }, (_, i) => `r${i + 1}`);
+    initPki(dir, ids, []);
+  }
+  return dir;
 }
 
 /**

@@ -4,6 +4,7 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePort } from "./free-port.js";
 import { spawnLogged } from "./spawn-logged.js";
+import { tlsArgs } from "./process-cluster.js";
 
 export const defaultRegions = ["us-east-1", "eu-west-1", "ap-southeast-1"] as const;
 
@@ -28,6 +29,8 @@ export interface AgentProcessesOptions {
   readonly host?: string;
   readonly logDir?: string | "inherit" | null;
   readonly extraArgs?: readonly string[];
+  /** An `orchctl pki` directory: agents connect with mutual TLS as agent.pem. */
+  readonly tlsDir?: string;
 }
 
 const stopGraceMs = 5_000;
@@ -108,6 +111,7 @@ export class AgentProcesses {
       this.options.endpoints,
       "--http",
       agent.httpAddress,
+      ...tlsArgs(this.options.tlsDir, "agent"),
       ...(this.options.extraArgs ?? []),
     ];
     const logDir = this.options.logDir;

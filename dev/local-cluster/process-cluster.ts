@@ -30,6 +30,21 @@ export interface ProcessClusterOptions {
   readonly logDir?: string | "inherit" | null;
   readonly extraArgs?: readonly string[];
   readonly env?: NodeJS.ProcessEnv;
+  /** A directory made by `orchctl pki init`: every replica serves mutual TLS with ca.pem and its <id>.pem. */
+  readonly tlsDir?: string;
+}
+
+/** The --tls-* flags for certificate `name` of an `orchctl pki` directory. */
+export function tlsArgs(tlsDir: string | undefined, name: string): string[] {
+  if (tlsDir === undefined) return [];
+  return [
+    "--tls-ca",
+    path.join(tlsDir, "ca.pem"),
+    "--tls-cert",
+    path.join(tlsDir, `${name}.pem`),
+    "--tls-key",
+    path.join(tlsDir, `${name}-key.pem`),
+  ];
 }
 
 const stopGraceMs = 5_000;
@@ -135,6 +150,7 @@ export class ProcessCluster {
       replica.metricsAddress,
       "--data-dir",
       replica.dataDir,
+      ...tlsArgs(this.options.tlsDir, replica.id),
       ...(this.options.extraArgs ?? []),
     ];
     const { child, exited } = spawnLogged({

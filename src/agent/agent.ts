@@ -1,3 +1,4 @@
+import type { ChannelCredentials } from "@grpc/grpc-js";
 /**
  * The node agent: one region's simulated nodes. It registers them, heartbeats for the live
  * ones, keeps an assignment stream open to the leader and reconciles its simulated runtime
@@ -31,6 +32,8 @@ import { StatusReporter } from "./io/status-reporter.js";
 
 export interface AgentOptions {
   readonly region: string;
+  /** Mutual TLS toward the control plane (--tls-ca, --tls-cert, --tls-key); plaintext when absent. */
+  readonly credentials?: ChannelCredentials;
   readonly nodeCount: number;
   readonly cpuMillicores: number;
   readonly memoryMib: number;
@@ -111,7 +114,7 @@ class Agent implements AgentHandle {
     this.nodeIds = nodeIdsFor(options.nodePrefix, options.nodeCount);
     for (const id of this.nodeIds) this.alive.set(id, true);
     this.logger = options.logger ?? createLogger({ agent: options.agentId, region: options.region });
-    this.client = new ControlPlaneClient(options.endpoints);
+    this.client = new ControlPlaneClient(options.endpoints, options.credentials);
     const signal = this.abort.signal;
     this.metrics = createAgentMetrics(
       { agent: options.agentId, region: options.region },

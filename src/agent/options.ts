@@ -8,6 +8,8 @@ import { knownRegions, validateNodeId } from "../fsm/index.js";
 import { splitListenHostPort } from "../lib/host-port.js";
 import type { AgentOptions } from "./agent.js";
 import { agentLimits, dockerLimits } from "./limits.js";
+import type { ChannelCredentials } from "@grpc/grpc-js";
+import { clientCredentials, loadTlsMaterial, tlsFilesFromFlags, type TlsFiles } from "../lib/tls-material.js";
 
 /** The local cluster's ports: agent i of the regions in this order serves HTTP on 9100 + i. */
 const defaultHttpPortByRegion: Readonly<Record<string, number>> = {
@@ -64,6 +66,9 @@ export function agentProgram(): Command {
     .option("--start-delay-ms <ms>", "how long a simulated container takes to start", "300")
     .option("--node-prefix <prefix>", "node ids are <prefix>-n1, <prefix>-n2, ... (default: the region)")
     .option("--agent-id <id>", "this agent's name in logs (default: agent-<node prefix>)")
+    .option("--tls-ca <file>", "CA certificate the replicas' certificates are signed by")
+    .option("--tls-cert <file>", "this agent's certificate (role agent; see orchctl pki)")
+    .option("--tls-key <file>", "the key of --tls-cert")
     .option("--heartbeat-ms <ms>", "heartbeat period in milliseconds", String(agentLimits.heartbeatIntervalMsDefault))
     .addHelpText(
       "after",
@@ -105,6 +110,9 @@ interface RawOptions {
   nodePrefix?: string;
   agentId?: string;
   heartbeatMs: string;
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 /** Parses the flags; commander errors (and --help) surface as CommanderError, bad values as UsageError. */
@@ -136,7 +144,16 @@ export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
   const httpAddress = raw.http ?? `127.0.0.1:${defaultHttpPortByRegion[raw.region] ?? 9101}`;
   address(httpAddress, "--http");
   if (raw.advertise !== undefined) address(raw.advertise, "--advertise");
+  let tlsFiles: TlsFiles | null;
+  let credentials: ChannelCredentials | undefined;
+  try {
+    tlsFiles = tlsFilesFromFlags(raw);
+    credentials = tlsFiles === null ? undefined : clientCredentials(loadTlsMaterial(tlsFiles));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
   return {
+    ...(credentials !== undefined ? { credentials } : {}),
     region: raw.region,
     nodeCount,
     cpuMillicores: wholeNumber(raw.cpu, "--cpu", 1, agentLimits.nodeCpuMillicoresMax),

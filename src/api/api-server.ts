@@ -3,6 +3,7 @@ import { OrchestratorServiceService } from "../gen/orchestrator/v1/orchestrator.
 import { OrchestratorError } from "../lib/errors.js";
 import { createOrchestratorService, type ServiceDeps } from "./orchestrator-service.js";
 import { registerAgentService, type AgentServiceDeps } from "./agent-service.js";
+import { certificateRoleInterceptor } from "./certificate-roles.js";
 
 /** Requests larger than this are refused with RESOURCE_EXHAUSTED before they are parsed. */
 const requestBytesMax = 1024 * 1024;
@@ -10,17 +11,21 @@ const requestBytesMax = 1024 * 1024;
 export async function startApiServer(
   address: string,
   deps: ServiceDeps & Pick<AgentServiceDeps, "heartbeats">,
+  /** Mutual TLS (client certificates required); plaintext when absent. */
+  credentials?: ServerCredentials,
 ): Promise<Server> {
   const server = new Server({
     "grpc.max_receive_message_length": requestBytesMax,
     "grpc.max_send_message_length": 64 * 1024 * 1024,
     "grpc.keepalive_time_ms": 10_000,
     "grpc.keepalive_permit_without_calls": 1,
+    // With mutual TLS, each call's certificate role is checked against the service it calls.
+    ...(credentials !== undefined ? { interceptors: [certificateRoleInterceptor] } : {}),
   });
   server.addService(OrchestratorServiceService, createOrchestratorService(deps));
   registerAgentService(server, deps);
   await new Promise<void>((resolve, reject) => {
-    server.bindAsync(address, ServerCredentials.createInsecure(), (error) => {
+    server.bindAsync(address, credentials ?? ServerCredentials.createInsecure(), (error) => {
       if (error !== null)
         reject(new OrchestratorError("UNAVAILABLE", `cannot serve the API on ${address}: ${error.message}`));
       else resolve();

@@ -1,3 +1,4 @@
+import type { ChannelCredentials } from "@grpc/grpc-js";
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import * as grpc from "@grpc/grpc-js";
@@ -81,6 +82,8 @@ export interface OrchClientOptions {
   readonly log: (line: string) => void;
   /** Aborted on Ctrl-C. */
   readonly signal?: AbortSignal;
+  /** Mutual TLS (--tls-ca/--tls-cert/--tls-key or ORCH_CA/ORCH_CERT/ORCH_KEY); plaintext when absent. */
+  readonly credentials?: ChannelCredentials;
 }
 
 /** How a stream attempt ended without throwing. */
@@ -97,6 +100,7 @@ export class OrchClient {
       endpoints: options.endpoints,
       policy: orchctlRetryPolicy,
       channelOptions,
+      ...(options.credentials !== undefined ? { credentials: options.credentials } : {}),
     });
   }
 

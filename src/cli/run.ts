@@ -13,6 +13,8 @@ import { registerList } from "./commands/list.js";
 import { registerNodes } from "./commands/nodes.js";
 import { registerPlan } from "./commands/plan.js";
 import { registerRollout } from "./commands/rollout.js";
+import { registerPki } from "./commands/pki.js";
+import { TLS_ENV } from "./tls-flags.js";
 import { registerScale } from "./commands/scale.js";
 import { registerSlo } from "./commands/slo.js";
 import { registerWatch } from "./commands/watch.js";
@@ -97,6 +99,9 @@ function buildProgram(io: CliIo, sessionFor: (command: Command) => Session): Com
         .argParser(timeoutSecondsArg)
         .default(cliLimits.commandTimeoutSecondsDefault),
     )
+    .option("--tls-ca <file>", `CA of the replicas' certificates (env ${TLS_ENV.ca})`)
+    .option("--tls-cert <file>", `client certificate (env ${TLS_ENV.cert}; see orchctl pki)`)
+    .option("--tls-key <file>", `key of --tls-cert (env ${TLS_ENV.key})`)
     .exitOverride()
     .configureOutput({ writeOut: (text) => io.stdout.write(text), writeErr: (text) => io.stderr.write(text) })
     .showHelpAfterError("(run with --help for usage and examples)")
@@ -120,6 +125,7 @@ function buildProgram(io: CliIo, sessionFor: (command: Command) => Session): Com
   registerRollout(program, sessionFor);
   registerApply(program, sessionFor);
   registerPlan(program, sessionFor);
+  registerPki(program, io);
   return program;
 }
 

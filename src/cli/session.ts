@@ -1,3 +1,6 @@
+import type { ChannelCredentials } from "@grpc/grpc-js";
+import { tlsCredentialsOf } from "./tls-flags.js";
+import type { TlsFiles } from "../lib/tls-material.js";
 import type { Command } from "commander";
 import { parseEndpoints } from "./args.js";
 import { OrchClient } from "./client.js";
@@ -13,6 +16,8 @@ export interface GlobalOptions {
   readonly endpoints: readonly string[];
   readonly output: OutputFormat;
   readonly timeoutSeconds: number;
+  /** Mutual TLS toward the replicas; plaintext when absent. */
+  readonly tls?: { readonly files: TlsFiles; readonly credentials: ChannelCredentials };
 }
 
 /**
@@ -39,6 +44,7 @@ export class Session {
       deadlineMs: this.deadlineMs,
       log: (line) => this.io.stderr.write(`${line}\n`),
       signal: this.io.signal,
+      ...(this.options.tls !== undefined ? { credentials: this.options.tls.credentials } : {}),
     });
     return this.clientInstance;
   }
@@ -56,7 +62,15 @@ export type SessionFor = (command: Command) => Session;
 
 /** Reads the global options of `command` (they may stand before or after the subcommand). */
 export function globalOptionsOf(command: Command, env: CliIo["env"]): GlobalOptions {
-  const raw = command.optsWithGlobals<{ endpoints?: string; output?: OutputFormat; timeout?: number }>();
+  const raw = command.optsWithGlobals<{
+    endpoints?: string;
+    output?: OutputFormat;
+    timeout?: number;
+    tlsCa?: string;
+    tlsCert?: string;
+    tlsKey?: string;
+  }>();
+  const tls = tlsCredentialsOf(raw, env);
   const endpointsText = raw.endpoints ?? env[ENDPOINTS_ENV] ?? DEFAULT_ENDPOINTS;
   const endpoints = parseEndpoints(endpointsText);
   if (!endpoints.ok) throw new UsageError(endpoints.error);
@@ -64,5 +78,6 @@ export function globalOptionsOf(command: Command, env: CliIo["env"]): GlobalOpti
     endpoints: endpoints.value,
     output: raw.output ?? "table",
     timeoutSeconds: raw.timeout ?? cliLimits.commandTimeoutSecondsDefault,
+    ...(tls !== undefined ? { tls } : {}),
   };
 }

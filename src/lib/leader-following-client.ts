@@ -38,6 +38,8 @@ export interface LeaderFollowingClientOptions {
   readonly policy: RetryPolicy;
   /** grpc-js channel options of every channel (reconnect back-off, keepalive). */
   readonly channelOptions?: grpc.ChannelOptions;
+  /** Mutual TLS toward the replicas; plaintext when absent. */
+  readonly credentials?: grpc.ChannelCredentials;
   /** For the back-off's jitter; a value in [0, 1). */
   readonly random?: () => number;
 }
@@ -174,7 +176,11 @@ export class LeaderFollowingClient {
     let channel = this.channels.get(address);
     if (channel === undefined) {
       if (this.closed) throw new RpcFailure(grpc.status.CANCELLED, "the client is closed", address, undefined);
-      channel = new grpc.Client(address, grpc.credentials.createInsecure(), this.options.channelOptions);
+      channel = new grpc.Client(
+        address,
+        this.options.credentials ?? grpc.credentials.createInsecure(),
+        this.options.channelOptions,
+      );
       this.channels.set(address, channel);
     }
     return channel;

@@ -4,6 +4,8 @@ import { startReplica, type ReplicaOptions } from "./replica.js";
 import { MembersDirectory } from "./members-directory.js";
 import { parsePeerList } from "./peers.js";
 import { splitHostPort, splitListenHostPort } from "../lib/host-port.js";
+import { loadTlsMaterial, tlsFilesFromFlags } from "../lib/tls-material.js";
+import { plaintextRefusal } from "./replica-security.js";
 
 const regions = ["us-east-1", "eu-west-1", "ap-southeast-1"];
 
@@ -35,6 +37,10 @@ function parseArgs(argv: string[]): ReplicaOptions {
       "2000",
     )
     .option("--tick-ms <ms>", "Raft tick length in milliseconds", "10")
+    .option("--tls-ca <file>", "CA certificate: peers, agents and clients must present a certificate it signed")
+    .option("--tls-cert <file>", "this replica's certificate (identity orchestrator://replica/<id>)")
+    .option("--tls-key <file>", "the key of --tls-cert")
+    .option("--insecure", "serve the API and Raft in plaintext on non-loopback addresses (not recommended)")
     .addHelpText(
       "after",
       `
@@ -58,7 +64,12 @@ Logs are JSON lines on stderr. SIGTERM hands leadership to another replica befor
     snapshotEvery: string;
     snapshotKeep: string;
     tickMs: string;
+    tlsCa?: string;
+    tlsCert?: string;
+    tlsKey?: string;
+    insecure?: boolean;
   }>();
+  const tlsFiles = tlsFilesFromFlags(opts);
   const raftPeers = parsePeerList(opts.peers, "--peers");
   if (!raftPeers.has(opts.id))
     throw new Error(`--id ${opts.id} is not one of the replicas in --peers (${[...raftPeers.keys()].join(", ")})`);
@@ -83,7 +94,22 @@ Logs are JSON lines on stderr. SIGTERM hands leadership to another replica befor
   const snapshotEveryEntries = positiveInteger(opts.snapshotEvery, "--snapshot-every");
   const snapshotKeepEntries = nonNegativeInteger(opts.snapshotKeep, "--snapshot-keep");
   const tickMs = positiveInteger(opts.tickMs, "--tick-ms");
+  const tls = tlsFiles === null ? undefined : loadTlsMaterial(tlsFiles);
+  if (tls !== undefined && (tls.identity?.role !== "replica" || tls.identity.name !== opts.id))
+    throw new Error(
+      `--tls-cert ${tlsFiles?.cert} is not a replica certificate for ${opts.id} (make one with "orchctl pki issue --role replica --name ${opts.id}")`,
+    );
+  const security = { ...(tls !== undefined ? { tls } : {}), insecure: opts.insecure === true };
+  const refusal = plaintextRefusal(
+    [
+      ["--peers", self.raft],
+      ["--api", api],
+    ],
+    security,
+  );
+  if (refusal !== null) throw new Error(refusal);
   return {
+    security,
     id: opts.id,
     members,
     apiAddress: api,

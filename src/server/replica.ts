@@ -17,6 +17,9 @@ import { HealthController } from "../health/io/health-controller.js";
 import type { NodeHeartbeats } from "../health/io/node-heartbeats.js";
 import { raftControllerPorts } from "./controller-ports-raft.js";
 import { RolloutController } from "../rollout/io/rollout-controller.js";
+import { serverCredentials } from "../lib/tls-material.js";
+import { transportSecurity, type ReplicaSecurity } from "./replica-security.js";
+import { registerSecurityMetrics } from "./security-metrics.js";
 
 export interface ReplicaOptions {
   readonly id: string;
@@ -30,6 +33,8 @@ export interface ReplicaOptions {
   /** Entries kept behind each snapshot for briefly lagging followers (RaftNode's default when absent). */
   readonly snapshotKeepEntries?: number;
   readonly tickMs: number;
+  /** Mutual TLS material and --insecure; plaintext when absent. */
+  readonly security?: ReplicaSecurity;
 }
 
 export interface RunningReplica {
@@ -44,6 +49,9 @@ export interface RunningReplica {
 export async function startReplica(options: ReplicaOptions): Promise<RunningReplica> {
   const logger = createLogger({ replica: options.id, region: options.region });
   const fsm = new ClusterFsm();
+  const tls = options.security?.tls;
+  if (tls === undefined && options.security?.insecure === true)
+    logger.warn("started with --insecure: the API and Raft are served in plaintext beyond loopback");
   const node = await RaftNode.open({
     id: options.id,
     peers: options.members.raftAddresses(),
@@ -53,6 +61,7 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
     tickMs: options.tickMs,
     snapshotEveryEntries: options.snapshotEveryEntries,
     snapshotKeepEntries: options.snapshotKeepEntries,
+    ...(tls !== undefined ? { transportSecurity: transportSecurity(tls) } : {}),
   });
   const registry = new Registry();
   registry.setDefaultLabels({ replica: options.id });
@@ -60,6 +69,7 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
   registerRaftMetrics(registry, node);
   registerClusterMetrics(registry, fsm);
   registerSloMetrics(registry, fsm);
+  registerSecurityMetrics(registry, node, options.security ?? {});
   const watchHub = new WatchHub(fsm);
   node.on("fatal", () => {
     // The disk or an invariant failed: exit and let the supervisor restart us from disk.
@@ -76,14 +86,18 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
   rollouts.start();
   await node.start();
 
-  const api: GrpcServer = await startApiServer(options.apiAddress, {
-    node,
-    members: options.members,
-    fsm,
-    watchHub,
-    logger,
-    heartbeats,
-  });
+  const api: GrpcServer = await startApiServer(
+    options.apiAddress,
+    {
+      node,
+      members: options.members,
+      fsm,
+      watchHub,
+      logger,
+      heartbeats,
+    },
+    tls !== undefined ? serverCredentials(tls) : undefined,
+  );
   const http: HttpServer = await startHttpServer(options.metricsAddress, registry, {
     notReadyReason() {
       const status = node.status();
@@ -115,6 +129,7 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
       logger.info({ term: s.term, role: s.role, reason }, "stopping");
       await node.stop({ transferLeadership: true });
       await health.stop();
+      scheduler.stop();
       rollouts.stop();
       api.forceShutdown();
       await new Promise<void>((resolve) => http.close(() => resolve()));

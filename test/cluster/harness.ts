@@ -11,7 +11,8 @@ import {
   OrchestratorServiceService,
   type ClusterStatusResponse,
 } from "../../src/gen/orchestrator/v1/orchestrator.js";
-import { ProcessCluster } from "../../dev/local-cluster/process-cluster.js";
+import { ProcessCluster, tlsArgs } from "../../dev/local-cluster/process-cluster.js";
+import { readFileSync } from "node:fs";
 import { isAlive, killQuietly, pidsKilledOnExit } from "../process-pids.js";
 
 /**
@@ -122,6 +123,8 @@ export interface ClusterStartOptions {
   /** Names the temp directory, for people looking at leftovers. */
   readonly name: string;
   readonly extraArgs?: readonly string[];
+  /** An `orchctl pki init` directory: replicas serve mutual TLS; client() and orchctl() use admin.pem. */
+  readonly tlsDir?: string;
 }
 
 export interface LeaderView {
@@ -137,7 +140,15 @@ export class TestCluster {
     readonly cluster: ProcessCluster,
     /** The temp directory holding data/ and logs/; removed by close(). */
     readonly root: string,
+    readonly tlsDir?: string,
   ) {}
+
+  /** Credentials of the test's own clients: the admin certificate with TLS, plaintext without. */
+  private credentials(): grpc.ChannelCredentials {
+    if (this.tlsDir === undefined) return grpc.credentials.createInsecure();
+    const read = (name: string) => readFileSync(path.join(this.tlsDir ?? "", name));
+    return grpc.credentials.createSsl(read("ca.pem"), read("admin-key.pem"), read("admin.pem"));
+  }
 
   static async start(options: ClusterStartOptions): Promise<TestCluster> {
     const root = await fs.mkdtemp(path.join(os.tmpdir(), `orch-${options.name}-`));
@@ -149,12 +160,13 @@ export class TestCluster {
         logDir: path.join(root, "logs"),
         wipe: true,
         extraArgs: options.extraArgs ?? [],
+        ...(options.tlsDir !== undefined ? { tlsDir: options.tlsDir } : {}),
       });
     } catch (error) {
       await fs.rm(root, { recursive: true, force: true });
       throw error;
     }
-    const test = new TestCluster(cluster, root);
+    const test = new TestCluster(cluster, root, options.tlsDir);
     test.track();
     return test;
   }
@@ -208,7 +220,7 @@ export class TestCluster {
   client(id: string): OrchestratorServiceClient {
     let client = this.clients.get(id);
     if (client === undefined) {
-      client = new OrchestratorServiceClient(this.apiAddress(id), grpc.credentials.createInsecure(), {
+      client = new OrchestratorServiceClient(this.apiAddress(id), this.credentials(), {
         "grpc.initial_reconnect_backoff_ms": 100,
         "grpc.max_reconnect_backoff_ms": 500,
       });
@@ -297,7 +309,8 @@ export class TestCluster {
 
   /** orchctl against the given replicas (default: all). */
   orchctl(args: readonly string[], endpoints: string = this.endpoints()): Promise<CliResult> {
-    return orchctl(["--endpoints", endpoints, ...args]);
+    const tls = tlsArgs(this.tlsDir, "admin");
+    return orchctl(["--endpoints", endpoints, ...tls, ...args]);
   }
 
   async log(id: string): Promise<string> {

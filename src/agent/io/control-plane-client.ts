@@ -1,3 +1,4 @@
+import type { ChannelCredentials } from "@grpc/grpc-js";
 /**
  * The agent's client of AgentService: the shared leader-following client (src/lib) with the
  * agent's retry table. Retryable: UNAVAILABLE (a follower naming no leader, an election, an
@@ -81,8 +82,13 @@ function definitionOf<K extends UnaryMethod>(method: K): MethodDefinition<Reques
 export class ControlPlaneClient {
   private readonly client: LeaderFollowingClient;
 
-  constructor(endpoints: readonly string[]) {
-    this.client = new LeaderFollowingClient({ endpoints, policy: agentRetryPolicy, channelOptions });
+  constructor(endpoints: readonly string[], credentials?: ChannelCredentials) {
+    this.client = new LeaderFollowingClient({
+      endpoints,
+      policy: agentRetryPolicy,
+      channelOptions,
+      ...(credentials !== undefined ? { credentials } : {}),
+    });
   }
 
   current(): string {

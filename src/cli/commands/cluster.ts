@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { ClusterStatusRequest, type ClusterStatusResponse } from "../../gen/orchestrator/v1/orchestrator.js";
 import { orDash, renderFields, renderTable } from "../output.js";
 import type { SessionFor } from "../session.js";
+import { peerCertificateExpiry } from "../peer-certificate.js";
 
 const EXAMPLES = `
 Examples:
@@ -9,7 +10,7 @@ Examples:
   orchctl cluster --endpoints 127.0.0.1:50052    # as one particular replica sees it
 `;
 
-export function renderCluster(status: ClusterStatusResponse): string {
+export function renderCluster(status: ClusterStatusResponse, certificateExpiry?: Date | null): string {
   const leader =
     status.leaderId === ""
       ? "none known (election under way?)"
@@ -20,6 +21,9 @@ export function renderCluster(status: ClusterStatusResponse): string {
     ["Commit index", String(status.commitIndex)],
     ["Applied index", String(status.appliedIndex)],
     ["Answered by", `${orDash(status.replicaId)} (${orDash(status.role)})`],
+    ...(certificateExpiry === undefined
+      ? []
+      : [["Certificate expires", certificateExpiry === null ? "unknown" : certificateExpiry.toISOString()] as const]),
   ]);
   const members = [...status.members].sort((a, b) => a.id.localeCompare(b.id));
   const rows = members.map((member) => [
@@ -45,7 +49,21 @@ export function registerCluster(parent: Command, sessionFor: SessionFor): void {
     .action(async (_flags: unknown, command: Command) => {
       const session = sessionFor(command);
       const status = await session.client.call("clusterStatus", ClusterStatusRequest.fromPartial({}));
-      if (session.out.isJson) session.out.json(status);
-      else session.out.text(renderCluster(status));
+      // With TLS: the answering replica's certificate expiry, read by a handshake of our own.
+      const tls = session.options.tls;
+      const answeredBy = status.members.find((m) => m.id === status.replicaId)?.apiAddress;
+      const expiry =
+        tls === undefined
+          ? undefined
+          : answeredBy === undefined || answeredBy === ""
+            ? null
+            : await peerCertificateExpiry(answeredBy, tls.files);
+      if (session.out.isJson)
+        session.out.json(
+          expiry === undefined
+            ? status
+            : { ...status, certificateExpiry: expiry === null ? null : expiry.toISOString() },
+        );
+      else session.out.text(renderCluster(status, expiry));
     });
 }

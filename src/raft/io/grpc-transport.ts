@@ -1,4 +1,4 @@
-import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { Server, ServerCredentials, type ChannelCredentials } from "@grpc/grpc-js";
 import { pino } from "pino";
 import { assert } from "../../lib/assert.js";
 import type { Logger } from "../../lib/logger.js";
@@ -8,6 +8,7 @@ import { transportServerOptions } from "./transport-channel-options.js";
 import { InboundService } from "./transport-inbound.js";
 import { transportLimits, type TransportLimits } from "./transport-limits.js";
 import { PeerStream, type PeerStreamEnv, type PeerStreamState, type PeerStreamStats } from "./transport-peer-stream.js";
+import type { RejectReason, TransportSecurity } from "./transport-security.js";
 import { SnapshotSender, type SnapshotSenderEnv } from "./transport-snapshot-sender.js";
 
 /** How the transport talks back to the replica's driver. Handlers run on the event loop, never re-entrantly from send(). */
@@ -33,6 +34,8 @@ export interface GrpcTransportOptions {
   readonly handlers: TransportHandlers;
   readonly logger?: Logger;
   readonly limits?: Partial<TransportLimits>;
+  /** Mutual TLS with peer identities from certificates; plaintext when absent. */
+  readonly security?: TransportSecurity;
 }
 
 type TransportState = "new" | "starting" | "running" | "stopped";
@@ -61,6 +64,8 @@ export class GrpcTransport {
   private server: Server | null = null;
   private state: TransportState = "new";
   private boundPort = 0;
+  private readonly security: TransportSecurity | undefined;
+  private readonly rejected = new Map<RejectReason, number>();
 
   constructor(options: GrpcTransportOptions) {
     assert(options.id !== "", "a transport needs its replica's id");
@@ -70,7 +75,10 @@ export class GrpcTransport {
     this.limits = transportLimits(options.limits);
     this.logger = (options.logger ?? pino({ level: "silent" })).child({ component: "raft-transport" });
     this.peerAddresses = withoutSelf(options.peers, this.id);
+    this.security = options.security;
     this.inbound = new InboundService({
+      ...(options.security !== undefined ? { security: options.security } : {}),
+      onRejected: (reason) => this.rejected.set(reason, (this.rejected.get(reason) ?? 0) + 1),
       selfId: this.id,
       limits: this.limits,
       logger: this.logger,
@@ -89,7 +97,8 @@ export class GrpcTransport {
     server.addService(RaftTransportServiceService, this.inbound.implementation());
     try {
       this.boundPort = await new Promise<number>((resolve, reject) => {
-        server.bindAsync(this.listenAddress, ServerCredentials.createInsecure(), (error, port) =>
+        const serverCredentials = this.security?.serverCredentials() ?? ServerCredentials.createInsecure();
+        server.bindAsync(this.listenAddress, serverCredentials, (error, port) =>
           error === null ? resolve(port) : reject(error),
         );
       });
@@ -202,6 +211,11 @@ export class GrpcTransport {
     };
   }
 
+  /** Refused incoming streams and dropped messages by reason (orchestrator_raft_messages_rejected_total). */
+  rejectedCounts(): ReadonlyMap<RejectReason, number> {
+    return this.rejected;
+  }
+
   private channelsFor(peer: ReplicaId): PeerChannels | null {
     const existing = this.peers.get(peer);
     if (existing !== undefined) return existing;
@@ -221,6 +235,7 @@ export class GrpcTransport {
       selfId: this.id,
       limits: this.limits,
       logger: this.logger,
+      ...this.credentialsEnv(),
       onConnectionLost: (peer) => {
         if (this.state === "running") this.handlers.onPeerConnectionLost(peer);
       },
@@ -235,10 +250,15 @@ export class GrpcTransport {
     return {
       limits: this.limits,
       logger: this.logger,
+      ...this.credentialsEnv(),
       onSnapshotStatus: (peer, ok) => {
         if (this.state === "running") this.handlers.onSnapshotStatus(peer, ok);
       },
     };
+  }
+
+  private credentialsEnv(): { credentials?: ChannelCredentials } {
+    return this.security === undefined ? {} : { credentials: this.security.clientCredentials() };
   }
 
   private reportUnreachable(peer: ReplicaId): void {

@@ -13,6 +13,7 @@ import { PendingRequests } from "./pending-requests.js";
 import { RaftError, type RaftFailure } from "./raft-error.js";
 import { RaftNodeEmitter, type RaftNodeEventName, type RaftNodeEvents } from "./raft-node-events.js";
 import { ReadyLoop } from "./ready-loop.js";
+import type { RejectReason, TransportSecurity } from "./transport-security.js";
 import type { StateMachine } from "./state-machine.js";
 
 export type { StateMachine } from "./state-machine.js";
@@ -35,6 +36,8 @@ export interface RaftNodeOptions {
   /** A forwarded read unanswered this long is asked again (its message may have been lost). */
   readonly readRetryMs?: number;
   readonly raft?: Partial<RaftConfig>;
+  /** Mutual TLS between replicas (certificates name the peers); plaintext when absent. */
+  readonly transportSecurity?: TransportSecurity;
 }
 
 const nodeDefaults = {
@@ -138,7 +141,13 @@ export class RaftNode {
       applyQueue: this.applyQueue,
       requests: this.requests,
       events: this.events,
+      ...(options.transportSecurity !== undefined ? { transportSecurity: options.transportSecurity } : {}),
     });
+  }
+
+  /** Raft streams and messages refused by the transport, by reason. */
+  rejectedMessageCounts(): ReadonlyMap<RejectReason, number> {
+    return this.loop.transport.rejectedCounts();
   }
 
   static async open(options: RaftNodeOptions): Promise<RaftNode> {

@@ -7,6 +7,7 @@ import { NO_REPLICA } from "../core/types.js";
 import type { ApplyQueue } from "./apply-queue.js";
 import { asError } from "./as-error.js";
 import { GrpcTransport } from "./grpc-transport.js";
+import type { TransportSecurity } from "./transport-security.js";
 import type { LevelDbLogStore } from "./leveldb-log-store.js";
 import type { PendingRequests } from "./pending-requests.js";
 import type { RaftNodeEmitter } from "./raft-node-events.js";
@@ -22,6 +23,7 @@ export interface ReadyLoopOptions {
   readonly applyQueue: ApplyQueue;
   readonly requests: PendingRequests;
   readonly events: RaftNodeEmitter;
+  readonly transportSecurity?: TransportSecurity;
 }
 
 /**
@@ -62,6 +64,7 @@ export class ReadyLoop {
       listenAddress: self,
       peers,
       logger: this.options.logger,
+      ...(this.options.transportSecurity !== undefined ? { security: this.options.transportSecurity } : {}),
       handlers: {
         onMessage: (m) => this.receive(m),
         onPeerConnectionLost: (peer) => this.peerConnectionLost(peer),

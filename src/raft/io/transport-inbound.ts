@@ -15,7 +15,9 @@ import type {
   StreamResponse,
 } from "../../gen/raft/v1/raft.js";
 import type { Message, ReplicaId } from "../core/types.js";
+import { OncePerInterval } from "../../lib/once-per-interval.js";
 import type { TransportLimits } from "./transport-limits.js";
+import type { AuthenticatedCall, RejectReason, TransportSecurity } from "./transport-security.js";
 import { decodeMessage } from "./transport-message-codec.js";
 import { fromMetadataKey } from "./transport-peer-stream.js";
 import { SnapshotAssembly, snapshotBytesMetadataKey } from "./transport-snapshot-receiver.js";
@@ -29,7 +31,14 @@ export interface InboundEnv {
   isRunning(): boolean;
   onMessage(message: Message): void;
   onPeerConnectionLost(peer: ReplicaId): void;
+  /** With mutual TLS: the peer is whom its certificate names. */
+  readonly security?: TransportSecurity;
+  /** Counts what was refused (orchestrator_raft_messages_rejected_total). */
+  onRejected?(reason: RejectReason): void;
 }
+
+/** A refused peer is logged once per this interval, not per message or reconnect. */
+const refusalLogIntervalMs = 60_000;
 
 /**
  * The receiving side of the transport: the gRPC service implementation. Each incoming Stream
@@ -41,6 +50,7 @@ export interface InboundEnv {
 export class InboundService {
   private snapshotsReceiving = 0;
   private readonly streams = new Set<ServerDuplexStream<StreamRequest, StreamResponse>>();
+  private readonly refusalLog = new OncePerInterval(refusalLogIntervalMs);
 
   constructor(private readonly env: InboundEnv) {}
 
@@ -57,12 +67,46 @@ export class InboundService {
     this.streams.clear();
   }
 
+  /**
+   * With mutual TLS, the replica the call's certificate names if it is a current member, else
+   * the refusal (counted and logged); without TLS, undefined (the peer names itself).
+   */
+  private certifiedPeer(call: AuthenticatedCall): ReplicaId | { code: status; details: string } | undefined {
+    const security = this.env.security;
+    if (security === undefined) return undefined;
+    const identity = security.peerIdentity(call);
+    let refusal: { code: status; details: string } | null = null;
+    if (!identity.ok) refusal = { code: status.PERMISSION_DENIED, details: identity.error };
+    else if (!this.env.isKnownPeer(identity.value) || identity.value === this.env.selfId)
+      refusal = {
+        code: status.PERMISSION_DENIED,
+        details: `replica ${identity.value} is not a member of this cluster`,
+      };
+    if (refusal === null && identity.ok) return identity.value;
+    const refused = refusal ?? { code: status.PERMISSION_DENIED, details: "refused" };
+    this.env.onRejected?.("stream_refused");
+    const address = call.getPeer();
+    if (this.refusalLog.take(address))
+      this.env.logger.warn(
+        { address, reason: refused.details },
+        "refused a raft connection (logged once a minute per peer)",
+      );
+    return refused;
+  }
+
   private handleStream(call: ServerDuplexStream<StreamRequest, StreamResponse>): void {
+    const certified = this.certifiedPeer(call);
+    if (typeof certified === "object") {
+      call.emit("error", certified);
+      call.end();
+      return;
+    }
     this.streams.add(call);
     // Headers right away: the peer's client learns it is connected before any ack is due.
     call.sendMetadata(new Metadata());
     const named = call.metadata.get(fromMetadataKey)[0];
-    let peer: ReplicaId | null = typeof named === "string" && named !== "" ? named : null;
+    // With TLS the certificate names the peer; metadata and `from` cannot change it.
+    let peer: ReplicaId | null = certified ?? (typeof named === "string" && named !== "" ? named : null);
     let ended = false;
     const onEnded = (how: string): void => {
       if (ended) return;
@@ -98,17 +142,24 @@ export class InboundService {
   private deliver(wire: ProtoMessage, streamPeer: ReplicaId, snapshotData?: Uint8Array): string | null {
     const decoded = decodeMessage(wire, snapshotData);
     if (!decoded.ok) {
+      this.env.onRejected?.("invalid");
       this.env.logger.debug({ peer: streamPeer, reason: decoded.error }, "dropped a malformed raft message");
       return decoded.error;
     }
     const message = decoded.value;
     let reason: string | null = null;
-    if (message.from !== streamPeer) reason = `sender ${message.from} differs from the stream's peer`;
-    else if (!this.env.isKnownPeer(message.from)) reason = "sender is not a known peer";
-    else if (message.to !== this.env.selfId) reason = `addressed to ${message.to}, not to this replica`;
+    let kind: RejectReason = "invalid";
+    if (message.from !== streamPeer) {
+      reason = `sender ${message.from} differs from the stream's peer`;
+      kind = "from_mismatch";
+    } else if (!this.env.isKnownPeer(message.from)) {
+      reason = "sender is not a known peer";
+      kind = "unknown_peer";
+    } else if (message.to !== this.env.selfId) reason = `addressed to ${message.to}, not to this replica`;
     else if ((message.type === "snapshot") !== (snapshotData !== undefined))
       reason = "snapshots travel only on the snapshot stream";
     if (reason !== null) {
+      this.env.onRejected?.(kind);
       this.env.logger.debug(
         { peer: streamPeer, from: message.from, to: message.to, type: message.type, reason },
         "dropped a raft message",
@@ -123,6 +174,11 @@ export class InboundService {
     call: ServerReadableStream<InstallSnapshotRequest, InstallSnapshotResponse>,
     callback: sendUnaryData<InstallSnapshotResponse>,
   ): void {
+    const certified = this.certifiedPeer(call);
+    if (typeof certified === "object") {
+      callback(certified);
+      return;
+    }
     if (this.snapshotsReceiving >= this.env.limits.snapshotsReceivingMax) {
       callback({
         code: status.RESOURCE_EXHAUSTED,
@@ -168,7 +224,7 @@ export class InboundService {
         settle({ code: status.UNAVAILABLE, details: "replica is stopping" });
         return;
       }
-      const dropped = this.deliver(result.value.wire, result.value.wire.from, result.value.data);
+      const dropped = this.deliver(result.value.wire, certified ?? result.value.wire.from, result.value.data);
       settle(dropped === null ? null : { code: status.INVALID_ARGUMENT, details: dropped });
     });
     call.on("end", () =>

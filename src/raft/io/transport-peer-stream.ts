@@ -1,4 +1,10 @@
-import { credentials, Metadata, type ClientDuplexStream, type StatusObject } from "@grpc/grpc-js";
+import {
+  credentials,
+  Metadata,
+  type ChannelCredentials,
+  type ClientDuplexStream,
+  type StatusObject,
+} from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { assert, assertNever } from "../../lib/assert.js";
 import { RaftTransportServiceClient, type StreamRequest, type StreamResponse } from "../../gen/raft/v1/raft.js";
@@ -23,6 +29,8 @@ export interface PeerStreamEnv {
   /** Messages for the peer were (or may have been) lost. */
   onUnreachable(peer: ReplicaId): void;
   onRoundTrip(peer: ReplicaId, seconds: number): void;
+  /** Mutual TLS credentials; plaintext when absent. */
+  readonly credentials?: ChannelCredentials;
 }
 
 /** Counters of one peer stream, for tests and metrics. */
@@ -88,7 +96,7 @@ export class PeerStream {
   ) {
     this.client = new RaftTransportServiceClient(
       address,
-      credentials.createInsecure(),
+      env.credentials ?? credentials.createInsecure(),
       transportClientOptions(env.limits),
     );
     this.queue = new SendQueue(env.limits.queueMessagesMax, env.limits.queueBytesMax);

@@ -1,4 +1,10 @@
-import { credentials, Metadata, type ClientWritableStream, type ServiceError } from "@grpc/grpc-js";
+import {
+  credentials,
+  Metadata,
+  type ChannelCredentials,
+  type ClientWritableStream,
+  type ServiceError,
+} from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { assert } from "../../lib/assert.js";
 import {
@@ -15,6 +21,8 @@ import { snapshotBytesMetadataKey } from "./transport-snapshot-receiver.js";
 
 export interface SnapshotSenderEnv {
   readonly limits: TransportLimits;
+  /** Mutual TLS credentials; plaintext when absent. */
+  readonly credentials?: ChannelCredentials;
   readonly logger: Logger;
   onSnapshotStatus(peer: ReplicaId, ok: boolean): void;
 }
@@ -59,7 +67,7 @@ export class SnapshotSender {
     }
     this.client ??= new RaftTransportServiceClient(
       this.address,
-      credentials.createInsecure(),
+      this.env.credentials ?? credentials.createInsecure(),
       transportClientOptions(this.env.limits),
     );
     const data = message.snapshot.data;
