@@ -48,7 +48,16 @@ describe.skipIf(skip)("the compose cluster", () => {
   }
 
   async function ctl<T>(service: string, args: readonly string[]): Promise<T> {
-    const out = await compose(["exec", "-T", service, "orchctl", "--output", "json", ...args], 30_000);
+    let out: string;
+    try {
+      out = await compose(["exec", "-T", service, "orchctl", "--output", "json", ...args], 30_000);
+    } catch (error) {
+      // orchctl --output json reports its errors on stdout: say them.
+      const said = (error as { stdout?: string }).stdout ?? "";
+      throw new Error(`orchctl ${args.join(" ")} on ${service} failed: ${said.trim() || String(error)}`, {
+        cause: error,
+      });
+    }
     return JSON.parse(out) as T;
   }
 
