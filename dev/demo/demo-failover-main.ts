@@ -168,7 +168,11 @@ async function badRollout(client: OrchClient): Promise<void> {
   );
   const done = await until("the revert to finish", 90_000, async () => {
     const d = (await client.call("getDeployment", { name: "web", stale: false })).deployment;
-    return d?.rollout?.isRevert === true && d.rollout.state === "succeeded" ? d : undefined;
+    // A finished revert rests in "reverted" (the rollout it undid failed); until then it runs.
+    const state = d?.rollout?.state ?? "";
+    return d?.rollout?.isRevert === true && !["running", "paused", "awaiting-promotion"].includes(state)
+      ? d
+      : undefined;
   });
   const now = (
     await client.call("listContainers", { deployment: "web", node: "", stale: false, limit: 100 })
