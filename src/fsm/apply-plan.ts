@@ -110,6 +110,12 @@ function nodesHoldingReplicas(state: ClusterState, deployment: string): Set<stri
   return nodes;
 }
 
+/**
+ * How a pending reason starts when the scheduler did place but the FSM refused the placement (a
+ * stale plan): a transient state the scheduler retries at once, not a cluster without room.
+ */
+export const stalePlanReasonPrefix = "placements rejected at apply time";
+
 function recordPendingReason(
   state: ClusterState,
   deployment: DeploymentRecord,
@@ -119,7 +125,7 @@ function recordPendingReason(
   if (state.pendingCount(deployment.spec.name) === 0) return;
   let reason = planReason;
   if (reason === "" && counts.length > 0)
-    reason = `placements rejected at apply time (${describeRejections(counts)}); the scheduler will retry`;
+    reason = `${stalePlanReasonPrefix} (${describeRejections(counts)}); the scheduler will retry`;
   if (reason === "" || reason === deployment.pendingReason) return;
   deployment.pendingReason = reason;
   state.touchDeployment(deployment);

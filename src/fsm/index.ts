@@ -70,6 +70,7 @@ export {
   type VersionRecord,
 } from "./state.js";
 export { rollbackSpec, stableVersion, versionEntry } from "./version-history.js";
+export { stalePlanReasonPrefix } from "./apply-plan.js";
 export { leaderActor } from "./apply-rollout.js";
 export { errorBudgetAt, type ErrorBudget } from "./error-budget.js";
 export { withCurrentPolicy } from "./apply-deployment.js";

@@ -5,7 +5,7 @@
  */
 import { RolloutOutcome } from "../gen/orchestrator/v1/fsm.js";
 import type { ClusterReadView, CommandBody } from "../fsm/index.js";
-import { stableVersion } from "../fsm/index.js";
+import { stableVersion, stalePlanReasonPrefix } from "../fsm/index.js";
 import { assertNever } from "../lib/assert.js";
 import type { RolloutDecision, RolloutView } from "./core/index.js";
 
@@ -29,7 +29,12 @@ export function rolloutViewOf(fsm: ClusterReadView, name: string): RolloutView |
       pausedBy: rollout.pausedBy ?? "",
     },
     stableVersion: stableVersion(deployment, rollout.toVersion)?.version ?? 0,
-    placementBlocked: deployment.pendingReason !== "" && fsm.pendingCount(name) > 0,
+    // Only the scheduler's "no node fits" counts: a stale plan refused at apply time is retried at
+    // once, and must not lower the healthy floor (it once stopped healthy old replicas mid-rollout).
+    placementBlocked:
+      deployment.pendingReason !== "" &&
+      !deployment.pendingReason.startsWith(stalePlanReasonPrefix) &&
+      fsm.pendingCount(name) > 0,
     containers: containers.map((c) => ({
       id: c.id,
       ordinal: c.ordinal,

@@ -248,8 +248,8 @@ describe("nodes", () => {
       `all on ${node}: ${containers.map((c) => `${c.id}@${c.node}`).join(", ")}`,
     ).toBe(true);
     // And one more on the same node (binpack: the fullest node that fits) that is not probed yet,
-    // its initial delay long: the cluster records it healthy (its agent reports it running) while
-    // the leader has no verdict of its own. It too must go unknown while the node is silent.
+    // its initial delay long: running, its health unknown (agents report what runs, only probes say
+    // healthy). It must stay unknown, never unhealthy, while the node is silent.
     const late = "late-probed";
     await h.deploy({
       name: late,
@@ -264,7 +264,15 @@ describe("nodes", () => {
         initialDelayMs: 120_000,
       },
     });
-    const [lateContainer] = await h.waitHealthy(late, 1);
+    const lateContainer = await waitFor(
+      `${late} running`,
+      async () => {
+        const c = (await h.get(late)).containers[0];
+        return c?.state === "running" ? c : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 100 },
+    );
+    expect(lateContainer.health, "no verdict before its first probe").toBe("unknown");
     expect(lateContainer.node, `${late} on ${node}`).toBe(node);
     const leader = await h.leaderId(true);
     const nodeCount = (await h.nodes()).length;
@@ -340,7 +348,9 @@ describe("nodes", () => {
     expect(h.events(name, "restarted")).toEqual([]);
     expect(h.events(name, "container-unhealthy")).toEqual([]);
     expect(h.events(name, "container-health-unknown").length).toBe(3);
-    expect(h.events(late, "container-health-unknown").length).toBe(1);
+    // Never judged healthy, it had no verdict to lose: still unknown, and no event says otherwise.
+    expect(h.events(late, "container-health-unknown").length).toBe(0);
+    expect(h.events(late, "container-unhealthy")).toEqual([]);
     expect((await breaker()).restarts - restartsBefore, "no restart decided").toBe(0);
     await h.deleteAndWait(late);
     await h.deleteAndWait(name);

@@ -178,10 +178,10 @@ function toProto(report: StatusReport): ContainerReport {
     containerId: report.containerId,
     nodeId: report.nodeId,
     state: stateToProto(report.state),
-    health:
-      report.state === "running"
-        ? ContainerHealth.CONTAINER_HEALTH_HEALTHY
-        : ContainerHealth.CONTAINER_HEALTH_UNSPECIFIED,
+    // The agent says what runs, never whether it is healthy: that is the leader's probes' verdict,
+    // so a rollout counts a new replica only once its health check passed (a running process whose
+    // endpoint fails must not look healthy, nor let a rollout stop an old replica for it).
+    health: ContainerHealth.CONTAINER_HEALTH_UNSPECIFIED,
     message: report.message,
     instanceRestartCount: report.generation,
     ...(report.addresses !== undefined && report.addresses.length > 0
