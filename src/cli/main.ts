@@ -23,7 +23,10 @@ async function main(): Promise<void> {
     signal: interrupt.signal,
     progressTerminal: process.stderr.isTTY ? process.stderr : undefined,
   };
-  process.exitCode = await run(process.argv.slice(2), io);
+  const code = await run(process.argv.slice(2), io);
+  // Exit as soon as the output is flushed: a connection still being attempted to a replica that
+  // is gone (a killed leader's black-holed address) must not hold the finished command open.
+  process.stdout.write("", () => process.stderr.write("", () => process.exit(code)));
 }
 
 /** True when this module is the program node was asked to run (also through npm's bin symlink). */
