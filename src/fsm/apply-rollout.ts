@@ -334,19 +334,39 @@ function pauser(by: PbRolloutPauser): RolloutPauser | null {
   return null;
 }
 
-/** An operator's pause outranks the burn-rate one: only the operator lifts it. */
-export function applyRolloutPause(state: ClusterState, command: RolloutPauseCommand, atMs: number): ApplyResult {
+/** What a pause and a resume both check first: who asks, their texts, and the active rollout. */
+function pauseControl(
+  state: ClusterState,
+  command: RolloutPauseCommand | RolloutResumeCommand,
+  verb: "pause" | "resume",
+):
+  | FsmFailure
+  | {
+      by: RolloutPauser;
+      deployment: DeploymentRecord;
+      rollout: RolloutRecord;
+      name: string;
+      unchanged: { kind: "rollout-control"; deployment: string; state: RolloutRecord["state"]; changed: false };
+    } {
   const by = pauser(command.by);
+  if (by === null) return invalid(`a ${verb} says who ${verb}s: operator or burn-rate`);
   const problem =
-    (by === null ? invalid("a pause says who pauses: operator or burn-rate") : null) ??
-    validateText("pause reason", command.reason, fsmLimits.reasonLengthMax) ??
+    validateText(`${verb} reason`, command.reason, fsmLimits.reasonLengthMax) ??
     validateText("actor", command.actor, fsmLimits.actorLengthMax);
-  if (problem !== null || by === null) return problem ?? invalid("no pauser");
+  if (problem !== null) return problem;
   const found = activeRollout(state, command.deployment, command.toVersion);
   if ("ok" in found) return found;
   const { deployment, rollout } = found;
   const name = deployment.spec.name;
   const unchanged = { kind: "rollout-control", deployment: name, state: rollout.state, changed: false } as const;
+  return { by, deployment, rollout, name, unchanged };
+}
+
+/** An operator's pause outranks the burn-rate one: only the operator lifts it. */
+export function applyRolloutPause(state: ClusterState, command: RolloutPauseCommand, atMs: number): ApplyResult {
+  const found = pauseControl(state, command, "pause");
+  if ("ok" in found) return found;
+  const { by, deployment, rollout, name, unchanged } = found;
   if (rollout.state === "awaiting-promotion") {
     if (by === "burn-rate") return success(unchanged);
     return failure(
@@ -370,17 +390,9 @@ export function applyRolloutPause(state: ClusterState, command: RolloutPauseComm
 }
 
 export function applyRolloutResume(state: ClusterState, command: RolloutResumeCommand, atMs: number): ApplyResult {
-  const by = pauser(command.by);
-  const problem =
-    (by === null ? invalid("a resume says who resumes: operator or burn-rate") : null) ??
-    validateText("resume reason", command.reason, fsmLimits.reasonLengthMax) ??
-    validateText("actor", command.actor, fsmLimits.actorLengthMax);
-  if (problem !== null || by === null) return problem ?? invalid("no pauser");
-  const found = activeRollout(state, command.deployment, command.toVersion);
+  const found = pauseControl(state, command, "resume");
   if ("ok" in found) return found;
-  const { deployment, rollout } = found;
-  const name = deployment.spec.name;
-  const unchanged = { kind: "rollout-control", deployment: name, state: rollout.state, changed: false } as const;
+  const { by, deployment, rollout, name, unchanged } = found;
   if (rollout.state !== "paused" || (by === "burn-rate" && rollout.pausedBy !== "burn-rate")) return success(unchanged);
   rollout.state = "running";
   rollout.pausedBy = null;
