@@ -261,7 +261,7 @@ async function reportOne(report: ContainerReport, { proposer, members }: ReportC
       return { containerId, outcome: ReportOutcome.REPORT_OUTCOME_IGNORED, message: value.ignoredReason };
     return { containerId, outcome: ReportOutcome.REPORT_OUTCOME_APPLIED, message: "" };
   } catch (thrown) {
-    // A Raft refusal is judged by its API status, as any other failure.
+    // A Raft refusal is judged by its API status, like every other failure.
     const error = apiError(thrown, members);
     if (error instanceof OrchestratorError && !transientCodes.has(error.code)) {
       return { containerId, outcome: ReportOutcome.REPORT_OUTCOME_REFUSED, message: error.message };

@@ -31,6 +31,7 @@ function orchestrator(args: readonly string[]): Promise<{ code: number | null; s
   });
 }
 
+// Data only: the replica refuses these while parsing its flags and never binds or dials them.
 const randomRaftPeers = "r1=127.0.0.1:35001,r2=127.0.0.1:35002,r3=127.0.0.1:35003";
 
 describe("orchestrator --peer-apis", () => {
