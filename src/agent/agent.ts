@@ -34,6 +34,8 @@ export interface AgentOptions {
   readonly region: string;
   /** Mutual TLS toward the control plane (--tls-ca, --tls-cert, --tls-key); plaintext when absent. */
   readonly credentials?: ChannelCredentials;
+  /** An agent token (--token), sent with every call; none when absent. */
+  readonly token?: string;
   readonly nodeCount: number;
   readonly cpuMillicores: number;
   readonly memoryMib: number;
@@ -114,7 +116,7 @@ class Agent implements AgentHandle {
     this.nodeIds = nodeIdsFor(options.nodePrefix, options.nodeCount);
     for (const id of this.nodeIds) this.alive.set(id, true);
     this.logger = options.logger ?? createLogger({ agent: options.agentId, region: options.region });
-    this.client = new ControlPlaneClient(options.endpoints, options.credentials);
+    this.client = new ControlPlaneClient(options.endpoints, options.credentials, options.token);
     const signal = this.abort.signal;
     this.metrics = createAgentMetrics(
       { agent: options.agentId, region: options.region },

@@ -9,6 +9,7 @@ import { splitListenHostPort } from "../lib/host-port.js";
 import type { AgentOptions } from "./agent.js";
 import { agentLimits, dockerLimits } from "./limits.js";
 import type { ChannelCredentials } from "@grpc/grpc-js";
+import { tokenFromInput } from "../lib/bearer-token.js";
 import { clientCredentials, loadTlsMaterial, tlsFilesFromFlags, type TlsFiles } from "../lib/tls-material.js";
 
 /** The local cluster's ports: agent i of the regions in this order serves HTTP on 9100 + i. */
@@ -69,6 +70,10 @@ export function agentProgram(): Command {
     .option("--tls-ca <file>", "CA certificate the replicas' certificates are signed by")
     .option("--tls-cert <file>", "this agent's certificate (role agent; see orchctl pki)")
     .option("--tls-key <file>", "the key of --tls-cert")
+    .option(
+      "--token <secret>",
+      "agent token of a control plane run with --acl (orchctl token create --role agent --region R); not needed with an agent certificate",
+    )
     .option("--heartbeat-ms <ms>", "heartbeat period in milliseconds", String(agentLimits.heartbeatIntervalMsDefault))
     .addHelpText(
       "after",
@@ -113,6 +118,7 @@ interface RawOptions {
   tlsCa?: string;
   tlsCert?: string;
   tlsKey?: string;
+  token?: string;
 }
 
 /** Parses the flags; commander errors (and --help) surface as CommanderError, bad values as UsageError. */
@@ -152,8 +158,10 @@ export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
+  const token = tokenFromInput(raw.token);
   return {
     ...(credentials !== undefined ? { credentials } : {}),
+    ...(token !== undefined ? { token } : {}),
     region: raw.region,
     nodeCount,
     cpuMillicores: wholeNumber(raw.cpu, "--cpu", 1, agentLimits.nodeCpuMillicoresMax),

@@ -9,6 +9,7 @@ import {
   ReportOutcome,
   type AgentServiceServer,
   type ContainerReport,
+  type HeartbeatRequest,
   type HeartbeatResponse,
   type RegisterRequest,
   type RegisterResponse,
@@ -16,7 +17,7 @@ import {
   type ReportStatusRequest,
   type ReportStatusResponse,
 } from "../gen/agent/v1/agent.js";
-import { validateNodeRegistration, type ClusterFsm } from "../fsm/index.js";
+import { fsmLimits, validateNodeRegistration, type ClusterFsm } from "../fsm/index.js";
 import { assert } from "../lib/assert.js";
 import { OrchestratorError } from "../lib/errors.js";
 import type { Logger } from "../lib/logger.js";
@@ -26,7 +27,8 @@ import { NotReadyNodes } from "./agent-not-ready.js";
 import { agentServiceLimits } from "./agent-limits.js";
 import { checkAgentId, checkNodeIds, checkReportCount, healthStateOf, reportProblem } from "./agent-validation.js";
 import { AssignmentStream, type WatchCall } from "./agent-watch.js";
-import { CommandProposer } from "./command-proposer.js";
+import { anonymousCaller, type AccessControl, type Caller } from "./access-control.js";
+import { CommandProposer, type CommandOrigin } from "./command-proposer.js";
 import { isExpectedError, toServiceError } from "./grpc-status.js";
 import type { MembersView } from "./members-view.js";
 import { apiError } from "./raft-failure-status.js";
@@ -50,6 +52,8 @@ export interface AgentServiceDeps {
   readonly heartbeats: HeartbeatRecorder;
   /** Wall-clock milliseconds (tests may inject a clock). */
   readonly nowMs?: () => number;
+  /** Who calls (the API server's access interceptor); every caller is anonymous when absent. */
+  readonly access?: AccessControl;
 }
 
 /** Errors that say "try again, maybe elsewhere": a report hitting one fails its whole batch. */
@@ -64,10 +68,11 @@ function unary<Req, Res>(
   logger: Logger,
   members: MembersView,
   method: string,
-  fn: (request: Req) => Promise<Res>,
+  fn: (request: Req, caller: Caller) => Promise<Res>,
+  access: AccessControl | undefined,
 ): grpc.handleUnaryCall<Req, Res> {
   return (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>) => {
-    fn(call.request).then(
+    fn(call.request, access?.callerOf(call.metadata) ?? anonymousCaller).then(
       (response) => callback(null, response),
       (error: unknown) => {
         if (!isExpectedError(error))
@@ -101,29 +106,53 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
   });
 
   return {
-    register: unary(logger, members, "Register", async (request) =>
-      register(request, { proposer, members, fsm, heartbeats, nowMs, logger, requireLeader }),
+    register: unary(
+      logger,
+      members,
+      "Register",
+      async (request: RegisterRequest, caller) =>
+        register(request, agentOrigin(caller, request.agentId), {
+          proposer,
+          members,
+          fsm,
+          heartbeats,
+          nowMs,
+          logger,
+          requireLeader,
+        }),
+      deps.access,
     ),
-    heartbeat: unary(logger, members, "Heartbeat", async (request): Promise<HeartbeatResponse> => {
-      checkAgentId(request.agentId);
-      checkNodeIds(request.nodeIds, "heartbeat");
-      requireLeader();
-      const now = nowMs();
-      const reregisterNodeIds: string[] = [];
-      const notReady = notReadyNodes.update(request.notReady?.nodes ?? [], logger);
-      notReadyNodes.cleared(request.nodeIds, notReady, logger);
-      for (const id of request.nodeIds) {
-        // Not counted: the liveness controller sees it silent and declares it down after the TTL.
-        if (notReady.has(id)) continue;
-        const known = fsm.getNode(id);
-        // Only registered nodes are tracked: the tracker stays bounded by the cluster's nodes.
-        if (known !== undefined) heartbeats.record(id, now);
-        if (known === undefined || known.status === "down") reregisterNodeIds.push(id);
-      }
-      return { reregisterNodeIds, revision: fsm.revision };
-    }),
-    reportStatus: unary(logger, members, "ReportStatus", async (request) =>
-      reportStatus(request, { proposer, members, fsm, requireLeader }),
+    heartbeat: unary(
+      logger,
+      members,
+      "Heartbeat",
+      async (request: HeartbeatRequest): Promise<HeartbeatResponse> => {
+        checkAgentId(request.agentId);
+        checkNodeIds(request.nodeIds, "heartbeat");
+        requireLeader();
+        const now = nowMs();
+        const reregisterNodeIds: string[] = [];
+        const notReady = notReadyNodes.update(request.notReady?.nodes ?? [], logger);
+        notReadyNodes.cleared(request.nodeIds, notReady, logger);
+        for (const id of request.nodeIds) {
+          // Not counted: the liveness controller sees it silent and declares it down after the TTL.
+          if (notReady.has(id)) continue;
+          const known = fsm.getNode(id);
+          // Only registered nodes are tracked: the tracker stays bounded by the cluster's nodes.
+          if (known !== undefined) heartbeats.record(id, now);
+          if (known === undefined || known.status === "down") reregisterNodeIds.push(id);
+        }
+        return { reregisterNodeIds, revision: fsm.revision };
+      },
+      deps.access,
+    ),
+    reportStatus: unary(
+      logger,
+      members,
+      "ReportStatus",
+      async (request: ReportStatusRequest, caller) =>
+        reportStatus(request, { proposer, members, fsm, requireLeader, origin: agentOrigin(caller, request.agentId) }),
+      deps.access,
     ),
     watchAssignments: (call: WatchCall) => {
       try {
@@ -151,6 +180,11 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
   };
 }
 
+/** An agent's commands name its credentials, or its own id when it has none (no TLS, no --acl). */
+function agentOrigin(caller: Caller, agentId: string): CommandOrigin {
+  return { caller, fallbackActor: `agent:${agentId}`.slice(0, fsmLimits.actorLengthMax) };
+}
+
 /** Serves AgentService on `server` (every replica's API server). */
 export function registerAgentService(server: grpc.Server, deps: AgentServiceDeps): void {
   server.addService(AgentServiceService, createAgentService(deps));
@@ -166,7 +200,11 @@ interface RegisterContext {
   readonly requireLeader: () => void;
 }
 
-async function register(request: RegisterRequest, context: RegisterContext): Promise<RegisterResponse> {
+async function register(
+  request: RegisterRequest,
+  origin: CommandOrigin,
+  context: RegisterContext,
+): Promise<RegisterResponse> {
   checkAgentId(request.agentId);
   checkNodeIds(
     request.nodes.map((n) => n.nodeId),
@@ -181,7 +219,7 @@ async function register(request: RegisterRequest, context: RegisterContext): Pro
   const outcomes = await Promise.allSettled(
     request.nodes.map((spec) =>
       context.proposer.propose(
-        undefined,
+        origin,
         {
           kind: "register-node",
           registerNode: {
@@ -222,6 +260,7 @@ interface ReportContext {
   readonly members: MembersView;
   readonly fsm: ClusterFsm;
   readonly requireLeader: () => void;
+  readonly origin: CommandOrigin;
 }
 
 async function reportStatus(request: ReportStatusRequest, context: ReportContext): Promise<ReportStatusResponse> {
@@ -234,7 +273,7 @@ async function reportStatus(request: ReportStatusRequest, context: ReportContext
   return { results, revision: context.fsm.revision };
 }
 
-async function reportOne(report: ContainerReport, { proposer, members }: ReportContext): Promise<ReportResult> {
+async function reportOne(report: ContainerReport, { proposer, members, origin }: ReportContext): Promise<ReportResult> {
   const { containerId } = report;
   const problem = reportProblem(report);
   if (problem !== null) return { containerId, outcome: ReportOutcome.REPORT_OUTCOME_REFUSED, message: problem };
@@ -242,7 +281,7 @@ async function reportOne(report: ContainerReport, { proposer, members }: ReportC
   assert(health !== null, "reportProblem checks the health");
   try {
     const value = await proposer.propose(
-      undefined,
+      origin,
       {
         kind: "container-status",
         containerStatus: {

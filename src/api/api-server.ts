@@ -4,13 +4,14 @@ import { OrchestratorError } from "../lib/errors.js";
 import { createOrchestratorService, type ServiceDeps } from "./orchestrator-service.js";
 import { registerAgentService, type AgentServiceDeps } from "./agent-service.js";
 import { certificateRoleInterceptor } from "./certificate-roles.js";
+import type { AccessControl } from "./access-control.js";
 
 /** Requests larger than this are refused with RESOURCE_EXHAUSTED before they are parsed. */
 const requestBytesMax = 1024 * 1024;
 
 export async function startApiServer(
   address: string,
-  deps: ServiceDeps & Pick<AgentServiceDeps, "heartbeats">,
+  deps: ServiceDeps & Pick<AgentServiceDeps, "heartbeats"> & { readonly access: AccessControl },
   /** Mutual TLS (client certificates required); plaintext when absent. */
   credentials?: ServerCredentials,
 ): Promise<Server> {
@@ -19,8 +20,9 @@ export async function startApiServer(
     "grpc.max_send_message_length": 64 * 1024 * 1024,
     "grpc.keepalive_time_ms": 10_000,
     "grpc.keepalive_permit_without_calls": 1,
-    // With mutual TLS, each call's certificate role is checked against the service it calls.
-    ...(credentials !== undefined ? { interceptors: [certificateRoleInterceptor] } : {}),
+    // With mutual TLS, each call's certificate role is checked against the service it calls
+    // first; then the access check settles who calls, and with --acl whether they may.
+    interceptors: [...(credentials !== undefined ? [certificateRoleInterceptor] : []), deps.access.interceptor],
   });
   server.addService(OrchestratorServiceService, createOrchestratorService(deps));
   registerAgentService(server, deps);

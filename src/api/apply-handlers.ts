@@ -40,6 +40,7 @@ import type * as pb from "../gen/orchestrator/v1/types.js";
 import { SchedulerState, planDeployment, schedulerLimits } from "../scheduler/core/index.js";
 import { nodeView } from "../scheduler/io/scheduler-worker.js";
 import { applyLimits } from "./apply-limits.js";
+import type { Caller } from "./access-control.js";
 import type { CommandProposer } from "./command-proposer.js";
 import { deployResultToProto } from "./deploy-result.js";
 
@@ -68,24 +69,25 @@ function validated(fsm: ClusterFsm, input: pb.DeploymentSpec): DeploymentSpec {
 }
 
 export function createApplyHandlers(deps: ApplyHandlerDeps): {
-  apply(request: ApplyRequest): Promise<ApplyResponse>;
+  apply(request: ApplyRequest, caller: Caller): Promise<ApplyResponse>;
   plan(request: PlanRequest): Promise<PlanResponse>;
 } {
   const { fsm, proposer } = deps;
   return {
-    async apply(request) {
+    async apply(request, caller) {
       checkCount(request.specs, "apply");
       // Early, readable refusals; the FSM checks again against the state it applies to.
       for (const spec of request.specs) validated(fsm, spec);
       const value = await proposer.propose(
-        request.header,
+        { header: request.header, caller },
         {
           kind: "apply-file",
           applyFile: {
             specs: request.specs,
             ...(request.checkIndex !== undefined ? { checkIndex: request.checkIndex } : {}),
             force: request.force,
-            actor: request.header?.clientId ?? "",
+            // Who asked travels in the envelope (the proposer stamps it).
+            actor: "",
           },
         },
         "apply-file",

@@ -5,7 +5,7 @@ import type { MembersView } from "./members-view.js";
 import { RaftError } from "../raft/io/raft-error.js";
 import { apiError } from "./raft-failure-status.js";
 
-const statusByCode: Record<ErrorCode, status> = {
+export const statusByCode: Readonly<Record<ErrorCode, status>> = {
   INVALID_ARGUMENT: status.INVALID_ARGUMENT,
   NOT_FOUND: status.NOT_FOUND,
   ALREADY_EXISTS: status.ALREADY_EXISTS,

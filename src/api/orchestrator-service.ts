@@ -18,6 +18,15 @@ import {
   type StateChange,
 } from "../fsm/index.js";
 import {
+  type ClusterStatusRequest,
+  type DeleteRequest,
+  type DeployRequest,
+  type GetDeploymentRequest,
+  type ListContainersRequest,
+  type ListDeploymentsRequest,
+  type ListNodesRequest,
+  type ScaleRequest,
+  type TransferLeadershipRequest,
   type ClusterStatusResponse,
   type Member,
   type OrchestratorServiceServer,
@@ -25,7 +34,10 @@ import {
   type WatchResponse,
 } from "../gen/orchestrator/v1/orchestrator.js";
 import type { Deployment } from "../gen/orchestrator/v1/types.js";
+import { anonymousCaller, type AccessControl, type Caller } from "./access-control.js";
+import { isReadMethod } from "./access-rules.js";
 import { CommandProposer } from "./command-proposer.js";
+import { createTokenHandlers } from "./token-handlers.js";
 import { createFaultHandlers } from "./fault-handlers.js";
 import { isExpectedError, toServiceError } from "./grpc-status.js";
 import type { MembersView } from "./members-view.js";
@@ -46,36 +58,51 @@ export interface ServiceDeps {
   readonly clock?: Clock;
   /** InjectFault's timeout per POST to an agent (faultLimits.agentTimeoutMs when absent). */
   readonly agentTimeoutMs?: number;
+  /** Who calls (the API server's access interceptor); every caller is anonymous when absent. */
+  readonly access?: AccessControl;
 }
 
 /** Changes queued for one slow watcher before its stream is ended. */
 const watchQueueMax = 10_000;
 
-/** Wraps a handler so every failure becomes a gRPC status with a message a person can act on. */
-function unary<Req, Res>(
-  logger: Logger,
-  members: MembersView,
+type Unary = <Req, Res>(
   method: string,
-  fn: (request: Req) => Promise<Res>,
-): handleUnaryCall<Req, Res> {
-  return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
-    fn(call.request).then(
-      (response) => callback(null, response),
-      (error: unknown) => {
-        if (!isExpectedError(error))
-          logger.error(
-            { method, err: error instanceof Error ? error.stack : String(error) },
-            "request failed unexpectedly",
-          );
-        const serviceError = toServiceError(error, members);
-        // A dependency behind this replica (a node's agent) is unavailable: say which, so the
-        // client knows another replica would fare no better (see fault-handlers.ts).
-        const agentAddress = error instanceof OrchestratorError ? error.details["agentAddress"] : undefined;
-        if (agentAddress !== undefined) serviceError.metadata?.set("x-agent-address", agentAddress);
-        callback(serviceError as Parameters<sendUnaryData<Res>>[0]);
-      },
-    );
-  };
+  fn: (request: Req, caller: Caller) => Promise<Res>,
+) => handleUnaryCall<Req, Res>;
+
+/**
+ * Wraps a handler so every failure becomes a gRPC status with a message a person can act on.
+ * The handler learns its caller (the access check's verdict); a read's token is checked again
+ * once the read is done (see isReadMethod).
+ */
+function unaryWith(logger: Logger, members: MembersView, access: AccessControl | undefined): Unary {
+  return <Req, Res>(method: string, fn: (request: Req, caller: Caller) => Promise<Res>) =>
+    (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
+      const caller = access?.callerOf(call.metadata) ?? anonymousCaller;
+      const recheck = access !== undefined && isReadMethod(method);
+      fn(call.request, caller)
+        .then((response) => {
+          const revoked = recheck ? access.recheck(caller) : null;
+          if (revoked !== null) throw revoked;
+          return response;
+        })
+        .then(
+          (response) => callback(null, response),
+          (error: unknown) => {
+            if (!isExpectedError(error))
+              logger.error(
+                { method, err: error instanceof Error ? error.stack : String(error) },
+                "request failed unexpectedly",
+              );
+            const serviceError = toServiceError(error, members);
+            // A dependency behind this replica (a node's agent) is unavailable: say which, so the
+            // client knows another replica would fare no better (see fault-handlers.ts).
+            const agentAddress = error instanceof OrchestratorError ? error.details["agentAddress"] : undefined;
+            if (agentAddress !== undefined) serviceError.metadata?.set("x-agent-address", agentAddress);
+            callback(serviceError as Parameters<sendUnaryData<Res>>[0]);
+          },
+        );
+    };
 }
 
 export function createOrchestratorService(deps: ServiceDeps): OrchestratorServiceServer {
@@ -92,6 +119,8 @@ export function createOrchestratorService(deps: ServiceDeps): OrchestratorServic
   });
   const rollouts = createRolloutHandlers({ fsm, proposer });
   const applies = createApplyHandlers({ fsm, proposer, readBarrier });
+  const tokens = createTokenHandlers({ fsm, proposer, readBarrier, nowMs: () => clock.wallMs() });
+  const unary = unaryWith(logger, members, deps.access);
   const deploymentOrThrow = (name: string): Deployment => {
     const view = fsm.getDeployment(name);
     if (view === undefined)
@@ -107,16 +136,13 @@ export function createOrchestratorService(deps: ServiceDeps): OrchestratorServic
   };
 
   return {
-    deploy: unary(logger, members, "Deploy", async (request) => {
+    deploy: unary("Deploy", async (request: DeployRequest, caller) => {
       const spec = validateDeploymentSpec(request.spec, fsm.nodeCapacities());
       if (!spec.ok) throw new OrchestratorError(spec.code, spec.message);
-      // The actor is the client id until security work names people.
+      // Who asked travels in the command's envelope (the proposer stamps it), not in its body.
       const value = await proposer.propose(
-        request.header,
-        {
-          kind: "deploy",
-          deploy: { spec: request.spec!, actor: request.header?.clientId ?? "", force: request.force ?? false },
-        },
+        { header: request.header, caller },
+        { kind: "deploy", deploy: { spec: request.spec!, force: request.force ?? false } },
         "deploy",
       );
       return {
@@ -127,23 +153,27 @@ export function createOrchestratorService(deps: ServiceDeps): OrchestratorServic
         version: value.version,
       };
     }),
-    scale: unary(logger, members, "Scale", async (request) => {
+    scale: unary("Scale", async (request: ScaleRequest, caller) => {
       const invalid = validateScale(request.name, request.replicas);
       if (invalid !== null) throw new OrchestratorError(invalid.code, invalid.message);
       const value = await proposer.propose(
-        request.header,
+        { header: request.header, caller },
         { kind: "scale", scale: { name: request.name, replicas: request.replicas } },
         "scale",
       );
       return { deployment: deploymentIfAny(value.name), revision: fsm.revision };
     }),
-    delete: unary(logger, members, "Delete", async (request) => {
+    delete: unary("Delete", async (request: DeleteRequest, caller) => {
       const invalid = validateDeploymentName(request.name);
       if (invalid !== null) throw new OrchestratorError(invalid.code, invalid.message);
-      await proposer.propose(request.header, { kind: "delete", delete: { name: request.name } }, "delete");
+      await proposer.propose(
+        { header: request.header, caller },
+        { kind: "delete", delete: { name: request.name } },
+        "delete",
+      );
       return { revision: fsm.revision };
     }),
-    getDeployment: unary(logger, members, "GetDeployment", async (request) => {
+    getDeployment: unary("GetDeployment", async (request: GetDeploymentRequest) => {
       const invalid = validateDeploymentName(request.name);
       if (invalid !== null) throw new OrchestratorError(invalid.code, invalid.message);
       await readBarrier(request.stale);
@@ -151,11 +181,11 @@ export function createOrchestratorService(deps: ServiceDeps): OrchestratorServic
       const containers = fsm.listContainers({ deployment: request.name }).containers.map(containerToProto);
       return { deployment, containers, revision: fsm.revision };
     }),
-    listDeployments: unary(logger, members, "ListDeployments", async (request) => {
+    listDeployments: unary("ListDeployments", async (request: ListDeploymentsRequest) => {
       await readBarrier(request.stale);
       return { deployments: fsm.listDeployments().map(deploymentToProto), revision: fsm.revision };
     }),
-    listContainers: unary(logger, members, "ListContainers", async (request) => {
+    listContainers: unary("ListContainers", async (request: ListContainersRequest) => {
       await readBarrier(request.stale);
       const page = fsm.listContainers({
         ...(request.deployment !== "" ? { deployment: request.deployment } : {}),
@@ -164,25 +194,29 @@ export function createOrchestratorService(deps: ServiceDeps): OrchestratorServic
       });
       return { containers: page.containers.map(containerToProto), revision: fsm.revision, total: page.total };
     }),
-    listNodes: unary(logger, members, "ListNodes", async (request) => {
+    listNodes: unary("ListNodes", async (request: ListNodesRequest) => {
       await readBarrier(request.stale);
       return {
         nodes: fsm.listNodes().map((n) => nodeToProto(n, fsm.nodeContainerCount(n.id))),
         revision: fsm.revision,
       };
     }),
-    clusterStatus: unary(logger, members, "ClusterStatus", async () => clusterStatus(node, members)),
-    transferLeadership: unary(logger, members, "TransferLeadership", async (request) => {
+    clusterStatus: unary("ClusterStatus", async (_request: ClusterStatusRequest) => clusterStatus(node, members)),
+    transferLeadership: unary("TransferLeadership", async (request: TransferLeadershipRequest) => {
       if (!node.isLeader()) throw node.notLeaderError(node.leaderId());
       const leaderId = await node.transferLeadership(request.to === "" ? undefined : request.to);
       return { leaderId, term: node.status().term };
     }),
     watch: (call: ServerWritableStream<WatchRequest, WatchResponse>) => watch(call, deps),
-    getSlo: unary(logger, members, "GetSlo", slo.getSlo),
-    injectFault: unary(logger, members, "InjectFault", faults.injectFault),
-    rolloutAction: unary(logger, members, "RolloutAction", rollouts.rolloutAction),
-    apply: unary(logger, members, "Apply", applies.apply),
-    plan: unary(logger, members, "Plan", applies.plan),
+    getSlo: unary("GetSlo", slo.getSlo),
+    injectFault: unary("InjectFault", faults.injectFault),
+    rolloutAction: unary("RolloutAction", rollouts.rolloutAction),
+    apply: unary("Apply", applies.apply),
+    plan: unary("Plan", applies.plan),
+    aclBootstrap: unary("AclBootstrap", tokens.aclBootstrap),
+    tokenCreate: unary("TokenCreate", tokens.tokenCreate),
+    tokenList: unary("TokenList", tokens.tokenList),
+    tokenRevoke: unary("TokenRevoke", tokens.tokenRevoke),
   };
 }
 
@@ -250,7 +284,12 @@ function watch(call: ServerWritableStream<WatchRequest, WatchResponse>, deps: Se
   const write = (response: WatchResponse | undefined) => {
     if (response !== undefined && !ended) call.write(response);
   };
+  // A watcher's token is checked again with every change it is sent: a revocation (or the
+  // token's expiry) ends the stream on this replica as soon as this replica knows of it.
+  const caller = deps.access?.callerOf(call.metadata) ?? anonymousCaller;
   const flush = () => {
+    const revoked = queue.length > 0 ? (deps.access?.recheck(caller) ?? null) : null;
+    if (revoked !== null) end(revoked);
     while (queue.length > 0 && !ended) {
       const change = queue.shift()!;
       if (change === "restored") {

@@ -9,6 +9,7 @@ import { OrchestratorError } from "../lib/errors.js";
 import { deploymentToProto, validateDeploymentName, type ClusterFsm, type CommandBody } from "../fsm/index.js";
 import { RolloutPauser } from "../gen/orchestrator/v1/fsm.js";
 import type { RolloutActionRequest, RolloutActionResponse } from "../gen/orchestrator/v1/orchestrator.js";
+import type { Caller } from "./access-control.js";
 import type { CommandProposer } from "./command-proposer.js";
 
 export type RolloutActionName = "promote" | "pause" | "resume" | "undo";
@@ -24,10 +25,10 @@ function isAction(value: string): value is RolloutActionName {
   return (actions as readonly string[]).includes(value);
 }
 
-/** The FSM command of an action; the actor is the client id until tokens name people. */
+/** The FSM command of an action; who asked travels in the command's envelope (the proposer stamps it). */
 function commandOf(request: RolloutActionRequest, action: RolloutActionName): CommandBody {
   const deployment = request.name;
-  const actor = request.header?.clientId ?? "";
+  const actor = "";
   const by = RolloutPauser.ROLLOUT_PAUSER_OPERATOR;
   switch (action) {
     case "promote":
@@ -44,11 +45,11 @@ function commandOf(request: RolloutActionRequest, action: RolloutActionName): Co
 }
 
 export function createRolloutHandlers(deps: RolloutHandlerDeps): {
-  rolloutAction(request: RolloutActionRequest): Promise<RolloutActionResponse>;
+  rolloutAction(request: RolloutActionRequest, caller: Caller): Promise<RolloutActionResponse>;
 } {
   const { fsm, proposer } = deps;
   return {
-    async rolloutAction(request) {
+    async rolloutAction(request, caller) {
       const invalid = validateDeploymentName(request.name);
       if (invalid !== null) throw new OrchestratorError(invalid.code, invalid.message);
       const action = request.action;
@@ -60,14 +61,15 @@ export function createRolloutHandlers(deps: RolloutHandlerDeps): {
       if (action !== "undo" && request.toVersion !== 0)
         throw new OrchestratorError("INVALID_ARGUMENT", `to_version applies to undo only, not to ${action}`);
       const body = commandOf(request, action);
+      const origin = { header: request.header, caller };
       let changed: boolean;
       let version: number | undefined;
       if (action === "undo") {
-        const value = await proposer.propose(request.header, body, "rollout-undo");
+        const value = await proposer.propose(origin, body, "rollout-undo");
         changed = value.changed;
         version = value.version;
       } else {
-        changed = (await proposer.propose(request.header, body, "rollout-control")).changed;
+        changed = (await proposer.propose(origin, body, "rollout-control")).changed;
       }
       const view = fsm.getDeployment(request.name);
       return {

@@ -84,6 +84,8 @@ export interface OrchClientOptions {
   readonly signal?: AbortSignal;
   /** Mutual TLS (--tls-ca/--tls-cert/--tls-key or ORCH_CA/ORCH_CERT/ORCH_KEY); plaintext when absent. */
   readonly credentials?: ChannelCredentials;
+  /** An access token (--token or ORCH_TOKEN), sent with every call as `authorization: Bearer <secret>`. */
+  readonly token?: string;
 }
 
 /** How a stream attempt ended without throwing. */
@@ -101,6 +103,7 @@ export class OrchClient {
       policy: orchctlRetryPolicy,
       channelOptions,
       ...(options.credentials !== undefined ? { credentials: options.credentials } : {}),
+      ...(options.token !== undefined ? { token: options.token } : {}),
     });
   }
 

@@ -36,8 +36,9 @@ export function hintForStatus(code: string): string | undefined {
     case "FAILED_PRECONDITION":
       return "run `orchctl cluster` and `orchctl get <name>` to see the current state";
     case "UNAUTHENTICATED":
+      return "pass a token with --token or ORCH_TOKEN (an admin creates one: `orchctl token create`), or check --tls-cert";
     case "PERMISSION_DENIED":
-      return "check the credentials this replica expects";
+      return "use a token or certificate whose role allows this (`orchctl token list` shows the roles)";
     case "UNAVAILABLE":
       return "check --endpoints (or ORCH_ENDPOINTS) and that a majority of replicas is up: `orchctl cluster`";
     case "DEADLINE_EXCEEDED":

@@ -3,6 +3,7 @@ import { tlsCredentialsOf } from "./tls-flags.js";
 import type { TlsFiles } from "../lib/tls-material.js";
 import type { Command } from "commander";
 import { parseEndpoints } from "./args.js";
+import { tokenFromInput } from "../lib/bearer-token.js";
 import { OrchClient } from "./client.js";
 import { UsageError } from "./errors.js";
 import type { CliIo } from "./io.js";
@@ -11,6 +12,7 @@ import { Output, type OutputFormat } from "./output.js";
 
 export const DEFAULT_ENDPOINTS = "127.0.0.1:50051";
 export const ENDPOINTS_ENV = "ORCH_ENDPOINTS";
+export const TOKEN_ENV = "ORCH_TOKEN";
 
 export interface GlobalOptions {
   readonly endpoints: readonly string[];
@@ -18,6 +20,8 @@ export interface GlobalOptions {
   readonly timeoutSeconds: number;
   /** Mutual TLS toward the replicas; plaintext when absent. */
   readonly tls?: { readonly files: TlsFiles; readonly credentials: ChannelCredentials };
+  /** The access token (--token, else ORCH_TOKEN); none when absent. */
+  readonly token?: string;
 }
 
 /**
@@ -45,6 +49,7 @@ export class Session {
       log: (line) => this.io.stderr.write(`${line}\n`),
       signal: this.io.signal,
       ...(this.options.tls !== undefined ? { credentials: this.options.tls.credentials } : {}),
+      ...(this.options.token !== undefined ? { token: this.options.token } : {}),
     });
     return this.clientInstance;
   }
@@ -69,12 +74,15 @@ export function globalOptionsOf(command: Command, env: CliIo["env"]): GlobalOpti
     tlsCa?: string;
     tlsCert?: string;
     tlsKey?: string;
+    token?: string;
   }>();
   const tls = tlsCredentialsOf(raw, env);
   const endpointsText = raw.endpoints ?? env[ENDPOINTS_ENV] ?? DEFAULT_ENDPOINTS;
   const endpoints = parseEndpoints(endpointsText);
   if (!endpoints.ok) throw new UsageError(endpoints.error);
+  const token = tokenFromInput(raw.token ?? env[TOKEN_ENV]);
   return {
+    ...(token !== undefined ? { token } : {}),
     endpoints: endpoints.value,
     output: raw.output ?? "table",
     timeoutSeconds: raw.timeout ?? cliLimits.commandTimeoutSecondsDefault,

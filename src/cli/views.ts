@@ -89,6 +89,7 @@ export function eventView(event: Event) {
     container: event.container,
     node: event.node,
     message: event.message,
+    actor: event.actor,
   };
 }
 

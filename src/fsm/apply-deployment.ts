@@ -52,7 +52,7 @@ import { startVersion, type VersionMeta } from "./version-history.js";
 export function applyDeploy(
   state: ClusterState,
   command: DeployCommand,
-  clientId: string,
+  defaultActor: string,
   atMs: number,
   keepPolicy = true,
 ): ApplyResult {
@@ -66,7 +66,7 @@ export function applyDeploy(
     validateText("deploy reason", command.reason ?? "", fsmLimits.reasonLengthMax);
   if (problem !== null) return problem;
   const spec = checked.value;
-  const meta = { actor: command.actor || clientId, atMs, reason: command.reason || "deploy" };
+  const meta = { actor: command.actor || defaultActor, atMs, reason: command.reason || "deploy" };
   const force = command.force ?? false;
   const existing = state.deployments.get(spec.name);
   if (existing !== undefined) return redeploy(state, existing, spec, meta, force);

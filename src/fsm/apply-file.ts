@@ -57,7 +57,12 @@ export function staleCheck(
   return null;
 }
 
-export function applyFile(state: ClusterState, command: ApplyFileCommand, clientId: string, atMs: number): ApplyResult {
+export function applyFile(
+  state: ClusterState,
+  command: ApplyFileCommand,
+  defaultActor: string,
+  atMs: number,
+): ApplyResult {
   const specs = command.specs;
   if (specs.length === 0) return failure("INVALID_ARGUMENT", "apply needs at least one deployment");
   if (specs.length > fsmLimits.applySpecsMax)
@@ -83,7 +88,12 @@ export function applyFile(state: ClusterState, command: ApplyFileCommand, client
   for (const spec of specs) {
     // The error budget was judged once, for the whole file, above (a superseded rollout closing
     // mid-file must not refuse the rest): each deploy is forced past it.
-    const applied = applyDeploy(state, { spec, actor: command.actor, force: true, reason: "apply" }, clientId, atMs);
+    const applied = applyDeploy(
+      state,
+      { spec, actor: command.actor, force: true, reason: "apply" },
+      defaultActor,
+      atMs,
+    );
     // precheck() refused everything applyDeploy can refuse: a failure here is a bug.
     assert(applied.ok, `apply of ${spec.name} failed after its checks passed`);
     const value = applied.value;

@@ -150,6 +150,14 @@ export type ApplyValue =
       readonly changed: boolean;
     }
   | {
+      readonly kind: "acl-bootstrap";
+      readonly name: string;
+      /** The API layer compares it with the hash of the secret it generated (a retry may find an earlier one's). */
+      readonly secretSha256: string;
+    }
+  | { readonly kind: "token-create"; readonly name: string; readonly secretSha256: string }
+  | { readonly kind: "token-revoke"; readonly name: string }
+  | {
       readonly kind: "apply-file";
       /** In the order of the file's specs. */
       readonly outcomes: readonly { readonly name: string; readonly result: DeployResult; readonly version: number }[];

@@ -323,7 +323,7 @@ export function applyRolloutPromote(state: ClusterState, command: RolloutPromote
     atMs,
     "rollout-promoted",
     { deployment: name },
-    `canaries of ${name} v${rollout.toVersion} promoted by ${command.actor || "an operator"}`,
+    `canaries of ${name} v${rollout.toVersion} promoted by ${command.actor || state.actor || "an operator"}`,
   );
   return success({ kind: "rollout-control", deployment: name, state: rollout.state, changed: true });
 }
@@ -384,7 +384,7 @@ export function applyRolloutPause(state: ClusterState, command: RolloutPauseComm
     atMs,
     "rollout-paused",
     { deployment: name },
-    `rollout of ${name} to v${rollout.toVersion} paused by ${by === "operator" ? command.actor || "an operator" : "the burn-rate gate"}${why}`,
+    `rollout of ${name} to v${rollout.toVersion} paused by ${by === "operator" ? command.actor || state.actor || "an operator" : "the burn-rate gate"}${why}`,
   );
   return success({ ...unchanged, state: rollout.state, changed: true });
 }
@@ -405,7 +405,7 @@ export function applyRolloutResume(state: ClusterState, command: RolloutResumeCo
     atMs,
     "rollout-resumed",
     { deployment: name },
-    `rollout of ${name} to v${rollout.toVersion} resumed by ${by === "operator" ? command.actor || "an operator" : "the burn-rate gate"}${why}`,
+    `rollout of ${name} to v${rollout.toVersion} resumed by ${by === "operator" ? command.actor || state.actor || "an operator" : "the burn-rate gate"}${why}`,
   );
   return success({ ...unchanged, state: rollout.state, changed: true });
 }
@@ -417,7 +417,7 @@ export function applyRolloutResume(state: ClusterState, command: RolloutResumeCo
 export function applyRolloutUndo(
   state: ClusterState,
   command: RolloutUndoCommand,
-  clientId: string,
+  defaultActor: string,
   atMs: number,
 ): ApplyResult {
   const problem =
@@ -446,7 +446,7 @@ export function applyRolloutUndo(
     state,
     deployment,
     spec,
-    { actor: command.actor || clientId, atMs, reason: `undo to v${target.version}` },
+    { actor: command.actor || defaultActor, atMs, reason: `undo to v${target.version}` },
     { isRevert: false, skipCanary: true },
   );
   return success({ ...result, version: deployment.version, changed: true });

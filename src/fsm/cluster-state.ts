@@ -15,6 +15,7 @@ import { EventRing, type NewEvent } from "./event-ring.js";
 import { fsmLimits } from "./limits.js";
 import { OperationLedger } from "./operation-ledger.js";
 import { OutcomeBuckets } from "./outcome-buckets.js";
+import { TokenTable } from "./token-table.js";
 import {
   containerId,
   containerTransitionAllowed,
@@ -57,6 +58,14 @@ export class ClusterState {
   revision = 0;
   /** The revision of the last deployment delete: apply's check index covers deletions with it. */
   deletedRevision = 0;
+  readonly tokens = new TokenTable(fsmLimits.tokensMax);
+  /** The revision of the ACL bootstrap; 0 until the cluster is bootstrapped (once, ever). */
+  aclBootstrappedRevision = 0;
+  /**
+   * The actor of the command being applied: every event it makes names it. Not replicated state
+   * of its own: apply sets it from each entry before anything else.
+   */
+  actor = "";
 
   /** Container ids by deployment name (including stopping containers of a deleted deployment). */
   private readonly byDeployment = new Map<string, Set<string>>();
@@ -152,6 +161,7 @@ export class ClusterState {
       container: fields.container ?? "",
       node: fields.node ?? "",
       message,
+      actor: this.actor,
     });
     this.noteChange("event", "put", String(event.seq));
     return event;

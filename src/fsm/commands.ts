@@ -5,6 +5,7 @@
  */
 import {
   Command,
+  type AclBootstrapCommand,
   type ApplyFileCommand,
   type ApplyPlanCommand,
   type ContainerHealthCommand,
@@ -27,6 +28,8 @@ import {
   type RolloutUndoCommand,
   type ScaleCommand,
   type SetNodeStatusCommand,
+  type TokenCreateCommand,
+  type TokenRevokeCommand,
 } from "../gen/orchestrator/v1/fsm.js";
 import { assert } from "../lib/assert.js";
 import { commandFormatVersion } from "./limits.js";
@@ -54,9 +57,15 @@ export type CommandBody =
   | { readonly kind: "rollout-pause"; readonly rolloutPause: RolloutPauseCommand }
   | { readonly kind: "rollout-resume"; readonly rolloutResume: RolloutResumeCommand }
   | { readonly kind: "rollout-undo"; readonly rolloutUndo: RolloutUndoCommand }
-  | { readonly kind: "apply-file"; readonly applyFile: ApplyFileCommand };
+  | { readonly kind: "apply-file"; readonly applyFile: ApplyFileCommand }
+  | { readonly kind: "acl-bootstrap"; readonly aclBootstrap: AclBootstrapCommand }
+  | { readonly kind: "token-create"; readonly tokenCreate: TokenCreateCommand }
+  | { readonly kind: "token-revoke"; readonly tokenRevoke: TokenRevokeCommand };
 
 export type CommandKind = CommandBody["kind"];
+
+/** The actor of the commands the leader issues on its own (plans, health verdicts, rollout steps). */
+export const leaderCommandActor = "leader";
 
 export interface FsmCommand {
   /** Empty for the leader's own commands, which skip deduplication. */
@@ -64,12 +73,18 @@ export interface FsmCommand {
   readonly seq: number;
   /** The leader's wall-clock time when proposing. */
   readonly atMs: number;
+  /**
+   * Who asked (audit): a token name, "cert:<name>", a client id, or leaderCommandActor; empty
+   * when absent (entries older than format 6 carry none).
+   */
+  readonly actor?: string;
   readonly body: CommandBody;
 }
 
 /** The decoded envelope; formatVersion is checked by apply. */
 export interface DecodedCommand extends FsmCommand {
   readonly formatVersion: number;
+  readonly actor: string;
 }
 
 /** Encodes a command for raft.propose(), in the current format. */
@@ -79,6 +94,7 @@ export function encodeCommand(command: FsmCommand): Uint8Array {
     clientId: command.clientId,
     seq: command.seq,
     atMs: command.atMs,
+    actor: command.actor ?? "",
     ...bodyFields(command.body),
   };
   return Command.encode(message).finish();
@@ -145,6 +161,9 @@ export function decodeCommand(data: Uint8Array): FsmResult<DecodedCommand> {
     bodies.push({ kind: "rollout-resume", rolloutResume: message.rolloutResume });
   if (message.rolloutUndo !== undefined) bodies.push({ kind: "rollout-undo", rolloutUndo: message.rolloutUndo });
   if (message.applyFile !== undefined) bodies.push({ kind: "apply-file", applyFile: message.applyFile });
+  if (message.aclBootstrap !== undefined) bodies.push({ kind: "acl-bootstrap", aclBootstrap: message.aclBootstrap });
+  if (message.tokenCreate !== undefined) bodies.push({ kind: "token-create", tokenCreate: message.tokenCreate });
+  if (message.tokenRevoke !== undefined) bodies.push({ kind: "token-revoke", tokenRevoke: message.tokenRevoke });
   if (bodies.length !== 1) {
     return failure(
       "INVALID_ARGUMENT",
@@ -156,6 +175,7 @@ export function decodeCommand(data: Uint8Array): FsmResult<DecodedCommand> {
     clientId: message.clientId,
     seq: message.seq,
     atMs: message.atMs,
+    actor: message.actor,
     body: bodies[0],
   });
 }

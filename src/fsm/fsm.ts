@@ -7,6 +7,7 @@
  * insertion order (which snapshots preserve) or sorted order.
  */
 import { assert, assertNever } from "../lib/assert.js";
+import { applyAclBootstrap, applyTokenCreate, applyTokenRevoke } from "./apply-acl.js";
 import { applyContainerStatus, applyRemoveContainer } from "./apply-container.js";
 import { applyDelete, applyDeploy, applyScale } from "./apply-deployment.js";
 import { applyFile } from "./apply-file.js";
@@ -42,7 +43,7 @@ import {
   type EventFilter,
 } from "./read-model.js";
 import { failure, success } from "./result.js";
-import { keepPolicyFormatVersion, snapshotRecordsPerStep } from "./limits.js";
+import { fsmLimits, keepPolicyFormatVersion, snapshotRecordsPerStep } from "./limits.js";
 import { decodeSnapshot, encodeSnapshot, encodeSnapshotSteps } from "./snapshot.js";
 import type {
   ContainerRecord,
@@ -54,7 +55,8 @@ import type {
   OutcomeBucket,
   Resources,
 } from "./state.js";
-import { validateClientRequest } from "./validation.js";
+import { validateClientRequest, validateText } from "./validation.js";
+import type { TokenRecord } from "./state.js";
 
 export type ChangeListener = (change: StateChange) => void;
 export type RestoreListener = (revision: number) => void;
@@ -106,6 +108,7 @@ export class ClusterFsm implements ClusterReadView {
     let result: ApplyResult;
     try {
       this.state.revision = index;
+      this.state.actor = "";
       result = data.byteLength === 0 ? success({ kind: "noop" }) : this.applyData(data);
     } finally {
       this.applying = false;
@@ -120,8 +123,11 @@ export class ClusterFsm implements ClusterReadView {
     const decoded = decodeCommand(data);
     if (!decoded.ok) return decoded;
     const command = decoded.value;
-    const problem = validateClientRequest(command.clientId, command.seq);
+    const problem =
+      validateClientRequest(command.clientId, command.seq) ??
+      validateText("actor", command.actor, fsmLimits.actorLengthMax);
     if (problem !== null) return problem;
+    this.state.actor = command.actor;
     if (command.clientId === "") return this.execute(command);
     const sessions = this.state.sessions;
     const check = sessions.check(command.clientId, command.seq);
@@ -145,11 +151,14 @@ export class ClusterFsm implements ClusterReadView {
   }
 
   private execute(command: DecodedCommand): ApplyResult {
-    const { body, atMs, clientId } = command;
+    const { body, atMs } = command;
+    // Who asked, where a command records it (version history, tokens): entries older than
+    // format 6 carry no envelope actor, and their client id was their actor.
+    const actor = command.actor !== "" ? command.actor : command.clientId;
     const state = this.state;
     switch (body.kind) {
       case "deploy":
-        return applyDeploy(state, body.deploy, clientId, atMs, command.formatVersion >= keepPolicyFormatVersion);
+        return applyDeploy(state, body.deploy, actor, atMs, command.formatVersion >= keepPolicyFormatVersion);
       case "scale":
         return applyScale(state, body.scale, atMs);
       case "delete":
@@ -189,9 +198,15 @@ export class ClusterFsm implements ClusterReadView {
       case "rollout-resume":
         return applyRolloutResume(state, body.rolloutResume, atMs);
       case "rollout-undo":
-        return applyRolloutUndo(state, body.rolloutUndo, clientId, atMs);
+        return applyRolloutUndo(state, body.rolloutUndo, actor, atMs);
       case "apply-file":
-        return applyFile(state, body.applyFile, clientId, atMs);
+        return applyFile(state, body.applyFile, actor, atMs);
+      case "acl-bootstrap":
+        return applyAclBootstrap(state, body.aclBootstrap, actor, atMs);
+      case "token-create":
+        return applyTokenCreate(state, body.tokenCreate, actor, atMs);
+      case "token-revoke":
+        return applyTokenRevoke(state, body.tokenRevoke, atMs);
       default:
         return assertNever(body, "command body");
     }
@@ -367,6 +382,25 @@ export class ClusterFsm implements ClusterReadView {
   /** Operation outcomes per minute of leader time over the last 30 days, oldest first (copies). */
   outcomeBuckets(): OutcomeBucket[] {
     return this.state.outcomes.values();
+  }
+
+  /** The token whose secret hashes to `secretSha256` (lowercase hex), if any: how a call's token is checked. */
+  tokenBySecretHash(secretSha256: string): Readonly<TokenRecord> | undefined {
+    return this.state.tokens.bySecretHash(secretSha256);
+  }
+
+  getToken(name: string): Readonly<TokenRecord> | undefined {
+    return this.state.tokens.get(name);
+  }
+
+  /** In creation order. */
+  listTokens(): Readonly<TokenRecord>[] {
+    return [...this.state.tokens.values()];
+  }
+
+  /** The revision of the ACL bootstrap (0: never bootstrapped). */
+  get aclBootstrappedRevision(): number {
+    return this.state.aclBootstrappedRevision;
   }
 
   /** The dedup entry of a client, if the table still holds it. */

@@ -17,6 +17,7 @@ export type { ChangeAction, ChangeKind, StateChange } from "./cluster-state.js";
 export {
   decodeCommand,
   encodeCommand,
+  leaderCommandActor,
   type CommandBody,
   type CommandKind,
   type DecodedCommand,
@@ -65,6 +66,7 @@ export {
   type RolloutPauser,
   type RolloutRecord,
   type RolloutState,
+  type TokenRecord,
   type UpdatePolicySpec,
   type VersionOutcome,
   type VersionRecord,
@@ -72,6 +74,8 @@ export {
 export { rollbackSpec, stableVersion, versionEntry } from "./version-history.js";
 export { stalePlanReasonPrefix } from "./apply-plan.js";
 export { leaderActor } from "./apply-rollout.js";
+export { validateTokenFields, validateTokenName } from "./apply-acl.js";
+export { isTokenRole, personRoles, roleAllows, tokenRoles, type PersonRole, type TokenRole } from "./token-roles.js";
 export { errorBudgetAt, type ErrorBudget } from "./error-budget.js";
 export { withCurrentPolicy } from "./apply-deployment.js";
 export { deployResultOf, type ApplyFileOutcome } from "./apply-file.js";

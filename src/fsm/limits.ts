@@ -14,16 +14,22 @@ export function isKnownRegion(value: string): value is Region {
  * 3: OperationOutcomes (several verdicts in one entry).
  * 4: versions and rollouts (a deploy of a changed spec starts a rollout instead of being refused).
  * 5: ApplyFile; a deploy without an update policy keeps the deployment's current one.
+ * 6: access tokens (AclBootstrap, TokenCreate, TokenRevoke) and the envelope's actor, which
+ *    apply writes into every event (an older replica would drop both and diverge).
  */
-export const commandFormatVersion = 5;
+export const commandFormatVersion = 6;
 /** From this command format on, a deploy without an update policy keeps the current one (before: the defaults). */
 export const keepPolicyFormatVersion = 5;
 /**
  * The snapshot format this code writes and reads. 2: crashed containers wanted running hold
  * their node's capacity, and operations, outcome buckets and backoff steps are stored.
  * 3: version histories, rollouts, update policies, healthy-since and placed-at times.
+ * 4: access tokens and the ACL bootstrap revision; events carry their actor. Format 3 is still
+ *    read (no tokens, events without actors); a replica that reads only 3 refuses a 4.
  */
-export const snapshotFormatVersion = 3;
+export const snapshotFormatVersion = 4;
+/** The oldest snapshot format this code still reads. */
+export const snapshotFormatVersionMin = 3;
 /** Records per step of a sliced snapshot encoding (about 10 ms of work). */
 export const snapshotRecordsPerStep = 10_000;
 
@@ -110,6 +116,10 @@ export const fsmLimits = {
   healthyDeadlineMsMax: 86_400_000,
   rolloutProgressDeadlineMsMax: 7 * 86_400_000,
   actorLengthMax: 128,
+  /** Access tokens in the cluster (revoked ones are gone; expired ones stay until revoked). */
+  tokensMax: 1_000,
+  /** DNS-1123 label, as deployment names. */
+  tokenNameLengthMax: 63,
   /** Deployments in one apply (one log entry); a file of 10,000 is refused, not applied. */
   applySpecsMax: 1_000,
 } as const;

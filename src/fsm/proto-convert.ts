@@ -314,5 +314,6 @@ export function eventToProto(event: FsmEvent): pb.Event {
     container: event.container,
     node: event.node,
     message: event.message,
+    actor: event.actor,
   };
 }

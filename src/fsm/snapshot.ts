@@ -17,13 +17,15 @@ import {
   OperationOutcomeRecord as PbOperationOutcomeRecord,
   OperationRecord as PbOperationRecord,
   OutcomeBucketRecord,
+  TokenRecord as PbTokenRecord,
 } from "../gen/orchestrator/v1/fsm.js";
 import { Event as PbEvent } from "../gen/orchestrator/v1/types.js";
 import * as pb from "../gen/orchestrator/v1/types.js";
 import type { ApplyResult } from "./apply-result.js";
 import type { ClientSession } from "./client-sessions.js";
 import { ClusterState } from "./cluster-state.js";
-import { isKnownRegion, snapshotFormatVersion, type Region } from "./limits.js";
+import { isKnownRegion, snapshotFormatVersion, snapshotFormatVersionMin, type Region } from "./limits.js";
+import { isTokenRole } from "./token-roles.js";
 import {
   containerStateFromProto,
   containerStateToProto,
@@ -55,6 +57,7 @@ import {
   type OutcomeBucket,
   type RolloutRecord,
   type RolloutState,
+  type TokenRecord,
   type VersionOutcome,
   type VersionRecord,
 } from "./state.js";
@@ -72,7 +75,17 @@ const field = {
   openOperations: 9,
   outcomeBuckets: 10,
   deletedRevision: 11,
+  tokens: 12,
+  aclBootstrappedRevision: 13,
 } as const;
+const fieldNoMax = field.aclBootstrappedRevision;
+const varintFields: ReadonlySet<number> = new Set([
+  field.formatVersion,
+  field.revision,
+  field.eventsAppendedTotal,
+  field.deletedRevision,
+  field.aclBootstrappedRevision,
+]);
 
 function tag(fieldNo: number, wireType: WireType): number {
   return (fieldNo << 3) | wireType;
@@ -98,6 +111,8 @@ export function* encodeSnapshotSteps(state: ClusterState, recordsPerStep: number
     writer.uint32(tag(field.deletedRevision, WireType.Varint)).uint64(state.deletedRevision);
   if (state.events.appendedTotal !== 0)
     writer.uint32(tag(field.eventsAppendedTotal, WireType.Varint)).uint64(state.events.appendedTotal);
+  if (state.aclBootstrappedRevision !== 0)
+    writer.uint32(tag(field.aclBootstrappedRevision, WireType.Varint)).uint64(state.aclBootstrappedRevision);
   const message = (fieldNo: number): BinaryWriter => writer.uint32(tag(fieldNo, WireType.LengthDelimited)).fork();
   let records = 0;
   const pauseDue = (): boolean => ++records % recordsPerStep === 0;
@@ -120,6 +135,7 @@ export function* encodeSnapshotSteps(state: ClusterState, recordsPerStep: number
     PbOperationRecord.encode(operationToRecord(operation), message(field.openOperations)).join();
   for (const bucket of state.outcomes.values())
     OutcomeBucketRecord.encode(bucket, message(field.outcomeBuckets)).join();
+  for (const token of state.tokens.values()) PbTokenRecord.encode(token, message(field.tokens)).join();
   return writer.finish();
 }
 
@@ -131,6 +147,7 @@ export function decodeSnapshot(bytes: Uint8Array): ClusterState {
   const sessions: ClientSession[] = [];
   const operations: OperationRecord[] = [];
   const buckets: OutcomeBucket[] = [];
+  const tokens: TokenRecord[] = [];
   const names = new Map<string, string>();
   let formatVersion = 0;
   let eventsAppendedTotal = 0;
@@ -138,9 +155,8 @@ export function decodeSnapshot(bytes: Uint8Array): ClusterState {
     const fieldTag = reader.uint32();
     const fieldNo = fieldTag >>> 3;
     const wireType = (fieldTag & 7) as WireType;
-    const varint = fieldNo <= field.eventsAppendedTotal || fieldNo === field.deletedRevision;
-    const expected: WireType = varint ? WireType.Varint : WireType.LengthDelimited;
-    if (fieldNo > field.deletedRevision || fieldNo === 0) {
+    const expected: WireType = varintFields.has(fieldNo) ? WireType.Varint : WireType.LengthDelimited;
+    if (fieldNo > fieldNoMax || fieldNo === 0) {
       reader.skip(wireType);
       continue;
     }
@@ -148,14 +164,22 @@ export function decodeSnapshot(bytes: Uint8Array): ClusterState {
     switch (fieldNo) {
       case field.formatVersion:
         formatVersion = reader.uint32();
-        if (formatVersion !== snapshotFormatVersion)
-          fail(`snapshot format ${formatVersion} is not the one this replica reads (${snapshotFormatVersion})`);
+        if (formatVersion < snapshotFormatVersionMin || formatVersion > snapshotFormatVersion)
+          fail(
+            `snapshot format ${formatVersion} is not one this replica reads (${snapshotFormatVersionMin}..${snapshotFormatVersion})`,
+          );
         break;
       case field.revision:
         state.revision = toNumber(reader.uint64());
         break;
       case field.deletedRevision:
         state.deletedRevision = toNumber(reader.uint64());
+        break;
+      case field.aclBootstrappedRevision:
+        state.aclBootstrappedRevision = toNumber(reader.uint64());
+        break;
+      case field.tokens:
+        tokens.push(tokenFromRecord(PbTokenRecord.decode(reader, reader.uint32())));
         break;
       case field.eventsAppendedTotal:
         eventsAppendedTotal = toNumber(reader.uint64());
@@ -191,7 +215,7 @@ export function decodeSnapshot(bytes: Uint8Array): ClusterState {
       }
     }
   }
-  assert(formatVersion === snapshotFormatVersion, "snapshot without a format version");
+  assert(formatVersion !== 0, "snapshot without a format version");
   const firstSeq = eventsAppendedTotal - events.length + 1;
   state.events.restore(
     events.map((event, i) => ({ ...event, seq: firstSeq + i })),
@@ -200,6 +224,7 @@ export function decodeSnapshot(bytes: Uint8Array): ClusterState {
   state.sessions.restore(sessions);
   state.operations.restore(operations);
   state.outcomes.restore(buckets);
+  state.tokens.restore(tokens);
   placeRestoredContainers(state);
   state.rebuildIndexes();
   return state;
@@ -463,6 +488,19 @@ function containerFromRecord(record: PbContainerRecord, names: Map<string, strin
   };
 }
 
+function tokenFromRecord(record: PbTokenRecord): TokenRecord {
+  if (!isTokenRole(record.role)) fail(`snapshot token ${record.name} has role ${record.role}`);
+  return {
+    name: record.name,
+    role: record.role,
+    secretSha256: record.secretSha256,
+    createdAtMs: record.createdAtMs,
+    expiresAtMs: record.expiresAtMs,
+    createdBy: record.createdBy,
+    region: record.region,
+  };
+}
+
 /** The seq is set once the total is known. */
 function eventFromProto(event: pb.Event, index: number): FsmEvent {
   return {
@@ -474,6 +512,7 @@ function eventFromProto(event: pb.Event, index: number): FsmEvent {
     container: event.container,
     node: event.node,
     message: event.message,
+    actor: event.actor,
   };
 }
 

@@ -4,6 +4,7 @@
  * Protobuf types exist only at the edges (commands, snapshots, the API converters).
  */
 import type { Region } from "./limits.js";
+import type { TokenRole } from "./token-roles.js";
 import type { ContainerAddress, Workload } from "./workload.js";
 
 export type NodeStatus = "ready" | "down" | "draining";
@@ -263,7 +264,10 @@ export type EventKind =
   | "rollout-resumed"
   | "rollout-succeeded"
   | "rollout-failed"
-  | "rollout-reverting";
+  | "rollout-reverting"
+  | "acl-bootstrapped"
+  | "token-created"
+  | "token-revoked";
 
 /**
  * Deployment operations, the units of the success rate (docs/architecture.md, "Success rate"). The FSM
@@ -317,6 +321,23 @@ export interface FsmEvent {
   readonly container: string;
   readonly node: string;
   readonly message: string;
+  /** Who caused it: the actor of the command that made it (empty for events of older entries). */
+  readonly actor: string;
+}
+
+/** An access token as the FSM keeps it: never its secret, only the secret's hash. */
+export interface TokenRecord {
+  readonly name: string;
+  readonly role: TokenRole;
+  /** Lowercase hex SHA-256 of the secret. */
+  readonly secretSha256: string;
+  readonly createdAtMs: number;
+  /** Leader time it stops working; 0: never. */
+  readonly expiresAtMs: number;
+  /** The actor of the command that created it. */
+  readonly createdBy: string;
+  /** Agent tokens: the region whose nodes the agent may register and report; otherwise empty. */
+  readonly region: string;
 }
 
 export function containerId(deployment: string, ordinal: number): string {

@@ -1,4 +1,5 @@
 import * as grpc from "@grpc/grpc-js";
+import { bearerTokenInterceptor } from "./bearer-token.js";
 import { Backoff } from "./backoff.js";
 import { LeaderTargets, type KnownLeader } from "./leader-targets.js";
 import { assertRetryPolicy, type RetryPolicy } from "./retry-policy.js";
@@ -40,6 +41,8 @@ export interface LeaderFollowingClientOptions {
   readonly channelOptions?: grpc.ChannelOptions;
   /** Mutual TLS toward the replicas; plaintext when absent. */
   readonly credentials?: grpc.ChannelCredentials;
+  /** An access token sent with every call (`authorization: Bearer <secret>`); none when absent. */
+  readonly token?: string;
   /** For the back-off's jitter; a value in [0, 1). */
   readonly random?: () => number;
 }
@@ -176,11 +179,11 @@ export class LeaderFollowingClient {
     let channel = this.channels.get(address);
     if (channel === undefined) {
       if (this.closed) throw new RpcFailure(grpc.status.CANCELLED, "the client is closed", address, undefined);
-      channel = new grpc.Client(
-        address,
-        this.options.credentials ?? grpc.credentials.createInsecure(),
-        this.options.channelOptions,
-      );
+      const token = this.options.token;
+      channel = new grpc.Client(address, this.options.credentials ?? grpc.credentials.createInsecure(), {
+        ...this.options.channelOptions,
+        ...(token !== undefined ? { interceptors: [bearerTokenInterceptor(token)] } : {}),
+      });
       this.channels.set(address, channel);
     }
     return channel;

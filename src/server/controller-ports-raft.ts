@@ -5,6 +5,7 @@
  */
 import {
   encodeCommand,
+  leaderCommandActor,
   LeaderBarrier,
   proposeOutcome,
   type ApplyResult,
@@ -54,7 +55,7 @@ export class RaftProposer implements Proposer {
   async propose<K extends ApplyValue["kind"]>(body: CommandBody, kind: K): Promise<ProposeOutcome<K>> {
     // Only the leader can propose; checked first so a deposed leader's controller learns at once.
     if (!this.node.isLeader()) return { ok: false, error: raftFailureStatus(this.node.notLeaderError(), this.members) };
-    const data = encodeCommand({ clientId: "", seq: 0, atMs: this.clock.wallMs(), body });
+    const data = encodeCommand({ clientId: "", seq: 0, atMs: this.clock.wallMs(), actor: leaderCommandActor, body });
     let result: ApplyResult;
     try {
       result = (await this.node.propose(data)) as ApplyResult;

@@ -41,6 +41,10 @@ function parseArgs(argv: string[]): ReplicaOptions {
     .option("--tls-cert <file>", "this replica's certificate (identity orchestrator://replica/<id>)")
     .option("--tls-key <file>", "the key of --tls-cert")
     .option("--insecure", "serve the API and Raft in plaintext on non-loopback addresses (not recommended)")
+    .option(
+      "--acl",
+      "require a token with every API call (orchctl acl bootstrap makes the first; see docs/security.md)",
+    )
     .addHelpText(
       "after",
       `
@@ -68,6 +72,7 @@ Logs are JSON lines on stderr. SIGTERM hands leadership to another replica befor
     tlsCert?: string;
     tlsKey?: string;
     insecure?: boolean;
+    acl?: boolean;
   }>();
   const tlsFiles = tlsFilesFromFlags(opts);
   const raftPeers = parsePeerList(opts.peers, "--peers");
@@ -110,6 +115,7 @@ Logs are JSON lines on stderr. SIGTERM hands leadership to another replica befor
   if (refusal !== null) throw new Error(refusal);
   return {
     security,
+    acl: opts.acl === true,
     id: opts.id,
     members,
     apiAddress: api,

@@ -3,6 +3,7 @@ import type { Server as HttpServer } from "node:http";
 import { Registry } from "prom-client";
 import { startApiServer } from "../api/api-server.js";
 import { WatchHub } from "../api/watch-hub.js";
+import { AccessControl } from "../api/access-control.js";
 import { ClusterFsm } from "../fsm/index.js";
 import { createLogger, type Logger } from "../lib/logger.js";
 import { RaftNode } from "../raft/io/raft-node.js";
@@ -35,6 +36,8 @@ export interface ReplicaOptions {
   readonly tickMs: number;
   /** Mutual TLS material and --insecure; plaintext when absent. */
   readonly security?: ReplicaSecurity;
+  /** --acl: every API call needs a token (docs/security.md, "Tokens and roles"). */
+  readonly acl?: boolean;
 }
 
 export interface RunningReplica {
@@ -86,6 +89,9 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
   rollouts.start();
   await node.start();
 
+  const access = new AccessControl({ state: fsm, acl: options.acl === true });
+  if (access.aclEnabled && fsm.aclBootstrappedRevision === 0)
+    logger.info("started with --acl: every call needs a token; run `orchctl acl bootstrap` once to get the first");
   const api: GrpcServer = await startApiServer(
     options.apiAddress,
     {
@@ -95,6 +101,7 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
       watchHub,
       logger,
       heartbeats,
+      access,
     },
     tls !== undefined ? serverCredentials(tls) : undefined,
   );

@@ -86,7 +86,7 @@ describe("commands", () => {
       "Containers:\n  ID       DEPLOYMENT   NODE           REGION      STATE     HEALTH    RESTARTS\n  web-a1   web",
     );
     expect(text).toContain(
-      "Events:\n  AGE   REVISION   KIND     OBJECT   MESSAGE\n  -     41         scaled   -        scaled to 3\n",
+      "Events:\n  AGE   REVISION   KIND     OBJECT   BY      MESSAGE\n  -     41         scaled   -        alice   scaled to 3\n",
     );
   });
 

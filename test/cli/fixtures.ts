@@ -33,7 +33,9 @@ export function sampleDeployment(
       pending: replicas - running,
       pendingReason: overrides.pendingReason ?? "",
     },
-    recentEvents: [{ revision: 41, atMs: 0, kind: "scaled", deployment: "web", message: "scaled to 3" }],
+    recentEvents: [
+      { revision: 41, atMs: 0, kind: "scaled", deployment: "web", message: "scaled to 3", actor: "alice" },
+    ],
   });
 }
 

@@ -123,9 +123,10 @@ describe("rows", () => {
           container: "",
           node: "n3",
           message: "missed heartbeats",
+          actor: "leader",
         },
       }),
-    ).toBe("     8  event       put     n3  node-down: missed heartbeats");
+    ).toBe("     8  event       put     n3  node-down: missed heartbeats (by leader)");
   });
 });
 

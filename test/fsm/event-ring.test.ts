@@ -27,6 +27,7 @@ describe("EventRing per-deployment index", () => {
               container: "",
               node: "",
               message: `event ${i}`,
+              actor: "",
             }),
           );
           for (const name of names.slice(0, 3)) expect(ring.recentOf(name)).toEqual(scanned(ring, name, perDeployment));

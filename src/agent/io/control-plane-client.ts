@@ -82,12 +82,13 @@ function definitionOf<K extends UnaryMethod>(method: K): MethodDefinition<Reques
 export class ControlPlaneClient {
   private readonly client: LeaderFollowingClient;
 
-  constructor(endpoints: readonly string[], credentials?: ChannelCredentials) {
+  constructor(endpoints: readonly string[], credentials?: ChannelCredentials, token?: string) {
     this.client = new LeaderFollowingClient({
       endpoints,
       policy: agentRetryPolicy,
       channelOptions,
       ...(credentials !== undefined ? { credentials } : {}),
+      ...(token !== undefined ? { token } : {}),
     });
   }
 

@@ -54,6 +54,7 @@ function eventRows(events: readonly Event[], nowMs: number): string[][] {
       String(event.revision),
       event.kind,
       orDash(event.container || event.node),
+      orDash(event.actor),
       event.message,
     ]);
 }
@@ -65,7 +66,9 @@ function describeContainersAndEvents(deployment: Deployment, containers: readonl
   parts.push("\nEvents:\n");
   const events = eventRows(deployment.recentEvents, nowMs);
   parts.push(
-    events.length === 0 ? "  <none>\n" : indent(renderTable(["AGE", "REVISION", "KIND", "OBJECT", "MESSAGE"], events)),
+    events.length === 0
+      ? "  <none>\n"
+      : indent(renderTable(["AGE", "REVISION", "KIND", "OBJECT", "BY", "MESSAGE"], events)),
   );
   return parts.join("");
 }

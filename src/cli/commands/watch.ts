@@ -54,7 +54,7 @@ function subjectAndDetails(change: WatchResponse): [string, string] {
   if (change.event !== undefined) {
     const e = change.event;
     const subject = [e.deployment, e.container, e.node].filter((part) => part !== "").join("/");
-    return [orDash(subject), `${e.kind}: ${e.message}`];
+    return [orDash(subject), `${e.kind}: ${e.message}${e.actor === "" ? "" : ` (by ${e.actor})`}`];
   }
   return ["-", ""];
 }

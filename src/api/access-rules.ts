@@ -1,0 +1,90 @@
+/**
+ * What each RPC needs when a replica runs with --acl (docs/security.md, "Tokens and roles"):
+ * one table for every method of every service the API server serves. A method missing here is
+ * refused (fail closed), and test/security/access-rules.test.ts fails for it, so a new RPC
+ * cannot ship without a decision.
+ */
+import type { TokenRole } from "../fsm/index.js";
+
+/**
+ * "public": any caller (with mutual TLS, any client certificate): finding the leader, and the
+ * bootstrap, which works once per cluster and before any token exists. Otherwise the least role
+ * a token must hold; people's roles are ordered (viewer < deployer < operator < admin), agent
+ * stands apart.
+ */
+export type AccessNeed = "public" | TokenRole;
+
+/** By service, then by method name as in the .proto files. */
+export const accessRules: Readonly<Record<string, Readonly<Record<string, AccessNeed>>>> = {
+  "orchestrator.v1.OrchestratorService": {
+    // Leader discovery, as etcd's Status: clients and local tooling find the leader before they hold a token.
+    ClusterStatus: "public",
+    AclBootstrap: "public",
+    GetDeployment: "viewer",
+    ListDeployments: "viewer",
+    ListContainers: "viewer",
+    ListNodes: "viewer",
+    Watch: "viewer",
+    GetSlo: "viewer",
+    Deploy: "deployer",
+    Scale: "deployer",
+    Delete: "deployer",
+    RolloutAction: "deployer",
+    Apply: "deployer",
+    Plan: "deployer",
+    InjectFault: "operator",
+    TransferLeadership: "operator",
+    TokenCreate: "admin",
+    TokenList: "admin",
+    TokenRevoke: "admin",
+    // RPCs of work in progress elsewhere (members, drain, snapshots), decided ahead of their arrival.
+    MemberList: "viewer",
+    MemberAdd: "operator",
+    MemberPromote: "operator",
+    MemberRemove: "operator",
+    NodeDrain: "operator",
+    NodeEligibility: "operator",
+    SnapshotSave: "operator",
+  },
+  "agent.v1.AgentService": {
+    Register: "agent",
+    Heartbeat: "agent",
+    WatchAssignments: "agent",
+    ReportStatus: "agent",
+  },
+};
+
+/** A gRPC method path ("/orchestrator.v1.OrchestratorService/Deploy"): its service and method names. */
+export function splitMethodPath(path: string): { readonly service: string; readonly method: string } | null {
+  const match = /^\/([\w.]+)\/(\w+)$/.exec(path);
+  return match === null ? null : { service: match[1], method: match[2] };
+}
+
+/** What `path` needs, or undefined when the table has no rule for it (refuse). */
+export function accessNeedOf(path: string): AccessNeed | undefined {
+  const parts = splitMethodPath(path);
+  if (parts === null) return undefined;
+  return accessRules[parts.service]?.[parts.method];
+}
+
+/**
+ * Unary reads: their token is checked again after the read, when this replica's state is at
+ * least as new as the leader's at the read (ReadIndex), so a token revoked before the read began
+ * is refused on every replica. Writes are checked once: they are applied by the leader, whose
+ * state already holds every committed revocation.
+ */
+const readMethods: ReadonlySet<string> = new Set([
+  "GetDeployment",
+  "ListDeployments",
+  "ListContainers",
+  "ListNodes",
+  "GetSlo",
+  "Plan",
+  "TokenList",
+  "MemberList",
+]);
+
+/** `method` as named in the .proto ("ListNodes"). */
+export function isReadMethod(method: string): boolean {
+  return readMethods.has(method);
+}
