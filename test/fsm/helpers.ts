@@ -109,22 +109,28 @@ export class Harness {
   index = 0;
   atMs = t0;
 
-  run(b: CommandBody, client?: { clientId: string; seq: number }): ApplyResult {
+  run(b: CommandBody, client?: { clientId: string; seq: number; actor?: string }): ApplyResult {
     this.index += 1;
     this.atMs += 1000;
-    const data = encodeCommand({ clientId: client?.clientId ?? "", seq: client?.seq ?? 0, atMs: this.atMs, body: b });
+    const data = encodeCommand({
+      clientId: client?.clientId ?? "",
+      seq: client?.seq ?? 0,
+      atMs: this.atMs,
+      actor: client?.actor ?? "",
+      body: b,
+    });
     const result = this.fsm.apply(this.index, data);
     this.fsm.checkInvariants();
     return result;
   }
 
-  ok(b: CommandBody, client?: { clientId: string; seq: number }): ApplyValue {
+  ok(b: CommandBody, client?: { clientId: string; seq: number; actor?: string }): ApplyValue {
     const result = this.run(b, client);
     if (!result.ok) throw new Error(`expected success, got ${result.code}: ${result.message}`);
     return result.value;
   }
 
-  fail(b: CommandBody, client?: { clientId: string; seq: number }): FsmFailure {
+  fail(b: CommandBody, client?: { clientId: string; seq: number; actor?: string }): FsmFailure {
     const result = this.run(b, client);
     expect(result.ok, JSON.stringify(result)).toBe(false);
     return result as FsmFailure;
