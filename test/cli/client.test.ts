@@ -221,8 +221,8 @@ describe("non-retryable statuses", () => {
     ["ALREADY_EXISTS", "deployment ghost exists with another image", "orchctl scale"],
     ["FAILED_PRECONDITION", "deployment is being deleted", "`orchctl cluster`"],
     ["RESOURCE_EXHAUSTED", "not enough capacity", "`orchctl nodes`"],
-    ["PERMISSION_DENIED", "no", "credentials"],
-    ["UNAUTHENTICATED", "who are you", "credentials"],
+    ["PERMISSION_DENIED", "no", "role allows this"],
+    ["UNAUTHENTICATED", "who are you", "ORCH_TOKEN"],
   ] as const)("fails at once on %s with the server's message and a hint", async (name, message, hint) => {
     const code = grpc.status[name];
     const server = await serve({
