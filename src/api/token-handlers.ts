@@ -85,8 +85,8 @@ export function createTokenHandlers(deps: TokenHandlerDeps): {
     },
     async tokenCreate(request, caller) {
       const fields = { name: request.name, role: request.role, expiresAtMs: 0, region: request.region };
-      const problem = validateTokenFields(fields);
-      if (problem !== null) throw new OrchestratorError(problem.code, problem.message);
+      const checked = validateTokenFields(fields);
+      if (!checked.ok) throw new OrchestratorError(checked.code, checked.message);
       const ttlMs = request.ttlMs;
       if (ttlMs !== 0 && !(ttlMs >= accessLimits.tokenTtlMsMin && ttlMs <= accessLimits.tokenTtlMsMax))
         throw new OrchestratorError(

@@ -8,9 +8,9 @@ import type { AclBootstrapCommand, TokenCreateCommand, TokenRevokeCommand } from
 import type { ApplyResult } from "./apply-result.js";
 import type { ClusterState } from "./cluster-state.js";
 import { fsmLimits, isKnownRegion } from "./limits.js";
-import { failure, success, type FsmFailure } from "./result.js";
+import { failure, success, type FsmFailure, type FsmResult } from "./result.js";
 import type { TokenRecord } from "./state.js";
-import { isTokenRole, tokenRoles } from "./token-roles.js";
+import { isTokenRole, tokenRoles, type TokenRole } from "./token-roles.js";
 
 const tokenNamePattern = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const sha256HexPattern = /^[0-9a-f]{64}$/;
@@ -24,25 +24,29 @@ export function validateTokenName(name: string): FsmFailure | null {
   return null;
 }
 
-/** Checks a token command's fields; role and region together (only agent tokens name a region). */
-export function validateTokenFields(command: Omit<TokenCreateCommand, "secretSha256">): FsmFailure | null {
+/**
+ * Checks a token command's name, role and region together (only agent tokens name a region);
+ * returns the role.
+ */
+export function validateTokenFields(command: Omit<TokenCreateCommand, "secretSha256">): FsmResult<TokenRole> {
   const nameProblem = validateTokenName(command.name);
   if (nameProblem !== null) return nameProblem;
-  if (!isTokenRole(command.role))
-    return failure("INVALID_ARGUMENT", `unknown role ${JSON.stringify(command.role)}; use ${tokenRoles.join(", ")}`);
-  if (command.role === "agent" && !isKnownRegion(command.region))
+  const role = command.role;
+  if (!isTokenRole(role))
+    return failure("INVALID_ARGUMENT", `unknown role ${JSON.stringify(role)}; use ${tokenRoles.join(", ")}`);
+  if (role === "agent" && !isKnownRegion(command.region))
     return failure(
       "INVALID_ARGUMENT",
       `an agent token names the region its agent serves (--region); got ${JSON.stringify(command.region)}`,
     );
-  if (command.role !== "agent" && command.region !== "")
-    return failure("INVALID_ARGUMENT", `only agent tokens name a region; a ${command.role} token cannot`);
-  return null;
+  if (role !== "agent" && command.region !== "")
+    return failure("INVALID_ARGUMENT", `only agent tokens name a region; a ${role} token cannot`);
+  return success(role);
 }
 
 function tokenOf(command: TokenCreateCommand, actor: string, atMs: number): TokenRecord | FsmFailure {
-  const problem = validateTokenFields(command);
-  if (problem !== null) return problem;
+  const role = validateTokenFields(command);
+  if (!role.ok) return role;
   if (!sha256HexPattern.test(command.secretSha256))
     return failure("INVALID_ARGUMENT", "a token's secret hash must be 64 lowercase hex digits (SHA-256)");
   if (!(Number.isSafeInteger(command.expiresAtMs) && (command.expiresAtMs === 0 || command.expiresAtMs > atMs)))
@@ -50,10 +54,9 @@ function tokenOf(command: TokenCreateCommand, actor: string, atMs: number): Toke
       "INVALID_ARGUMENT",
       `token ${command.name} would expire at ${command.expiresAtMs}, before it exists`,
     );
-  if (!isTokenRole(command.role)) return failure("INVALID_ARGUMENT", "unreachable: role checked above");
   return {
     name: command.name,
-    role: command.role,
+    role: role.value,
     secretSha256: command.secretSha256,
     createdAtMs: atMs,
     expiresAtMs: command.expiresAtMs,
