@@ -95,11 +95,18 @@ function registerAs(client: AgentServiceClient, nodeId: string, region: string):
 }
 
 describe("mutual TLS with --acl", () => {
-  it("asks a client certificate for a token too; orchctl bootstraps over TLS", async () => {
+  it("asks a client certificate for a token too; orchctl bootstraps over TLS, once", async () => {
     expect(await listAs(null)).toBe("UNAUTHENTICATED");
-    const bootstrapped = await cluster.orchctl(["acl", "bootstrap", "-o", "json"]);
-    expect(bootstrapped.code, bootstrapped.stderr).toBe(0);
-    adminSecret = (JSON.parse(bootstrapped.stdout) as { secret: string }).secret;
+    // Two racing bootstraps, one through a follower: the log orders them, and exactly one wins.
+    const follower = cluster.ids().find((id) => id !== leader.leaderId) ?? leader.leaderId;
+    const racing = await Promise.all([
+      cluster.orchctl(["acl", "bootstrap", "-o", "json"]),
+      cluster.orchctl(["acl", "bootstrap", "-o", "json"], cluster.apiAddress(follower)),
+    ]);
+    expect(racing.map((r) => r.code).sort()).toEqual([0, 1]);
+    const winner = racing.find((r) => r.code === 0);
+    expect(racing.find((r) => r.code === 1)?.stderr).toMatch(/already bootstrapped/);
+    adminSecret = (JSON.parse(winner?.stdout ?? "{}") as { secret: string }).secret;
     expect(await listAs(adminSecret)).toBe("OK");
     const listed = await cluster.orchctl(["--token", adminSecret, "token", "list", "-o", "json"]);
     expect(JSON.parse(listed.stdout)).toMatchObject({ tokens: [{ name: "bootstrap", role: "admin" }] });
