@@ -1,7 +1,6 @@
-import type { Server as GrpcServer } from "@grpc/grpc-js";
 import type { Server as HttpServer } from "node:http";
 import { Registry } from "prom-client";
-import { startApiServer } from "../api/api-server.js";
+import { startApiServer, type RunningApiServer } from "../api/api-server.js";
 import { WatchHub } from "../api/watch-hub.js";
 import { ClusterFsm } from "../fsm/index.js";
 import { createLogger, type Logger } from "../lib/logger.js";
@@ -17,7 +16,8 @@ import { HealthController } from "../health/io/health-controller.js";
 import type { NodeHeartbeats } from "../health/io/node-heartbeats.js";
 import { raftControllerPorts } from "./controller-ports-raft.js";
 import { RolloutController } from "../rollout/io/rollout-controller.js";
-import { serverCredentials } from "../lib/tls-material.js";
+import { realClock } from "../lib/clock.js";
+import { mutualTlsListener } from "../lib/tls-listener.js";
 import { transportSecurity, type ReplicaSecurity } from "./replica-security.js";
 import { registerSecurityMetrics } from "./security-metrics.js";
 
@@ -61,7 +61,7 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
     tickMs: options.tickMs,
     snapshotEveryEntries: options.snapshotEveryEntries,
     snapshotKeepEntries: options.snapshotKeepEntries,
-    ...(tls !== undefined ? { transportSecurity: transportSecurity(tls) } : {}),
+    ...(tls !== undefined ? { transportSecurity: transportSecurity(tls, logger) } : {}),
   });
   const registry = new Registry();
   registry.setDefaultLabels({ replica: options.id });
@@ -86,7 +86,7 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
   rollouts.start();
   await node.start();
 
-  const api: GrpcServer = await startApiServer(
+  const api: RunningApiServer = await startApiServer(
     options.apiAddress,
     {
       node,
@@ -96,7 +96,7 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
       logger,
       heartbeats,
     },
-    tls !== undefined ? serverCredentials(tls) : undefined,
+    tls !== undefined ? mutualTlsListener({ material: tls, logger, clock: realClock, serves: "api" }) : undefined,
   );
   const http: HttpServer = await startHttpServer(options.metricsAddress, registry, {
     notReadyReason() {
@@ -131,7 +131,7 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
       await health.stop();
       scheduler.stop();
       rollouts.stop();
-      api.forceShutdown();
+      api.stop();
       await new Promise<void>((resolve) => http.close(() => resolve()));
       logger.info({ term: node.status().term, role: node.status().role }, "stopped");
     },

@@ -205,7 +205,7 @@ describe("mutual TLS", () => {
     const admin = await openRaftStream("r1", identity(pki, "admin"), (call) =>
       call.write(heartbeatFrom("r2", "r1", 999)),
     );
-    expect(admin).toMatchObject({ kind: "refused", code: grpc.status.PERMISSION_DENIED });
+    expect(admin).toMatchObject({ kind: "refused", code: grpc.status.UNAUTHENTICATED });
     expect(await rejected("r1", "stream_refused")).toBeGreaterThan(before);
     expect((await cluster.status("r1")).term).toBeLessThan(999);
   });
