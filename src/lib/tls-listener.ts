@@ -86,9 +86,11 @@ function listen(
     );
     socket.destroy();
   });
-  tls.on("tlsClientError", (error: Error & { code?: string }, socket: TLSSocket) =>
-    refusals.warn(socket.remoteAddress ?? "unknown", { reason: error.code ?? error.message }, "a TLS handshake failed"),
-  );
+  tls.on("tlsClientError", (error: Error & { code?: string }, socket: TLSSocket) => {
+    refusals.warn(socket.remoteAddress ?? "unknown", { reason: error.code ?? error.message }, "a TLS handshake failed");
+    // With a listener for this event, Node leaves the socket open (a timed-out handshake too).
+    socket.destroy();
+  });
   const { host, port } = splitListenHostPort(address);
   return new Promise<BoundListener>((resolve, reject) => {
     tls.once("error", (error) => {
