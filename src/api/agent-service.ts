@@ -22,6 +22,7 @@ import { OrchestratorError } from "../lib/errors.js";
 import type { Logger } from "../lib/logger.js";
 import type { RaftNode, RoleChange } from "../raft/io/raft-node.js";
 import { AssignmentFeed } from "./agent-assignments.js";
+import { checkNodeRegions, credentialRegion } from "./agent-region.js";
 import { NotReadyNodes } from "./agent-not-ready.js";
 import { agentServiceLimits } from "./agent-limits.js";
 import { checkAgentId, checkNodeIds, checkReportCount, healthStateOf, reportProblem } from "./agent-validation.js";
@@ -64,10 +65,10 @@ function unary<Req, Res>(
   logger: Logger,
   members: MembersView,
   method: string,
-  fn: (request: Req) => Promise<Res>,
+  fn: (request: Req, call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res>,
 ): grpc.handleUnaryCall<Req, Res> {
   return (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>) => {
-    fn(call.request).then(
+    fn(call.request, call).then(
       (response) => callback(null, response),
       (error: unknown) => {
         if (!isExpectedError(error))
@@ -92,6 +93,7 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
   const requireLeader = (): void => {
     if (!node.isLeader()) throw node.notLeaderError(node.leaderId());
   };
+  const registeredRegion = (nodeId: string): string | undefined => fsm.getNode(nodeId)?.region;
   let leading = node.isLeader();
   node.on("role-change", (change: RoleChange) => {
     const wasLeading = leading;
@@ -101,12 +103,15 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
   });
 
   return {
-    register: unary(logger, members, "Register", async (request) =>
-      register(request, { proposer, members, fsm, heartbeats, nowMs, logger, requireLeader }),
-    ),
-    heartbeat: unary(logger, members, "Heartbeat", async (request): Promise<HeartbeatResponse> => {
+    register: unary(logger, members, "Register", async (request, call) => {
+      const declared = new Map(request.nodes.map((spec) => [spec.nodeId, spec.region]));
+      checkNodeRegions(credentialRegion(call), declared.keys(), (id) => declared.get(id), "register");
+      return register(request, { proposer, members, fsm, heartbeats, nowMs, logger, requireLeader });
+    }),
+    heartbeat: unary(logger, members, "Heartbeat", async (request, call): Promise<HeartbeatResponse> => {
       checkAgentId(request.agentId);
       checkNodeIds(request.nodeIds, "heartbeat");
+      checkNodeRegions(credentialRegion(call), request.nodeIds, registeredRegion, "heartbeat for");
       requireLeader();
       const now = nowMs();
       const reregisterNodeIds: string[] = [];
@@ -122,13 +127,16 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
       }
       return { reregisterNodeIds, revision: fsm.revision };
     }),
-    reportStatus: unary(logger, members, "ReportStatus", async (request) =>
-      reportStatus(request, { proposer, members, fsm, requireLeader }),
-    ),
+    reportStatus: unary(logger, members, "ReportStatus", async (request, call) => {
+      const nodeIds = new Set(request.reports.map((report) => report.nodeId));
+      checkNodeRegions(credentialRegion(call), nodeIds, registeredRegion, "report on");
+      return reportStatus(request, { proposer, members, fsm, requireLeader });
+    }),
     watchAssignments: (call: WatchCall) => {
       try {
         checkAgentId(call.request.agentId);
         checkNodeIds(call.request.nodeIds, "watch");
+        checkNodeRegions(credentialRegion(call), call.request.nodeIds, registeredRegion, "watch");
         requireLeader();
         if (streams.size >= agentServiceLimits.watchStreamsMax) {
           throw new OrchestratorError(

@@ -5,7 +5,13 @@ import * as path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AgentProcesses } from "../../dev/local-cluster/process-agents.js";
-import { AgentServiceClient, HeartbeatRequest, RegisterRequest } from "../../src/gen/agent/v1/agent.js";
+import {
+  AgentServiceClient,
+  HeartbeatRequest,
+  RegisterRequest,
+  ReportStatusRequest,
+  WatchAssignmentsRequest,
+} from "../../src/gen/agent/v1/agent.js";
 import { TestCluster, waitFor, type LeaderView } from "../cluster/harness.js";
 import {
   apiCall,
@@ -57,6 +63,73 @@ function registerCall(
       (error) => resolve(error === null ? null : { code: error.code, details: error.details }),
     );
   }).finally(() => client.close());
+}
+
+type Outcome = { code: grpc.status; details: string } | null;
+
+/** A node no container fits on (1 millicore, 1 MiB), so that later deployments never land on it. */
+function tinyNode(nodeId: string, region: string) {
+  return { nodeId, region, capacity: { cpuMillicores: 1, memoryMib: 1 }, agentAddress: "127.0.0.1:1" };
+}
+
+/** One AgentService call of each kind as `who` on `replica`: null when answered, else its status. */
+const agentCalls = {
+  register(replica: string, who: Identity, nodeId: string, region: string): Promise<Outcome> {
+    const request = RegisterRequest.fromPartial({ agentId: "probe", nodes: [tinyNode(nodeId, region)] });
+    return unaryAgentCall(replica, who, (client, done) =>
+      client.register(request, done.metadata, done.options, done.callback),
+    );
+  },
+  heartbeat(replica: string, who: Identity, nodeId: string): Promise<Outcome> {
+    const request = HeartbeatRequest.fromPartial({ agentId: "probe", nodeIds: [nodeId] });
+    return unaryAgentCall(replica, who, (client, done) =>
+      client.heartbeat(request, done.metadata, done.options, done.callback),
+    );
+  },
+  reportStatus(replica: string, who: Identity, nodeId: string): Promise<Outcome> {
+    const request = ReportStatusRequest.fromPartial({
+      agentId: "probe",
+      reports: [{ containerId: "probe-c1", nodeId, message: "" }],
+    });
+    return unaryAgentCall(replica, who, (client, done) =>
+      client.reportStatus(request, done.metadata, done.options, done.callback),
+    );
+  },
+  /** The first snapshot of the stream (null), or the status it ended with. */
+  watch(replica: string, who: Identity, nodeId: string): Promise<Outcome> {
+    const client = new AgentServiceClient(cluster.apiAddress(replica), credentialsOf(who));
+    const call = client.watchAssignments(WatchAssignmentsRequest.fromPartial({ agentId: "probe", nodeIds: [nodeId] }), {
+      deadline: Date.now() + 5_000,
+    });
+    return new Promise<Outcome>((resolve) => {
+      call.on("data", () => {
+        resolve(null);
+        call.cancel();
+      });
+      call.on("error", (error: grpc.ServiceError) => resolve({ code: error.code, details: error.details }));
+    }).finally(() => client.close());
+  },
+};
+
+interface UnaryParts {
+  readonly metadata: grpc.Metadata;
+  readonly options: grpc.CallOptions;
+  readonly callback: (error: grpc.ServiceError | null) => void;
+}
+
+function unaryAgentCall(
+  replica: string,
+  who: Identity,
+  start: (client: AgentServiceClient, parts: UnaryParts) => void,
+): Promise<Outcome> {
+  const client = new AgentServiceClient(cluster.apiAddress(replica), credentialsOf(who));
+  return new Promise<Outcome>((resolve) =>
+    start(client, {
+      metadata: new grpc.Metadata(),
+      options: { deadline: Date.now() + 5_000 },
+      callback: (error) => resolve(error === null ? null : { code: error.code, details: error.details }),
+    }),
+  ).finally(() => client.close());
 }
 
 /** A sample of `name{reason="..."}` on the replica's /metrics (0 when absent). */
@@ -117,6 +190,29 @@ describe("mutual TLS", () => {
     expect((await registerCall(agentEu, "eu-west-1-n9", "eu-west-1"))?.code).not.toBe(grpc.status.PERMISSION_DENIED);
   });
 
+  it("lets an agent certificate naming eu-west-1 heartbeat, report and watch eu-west-1 nodes only", async () => {
+    const { leaderId } = await cluster.waitForLeader();
+    const agentEu = identity(pki, "agent-eu");
+    // A us-east-1 node registered by an agent certificate without a region, an eu-west-1 one by agent-eu.
+    expect(await agentCalls.register(leaderId, identity(pki, "agent"), "us-east-1-n8", "us-east-1")).toBeNull();
+    expect(await agentCalls.register(leaderId, agentEu, "eu-west-1-n8", "eu-west-1")).toBeNull();
+    const refusals = {
+      heartbeat: await agentCalls.heartbeat(leaderId, agentEu, "us-east-1-n8"),
+      "report on": await agentCalls.reportStatus(leaderId, agentEu, "us-east-1-n8"),
+      watch: await agentCalls.watch(leaderId, agentEu, "us-east-1-n8"),
+    };
+    for (const [verb, outcome] of Object.entries(refusals)) {
+      expect(outcome?.code, verb).toBe(grpc.status.PERMISSION_DENIED);
+      expect(outcome?.details, verb).toMatch(/for region eu-west-1; it cannot .* node us-east-1-n8 of us-east-1/);
+    }
+    expect(await agentCalls.heartbeat(leaderId, agentEu, "eu-west-1-n8")).toBeNull();
+    expect(await agentCalls.watch(leaderId, agentEu, "eu-west-1-n8")).toBeNull();
+    // The report gets past the region check: whatever the FSM says of an unknown container, it is not a refusal of the region.
+    expect((await agentCalls.reportStatus(leaderId, agentEu, "eu-west-1-n8"))?.code).not.toBe(
+      grpc.status.PERMISSION_DENIED,
+    );
+  });
+
   it("refuses a Raft stream without a certificate and one with the admin (client-role) certificate", async () => {
     const plain = await openRaftStream(raft("r1"), null, (call) => call.write(heartbeatFrom("r2", "r1", 999)));
     expect(plain.kind).toBe("refused");
@@ -164,6 +260,12 @@ describe("mutual TLS", () => {
       tlsDir: pki,
     });
     try {
+      // The agents' nodes first: the tiny probe nodes registered above hold no 100m container.
+      await waitFor("the agents' two nodes", async () => {
+        const { leaderId } = await cluster.waitForLeader();
+        const { nodes } = await cluster.call(leaderId, "listNodes", { stale: false });
+        return nodes.filter((node) => (node.capacity?.cpuMillicores ?? 0) > 1).length >= 2;
+      });
       const deployed = await cluster.orchctl([
         "deploy",
         "web",
