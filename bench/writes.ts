@@ -346,17 +346,25 @@ export async function benchWrites(options: WritesBenchOptions = {}): Promise<unk
   const root = await mkdtemp(path.join(os.tmpdir(), "orch-bench-writes-"));
   const untrackRoot = trackTempDir(root);
   const runs: LevelRun[] = [];
+  const failedLevels: { security: Security; concurrency: number; reason: string }[] = [];
   try {
     const pkiDir = path.join(root, "pki");
     if (securities.includes("tls")) await makePki(pkiDir);
     for (const concurrency of opts.concurrencies) {
       for (const security of securities) {
         const setup: SecuritySetup = security === "tls" ? { security, pkiDir } : { security };
-        const ours = await oursAtConcurrency(concurrency, opts, root, setup);
-        printLevel(`ours ${security}`, ours);
-        const etcd = install === null ? null : await etcdAtConcurrency(concurrency, opts, install, root, setup);
-        if (etcd !== null) printLevel(`etcd ${security}`, etcd);
-        runs.push({ security, ours, etcd });
+        try {
+          const ours = await oursAtConcurrency(concurrency, opts, root, setup);
+          printLevel(`ours ${security}`, ours);
+          const etcd = install === null ? null : await etcdAtConcurrency(concurrency, opts, install, root, setup);
+          if (etcd !== null) printLevel(`etcd ${security}`, etcd);
+          runs.push({ security, ours, etcd });
+        } catch (error) {
+          // On a loaded machine a level can fail outright (its warm-up timing out): report it, measure the rest.
+          const reason = error instanceof Error ? error.message : String(error);
+          console.log(`  ${security} c=${concurrency} FAILED, left out of the tables: ${reason}`);
+          failedLevels.push({ security, concurrency, reason });
+        }
       }
     }
   } finally {
@@ -464,6 +472,7 @@ export async function benchWrites(options: WritesBenchOptions = {}): Promise<unk
       requestsPerLevelMax: budgets().measured,
       securities,
     },
+    failedLevels,
     ours: {
       sent: oursSent,
       requestBytes: sizes.requestBytes,
