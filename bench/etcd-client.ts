@@ -148,8 +148,12 @@ export function decodeStatusResponse(buf: Buffer): EtcdStatus {
 export class EtcdChannel {
   private readonly client: EtcdRawClient;
 
-  constructor(readonly address: string) {
-    this.client = new EtcdClientConstructor(address, grpc.credentials.createInsecure(), {
+  constructor(
+    readonly address: string,
+    /** TLS with a client certificate for a cluster started with `tlsDir`; plaintext by default. */
+    credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+  ) {
+    this.client = new EtcdClientConstructor(address, credentials, {
       // A private subchannel pool gives each EtcdChannel its own connection.
       "grpc.use_local_subchannel_pool": 1,
       "grpc.initial_reconnect_backoff_ms": 50,

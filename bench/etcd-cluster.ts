@@ -3,8 +3,9 @@
  * data directory per member, each member's log in logDir. Members are started, SIGKILLed and
  * restarted by PID, like ProcessCluster does for our replicas.
  */
+import * as grpc from "@grpc/grpc-js";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { createWriteStream, existsSync, mkdirSync, rmSync, type WriteStream } from "node:fs";
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, type WriteStream } from "node:fs";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -42,6 +43,12 @@ export interface EtcdClusterOptions {
   readonly heartbeatIntervalMs?: number;
   /** Milliseconds; undefined leaves etcd's default (1000). */
   readonly electionTimeoutMs?: number;
+  /**
+   * An `orchctl pki init` directory: client and peer TLS with client certificates required on
+   * both (member eN serves rN.pem, which names 127.0.0.1; clients present admin.pem), so that
+   * etcd and our replicas are measured with certificates of one CA.
+   */
+  readonly tlsDir?: string;
 }
 
 interface EtcdMember {
@@ -74,10 +81,11 @@ export class EtcdCluster {
     rmSync(options.dataRoot, { recursive: true, force: true });
     for (let i = 1; i <= (options.members ?? 3); i++) {
       const name = `e${i}`;
+      const scheme = options.tlsDir === undefined ? "http" : "https";
       cluster.members.push({
         name,
         clientAddress: `127.0.0.1:${await freePort()}`,
-        peerUrl: `http://127.0.0.1:${await freePort()}`,
+        peerUrl: `${scheme}://127.0.0.1:${await freePort()}`,
         dataDir: path.join(options.dataRoot, name),
         child: null,
         exited: Promise.resolve(null),
@@ -85,6 +93,14 @@ export class EtcdCluster {
     }
     for (const member of cluster.members) cluster.spawnMember(member);
     return cluster;
+  }
+
+  /** What a client presents: admin.pem of the PKI with `tlsDir`, else nothing (plaintext). */
+  clientCredentials(): grpc.ChannelCredentials {
+    const dir = this.options.tlsDir;
+    if (dir === undefined) return grpc.credentials.createInsecure();
+    const read = (name: string) => readFileSync(path.join(dir, name));
+    return grpc.credentials.createSsl(read("ca.pem"), read("admin-key.pem"), read("admin.pem"));
   }
 
   member(name: string): EtcdMember {
@@ -125,7 +141,7 @@ export class EtcdCluster {
       this.members
         .filter((m) => m.child !== null)
         .map(async (member) => {
-          const channel = new EtcdChannel(member.clientAddress);
+          const channel = new EtcdChannel(member.clientAddress, this.clientCredentials());
           try {
             out.push({ member, status: await channel.status(etcdLimits.statusTimeoutMs) });
           } catch {
@@ -169,10 +185,23 @@ export class EtcdCluster {
     throw new Error(`etcd member ${name} did not catch up within ${timeoutMs} ms`);
   }
 
+  /** Client and peer TLS (etcd's --cert-file ... --peer-client-cert-auth) from the PKI, member eN as rN. */
+  private tlsArgs(member: EtcdMember): string[] {
+    const dir = this.options.tlsDir;
+    if (dir === undefined) return [];
+    const ca = path.join(dir, "ca.pem");
+    const cert = path.join(dir, `${member.name.replace(/^e/, "r")}.pem`);
+    const key = path.join(dir, `${member.name.replace(/^e/, "r")}-key.pem`);
+    return [
+      ...["--cert-file", cert, "--key-file", key, "--trusted-ca-file", ca, "--client-cert-auth"],
+      ...["--peer-cert-file", cert, "--peer-key-file", key, "--peer-trusted-ca-file", ca, "--peer-client-cert-auth"],
+    ];
+  }
+
   private spawnMember(member: EtcdMember): void {
     mkdirSync(member.dataDir, { recursive: true });
     const initialCluster = this.members.map((m) => `${m.name}=${m.peerUrl}`).join(",");
-    const clientUrl = `http://${member.clientAddress}`;
+    const clientUrl = `${this.options.tlsDir === undefined ? "http" : "https"}://${member.clientAddress}`;
     const args = [
       "--name",
       member.name,
@@ -196,6 +225,7 @@ export class EtcdCluster {
       "zap",
       "--log-outputs",
       "stderr",
+      ...this.tlsArgs(member),
       ...(this.options.heartbeatIntervalMs !== undefined
         ? ["--heartbeat-interval", String(this.options.heartbeatIntervalMs)]
         : []),

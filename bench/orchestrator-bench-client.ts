@@ -23,8 +23,26 @@ const clientLimits = {
   leaderWaitMs: 20_000,
 } as const;
 
-export function orchestratorChannel(address: string): OrchestratorServiceClient {
-  return new OrchestratorServiceClient(address, grpc.credentials.createInsecure(), {
+/**
+ * How the benchmark's clients authenticate: channel credentials (the admin certificate with
+ * mutual TLS) and per-call metadata. The metadata is the hook for tokens: with --acl, the ACL
+ * work sets `authorization: Bearer <secret>` here (see writes.ts, secureClientAuth).
+ */
+export interface BenchClientAuth {
+  readonly credentials: grpc.ChannelCredentials;
+  metadata(): grpc.Metadata;
+}
+
+export const plaintextClientAuth: BenchClientAuth = {
+  credentials: grpc.credentials.createInsecure(),
+  metadata: () => new grpc.Metadata(),
+};
+
+export function orchestratorChannel(
+  address: string,
+  auth: BenchClientAuth = plaintextClientAuth,
+): OrchestratorServiceClient {
+  return new OrchestratorServiceClient(address, auth.credentials, {
     // A private subchannel pool gives each channel its own connection.
     "grpc.use_local_subchannel_pool": 1,
     "grpc.initial_reconnect_backoff_ms": 50,
@@ -35,9 +53,10 @@ export function orchestratorChannel(address: string): OrchestratorServiceClient 
 export function clusterStatus(
   client: OrchestratorServiceClient,
   timeoutMs: number = clientLimits.statusTimeoutMs,
+  auth: BenchClientAuth = plaintextClientAuth,
 ): Promise<ClusterStatusResponse> {
   return new Promise((resolve, reject) => {
-    client.clusterStatus({}, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (error, response) =>
+    client.clusterStatus({}, auth.metadata(), { deadline: Date.now() + timeoutMs }, (error, response) =>
       error === null ? resolve(response) : reject(error),
     );
   });
@@ -47,9 +66,10 @@ export function deploy(
   client: OrchestratorServiceClient,
   request: DeployRequest,
   timeoutMs: number,
+  auth: BenchClientAuth = plaintextClientAuth,
 ): Promise<DeployResponse> {
   return new Promise((resolve, reject) => {
-    client.deploy(request, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (error, response) =>
+    client.deploy(request, auth.metadata(), { deadline: Date.now() + timeoutMs }, (error, response) =>
       error === null ? resolve(response) : reject(error),
     );
   });
@@ -114,10 +134,11 @@ export interface LeaderInfo {
 /** Asks every replica (through `clients`) for its role; the one that says it is the leader, if any. */
 async function leaderAmong(
   clients: ReadonlyMap<string, OrchestratorServiceClient>,
+  auth: BenchClientAuth,
 ): Promise<{ address: string; status: ClusterStatusResponse } | undefined> {
   for (const [address, client] of clients) {
     try {
-      const status = await clusterStatus(client);
+      const status = await clusterStatus(client, clientLimits.statusTimeoutMs, auth);
       if (status.role === "leader") return { address, status };
     } catch {
       // Not up, or dead: ask the next one.
@@ -130,12 +151,13 @@ async function leaderAmong(
 export async function findLeader(
   endpoints: readonly string[],
   timeoutMs: number = clientLimits.leaderWaitMs,
+  auth: BenchClientAuth = plaintextClientAuth,
 ): Promise<LeaderInfo> {
   const deadline = performance.now() + timeoutMs;
-  const clients = new Map(endpoints.map((e) => [e, orchestratorChannel(e)]));
+  const clients = new Map(endpoints.map((e) => [e, orchestratorChannel(e, auth)]));
   try {
     while (performance.now() < deadline) {
-      const found = await leaderAmong(clients);
+      const found = await leaderAmong(clients, auth);
       if (found !== undefined)
         return { id: found.status.replicaId, apiAddress: found.address, term: found.status.term };
       await sleep(clientLimits.pollMs);
@@ -147,13 +169,17 @@ export async function findLeader(
 }
 
 /** Waits until the leader sees every member reachable with its log matched up to the leader's commit index (taken at the first look). */
-export async function waitAllCaughtUp(endpoints: readonly string[], timeoutMs: number): Promise<void> {
+export async function waitAllCaughtUp(
+  endpoints: readonly string[],
+  timeoutMs: number,
+  auth: BenchClientAuth = plaintextClientAuth,
+): Promise<void> {
   const deadline = performance.now() + timeoutMs;
-  const clients = new Map(endpoints.map((e) => [e, orchestratorChannel(e)]));
+  const clients = new Map(endpoints.map((e) => [e, orchestratorChannel(e, auth)]));
   let target = -1;
   try {
     while (performance.now() < deadline) {
-      const found = await leaderAmong(clients);
+      const found = await leaderAmong(clients, auth);
       if (found !== undefined) {
         if (target < 0) target = found.status.commitIndex;
         if (found.status.members.every((m) => m.reachable && m.matchIndex >= target)) return;

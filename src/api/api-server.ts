@@ -1,4 +1,5 @@
-import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { Server } from "@grpc/grpc-js";
+import { listenPlaintext, type Listen } from "../lib/grpc-listener.js";
 import { OrchestratorServiceService } from "../gen/orchestrator/v1/orchestrator.js";
 import { OrchestratorError } from "../lib/errors.js";
 import { createOrchestratorService, type ServiceDeps } from "./orchestrator-service.js";
@@ -9,12 +10,18 @@ import type { AccessControl } from "./access-control.js";
 /** Requests larger than this are refused with RESOURCE_EXHAUSTED before they are parsed. */
 const requestBytesMax = 1024 * 1024;
 
+export interface RunningApiServer {
+  readonly server: Server;
+  /** Stops listening and ends every call at once. */
+  stop(): void;
+}
+
 export async function startApiServer(
   address: string,
   deps: ServiceDeps & Pick<AgentServiceDeps, "heartbeats"> & { readonly access: AccessControl },
-  /** Mutual TLS (client certificates required); plaintext when absent. */
-  credentials?: ServerCredentials,
-): Promise<Server> {
+  /** Mutual TLS (client certificates required, see tls-listener.ts); plaintext when absent. */
+  mutualTls?: Listen,
+): Promise<RunningApiServer> {
   const server = new Server({
     "grpc.max_receive_message_length": requestBytesMax,
     "grpc.max_send_message_length": 64 * 1024 * 1024,
@@ -22,16 +29,22 @@ export async function startApiServer(
     "grpc.keepalive_permit_without_calls": 1,
     // With mutual TLS, each call's certificate role is checked against the service it calls
     // first; then the access check settles who calls, and with --acl whether they may.
-    interceptors: [...(credentials !== undefined ? [certificateRoleInterceptor] : []), deps.access.interceptor],
+    interceptors: [...(mutualTls !== undefined ? [certificateRoleInterceptor] : []), deps.access.interceptor],
   });
   server.addService(OrchestratorServiceService, createOrchestratorService(deps));
   registerAgentService(server, deps);
-  await new Promise<void>((resolve, reject) => {
-    server.bindAsync(address, credentials ?? ServerCredentials.createInsecure(), (error) => {
-      if (error !== null)
-        reject(new OrchestratorError("UNAVAILABLE", `cannot serve the API on ${address}: ${error.message}`));
-      else resolve();
-    });
-  });
-  return server;
+  const listen = mutualTls ?? listenPlaintext;
+  try {
+    const listener = await listen(server, address);
+    return {
+      server,
+      stop() {
+        listener.close();
+        server.forceShutdown();
+      },
+    };
+  } catch (error) {
+    server.forceShutdown();
+    throw new OrchestratorError("UNAVAILABLE", `cannot serve the API on ${address}: ${(error as Error).message}`);
+  }
 }

@@ -5,10 +5,9 @@ import {
   status,
   type ServerInterceptor,
 } from "@grpc/grpc-js";
-import { AgentServiceService, type RegisterRequest } from "../gen/agent/v1/agent.js";
+import { AgentServiceService } from "../gen/agent/v1/agent.js";
 import { identityFromSubjectAltName, type CertificateRole } from "../lib/tls-identity.js";
 
-const registerPath = AgentServiceService.register.path;
 const agentPaths: ReadonlySet<string> = new Set<string>(
   Object.values(AgentServiceService).map((method) => method.path),
 );
@@ -22,7 +21,8 @@ export function roleNeeded(path: string): CertificateRole {
  * With mutual TLS, every API call is checked against the role its client certificate carries
  * (the handshake already proved the CA signed it): an agent certificate cannot deploy, an admin
  * certificate cannot register nodes, a replica certificate is for Raft only. Refused calls end
- * with PERMISSION_DENIED naming the role needed.
+ * with PERMISSION_DENIED naming the role needed (UNAUTHENTICATED when it names no identity). (An agent's region is checked by each
+ * AgentService call by the access interceptor: access-control.ts regionRefusal.)
  */
 export const certificateRoleInterceptor: ServerInterceptor = (method, call) =>
   new ServerInterceptingCall(
@@ -31,15 +31,6 @@ export const certificateRoleInterceptor: ServerInterceptor = (method, call) =>
       .withStart((next) => {
         next(
           new ServerListenerBuilder()
-            .withOnReceiveMessage((message: unknown, forward) => {
-              // An agent certificate that names a region registers nodes of that region only.
-              const region = identityFromSubjectAltName(
-                call.getAuthContext().sslPeerCertificate?.subjectaltname,
-              )?.region;
-              const refusal = method.path === registerPath ? regionRefusal(message as RegisterRequest, region) : null;
-              if (refusal === null) forward(message);
-              else call.sendStatus({ code: status.PERMISSION_DENIED, details: refusal });
-            })
             .withOnReceiveMetadata((metadata, forward) => {
               const needed = roleNeeded(method.path);
               const identity = identityFromSubjectAltName(call.getAuthContext().sslPeerCertificate?.subjectaltname);
@@ -47,13 +38,17 @@ export const certificateRoleInterceptor: ServerInterceptor = (method, call) =>
                 forward(metadata);
                 return;
               }
-              const presented =
-                identity === null
-                  ? "a certificate without an orchestrator identity"
-                  : `role ${identity.role} (${identity.name})`;
+              // Signed by our CA but naming nobody: it authenticates no one.
+              if (identity === null) {
+                call.sendStatus({
+                  code: status.UNAUTHENTICATED,
+                  details: `${method.path} needs a certificate with role ${needed}; this one names no orchestrator identity`,
+                });
+                return;
+              }
               call.sendStatus({
                 code: status.PERMISSION_DENIED,
-                details: `${method.path} needs a certificate with role ${needed}; this one has ${presented}`,
+                details: `${method.path} needs a certificate with role ${needed}; this one has role ${identity.role} (${identity.name})`,
               });
             })
             .build(),
@@ -61,11 +56,3 @@ export const certificateRoleInterceptor: ServerInterceptor = (method, call) =>
       })
       .build(),
   );
-
-function regionRefusal(request: RegisterRequest, region: string | undefined): string | null {
-  if (region === undefined) return null;
-  const stranger = request.nodes.find((node) => node.region !== region);
-  return stranger === undefined
-    ? null
-    : `this agent certificate is for region ${region}; it cannot register node ${stranger.nodeId} of ${stranger.region}`;
-}

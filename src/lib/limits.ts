@@ -44,3 +44,20 @@ assert(
   "one proposal must fit in the uncommitted budget",
 );
 assert(raftLimits.messageBytesMax <= raftLimits.committedBytesPerReadyMax, "a message's entries must fit in one Ready");
+
+/** What a TLS listener (the API's, the Raft transport's) grants one connection before it proves itself. */
+export const tlsListenerLimits = {
+  /**
+   * A connection must finish its TLS handshake within this (Node's default is 120 s): a
+   * connection that sends nothing or half a ClientHello is closed then, not kept for minutes.
+   */
+  handshakeTimeoutMs: 10_000,
+  /** Open connections per listener, proven or not; more are closed at accept (the fd budget is 20,000). */
+  connectionsMax: 4_096,
+  /** A refused peer is logged at most once per this interval (then with a count of what was held back). */
+  refusalLogIntervalMs: 60_000,
+  /** Peers whose refusals are remembered for that; past it the least recent one is forgotten. */
+  refusalLogKeysMax: 4_096,
+} as const;
+
+assert(tlsListenerLimits.handshakeTimeoutMs >= 1_000, "a handshake on a loaded machine needs a second at least");

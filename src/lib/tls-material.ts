@@ -1,4 +1,4 @@
-import { ChannelCredentials, credentials, ServerCredentials } from "@grpc/grpc-js";
+import { ChannelCredentials, credentials } from "@grpc/grpc-js";
 import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { identityFromSubjectAltName, type CertificateIdentity } from "./tls-identity.js";
@@ -55,14 +55,9 @@ export function tlsFilesFromFlags(flags: {
   return { ca: flags.tlsCa as string, cert: flags.tlsCert as string, key: flags.tlsKey as string };
 }
 
-/** Client side of mutual TLS: trusts only the CA, presents our certificate. */
+/** Client side of mutual TLS: trusts only the CA, presents our certificate. The server side is tls-listener.ts. */
 export function clientCredentials(material: TlsMaterial): ChannelCredentials {
   return credentials.createSsl(material.ca, material.key, material.cert);
-}
-
-/** Server side of mutual TLS: a client certificate signed by the CA is required. */
-export function serverCredentials(material: TlsMaterial): ServerCredentials {
-  return ServerCredentials.createSsl(material.ca, [{ private_key: material.key, cert_chain: material.cert }], true);
 }
 
 function readFlagFile(path: string, flag: string): Buffer {

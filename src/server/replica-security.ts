@@ -1,6 +1,9 @@
 import { splitListenHostPort } from "../lib/host-port.js";
 import { identityFromSubjectAltName } from "../lib/tls-identity.js";
-import { clientCredentials, serverCredentials, type TlsMaterial } from "../lib/tls-material.js";
+import { realClock } from "../lib/clock.js";
+import type { Logger } from "../lib/logger.js";
+import { clientCredentials, type TlsMaterial } from "../lib/tls-material.js";
+import { mutualTlsListener } from "../lib/tls-listener.js";
 import type { TransportSecurity } from "../raft/io/transport-security.js";
 
 /** How a replica secures what it serves: mutual TLS, or plaintext (loopback only unless --insecure). */
@@ -14,11 +17,10 @@ export interface ReplicaSecurity {
  * The Raft transport's TLS: our certificate both ways; a peer is the replica its client
  * certificate names with role replica (membership is checked by the transport).
  */
-export function transportSecurity(tls: TlsMaterial): TransportSecurity {
-  const server = serverCredentials(tls);
+export function transportSecurity(tls: TlsMaterial, logger: Logger): TransportSecurity {
   const client = clientCredentials(tls);
   return {
-    serverCredentials: () => server,
+    listen: mutualTlsListener({ material: tls, logger, clock: realClock, serves: "raft" }),
     clientCredentials: () => client,
     peerIdentity(call) {
       const certificate = call.getAuthContext().sslPeerCertificate;

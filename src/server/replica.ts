@@ -1,7 +1,6 @@
-import type { Server as GrpcServer } from "@grpc/grpc-js";
 import type { Server as HttpServer } from "node:http";
 import { Registry } from "prom-client";
-import { startApiServer } from "../api/api-server.js";
+import { startApiServer, type RunningApiServer } from "../api/api-server.js";
 import { WatchHub } from "../api/watch-hub.js";
 import { AccessControl } from "../api/access-control.js";
 import { ClusterFsm } from "../fsm/index.js";
@@ -18,7 +17,8 @@ import { HealthController } from "../health/io/health-controller.js";
 import type { NodeHeartbeats } from "../health/io/node-heartbeats.js";
 import { raftControllerPorts } from "./controller-ports-raft.js";
 import { RolloutController } from "../rollout/io/rollout-controller.js";
-import { serverCredentials } from "../lib/tls-material.js";
+import { realClock } from "../lib/clock.js";
+import { mutualTlsListener } from "../lib/tls-listener.js";
 import { transportSecurity, type ReplicaSecurity } from "./replica-security.js";
 import { registerSecurityMetrics } from "./security-metrics.js";
 
@@ -64,7 +64,7 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
     tickMs: options.tickMs,
     snapshotEveryEntries: options.snapshotEveryEntries,
     snapshotKeepEntries: options.snapshotKeepEntries,
-    ...(tls !== undefined ? { transportSecurity: transportSecurity(tls) } : {}),
+    ...(tls !== undefined ? { transportSecurity: transportSecurity(tls, logger) } : {}),
   });
   const registry = new Registry();
   registry.setDefaultLabels({ replica: options.id });
@@ -92,7 +92,7 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
   const access = new AccessControl({ state: fsm, acl: options.acl === true });
   if (access.aclEnabled && fsm.aclBootstrappedRevision === 0)
     logger.info("started with --acl: every call needs a token; run `orchctl acl bootstrap` once to get the first");
-  const api: GrpcServer = await startApiServer(
+  const api: RunningApiServer = await startApiServer(
     options.apiAddress,
     {
       node,
@@ -103,7 +103,7 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
       heartbeats,
       access,
     },
-    tls !== undefined ? serverCredentials(tls) : undefined,
+    tls !== undefined ? mutualTlsListener({ material: tls, logger, clock: realClock, serves: "api" }) : undefined,
   );
   const http: HttpServer = await startHttpServer(options.metricsAddress, registry, {
     notReadyReason() {
@@ -138,7 +138,7 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
       await health.stop();
       scheduler.stop();
       rollouts.stop();
-      api.forceShutdown();
+      api.stop();
       await new Promise<void>((resolve) => http.close(() => resolve()));
       logger.info({ term: node.status().term, role: node.status().role }, "stopped");
     },

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { OncePerInterval } from "../../src/lib/once-per-interval.js";
+import { pino } from "pino";
+import { ManualClock } from "../../src/lib/clock.js";
+import { RateLimitedLog } from "../../src/lib/rate-limited-log.js";
 import { identityFromSubjectAltName } from "../../src/lib/tls-identity.js";
 import { isLoopbackHost, plaintextRefusal } from "../../src/server/replica-security.js";
 
@@ -28,16 +30,36 @@ describe("certificate identity", () => {
 });
 
 describe("refusal log", () => {
-  it("says yes once per key per interval", () => {
-    let now = 0;
-    const once = new OncePerInterval(60_000, () => now);
-    expect(once.take("a")).toBe(true);
-    expect(once.take("a")).toBe(false);
-    expect(once.take("b")).toBe(true);
-    now = 59_999;
-    expect(once.take("a")).toBe(false);
-    now = 60_000;
-    expect(once.take("a")).toBe(true);
+  function capture(): { log: RateLimitedLog; clock: ManualClock; lines: Array<Record<string, unknown>> } {
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = pino({ level: "warn" }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const clock = new ManualClock();
+    return { log: new RateLimitedLog(logger, clock, { intervalMs: 60_000, keysMax: 2 }), clock, lines };
+  }
+
+  it("logs a key once per interval, and the next line counts what was held back", () => {
+    const { log, clock, lines } = capture();
+    for (let i = 0; i < 50; i++) log.warn("10.0.0.1", { reason: "CERT_HAS_EXPIRED" }, "refused");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ peer: "10.0.0.1", reason: "CERT_HAS_EXPIRED", suppressed: 0, msg: "refused" });
+    log.warn("10.0.0.2", {}, "refused");
+    expect(lines).toHaveLength(2);
+    clock.advance(59_999);
+    expect(log.warn("10.0.0.1", {}, "refused")).toBe(false);
+    clock.advance(1);
+    expect(log.warn("10.0.0.1", {}, "refused")).toBe(true);
+    expect(lines[2]).toMatchObject({ peer: "10.0.0.1", suppressed: 50 });
+  });
+
+  it("forgets the least recently logged key past keysMax", () => {
+    const { log, lines } = capture();
+    log.warn("a", {}, "refused");
+    log.warn("b", {}, "refused");
+    log.warn("c", {}, "refused");
+    // "a" was forgotten: it logs again at once; "c" is still remembered.
+    expect(log.warn("a", {}, "refused")).toBe(true);
+    expect(log.warn("c", {}, "refused")).toBe(false);
+    expect(lines.map((l) => l["peer"])).toEqual(["a", "b", "c", "a"]);
   });
 });
 

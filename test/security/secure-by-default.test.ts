@@ -19,8 +19,12 @@ interface Started {
   readonly pid: number | undefined;
 }
 
-async function startReplica(apiHost: string, extra: readonly string[]): Promise<Started & { metrics: string }> {
-  const raft = `127.0.0.1:${await freePort("127.0.0.1")}`;
+async function startReplica(
+  apiHost: string,
+  extra: readonly string[],
+  raftHost = "127.0.0.1",
+): Promise<Started & { metrics: string }> {
+  const raft = `${raftHost}:${await freePort("127.0.0.1")}`;
   const api = `${apiHost}:${await freePort("127.0.0.1")}`;
   const metrics = `127.0.0.1:${await freePort("127.0.0.1")}`;
   const child = spawn(
@@ -71,6 +75,13 @@ describe("secure by default", () => {
     expect(code).toBe(2);
     expect(replica.stderr()).toMatch(/--api 0\.0\.0\.0:\d+ is not a loopback address/);
     expect(replica.stderr()).toContain("--insecure");
+  });
+
+  it("refuses a Raft address of 0.0.0.0 without TLS too", async () => {
+    const replica = await startReplica("127.0.0.1", [], "0.0.0.0");
+    const code = await within("the replica to exit", 20_000, replica.exited);
+    expect(code).toBe(2);
+    expect(replica.stderr()).toMatch(/--peers 0\.0\.0\.0:\d+ is not a loopback address/);
   });
 
   it("serves 0.0.0.0 with --insecure, warning at start and exporting orchestrator_insecure 1", async () => {

@@ -1,4 +1,5 @@
-import { Server, ServerCredentials, type ChannelCredentials } from "@grpc/grpc-js";
+import { Server, type ChannelCredentials } from "@grpc/grpc-js";
+import { listenPlaintext, type BoundListener } from "../../lib/grpc-listener.js";
 import { pino } from "pino";
 import { assert } from "../../lib/assert.js";
 import type { Logger } from "../../lib/logger.js";
@@ -64,6 +65,7 @@ export class GrpcTransport {
   private server: Server | null = null;
   private state: TransportState = "new";
   private boundPort = 0;
+  private listener: BoundListener = { port: 0, close: () => undefined };
   private readonly security: TransportSecurity | undefined;
   private readonly rejected = new Map<RejectReason, number>();
 
@@ -96,12 +98,9 @@ export class GrpcTransport {
     const server = new Server(transportServerOptions(this.limits));
     server.addService(RaftTransportServiceService, this.inbound.implementation());
     try {
-      this.boundPort = await new Promise<number>((resolve, reject) => {
-        const serverCredentials = this.security?.serverCredentials() ?? ServerCredentials.createInsecure();
-        server.bindAsync(this.listenAddress, serverCredentials, (error, port) =>
-          error === null ? resolve(port) : reject(error),
-        );
-      });
+      const listen = this.security?.listen ?? listenPlaintext;
+      this.listener = await listen(server, this.listenAddress);
+      this.boundPort = this.listener.port;
     } catch (error) {
       server.forceShutdown();
       this.state = "stopped";
@@ -113,6 +112,7 @@ export class GrpcTransport {
     }
     if (this.state !== "starting") {
       // stop() ran while binding.
+      this.listener.close();
       server.forceShutdown();
       return;
     }
@@ -192,6 +192,7 @@ export class GrpcTransport {
     const server = this.server;
     this.server = null;
     // Peers learn of the stop from their broken streams; there is nothing worth draining.
+    this.listener.close();
     server?.forceShutdown();
     // The listening socket closes on the next loop turn; after that the port can be bound again.
     await new Promise((resolve) => setImmediate(resolve));

@@ -15,7 +15,9 @@ import type {
   StreamResponse,
 } from "../../gen/raft/v1/raft.js";
 import type { Message, ReplicaId } from "../core/types.js";
-import { OncePerInterval } from "../../lib/once-per-interval.js";
+import { realClock, type Clock } from "../../lib/clock.js";
+import { tlsListenerLimits } from "../../lib/limits.js";
+import { RateLimitedLog } from "../../lib/rate-limited-log.js";
 import type { TransportLimits } from "./transport-limits.js";
 import type { AuthenticatedCall, RejectReason, TransportSecurity } from "./transport-security.js";
 import { decodeMessage } from "./transport-message-codec.js";
@@ -35,10 +37,9 @@ export interface InboundEnv {
   readonly security?: TransportSecurity;
   /** Counts what was refused (orchestrator_raft_messages_rejected_total). */
   onRejected?(reason: RejectReason): void;
+  /** Paces the refusal log (the real clock when absent). */
+  readonly clock?: Pick<Clock, "nowMs">;
 }
-
-/** A refused peer is logged once per this interval, not per message or reconnect. */
-const refusalLogIntervalMs = 60_000;
 
 /**
  * The receiving side of the transport: the gRPC service implementation. Each incoming Stream
@@ -50,9 +51,15 @@ const refusalLogIntervalMs = 60_000;
 export class InboundService {
   private snapshotsReceiving = 0;
   private readonly streams = new Set<ServerDuplexStream<StreamRequest, StreamResponse>>();
-  private readonly refusalLog = new OncePerInterval(refusalLogIntervalMs);
+  /** A refused peer is logged once per interval, not per message or reconnect. */
+  private readonly refusalLog: RateLimitedLog;
 
-  constructor(private readonly env: InboundEnv) {}
+  constructor(private readonly env: InboundEnv) {
+    this.refusalLog = new RateLimitedLog(env.logger, env.clock ?? realClock, {
+      intervalMs: tlsListenerLimits.refusalLogIntervalMs,
+      keysMax: tlsListenerLimits.refusalLogKeysMax,
+    });
+  }
 
   implementation(): RaftTransportServiceServer {
     return {
@@ -75,23 +82,16 @@ export class InboundService {
     const security = this.env.security;
     if (security === undefined) return undefined;
     const identity = security.peerIdentity(call);
-    let refusal: { code: status; details: string } | null = null;
-    if (!identity.ok) refusal = { code: status.PERMISSION_DENIED, details: identity.error };
-    else if (!this.env.isKnownPeer(identity.value) || identity.value === this.env.selfId)
-      refusal = {
-        code: status.PERMISSION_DENIED,
-        details: `replica ${identity.value} is not a member of this cluster`,
-      };
-    if (refusal === null && identity.ok) return identity.value;
-    const refused = refusal ?? { code: status.PERMISSION_DENIED, details: "refused" };
+    if (identity.ok && this.env.isKnownPeer(identity.value) && identity.value !== this.env.selfId)
+      return identity.value;
+    // The stream does not authenticate a member replica: UNAUTHENTICATED, whatever else it is.
+    const details = identity.ok ? `replica ${identity.value} is not a member of this cluster` : identity.error;
     this.env.onRejected?.("stream_refused");
     const address = call.getPeer();
-    if (this.refusalLog.take(address))
-      this.env.logger.warn(
-        { address, reason: refused.details },
-        "refused a raft connection (logged once a minute per peer)",
-      );
-    return refused;
+    // Keyed by who the certificate names, else by host: a reconnecting peer comes from a new port each time.
+    const key = identity.ok ? identity.value : hostOfPeer(address);
+    this.refusalLog.warn(key, { address, reason: details }, "refused a raft stream");
+    return { code: status.UNAUTHENTICATED, details };
   }
 
   private handleStream(call: ServerDuplexStream<StreamRequest, StreamResponse>): void {
@@ -235,4 +235,10 @@ export class InboundService {
       settle({ code: status.CANCELLED, details: `snapshot stream failed: ${error.message}` }),
     );
   }
+}
+
+/** "ipv4:127.0.0.1:5000" or "[::1]:5000" without its port. */
+function hostOfPeer(peer: string): string {
+  const index = peer.lastIndexOf(":");
+  return index > 0 ? peer.slice(0, index) : peer;
 }

@@ -1,5 +1,6 @@
-import type { ChannelCredentials, ServerCredentials } from "@grpc/grpc-js";
+import type { ChannelCredentials } from "@grpc/grpc-js";
 import type { PeerCertificate } from "node:tls";
+import type { Listen } from "../../lib/grpc-listener.js";
 import type { ReplicaId } from "../core/types.js";
 
 /**
@@ -8,7 +9,8 @@ import type { ReplicaId } from "../core/types.js";
  * it (loopback development clusters) the peer names itself in metadata.
  */
 export interface TransportSecurity {
-  serverCredentials(): ServerCredentials;
+  /** Serves the transport behind mutual TLS (handshake limits and refusal logs included). */
+  readonly listen: Listen;
   clientCredentials(): ChannelCredentials;
   /** The replica id the call's client certificate names, or why it names none. */
   peerIdentity(call: AuthenticatedCall): { ok: true; value: ReplicaId } | { ok: false; error: string };
