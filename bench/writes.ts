@@ -68,20 +68,43 @@ interface SecuritySetup {
   readonly pkiDir?: string;
 }
 
-/**
- * Our replicas' extra flags with TLS. The hook for ACLs: the ACL work adds "--acl" here and a
- * bootstrapped token in secureClientAuth, so that the TLS figures become "mTLS + tokens".
- */
-const oursSecureArgs: readonly string[] = [];
+/** Our replicas' extra flags with TLS: the secure figures are "mutual TLS + tokens" (--acl). */
+const oursSecureArgs: readonly string[] = ["--acl"];
 
-/** The bench client's credentials: the admin certificate with TLS; per-call metadata (empty until tokens). */
-function secureClientAuth(setup: SecuritySetup): BenchClientAuth {
-  if (setup.pkiDir === undefined)
-    return { credentials: grpc.credentials.createInsecure(), metadata: () => new grpc.Metadata() };
+/** The bench client's credentials and, once bootstrapped, its token (metadata on every call). */
+interface SecureClientAuth extends BenchClientAuth {
+  useToken(secret: string): void;
+}
+
+/** The bench client's credentials: the admin certificate with TLS; the ACL token once bootstrapped. */
+function secureClientAuth(setup: SecuritySetup): SecureClientAuth {
+  let secret: string | undefined;
+  const metadata = (): grpc.Metadata => {
+    const m = new grpc.Metadata();
+    if (secret !== undefined) m.set("authorization", `Bearer ${secret}`);
+    return m;
+  };
+  const useToken = (s: string): void => {
+    secret = s;
+  };
+  if (setup.pkiDir === undefined) return { credentials: grpc.credentials.createInsecure(), metadata, useToken };
   const read = (name: string) => readFileSync(path.join(setup.pkiDir ?? "", name));
   const credentials = grpc.credentials.createSsl(read("ca.pem"), read("admin-key.pem"), read("admin.pem"));
-  // With --acl: metadata.set("authorization", `Bearer ${secret}`) for a token made by `orchctl acl bootstrap`.
-  return { credentials, metadata: () => new grpc.Metadata() };
+  return { credentials, metadata, useToken };
+}
+
+/** The cluster's first token (`orchctl acl bootstrap`), so every timed write carries a token check. */
+async function bootstrapToken(channel: OrchestratorServiceClient, metadata: grpc.Metadata): Promise<string> {
+  return new Promise((resolve, reject) => {
+    channel.aclBootstrap(
+      { header: { clientId: `bench-acl-${randomBytes(4).toString("hex")}`, seq: 1 } },
+      metadata,
+      (error, response) => {
+        if (error !== null) reject(error);
+        else resolve(response.secret);
+      },
+    );
+  });
 }
 
 /** The PKI both systems use with TLS: `orchctl pki init` (replica certificates name 127.0.0.1, which etcd needs). */
@@ -192,6 +215,11 @@ async function oursAtConcurrency(
     const endpoints = cluster.replicas.map((r) => r.apiAddress);
     await waitAllCaughtUp(endpoints, writesDefaults.clusterReadyMs, auth);
     const leader = await findLeader(endpoints, writesDefaults.clusterReadyMs, auth);
+    if (setup.pkiDir !== undefined) {
+      const bootstrapChannel = orchestratorChannel(leader.apiAddress, auth);
+      auth.useToken(await bootstrapToken(bootstrapChannel, auth.metadata()));
+      bootstrapChannel.close();
+    }
     for (let i = 0; i < Math.min(options.channels, concurrency); i++)
       channels.push(orchestratorChannel(leader.apiAddress, auth));
     const seqs = new Array<number>(concurrency).fill(0);
