@@ -89,7 +89,8 @@ describe.skipIf(skip)("the compose cluster", () => {
       ["pki", "pki-ca", "r1-data", "r2-data", "r3-data"].map((v) => [v, original.volumes[v] ?? null]),
     );
     file = join(dir, "docker-compose.yml");
-    await writeFile(file, stringify({ version: "2.4", services, volumes }));
+    // YAML 1.1, as docker-compose reads it: the pki service's `restart: "no"` must stay quoted.
+    await writeFile(file, stringify({ version: "2.4", services, volumes }, { version: "1.1" }));
     await compose(["build"]);
     await compose(["up", "-d"]);
     // A cold build runs npm ci and tsc inside the image: minutes on a small machine.
