@@ -4,6 +4,7 @@ import type { TlsFiles } from "../lib/tls-material.js";
 import type { Command } from "commander";
 import { resolveConnection } from "./config/connection-settings.js";
 import { OrchClient } from "./client.js";
+import { UsageError } from "./errors.js";
 import type { CliIo } from "./io.js";
 import { cliLimits } from "./limits.js";
 import { Output, type OutputFormat } from "./output.js";
@@ -78,7 +79,16 @@ export function globalOptionsOf(command: Command, env: CliIo["env"]): GlobalOpti
     token?: string;
   }>();
   const connection = resolveConnection(raw, env);
-  const tls = connection.tls !== undefined ? tlsCredentialsOf(connection.tls) : undefined;
+  let tls: ReturnType<typeof tlsCredentialsOf> | undefined;
+  try {
+    tls = connection.tls !== undefined ? tlsCredentialsOf(connection.tls) : undefined;
+  } catch (error) {
+    // A context's files go missing when its cluster's data is wiped: say which context.
+    if (connection.tlsFromContext !== true || !(error instanceof UsageError)) throw error;
+    throw new UsageError(
+      `context "${connection.context ?? ""}": ${error.message} (orchctl config get-contexts; npm run cluster rewrites "local")`,
+    );
+  }
   return {
     endpoints: connection.endpoints,
     output: raw.output ?? "table",

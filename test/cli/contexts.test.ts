@@ -106,6 +106,7 @@ describe("where orchctl connects: flags > environment > context > defaults", () 
     expect(resolveConnection({}, { ORCH_CONFIG: file })).toEqual({
       endpoints: ["127.0.0.1:50051", "127.0.0.1:50052"],
       tls: tlsOf("local"),
+      tlsFromContext: true,
       token: "s3cret",
       context: "local",
     });
@@ -119,7 +120,12 @@ describe("where orchctl connects: flags > environment > context > defaults", () 
   it("lets flags, then the environment, override the context setting by setting", () => {
     writeTwoContexts();
     const env = { ORCH_CONFIG: file, ORCH_TOKEN: "from-env", ORCH_CA: "/e/ca", ORCH_CERT: "/e/c", ORCH_KEY: "/e/k" };
-    expect(resolveConnection({}, env)).toMatchObject({ token: "from-env", tls: { ca: "/e/ca" }, context: "local" });
+    expect(resolveConnection({}, env)).toMatchObject({
+      token: "from-env",
+      tls: { ca: "/e/ca" },
+      tlsFromContext: false,
+      context: "local",
+    });
     expect(resolveConnection({ token: "from-flag", tlsCa: "/f/ca" }, env)).toMatchObject({
       token: "from-flag",
       tls: { ca: "/f/ca", cert: "/e/c", key: "/e/k" },
@@ -200,6 +206,13 @@ describe("orchctl config", () => {
       error: { code: "NOT_FOUND", message: expect.stringContaining('no context named "staging"') as unknown },
     });
     expect((await runCli(["config", "current-context"], { env })).stdout).toBe("prod\n");
+  });
+
+  it("names the context whose certificate files are gone", async () => {
+    writeTwoContexts();
+    const result = await runCli(["list"], { env: { ORCH_CONFIG: file } });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('error: context "local": --tls-ca /p/local/ca.pem: ENOENT');
   });
 
   it("current-context without one is NOT_FOUND; a broken file is a usage error naming it", async () => {

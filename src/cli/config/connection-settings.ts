@@ -27,6 +27,8 @@ export interface ConnectionSettings {
   readonly endpoints: readonly string[];
   /** Mutual TLS files; plaintext when absent. */
   readonly tls?: TlsFiles;
+  /** Whether the TLS files came from the context (for messages when they cannot be read). */
+  readonly tlsFromContext?: boolean;
   /** The ACL token's secret, sent as `authorization: Bearer <secret>`. */
   readonly token?: string;
   /** The context that supplied some of the settings, if one did. */
@@ -52,11 +54,12 @@ export function resolveConnection(flags: ConnectionFlags, env: CliIo["env"]): Co
   const endpointsText = explicitEndpoints ?? context?.endpoints.join(",") ?? DEFAULT_ENDPOINTS;
   const endpoints = parseEndpoints(endpointsText);
   if (!endpoints.ok) throw new UsageError(endpoints.error);
-  const tls = tlsOf(flags, env) ?? context?.tls;
+  const given = tlsOf(flags, env);
+  const tls = given ?? context?.tls;
   const token = flags.token ?? env[TOKEN_ENV] ?? (context !== undefined ? tokenOf(context) : undefined);
   return {
     endpoints: endpoints.value,
-    ...(tls !== undefined ? { tls } : {}),
+    ...(tls !== undefined ? { tls, tlsFromContext: given === undefined } : {}),
     ...(token !== undefined && token !== "" ? { token } : {}),
     ...(context !== undefined ? { context: context.name } : {}),
   };
