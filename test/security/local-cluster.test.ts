@@ -54,10 +54,13 @@ async function stopCluster(started: Started): Promise<void> {
 }
 
 /** The built orchctl with only the contexts file to go by. */
-function orchctl(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function orchctl(
+  args: readonly string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [cliEntry, "--output", "json", ...args], {
-      env: { PATH: process.env.PATH ?? "", ORCH_CONFIG: config },
+      env: { PATH: process.env.PATH ?? "", ORCH_CONFIG: config, ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";
@@ -117,6 +120,14 @@ describe("npm run cluster, secure by default", () => {
       const status = await orchctl(["cluster"]);
       expect(status.code, status.stderr).toBe(0);
       expect((JSON.parse(status.stdout) as { leaderId: string }).leaderId).toBe("r1");
+      if (localAclEnabled) {
+        // The bootstrapped token is what lets the context in: without it (an empty ORCH_TOKEN wins
+        // over the context's token file) the same certificate is refused.
+        expect(statSync(path.join(root, "data", "acl-token")).mode & 0o777).toBe(0o600);
+        const anonymous = await orchctl(["cluster"], { ORCH_TOKEN: "" });
+        expect(anonymous.code).toBe(1);
+        expect(anonymous.stdout).toContain("UNAUTHENTICATED");
+      }
       // Reaching 127.0.0.1 over TLS makes Node warn about IP ServerNames; nobody can act on it.
       expect(status.stderr).not.toContain("DeprecationWarning");
     } finally {
