@@ -5,7 +5,8 @@
 #   docker run --rm microorchestrator orchestrator --help
 #
 # BASE_IMAGE is the Node runtime both stages start from (default the official Node image). It
-# needs node and npm on PATH, /bin/sh, /usr/bin/env and a user `node` (uid 1000). The compose test
+# needs node and npm on PATH, /bin/sh, /usr/bin/env and a user `node` (uid 1000); the runtime stage
+# also needs openssl (`orchctl pki`), installed with apt-get when the base lacks it. The compose test
 # (test/docker/compose.test.ts) passes a stand-in built offline from this machine's Node.
 ARG BASE_IMAGE=node:20-slim
 
@@ -30,16 +31,21 @@ WORKDIR /app
 COPY --from=build /src/package.json /src/package-lock.json ./
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist/src ./dist/src
+# `orchctl pki init` (the compose file's one-shot pki service) signs with the system's openssl,
+# which the slim Node image does not have.
+RUN command -v openssl >/dev/null 2>&1 \
+ || (apt-get update && apt-get install -y --no-install-recommends openssl && rm -rf /var/lib/apt/lists/*)
 # The package.json `bin` entries, on PATH. Each has a `#!/usr/bin/env node` line; Node follows
 # the symlink, so their relative imports resolve inside /app/dist.
 RUN chmod 0755 dist/src/server/main.js dist/src/agent/main.js dist/src/cli/main.js \
  && ln -s /app/dist/src/server/main.js /usr/local/bin/orchestrator \
  && ln -s /app/dist/src/agent/main.js /usr/local/bin/node-agent \
  && ln -s /app/dist/src/cli/main.js /usr/local/bin/orchctl \
- && mkdir -p /data \
- && chown node:node /data
+ && mkdir -p /data /pki /pki-ca \
+ && chown node:node /data /pki /pki-ca
 # The unprivileged user of the node image (uid 1000). A replica keeps its Raft log and snapshots
-# in --data-dir /data; a named volume mounted there starts out owned by this user.
+# in --data-dir /data, the compose file's PKI lives in /pki and /pki-ca; a named volume mounted
+# there starts out owned by this user.
 USER node
 VOLUME ["/data"]
 # Replica 1's API, Raft and HTTP ports and agent 1's HTTP port (DESIGN.md); other replicas and

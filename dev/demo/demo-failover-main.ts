@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { OrchClient } from "../../src/cli/client.js";
 import { ContainerState, NodeStatus, UpdatePolicy } from "../../src/gen/orchestrator/v1/types.js";
+import { localClientCredentials } from "../local-cluster/local-security.js";
 import { readDemoState } from "./demo-state.js";
 
 const writeIntervalMs = 20;
@@ -188,10 +189,13 @@ async function badRollout(client: OrchClient): Promise<void> {
 
 async function main(): Promise<void> {
   const state = readDemoState();
+  // The demo's own certificate (and token), whatever the user's current context says.
+  const credentials = localClientCredentials(state.security ?? null);
   const client = new OrchClient({
     endpoints: state.endpoints.split(","),
     deadlineMs: Number.POSITIVE_INFINITY,
     log: () => undefined,
+    ...(credentials !== undefined ? { credentials } : {}),
   });
   say("1. leader failover under writes");
   await leaderKill(client);

@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
+import type { LocalSecurity } from "../local-cluster/local-security.js";
 
 /** Where `npm run demo` keeps its data, and the file that tells `demo:failover` what runs where. */
 export const demoDataRoot = path.resolve("data/demo");
@@ -9,6 +10,8 @@ export interface DemoState {
   readonly endpoints: string;
   readonly replicas: readonly { id: string; pid: number; api: string }[];
   readonly agents: readonly { region: string; pid: number; http: string }[];
+  /** How the demo's cluster is secured (demo:failover connects the same way); null for plaintext. */
+  readonly security: LocalSecurity | null;
 }
 
 export function writeDemoState(state: DemoState): void {

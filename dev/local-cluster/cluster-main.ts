@@ -1,8 +1,15 @@
 #!/usr/bin/env node
 import * as path from "node:path";
-import { existsSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { Command } from "commander";
-import { initPki } from "../../src/cli/pki/openssl-pki.js";
+import {
+  bootstrapToken,
+  ensureLocalPki,
+  localSecurity,
+  replicaSecurityArgs,
+  writeLocalContext,
+  type LocalSecurity,
+} from "./local-security.js";
 import { ProcessCluster } from "./process-cluster.js";
 import { AgentProcesses } from "./process-agents.js";
 import {
@@ -14,6 +21,8 @@ import {
 
 /** Where `--with-prometheus` serves Prometheus (docs/architecture.md: Prometheus 9090). */
 const prometheusListenAddressDefault = "127.0.0.1:9090";
+/** How long the first start waits for a leader to bootstrap the ACL token. */
+const bootstrapTimeoutSeconds = 60;
 
 /** `npm run cluster`: three replicas on the default local ports, in the foreground; Ctrl-C stops all. */
 async function main(): Promise<void> {
@@ -25,7 +34,18 @@ async function main(): Promise<void> {
     .option("--logs <dir>", "write each process's JSON log to <dir>/<name>.log instead of the terminal")
     .option("--nodes <n>", "simulated nodes per regional agent", "3")
     .option("--no-agents", "start only the replicas, no regional node agents")
-    .option("--tls", "mutual TLS everywhere, with a PKI made under <data>/pki on first start (orchctl pki init)", false)
+    .option(
+      "--insecure",
+      "plaintext and no tokens (on 127.0.0.1 only); the default is mutual TLS with <data>/pki",
+      false,
+    )
+    .option("--tls", "mutual TLS (the default; kept for older scripts)", false)
+    .option(
+      "--context <name>",
+      "the orchctl context written and made current ($ORCH_CONFIG or ~/.config/orchestrator/config.yaml)",
+      "local",
+    )
+    .option("--random-ports", "free ports instead of the fixed 700i/5005i/808(i-1)/910i (tests)", false)
     .option(
       "--with-prometheus",
       "also run Prometheus (prometheus/prometheus.yml and its alert rules) on 127.0.0.1:9090, data under <data>/prometheus",
@@ -33,7 +53,10 @@ async function main(): Promise<void> {
     )
     .addHelpText(
       "after",
-      "\nThen, in another terminal:\n  orchctl deploy web --image nginx:1 --replicas 3\n  orchctl list\n  orchctl cluster\n\nWith --with-prometheus, open http://127.0.0.1:9090 (targets, alerts, graphs).",
+      "\nOn first start it makes a PKI (and, with ACLs, a management token) under <data>, runs every process with\n" +
+        "mutual TLS, and writes the orchctl context 'local' (current). Then, in another terminal:\n" +
+        "  orchctl deploy web --image nginx:1 --replicas 3\n  orchctl list\n  orchctl cluster\n\n" +
+        "With --with-prometheus, open http://127.0.0.1:9090 (targets, alerts, graphs).",
     );
   program.parse(process.argv);
   const opts = program.opts<{
@@ -44,7 +67,10 @@ async function main(): Promise<void> {
     nodes: string;
     agents: boolean;
     withPrometheus: boolean;
+    insecure: boolean;
     tls: boolean;
+    context: string;
+    randomPorts: boolean;
   }>();
   const replicas = Number(opts.replicas);
   if (!Number.isInteger(replicas) || replicas < 1 || replicas > 7) {
@@ -60,12 +86,25 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   if (opts.wipe) rmSync(opts.data, { recursive: true, force: true });
-  const tlsDir = opts.tls ? ensurePki(path.join(opts.data, "pki"), replicas) : undefined;
+  if (opts.insecure && opts.tls) {
+    process.stderr.write("error: --insecure and --tls contradict each other\n");
+    process.exit(2);
+  }
+  const security = opts.insecure ? null : localSecurity(opts.data);
+  if (security !== null)
+    ensureLocalPki(
+      security,
+      Array.from({ length: replicas }, (_, i) => `r${i + 1}`),
+    );
+  const tlsDir = security?.pkiDir;
+  const ports = opts.randomPorts ? "random" : "default";
   const cluster = await ProcessCluster.start({
     replicas,
     dataRoot: opts.data,
     wipe: false,
+    ports,
     logDir: opts.logs ?? "inherit",
+    extraArgs: replicaSecurityArgs(security),
     ...(tlsDir !== undefined ? { tlsDir } : {}),
   });
   const nodesPerRegion = Number(opts.nodes);
@@ -73,6 +112,7 @@ async function main(): Promise<void> {
     ? await AgentProcesses.start({
         endpoints: cluster.endpoints(),
         nodesPerRegion,
+        ports,
         logDir: opts.logs ?? "inherit",
         ...(tlsDir !== undefined ? { tlsDir } : {}),
       })
@@ -103,15 +143,16 @@ async function main(): Promise<void> {
       `prometheus: ${prometheus.url}  (config prometheus/prometheus.yml, alerts prometheus/alerts.yml, data ${path.join(opts.data, "prometheus")})  pid ${prometheus.pid}\n`,
     );
   }
-  if (tlsDir !== undefined) {
-    const file = (name: string) => path.resolve(tlsDir, name);
-    process.stdout.write(
-      `\nmutual TLS: export ORCH_CA=${file("ca.pem")} ORCH_CERT=${file("admin.pem")} ORCH_KEY=${file("admin-key.pem")}\n`,
-    );
+  try {
+    await secureAccess(cluster.endpoints(), security, opts.context);
+  } catch (error) {
+    process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\nstopping the cluster...\n`);
+    await (prometheus?.stop() ?? Promise.resolve());
+    await (agents?.stop() ?? Promise.resolve());
+    await cluster.stop();
+    process.exit(1);
   }
-  process.stdout.write(
-    `\nendpoints: ${cluster.endpoints()}   (orchctl --endpoints ${cluster.endpoints()} ...)\nCtrl-C stops the cluster.\n\n`,
-  );
+  process.stdout.write(`\nendpoints: ${cluster.endpoints()}\nCtrl-C stops the cluster.\n\n`);
   let stopping = false;
   const stop = () => {
     if (stopping) return;
@@ -134,13 +175,25 @@ async function main(): Promise<void> {
   });
 }
 
-/** The PKI of a --tls cluster: made once, kept with the data (so restarts keep their identities). */
-function ensurePki(dir: string, replicas: number): string {
-  if (!existsSync(path.join(dir, "ca.pem"))) {
-    const ids = Array.from({ length: replicas }, (_, i) => `r${i + 1}`);
-    initPki(dir, ids, []);
+/**
+ * On first start with ACLs, the management token; then the orchctl context, made current, and
+ * what was done, so `orchctl list` works in another terminal with nothing exported.
+ */
+async function secureAccess(endpoints: string, security: LocalSecurity | null, contextName: string): Promise<void> {
+  const token = await bootstrapToken(security, endpoints, bootstrapTimeoutSeconds);
+  const file = writeLocalContext(process.env, contextName, endpoints, security);
+  if (security === null) process.stdout.write("\nplaintext (--insecure): no TLS, no tokens; loopback only\n");
+  else {
+    process.stdout.write(`\nmutual TLS: PKI in ${security.pkiDir} (admin.pem is orchctl's certificate)\n`);
+    if (token === "bootstrapped")
+      process.stdout.write(`ACL: management token bootstrapped into ${security.tokenFile}\n`);
+    else if (token === "kept") process.stdout.write(`ACL: management token in ${security.tokenFile}\n`);
   }
-  return dir;
+  process.stdout.write(
+    file === null
+      ? `no contexts file (set ORCH_CONFIG or HOME): pass orchctl --endpoints ${endpoints} and the --tls-* files\n`
+      : `orchctl context "${contextName}" written to ${file} and made current: try \`orchctl cluster\`\n`,
+  );
 }
 
 /**

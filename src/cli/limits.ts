@@ -32,6 +32,12 @@ export const cliLimits = {
   endpointsMax: 16,
   /** Replicas accepted on the command line (the proto field is uint32; the server has its own limit). */
   replicasMax: 1_000_000,
+  /** The contexts file (orchctl config); bigger is refused before it is read (a context is a few lines). */
+  contextsFileBytesMax: 1024 * 1024,
+  /** Contexts in that file. */
+  contextsMax: 1_000,
+  /** A token file named by a context (a secret is tens of bytes). */
+  tokenFileBytesMax: 64 * 1024,
 } as const;
 
 assert(cliLimits.retryDelayMsMin <= cliLimits.retryDelayMsMax, "retry delay bounds are inverted");

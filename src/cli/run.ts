@@ -14,6 +14,7 @@ import { registerNodes } from "./commands/nodes.js";
 import { registerPlan } from "./commands/plan.js";
 import { registerRollout } from "./commands/rollout.js";
 import { registerPki } from "./commands/pki.js";
+import { registerConfig } from "./commands/config.js";
 import { TLS_ENV } from "./tls-flags.js";
 import { registerScale } from "./commands/scale.js";
 import { registerSlo } from "./commands/slo.js";
@@ -79,6 +80,7 @@ Examples:
   orchctl fault container web-0 crash
   orchctl delete web
   ORCH_ENDPOINTS=127.0.0.1:50051,127.0.0.1:50052,127.0.0.1:50053 orchctl list --output json
+  orchctl config get-contexts       # npm run cluster / npm run demo write and select theirs
 
 The seed's flag form works too:
   orchctl -server=localhost:50051 -action=deploy -name=demo-app -image=nginx:latest -replicas=2 -cpu=2 -memory=1024
@@ -93,8 +95,9 @@ function buildProgram(io: CliIo, sessionFor: (command: Command) => Session): Com
     )
     .option(
       "--endpoints <host:port,...>",
-      `control-plane replicas to try, in order (env ${ENDPOINTS_ENV}; default ${DEFAULT_ENDPOINTS})`,
+      `control-plane replicas to try, in order (env ${ENDPOINTS_ENV}; else the current context's; default ${DEFAULT_ENDPOINTS})`,
     )
+    .option("--context <name>", "connect as context NAME says (see orchctl config get-contexts)")
     .addOption(new Option("-o, --output <format>", "output format").choices(OUTPUT_FORMATS).default("table"))
     .addOption(
       new Option("--timeout <seconds>", "overall deadline of the command, retries and --wait included")
@@ -131,6 +134,7 @@ function buildProgram(io: CliIo, sessionFor: (command: Command) => Session): Com
   registerPki(program, io);
   registerAcl(program, sessionFor);
   registerToken(program, sessionFor);
+  registerConfig(program, io);
   return program;
 }
 

@@ -2,17 +2,15 @@ import type { ChannelCredentials } from "@grpc/grpc-js";
 import { tlsCredentialsOf } from "./tls-flags.js";
 import type { TlsFiles } from "../lib/tls-material.js";
 import type { Command } from "commander";
-import { parseEndpoints } from "./args.js";
 import { tokenFromInput } from "../lib/bearer-token.js";
+import { resolveConnection } from "./config/connection-settings.js";
 import { OrchClient } from "./client.js";
 import { UsageError } from "./errors.js";
 import type { CliIo } from "./io.js";
 import { cliLimits } from "./limits.js";
 import { Output, type OutputFormat } from "./output.js";
 
-export const DEFAULT_ENDPOINTS = "127.0.0.1:50051";
-export const ENDPOINTS_ENV = "ORCH_ENDPOINTS";
-export const TOKEN_ENV = "ORCH_TOKEN";
+export { DEFAULT_ENDPOINTS, ENDPOINTS_ENV, TOKEN_ENV } from "./config/connection-settings.js";
 
 export interface GlobalOptions {
   readonly endpoints: readonly string[];
@@ -20,8 +18,10 @@ export interface GlobalOptions {
   readonly timeoutSeconds: number;
   /** Mutual TLS toward the replicas; plaintext when absent. */
   readonly tls?: { readonly files: TlsFiles; readonly credentials: ChannelCredentials };
-  /** The access token (--token, else ORCH_TOKEN); none when absent. */
+  /** The ACL token's secret (--token, ORCH_TOKEN or the context's). */
   readonly token?: string;
+  /** The context (orchctl config) that supplied some of these, if one did. */
+  readonly context?: string;
 }
 
 /**
@@ -65,10 +65,14 @@ export class Session {
 
 export type SessionFor = (command: Command) => Session;
 
-/** Reads the global options of `command` (they may stand before or after the subcommand). */
+/**
+ * Reads the global options of `command` (they may stand before or after the subcommand); where
+ * and how to connect comes from flags, then the environment, then a context (resolveConnection).
+ */
 export function globalOptionsOf(command: Command, env: CliIo["env"]): GlobalOptions {
   const raw = command.optsWithGlobals<{
     endpoints?: string;
+    context?: string;
     output?: OutputFormat;
     timeout?: number;
     tlsCa?: string;
@@ -76,16 +80,24 @@ export function globalOptionsOf(command: Command, env: CliIo["env"]): GlobalOpti
     tlsKey?: string;
     token?: string;
   }>();
-  const tls = tlsCredentialsOf(raw, env);
-  const endpointsText = raw.endpoints ?? env[ENDPOINTS_ENV] ?? DEFAULT_ENDPOINTS;
-  const endpoints = parseEndpoints(endpointsText);
-  if (!endpoints.ok) throw new UsageError(endpoints.error);
-  const token = tokenFromInput(raw.token ?? env[TOKEN_ENV]);
+  const connection = resolveConnection(raw, env);
+  let tls: ReturnType<typeof tlsCredentialsOf> | undefined;
+  try {
+    tls = connection.tls !== undefined ? tlsCredentialsOf(connection.tls) : undefined;
+  } catch (error) {
+    // A context's files go missing when its cluster's data is wiped: say which context.
+    if (connection.tlsFromContext !== true || !(error instanceof UsageError)) throw error;
+    throw new UsageError(
+      `context "${connection.context ?? ""}": ${error.message} (orchctl config get-contexts; npm run cluster rewrites "local")`,
+    );
+  }
+  const token = tokenFromInput(connection.token);
   return {
-    ...(token !== undefined ? { token } : {}),
-    endpoints: endpoints.value,
+    endpoints: connection.endpoints,
     output: raw.output ?? "table",
     timeoutSeconds: raw.timeout ?? cliLimits.commandTimeoutSecondsDefault,
     ...(tls !== undefined ? { tls } : {}),
+    ...(token !== undefined ? { token } : {}),
+    ...(connection.context !== undefined ? { context: connection.context } : {}),
   };
 }

@@ -1,6 +1,7 @@
 import { ChannelCredentials, credentials } from "@grpc/grpc-js";
 import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { dropIpServernameWarning } from "./ip-servername-warning.js";
 import { identityFromSubjectAltName, type CertificateIdentity } from "./tls-identity.js";
 
 /** The three files of --tls-ca, --tls-cert and --tls-key. */
@@ -57,6 +58,7 @@ export function tlsFilesFromFlags(flags: {
 
 /** Client side of mutual TLS: trusts only the CA, presents our certificate. The server side is tls-listener.ts. */
 export function clientCredentials(material: TlsMaterial): ChannelCredentials {
+  dropIpServernameWarning();
   return credentials.createSsl(material.ca, material.key, material.cert);
 }
 

@@ -2,7 +2,8 @@
  * cluster/docker-compose.yml and the Dockerfile, run for real: the image is built on a stand-in
  * Node base made offline from this machine's Node (node-base.ts, test-only), the control plane
  * and an agent come up with compose, a leader is elected, a deployment goes in through
- * `docker-compose exec`, the leader's container is killed and the cluster carries on.
+ * `docker-compose exec`, the leader's container is killed and the cluster carries on. Everything
+ * runs with mutual TLS from the PKI the one-shot `pki` service makes; a plaintext client is refused.
  *
  * Only the services that need no pull run (Prometheus and Grafana are official images this
  * machine cannot fetch), without their host ports (the compose network is all the test uses).
@@ -22,14 +23,15 @@ import { nodeBaseChanges, nodeBaseImage, nodeBaseRootfs } from "./node-base.js";
 
 const run = promisify(execFile);
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-const kept = ["r1", "r2", "r3", "agent-us-east-1"];
+const kept = ["pki", "r1", "r2", "r3", "agent-us-east-1"];
+const replicas = ["r1", "r2", "r3"];
 const skip = skipDocker || process.env["SKIP_COMPOSE"] === "1";
 
 interface Service {
   build?: { context: string; args?: Record<string, string>; network?: string };
   ports?: unknown;
   image?: string;
-  depends_on?: string[];
+  depends_on?: string[] | Record<string, { condition: string }>;
 }
 
 describe.skipIf(skip)("the compose cluster", () => {
@@ -83,13 +85,17 @@ describe.skipIf(skip)("the compose cluster", () => {
       };
       services[name] = service;
     }
-    const volumes = Object.fromEntries(["r1-data", "r2-data", "r3-data"].map((v) => [v, original.volumes[v] ?? null]));
+    const volumes = Object.fromEntries(
+      ["pki", "pki-ca", "r1-data", "r2-data", "r3-data"].map((v) => [v, original.volumes[v] ?? null]),
+    );
     file = join(dir, "docker-compose.yml");
-    await writeFile(file, stringify({ version: "2.4", services, volumes }));
-    await compose(["build"]);
+    // YAML 1.1, as docker-compose reads it: the pki service's `restart: "no"` must stay quoted.
+    await writeFile(file, stringify({ version: "2.4", services, volumes }, { version: "1.1" }));
+    // A cold build runs npm ci and tsc on vfs storage: on a loaded two-core machine it has taken
+    // over nine minutes, and docker-compose builds the image once per service (the rest from cache).
+    await compose(["build"], 1_080_000);
     await compose(["up", "-d"]);
-    // A cold build runs npm ci and tsc inside the image: minutes on a small machine.
-  }, 900_000);
+  }, 1_200_000);
 
   afterAll(async () => {
     if (file !== undefined) await compose(["down", "-v", "--remove-orphans"]).catch(() => "");
@@ -103,6 +109,29 @@ describe.skipIf(skip)("the compose cluster", () => {
       return status.leaderId === "" ? undefined : status.leaderId;
     };
     const leader = await waitFor("a leader", () => leaderOf("r1"), { timeoutMs: 120_000, intervalMs: 1_000 });
+    // Mutual TLS is on: the same orchctl without its certificate is refused.
+    const plaintext = await compose(
+      [
+        "exec",
+        "-T",
+        "-e",
+        "ORCH_CA=",
+        "-e",
+        "ORCH_CERT=",
+        "-e",
+        "ORCH_KEY=",
+        leader,
+        "orchctl",
+        "--timeout",
+        "3",
+        "cluster",
+      ],
+      30_000,
+    ).then(
+      () => "answered",
+      () => "refused",
+    );
+    expect(plaintext).toBe("refused");
     await ctl(leader, ["deploy", "web", "--image", "nginx:1", "--replicas", "3"]);
     const running = async (service: string): Promise<true | undefined> => {
       const get = await ctl<{ deployment: { status: { running: number } } }>(service, ["get", "web"]);
@@ -111,7 +140,7 @@ describe.skipIf(skip)("the compose cluster", () => {
     await waitFor("3 replicas of web running", () => running(leader), { timeoutMs: 120_000, intervalMs: 1_000 });
 
     await compose(["kill", "-s", "SIGKILL", leader], 60_000);
-    const survivor = kept.slice(0, 3).find((s) => s !== leader) ?? "r1";
+    const survivor = replicas.find((s) => s !== leader) ?? "r1";
     const next = await waitFor(
       "a new leader among the survivors",
       async () => {

@@ -1,7 +1,8 @@
 /**
  * TEST-ONLY stand-in for the official Node image, for a machine that cannot pull it: this
  * machine's node binary and the shared libraries it links (from ldd), its npm, busybox-static
- * for /bin/sh and the few tools the Dockerfile's RUN lines use, and a `node` user (uid 1000),
+ * for /bin/sh and the few tools the Dockerfile's RUN lines use, this machine's openssl (the
+ * compose file's pki service runs `orchctl pki init`), and a `node` user (uid 1000),
  * imported as a rootfs with `docker import`. Good enough to build and run our image here; not a
  * base anyone should ship.
  */
@@ -13,7 +14,8 @@ import { promisify } from "node:util";
 
 const run = promisify(execFile);
 
-export const nodeBaseImage = "orch-test/node-base:20";
+/** The tag changes with the contents, so an engine that kept an older stand-in builds this one. */
+export const nodeBaseImage = "orch-test/node-base:20-openssl";
 
 /** The image's config: PATH, and this machine's CA bundle for npm behind a TLS-inspecting proxy. */
 export const nodeBaseChanges = [
@@ -23,10 +25,17 @@ export const nodeBaseChanges = [
 
 const tools = ["sh", "ln", "chmod", "chown", "mkdir", "cp", "rm", "ls", "cat", "mv", "wget", "sleep", "id"];
 
+/** Where this machine's openssl and its configuration are (Debian). */
+const openssl = { binary: "/usr/bin/openssl", config: "/usr/lib/ssl/openssl.cnf" } as const;
+
+async function linkedLibraries(binary: string): Promise<string[]> {
+  const { stdout } = await run("ldd", [binary]);
+  return [...stdout.matchAll(/(\/\S+) \(0x/g)].map((m) => m[1]);
+}
+
 export async function nodeBaseRootfs(rootfs: string): Promise<void> {
   const node = resolve(process.execPath);
-  const { stdout } = await run("ldd", [node]);
-  const linked = [...stdout.matchAll(/(\/\S+) \(0x/g)].map((m) => m[1]);
+  const linked = [...new Set([...(await linkedLibraries(node)), ...(await linkedLibraries(openssl.binary))])];
   // Native addons (buf's plugins, LevelDB) load more of glibc than node itself links.
   const libDir = dirname(linked.find((l) => l.includes("/libc.so")) ?? "/lib/x86_64-linux-gnu/libc.so.6");
   const glibc = ["librt.so.1", "libresolv.so.2", "libutil.so.1", "libnss_dns.so.2", "libnss_files.so.2"]
@@ -50,6 +59,9 @@ export async function nodeBaseRootfs(rootfs: string): Promise<void> {
   for (const tool of tools) await symlink("busybox", join(rootfs, "bin", tool));
   await mkdir(join(rootfs, "usr/bin"), { recursive: true });
   await symlink("/bin/busybox", join(rootfs, "usr/bin/env"));
+  await cp(openssl.binary, join(rootfs, openssl.binary));
+  await mkdir(join(rootfs, dirname(openssl.config)), { recursive: true });
+  await cp(openssl.config, join(rootfs, openssl.config), { dereference: true });
   await mkdir(join(rootfs, "etc/ssl/certs"), { recursive: true });
   await cp("/etc/ssl/certs/ca-certificates.crt", join(rootfs, "etc/ssl/certs/ca-certificates.crt"));
   await writeFile(
