@@ -33,6 +33,8 @@ import { createSloHandlers } from "./slo-handlers.js";
 import { createApplyHandlers } from "./apply-handlers.js";
 import { deployResultToProto } from "./deploy-result.js";
 import { createRolloutHandlers } from "./rollout-handlers.js";
+import { createMemberHandlers } from "./member-handlers.js";
+import { MemberOperations } from "./member-operations.js";
 import type { WatchHub } from "./watch-hub.js";
 
 export interface ServiceDeps {
@@ -46,6 +48,8 @@ export interface ServiceDeps {
   readonly clock?: Clock;
   /** InjectFault's timeout per POST to an agent (faultLimits.agentTimeoutMs when absent). */
   readonly agentTimeoutMs?: number;
+  /** The Member* RPCs' operations (built from node, fsm and members when absent). */
+  readonly memberOperations?: MemberOperations;
 }
 
 /** Changes queued for one slow watcher before its stream is ended. */
@@ -92,6 +96,7 @@ export function createOrchestratorService(deps: ServiceDeps): OrchestratorServic
   });
   const rollouts = createRolloutHandlers({ fsm, proposer });
   const applies = createApplyHandlers({ fsm, proposer, readBarrier });
+  const memberHandlers = createMemberHandlers(node, deps.memberOperations ?? new MemberOperations(node, fsm, members));
   const deploymentOrThrow = (name: string): Deployment => {
     const view = fsm.getDeployment(name);
     if (view === undefined)
@@ -183,6 +188,10 @@ export function createOrchestratorService(deps: ServiceDeps): OrchestratorServic
     rolloutAction: unary(logger, members, "RolloutAction", rollouts.rolloutAction),
     apply: unary(logger, members, "Apply", applies.apply),
     plan: unary(logger, members, "Plan", applies.plan),
+    memberList: unary(logger, members, "MemberList", memberHandlers.memberList),
+    memberAdd: unary(logger, members, "MemberAdd", memberHandlers.memberAdd),
+    memberPromote: unary(logger, members, "MemberPromote", memberHandlers.memberPromote),
+    memberRemove: unary(logger, members, "MemberRemove", memberHandlers.memberRemove),
   };
 }
 
@@ -198,6 +207,7 @@ function clusterStatus(node: RaftNode, directory: MembersView): ClusterStatusRes
     if (id === status.leader) role = "leader";
     else if (status.conf.voters.includes(id)) role = "follower";
     else if (status.conf.learners.includes(id)) role = "learner";
+    const suffrage = status.conf.voters.includes(id) ? "voter" : status.conf.learners.includes(id) ? "learner" : "none";
     members.push({
       id,
       raftAddress: addresses?.raft ?? "",
@@ -205,6 +215,8 @@ function clusterStatus(node: RaftNode, directory: MembersView): ClusterStatusRes
       role,
       matchIndex: progress?.match ?? 0,
       reachable: id === status.id || (progress?.recentActive ?? false),
+      suffrage,
+      lastContactMs: -1,
     });
   }
   return {

@@ -11,6 +11,8 @@ import {
   type ContainerStatusCommand,
   type DeleteCommand,
   type DeployCommand,
+  type MemberForgetCommand,
+  type MemberSetCommand,
   type NodeDownCommand,
   type OperationOutcomeCommand,
   type OperationOutcomesCommand,
@@ -54,7 +56,9 @@ export type CommandBody =
   | { readonly kind: "rollout-pause"; readonly rolloutPause: RolloutPauseCommand }
   | { readonly kind: "rollout-resume"; readonly rolloutResume: RolloutResumeCommand }
   | { readonly kind: "rollout-undo"; readonly rolloutUndo: RolloutUndoCommand }
-  | { readonly kind: "apply-file"; readonly applyFile: ApplyFileCommand };
+  | { readonly kind: "apply-file"; readonly applyFile: ApplyFileCommand }
+  | { readonly kind: "member-set"; readonly memberSet: MemberSetCommand }
+  | { readonly kind: "member-forget"; readonly memberForget: MemberForgetCommand };
 
 export type CommandKind = CommandBody["kind"];
 
@@ -145,6 +149,8 @@ export function decodeCommand(data: Uint8Array): FsmResult<DecodedCommand> {
     bodies.push({ kind: "rollout-resume", rolloutResume: message.rolloutResume });
   if (message.rolloutUndo !== undefined) bodies.push({ kind: "rollout-undo", rolloutUndo: message.rolloutUndo });
   if (message.applyFile !== undefined) bodies.push({ kind: "apply-file", applyFile: message.applyFile });
+  if (message.memberSet !== undefined) bodies.push({ kind: "member-set", memberSet: message.memberSet });
+  if (message.memberForget !== undefined) bodies.push({ kind: "member-forget", memberForget: message.memberForget });
   if (bodies.length !== 1) {
     return failure(
       "INVALID_ARGUMENT",

@@ -12,6 +12,7 @@ import { assert, fail } from "../lib/assert.js";
 import {
   ClientSessionRecord,
   ContainerRecord as PbContainerRecord,
+  MemberAddressRecord as PbMemberAddressRecord,
   DeploymentRecord as PbDeploymentRecord,
   NodeRecord as PbNodeRecord,
   OperationOutcomeRecord as PbOperationOutcomeRecord,
@@ -72,6 +73,7 @@ const field = {
   openOperations: 9,
   outcomeBuckets: 10,
   deletedRevision: 11,
+  members: 14,
 } as const;
 
 function tag(fieldNo: number, wireType: WireType): number {
@@ -120,6 +122,8 @@ export function* encodeSnapshotSteps(state: ClusterState, recordsPerStep: number
     PbOperationRecord.encode(operationToRecord(operation), message(field.openOperations)).join();
   for (const bucket of state.outcomes.values())
     OutcomeBucketRecord.encode(bucket, message(field.outcomeBuckets)).join();
+  for (const member of [...state.members.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)))
+    PbMemberAddressRecord.encode(member, message(field.members)).join();
   return writer.finish();
 }
 
@@ -140,6 +144,12 @@ export function decodeSnapshot(bytes: Uint8Array): ClusterState {
     const wireType = (fieldTag & 7) as WireType;
     const varint = fieldNo <= field.eventsAppendedTotal || fieldNo === field.deletedRevision;
     const expected: WireType = varint ? WireType.Varint : WireType.LengthDelimited;
+    if (fieldNo === field.members && wireType === WireType.LengthDelimited) {
+      const member = PbMemberAddressRecord.decode(reader, reader.uint32());
+      if (state.members.has(member.id)) fail(`snapshot repeats member ${member.id}`);
+      state.members.set(member.id, { id: member.id, raftAddress: member.raftAddress, apiAddress: member.apiAddress });
+      continue;
+    }
     if (fieldNo > field.deletedRevision || fieldNo === 0) {
       reader.skip(wireType);
       continue;
