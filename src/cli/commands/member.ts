@@ -6,6 +6,8 @@ import {
   MemberRemoveRequest,
   type Member,
 } from "../../gen/orchestrator/v1/orchestrator.js";
+import { RpcFailure } from "../../lib/rpc-failure.js";
+import { CliError } from "../errors.js";
 import { orDash, renderTable } from "../output.js";
 import type { SessionFor } from "../session.js";
 
@@ -41,6 +43,21 @@ export function renderMembers(members: readonly Member[]): string {
   );
 }
 
+/** A member call; a refusal keeps its status and gets a hint about members, not deployments. */
+async function memberCall<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (error instanceof RpcFailure && error.statusName !== "UNAVAILABLE" && error.statusName !== "DEADLINE_EXCEEDED")
+      throw new CliError(
+        error.statusName,
+        error.details || error.statusName,
+        "run `orchctl member list` to see the members, their suffrage and match index",
+      );
+    throw error;
+  }
+}
+
 export function registerMember(parent: Command, sessionFor: SessionFor): void {
   const member = parent
     .command("member")
@@ -51,7 +68,7 @@ export function registerMember(parent: Command, sessionFor: SessionFor): void {
     .description("every member with its addresses, voter or learner, match index and last contact (the leader's view)")
     .action(async (_flags: unknown, command: Command) => {
       const session = sessionFor(command);
-      const response = await session.client.call("memberList", MemberListRequest.fromPartial({}));
+      const response = await memberCall(() => session.client.call("memberList", MemberListRequest.fromPartial({})));
       if (session.out.isJson) session.out.json(response);
       else
         session.out.text(
@@ -65,14 +82,16 @@ export function registerMember(parent: Command, sessionFor: SessionFor): void {
     .requiredOption("--api <host:port>", "where the new member will serve the API")
     .action(async (id: string, flags: { raft: string; api: string }, command: Command) => {
       const session = sessionFor(command);
-      const response = await session.client.call(
-        "memberAdd",
-        MemberAddRequest.fromPartial({
-          header: session.client.nextHeader(),
-          id,
-          raftAddress: flags.raft,
-          apiAddress: flags.api,
-        }),
+      const response = await memberCall(() =>
+        session.client.call(
+          "memberAdd",
+          MemberAddRequest.fromPartial({
+            header: session.client.nextHeader(),
+            id,
+            raftAddress: flags.raft,
+            apiAddress: flags.api,
+          }),
+        ),
       );
       if (session.out.isJson) session.out.json(response);
       else
@@ -85,7 +104,9 @@ export function registerMember(parent: Command, sessionFor: SessionFor): void {
     .description("make a caught-up learner a voter (refused while it is behind)")
     .action(async (id: string, _flags: unknown, command: Command) => {
       const session = sessionFor(command);
-      const response = await session.client.call("memberPromote", MemberPromoteRequest.fromPartial({ id }));
+      const response = await memberCall(() =>
+        session.client.call("memberPromote", MemberPromoteRequest.fromPartial({ id })),
+      );
       if (session.out.isJson) session.out.json(response);
       else session.out.text(`promoted ${id} to voter`);
     });
@@ -94,9 +115,11 @@ export function registerMember(parent: Command, sessionFor: SessionFor): void {
     .description("remove a member (removing the leader hands leadership over first)")
     .action(async (id: string, _flags: unknown, command: Command) => {
       const session = sessionFor(command);
-      const response = await session.client.call(
-        "memberRemove",
-        MemberRemoveRequest.fromPartial({ header: session.client.nextHeader(), id }),
+      const response = await memberCall(() =>
+        session.client.call(
+          "memberRemove",
+          MemberRemoveRequest.fromPartial({ header: session.client.nextHeader(), id }),
+        ),
       );
       if (session.out.isJson) session.out.json(response);
       else session.out.text(`removed ${id}\n${renderMembers(response.members)}`);
