@@ -26,7 +26,15 @@ const acknowledged: string[] = [];
 beforeAll(async () => {
   cluster = await TestCluster.start({
     name: "replace-replica",
-    extraArgs: ["--snapshot-every", String(snapshotEveryEntries), "--snapshot-keep", String(snapshotKeepEntries)],
+    extraArgs: [
+      "--snapshot-every",
+      String(snapshotEveryEntries),
+      "--snapshot-keep",
+      String(snapshotKeepEntries),
+      // Short, so the leader reports the killed r3 within the test.
+      "--autopilot-dead-after",
+      "2s",
+    ],
   });
 }, 60_000);
 
@@ -108,6 +116,11 @@ describe("replacing a failed replica", () => {
       await waitFor("a few writes under load", () => load.acknowledged().length >= 5, { timeoutMs: 30_000 });
       await cluster.kill("r3", "SIGKILL");
       rmSync(cluster.dataDir("r3"), { recursive: true, force: true });
+      const { leaderId: reporter } = await cluster.waitForLeader({ among: ["r1", "r2"] });
+      await waitFor("the leader to report r3 unreachable", async () => {
+        const response = await fetch(`http://${cluster.cluster.replica(reporter).metricsAddress}/metrics`);
+        return /^orchestrator_raft_member_unreachable\{[^}]*member="r3"[^}]*\} 1$/m.test(await response.text());
+      });
       const removed = await cluster.orchctl(["member", "remove", "r3"]);
       expect(removed.code, removed.stderr).toBe(0);
       const r4 = await cluster.addReplica("r4");
