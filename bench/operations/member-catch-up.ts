@@ -115,25 +115,43 @@ export async function benchMemberCatchUp(options: MemberCatchUpOptions = {}): Pr
     return client;
   };
   try {
-    const leader = await findLeader(cluster.replicas.map((r) => r.apiAddress));
-    const toLeader = channel(leader.apiAddress);
+    const founders = cluster.replicas.map((r) => r.apiAddress);
+    let leader = await findLeader(founders);
+    let toLeader = channel(leader.apiAddress);
+    // A leader busy applying a million containers may lose its term: follow the new one and
+    // retry (the request header makes a retried deploy apply once).
+    const onLeader = async <T>(call: (client: OrchestratorServiceClient) => Promise<T>): Promise<T> => {
+      for (;;) {
+        try {
+          return await call(toLeader);
+        } catch (error) {
+          if (performance.now() > deadline) throw error;
+          const code = (error as { code?: number }).code;
+          if (code !== grpc.status.UNAVAILABLE && code !== grpc.status.DEADLINE_EXCEEDED) throw error;
+          leader = await findLeader(founders, 60_000);
+          toLeader = channel(leader.apiAddress);
+        }
+      }
+    };
     const containers = o.deployments * o.replicasPerDeployment;
     console.log(`member catch-up: ${containers.toLocaleString("en-US")} containers in ${o.deployments} deployments…`);
     let seq = 0;
     for (let i = 0; i < o.deployments; i++) {
       const spec = { ...benchDeploymentSpec(`big-${i}`), replicas: o.replicasPerDeployment, onePerNode: false };
-      await deploy(toLeader, { header: { clientId: "bench-member", seq: ++seq }, spec, force: false }, 60_000);
+      const header = { clientId: "bench-member", seq: ++seq };
+      await onLeader((client) => deploy(client, { header, spec, force: false }, 60_000));
     }
     // Filler writes until a snapshot covers every deploy (the leader logs each one it takes).
-    const lastDeploy = (await clusterStatus(toLeader, 5_000)).commitIndex;
-    const leaderLog = cluster.replica(leader.id).logFile;
+    const lastDeploy = (await onLeader((client) => clusterStatus(client, 5_000))).commitIndex;
     let snapshotBytes: number | null = null;
     for (let i = 0; snapshotBytes === null; i++) {
       if (performance.now() > deadline) throw new Error("member catch-up: no snapshot after the deploys");
       const spec = { ...benchDeploymentSpec(`filler-${i}`), replicas: 0 };
-      await deploy(toLeader, { header: { clientId: "bench-member", seq: ++seq }, spec, force: false }, 60_000);
-      snapshotBytes = leaderLog === null ? null : await snapshotAfter(leaderLog, lastDeploy);
+      const header = { clientId: "bench-member", seq: ++seq };
+      await onLeader((client) => deploy(client, { header, spec, force: false }, 60_000));
+      const leaderLog = cluster.replica(leader.id).logFile;
       if (leaderLog === null) break;
+      snapshotBytes = await snapshotAfter(leaderLog, lastDeploy);
     }
     await waitAllCaughtUp(
       cluster.replicas.map((r) => r.apiAddress),
@@ -141,12 +159,14 @@ export async function benchMemberCatchUp(options: MemberCatchUpOptions = {}): Pr
     );
 
     const r4 = await cluster.addReplica("r4");
-    await unary<unknown, MemberAddResponse>(
-      toLeader.memberAdd.bind(toLeader) as never,
-      { id: "r4", raftAddress: r4.raftAddress, apiAddress: r4.apiAddress },
-      30_000,
+    await onLeader((client) =>
+      unary<unknown, MemberAddResponse>(
+        client.memberAdd.bind(client) as never,
+        { id: "r4", raftAddress: r4.raftAddress, apiAddress: r4.apiAddress },
+        30_000,
+      ),
     );
-    const target = (await clusterStatus(toLeader, 5_000)).commitIndex;
+    const target = (await onLeader((client) => clusterStatus(client, 5_000))).commitIndex;
     const started = performance.now();
     cluster.startJoiner(
       "r4",
@@ -178,9 +198,12 @@ export async function benchMemberCatchUp(options: MemberCatchUpOptions = {}): Pr
       return list.members.find((m) => m.id === "r4")?.suffrage === "voter" ? true : undefined;
     });
     const promotedSeconds = (performance.now() - started) / 1000;
-    const bySnapshot =
-      leaderLog !== null &&
-      (await readFile(leaderLog, "utf8")).split("\n").some((l) => l.includes('"snapshot sent"') && l.includes('"r4"'));
+    let bySnapshot = false;
+    for (const replica of cluster.replicas) {
+      if (replica.logFile === null || replica.id === "r4") continue;
+      const lines = (await readFile(replica.logFile, "utf8")).split("\n");
+      bySnapshot ||= lines.some((l) => l.includes('"snapshot sent"') && l.includes('"peer":"r4"'));
+    }
     const result: MemberCatchUpResult = {
       containers,
       leaderCommitIndex: target,

@@ -46,11 +46,12 @@ export function applyMemberSet(state: ClusterState, command: MemberSetCommand): 
   }
   const existing = state.members.get(member.id);
   if (existing === undefined && state.members.size >= fsmLimits.membersMax)
-    return failure("RESOURCE_EXHAUSTED", `the cluster already records ${state.members.size} members, the most it allows`);
+    return failure(
+      "RESOURCE_EXHAUSTED",
+      `the cluster already records ${state.members.size} members, the most it allows`,
+    );
   const changed =
-    existing === undefined ||
-    existing.raftAddress !== member.raftAddress ||
-    existing.apiAddress !== member.apiAddress;
+    existing === undefined || existing.raftAddress !== member.raftAddress || existing.apiAddress !== member.apiAddress;
   if (changed) {
     state.members.set(member.id, { id: member.id, raftAddress: member.raftAddress, apiAddress: member.apiAddress });
     state.membersChanged = true;
