@@ -1,4 +1,5 @@
 import type { ClusterFsm } from "../fsm/index.js";
+import type { Logger } from "../lib/logger.js";
 import type { ConfState } from "../raft/core/types.js";
 import type { RaftNode } from "../raft/io/raft-node.js";
 import type { MembersDirectory } from "./members-directory.js";
@@ -14,6 +15,7 @@ export function followMembership(
   fsm: ClusterFsm,
   directory: MembersDirectory,
   dataDir: string,
+  logger: Logger,
 ): string | null {
   const conf = node.confState();
   const refusal = notAMember(node.id, conf, dataDir);
@@ -22,8 +24,15 @@ export function followMembership(
   if (isKnown(conf)) directory.setConf(conf);
   directory.onChange(() => node.setPeers(directory.raftAddresses()));
   fsm.onMembersChange(() => directory.setTable(fsm.memberAddresses()));
+  let removed = false;
   node.on("membership", (next) => {
-    if (isKnown(next)) directory.setConf(next);
+    if (!isKnown(next)) return;
+    directory.setConf(next);
+    // Removed: Raft keeps this replica from voting or leading; say so once, for the operator.
+    const member = next.voters.includes(node.id) || next.learners.includes(node.id);
+    if (!member && !removed)
+      logger.warn({ voters: next.voters, learners: next.learners }, "this replica was removed from the cluster");
+    removed = !member;
   });
   node.setPeers(directory.raftAddresses());
   return null;

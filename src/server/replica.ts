@@ -77,7 +77,7 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
     snapshotKeepEntries: options.snapshotKeepEntries,
     ...(tls !== undefined ? { transportSecurity: transportSecurity(tls) } : {}),
   });
-  const membershipRefusal = followMembership(node, fsm, options.members, options.dataDir);
+  const membershipRefusal = followMembership(node, fsm, options.members, options.dataDir, logger);
   if (membershipRefusal !== null) {
     await node.stop();
     throw new Error(membershipRefusal);
