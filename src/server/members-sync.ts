@@ -24,15 +24,16 @@ export function followMembership(
   if (isKnown(conf)) directory.setConf(conf);
   directory.onChange(() => node.setPeers(directory.raftAddresses()));
   fsm.onMembersChange(() => directory.setTable(fsm.memberAddresses()));
-  let removed = false;
+  // A joiner's first snapshot may predate its own addition: only a member that leaves counts as removed.
+  let member = conf.voters.includes(node.id) || conf.learners.includes(node.id);
   node.on("membership", (next) => {
     if (!isKnown(next)) return;
     directory.setConf(next);
-    // Removed: Raft keeps this replica from voting or leading; say so once, for the operator.
-    const member = next.voters.includes(node.id) || next.learners.includes(node.id);
-    if (!member && !removed)
+    const now = next.voters.includes(node.id) || next.learners.includes(node.id);
+    // Raft keeps a removed replica from voting or leading; say so once, for the operator.
+    if (member && !now)
       logger.warn({ voters: next.voters, learners: next.learners }, "this replica was removed from the cluster");
-    removed = !member;
+    member = now;
   });
   node.setPeers(directory.raftAddresses());
   return null;
