@@ -216,7 +216,7 @@ function clusterStatus(node: RaftNode, directory: MembersView): ClusterStatusRes
       matchIndex: progress?.match ?? 0,
       reachable: id === status.id || (progress?.recentActive ?? false),
       suffrage,
-      lastContactMs: -1,
+      lastContactMs: lastContactMs(node, id),
     });
   }
   return {
@@ -229,6 +229,13 @@ function clusterStatus(node: RaftNode, directory: MembersView): ClusterStatusRes
     appliedIndex: status.applied,
     members,
   };
+}
+
+/** Milliseconds since this replica last heard from `id` (0 for itself, -1: not since it started). */
+function lastContactMs(node: RaftNode, id: string): number {
+  if (id === node.id) return 0;
+  const heard = node.lastHeardFromMs(id);
+  return heard === undefined ? -1 : Math.max(0, Date.now() - heard);
 }
 
 /** Streams changes after `from_revision` (0: the current state first), following the FSM live. */
