@@ -15,6 +15,8 @@ export interface ReplicaProcess {
   readonly logFile: string | null;
   child: ChildProcess | null;
   exited: Promise<number | null>;
+  /** A member added later: started with --join at these API endpoints instead of --peers. */
+  join?: string;
 }
 
 export interface ProcessClusterOptions {
@@ -107,43 +109,66 @@ export class ProcessCluster {
     return this.replicas.flatMap((r) => (r.child?.pid === undefined ? [] : [r.child.pid]));
   }
 
+  /**
+   * Lays out a new member `id` (free ports, its data directory) without starting it: add it with
+   * `orchctl member add` at its addresses, then startJoiner().
+   */
+  async addReplica(id: string): Promise<ReplicaProcess> {
+    if (this.replicas.some((r) => r.id === id)) throw new Error(`replica ${id} exists`);
+    const replica = await this.newReplica(id, this.replicas.length + 1);
+    this.replicas.push(replica);
+    return replica;
+  }
+
+  /** Starts (or restarts) member `id` with --join at `endpoints` (API host:port list). */
+  startJoiner(id: string, endpoints: string): void {
+    const replica = this.replica(id);
+    if (replica.child !== null) throw new Error(`replica ${id} is still running`);
+    replica.join = endpoints;
+    this.spawnReplica(replica);
+  }
+
   private async layout(): Promise<void> {
     const count = this.options.replicas ?? 3;
-    const host = this.options.host ?? "127.0.0.1";
-    const random = this.options.ports === "random";
     if (this.options.wipe === true) rmSync(this.options.dataRoot, { recursive: true, force: true });
-    for (let i = 1; i <= count; i++) {
-      const id = `r${i}`;
-      const [raftPort, apiPort, httpPort] = random
+    for (let i = 1; i <= count; i++) this.replicas.push(await this.newReplica(`r${i}`, i));
+  }
+
+  private async newReplica(id: string, i: number): Promise<ReplicaProcess> {
+    const host = this.options.host ?? "127.0.0.1";
+    const [raftPort, apiPort, httpPort] =
+      this.options.ports === "random"
         ? [await freePort(host), await freePort(host), await freePort(host)]
         : [7000 + i, 50050 + i, 8079 + i];
-      const logDir = this.options.logDir;
-      const logFile = typeof logDir === "string" && logDir !== "inherit" ? path.join(logDir, `${id}.log`) : null;
-      this.replicas.push({
-        id,
-        raftAddress: `${host}:${raftPort}`,
-        apiAddress: `${host}:${apiPort}`,
-        metricsAddress: `${host}:${httpPort}`,
-        dataDir: path.join(this.options.dataRoot, id),
-        logFile,
-        child: null,
-        exited: Promise.resolve(null),
-      });
-    }
+    const logDir = this.options.logDir;
+    const logFile = typeof logDir === "string" && logDir !== "inherit" ? path.join(logDir, `${id}.log`) : null;
+    return {
+      id,
+      raftAddress: `${host}:${raftPort}`,
+      apiAddress: `${host}:${apiPort}`,
+      metricsAddress: `${host}:${httpPort}`,
+      dataDir: path.join(this.options.dataRoot, id),
+      logFile,
+      child: null,
+      exited: Promise.resolve(null),
+    };
   }
 
   private spawnReplica(replica: ReplicaProcess): void {
-    const peers = this.replicas.map((r) => `${r.id}=${r.raftAddress}`).join(",");
-    const peerApis = this.replicas.map((r) => `${r.id}=${r.apiAddress}`).join(",");
+    // The founding members only: a member added later is in the replicated membership instead.
+    const founders = this.replicas.filter((r) => r.join === undefined);
+    const peers = founders.map((r) => `${r.id}=${r.raftAddress}`).join(",");
+    const peerApis = founders.map((r) => `${r.id}=${r.apiAddress}`).join(",");
     mkdirSync(replica.dataDir, { recursive: true });
+    const membership =
+      replica.join === undefined
+        ? ["--peers", peers, "--peer-apis", peerApis]
+        : ["--join", replica.join, "--raft", replica.raftAddress];
     const args = [
       serverEntry(),
       "--id",
       replica.id,
-      "--peers",
-      peers,
-      "--peer-apis",
-      peerApis,
+      ...membership,
       "--api",
       replica.apiAddress,
       "--metrics",

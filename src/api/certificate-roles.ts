@@ -6,8 +6,11 @@ import {
   type ServerInterceptor,
 } from "@grpc/grpc-js";
 import { AgentServiceService } from "../gen/agent/v1/agent.js";
+import { OrchestratorServiceService } from "../gen/orchestrator/v1/orchestrator.js";
 import { identityFromSubjectAltName, type CertificateRole } from "../lib/tls-identity.js";
 
+/** A replica started with --join asks for the membership with its own (replica) certificate. */
+const memberListPath = OrchestratorServiceService.memberList.path;
 const agentPaths: ReadonlySet<string> = new Set<string>(
   Object.values(AgentServiceService).map((method) => method.path),
 );
@@ -34,7 +37,7 @@ export const certificateRoleInterceptor: ServerInterceptor = (method, call) =>
             .withOnReceiveMetadata((metadata, forward) => {
               const needed = roleNeeded(method.path);
               const identity = identityFromSubjectAltName(call.getAuthContext().sslPeerCertificate?.subjectaltname);
-              if (identity?.role === needed) {
+              if (identity?.role === needed || (identity?.role === "replica" && method.path === memberListPath)) {
                 forward(metadata);
                 return;
               }

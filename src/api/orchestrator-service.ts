@@ -45,6 +45,8 @@ import { createSloHandlers } from "./slo-handlers.js";
 import { createApplyHandlers } from "./apply-handlers.js";
 import { deployResultToProto } from "./deploy-result.js";
 import { createRolloutHandlers } from "./rollout-handlers.js";
+import { createMemberHandlers } from "./member-handlers.js";
+import { MemberOperations } from "./member-operations.js";
 import type { WatchHub } from "./watch-hub.js";
 
 export interface ServiceDeps {
@@ -60,6 +62,8 @@ export interface ServiceDeps {
   readonly agentTimeoutMs?: number;
   /** Who calls (the API server's access interceptor); every caller is anonymous when absent. */
   readonly access?: AccessControl;
+  /** The Member* RPCs' operations (built from node, fsm and members when absent). */
+  readonly memberOperations?: MemberOperations;
 }
 
 /** Changes queued for one slow watcher before its stream is ended. */
@@ -121,6 +125,7 @@ export function createOrchestratorService(deps: ServiceDeps): OrchestratorServic
   const applies = createApplyHandlers({ fsm, proposer, readBarrier });
   const tokens = createTokenHandlers({ fsm, proposer, readBarrier, nowMs: () => clock.wallMs() });
   const unary = unaryWith(logger, members, deps.access);
+  const memberHandlers = createMemberHandlers(node, deps.memberOperations ?? new MemberOperations(node, fsm, members));
   const deploymentOrThrow = (name: string): Deployment => {
     const view = fsm.getDeployment(name);
     if (view === undefined)
@@ -217,6 +222,10 @@ export function createOrchestratorService(deps: ServiceDeps): OrchestratorServic
     tokenCreate: unary("TokenCreate", tokens.tokenCreate),
     tokenList: unary("TokenList", tokens.tokenList),
     tokenRevoke: unary("TokenRevoke", tokens.tokenRevoke),
+    memberList: unary("MemberList", memberHandlers.memberList),
+    memberAdd: unary("MemberAdd", memberHandlers.memberAdd),
+    memberPromote: unary("MemberPromote", memberHandlers.memberPromote),
+    memberRemove: unary("MemberRemove", memberHandlers.memberRemove),
   };
 }
 
@@ -232,6 +241,7 @@ function clusterStatus(node: RaftNode, directory: MembersView): ClusterStatusRes
     if (id === status.leader) role = "leader";
     else if (status.conf.voters.includes(id)) role = "follower";
     else if (status.conf.learners.includes(id)) role = "learner";
+    const suffrage = status.conf.voters.includes(id) ? "voter" : status.conf.learners.includes(id) ? "learner" : "none";
     members.push({
       id,
       raftAddress: addresses?.raft ?? "",
@@ -239,6 +249,8 @@ function clusterStatus(node: RaftNode, directory: MembersView): ClusterStatusRes
       role,
       matchIndex: progress?.match ?? 0,
       reachable: id === status.id || (progress?.recentActive ?? false),
+      suffrage,
+      lastContactMs: lastContactMs(node, id),
     });
   }
   return {
@@ -251,6 +263,13 @@ function clusterStatus(node: RaftNode, directory: MembersView): ClusterStatusRes
     appliedIndex: status.applied,
     members,
   };
+}
+
+/** Milliseconds since this replica last heard from `id` (0 for itself, -1: not since it started). */
+function lastContactMs(node: RaftNode, id: string): number {
+  if (id === node.id) return 0;
+  const heard = node.lastHeardFromMs(id);
+  return heard === undefined ? -1 : Math.max(0, Date.now() - heard);
 }
 
 /** Streams changes after `from_revision` (0: the current state first), following the FSM live. */

@@ -23,6 +23,7 @@ import { registerEndpoints } from "./commands/endpoints.js";
 import { registerLogs } from "./commands/logs.js";
 import { registerAcl } from "./commands/acl.js";
 import { registerToken } from "./commands/token.js";
+import { registerMember } from "./commands/member.js";
 import { CliError, UsageError, hintForStatus } from "./errors.js";
 import type { CliIo } from "./io.js";
 import { isLegacyForm, translateLegacyArgs } from "./legacy-flags.js";
@@ -131,6 +132,7 @@ function buildProgram(io: CliIo, sessionFor: (command: Command) => Session): Com
   registerRollout(program, sessionFor);
   registerApply(program, sessionFor);
   registerPlan(program, sessionFor);
+  registerMember(program, sessionFor);
   registerPki(program, io);
   registerAcl(program, sessionFor);
   registerToken(program, sessionFor);

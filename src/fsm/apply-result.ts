@@ -149,6 +149,8 @@ export type ApplyValue =
       /** False when the spec of to_version is already in force. */
       readonly changed: boolean;
     }
+  /** MemberSet / MemberForget: `changed` is false when the table already said so. */
+  | { readonly kind: "member"; readonly id: string; readonly changed: boolean }
   | {
       readonly kind: "acl-bootstrap";
       readonly name: string;

@@ -45,6 +45,15 @@ export interface StateChange {
   readonly id: string;
 }
 
+/** Where a control-plane replica is reached. */
+export interface MemberAddressRecord {
+  readonly id: string;
+  /** host:port of its Raft transport. */
+  readonly raftAddress: string;
+  /** host:port of its gRPC API. */
+  readonly apiAddress: string;
+}
+
 export class ClusterState {
   readonly nodes = new Map<string, NodeRecord>();
   readonly deployments = new Map<string, DeploymentRecord>();
@@ -54,6 +63,10 @@ export class ClusterState {
   /** At most one open operation per deployment, so the deployments' bound is the ledger's. */
   readonly operations = new OperationLedger(fsmLimits.deploymentsMax);
   readonly outcomes = new OutcomeBuckets(fsmLimits.outcomeBucketsMax, fsmLimits.outcomeBucketMs);
+  /** Control-plane members' addresses by replica id (Raft's configuration says who votes). */
+  readonly members = new Map<string, MemberAddressRecord>();
+  /** Set by apply when `members` changed; the FSM tells its member listeners and clears it. */
+  membersChanged = false;
   /** The last applied log index. */
   revision = 0;
   /** The revision of the last deployment delete: apply's check index covers deletions with it. */

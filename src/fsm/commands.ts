@@ -12,6 +12,8 @@ import {
   type ContainerStatusCommand,
   type DeleteCommand,
   type DeployCommand,
+  type MemberForgetCommand,
+  type MemberSetCommand,
   type NodeDownCommand,
   type OperationOutcomeCommand,
   type OperationOutcomesCommand,
@@ -60,7 +62,9 @@ export type CommandBody =
   | { readonly kind: "apply-file"; readonly applyFile: ApplyFileCommand }
   | { readonly kind: "acl-bootstrap"; readonly aclBootstrap: AclBootstrapCommand }
   | { readonly kind: "token-create"; readonly tokenCreate: TokenCreateCommand }
-  | { readonly kind: "token-revoke"; readonly tokenRevoke: TokenRevokeCommand };
+  | { readonly kind: "token-revoke"; readonly tokenRevoke: TokenRevokeCommand }
+  | { readonly kind: "member-set"; readonly memberSet: MemberSetCommand }
+  | { readonly kind: "member-forget"; readonly memberForget: MemberForgetCommand };
 
 export type CommandKind = CommandBody["kind"];
 
@@ -164,6 +168,8 @@ export function decodeCommand(data: Uint8Array): FsmResult<DecodedCommand> {
   if (message.aclBootstrap !== undefined) bodies.push({ kind: "acl-bootstrap", aclBootstrap: message.aclBootstrap });
   if (message.tokenCreate !== undefined) bodies.push({ kind: "token-create", tokenCreate: message.tokenCreate });
   if (message.tokenRevoke !== undefined) bodies.push({ kind: "token-revoke", tokenRevoke: message.tokenRevoke });
+  if (message.memberSet !== undefined) bodies.push({ kind: "member-set", memberSet: message.memberSet });
+  if (message.memberForget !== undefined) bodies.push({ kind: "member-forget", memberForget: message.memberForget });
   if (bodies.length !== 1) {
     return failure(
       "INVALID_ARGUMENT",

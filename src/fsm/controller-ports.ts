@@ -85,3 +85,39 @@ export interface ControllerPorts {
   readonly leadership: LeadershipSignal;
   readonly clock: Clock;
 }
+
+/** A member of the control plane as the leader sees it (the membership port's view). */
+export interface MemberStatus {
+  readonly id: string;
+  readonly suffrage: "voter" | "learner" | "none";
+  /** The highest log index known to be on it. */
+  readonly match: number;
+  /** Milliseconds since the leader last heard from it (0: the leader itself; null: not since it leads). */
+  readonly lastContactAgoMs: number | null;
+  /** Whether the replicated address table names it. */
+  readonly recorded: boolean;
+  /** The addresses this replica knows for it (the table's, else its flags'); null: none. */
+  readonly addresses: { readonly raft: string; readonly api: string } | null;
+}
+
+/** The control plane's membership, on the leader only. */
+export interface MembershipView {
+  readonly selfId: string;
+  readonly commit: number;
+  /** A learner within this many entries of the commit index may be promoted. */
+  readonly catchUpEntriesMax: number;
+  readonly members: readonly MemberStatus[];
+}
+
+/**
+ * What a membership controller takes besides the ordinary ports: the members with their
+ * progress, and the changes it may make. Each change answers once applied here, or why not.
+ */
+export interface MembershipPort {
+  /** null when this replica does not lead. */
+  view(): MembershipView | null;
+  /** Records (or corrects) a member's addresses in the replicated table. */
+  record(id: string, raftAddress: string, apiAddress: string): Promise<Result<void, OrchestratorError>>;
+  promote(id: string): Promise<Result<void, OrchestratorError>>;
+  remove(id: string): Promise<Result<void, OrchestratorError>>;
+}

@@ -11,6 +11,7 @@ import { applyAclBootstrap, applyTokenCreate, applyTokenRevoke } from "./apply-a
 import { applyContainerStatus, applyRemoveContainer } from "./apply-container.js";
 import { applyDelete, applyDeploy, applyScale } from "./apply-deployment.js";
 import { applyFile } from "./apply-file.js";
+import { applyMemberForget, applyMemberSet } from "./apply-member.js";
 import { applyContainerHealth, applyResetBackoff, applyRestartContainer } from "./apply-health.js";
 import { applyRegisterNode, applySetNodeStatus } from "./apply-node.js";
 import { applyNodeDown } from "./apply-node-down.js";
@@ -27,7 +28,7 @@ import {
 } from "./apply-rollout.js";
 import type { ApplyResult } from "./apply-result.js";
 import type { ClientSession } from "./client-sessions.js";
-import { ClusterState, type StateChange } from "./cluster-state.js";
+import { ClusterState, type MemberAddressRecord, type StateChange } from "./cluster-state.js";
 import type { ClusterReadView } from "./controller-ports.js";
 import { decodeCommand, type DecodedCommand } from "./commands.js";
 import {
@@ -60,6 +61,8 @@ import type { TokenRecord } from "./state.js";
 
 export type ChangeListener = (change: StateChange) => void;
 export type RestoreListener = (revision: number) => void;
+/** The members' address table changed (by apply or by a restore); read it with memberAddresses(). */
+export type MembersListener = () => void;
 
 /** Everything the FSM replicates, as plain data in iteration order (for tests and debugging). */
 export interface FsmStateDump {
@@ -78,6 +81,7 @@ export class ClusterFsm implements ClusterReadView {
   private state = new ClusterState();
   private readonly changeListeners = new Set<ChangeListener>();
   private readonly restoreListeners = new Set<RestoreListener>();
+  private readonly membersListeners = new Set<MembersListener>();
   private applying = false;
   /** A sliced snapshot (snapshotSteps) is being encoded: applying would change what it encodes. */
   private snapshotting = false;
@@ -115,6 +119,10 @@ export class ClusterFsm implements ClusterReadView {
     }
     for (const change of this.state.takeChanges()) {
       for (const listener of this.changeListeners) listener(change);
+    }
+    if (this.state.membersChanged) {
+      this.state.membersChanged = false;
+      for (const listener of this.membersListeners) listener();
     }
     return result;
   }
@@ -207,6 +215,10 @@ export class ClusterFsm implements ClusterReadView {
         return applyTokenCreate(state, body.tokenCreate, actor, atMs);
       case "token-revoke":
         return applyTokenRevoke(state, body.tokenRevoke, atMs);
+      case "member-set":
+        return applyMemberSet(state, body.memberSet);
+      case "member-forget":
+        return applyMemberForget(state, body.memberForget);
       default:
         return assertNever(body, "command body");
     }
@@ -247,6 +259,7 @@ export class ClusterFsm implements ClusterReadView {
     // A snapshot being encoded from the old state is abandoned (its next step throws).
     this.snapshotting = false;
     for (const listener of this.restoreListeners) listener(this.state.revision);
+    for (const listener of this.membersListeners) listener();
   }
 
   /** Crashes (BugIndicatingError) if an invariant does not hold. O(containers): tests and debug. */
@@ -269,7 +282,18 @@ export class ClusterFsm implements ClusterReadView {
     return () => this.restoreListeners.delete(listener);
   }
 
+  /** The members' address table changed (apply or restore). Returns the unsubscribe function. */
+  onMembersChange(listener: MembersListener): () => void {
+    this.membersListeners.add(listener);
+    return () => this.membersListeners.delete(listener);
+  }
+
   // ---- reads (records are live: treat them as read-only) ----
+
+  /** Every recorded member's addresses, sorted by id. */
+  memberAddresses(): MemberAddressRecord[] {
+    return [...this.state.members.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
 
   getDeployment(name: string): DeploymentView | undefined {
     const deployment = this.state.deployments.get(name);

@@ -2,18 +2,28 @@
  * The replicated cluster state (docs/architecture.md, "Cluster state"): what the API layer, the scheduler,
  * the health controllers and the Raft driver use of src/fsm.
  */
-export { ClusterFsm, type ChangeListener, type FsmStateDump, type RestoreListener } from "./fsm.js";
+export {
+  ClusterFsm,
+  type ChangeListener,
+  type FsmStateDump,
+  type MembersListener,
+  type RestoreListener,
+} from "./fsm.js";
 export type {
   ClusterReadView,
   ControllerPorts,
   LeadershipChange,
   LeadershipSignal,
+  MembershipPort,
+  MembershipView,
+  MemberStatus,
   ProposeOutcome,
   Proposer,
 } from "./controller-ports.js";
 export { LeaderBarrier } from "./leader-barrier.js";
 export { proposeOutcome } from "./propose-outcome.js";
-export type { ChangeAction, ChangeKind, StateChange } from "./cluster-state.js";
+export type { ChangeAction, ChangeKind, MemberAddressRecord, StateChange } from "./cluster-state.js";
+export { memberAddressProblem } from "./apply-member.js";
 export {
   decodeCommand,
   encodeCommand,

@@ -41,6 +41,8 @@ export const fsmLimits = {
   containersMax: 1_000_000,
   deploymentsMax: 10_000,
   nodesMax: 10_000,
+  /** Control-plane members with recorded addresses (voters, learners, and ones being added). */
+  membersMax: 16,
   /** The event ring: older events are overwritten. */
   eventsMax: 10_000,
   /** Events returned with a deployment's status. */

@@ -12,6 +12,7 @@ import { assert, fail } from "../lib/assert.js";
 import {
   ClientSessionRecord,
   ContainerRecord as PbContainerRecord,
+  MemberAddressRecord as PbMemberAddressRecord,
   DeploymentRecord as PbDeploymentRecord,
   NodeRecord as PbNodeRecord,
   OperationOutcomeRecord as PbOperationOutcomeRecord,
@@ -77,8 +78,9 @@ const field = {
   deletedRevision: 11,
   tokens: 12,
   aclBootstrappedRevision: 13,
+  members: 14,
 } as const;
-const fieldNoMax = field.aclBootstrappedRevision;
+const fieldNoMax = Math.max(...Object.values(field));
 const varintFields: ReadonlySet<number> = new Set([
   field.formatVersion,
   field.revision,
@@ -136,6 +138,8 @@ export function* encodeSnapshotSteps(state: ClusterState, recordsPerStep: number
   for (const bucket of state.outcomes.values())
     OutcomeBucketRecord.encode(bucket, message(field.outcomeBuckets)).join();
   for (const token of state.tokens.values()) PbTokenRecord.encode(token, message(field.tokens)).join();
+  for (const member of [...state.members.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)))
+    PbMemberAddressRecord.encode(member, message(field.members)).join();
   return writer.finish();
 }
 
@@ -178,6 +182,12 @@ export function decodeSnapshot(bytes: Uint8Array): ClusterState {
       case field.aclBootstrappedRevision:
         state.aclBootstrappedRevision = toNumber(reader.uint64());
         break;
+      case field.members: {
+        const member = PbMemberAddressRecord.decode(reader, reader.uint32());
+        if (state.members.has(member.id)) fail(`snapshot repeats member ${member.id}`);
+        state.members.set(member.id, { id: member.id, raftAddress: member.raftAddress, apiAddress: member.apiAddress });
+        break;
+      }
       case field.tokens:
         tokens.push(tokenFromRecord(PbTokenRecord.decode(reader, reader.uint32())));
         break;

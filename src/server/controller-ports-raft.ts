@@ -14,11 +14,16 @@ import {
   type CommandBody,
   type ControllerPorts,
   type LeadershipSignal,
+  type MembershipPort,
+  type MembershipView,
   type ProposeOutcome,
   type Proposer,
 } from "../fsm/index.js";
 import { realClock, type Clock } from "../lib/clock.js";
-import { OrchestratorError } from "../lib/errors.js";
+import { OrchestratorError, type Result } from "../lib/errors.js";
+import { learnerCatchUpEntriesMax } from "../raft/core/raft.js";
+import type { MemberOperations } from "../api/member-operations.js";
+import type { MembersDirectory } from "./members-directory.js";
 import type { Logger } from "../lib/logger.js";
 import type { RaftNode, RoleChange } from "../raft/io/raft-node.js";
 import { RaftError } from "../raft/io/raft-error.js";
@@ -89,4 +94,44 @@ export function raftLeadership(node: RaftNode, logger: Logger): LeadershipSignal
   node.on("applied", (index: number) => barrier.applied(index));
   if (node.isLeader()) elected();
   return barrier;
+}
+
+/** The membership port on the real node: MemberOperations' checks, the directory's addresses. */
+export function raftMembershipPort(
+  node: RaftNode,
+  operations: MemberOperations,
+  directory: MembersDirectory,
+): MembershipPort {
+  const attempt = async (change: () => Promise<unknown>): Promise<Result<void, OrchestratorError>> => {
+    try {
+      await change();
+      return { ok: true, value: undefined };
+    } catch (error) {
+      if (error instanceof RaftError) return { ok: false, error: raftFailureStatus(error, directory) };
+      if (error instanceof OrchestratorError) return { ok: false, error };
+      return { ok: false, error: new OrchestratorError("UNAVAILABLE", String(error)) };
+    }
+  };
+  return {
+    view(): MembershipView | null {
+      if (!node.isLeader()) return null;
+      const snapshot = operations.list();
+      return {
+        selfId: node.id,
+        commit: snapshot.commit,
+        catchUpEntriesMax: learnerCatchUpEntriesMax,
+        members: snapshot.members.map((m) => ({
+          id: m.id,
+          suffrage: m.suffrage,
+          match: m.match,
+          lastContactAgoMs: m.lastContactAgoMs,
+          recorded: directory.isRecorded(m.id),
+          addresses: m.raftAddress === "" || m.apiAddress === "" ? null : { raft: m.raftAddress, api: m.apiAddress },
+        })),
+      };
+    },
+    record: (id, raftAddress, apiAddress) => attempt(() => operations.record(id, raftAddress, apiAddress)),
+    promote: (id) => attempt(() => operations.promote(id)),
+    remove: (id) => attempt(() => operations.remove(id)),
+  };
 }

@@ -4,25 +4,44 @@ import { startReplica, type ReplicaOptions } from "./replica.js";
 import { MembersDirectory } from "./members-directory.js";
 import { parsePeerList } from "./peers.js";
 import { splitHostPort, splitListenHostPort } from "../lib/host-port.js";
-import { loadTlsMaterial, tlsFilesFromFlags } from "../lib/tls-material.js";
+import { clientCredentials, loadTlsMaterial, tlsFilesFromFlags } from "../lib/tls-material.js";
+import { LOG_DIR_NAME } from "../raft/io/leveldb-log-store.js";
 import { plaintextRefusal } from "./replica-security.js";
+import { askCluster, joinLimits, joinRefusal } from "./join.js";
+import { existsSync } from "node:fs";
+import * as path from "node:path";
 
 const regions = ["us-east-1", "eu-west-1", "ap-southeast-1"];
 
-function parseArgs(argv: string[]): ReplicaOptions {
+/** What the command line asks for; a --join replica's members are known only after asking the cluster. */
+interface ParsedArgs {
+  readonly replica: Omit<ReplicaOptions, "members">;
+  /** Founding members from --peers (and --peer-apis), this replica included. */
+  readonly members: MembersDirectory | null;
+  /** --join: endpoints of the cluster to ask for its members. */
+  readonly joinEndpoints: readonly string[] | null;
+  readonly raftAddress: string;
+}
+
+function parseArgs(argv: string[]): ParsedArgs {
   const program = new Command("orchestrator")
     .description(
       "One MicroOrchestrator control-plane replica: Raft (gRPC + LevelDB), the cluster state, the API and /metrics.",
     )
     .requiredOption("--id <id>", "this replica's id, one of the ids in --peers (e.g. r1)")
-    .requiredOption(
+    .option(
       "--peers <list>",
-      "every replica's Raft address: r1=127.0.0.1:7001,r2=127.0.0.1:7002,r3=127.0.0.1:7003",
+      "every founding replica's Raft address: r1=127.0.0.1:7001,r2=127.0.0.1:7002,r3=127.0.0.1:7003",
     )
     .option(
       "--peer-apis <list>",
-      "every replica's API address (default: Raft port 700i -> API port 5005i on the same host)",
+      "founding replicas' API addresses, until the replicated membership names them (default: Raft port 700i -> API port 5005i)",
     )
+    .option(
+      "--join <endpoints>",
+      "join a running cluster as the member added by `orchctl member add`: API endpoints to ask (host:port,...)",
+    )
+    .option("--raft <host:port>", "where this replica's Raft transport listens (default: its --peers entry)")
     .option("--api <host:port>", "where this replica serves the gRPC API (default: from --peer-apis)")
     .option(
       "--metrics <host:port>",
@@ -37,6 +56,15 @@ function parseArgs(argv: string[]): ReplicaOptions {
       "2000",
     )
     .option("--tick-ms <ms>", "Raft tick length in milliseconds", "10")
+    .option(
+      "--autopilot-dead-after <duration>",
+      "a voter silent this long is reported unreachable (e.g. 30s, 2m)",
+      "30s",
+    )
+    .option(
+      "--autopilot-remove-dead",
+      "remove a voter unreachable for --autopilot-dead-after, when at least three voters remain",
+    )
     .option("--tls-ca <file>", "CA certificate: peers, agents and clients must present a certificate it signed")
     .option("--tls-cert <file>", "this replica's certificate (identity orchestrator://replica/<id>)")
     .option("--tls-key <file>", "the key of --tls-cert")
@@ -52,6 +80,10 @@ Example (replica 1 of a local three-replica cluster):
   orchestrator --id r1 --peers r1=127.0.0.1:7001,r2=127.0.0.1:7002,r3=127.0.0.1:7003 \\
     --api 127.0.0.1:50051 --metrics 127.0.0.1:8080 --data-dir ./data/r1 --region us-east-1
 
+A new member (after \`orchctl member add r4 --raft 127.0.0.1:7004 --api 127.0.0.1:50054\`):
+  orchestrator --id r4 --join 127.0.0.1:50051,127.0.0.1:50052 --raft 127.0.0.1:7004 \\
+    --api 127.0.0.1:50054 --metrics 127.0.0.1:8083 --data-dir ./data/r4
+
 Logs are JSON lines on stderr. SIGTERM hands leadership to another replica before exiting.`,
     )
     .exitOverride()
@@ -59,8 +91,10 @@ Logs are JSON lines on stderr. SIGTERM hands leadership to another replica befor
   program.parse(argv, { from: "user" });
   const opts = program.opts<{
     id: string;
-    peers: string;
+    peers?: string;
     peerApis?: string;
+    join?: string;
+    raft?: string;
     api?: string;
     metrics?: string;
     dataDir?: string;
@@ -68,6 +102,8 @@ Logs are JSON lines on stderr. SIGTERM hands leadership to another replica befor
     snapshotEvery: string;
     snapshotKeep: string;
     tickMs: string;
+    autopilotDeadAfter: string;
+    autopilotRemoveDead?: boolean;
     tlsCa?: string;
     tlsCert?: string;
     tlsKey?: string;
@@ -75,30 +111,58 @@ Logs are JSON lines on stderr. SIGTERM hands leadership to another replica befor
     acl?: boolean;
   }>();
   const tlsFiles = tlsFilesFromFlags(opts);
-  const raftPeers = parsePeerList(opts.peers, "--peers");
-  if (!raftPeers.has(opts.id))
-    throw new Error(`--id ${opts.id} is not one of the replicas in --peers (${[...raftPeers.keys()].join(", ")})`);
-  const fromFlags = MembersDirectory.fromFlags(
-    raftPeers,
-    opts.peerApis === undefined ? undefined : parsePeerList(opts.peerApis, "--peer-apis"),
-  );
-  const self = fromFlags.addresses(opts.id);
-  if (self === undefined) throw new Error("unreachable");
-  const api = opts.api ?? self.api;
-  try {
-    splitHostPort(api);
-  } catch (error) {
-    throw new Error(`${opts.api === undefined ? "--peer-apis" : "--api"}: ${(error as Error).message}`, {
-      cause: error,
-    });
+  if (opts.peers === undefined && opts.join === undefined)
+    throw new Error("give --peers (a founding replica) or --join (a member added with `orchctl member add`)");
+  let members: MembersDirectory | null = null;
+  let raftAddress: string;
+  let api: string;
+  if (opts.peers !== undefined) {
+    const raftPeers = parsePeerList(opts.peers, "--peers");
+    if (!raftPeers.has(opts.id))
+      throw new Error(`--id ${opts.id} is not one of the replicas in --peers (${[...raftPeers.keys()].join(", ")})`);
+    const fromFlags = MembersDirectory.fromFlags(
+      raftPeers,
+      opts.peerApis === undefined ? undefined : parsePeerList(opts.peerApis, "--peer-apis"),
+    );
+    const self = fromFlags.addresses(opts.id);
+    if (self === undefined) throw new Error("unreachable");
+    raftAddress = opts.raft ?? self.raft;
+    api = opts.api ?? self.api;
+    members = fromFlags;
+  } else {
+    if (opts.raft === undefined || opts.api === undefined)
+      throw new Error(
+        "--join needs --raft HOST:PORT and --api HOST:PORT (the addresses given to `orchctl member add`)",
+      );
+    raftAddress = opts.raft;
+    api = opts.api;
   }
-  const members = opts.api === undefined ? fromFlags : fromFlags.withApi(opts.id, api);
-  const position = [...raftPeers.keys()].indexOf(opts.id);
+  for (const [flag, address] of [
+    ["--raft", raftAddress],
+    ["--api", api],
+  ] as const) {
+    try {
+      splitHostPort(address);
+    } catch (error) {
+      throw new Error(`${flag}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+  members = members?.withSelf(opts.id, { raft: raftAddress, api }) ?? null;
+  const joinEndpoints =
+    opts.join === undefined
+      ? null
+      : opts.join
+          .split(",")
+          .map((e) => e.trim())
+          .filter((e) => e !== "");
+  if (joinEndpoints !== null && joinEndpoints.length === 0) throw new Error("--join: give at least one endpoint");
+  const position = opts.peers === undefined ? 0 : [...parsePeerList(opts.peers, "--peers").keys()].indexOf(opts.id);
   const metrics = opts.metrics ?? `127.0.0.1:${8080 + position}`;
   splitListenHostPort(metrics);
   const snapshotEveryEntries = positiveInteger(opts.snapshotEvery, "--snapshot-every");
   const snapshotKeepEntries = nonNegativeInteger(opts.snapshotKeep, "--snapshot-keep");
   const tickMs = positiveInteger(opts.tickMs, "--tick-ms");
+  const deadAfterMs = durationMs(opts.autopilotDeadAfter, "--autopilot-dead-after");
   const tls = tlsFiles === null ? undefined : loadTlsMaterial(tlsFiles);
   if (tls !== undefined && (tls.identity?.role !== "replica" || tls.identity.name !== opts.id))
     throw new Error(
@@ -107,27 +171,79 @@ Logs are JSON lines on stderr. SIGTERM hands leadership to another replica befor
   const security = { ...(tls !== undefined ? { tls } : {}), insecure: opts.insecure === true };
   const refusal = plaintextRefusal(
     [
-      ["--peers", self.raft],
+      [opts.raft === undefined ? "--peers" : "--raft", raftAddress],
       ["--api", api],
     ],
     security,
   );
   if (refusal !== null) throw new Error(refusal);
   return {
-    security,
-    acl: opts.acl === true,
-    id: opts.id,
     members,
-    apiAddress: api,
-    metricsAddress: metrics,
-    dataDir: opts.dataDir ?? `./data/${opts.id}`,
-    region: opts.region,
-    snapshotEveryEntries,
-    snapshotKeepEntries,
-    tickMs,
+    joinEndpoints,
+    raftAddress,
+    replica: {
+      security,
+      acl: opts.acl === true,
+      id: opts.id,
+      apiAddress: api,
+      metricsAddress: metrics,
+      dataDir: opts.dataDir ?? `./data/${opts.id}`,
+      region: opts.region,
+      snapshotEveryEntries,
+      snapshotKeepEntries,
+      tickMs,
+      autopilot: { deadAfterMs, removeDead: opts.autopilotRemoveDead === true },
+    },
   };
 }
 
+/** "30s", "2m", "500ms", "1h" -> milliseconds. */
+function durationMs(text: string, flag: string): number {
+  const match = /^(\d+)(ms|s|m|h)$/.exec(text.trim());
+  if (match === null) throw new Error(`${flag} must be a duration like 30s, 2m or 500ms, got "${text}"`);
+  const unitMs = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }[match[2] as "ms" | "s" | "m" | "h"];
+  const value = Number(match[1]) * unitMs;
+  if (value <= 0) throw new Error(`${flag} must be positive, got "${text}"`);
+  return value;
+}
+
+/**
+ * The members a replica starts with. A founding replica has them from --peers; a --join replica
+ * asks the cluster and must find itself listed with its own addresses. With data already on
+ * disk (a restart) the cluster's answer is only checked when it comes quickly: the replica can
+ * start from its own log, and a cluster that needs it for a quorum may not answer without it.
+ */
+async function resolveMembers(parsed: ParsedArgs): Promise<{ members: MembersDirectory; join: boolean }> {
+  const { replica, joinEndpoints } = parsed;
+  if (joinEndpoints === null) {
+    if (parsed.members === null) throw new Error("unreachable: no --peers and no --join");
+    return { members: parsed.members, join: false };
+  }
+  const self = { raft: parsed.raftAddress, api: replica.apiAddress };
+  const hasData = existsSync(path.join(replica.dataDir, LOG_DIR_NAME, "CURRENT"));
+  const tls = replica.security?.tls;
+  let asked;
+  try {
+    asked = await askCluster(
+      joinEndpoints,
+      hasData ? joinLimits.askWithDataTimeoutMs : joinLimits.askTimeoutMs,
+      tls === undefined ? undefined : clientCredentials(tls),
+    );
+  } catch (error) {
+    if (!hasData) throw error;
+    process.stderr.write(`warning: ${(error as Error).message}; starting from the data in ${replica.dataDir}\n`);
+    const seed = parsed.members ?? new MembersDirectory(new Map([[replica.id, self]]));
+    return { members: seed.withSelf(replica.id, self), join: true };
+  }
+  const refusal = joinRefusal(asked.response, replica.id, self.raft, self.api);
+  if (refusal !== null) {
+    const stale = hasData
+      ? `; the data in ${replica.dataDir} belongs to an old membership: wipe it before joining again`
+      : "";
+    throw new Error(refusal + stale);
+  }
+  return { members: new MembersDirectory(asked.answer.members).withSelf(replica.id, self), join: true };
+}
 function positiveInteger(text: string, flag: string): number {
   const value = Number(text);
   if (!Number.isInteger(value) || value <= 0) throw new Error(`${flag} must be a positive whole number, got "${text}"`);
@@ -142,16 +258,17 @@ function nonNegativeInteger(text: string, flag: string): number {
 }
 
 async function main(): Promise<void> {
-  let options: ReplicaOptions;
+  let parsed: ParsedArgs;
   try {
-    options = parseArgs(process.argv.slice(2));
+    parsed = parseArgs(process.argv.slice(2));
   } catch (error) {
     if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : 2);
     process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(2);
   }
   try {
-    const replica = await startReplica(options);
+    const { members, join } = await resolveMembers(parsed);
+    const replica = await startReplica({ ...parsed.replica, members, join });
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;

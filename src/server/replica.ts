@@ -21,11 +21,24 @@ import { realClock } from "../lib/clock.js";
 import { mutualTlsListener } from "../lib/tls-listener.js";
 import { transportSecurity, type ReplicaSecurity } from "./replica-security.js";
 import { registerSecurityMetrics } from "./security-metrics.js";
+import { raftMembershipPort } from "./controller-ports-raft.js";
+import { MemberOperations } from "../api/member-operations.js";
+import { MemberController } from "../members/io/member-controller.js";
+import { autopilotDefaults } from "../members/io/autopilot-defaults.js";
+import { followMembership } from "./members-sync.js";
+import { assert } from "../lib/assert.js";
 
 export interface ReplicaOptions {
   readonly id: string;
-  /** Every replica with its Raft and API addresses (--peers, --peer-apis). */
+  /**
+   * Every replica with its Raft and API addresses: from --peers / --peer-apis or a --join
+   * answer at first, then kept current from the replicated membership.
+   */
   readonly members: MembersDirectory;
+  /** A new member (--join): a fresh store starts empty and learns the configuration from the leader. */
+  readonly join?: boolean;
+  /** Voter health reporting and dead-voter removal (defaults: 30 s, no removal). */
+  readonly autopilot?: { readonly deadAfterMs: number; readonly removeDead: boolean };
   readonly apiAddress: string;
   readonly metricsAddress: string;
   readonly dataDir: string;
@@ -57,6 +70,7 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
     logger.warn("started with --insecure: the API and Raft are served in plaintext beyond loopback");
   const node = await RaftNode.open({
     id: options.id,
+    join: options.join === true,
     peers: options.members.raftAddresses(),
     dataDir: options.dataDir,
     logger,
@@ -66,6 +80,11 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
     snapshotKeepEntries: options.snapshotKeepEntries,
     ...(tls !== undefined ? { transportSecurity: transportSecurity(tls, logger) } : {}),
   });
+  const membershipRefusal = followMembership(node, fsm, options.members, options.dataDir, logger);
+  if (membershipRefusal !== null) {
+    await node.stop();
+    throw new Error(membershipRefusal);
+  }
   const registry = new Registry();
   registry.setDefaultLabels({ replica: options.id });
   registerProcessMetrics(registry, "orchestrator_");
@@ -87,6 +106,24 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
   const heartbeats = health.heartbeats;
   const rollouts = new RolloutController(ports, logger.child({ component: "rollout" }), registry);
   rollouts.start();
+  const memberOperations = new MemberOperations(node, fsm, options.members);
+  const self = options.members.addresses(options.id);
+  assert(self !== undefined, "this replica has no addresses in its members directory");
+  const memberController = new MemberController(
+    ports.leadership,
+    ports.clock,
+    raftMembershipPort(node, memberOperations, options.members),
+    {
+      selfAddresses: { raft: self.raft, api: options.apiAddress },
+      deadAfterMs: options.autopilot?.deadAfterMs ?? autopilotDefaults.deadAfterMs,
+      removeDead: options.autopilot?.removeDead ?? false,
+      minVoters: autopilotDefaults.minVoters,
+      promoteHeardWithinMs: autopilotDefaults.promoteHeardWithinMs,
+    },
+    logger.child({ component: "members" }),
+    registry,
+  );
+  memberController.start();
   await node.start();
 
   const access = new AccessControl({ state: fsm, acl: options.acl === true });
@@ -97,6 +134,7 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
     {
       node,
       members: options.members,
+      memberOperations,
       fsm,
       watchHub,
       logger,
@@ -138,6 +176,7 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
       await health.stop();
       scheduler.stop();
       rollouts.stop();
+      memberController.stop();
       api.stop();
       await new Promise<void>((resolve) => http.close(() => resolve()));
       logger.info({ term: node.status().term, role: node.status().role }, "stopped");

@@ -54,6 +54,8 @@ beforeAll(async () => {
             role: "leader",
             matchIndex: 99,
             reachable: true,
+            suffrage: "voter",
+            lastContactMs: 0,
           },
         ],
       }),

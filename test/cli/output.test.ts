@@ -87,6 +87,8 @@ describe("rows", () => {
           role: "follower",
           matchIndex: 120,
           reachable: true,
+          suffrage: "voter",
+          lastContactMs: 0,
         },
         {
           id: "r1",
@@ -95,6 +97,8 @@ describe("rows", () => {
           role: "leader",
           matchIndex: 120,
           reachable: true,
+          suffrage: "voter",
+          lastContactMs: 0,
         },
       ],
     });

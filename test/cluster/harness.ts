@@ -212,6 +212,24 @@ export class TestCluster {
     this.track();
   }
 
+  /** Lays out a new member (free ports) without starting it; see startJoiner. */
+  async addReplica(id: string): Promise<{ raftAddress: string; apiAddress: string }> {
+    const replica = await this.cluster.addReplica(id);
+    return { raftAddress: replica.raftAddress, apiAddress: replica.apiAddress };
+  }
+
+  /** Starts member `id` with --join at `endpoints` (default: the other replicas' API addresses). */
+  startJoiner(
+    id: string,
+    endpoints: string = this.ids()
+      .filter((r) => r !== id)
+      .map((r) => this.apiAddress(r))
+      .join(","),
+  ): void {
+    this.cluster.startJoiner(id, endpoints);
+    this.track();
+  }
+
   /** Waits (bounded) for a replica that is expected to exit on its own; returns its exit code. */
   async exitOf(id: string, timeoutMs = 30_000): Promise<number | null> {
     return within(`replica ${id} to exit`, timeoutMs, this.cluster.replica(id).exited);

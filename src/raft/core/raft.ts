@@ -27,7 +27,7 @@ import { NO_REPLICA, entryBytes, message } from "./types.js";
 type CampaignKind = "pre-election" | "election" | "transfer";
 
 /** How far behind the commit index a learner may be and still be promoted. */
-const learnerCatchUpEntriesMax = 256;
+export const learnerCatchUpEntriesMax = 256;
 
 /**
  * The Raft state machine. Roles swap the step and tick behaviour; all time is ticks, all

@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import type { ReplicaId, Role } from "../core/types.js";
+import type { ConfState, ReplicaId, Role } from "../core/types.js";
 
 export interface RoleChange {
   readonly role: Role;
@@ -19,6 +19,8 @@ export interface RaftNodeEvents {
   "round-trip": [peer: ReplicaId, seconds: number];
   /** A proposal made here was applied ("committed") or lost to a leadership change ("failed"). */
   proposal: [outcome: "committed" | "failed"];
+  /** The configuration changed: a conf-change entry was applied or a snapshot installed. */
+  membership: [conf: ConfState];
   /** The Raft loop failed; the replica serves nothing more and should restart from disk. */
   fatal: [error: Error];
 }

@@ -5,7 +5,7 @@ import { Prng } from "../../lib/prng.js";
 import { raftConfig, type RaftConfig } from "../core/config.js";
 import { RawNode } from "../core/raw-node.js";
 import type { ProposeResult, Status } from "../core/results.js";
-import type { ReplicaId } from "../core/types.js";
+import type { ConfChange, ConfState, ReplicaId } from "../core/types.js";
 import { NO_REPLICA } from "../core/types.js";
 import { ApplyQueue } from "./apply-queue.js";
 import { LevelDbLogStore } from "./leveldb-log-store.js";
@@ -21,8 +21,16 @@ export type { RoleChange, RaftNodeEvents } from "./raft-node-events.js";
 
 export interface RaftNodeOptions {
   readonly id: ReplicaId;
-  /** Every replica's Raft address (host:port), this one's included; its keys are the initial voters. */
+  /**
+   * Every replica's Raft address (host:port), this one's included; its keys are the initial
+   * voters, unless `join` is set. Later changes come through setPeers().
+   */
   readonly peers: ReadonlyMap<ReplicaId, string>;
+  /**
+   * A new member: a store created now starts empty (no bootstrap voters) and learns the
+   * configuration from the leader's log or snapshot. Ignored when the store exists.
+   */
+  readonly join?: boolean;
   readonly dataDir: string;
   readonly logger: Logger;
   readonly stateMachine: StateMachine;
@@ -77,10 +85,12 @@ export class RaftNode {
   private readonly requests: PendingRequests;
   private readonly applyQueue: ApplyQueue;
   private readonly loop: ReadyLoop;
+  private currentPeers: ReadonlyMap<ReplicaId, string>;
 
   private constructor(options: RaftNodeOptions, store: LevelDbLogStore) {
     this.id = options.id;
     this.options = options;
+    this.currentPeers = options.peers;
     this.store = store;
     this.startCommitIndex = store.storage.initialState().hardState.commit;
     const config = raftConfig({
@@ -151,8 +161,8 @@ export class RaftNode {
   }
 
   static async open(options: RaftNodeOptions): Promise<RaftNode> {
-    const voters = [...options.peers.keys()].sort();
-    assert(voters.includes(options.id), `replica ${options.id} is not among its peers`);
+    assert(options.peers.has(options.id), `replica ${options.id} is not among its peers`);
+    const voters = options.join === true ? [] : [...options.peers.keys()].sort();
     const store = await LevelDbLogStore.open(options.dataDir, {
       initialConf: { voters, learners: [] },
     });
@@ -183,6 +193,19 @@ export class RaftNode {
     if (!result.ok) return Promise.reject(this.error(proposeFailure(result)));
     this.loop.scheduleProcess();
     return this.requests.waitForProposal(result.index, result.term);
+  }
+
+  /**
+   * Proposes a one-server membership change and resolves once it is applied here (the
+   * configuration has changed on this replica). Refusals (another change pending, a learner
+   * behind, an unknown replica) reject with a RaftError of kind conf-change-refused.
+   */
+  async proposeConfChange(change: ConfChange): Promise<void> {
+    this.throwIfUnavailable();
+    const result = this.rawNode.proposeConfigChange(change);
+    if (!result.ok) throw this.error(proposeFailure(result));
+    this.loop.scheduleProcess();
+    await this.requests.waitForProposal(result.index, result.term);
   }
 
   /** Resolves once this replica's state reflects every write committed before the call (ReadIndex). */
@@ -240,7 +263,26 @@ export class RaftNode {
 
   /** Every replica's Raft address, this one's included. */
   peers(): ReadonlyMap<ReplicaId, string> {
-    return this.options.peers;
+    return this.currentPeers;
+  }
+
+  /**
+   * Replaces the Raft addresses the transport knows (a member added, moved or removed): new
+   * peers' streams open, removed ones close, and messages from unknown replicas are refused.
+   */
+  setPeers(peers: ReadonlyMap<ReplicaId, string>): void {
+    this.currentPeers = peers;
+    this.loop.transport.setPeers(peers);
+  }
+
+  /** The configuration as the core knows it now. */
+  confState(): ConfState {
+    return this.rawNode.status().conf;
+  }
+
+  /** When a message from `peer` last arrived here (Date.now() ms); undefined: none since start. */
+  lastHeardFromMs(peer: ReplicaId): number | undefined {
+    return this.loop.lastHeardFromMs(peer);
   }
 
   /** Ready for traffic: a leader is known and everything committed before the restart is applied. */

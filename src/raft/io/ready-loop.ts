@@ -43,6 +43,8 @@ export class ReadyLoop {
   private fatalError: Error | null = null;
   private persistedTerm: number;
   private persistedVote: ReplicaId;
+  /** When (Date.now()) a message from each peer last arrived: the leader's "last contact". */
+  private readonly lastHeardMs = new Map<ReplicaId, number>();
   /** The soft state last reported as a role change; the next one is compared with it. */
   private reported: SoftState = { role: "follower", leader: NO_REPLICA };
 
@@ -132,8 +134,14 @@ export class ReadyLoop {
     });
   }
 
+  /** When a message from `peer` last arrived (Date.now() ms), or undefined if none did since start. */
+  lastHeardFromMs(peer: ReplicaId): number | undefined {
+    return this.lastHeardMs.get(peer);
+  }
+
   private receive(message: Message): void {
     if (this.stopped) return;
+    this.lastHeardMs.set(message.from, Date.now());
     this.rawNode.step(message);
     this.scheduleProcess();
   }
@@ -198,6 +206,9 @@ export class ReadyLoop {
     }
     if (!sendEarly) transport.send(rd.messages);
     this.rawNode.advance(rd);
+    // The core applies conf changes in advance(): tell the process (its members directory) after it.
+    if (rd.snapshot !== null || rd.committedEntries.some((entry) => entry.type === "conf-change"))
+      events.emit("membership", this.rawNode.status().conf);
     if (rd.softState !== null) this.reportSoftState(rd.softState, readyTerm);
     requests.confirm(rd.readStates);
     requests.releaseReads(applyQueue.applied);
