@@ -111,6 +111,8 @@ export class AccessControl {
     if (!presented.ok) return { ok: false, error: presented.error };
     if (presented.secret !== null) return this.tokenCaller(secretSha256(presented.secret), need, method);
     if (need === "public") return { ok: true, caller: certificateCaller };
+    // A replica started with --join asks for the membership with its replica certificate: it has no token.
+    if (method === "MemberList" && certificate?.role === "replica") return { ok: true, caller: certificateCaller };
     // An agent certificate is an agent's credential as good as an agent token.
     if (need === "agent" && certificate?.role === "agent") return { ok: true, caller: certificateCaller };
     return refuse(

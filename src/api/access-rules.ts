@@ -37,7 +37,7 @@ export const accessRules: Readonly<Record<string, Readonly<Record<string, Access
     TokenCreate: "admin",
     TokenList: "admin",
     TokenRevoke: "admin",
-    // RPCs of work in progress elsewhere (members, drain, snapshots), decided ahead of their arrival.
+    // Also open to a replica certificate without a token (a --join replica; access-control.ts).
     MemberList: "viewer",
     MemberAdd: "operator",
     MemberPromote: "operator",
