@@ -11,11 +11,11 @@ const impurityMessage =
   "core/ is pure: time enters through tick(), randomness through an injected seeded PRNG, IO through the io/ shell.";
 
 /** The top-level folders of src/ (and dev/, which only tooling may use). */
-const areas = ["lib", "gen", "raft", "fsm", "scheduler", "health", "rollout", "api", "agent", "cli", "server", "dev"];
+const areas = ["lib", "gen", "raft", "fsm", "scheduler", "health", "rollout", "drain", "api", "agent", "cli", "server", "dev"];
 
 /**
  * What each area of src/ may import besides itself. Anything else is a lint error naming the rule.
- * raft knows nothing above it (no FSM, no API); the controllers (scheduler, health, rollout) see the
+ * raft knows nothing above it (no FSM, no API); the controllers (scheduler, health, rollout, drain) see the
  * cluster only through src/fsm's ports; the agent and the CLI are other processes and never import the
  * replica (server); nothing in src/ imports the dev tooling.
  */
@@ -26,10 +26,11 @@ const layers = {
   scheduler: ["lib", "gen", "fsm"],
   health: ["lib", "gen", "fsm"],
   rollout: ["lib", "gen", "fsm"],
+  drain: ["lib", "gen", "fsm"],
   api: ["lib", "gen", "fsm", "raft", "scheduler", "health", "rollout"],
   agent: ["lib", "gen", "fsm"],
   cli: ["lib", "gen", "fsm", "scheduler", "rollout"],
-  server: ["lib", "gen", "fsm", "raft", "scheduler", "health", "rollout", "api"],
+  server: ["lib", "gen", "fsm", "raft", "scheduler", "health", "rollout", "drain", "api"],
 };
 
 /**

@@ -32,6 +32,7 @@ import type { MembersView } from "./members-view.js";
 import { createSloHandlers } from "./slo-handlers.js";
 import { createApplyHandlers } from "./apply-handlers.js";
 import { deployResultToProto } from "./deploy-result.js";
+import { createNodeHandlers } from "./node-handlers.js";
 import { createRolloutHandlers } from "./rollout-handlers.js";
 import type { WatchHub } from "./watch-hub.js";
 
@@ -91,6 +92,7 @@ export function createOrchestratorService(deps: ServiceDeps): OrchestratorServic
     ...(deps.agentTimeoutMs !== undefined ? { agentTimeoutMs: deps.agentTimeoutMs } : {}),
   });
   const rollouts = createRolloutHandlers({ fsm, proposer });
+  const nodes = createNodeHandlers({ fsm, proposer });
   const applies = createApplyHandlers({ fsm, proposer, readBarrier });
   const deploymentOrThrow = (name: string): Deployment => {
     const view = fsm.getDeployment(name);
@@ -183,6 +185,8 @@ export function createOrchestratorService(deps: ServiceDeps): OrchestratorServic
     rolloutAction: unary(logger, members, "RolloutAction", rollouts.rolloutAction),
     apply: unary(logger, members, "Apply", applies.apply),
     plan: unary(logger, members, "Plan", applies.plan),
+    nodeEligibility: unary(logger, members, "NodeEligibility", nodes.nodeEligibility),
+    nodeDrain: unary(logger, members, "NodeDrain", nodes.nodeDrain),
   };
 }
 

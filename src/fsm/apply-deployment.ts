@@ -19,6 +19,7 @@
  * A deploy, and a scale that changes the count, open the deployment's operation (see
  * apply-operation.ts); a delete drops it, along with the lost containers kept as history.
  */
+import { abandonMigrations } from "./apply-drain.js";
 import type { DeleteCommand, DeployCommand, ScaleCommand } from "../gen/orchestrator/v1/fsm.js";
 import type * as pb from "../gen/orchestrator/v1/types.js";
 import { openOperation } from "./apply-operation.js";
@@ -166,6 +167,7 @@ function scaleTo(state: ClusterState, deployment: DeploymentRecord, target: numb
     stopping: 0,
   } as const;
   if (target === previous) return success(unchanged);
+  abandonMigrations(state, deployment);
   if (target > previous) {
     const room = containerRoom(state, target - previous);
     if (room !== null) return room;

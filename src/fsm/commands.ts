@@ -12,6 +12,10 @@ import {
   type DeleteCommand,
   type DeployCommand,
   type NodeDownCommand,
+  type NodeDrainFinishCommand,
+  type NodeDrainStartCommand,
+  type NodeDrainStepCommand,
+  type NodeEligibilityCommand,
   type OperationOutcomeCommand,
   type OperationOutcomesCommand,
   type RegisterNodeCommand,
@@ -54,7 +58,11 @@ export type CommandBody =
   | { readonly kind: "rollout-pause"; readonly rolloutPause: RolloutPauseCommand }
   | { readonly kind: "rollout-resume"; readonly rolloutResume: RolloutResumeCommand }
   | { readonly kind: "rollout-undo"; readonly rolloutUndo: RolloutUndoCommand }
-  | { readonly kind: "apply-file"; readonly applyFile: ApplyFileCommand };
+  | { readonly kind: "apply-file"; readonly applyFile: ApplyFileCommand }
+  | { readonly kind: "node-eligibility"; readonly nodeEligibility: NodeEligibilityCommand }
+  | { readonly kind: "node-drain-start"; readonly nodeDrainStart: NodeDrainStartCommand }
+  | { readonly kind: "node-drain-step"; readonly nodeDrainStep: NodeDrainStepCommand }
+  | { readonly kind: "node-drain-finish"; readonly nodeDrainFinish: NodeDrainFinishCommand };
 
 export type CommandKind = CommandBody["kind"];
 
@@ -145,6 +153,13 @@ export function decodeCommand(data: Uint8Array): FsmResult<DecodedCommand> {
     bodies.push({ kind: "rollout-resume", rolloutResume: message.rolloutResume });
   if (message.rolloutUndo !== undefined) bodies.push({ kind: "rollout-undo", rolloutUndo: message.rolloutUndo });
   if (message.applyFile !== undefined) bodies.push({ kind: "apply-file", applyFile: message.applyFile });
+  if (message.nodeEligibility !== undefined)
+    bodies.push({ kind: "node-eligibility", nodeEligibility: message.nodeEligibility });
+  if (message.nodeDrainStart !== undefined)
+    bodies.push({ kind: "node-drain-start", nodeDrainStart: message.nodeDrainStart });
+  if (message.nodeDrainStep !== undefined) bodies.push({ kind: "node-drain-step", nodeDrainStep: message.nodeDrainStep });
+  if (message.nodeDrainFinish !== undefined)
+    bodies.push({ kind: "node-drain-finish", nodeDrainFinish: message.nodeDrainFinish });
   if (bodies.length !== 1) {
     return failure(
       "INVALID_ARGUMENT",

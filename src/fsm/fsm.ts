@@ -9,6 +9,12 @@
 import { assert, assertNever } from "../lib/assert.js";
 import { applyContainerStatus, applyRemoveContainer } from "./apply-container.js";
 import { applyDelete, applyDeploy, applyScale } from "./apply-deployment.js";
+import {
+  applyNodeDrainFinish,
+  applyNodeDrainStart,
+  applyNodeDrainStep,
+  applyNodeEligibility,
+} from "./apply-drain.js";
 import { applyFile } from "./apply-file.js";
 import { applyContainerHealth, applyResetBackoff, applyRestartContainer } from "./apply-health.js";
 import { applyRegisterNode, applySetNodeStatus } from "./apply-node.js";
@@ -192,6 +198,14 @@ export class ClusterFsm implements ClusterReadView {
         return applyRolloutUndo(state, body.rolloutUndo, clientId, atMs);
       case "apply-file":
         return applyFile(state, body.applyFile, clientId, atMs);
+      case "node-eligibility":
+        return applyNodeEligibility(state, body.nodeEligibility, atMs);
+      case "node-drain-start":
+        return applyNodeDrainStart(state, body.nodeDrainStart, atMs);
+      case "node-drain-step":
+        return applyNodeDrainStep(state, body.nodeDrainStep, atMs);
+      case "node-drain-finish":
+        return applyNodeDrainFinish(state, body.nodeDrainFinish, atMs);
       default:
         return assertNever(body, "command body");
     }

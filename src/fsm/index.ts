@@ -22,7 +22,14 @@ export {
   type DecodedCommand,
   type FsmCommand,
 } from "./commands.js";
-export type { ApplyResult, ApplyValue, DeployResult, PlacementRejection, RejectionCount } from "./apply-result.js";
+export type {
+  ApplyResult,
+  ApplyValue,
+  DeployResult,
+  DrainValue,
+  PlacementRejection,
+  RejectionCount,
+} from "./apply-result.js";
 export type { ClientSession } from "./client-sessions.js";
 export { failure, success, type FsmFailure, type FsmResult } from "./result.js";
 export {
@@ -51,6 +58,9 @@ export {
   type FsmEvent,
   type Health,
   type HealthCheckSpec,
+  type DrainMigration,
+  type NodeDrainRecord,
+  type NodeDrainState,
   type NodeRecord,
   type NodeStatus,
   type OperationKind,
@@ -72,6 +82,7 @@ export {
 export { rollbackSpec, stableVersion, versionEntry } from "./version-history.js";
 export { stalePlanReasonPrefix } from "./apply-plan.js";
 export { leaderActor } from "./apply-rollout.js";
+export { isConverged } from "./apply-drain.js";
 export { errorBudgetAt, type ErrorBudget } from "./error-budget.js";
 export { withCurrentPolicy } from "./apply-deployment.js";
 export { deployResultOf, type ApplyFileOutcome } from "./apply-file.js";
@@ -109,6 +120,7 @@ export {
   eventToProto,
   healthFromProto,
   healthToProto,
+  nodeDrainToProto,
   nodeStatusFromProto,
   nodeStatusToProto,
   nodeToProto,

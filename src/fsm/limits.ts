@@ -112,6 +112,10 @@ export const fsmLimits = {
   actorLengthMax: 128,
   /** Deployments in one apply (one log entry); a file of 10,000 is refused, not applied. */
   applySpecsMax: 1_000,
+  /** Containers one drain step migrates or stops. */
+  drainStepContainersMax: 10_000,
+  /** The longest drain deadline (Nomad's default is an hour; a week covers slow migrations). */
+  drainDeadlineMsMax: 7 * 86_400_000,
 } as const;
 
 /**
@@ -136,6 +140,8 @@ export const deploymentDefaults = {
     resetAfterMs: 60_000,
   },
   progressDeadlineMs: 120_000,
+  /** Disruption budget: at most one replica unavailable because of a drain. */
+  maxUnavailable: 1,
   update: {
     maxParallel: 1,
     maxSurge: 1,

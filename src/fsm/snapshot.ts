@@ -23,7 +23,7 @@ import * as pb from "../gen/orchestrator/v1/types.js";
 import type { ApplyResult } from "./apply-result.js";
 import type { ClientSession } from "./client-sessions.js";
 import { ClusterState } from "./cluster-state.js";
-import { isKnownRegion, snapshotFormatVersion, type Region } from "./limits.js";
+import { deploymentDefaults, isKnownRegion, snapshotFormatVersion, type Region } from "./limits.js";
 import {
   containerStateFromProto,
   containerStateToProto,
@@ -32,6 +32,8 @@ import {
   eventToProto,
   healthFromProto,
   healthToProto,
+  nodeDrainFromProto,
+  nodeDrainToProto,
   nodeStatusFromProto,
   nodeStatusToProto,
   operationKindFromProto,
@@ -48,6 +50,7 @@ import {
   type DeploymentSpec,
   type EventKind,
   type FsmEvent,
+  type NodeDrainRecord,
   type NodeRecord,
   type OperationKind,
   type OperationOutcome,
@@ -232,6 +235,8 @@ function nodeToRecord(node: NodeRecord): PbNodeRecord {
     agentAddress: node.agentAddress,
     lastStatusChangeAtMs: node.lastStatusChangeAtMs,
     statusReason: node.statusReason,
+    ineligible: !node.eligible,
+    drain: node.drain === null ? undefined : nodeDrainToProto(node.drain),
   };
 }
 
@@ -247,7 +252,15 @@ function nodeFromRecord(record: PbNodeRecord): NodeRecord {
     agentAddress: record.agentAddress,
     lastStatusChangeAtMs: record.lastStatusChangeAtMs,
     statusReason: record.statusReason,
+    eligible: !record.ineligible,
+    drain: record.drain === undefined ? null : drainFromRecord(record.id, record.drain),
   };
+}
+
+function drainFromRecord(nodeId: string, record: pb.NodeDrain): NodeDrainRecord {
+  const drain = nodeDrainFromProto(record);
+  if (drain === null) fail(`snapshot node ${nodeId} has drain state ${record.state}`);
+  return drain;
 }
 
 function region(value: string): Region {
@@ -268,6 +281,7 @@ function deploymentToRecord(deployment: DeploymentRecord): PbDeploymentRecord {
     history: deployment.history.map(versionToProto),
     rollout: deployment.rollout === null ? undefined : rolloutToProto(deployment.rollout),
     recentOutcomes: deployment.recentOutcomes.map((o) => ({ atMs: o.atMs, succeeded: o.succeeded })),
+    migrations: deployment.migrations.map((m) => ({ fromContainerId: m.from, toContainerId: m.to })),
   };
 }
 
@@ -333,6 +347,7 @@ function deploymentFromRecord(record: PbDeploymentRecord): DeploymentRecord {
     recentOutcomes: record.recentOutcomes.map((o) => ({ atMs: o.atMs, succeeded: o.succeeded })),
     history: record.history.map((entry) => versionFromRecord(record.spec?.name ?? "", entry)),
     rollout: record.rollout === undefined ? null : rolloutFromRecord(record.spec?.name ?? "", record.rollout),
+    migrations: record.migrations.map((m) => ({ from: m.fromContainerId, to: m.toContainerId })),
   };
 }
 
@@ -404,6 +419,8 @@ function specFromProto(spec: pb.DeploymentSpec): DeploymentSpec {
       canary: update.canary,
       autoRevert: update.autoRevert,
     },
+    // Older snapshots lack it: the default it would have been given.
+    maxUnavailable: spec.maxUnavailable ?? deploymentDefaults.maxUnavailable,
     ...workloadFromProto(spec.workload),
   };
 }

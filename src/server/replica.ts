@@ -17,6 +17,7 @@ import { HealthController } from "../health/io/health-controller.js";
 import type { NodeHeartbeats } from "../health/io/node-heartbeats.js";
 import { raftControllerPorts } from "./controller-ports-raft.js";
 import { RolloutController } from "../rollout/io/rollout-controller.js";
+import { DrainController } from "../drain/io/drain-controller.js";
 import { serverCredentials } from "../lib/tls-material.js";
 import { transportSecurity, type ReplicaSecurity } from "./replica-security.js";
 import { registerSecurityMetrics } from "./security-metrics.js";
@@ -84,6 +85,8 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
   const heartbeats = health.heartbeats;
   const rollouts = new RolloutController(ports, logger.child({ component: "rollout" }), registry);
   rollouts.start();
+  const drains = new DrainController(ports, logger.child({ component: "drain" }), registry);
+  drains.start();
   await node.start();
 
   const api: GrpcServer = await startApiServer(
@@ -131,6 +134,7 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
       await health.stop();
       scheduler.stop();
       rollouts.stop();
+      drains.stop();
       api.forceShutdown();
       await new Promise<void>((resolve) => http.close(() => resolve()));
       logger.info({ term: node.status().term, role: node.status().role }, "stopped");
