@@ -11,7 +11,21 @@ const impurityMessage =
   "core/ is pure: time enters through tick(), randomness through an injected seeded PRNG, IO through the io/ shell.";
 
 /** The top-level folders of src/ (and dev/, which only tooling may use). */
-const areas = ["lib", "gen", "raft", "fsm", "scheduler", "health", "rollout", "drain", "api", "agent", "cli", "server", "dev"];
+const areas = [
+  "lib",
+  "gen",
+  "raft",
+  "fsm",
+  "scheduler",
+  "health",
+  "rollout",
+  "drain",
+  "api",
+  "agent",
+  "cli",
+  "server",
+  "dev",
+];
 
 /**
  * What each area of src/ may import besides itself. Anything else is a lint error naming the rule.

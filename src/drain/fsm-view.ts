@@ -6,9 +6,18 @@
 import type { ClusterReadView, CommandBody, ContainerRecord } from "../fsm/index.js";
 import { fsmLimits, isConverged } from "../fsm/index.js";
 import { assert, assertNever } from "../lib/assert.js";
-import { drainStepContainersMax, type DrainDecision, type DrainDeploymentView, type DrainReplica, type DrainView } from "./core/index.js";
+import {
+  drainStepContainersMax,
+  type DrainDecision,
+  type DrainDeploymentView,
+  type DrainReplica,
+  type DrainView,
+} from "./core/index.js";
 
-assert(drainStepContainersMax === fsmLimits.drainStepContainersMax, "the drain core and the FSM agree on a step's size");
+assert(
+  drainStepContainersMax === fsmLimits.drainStepContainersMax,
+  "the drain core and the FSM agree on a step's size",
+);
 
 function replicaOf(c: Readonly<ContainerRecord>): DrainReplica {
   return {

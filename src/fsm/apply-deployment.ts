@@ -97,10 +97,12 @@ export function applyDeploy(
  * makes a new version; a new deployment takes the defaults.
  */
 export function withCurrentPolicy(spec: pb.DeploymentSpec, existing: DeploymentSpec | undefined): pb.DeploymentSpec {
-  if (spec.update !== undefined) return spec;
-  const current = existing?.update;
-  if (current === undefined) return spec;
-  return { ...spec, update: { ...current, canary: Math.min(current.canary, spec.replicas) } };
+  if (existing === undefined) return spec;
+  // The disruption budget is policy too: a deploy that does not name it keeps it.
+  const kept = spec.maxUnavailable === undefined ? { ...spec, maxUnavailable: existing.maxUnavailable } : spec;
+  if (kept.update !== undefined) return kept;
+  const current = existing.update;
+  return { ...kept, update: { ...current, canary: Math.min(current.canary, spec.replicas) } };
 }
 
 function redeploy(

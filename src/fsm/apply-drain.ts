@@ -36,8 +36,7 @@ function notFound(nodeId: string): FsmFailure {
 }
 
 export function applyNodeEligibility(state: ClusterState, command: NodeEligibilityCommand, atMs: number): ApplyResult {
-  const problem =
-    validateNodeId(command.nodeId) ?? validateText("actor", command.actor, fsmLimits.actorLengthMax);
+  const problem = validateNodeId(command.nodeId) ?? validateText("actor", command.actor, fsmLimits.actorLengthMax);
   if (problem !== null) return problem;
   const node = state.nodes.get(command.nodeId);
   if (node === undefined) return notFound(command.nodeId);
@@ -138,7 +137,10 @@ function activeDrain(
   if (node === undefined) return notFound(nodeId);
   const drain = node.drain;
   if (drain === null || drain.state !== "draining")
-    return failure("FAILED_PRECONDITION", `node ${nodeId} is not draining; orchctl node drain ${nodeId} starts a drain`);
+    return failure(
+      "FAILED_PRECONDITION",
+      `node ${nodeId} is not draining; orchctl node drain ${nodeId} starts a drain`,
+    );
   return { node, drain };
 }
 

@@ -159,7 +159,12 @@ export type ApplyValue =
 
 /** The drain commands' values (apply-drain.ts). */
 export type DrainValue =
-  | { readonly kind: "node-eligibility"; readonly nodeId: string; readonly eligible: boolean; readonly changed: boolean }
+  | {
+      readonly kind: "node-eligibility";
+      readonly nodeId: string;
+      readonly eligible: boolean;
+      readonly changed: boolean;
+    }
   | {
       readonly kind: "node-drain-start";
       readonly nodeId: string;
@@ -178,7 +183,12 @@ export type DrainValue =
       readonly stopped: number;
       readonly ignoredReason: string;
     }
-  | { readonly kind: "node-drain-finish"; readonly nodeId: string; readonly applied: boolean; readonly ignoredReason: string };
+  | {
+      readonly kind: "node-drain-finish";
+      readonly nodeId: string;
+      readonly applied: boolean;
+      readonly ignoredReason: string;
+    };
 
 export type DeployResult = "created" | "configured" | "scaled" | "unchanged";
 

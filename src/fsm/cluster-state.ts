@@ -453,7 +453,8 @@ export class ClusterState {
       if (node.allocated.cpuMillicores > node.capacity.cpuMillicores) fail(`node ${node.id} cpu over-committed`);
       if (node.allocated.memoryMib > node.capacity.memoryMib) fail(`node ${node.id} memory over-committed`);
       if (node.drain?.state === "draining") assert(!node.eligible, `node ${node.id} is draining but eligible`);
-      if (node.status === "draining") assert(node.drain?.state === "draining", `node ${node.id} draining without a drain`);
+      if (node.status === "draining")
+        assert(node.drain?.state === "draining", `node ${node.id} draining without a drain`);
     }
     for (const [name, deployment] of this.deployments) {
       if (deployment.spec.name !== name) fail(`deployment ${name} is filed under another name`);
@@ -494,8 +495,7 @@ export class ClusterState {
     if (history.length > fsmLimits.versionHistoryMax + 1) fail(`deployment ${name} history over its bound`);
     // A drain's replacement runs beside the replica it replaces until that one stops.
     const migrating = this.openMigrations(deployment).length;
-    if (current > deployment.spec.replicas + migrating)
-      fail(`deployment ${name} runs more new replicas than it wants`);
+    if (current > deployment.spec.replicas + migrating) fail(`deployment ${name} runs more new replicas than it wants`);
     const rollout = deployment.rollout;
     const converged = rollout === null || rollout.state === "succeeded" || rollout.state === "reverted";
     if (converged && !(wanted === deployment.spec.replicas + migrating && current === wanted))

@@ -157,7 +157,8 @@ export function decodeCommand(data: Uint8Array): FsmResult<DecodedCommand> {
     bodies.push({ kind: "node-eligibility", nodeEligibility: message.nodeEligibility });
   if (message.nodeDrainStart !== undefined)
     bodies.push({ kind: "node-drain-start", nodeDrainStart: message.nodeDrainStart });
-  if (message.nodeDrainStep !== undefined) bodies.push({ kind: "node-drain-step", nodeDrainStep: message.nodeDrainStep });
+  if (message.nodeDrainStep !== undefined)
+    bodies.push({ kind: "node-drain-step", nodeDrainStep: message.nodeDrainStep });
   if (message.nodeDrainFinish !== undefined)
     bodies.push({ kind: "node-drain-finish", nodeDrainFinish: message.nodeDrainFinish });
   if (bodies.length !== 1) {

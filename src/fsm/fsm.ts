@@ -9,12 +9,7 @@
 import { assert, assertNever } from "../lib/assert.js";
 import { applyContainerStatus, applyRemoveContainer } from "./apply-container.js";
 import { applyDelete, applyDeploy, applyScale } from "./apply-deployment.js";
-import {
-  applyNodeDrainFinish,
-  applyNodeDrainStart,
-  applyNodeDrainStep,
-  applyNodeEligibility,
-} from "./apply-drain.js";
+import { applyNodeDrainFinish, applyNodeDrainStart, applyNodeDrainStep, applyNodeEligibility } from "./apply-drain.js";
 import { applyFile } from "./apply-file.js";
 import { applyContainerHealth, applyResetBackoff, applyRestartContainer } from "./apply-health.js";
 import { applyRegisterNode, applySetNodeStatus } from "./apply-node.js";

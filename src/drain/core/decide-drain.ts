@@ -18,7 +18,9 @@ export function isReady(replica: DrainReplica | undefined, minHealthyTimeMs: num
 
 /** With --ignore-singletons, replicas of single-replica deployments stay where they are. */
 function isIgnored(view: DrainView, replica: DrainReplica): boolean {
-  return view.ignoreSingletons && replica.desired === "running" && view.deployments.get(replica.deployment)?.replicas === 1;
+  return (
+    view.ignoreSingletons && replica.desired === "running" && view.deployments.get(replica.deployment)?.replicas === 1
+  );
 }
 
 /**
@@ -62,7 +64,10 @@ export function decideDrain(view: DrainView, nowMs: number): DrainDecision {
     stopIds.push(...planned.stop);
   }
   if (migrateIds.length === 0 && stopIds.length === 0)
-    return { kind: "wait", reason: `${wanted.length} replicas wait for their replacements, ${left.length - wanted.length} stopping` };
+    return {
+      kind: "wait",
+      reason: `${wanted.length} replicas wait for their replacements, ${left.length - wanted.length} stopping`,
+    };
   return {
     kind: "step",
     stepSeq: view.stepSeq,

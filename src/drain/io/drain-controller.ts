@@ -113,8 +113,7 @@ export class DrainController {
   }
 
   private onChange(change: StateChange): void {
-    if (change.kind === "node" && this.fsm.getNode(change.id)?.drain?.state === "draining")
-      this.tracked.add(change.id);
+    if (change.kind === "node" && this.fsm.getNode(change.id)?.drain?.state === "draining") this.tracked.add(change.id);
     if (!this.active || this.tracked.size === 0) return;
     if (change.kind === "event") return;
     // Any container or node change may let a drain move (a replacement turned healthy, one stopped).
@@ -163,7 +162,10 @@ export class DrainController {
       return;
     }
     if (!outcome.value.applied) {
-      this.logger.info({ term: this.leadership.term(), node: nodeId, why: outcome.value.ignoredReason }, "drain step ignored");
+      this.logger.info(
+        { term: this.leadership.term(), node: nodeId, why: outcome.value.ignoredReason },
+        "drain step ignored",
+      );
       return;
     }
     this.steps.inc({ kind: decision.kind === "finish" ? "finish" : "step" });
