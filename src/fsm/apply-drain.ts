@@ -190,7 +190,7 @@ export function applyNodeDrainStep(state: ClusterState, command: NodeDrainStepCo
     return failure("FAILED_PRECONDITION", `the drain of ${node.id} has not reached its deadline`);
   const checked = checkDrainStep(state, node, drain, command, atMs);
   if ("ok" in checked) return checked;
-  if (state.containers.size + checked.migrate.length > fsmLimits.containersMax)
+  if (state.containers.size + checked.migrate.length + checked.stop.length > fsmLimits.containersMax)
     return failure("RESOURCE_EXHAUSTED", `the cluster holds ${state.containers.size} containers; no room to migrate`);
   for (const container of checked.migrate) {
     const deployment = state.deployments.get(container.deployment) as DeploymentRecord;
@@ -199,14 +199,19 @@ export function applyNodeDrainStep(state: ClusterState, command: NodeDrainStepCo
     deployment.migrations.push({ from: container.id, to: replacement.id });
     state.touchDeployment(deployment);
   }
+  let replaced = 0;
   for (const container of checked.stop) {
-    const deployment = state.deployments.get(container.deployment);
+    const deployment = state.deployments.get(container.deployment) as DeploymentRecord;
+    const migrating = state.openMigrations(deployment).some((m) => m.from === container.id);
     if (isTerminal(container.state)) state.removeContainer(container);
     else state.stopContainer(container);
-    if (deployment !== undefined) {
-      deployment.migrations = state.openMigrations(deployment);
-      state.touchDeployment(deployment);
+    // Stopped at the deadline without a replacement: one is started, as for a node that died.
+    if (!migrating && needsReplacement(state, deployment)) {
+      state.createContainer(deployment);
+      replaced += 1;
     }
+    deployment.migrations = state.openMigrations(deployment);
+    state.touchDeployment(deployment);
   }
   if (command.atDeadline) drain.stoppedAtDeadline += checked.stop.length;
   else drain.migrated += checked.stop.length;
@@ -221,6 +226,7 @@ export function applyNodeDrainStep(state: ClusterState, command: NodeDrainStepCo
   if (checked.migrate.length > 0) parts.push(`replacing ${list(checked.migrate)}`);
   if (checked.stop.length > 0)
     parts.push(`${command.atDeadline ? "deadline reached, stopping" : "stopping"} ${list(checked.stop)}`);
+  if (replaced > 0) parts.push(`${replaced} replacements pending`);
   const why = command.reason === "" ? "" : ` (${command.reason})`;
   state.addEvent(
     atMs,
@@ -300,6 +306,14 @@ function checkDrainStep(
       );
   }
   return { migrate, stop };
+}
+
+/** As NodeDown: a replica is replaced while the deployment's current version runs fewer than `replicas`. */
+function needsReplacement(state: ClusterState, deployment: DeploymentRecord): boolean {
+  const current = state
+    .containersOf(deployment.spec.name)
+    .filter((c) => c.desired === "running" && c.version === deployment.version).length;
+  return current < deployment.spec.replicas + state.openMigrations(deployment).length;
 }
 
 function isHealthy(container: ContainerRecord): boolean {
