@@ -82,9 +82,7 @@ export function applySetNodeStatus(state: ClusterState, command: SetNodeStatusCo
   const node = state.nodes.get(command.nodeId);
   if (node === undefined)
     return failure("NOT_FOUND", `node ${command.nodeId} is not registered; orchctl nodes lists the nodes`);
-  // Only drains move a node to draining and back; a node that comes back mid-drain is still draining.
-  if (status === "draining")
-    return failure("FAILED_PRECONDITION", `node ${node.id} is drained with orchctl node drain, not by a status`);
+  // A node that comes back mid-drain is still draining.
   if (status === "ready") status = upStatus(node);
   if (node.status === status) return success({ kind: "set-node-status", nodeId: node.id, status, changed: false });
   const previous = node.status;

@@ -453,8 +453,6 @@ export class ClusterState {
       if (node.allocated.cpuMillicores > node.capacity.cpuMillicores) fail(`node ${node.id} cpu over-committed`);
       if (node.allocated.memoryMib > node.capacity.memoryMib) fail(`node ${node.id} memory over-committed`);
       if (node.drain?.state === "draining") assert(!node.eligible, `node ${node.id} is draining but eligible`);
-      if (node.status === "draining")
-        assert(node.drain?.state === "draining", `node ${node.id} draining without a drain`);
     }
     for (const [name, deployment] of this.deployments) {
       if (deployment.spec.name !== name) fail(`deployment ${name} is filed under another name`);
