@@ -63,11 +63,14 @@ export function decideDrain(view: DrainView, nowMs: number): DrainDecision {
     migrateIds.push(...planned.migrate);
     stopIds.push(...planned.stop);
   }
-  if (migrateIds.length === 0 && stopIds.length === 0)
+  if (migrateIds.length === 0 && stopIds.length === 0) {
+    const changing = names.filter((name) => view.deployments.get(name)?.converged === false);
+    const why = changing.length > 0 ? `; ${changing.join(", ")} changing version` : "";
     return {
       kind: "wait",
-      reason: `${wanted.length} replicas wait for their replacements, ${left.length - wanted.length} stopping`,
+      reason: `${wanted.length} replicas wait for replacements to count or for the budget, ${left.length - wanted.length} stopping${why}`,
     };
+  }
   return {
     kind: "step",
     stepSeq: view.stepSeq,
