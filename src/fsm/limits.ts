@@ -14,16 +14,18 @@ export function isKnownRegion(value: string): value is Region {
  * 3: OperationOutcomes (several verdicts in one entry).
  * 4: versions and rollouts (a deploy of a changed spec starts a rollout instead of being refused).
  * 5: ApplyFile; a deploy without an update policy keeps the deployment's current one.
+ * 6: node eligibility and drains (NodeEligibility, NodeDrainStart/Step/Finish); the disruption budget.
  */
-export const commandFormatVersion = 5;
+export const commandFormatVersion = 6;
 /** From this command format on, a deploy without an update policy keeps the current one (before: the defaults). */
 export const keepPolicyFormatVersion = 5;
 /**
  * The snapshot format this code writes and reads. 2: crashed containers wanted running hold
  * their node's capacity, and operations, outcome buckets and backoff steps are stored.
  * 3: version histories, rollouts, update policies, healthy-since and placed-at times.
+ * 4: node eligibility and drains, drain migrations, the disruption budget (max_unavailable).
  */
-export const snapshotFormatVersion = 3;
+export const snapshotFormatVersion = 4;
 /** Records per step of a sliced snapshot encoding (about 10 ms of work). */
 export const snapshotRecordsPerStep = 10_000;
 
