@@ -305,6 +305,18 @@ function checkDrainStep(
         `stopping ${id} would leave ${healthy} replicas of ${name} healthy, below its budget of ${floor} (replicas - max_unavailable)`,
       );
   }
+  // At most max_parallel migrations of a deployment in flight, counting those this step ends.
+  const stopping = new Set(stop.map((c) => c.id));
+  for (const name of new Set(migrate.map((c) => c.deployment))) {
+    const deployment = state.deployments.get(name) as DeploymentRecord;
+    const inFlight = state.openMigrations(deployment).filter((m) => !stopping.has(m.from)).length;
+    const starting = migrate.filter((c) => c.deployment === name).length;
+    if (inFlight + starting > deployment.spec.update.maxParallel)
+      return failure(
+        "FAILED_PRECONDITION",
+        `${inFlight + starting} migrations of ${name} at once would exceed its max_parallel (${deployment.spec.update.maxParallel})`,
+      );
+  }
   return { migrate, stop };
 }
 

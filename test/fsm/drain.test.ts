@@ -85,6 +85,8 @@ describe("node eligibility and drain in the FSM", () => {
   it("migrates: a replacement first, the stop only once it is healthy, each step once", () => {
     const h = cluster();
     h.ok(drain.start("n1"));
+    // max_parallel 1: two migrations at once are refused.
+    expect(h.fail(drain.step("n1", 0, ["web-0", "web-1"])).message).toContain("max_parallel");
     expect(h.ok(drain.step("n1", 0, ["web-1"]))).toMatchObject({ applied: true, migrating: 1 });
     // The same step again (a new leader's retry) changes nothing.
     expect(h.ok(drain.step("n1", 0, ["web-1"]))).toMatchObject({ applied: false });

@@ -109,7 +109,8 @@ function planDeployment(
     stop.push(migration.from);
   }
   const migrating = new Set(migrations.map((m) => m.from));
-  const inFlight = migrations.length - stop.length;
+  // max_parallel bounds the deployment's migrations, from whichever draining node.
+  const inFlight = deployment.migrations.length - stop.length;
   const free = deployment.converged ? Math.min(room, deployment.maxParallel - inFlight) : 0;
   // Replicas that are not healthy first: their replacement restores capacity rather than moving it.
   const candidates = onNode
