@@ -168,7 +168,7 @@ export type DrainValue =
   | {
       readonly kind: "node-drain-start";
       readonly nodeId: string;
-      /** False when the same drain was already in progress. */
+      /** A drain started, or the one in progress took the new deadline and singleton choice. */
       readonly changed: boolean;
       /** The node held nothing (it is down): the drain completed at once. */
       readonly complete: boolean;
