@@ -20,6 +20,7 @@ const areas = [
   "health",
   "rollout",
   "members",
+  "drain",
   "api",
   "agent",
   "cli",
@@ -29,7 +30,7 @@ const areas = [
 
 /**
  * What each area of src/ may import besides itself. Anything else is a lint error naming the rule.
- * raft knows nothing above it (no FSM, no API); the controllers (scheduler, health, rollout) see the
+ * raft knows nothing above it (no FSM, no API); the controllers (scheduler, health, rollout, drain) see the
  * cluster only through src/fsm's ports; the agent and the CLI are other processes and never import the
  * replica (server); nothing in src/ imports the dev tooling.
  */
@@ -41,10 +42,11 @@ const layers = {
   health: ["lib", "gen", "fsm"],
   rollout: ["lib", "gen", "fsm"],
   members: ["lib", "gen", "fsm"],
+  drain: ["lib", "gen", "fsm"],
   api: ["lib", "gen", "fsm", "raft", "scheduler", "health", "rollout"],
   agent: ["lib", "gen", "fsm"],
   cli: ["lib", "gen", "fsm", "scheduler", "rollout"],
-  server: ["lib", "gen", "fsm", "raft", "scheduler", "health", "rollout", "members", "api"],
+  server: ["lib", "gen", "fsm", "raft", "scheduler", "health", "rollout", "members", "drain", "api"],
 };
 
 /**

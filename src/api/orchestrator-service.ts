@@ -44,6 +44,7 @@ import type { MembersView } from "./members-view.js";
 import { createSloHandlers } from "./slo-handlers.js";
 import { createApplyHandlers } from "./apply-handlers.js";
 import { deployResultToProto } from "./deploy-result.js";
+import { createNodeHandlers } from "./node-handlers.js";
 import { createRolloutHandlers } from "./rollout-handlers.js";
 import { createMemberHandlers } from "./member-handlers.js";
 import { MemberOperations } from "./member-operations.js";
@@ -122,6 +123,7 @@ export function createOrchestratorService(deps: ServiceDeps): OrchestratorServic
     ...(deps.agentTimeoutMs !== undefined ? { agentTimeoutMs: deps.agentTimeoutMs } : {}),
   });
   const rollouts = createRolloutHandlers({ fsm, proposer });
+  const nodes = createNodeHandlers({ fsm, proposer });
   const applies = createApplyHandlers({ fsm, proposer, readBarrier });
   const tokens = createTokenHandlers({ fsm, proposer, readBarrier, nowMs: () => clock.wallMs() });
   const unary = unaryWith(logger, members, deps.access);
@@ -226,6 +228,8 @@ export function createOrchestratorService(deps: ServiceDeps): OrchestratorServic
     memberAdd: unary("MemberAdd", memberHandlers.memberAdd),
     memberPromote: unary("MemberPromote", memberHandlers.memberPromote),
     memberRemove: unary("MemberRemove", memberHandlers.memberRemove),
+    nodeEligibility: unary("NodeEligibility", nodes.nodeEligibility),
+    nodeDrain: unary("NodeDrain", nodes.nodeDrain),
   };
 }
 

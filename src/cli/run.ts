@@ -11,6 +11,7 @@ import { registerGet } from "./commands/get.js";
 import { registerLeader } from "./commands/leader.js";
 import { registerList } from "./commands/list.js";
 import { registerNodes } from "./commands/nodes.js";
+import { registerNode } from "./commands/node.js";
 import { registerPlan } from "./commands/plan.js";
 import { registerRollout } from "./commands/rollout.js";
 import { registerPki } from "./commands/pki.js";
@@ -70,6 +71,7 @@ Examples:
   orchctl scale web 5
   orchctl containers --deployment web
   orchctl nodes
+  orchctl node drain eu-west-1-node-2 --deadline 5m --monitor --timeout 600
   orchctl cluster
   orchctl watch --deployment web
   orchctl leader transfer --to r2
@@ -122,6 +124,7 @@ function buildProgram(io: CliIo, sessionFor: (command: Command) => Session): Com
   registerList(program, sessionFor);
   registerContainers(program, sessionFor);
   registerNodes(program, sessionFor);
+  registerNode(program, sessionFor);
   registerCluster(program, sessionFor);
   registerWatch(program, sessionFor);
   registerLeader(program, sessionFor);

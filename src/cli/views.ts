@@ -152,5 +152,7 @@ export function nodeView(node: Node) {
     allocated: resourcesView(node.allocated),
     containers: node.containers,
     agentAddress: node.agentAddress,
+    eligible: !node.ineligible,
+    drain: node.drain === undefined ? null : { ...node.drain },
   };
 }

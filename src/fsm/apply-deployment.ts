@@ -19,6 +19,7 @@
  * A deploy, and a scale that changes the count, open the deployment's operation (see
  * apply-operation.ts); a delete drops it, along with the lost containers kept as history.
  */
+import { abandonMigrations } from "./apply-drain.js";
 import type { DeleteCommand, DeployCommand, ScaleCommand } from "../gen/orchestrator/v1/fsm.js";
 import type * as pb from "../gen/orchestrator/v1/types.js";
 import { openOperation } from "./apply-operation.js";
@@ -96,10 +97,12 @@ export function applyDeploy(
  * makes a new version; a new deployment takes the defaults.
  */
 export function withCurrentPolicy(spec: pb.DeploymentSpec, existing: DeploymentSpec | undefined): pb.DeploymentSpec {
-  if (spec.update !== undefined) return spec;
-  const current = existing?.update;
-  if (current === undefined) return spec;
-  return { ...spec, update: { ...current, canary: Math.min(current.canary, spec.replicas) } };
+  if (existing === undefined) return spec;
+  // The disruption budget is policy too: a deploy that does not name it keeps it.
+  const kept = spec.maxUnavailable === undefined ? { ...spec, maxUnavailable: existing.maxUnavailable } : spec;
+  if (kept.update !== undefined) return kept;
+  const current = existing.update;
+  return { ...kept, update: { ...current, canary: Math.min(current.canary, spec.replicas) } };
 }
 
 function redeploy(
@@ -166,6 +169,7 @@ function scaleTo(state: ClusterState, deployment: DeploymentRecord, target: numb
     stopping: 0,
   } as const;
   if (target === previous) return success(unchanged);
+  abandonMigrations(state, deployment);
   if (target > previous) {
     const room = containerRoom(state, target - previous);
     if (room !== null) return room;

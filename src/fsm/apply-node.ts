@@ -35,6 +35,8 @@ export function applyRegisterNode(state: ClusterState, command: RegisterNodeComm
       agentAddress,
       lastStatusChangeAtMs: atMs,
       statusReason: "registered",
+      eligible: true,
+      drain: null,
     });
     state.addEvent(
       atMs,
@@ -58,13 +60,14 @@ export function applyRegisterNode(state: ClusterState, command: RegisterNodeComm
   }
   existing.agentAddress = agentAddress;
   existing.capacity = capacity;
-  if (existing.status !== "ready") setStatus(existing, "ready", "re-registered", atMs);
+  const up = upStatus(existing);
+  if (existing.status !== up) setStatus(existing, up, "re-registered", atMs);
   state.touchNode(existing);
   state.addEvent(
     atMs,
     "node-registered",
     { node: nodeId },
-    `node ${nodeId} re-registered at ${agentAddress}; it is ready`,
+    `node ${nodeId} re-registered at ${agentAddress}; it is ${up}`,
   );
   return success({ kind: "register-node", nodeId, created: false });
 }
@@ -73,12 +76,14 @@ export function applySetNodeStatus(state: ClusterState, command: SetNodeStatusCo
   const problem =
     validateNodeId(command.nodeId) ?? validateText("node status reason", command.reason, fsmLimits.reasonLengthMax);
   if (problem !== null) return problem;
-  const status = nodeStatusFromProto(command.status);
+  let status = nodeStatusFromProto(command.status);
   if (status === null)
     return failure("INVALID_ARGUMENT", `node status ${command.status} is not one of ready, down, draining`);
   const node = state.nodes.get(command.nodeId);
   if (node === undefined)
     return failure("NOT_FOUND", `node ${command.nodeId} is not registered; orchctl nodes lists the nodes`);
+  // A node that comes back mid-drain is still draining.
+  if (status === "ready") status = upStatus(node);
   if (node.status === status) return success({ kind: "set-node-status", nodeId: node.id, status, changed: false });
   const previous = node.status;
   setStatus(node, status, command.reason, atMs);
@@ -86,6 +91,11 @@ export function applySetNodeStatus(state: ClusterState, command: SetNodeStatusCo
   const why = command.reason === "" ? "" : `: ${command.reason}`;
   state.addEvent(atMs, statusEvent(status), { node: node.id }, `node ${node.id} ${previous} -> ${status}${why}`);
   return success({ kind: "set-node-status", nodeId: node.id, status, changed: true });
+}
+
+/** What a live node's status is: draining while a drain of it runs, else ready. */
+export function upStatus(node: Readonly<NodeRecord>): NodeStatus {
+  return node.drain?.state === "draining" ? "draining" : "ready";
 }
 
 export function setStatus(node: NodeRecord, status: NodeStatus, reason: string, atMs: number): void {

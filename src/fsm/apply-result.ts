@@ -13,6 +13,7 @@ export type PlacementRejection =
   | "container-not-pending"
   | "node-missing"
   | "node-not-ready"
+  | "node-ineligible"
   | "region-constraint"
   | "insufficient-cpu"
   | "insufficient-memory"
@@ -163,6 +164,40 @@ export type ApplyValue =
       readonly kind: "apply-file";
       /** In the order of the file's specs. */
       readonly outcomes: readonly { readonly name: string; readonly result: DeployResult; readonly version: number }[];
+    }
+  | DrainValue;
+
+/** The drain commands' values (apply-drain.ts). */
+export type DrainValue =
+  | {
+      readonly kind: "node-eligibility";
+      readonly nodeId: string;
+      readonly eligible: boolean;
+      readonly changed: boolean;
+    }
+  | {
+      readonly kind: "node-drain-start";
+      readonly nodeId: string;
+      /** A drain started, or the one in progress took the new deadline and singleton choice. */
+      readonly changed: boolean;
+      /** The node held nothing (it is down): the drain completed at once. */
+      readonly complete: boolean;
+    }
+  | {
+      readonly kind: "node-drain-step";
+      readonly nodeId: string;
+      readonly stepSeq: number;
+      /** False when the step's number was not the drain's next (applied before, or ahead). */
+      readonly applied: boolean;
+      readonly migrating: number;
+      readonly stopped: number;
+      readonly ignoredReason: string;
+    }
+  | {
+      readonly kind: "node-drain-finish";
+      readonly nodeId: string;
+      readonly applied: boolean;
+      readonly ignoredReason: string;
     };
 
 export type DeployResult = "created" | "configured" | "scaled" | "unchanged";

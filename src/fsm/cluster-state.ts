@@ -216,6 +216,7 @@ export class ClusterState {
       recentOutcomes: [],
       history: [{ ...first, version: 1, spec, revision: this.revision, outcome: "pending" }],
       rollout: null,
+      migrations: [],
     };
     this.deployments.set(spec.name, deployment);
     this.noteChange("deployment", "put", spec.name);
@@ -276,6 +277,7 @@ export class ClusterState {
     assert(container.node === "", "placing a container that already has a node");
     assert(container.desired === "running", "placing a container that is wanted stopped");
     assert(node.status === "ready", "placing on a node that is not ready");
+    assert(node.eligible, "placing on an ineligible node");
     assert(fitsOn(node, container), "placing a container that does not fit");
     container.node = node.id;
     container.region = node.region;
@@ -473,6 +475,7 @@ export class ClusterState {
         fail(`node ${node.id} allocated memory ${node.allocated.memoryMib} != placed ${sum.memoryMib}`);
       if (node.allocated.cpuMillicores > node.capacity.cpuMillicores) fail(`node ${node.id} cpu over-committed`);
       if (node.allocated.memoryMib > node.capacity.memoryMib) fail(`node ${node.id} memory over-committed`);
+      if (node.drain?.state === "draining") assert(!node.eligible, `node ${node.id} is draining but eligible`);
     }
     for (const [name, deployment] of this.deployments) {
       if (deployment.spec.name !== name) fail(`deployment ${name} is filed under another name`);
@@ -511,16 +514,24 @@ export class ClusterState {
     for (let i = 1; i < history.length; i++)
       if (!(history[i - 1].version < history[i].version)) fail(`deployment ${name} history out of order`);
     if (history.length > fsmLimits.versionHistoryMax + 1) fail(`deployment ${name} history over its bound`);
-    if (current > deployment.spec.replicas) fail(`deployment ${name} runs more new replicas than it wants`);
+    // A drain's replacement runs beside the replica it replaces until that one stops.
+    const migrating = this.openMigrations(deployment).length;
+    if (current > deployment.spec.replicas + migrating) fail(`deployment ${name} runs more new replicas than it wants`);
     const rollout = deployment.rollout;
     const converged = rollout === null || rollout.state === "succeeded" || rollout.state === "reverted";
-    if (converged && !(wanted === deployment.spec.replicas && current === wanted))
+    if (converged && !(wanted === deployment.spec.replicas + migrating && current === wanted))
       fail(
         `deployment ${name} wants ${deployment.spec.replicas} replicas but has ${wanted} (${current} of v${deployment.version})`,
       );
     if (rollout !== null && isRolloutActive(rollout.state) && rollout.toVersion !== deployment.version)
       fail(`deployment ${name} rolls out to v${rollout.toVersion}, not its version ${deployment.version}`);
     if (rollout !== null && rollout.state === "paused") assert(rollout.pausedBy !== null, `${name} paused by nobody`);
+  }
+
+  /** The deployment's migrations whose replica and replacement are both still wanted running. */
+  openMigrations(deployment: DeploymentRecord): DeploymentRecord["migrations"] {
+    const wanted = (id: string) => this.containers.get(id)?.desired === "running";
+    return deployment.migrations.filter((m) => wanted(m.from) && wanted(m.to));
   }
 
   private checkContainer(container: ContainerRecord): void {

@@ -15,6 +15,10 @@ import {
   type MemberForgetCommand,
   type MemberSetCommand,
   type NodeDownCommand,
+  type NodeDrainFinishCommand,
+  type NodeDrainStartCommand,
+  type NodeDrainStepCommand,
+  type NodeEligibilityCommand,
   type OperationOutcomeCommand,
   type OperationOutcomesCommand,
   type RegisterNodeCommand,
@@ -64,7 +68,11 @@ export type CommandBody =
   | { readonly kind: "token-create"; readonly tokenCreate: TokenCreateCommand }
   | { readonly kind: "token-revoke"; readonly tokenRevoke: TokenRevokeCommand }
   | { readonly kind: "member-set"; readonly memberSet: MemberSetCommand }
-  | { readonly kind: "member-forget"; readonly memberForget: MemberForgetCommand };
+  | { readonly kind: "member-forget"; readonly memberForget: MemberForgetCommand }
+  | { readonly kind: "node-eligibility"; readonly nodeEligibility: NodeEligibilityCommand }
+  | { readonly kind: "node-drain-start"; readonly nodeDrainStart: NodeDrainStartCommand }
+  | { readonly kind: "node-drain-step"; readonly nodeDrainStep: NodeDrainStepCommand }
+  | { readonly kind: "node-drain-finish"; readonly nodeDrainFinish: NodeDrainFinishCommand };
 
 export type CommandKind = CommandBody["kind"];
 
@@ -170,6 +178,14 @@ export function decodeCommand(data: Uint8Array): FsmResult<DecodedCommand> {
   if (message.tokenRevoke !== undefined) bodies.push({ kind: "token-revoke", tokenRevoke: message.tokenRevoke });
   if (message.memberSet !== undefined) bodies.push({ kind: "member-set", memberSet: message.memberSet });
   if (message.memberForget !== undefined) bodies.push({ kind: "member-forget", memberForget: message.memberForget });
+  if (message.nodeEligibility !== undefined)
+    bodies.push({ kind: "node-eligibility", nodeEligibility: message.nodeEligibility });
+  if (message.nodeDrainStart !== undefined)
+    bodies.push({ kind: "node-drain-start", nodeDrainStart: message.nodeDrainStart });
+  if (message.nodeDrainStep !== undefined)
+    bodies.push({ kind: "node-drain-step", nodeDrainStep: message.nodeDrainStep });
+  if (message.nodeDrainFinish !== undefined)
+    bodies.push({ kind: "node-drain-finish", nodeDrainFinish: message.nodeDrainFinish });
   if (bodies.length !== 1) {
     return failure(
       "INVALID_ARGUMENT",

@@ -10,6 +10,7 @@ import { assert, assertNever } from "../lib/assert.js";
 import { applyAclBootstrap, applyTokenCreate, applyTokenRevoke } from "./apply-acl.js";
 import { applyContainerStatus, applyRemoveContainer } from "./apply-container.js";
 import { applyDelete, applyDeploy, applyScale } from "./apply-deployment.js";
+import { applyNodeDrainFinish, applyNodeDrainStart, applyNodeDrainStep, applyNodeEligibility } from "./apply-drain.js";
 import { applyFile } from "./apply-file.js";
 import { applyMemberForget, applyMemberSet } from "./apply-member.js";
 import { applyContainerHealth, applyResetBackoff, applyRestartContainer } from "./apply-health.js";
@@ -219,6 +220,14 @@ export class ClusterFsm implements ClusterReadView {
         return applyMemberSet(state, body.memberSet);
       case "member-forget":
         return applyMemberForget(state, body.memberForget);
+      case "node-eligibility":
+        return applyNodeEligibility(state, body.nodeEligibility, atMs);
+      case "node-drain-start":
+        return applyNodeDrainStart(state, body.nodeDrainStart, atMs);
+      case "node-drain-step":
+        return applyNodeDrainStep(state, body.nodeDrainStep, atMs);
+      case "node-drain-finish":
+        return applyNodeDrainFinish(state, body.nodeDrainFinish, atMs);
       default:
         return assertNever(body, "command body");
     }

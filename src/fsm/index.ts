@@ -33,7 +33,14 @@ export {
   type DecodedCommand,
   type FsmCommand,
 } from "./commands.js";
-export type { ApplyResult, ApplyValue, DeployResult, PlacementRejection, RejectionCount } from "./apply-result.js";
+export type {
+  ApplyResult,
+  ApplyValue,
+  DeployResult,
+  DrainValue,
+  PlacementRejection,
+  RejectionCount,
+} from "./apply-result.js";
 export type { ClientSession } from "./client-sessions.js";
 export { failure, success, type FsmFailure, type FsmResult } from "./result.js";
 export {
@@ -62,6 +69,9 @@ export {
   type FsmEvent,
   type Health,
   type HealthCheckSpec,
+  type DrainMigration,
+  type NodeDrainRecord,
+  type NodeDrainState,
   type NodeRecord,
   type NodeStatus,
   type OperationKind,
@@ -86,6 +96,7 @@ export { stalePlanReasonPrefix } from "./apply-plan.js";
 export { leaderActor } from "./apply-rollout.js";
 export { validateTokenFields, validateTokenName } from "./apply-acl.js";
 export { isTokenRole, personRoles, roleAllows, tokenRoles, type PersonRole, type TokenRole } from "./token-roles.js";
+export { isConverged } from "./apply-drain.js";
 export { errorBudgetAt, type ErrorBudget } from "./error-budget.js";
 export { withCurrentPolicy } from "./apply-deployment.js";
 export { deployResultOf, type ApplyFileOutcome } from "./apply-file.js";
@@ -123,6 +134,7 @@ export {
   eventToProto,
   healthFromProto,
   healthToProto,
+  nodeDrainToProto,
   nodeStatusFromProto,
   nodeStatusToProto,
   nodeToProto,

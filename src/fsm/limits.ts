@@ -15,7 +15,8 @@ export function isKnownRegion(value: string): value is Region {
  * 4: versions and rollouts (a deploy of a changed spec starts a rollout instead of being refused).
  * 5: ApplyFile; a deploy without an update policy keeps the deployment's current one.
  * 6: access tokens (AclBootstrap, TokenCreate, TokenRevoke) and the envelope's actor, which
- *    apply writes into every event (an older replica would drop both and diverge).
+ *    apply writes into every event (an older replica would drop both and diverge);
+ *    node eligibility and drains (NodeEligibility, NodeDrainStart/Step/Finish); the disruption budget.
  */
 export const commandFormatVersion = 6;
 /** From this command format on, a deploy without an update policy keeps the current one (before: the defaults). */
@@ -26,6 +27,7 @@ export const keepPolicyFormatVersion = 5;
  * 3: version histories, rollouts, update policies, healthy-since and placed-at times.
  * 4: access tokens and the ACL bootstrap revision; events carry their actor. Format 3 is still
  *    read (no tokens, events without actors); a replica that reads only 3 refuses a 4.
+ *    Also node eligibility and drains, drain migrations, the disruption budget (max_unavailable).
  */
 export const snapshotFormatVersion = 4;
 /** The oldest snapshot format this code still reads. */
@@ -124,6 +126,10 @@ export const fsmLimits = {
   tokenNameLengthMax: 63,
   /** Deployments in one apply (one log entry); a file of 10,000 is refused, not applied. */
   applySpecsMax: 1_000,
+  /** Containers one drain step migrates or stops. */
+  drainStepContainersMax: 10_000,
+  /** The longest drain deadline (Nomad's default is an hour; a week covers slow migrations). */
+  drainDeadlineMsMax: 7 * 86_400_000,
 } as const;
 
 /**
@@ -148,6 +154,8 @@ export const deploymentDefaults = {
     resetAfterMs: 60_000,
   },
   progressDeadlineMs: 120_000,
+  /** Disruption budget: at most one replica unavailable because of a drain. */
+  maxUnavailable: 1,
   update: {
     maxParallel: 1,
     maxSurge: 1,

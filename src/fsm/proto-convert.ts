@@ -14,6 +14,7 @@ import type {
   DesiredState,
   FsmEvent,
   Health,
+  NodeDrainRecord,
   NodeRecord,
   NodeStatus,
   OperationKind,
@@ -211,6 +212,7 @@ export function specToProto(spec: DeploymentSpec): pb.DeploymentSpec {
     restartPolicy: { ...spec.restartPolicy },
     progressDeadlineMs: spec.progressDeadlineMs,
     update: { ...spec.update },
+    maxUnavailable: spec.maxUnavailable,
     workload: workloadToProto(spec),
   };
 }
@@ -302,6 +304,30 @@ export function nodeToProto(node: Readonly<NodeRecord>, containers: number): pb.
     status: nodeStatusToProto(node.status),
     agentAddress: node.agentAddress,
     containers,
+    ineligible: !node.eligible,
+    drain: node.drain === null ? undefined : nodeDrainToProto(node.drain),
+  };
+}
+
+export function nodeDrainToProto(drain: Readonly<NodeDrainRecord>): pb.NodeDrain {
+  return { ...drain };
+}
+
+/** A drain record from a snapshot or the API; null when its state is unknown. */
+export function nodeDrainFromProto(drain: pb.NodeDrain): NodeDrainRecord | null {
+  const state = drain.state === "draining" || drain.state === "complete" ? drain.state : null;
+  if (state === null) return null;
+  return {
+    state,
+    startedAtMs: drain.startedAtMs,
+    deadlineAtMs: drain.deadlineAtMs,
+    ignoreSingletons: drain.ignoreSingletons,
+    stepSeq: drain.stepSeq,
+    actor: drain.actor,
+    migrated: drain.migrated,
+    stoppedAtDeadline: drain.stoppedAtDeadline,
+    finishedAtMs: drain.finishedAtMs,
+    reason: drain.reason,
   };
 }
 

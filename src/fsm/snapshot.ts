@@ -25,7 +25,13 @@ import * as pb from "../gen/orchestrator/v1/types.js";
 import type { ApplyResult } from "./apply-result.js";
 import type { ClientSession } from "./client-sessions.js";
 import { ClusterState } from "./cluster-state.js";
-import { isKnownRegion, snapshotFormatVersion, snapshotFormatVersionMin, type Region } from "./limits.js";
+import {
+  deploymentDefaults,
+  isKnownRegion,
+  snapshotFormatVersion,
+  snapshotFormatVersionMin,
+  type Region,
+} from "./limits.js";
 import { isTokenRole } from "./token-roles.js";
 import {
   containerStateFromProto,
@@ -35,6 +41,8 @@ import {
   eventToProto,
   healthFromProto,
   healthToProto,
+  nodeDrainFromProto,
+  nodeDrainToProto,
   nodeStatusFromProto,
   nodeStatusToProto,
   operationKindFromProto,
@@ -51,6 +59,7 @@ import {
   type DeploymentSpec,
   type EventKind,
   type FsmEvent,
+  type NodeDrainRecord,
   type NodeRecord,
   type OperationKind,
   type OperationOutcome,
@@ -267,6 +276,8 @@ function nodeToRecord(node: NodeRecord): PbNodeRecord {
     agentAddress: node.agentAddress,
     lastStatusChangeAtMs: node.lastStatusChangeAtMs,
     statusReason: node.statusReason,
+    ineligible: !node.eligible,
+    drain: node.drain === null ? undefined : nodeDrainToProto(node.drain),
   };
 }
 
@@ -282,7 +293,15 @@ function nodeFromRecord(record: PbNodeRecord): NodeRecord {
     agentAddress: record.agentAddress,
     lastStatusChangeAtMs: record.lastStatusChangeAtMs,
     statusReason: record.statusReason,
+    eligible: !record.ineligible,
+    drain: record.drain === undefined ? null : drainFromRecord(record.id, record.drain),
   };
+}
+
+function drainFromRecord(nodeId: string, record: pb.NodeDrain): NodeDrainRecord {
+  const drain = nodeDrainFromProto(record);
+  if (drain === null) fail(`snapshot node ${nodeId} has drain state ${record.state}`);
+  return drain;
 }
 
 function region(value: string): Region {
@@ -303,6 +322,7 @@ function deploymentToRecord(deployment: DeploymentRecord): PbDeploymentRecord {
     history: deployment.history.map(versionToProto),
     rollout: deployment.rollout === null ? undefined : rolloutToProto(deployment.rollout),
     recentOutcomes: deployment.recentOutcomes.map((o) => ({ atMs: o.atMs, succeeded: o.succeeded })),
+    migrations: deployment.migrations.map((m) => ({ fromContainerId: m.from, toContainerId: m.to })),
   };
 }
 
@@ -368,6 +388,7 @@ function deploymentFromRecord(record: PbDeploymentRecord): DeploymentRecord {
     recentOutcomes: record.recentOutcomes.map((o) => ({ atMs: o.atMs, succeeded: o.succeeded })),
     history: record.history.map((entry) => versionFromRecord(record.spec?.name ?? "", entry)),
     rollout: record.rollout === undefined ? null : rolloutFromRecord(record.spec?.name ?? "", record.rollout),
+    migrations: record.migrations.map((m) => ({ from: m.fromContainerId, to: m.toContainerId })),
   };
 }
 
@@ -439,6 +460,8 @@ function specFromProto(spec: pb.DeploymentSpec): DeploymentSpec {
       canary: update.canary,
       autoRevert: update.autoRevert,
     },
+    // Older snapshots lack it: the default it would have been given.
+    maxUnavailable: spec.maxUnavailable ?? deploymentDefaults.maxUnavailable,
     ...workloadFromProto(spec.workload),
   };
 }

@@ -51,6 +51,41 @@ export interface NodeRecord {
   agentAddress: string;
   lastStatusChangeAtMs: number;
   statusReason: string;
+  /** False while cordoned: the scheduler places nothing new here. Invariant: false while a drain runs. */
+  eligible: boolean;
+  /** The current or last drain; null if the node was never drained. */
+  drain: NodeDrainRecord | null;
+}
+
+export type NodeDrainState = "draining" | "complete";
+
+/** A node's drain (apply-drain.ts): its containers move elsewhere, each replacement healthy before the old stops. */
+export interface NodeDrainRecord {
+  state: NodeDrainState;
+  readonly startedAtMs: number;
+  /** Leader time at which what is left is stopped. */
+  deadlineAtMs: number;
+  /** Replicas of single-replica deployments stay on the node: never migrated, never stopped. */
+  ignoreSingletons: boolean;
+  /** Steps applied so far: the next NodeDrainStep must carry this number. */
+  stepSeq: number;
+  readonly actor: string;
+  /** Replicas stopped once their replacement counted healthy. */
+  migrated: number;
+  /** Replicas stopped at the deadline, with or without a replacement. */
+  stoppedAtDeadline: number;
+  /** 0 while draining. */
+  finishedAtMs: number;
+  reason: string;
+}
+
+/**
+ * A replica on a draining node and the replacement started for it. Open while both are wanted
+ * running: the deployment then runs `replicas + open migrations` replicas.
+ */
+export interface DrainMigration {
+  readonly from: string;
+  readonly to: string;
 }
 
 export interface HealthCheckSpec {
@@ -110,6 +145,11 @@ export interface DeploymentSpec extends Workload {
    */
   progressDeadlineMs: number;
   update: UpdatePolicySpec;
+  /**
+   * The disruption budget: a drain never leaves fewer than replicas - maxUnavailable replicas
+   * healthy (a deadline does, on purpose). Like the update policy it is not part of the template.
+   */
+  maxUnavailable: number;
 }
 
 /** Whether a version rolled out: pending until then (or while its rollout runs). */
@@ -192,6 +232,8 @@ export interface DeploymentRecord {
   history: VersionRecord[];
   /** The current or last rollout; null before the first version change. */
   rollout: RolloutRecord | null;
+  /** Replicas moving off draining nodes (see DrainMigration); stale ones are pruned by the next drain step. */
+  migrations: DrainMigration[];
 }
 
 export interface ContainerRecord {
@@ -243,6 +285,10 @@ export type EventKind =
   | "node-ready"
   | "node-down"
   | "node-draining"
+  | "node-eligibility"
+  | "node-drain-started"
+  | "node-drain-progress"
+  | "node-drain-complete"
   | "container-unhealthy"
   | "container-restarting"
   | "container-exited"

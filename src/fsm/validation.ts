@@ -336,6 +336,9 @@ export function validateDeploymentSpec(
   }
   const update = normalizeUpdatePolicy(name, input.replicas, input.update);
   if (!update.ok) return update;
+  const maxUnavailable = input.maxUnavailable ?? deploymentDefaults.maxUnavailable;
+  if (!isUint(maxUnavailable, fsmLimits.replicasMax))
+    return invalid(`deployment ${name} max_unavailable must be 0..${fsmLimits.replicasMax}, got ${maxUnavailable}`);
   return success({
     name,
     image: input.image,
@@ -350,6 +353,7 @@ export function validateDeploymentSpec(
     restartPolicy: restartPolicy.value,
     progressDeadlineMs,
     update: update.value,
+    maxUnavailable,
     ...workload.value,
   });
 }
@@ -360,7 +364,13 @@ export function validateDeploymentSpec(
  * containers of the old one instead of replacing them.
  */
 export function sameTemplate(a: DeploymentSpec, b: DeploymentSpec): boolean {
-  const strip = ({ replicas: _r, update: _u, progressDeadlineMs: _p, ...template }: DeploymentSpec) => template;
+  const strip = ({
+    replicas: _r,
+    update: _u,
+    progressDeadlineMs: _p,
+    maxUnavailable: _m,
+    ...template
+  }: DeploymentSpec) => template;
   return plainEqual(strip(a), strip(b));
 }
 
@@ -382,6 +392,7 @@ export function specDifferences(current: DeploymentSpec, requested: DeploymentSp
   compare("restart policy", current.restartPolicy, requested.restartPolicy);
   compare("progress deadline", `${current.progressDeadlineMs}ms`, `${requested.progressDeadlineMs}ms`);
   compare("update policy", current.update, requested.update);
+  compare("max_unavailable", current.maxUnavailable, requested.maxUnavailable);
   compare("command", current.command, requested.command);
   compare("args", current.args, requested.args);
   compare(

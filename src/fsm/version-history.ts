@@ -11,6 +11,7 @@
  * The history keeps the last fsmLimits.versionHistoryMax versions and, beyond them, the newest
  * version that rolled out successfully (the revert target).
  */
+import { abandonMigrations } from "./apply-drain.js";
 import { assert } from "../lib/assert.js";
 import { openOperation } from "./apply-operation.js";
 import type { ClusterState } from "./cluster-state.js";
@@ -69,6 +70,8 @@ export function startVersion(
   const name = deployment.spec.name;
   assert(spec.name === name, "a version of another deployment");
   const fromVersion = deployment.version;
+  // Drain replacements of the old spec would outnumber `replicas` next to the new version's.
+  abandonMigrations(state, deployment);
   const previous = deployment.rollout;
   if (previous !== null && isRolloutActive(previous.state)) {
     const entry = versionEntry(deployment, previous.toVersion);

@@ -19,6 +19,7 @@ import { raftControllerPorts } from "./controller-ports-raft.js";
 import { RolloutController } from "../rollout/io/rollout-controller.js";
 import { realClock } from "../lib/clock.js";
 import { mutualTlsListener } from "../lib/tls-listener.js";
+import { DrainController } from "../drain/io/drain-controller.js";
 import { transportSecurity, type ReplicaSecurity } from "./replica-security.js";
 import { registerSecurityMetrics } from "./security-metrics.js";
 import { raftMembershipPort } from "./controller-ports-raft.js";
@@ -124,6 +125,8 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
     registry,
   );
   memberController.start();
+  const drains = new DrainController(ports, logger.child({ component: "drain" }), registry);
+  drains.start();
   await node.start();
 
   const access = new AccessControl({ state: fsm, acl: options.acl === true });
@@ -177,6 +180,7 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
       scheduler.stop();
       rollouts.stop();
       memberController.stop();
+      drains.stop();
       api.stop();
       await new Promise<void>((resolve) => http.close(() => resolve()));
       logger.info({ term: node.status().term, role: node.status().role }, "stopped");

@@ -119,9 +119,9 @@ describe("commands", () => {
   it("nodes sorts by region and id and shows allocated/capacity", async () => {
     const result = await cli("nodes");
     expect(result.stdout).toBe(
-      "ID             REGION      STATUS   CPU           MEMORY           CONTAINERS\n" +
-        "eu-west-1-n1   eu-west-1   ready    1.5/8 (19%)   2Gi/16Gi (13%)   3\n" +
-        "eu-west-1-n2   eu-west-1   ready    1.5/8 (19%)   2Gi/16Gi (13%)   3\n",
+      "ID             REGION      STATUS   CPU           MEMORY           CONTAINERS   ELIGIBILITY   DRAIN\n" +
+        "eu-west-1-n1   eu-west-1   ready    1.5/8 (19%)   2Gi/16Gi (13%)   3            eligible      -\n" +
+        "eu-west-1-n2   eu-west-1   ready    1.5/8 (19%)   2Gi/16Gi (13%)   3            eligible      -\n",
     );
   });
 

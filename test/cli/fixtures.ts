@@ -62,6 +62,7 @@ export function sampleNode(id: string): Node {
     capacity: { cpuMillicores: 8000, memoryMib: 16384 },
     allocated: { cpuMillicores: 1500, memoryMib: 2048 },
     status: NodeStatus.NODE_STATUS_READY,
+    ineligible: false,
     agentAddress: "127.0.0.1:9102",
     containers: 3,
   };

@@ -67,7 +67,16 @@ describe("rows", () => {
   });
 
   it("renders a node row with allocated/capacity and share", () => {
-    expect(nodeRow(sampleNode("eu-1"))).toEqual(["eu-1", "eu-west-1", "ready", "1.5/8 (19%)", "2Gi/16Gi (13%)", "3"]);
+    expect(nodeRow(sampleNode("eu-1"))).toEqual([
+      "eu-1",
+      "eu-west-1",
+      "ready",
+      "1.5/8 (19%)",
+      "2Gi/16Gi (13%)",
+      "3",
+      "eligible",
+      "-",
+    ]);
   });
 
   it("renders the cluster view", () => {

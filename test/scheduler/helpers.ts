@@ -134,6 +134,7 @@ export function nodesAfter(nodes: readonly NodeView[], plan: Plan, req: Placemen
 
 /** Reference feasibility, written independently of the core, in the FSM's order. */
 export function referenceRejection(n: NodeView, req: PlacementRequest, replicasOnNode: number): RejectionReason | null {
+  if (n.status === "draining") return "node-ineligible";
   if (n.status !== "ready") return "node-not-ready";
   if (req.regions.length > 0 && !req.regions.includes(n.region)) return "region-constraint";
   if (n.cpuAllocated + req.cpuMillicores > n.cpuCapacity) return "insufficient-cpu";

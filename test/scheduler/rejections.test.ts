@@ -38,13 +38,14 @@ describe("rejections", () => {
     const req = request({ regions: ["us-east-1", "eu-west-1"], onePerNode: true, existing: new Map([["has-one", 1]]) });
     const plan = planDeployment(SchedulerState.fromNodes(nodes), req, 2);
     expect(plan.rejections).toEqual([
-      { reason: "node-not-ready", count: 2 },
+      { reason: "node-not-ready", count: 1 },
+      { reason: "node-ineligible", count: 1 },
       { reason: "region-constraint", count: 1 },
       { reason: "insufficient-cpu", count: 2 },
       { reason: "one-per-node", count: 1 },
     ]);
     expect(plan.pendingReason).toBe(
-      "0/6 nodes: 2 not ready, 2 insufficient cpu, 1 region constraint, 1 already running a replica (one per node)",
+      "0/6 nodes: 2 insufficient cpu, 1 not ready, 1 ineligible (cordoned or draining), 1 region constraint, 1 already running a replica (one per node)",
     );
   });
 

@@ -166,6 +166,7 @@ function deploymentFrom(value: unknown, source: string, path: string): Deploymen
     restartPolicy: r.object("restart_policy", restartPolicyFrom),
     progressDeadlineMs: r.duration("progress_deadline"),
     update: r.object("update", updatePolicyFrom),
+    maxUnavailable: r.wholeNumber("max_unavailable", 0),
     workload: workloadFrom(r),
   };
 }
@@ -194,6 +195,7 @@ const DEPLOYMENT_FIELDS = [
   "restart_policy",
   "progress_deadline",
   "update",
+  "max_unavailable",
   "command",
   "args",
   "env",

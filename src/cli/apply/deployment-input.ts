@@ -16,6 +16,8 @@ export interface DeploymentInput {
   readonly restartPolicy?: RestartPolicyInput;
   readonly progressDeadlineMs?: number;
   readonly update?: UpdatePolicyInput;
+  /** Disruption budget: a drain keeps at least replicas - maxUnavailable healthy (absent: the current one, or 1). */
+  readonly maxUnavailable?: number | undefined;
   /** What a real runtime runs (the Docker driver); absent: the image's own command, no ports. */
   readonly workload?: WorkloadInput;
 }

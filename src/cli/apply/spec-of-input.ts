@@ -55,6 +55,7 @@ export function specOfInput(input: DeploymentInput): DeploymentSpec {
           },
     progressDeadlineMs: input.progressDeadlineMs ?? 0,
     update: input.update === undefined ? undefined : updateOf(input.update),
+    ...(input.maxUnavailable !== undefined ? { maxUnavailable: input.maxUnavailable } : {}),
     workload:
       input.workload === undefined
         ? undefined

@@ -26,6 +26,7 @@ interface DeployFlags extends WorkloadFlags {
   readonly progressDeadline?: number;
   readonly canary?: number;
   readonly autoRevert?: boolean;
+  readonly maxUnavailable?: number;
   readonly force?: boolean;
 }
 
@@ -142,6 +143,12 @@ export function registerDeploy(parent: Command, sessionFor: SessionFor): void {
       ).argParser(durationMsArg),
     )
     .addOption(
+      new Option(
+        "--max-unavailable <n>",
+        "disruption budget: a node drain keeps at least replicas - N healthy (default 1)",
+      ).argParser(countArg),
+    )
+    .addOption(
       new Option("--canary <n>", "new replicas started beside the old ones before promotion (default 0)").argParser(
         countArg,
       ),
@@ -164,6 +171,7 @@ export function registerDeploy(parent: Command, sessionFor: SessionFor): void {
         clientRegions: flags.clientRegions ?? [],
         onePerNode: flags.onePerNode === true,
         update: updatePolicyOf(flags),
+        ...(flags.maxUnavailable !== undefined ? { maxUnavailable: flags.maxUnavailable } : {}),
         ...workloadFromFlags(flags),
       });
       const client = session.client;

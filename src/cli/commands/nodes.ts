@@ -17,6 +17,14 @@ function percent(part: number, whole: number): string {
   return whole === 0 ? "-" : `${Math.round((100 * part) / whole)}%`;
 }
 
+/** "-" when never drained; "draining (3 migrated)" or "complete (10 migrated, 2 at deadline)". */
+function drainText(node: Node): string {
+  const drain = node.drain;
+  if (drain === undefined) return "-";
+  const forced = drain.stoppedAtDeadline > 0 ? `, ${drain.stoppedAtDeadline} at deadline` : "";
+  return `${drain.state} (${drain.migrated} migrated${forced})`;
+}
+
 export function nodeRow(node: Node): string[] {
   const allocated = node.allocated ?? { cpuMillicores: 0, memoryMib: 0 };
   const capacity = node.capacity ?? { cpuMillicores: 0, memoryMib: 0 };
@@ -27,6 +35,8 @@ export function nodeRow(node: Node): string[] {
     `${formatCores(allocated.cpuMillicores)}/${formatCores(capacity.cpuMillicores)} (${percent(allocated.cpuMillicores, capacity.cpuMillicores)})`,
     `${formatMemory(allocated.memoryMib)}/${formatMemory(capacity.memoryMib)} (${percent(allocated.memoryMib, capacity.memoryMib)})`,
     String(node.containers),
+    node.ineligible ? "ineligible" : "eligible",
+    drainText(node),
   ];
 }
 
@@ -48,7 +58,7 @@ export function registerNodes(parent: Command, sessionFor: SessionFor): void {
         return;
       }
       session.out.table(
-        ["ID", "REGION", "STATUS", "CPU", "MEMORY", "CONTAINERS"],
+        ["ID", "REGION", "STATUS", "CPU", "MEMORY", "CONTAINERS", "ELIGIBILITY", "DRAIN"],
         nodes.map(nodeRow),
         "No nodes registered. Start a node-agent.",
       );

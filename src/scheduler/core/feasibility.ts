@@ -22,12 +22,14 @@ export interface FeasibilityContext {
 /** firstRejection's answer for a node that can take the container. */
 export const feasible = -1;
 export const rejectNotReady = 0;
-export const rejectRegion = 1;
-export const rejectCpu = 2;
-export const rejectMemory = 3;
-export const rejectOnePerNode = 4;
+export const rejectIneligible = 1;
+export const rejectRegion = 2;
+export const rejectCpu = 3;
+export const rejectMemory = 4;
+export const rejectOnePerNode = 5;
 
 assert(rejectionReasons[rejectNotReady] === "node-not-ready", "reason codes follow rejectionReasons");
+assert(rejectionReasons[rejectIneligible] === "node-ineligible", "reason codes follow rejectionReasons");
 assert(rejectionReasons[rejectRegion] === "region-constraint", "reason codes follow rejectionReasons");
 assert(rejectionReasons[rejectCpu] === "insufficient-cpu", "reason codes follow rejectionReasons");
 assert(rejectionReasons[rejectMemory] === "insufficient-memory", "reason codes follow rejectionReasons");
@@ -35,6 +37,8 @@ assert(rejectionReasons[rejectOnePerNode] === "one-per-node", "reason codes foll
 
 /** The first check the node fails (an index into rejectionReasons), or `feasible`. */
 export function firstRejection(table: NodeTable, context: FeasibilityContext, ordinal: number): number {
+  // The scheduler's draining: live, but cordoned or draining (see the io shell's nodeView).
+  if (table.status[ordinal] === statusCode.draining) return rejectIneligible;
   if (table.status[ordinal] !== statusCode.ready) return rejectNotReady;
   if (context.allowedRegion[table.region[ordinal]] === 0) return rejectRegion;
   if (table.cpuAllocated[ordinal] + context.cpuMillicores > table.cpuCapacity[ordinal]) return rejectCpu;
@@ -72,6 +76,7 @@ export function countRejections(table: NodeTable, context: FeasibilityContext): 
 
 const reasonWords: Readonly<Record<RejectionReason, string>> = {
   "node-not-ready": "not ready",
+  "node-ineligible": "ineligible (cordoned or draining)",
   "region-constraint": "region constraint",
   "insufficient-cpu": "insufficient cpu",
   "insufficient-memory": "insufficient memory",

@@ -50,10 +50,16 @@ export interface Placement {
  * the same order, with the same names).
  */
 export type RejectionReason =
-  "node-not-ready" | "region-constraint" | "insufficient-cpu" | "insufficient-memory" | "one-per-node";
+  | "node-not-ready"
+  | "node-ineligible"
+  | "region-constraint"
+  | "insufficient-cpu"
+  | "insufficient-memory"
+  | "one-per-node";
 
 export const rejectionReasons: readonly RejectionReason[] = [
   "node-not-ready",
+  "node-ineligible",
   "region-constraint",
   "insufficient-cpu",
   "insufficient-memory",

@@ -34,7 +34,8 @@ export function nodeView(node: Readonly<NodeRecord>): NodeView {
     memoryCapacity: node.capacity.memoryMib,
     cpuAllocated: node.allocated.cpuMillicores,
     memoryAllocated: node.allocated.memoryMib,
-    status: node.status,
+    // The scheduler's "draining" is any live node that takes no new work: cordoned or draining.
+    status: node.status === "ready" && !node.eligible ? "draining" : node.status,
   };
 }
 
@@ -141,9 +142,10 @@ export class SchedulerWorker {
           return;
         }
         const wasReady = model.node(change.id)?.status === "ready";
-        model.upsertNode(nodeView(record));
+        const view = nodeView(record);
+        model.upsertNode(view);
         // Capacity appeared: everything still pending may fit now.
-        if (record.status === "ready" && !wasReady) this.enqueueAllPending();
+        if (view.status === "ready" && !wasReady) this.enqueueAllPending();
         return;
       }
       case "deployment":
