@@ -1,3 +1,4 @@
+import { clusterIdMetadataKey } from "./cluster-id.js";
 import {
   credentials,
   Metadata,
@@ -16,6 +17,7 @@ import { encodeMessage } from "./transport-message-codec.js";
 import { SendQueue } from "./transport-send-queue.js";
 
 /** Metadata keys naming the two ends of a stream, so the receiver knows its peer before the first message. */
+export { clusterIdMetadataKey };
 export const fromMetadataKey = "raft-from";
 export const toMetadataKey = "raft-to";
 
@@ -31,6 +33,8 @@ export interface PeerStreamEnv {
   onRoundTrip(peer: ReplicaId, seconds: number): void;
   /** Mutual TLS credentials; plaintext when absent. */
   readonly credentials?: ChannelCredentials;
+  /** Sent with every stream: a peer of another cluster refuses it. */
+  readonly clusterId?: string;
 }
 
 /** Counters of one peer stream, for tests and metrics. */
@@ -248,6 +252,7 @@ export class PeerStream {
     const metadata = new Metadata();
     metadata.set(fromMetadataKey, this.env.selfId);
     metadata.set(toMetadataKey, this.peer);
+    if (this.env.clusterId !== undefined) metadata.set(clusterIdMetadataKey, this.env.clusterId);
     const call = this.client.stream(metadata);
     this.call = call;
     const current = (): boolean => generation === this.generation;
