@@ -34,6 +34,7 @@ import { createApplyHandlers } from "./apply-handlers.js";
 import { deployResultToProto } from "./deploy-result.js";
 import { createRolloutHandlers } from "./rollout-handlers.js";
 import type { WatchHub } from "./watch-hub.js";
+import { snapshotSave } from "./snapshot-save.js";
 
 export interface ServiceDeps {
   readonly node: RaftNode;
@@ -183,6 +184,7 @@ export function createOrchestratorService(deps: ServiceDeps): OrchestratorServic
     rolloutAction: unary(logger, members, "RolloutAction", rollouts.rolloutAction),
     apply: unary(logger, members, "Apply", applies.apply),
     plan: unary(logger, members, "Plan", applies.plan),
+    snapshotSave: (call) => void snapshotSave(call, { node, members, logger }),
   };
 }
 
