@@ -20,6 +20,7 @@ import { registerSlo } from "./commands/slo.js";
 import { registerWatch } from "./commands/watch.js";
 import { registerEndpoints } from "./commands/endpoints.js";
 import { registerLogs } from "./commands/logs.js";
+import { registerSnapshot } from "./commands/snapshot.js";
 import { CliError, UsageError, hintForStatus } from "./errors.js";
 import type { CliIo } from "./io.js";
 import { isLegacyForm, translateLegacyArgs } from "./legacy-flags.js";
@@ -125,6 +126,7 @@ function buildProgram(io: CliIo, sessionFor: (command: Command) => Session): Com
   registerRollout(program, sessionFor);
   registerApply(program, sessionFor);
   registerPlan(program, sessionFor);
+  registerSnapshot(program, sessionFor);
   registerPki(program, io);
   return program;
 }

@@ -12,6 +12,7 @@ export type {
   Proposer,
 } from "./controller-ports.js";
 export { LeaderBarrier } from "./leader-barrier.js";
+export { decodeSnapshot } from "./snapshot.js";
 export { proposeOutcome } from "./propose-outcome.js";
 export type { ChangeAction, ChangeKind, StateChange } from "./cluster-state.js";
 export {

@@ -6,6 +6,7 @@ import { parsePeerList } from "./peers.js";
 import { splitHostPort, splitListenHostPort } from "../lib/host-port.js";
 import { loadTlsMaterial, tlsFilesFromFlags } from "../lib/tls-material.js";
 import { plaintextRefusal } from "./replica-security.js";
+import { parseRestoreArgs, restoreDataDir, RestoreError, type RestoreOptions } from "./restore.js";
 
 const regions = ["us-east-1", "eu-west-1", "ap-southeast-1"];
 
@@ -41,6 +42,15 @@ function parseArgs(argv: string[]): ReplicaOptions {
     .option("--tls-cert <file>", "this replica's certificate (identity orchestrator://replica/<id>)")
     .option("--tls-key <file>", "the key of --tls-cert")
     .option("--insecure", "serve the API and Raft in plaintext on non-loopback addresses (not recommended)")
+    .option(
+      "--cluster-token <text>",
+      "mixed into the founding cluster id derived from --peers, so two clusters with the same replica ids never talk",
+      "",
+    )
+    .option(
+      "--force-new-cluster",
+      "disaster recovery: make this surviving replica the only voter of a new cluster, keeping every entry it holds (remove the flag afterwards)",
+    )
     .addHelpText(
       "after",
       `
@@ -68,6 +78,8 @@ Logs are JSON lines on stderr. SIGTERM hands leadership to another replica befor
     tlsCert?: string;
     tlsKey?: string;
     insecure?: boolean;
+    clusterToken: string;
+    forceNewCluster?: boolean;
   }>();
   const tlsFiles = tlsFilesFromFlags(opts);
   const raftPeers = parsePeerList(opts.peers, "--peers");
@@ -119,6 +131,8 @@ Logs are JSON lines on stderr. SIGTERM hands leadership to another replica befor
     snapshotEveryEntries,
     snapshotKeepEntries,
     tickMs,
+    clusterToken: opts.clusterToken,
+    forceNewCluster: opts.forceNewCluster === true,
   };
 }
 
@@ -135,7 +149,32 @@ function nonNegativeInteger(text: string, flag: string): number {
   return value;
 }
 
+/** `orchestrator restore ...`: prepares a data directory from a snapshot file and exits. */
+async function restoreMain(argv: string[]): Promise<void> {
+  let options: RestoreOptions;
+  try {
+    options = parseRestoreArgs(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : 2);
+    process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(2);
+  }
+  try {
+    const outcome = await restoreDataDir(options);
+    process.stdout.write(
+      `restored snapshot at index ${outcome.index} (term ${outcome.term}) into ${options.dataDir} for ${options.id}\n` +
+        `new cluster id ${outcome.clusterId}, voters ${outcome.voters.join(", ")}\n` +
+        `start it with: orchestrator --id ${options.id} --peers ${[...options.peers].map(([id, a]) => `${id}=${a}`).join(",")} --data-dir ${options.dataDir}\n`,
+    );
+    process.exit(0);
+  } catch (error) {
+    process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(error instanceof RestoreError ? 1 : 70);
+  }
+}
+
 async function main(): Promise<void> {
+  if (process.argv[2] === "restore") return restoreMain(process.argv.slice(3));
   let options: ReplicaOptions;
   try {
     options = parseArgs(process.argv.slice(2));

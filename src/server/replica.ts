@@ -35,6 +35,12 @@ export interface ReplicaOptions {
   readonly tickMs: number;
   /** Mutual TLS material and --insecure; plaintext when absent. */
   readonly security?: ReplicaSecurity;
+  /** Salt of the founding cluster id (--cluster-token). */
+  readonly clusterToken?: string;
+  /** The cluster id this replica was told (a joiner); founding replicas derive theirs. */
+  readonly clusterId?: string;
+  /** --force-new-cluster: become the only voter of a new cluster (see force-new-cluster.ts). */
+  readonly forceNewCluster?: boolean;
 }
 
 export interface RunningReplica {
@@ -61,6 +67,9 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
     tickMs: options.tickMs,
     snapshotEveryEntries: options.snapshotEveryEntries,
     snapshotKeepEntries: options.snapshotKeepEntries,
+    ...(options.clusterToken !== undefined ? { clusterToken: options.clusterToken } : {}),
+    ...(options.clusterId !== undefined ? { clusterId: options.clusterId } : {}),
+    ...(options.forceNewCluster === true ? { forceNewCluster: true } : {}),
     ...(tls !== undefined ? { transportSecurity: transportSecurity(tls) } : {}),
   });
   const registry = new Registry();
@@ -115,6 +124,7 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
       api: options.apiAddress,
       metrics: options.metricsAddress,
       dataDir: options.dataDir,
+      clusterId: node.clusterId,
       peers: options.members.toJSON(),
     },
     "replica started",

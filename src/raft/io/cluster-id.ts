@@ -24,25 +24,27 @@ export function randomClusterId(): string {
 
 /**
  * The identity founding replicas agree on without talking: each is started independently with
- * the same --peers, so each derives the same id from the voters and their Raft addresses (and
- * --cluster-token, which makes two clusters on the same addresses differ).
+ * the same voters, so each derives the same id from their ids (and --cluster-token, which makes
+ * two clusters with the same replica ids differ). Not from the Raft addresses: replicas may name
+ * each other differently (a hostname here, an IP there, a proxy in between), and a cluster whose
+ * founders disagree on its id would never form.
  */
-export function foundingClusterId(voters: ReadonlyMap<ReplicaId, string>, token = ""): string {
+export function foundingClusterId(voters: Iterable<ReplicaId>, token = ""): string {
   return derive("orchestrator founding cluster", voters, [token]);
 }
 
 /**
  * The identity of a cluster restored from a backup file: derived from the file's checksum and
- * the new members, so the replicas restored one by one from the same file with the same --peers
- * agree, and differ from the cluster the backup came from (whose id has another derivation).
+ * the new voters, so the replicas restored one by one from the same file agree, and differ from
+ * the cluster the backup came from (whose id has another derivation).
  */
-export function restoredClusterId(fileChecksum: string, voters: ReadonlyMap<ReplicaId, string>, token = ""): string {
+export function restoredClusterId(fileChecksum: string, voters: Iterable<ReplicaId>, token = ""): string {
   return derive("orchestrator restored cluster", voters, [fileChecksum, token]);
 }
 
-function derive(domain: string, voters: ReadonlyMap<ReplicaId, string>, extra: readonly string[]): string {
+function derive(domain: string, voters: Iterable<ReplicaId>, extra: readonly string[]): string {
   const hash = createHash("sha256").update(`${domain}\n`);
-  for (const id of [...voters.keys()].sort()) hash.update(`${id}=${voters.get(id) ?? ""}\n`);
+  for (const id of [...voters].sort()) hash.update(`voter ${id}\n`);
   for (const part of extra) hash.update(`${part}\n`);
   return hash.digest("hex").slice(0, generatedHexChars);
 }

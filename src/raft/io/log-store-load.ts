@@ -117,7 +117,7 @@ export async function loadStore(
 function newStoreClusterId(initialConf: ConfState, identity: StoreIdentity): string {
   if (identity.clusterId !== undefined) return identity.clusterId;
   if (identity.foundingClusterId !== undefined) return identity.foundingClusterId;
-  if (initialConf.voters.length > 0) return foundingClusterId(new Map(initialConf.voters.map((id) => [id, ""])));
+  if (initialConf.voters.length > 0) return foundingClusterId(initialConf.voters);
   return randomClusterId();
 }
 
@@ -134,10 +134,7 @@ async function loadClusterId(
 ): Promise<string> {
   const value = await db.get(META_KEYS.clusterId);
   if (value === undefined) {
-    const clusterId =
-      identity.clusterId ??
-      identity.foundingClusterId ??
-      foundingClusterId(new Map(format.createdWith.voters.map((id) => [id, ""])));
+    const clusterId = identity.clusterId ?? identity.foundingClusterId ?? foundingClusterId(format.createdWith.voters);
     await db.put(META_KEYS.clusterId, encodeClusterId(clusterId), { sync: true });
     return clusterId;
   }

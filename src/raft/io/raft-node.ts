@@ -45,7 +45,7 @@ export interface RaftNodeOptions {
    * store must hold it (ClusterIdMismatchError). Founding replicas leave it out and derive one.
    */
   readonly clusterId?: string;
-  /** Mixed into the founding derivation (--cluster-token), so clusters on the same addresses differ. */
+  /** Mixed into the founding derivation (--cluster-token), so clusters with the same replica ids differ. */
   readonly clusterToken?: string;
   /**
    * Disaster recovery after a majority is lost (--force-new-cluster): before starting, fold every
@@ -178,7 +178,7 @@ export class RaftNode {
     assert(voters.includes(options.id), `replica ${options.id} is not among its peers`);
     const store = await LevelDbLogStore.open(options.dataDir, {
       initialConf: { voters, learners: [] },
-      foundingClusterId: foundingClusterId(options.peers, options.clusterToken),
+      foundingClusterId: foundingClusterId(options.peers.keys(), options.clusterToken),
       ...(options.clusterId !== undefined ? { clusterId: options.clusterId } : {}),
     });
     try {
