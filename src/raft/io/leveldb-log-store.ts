@@ -21,7 +21,7 @@ import type { LoadedStore, LogDb, StorePaths } from "./log-store-load.js";
 import { loadStore, removeStaleSnapshotFiles } from "./log-store-load.js";
 import { removeQuietly, snapshotFileName, writeSnapshotFile } from "./log-store-snapshot-files.js";
 
-export { CorruptStoreError, StoreFailedError, StoreInUseError } from "./log-store-errors.js";
+export { ClusterIdMismatchError, CorruptStoreError, StoreFailedError, StoreInUseError } from "./log-store-errors.js";
 
 /**
  * The replica's durable Raft log: entries, hard state and snapshot metadata in LevelDB
