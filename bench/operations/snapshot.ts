@@ -5,9 +5,9 @@
  *
  * The state is built in-process (build-state.ts: FSM commands applied directly), written as a
  * snapshot file and restored into a one-replica cluster; only the leader takes part in a save,
- * so followers would add nothing but CPU on this shared machine. That replica has no agents: its
- * health controller marks the 1,000 nodes down once the fail-over grace (3 s) is over, so the
- * save starts as soon as the replica serves; `containersSaved` says what the file then held.
+ * so followers would add nothing but CPU on this shared machine. That replica has no agents, so
+ * the state has no nodes and every container is pending (see build-state.ts); `bytesPerContainer`
+ * is that of a pending container. `containersSaved` says what the saved file held.
  */
 import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import * as os from "node:os";
@@ -30,6 +30,7 @@ export interface SnapshotSizeResult {
   readonly buildMs: number;
   readonly snapshotBytes: number;
   readonly containersSaved: number;
+  readonly bytesPerContainer: number;
   readonly saveMs: number;
   readonly restoreCommandMs: number;
   readonly restoredServingMs: number;
@@ -98,6 +99,7 @@ async function benchOneSize(containers: number): Promise<SnapshotSizeResult> {
       buildMs: round(buildMs, 0),
       snapshotBytes,
       containersSaved,
+      bytesPerContainer: round(snapshotBytes / containers, 1),
       saveMs: round(saveMs, 0),
       restoreCommandMs: round(second.restoreCommandMs, 0),
       restoredServingMs: round(second.servingMs, 0),
@@ -115,7 +117,7 @@ async function benchOneSize(containers: number): Promise<SnapshotSizeResult> {
 /** Builds the state and writes it as a snapshot file; the state is garbage once this returns. */
 async function seed(containers: number, file: string): Promise<number> {
   const started = performance.now();
-  const built = buildState(containers);
+  const built = buildState(containers, false);
   await writeSeed(file, built.index, built.fsm.snapshot());
   return performance.now() - started;
 }
