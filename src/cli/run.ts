@@ -77,6 +77,7 @@ Examples:
   orchctl apply -f web.yaml --check-index 42
   orchctl fault container web-0 crash
   orchctl delete web
+  orchctl snapshot save backup.snap && orchctl snapshot inspect backup.snap
   ORCH_ENDPOINTS=127.0.0.1:50051,127.0.0.1:50052,127.0.0.1:50053 orchctl list --output json
 
 The seed's flag form works too:
