@@ -2,6 +2,7 @@ import { clusterIdMetadataKey } from "./cluster-id.js";
 import {
   credentials,
   Metadata,
+  status as grpcStatus,
   type ChannelCredentials,
   type ClientDuplexStream,
   type StatusObject,
@@ -11,6 +12,7 @@ import { assert, assertNever } from "../../lib/assert.js";
 import { RaftTransportServiceClient, type StreamRequest, type StreamResponse } from "../../gen/raft/v1/raft.js";
 import type { Message, ReplicaId } from "../core/types.js";
 import { ReconnectBackoff } from "./transport-backoff.js";
+import { OncePerInterval } from "../../lib/once-per-interval.js";
 import { transportClientOptions } from "./transport-channel-options.js";
 import type { TransportLimits } from "./transport-limits.js";
 import { encodeMessage } from "./transport-message-codec.js";
@@ -18,6 +20,9 @@ import { SendQueue } from "./transport-send-queue.js";
 
 /** Metadata keys naming the two ends of a stream, so the receiver knows its peer before the first message. */
 export { clusterIdMetadataKey };
+
+/** Refusals by a peer are logged once per this interval, not per reconnection attempt. */
+const refusalLogIntervalMs = 60_000;
 export const fromMetadataKey = "raft-from";
 export const toMetadataKey = "raft-to";
 
@@ -72,6 +77,7 @@ export class PeerStream {
   private readonly client: RaftTransportServiceClient;
   private readonly queue: SendQueue;
   private readonly backoff: ReconnectBackoff;
+  private readonly refusalLog = new OncePerInterval(refusalLogIntervalMs);
   private call: ClientDuplexStream<StreamRequest, StreamResponse> | null = null;
   /** Identifies the current call; events of an older call are ignored. */
   private generation = 0;
@@ -324,6 +330,12 @@ export class PeerStream {
       },
       "raft stream to peer ended",
     );
+    // The peer refuses us (another cluster, or not a member): say so where an operator looks.
+    if (status.code === grpcStatus.FAILED_PRECONDITION && this.refusalLog.take(this.peer))
+      this.env.logger.warn(
+        { peer: this.peer, details: status.details },
+        "peer refuses this replica's raft stream (logged once a minute per peer)",
+      );
     this.reconnectTimer = setTimeout(() => this.reconnect(), delayMs);
     if (wasConnected) {
       this.stats.connectionsLost++;
