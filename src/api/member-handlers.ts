@@ -8,7 +8,6 @@ import type {
   MemberRemoveResponse,
 } from "../gen/orchestrator/v1/orchestrator.js";
 import type { RaftNode } from "../raft/io/raft-node.js";
-import { clusterIdOf } from "./cluster-id.js";
 import { memberToProto, type MemberOperations } from "./member-operations.js";
 
 /** The Member* RPCs: thin wrappers of MemberOperations (leader only; followers redirect). */
@@ -21,7 +20,7 @@ export function createMemberHandlers(node: RaftNode, operations: MemberOperation
         term: snapshot.term,
         commitIndex: snapshot.commit,
         members: snapshot.members.map(memberToProto),
-        clusterId: clusterIdOf(node),
+        clusterId: node.clusterId,
       };
     },
     memberAdd: async (request: MemberAddRequest): Promise<MemberAddResponse> => ({

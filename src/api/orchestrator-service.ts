@@ -49,6 +49,7 @@ import { createRolloutHandlers } from "./rollout-handlers.js";
 import { createMemberHandlers } from "./member-handlers.js";
 import { MemberOperations } from "./member-operations.js";
 import type { WatchHub } from "./watch-hub.js";
+import { snapshotSave } from "./snapshot-save.js";
 
 export interface ServiceDeps {
   readonly node: RaftNode;
@@ -230,6 +231,7 @@ export function createOrchestratorService(deps: ServiceDeps): OrchestratorServic
     memberRemove: unary("MemberRemove", memberHandlers.memberRemove),
     nodeEligibility: unary("NodeEligibility", nodes.nodeEligibility),
     nodeDrain: unary("NodeDrain", nodes.nodeDrain),
+    snapshotSave: (call) => void snapshotSave(call, { node, members, logger }),
   };
 }
 

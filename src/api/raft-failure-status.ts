@@ -23,6 +23,7 @@ export function raftFailureStatus(error: RaftError, members: MembersView): Orche
     case "fatal":
     case "dropped":
     case "transfer-stalled":
+    case "capture-interrupted":
       return new OrchestratorError("UNAVAILABLE", error.message);
     case "timed-out":
       // A read that timed out changed nothing and may go anywhere; a write may still be applied.

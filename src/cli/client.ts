@@ -164,6 +164,24 @@ export class OrchClient {
     }
   }
 
+  /**
+   * Reads a server stream once, to its end (a download): until its first message arrives it is
+   * retried and follows the leader like a unary call; a stream that breaks after that fails,
+   * because what was received so far is incomplete. Resolves false when Ctrl-C ended it.
+   */
+  async readStream<K extends StreamMethod>(
+    method: K,
+    request: RequestOf<K>,
+    onMessage: (message: ResponseOf<K>) => void,
+  ): Promise<boolean> {
+    const definition = definitionOf(method);
+    const outcome = await this.retrying(this.options.deadlineMs, (channel, address) =>
+      this.streamOnce(channel, address, definition, request, onMessage),
+    );
+    if (outcome.kind === "broken") throw outcome.failure;
+    return outcome.kind === "ended";
+  }
+
   close(): void {
     this.client.close();
   }

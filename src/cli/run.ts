@@ -25,6 +25,7 @@ import { registerLogs } from "./commands/logs.js";
 import { registerAcl } from "./commands/acl.js";
 import { registerToken } from "./commands/token.js";
 import { registerMember } from "./commands/member.js";
+import { registerSnapshot } from "./commands/snapshot.js";
 import { CliError, UsageError, hintForStatus } from "./errors.js";
 import type { CliIo } from "./io.js";
 import { isLegacyForm, translateLegacyArgs } from "./legacy-flags.js";
@@ -82,6 +83,7 @@ Examples:
   orchctl apply -f web.yaml --check-index 42
   orchctl fault container web-0 crash
   orchctl delete web
+  orchctl snapshot save backup.snap && orchctl snapshot inspect backup.snap
   ORCH_ENDPOINTS=127.0.0.1:50051,127.0.0.1:50052,127.0.0.1:50053 orchctl list --output json
   orchctl config get-contexts       # npm run cluster / npm run demo write and select theirs
 
@@ -136,6 +138,7 @@ function buildProgram(io: CliIo, sessionFor: (command: Command) => Session): Com
   registerApply(program, sessionFor);
   registerPlan(program, sessionFor);
   registerMember(program, sessionFor);
+  registerSnapshot(program, sessionFor);
   registerPki(program, io);
   registerAcl(program, sessionFor);
   registerToken(program, sessionFor);

@@ -10,6 +10,7 @@ import { plaintextRefusal } from "./replica-security.js";
 import { askCluster, joinLimits, joinRefusal } from "./join.js";
 import { existsSync } from "node:fs";
 import * as path from "node:path";
+import { parseRestoreArgs, restoreDataDir, RestoreError, type RestoreOptions } from "./restore.js";
 
 const regions = ["us-east-1", "eu-west-1", "ap-southeast-1"];
 
@@ -73,6 +74,15 @@ function parseArgs(argv: string[]): ParsedArgs {
       "--acl",
       "require a token with every API call (orchctl acl bootstrap makes the first; see docs/security.md)",
     )
+    .option(
+      "--cluster-token <text>",
+      "mixed into the founding cluster id derived from --peers, so two clusters with the same replica ids never talk",
+      "",
+    )
+    .option(
+      "--force-new-cluster",
+      "disaster recovery: make this surviving replica the only voter of a new cluster, keeping every entry it holds (remove the flag afterwards)",
+    )
     .addHelpText(
       "after",
       `
@@ -109,6 +119,8 @@ Logs are JSON lines on stderr. SIGTERM hands leadership to another replica befor
     tlsKey?: string;
     insecure?: boolean;
     acl?: boolean;
+    clusterToken: string;
+    forceNewCluster?: boolean;
   }>();
   const tlsFiles = tlsFilesFromFlags(opts);
   if (opts.peers === undefined && opts.join === undefined)
@@ -192,6 +204,8 @@ Logs are JSON lines on stderr. SIGTERM hands leadership to another replica befor
       snapshotEveryEntries,
       snapshotKeepEntries,
       tickMs,
+      clusterToken: opts.clusterToken,
+      forceNewCluster: opts.forceNewCluster === true,
       autopilot: { deadAfterMs, removeDead: opts.autopilotRemoveDead === true },
     },
   };
@@ -213,7 +227,9 @@ function durationMs(text: string, flag: string): number {
  * disk (a restart) the cluster's answer is only checked when it comes quickly: the replica can
  * start from its own log, and a cluster that needs it for a quorum may not answer without it.
  */
-async function resolveMembers(parsed: ParsedArgs): Promise<{ members: MembersDirectory; join: boolean }> {
+async function resolveMembers(
+  parsed: ParsedArgs,
+): Promise<{ members: MembersDirectory; join: boolean; clusterId?: string }> {
   const { replica, joinEndpoints } = parsed;
   if (joinEndpoints === null) {
     if (parsed.members === null) throw new Error("unreachable: no --peers and no --join");
@@ -242,7 +258,12 @@ async function resolveMembers(parsed: ParsedArgs): Promise<{ members: MembersDir
       : "";
     throw new Error(refusal + stale);
   }
-  return { members: new MembersDirectory(asked.answer.members).withSelf(replica.id, self), join: true };
+  // The joiner's store takes the cluster's id; a store holding another cluster's id refuses to open.
+  return {
+    members: new MembersDirectory(asked.answer.members).withSelf(replica.id, self),
+    join: true,
+    ...(asked.answer.clusterId !== "" ? { clusterId: asked.answer.clusterId } : {}),
+  };
 }
 function positiveInteger(text: string, flag: string): number {
   const value = Number(text);
@@ -257,7 +278,32 @@ function nonNegativeInteger(text: string, flag: string): number {
   return value;
 }
 
+/** `orchestrator restore ...`: prepares a data directory from a snapshot file and exits. */
+async function restoreMain(argv: string[]): Promise<void> {
+  let options: RestoreOptions;
+  try {
+    options = parseRestoreArgs(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : 2);
+    process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(2);
+  }
+  try {
+    const outcome = await restoreDataDir(options);
+    process.stdout.write(
+      `restored snapshot at index ${outcome.index} (term ${outcome.term}) into ${options.dataDir} for ${options.id}\n` +
+        `new cluster id ${outcome.clusterId}, voters ${outcome.voters.join(", ")}\n` +
+        `start it with: orchestrator --id ${options.id} --peers ${[...options.peers].map(([id, a]) => `${id}=${a}`).join(",")} --data-dir ${options.dataDir}\n`,
+    );
+    process.exit(0);
+  } catch (error) {
+    process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(error instanceof RestoreError ? 1 : 70);
+  }
+}
+
 async function main(): Promise<void> {
+  if (process.argv[2] === "restore") return restoreMain(process.argv.slice(3));
   let parsed: ParsedArgs;
   try {
     parsed = parseArgs(process.argv.slice(2));
@@ -267,8 +313,13 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   try {
-    const { members, join } = await resolveMembers(parsed);
-    const replica = await startReplica({ ...parsed.replica, members, join });
+    const { members, join, clusterId } = await resolveMembers(parsed);
+    const replica = await startReplica({
+      ...parsed.replica,
+      members,
+      join,
+      ...(clusterId !== undefined ? { clusterId } : {}),
+    });
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;

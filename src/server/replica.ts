@@ -52,6 +52,12 @@ export interface ReplicaOptions {
   readonly security?: ReplicaSecurity;
   /** --acl: every API call needs a token (docs/security.md, "Tokens and roles"). */
   readonly acl?: boolean;
+  /** Salt of the founding cluster id (--cluster-token). */
+  readonly clusterToken?: string;
+  /** The cluster id this replica was told (a joiner); founding replicas derive theirs. */
+  readonly clusterId?: string;
+  /** --force-new-cluster: become the only voter of a new cluster (see force-new-cluster.ts). */
+  readonly forceNewCluster?: boolean;
 }
 
 export interface RunningReplica {
@@ -79,6 +85,9 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
     tickMs: options.tickMs,
     snapshotEveryEntries: options.snapshotEveryEntries,
     snapshotKeepEntries: options.snapshotKeepEntries,
+    ...(options.clusterToken !== undefined ? { clusterToken: options.clusterToken } : {}),
+    ...(options.clusterId !== undefined ? { clusterId: options.clusterId } : {}),
+    ...(options.forceNewCluster === true ? { forceNewCluster: true } : {}),
     ...(tls !== undefined ? { transportSecurity: transportSecurity(tls, logger) } : {}),
   });
   const membershipRefusal = followMembership(node, fsm, options.members, options.dataDir, logger);
@@ -163,6 +172,7 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
       api: options.apiAddress,
       metrics: options.metricsAddress,
       dataDir: options.dataDir,
+      clusterId: node.clusterId,
       peers: options.members.toJSON(),
     },
     "replica started",

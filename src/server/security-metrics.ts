@@ -22,7 +22,7 @@ export function registerSecurityMetrics(registry: Registry, node: RaftNode, secu
   const seen = new Map<string, number>();
   new Counter({
     name: "orchestrator_raft_messages_rejected_total",
-    help: "Raft streams refused and messages dropped by the transport, by reason (stream_refused, from_mismatch, unknown_peer, invalid)",
+    help: "Raft streams refused and messages dropped by the transport, by reason (stream_refused, from_mismatch, unknown_peer, invalid, cluster_id: a replica of another cluster)",
     labelNames: ["reason"],
     registers: [registry],
     collect() {

@@ -4,6 +4,13 @@ import type { ConfState, Entry, Role, Snapshot } from "../core/types.js";
 import { asError } from "./as-error.js";
 import type { StateMachine } from "./state-machine.js";
 
+/** The state machine's encoding at `index`, with the configuration at that index. */
+export interface CapturedState {
+  readonly index: number;
+  readonly conf: ConfState;
+  readonly data: Uint8Array;
+}
+
 /** How the queue reaches the store, the core and the pending requests. */
 export interface ApplyQueueEnv {
   readonly stateMachine: StateMachine;
@@ -103,6 +110,33 @@ export class ApplyQueue {
     this.snapshotTask = this.takeSnapshot(task, status.applied, status.conf, status.term, status.role).catch(
       (error: unknown) => this.env.fatal(asError(error)),
     );
+  }
+
+  /**
+   * The state machine encoded as of its applied index, for a backup (nothing is written here).
+   * Waits until nothing is queued and the core's applied index is the state machine's (so
+   * `conf` is the configuration at `index`), then encodes a slice per turn like a Raft snapshot:
+   * writes keep being proposed and committed meanwhile, and are applied once it is done. Null
+   * when that state does not come within `waitMsMax`, or the state is replaced or the node stops.
+   */
+  async capture(waitMsMax: number): Promise<CapturedState | null> {
+    const deadline = performance.now() + waitMsMax;
+    for (;;) {
+      if (this.halted() || performance.now() > deadline) return null;
+      if (this.snapshotting === null && this.head === this.entries.length) {
+        const status = this.env.coreStatus();
+        if (status.applied === this.fsmApplied) {
+          const task = { abandoned: false };
+          this.snapshotting = task;
+          const index = this.fsmApplied;
+          const data = await this.encodeSnapshot(task);
+          if (this.snapshotting === task) this.snapshotting = null;
+          this.scheduleDrain();
+          return data === null ? null : { index, conf: status.conf, data };
+        }
+      }
+      await new Promise<void>((resolve) => setTimeout(resolve, 1));
+    }
   }
 
   /** A snapshot being encoded stops at its next slice; one being saved finishes first. */

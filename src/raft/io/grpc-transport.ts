@@ -37,6 +37,8 @@ export interface GrpcTransportOptions {
   readonly limits?: Partial<TransportLimits>;
   /** Mutual TLS with peer identities from certificates; plaintext when absent. */
   readonly security?: TransportSecurity;
+  /** This cluster's identity: sent to peers, and a peer sending another one is refused. */
+  readonly clusterId?: string;
 }
 
 type TransportState = "new" | "starting" | "running" | "stopped";
@@ -67,6 +69,7 @@ export class GrpcTransport {
   private boundPort = 0;
   private listener: BoundListener = { port: 0, close: () => undefined };
   private readonly security: TransportSecurity | undefined;
+  private readonly clusterId: string | undefined;
   private readonly rejected = new Map<RejectReason, number>();
 
   constructor(options: GrpcTransportOptions) {
@@ -78,8 +81,10 @@ export class GrpcTransport {
     this.logger = (options.logger ?? pino({ level: "silent" })).child({ component: "raft-transport" });
     this.peerAddresses = withoutSelf(options.peers, this.id);
     this.security = options.security;
+    this.clusterId = options.clusterId;
     this.inbound = new InboundService({
       ...(options.security !== undefined ? { security: options.security } : {}),
+      ...(options.clusterId !== undefined ? { clusterId: options.clusterId } : {}),
       onRejected: (reason) => this.rejected.set(reason, (this.rejected.get(reason) ?? 0) + 1),
       selfId: this.id,
       limits: this.limits,
@@ -237,6 +242,7 @@ export class GrpcTransport {
       limits: this.limits,
       logger: this.logger,
       ...this.credentialsEnv(),
+      ...this.clusterIdEnv(),
       onConnectionLost: (peer) => {
         if (this.state === "running") this.handlers.onPeerConnectionLost(peer);
       },
@@ -252,10 +258,15 @@ export class GrpcTransport {
       limits: this.limits,
       logger: this.logger,
       ...this.credentialsEnv(),
+      ...this.clusterIdEnv(),
       onSnapshotStatus: (peer, ok) => {
         if (this.state === "running") this.handlers.onSnapshotStatus(peer, ok);
       },
     };
+  }
+
+  private clusterIdEnv(): { clusterId?: string } {
+    return this.clusterId === undefined ? {} : { clusterId: this.clusterId };
   }
 
   private credentialsEnv(): { credentials?: ChannelCredentials } {

@@ -12,14 +12,16 @@ import {
   encodeHardState,
   encodeLogBounds,
   encodeSnapshotRecord,
+  encodeClusterId,
   entryKey,
 } from "./log-store-codec.js";
+import { isValidClusterId } from "./cluster-id.js";
 import { CorruptStoreError, StoreFailedError, StoreInUseError } from "./log-store-errors.js";
 import type { LoadedStore, LogDb, StorePaths } from "./log-store-load.js";
 import { loadStore, removeStaleSnapshotFiles } from "./log-store-load.js";
 import { removeQuietly, snapshotFileName, writeSnapshotFile } from "./log-store-snapshot-files.js";
 
-export { CorruptStoreError, StoreFailedError, StoreInUseError } from "./log-store-errors.js";
+export { ClusterIdMismatchError, CorruptStoreError, StoreFailedError, StoreInUseError } from "./log-store-errors.js";
 
 /**
  * The replica's durable Raft log: entries, hard state and snapshot metadata in LevelDB
@@ -42,6 +44,24 @@ export interface LevelDbLogStoreOptions {
   readonly initialConf: ConfState;
   /** Told the duration of every synced LevelDB write (orchestrator_raft_log_fsync_duration_seconds). */
   readonly onSyncDurationSeconds?: (seconds: number) => void;
+  /**
+   * The cluster this replica was told it belongs to (a joiner, a restored replica): a new store
+   * takes it; an existing store holding another one is refused (ClusterIdMismatchError).
+   */
+  readonly clusterId?: string;
+  /**
+   * The founding identity derived from --peers (cluster-id.ts foundingClusterId): taken by a new
+   * store when `clusterId` is absent, and by a store written before identities existed.
+   */
+  readonly foundingClusterId?: string;
+}
+
+/** What resetToSnapshot installs: the whole log becomes this snapshot. */
+export interface SnapshotReset {
+  readonly snapshot: Snapshot;
+  /** Term and vote to keep; the commit index becomes the snapshot's index. */
+  readonly term: number;
+  readonly clusterId: string;
 }
 
 /** The durable parts of a Ready. */
@@ -77,7 +97,12 @@ export class LevelDbLogStore {
   /** Whether this open created the store (otherwise `initialConf` was ignored). */
   readonly createdNew: boolean;
   readonly createdWith: ConfState;
+  /** The cluster this store belongs to (cluster-id.ts); the transport refuses peers with another. */
+  get clusterId(): string {
+    return this.identity;
+  }
 
+  private identity: string;
   private bounds: LogBounds;
   private snapRecord: SnapshotRecord;
   /** Size of each entry on disk, parallel to [bounds.firstIndex, bounds.lastIndex]. */
@@ -101,6 +126,7 @@ export class LevelDbLogStore {
   ) {
     this.createdNew = loaded.createdNew;
     this.createdWith = loaded.format.createdWith;
+    this.identity = loaded.clusterId;
     this.bounds = loaded.bounds;
     this.snapRecord = loaded.snapshot;
     this.sizes = new EntrySizes(loaded.entrySizes);
@@ -118,9 +144,14 @@ export class LevelDbLogStore {
       snapshotDir: path.join(dir, SNAPSHOT_DIR_NAME),
     };
     await fs.mkdir(paths.snapshotDir, { recursive: true });
+    for (const id of [options.clusterId, options.foundingClusterId])
+      assert(id === undefined || isValidClusterId(id), `invalid cluster id ${JSON.stringify(id)}`);
     const db = await openLevelDb(paths);
     try {
-      const loaded = await loadStore(db, paths, options.initialConf);
+      const loaded = await loadStore(db, paths, options.initialConf, {
+        ...(options.clusterId !== undefined ? { clusterId: options.clusterId } : {}),
+        ...(options.foundingClusterId !== undefined ? { foundingClusterId: options.foundingClusterId } : {}),
+      });
       await removeStaleSnapshotFiles(paths, loaded.snapshot.fileName);
       return new LevelDbLogStore(db, paths, options.onSyncDurationSeconds, loaded);
     } catch (e) {
@@ -178,6 +209,42 @@ export class LevelDbLogStore {
         return this.storage.snapshot();
       }
       return this.compactNow({ index, term, conf, ...file }, data, keepEntries);
+    });
+  }
+
+  /**
+   * Replaces the whole log with `reset.snapshot` (committed: the commit index becomes its index)
+   * and the cluster identity with `reset.clusterId`, in one synced batch. For `orchestrator
+   * restore` (a new store) and --force-new-cluster (before the node starts), never while the
+   * core runs on this store.
+   */
+  resetToSnapshot(reset: SnapshotReset): Promise<void> {
+    assert(isValidClusterId(reset.clusterId), `invalid cluster id ${JSON.stringify(reset.clusterId)}`);
+    const { index, term, conf } = reset.snapshot.meta;
+    assert(reset.term >= term, `hard state term ${reset.term} below the snapshot's term ${term}`);
+    return this.exclusive(async () => {
+      const file = await writeSnapshotFile(this.paths.snapshotDir, snapshotFileName(index, term), reset.snapshot.data);
+      const record: SnapshotRecord = { index, term, conf, ...file };
+      const bounds: LogBounds = { firstIndex: index + 1, lastIndex: index };
+      const hardState = { term: reset.term, vote: "", commit: index };
+      const ops: BatchOp[] = [];
+      this.planDelete(ops, this.bounds.firstIndex, this.bounds.lastIndex);
+      ops.push(
+        { type: "put", key: META_KEYS.snapshot, value: encodeSnapshotRecord(record) },
+        { type: "put", key: META_KEYS.logBounds, value: encodeLogBounds(bounds) },
+        { type: "put", key: META_KEYS.hardState, value: encodeHardState(hardState) },
+        { type: "put", key: META_KEYS.clusterId, value: encodeClusterId(reset.clusterId) },
+      );
+      await this.write(ops, true);
+      this.hardStateDirty = false;
+      const previous = this.snapRecord;
+      this.sizes.clear();
+      this.bounds = bounds;
+      this.snapRecord = record;
+      this.identity = reset.clusterId;
+      this.storage.applySnapshot(reset.snapshot);
+      this.storage.setHardState(hardState);
+      await this.removeSnapshotFile(previous);
     });
   }
 

@@ -39,6 +39,8 @@ export const META_KEYS = {
   snapshot: Buffer.from("m/snapshot"),
   /** First and last entry index on disk, rewritten with every change to the entries. */
   logBounds: Buffer.from("m/log-bounds"),
+  /** The cluster's identity (cluster-id.ts); absent in stores written before identities existed. */
+  clusterId: Buffer.from("m/cluster-id"),
 } as const;
 
 /** The store's on-disk format; bump when the layout changes incompatibly. */
@@ -173,6 +175,16 @@ export function encodeFormat(rec: FormatRecord): Buffer {
 
 export function decodeFormat(value: Uint8Array): Result<FormatRecord, string> {
   return decodeSealed(value, (r) => ({ formatVersion: r.u32(), createdWith: readConf(r) }));
+}
+
+export function encodeClusterId(clusterId: string): Buffer {
+  const w = new Writer();
+  w.u8(RECORD_VERSION).str(clusterId);
+  return seal(w);
+}
+
+export function decodeClusterId(value: Uint8Array): Result<string, string> {
+  return decodeSealed(value, (r) => r.str());
 }
 
 function writeConf(w: Writer, conf: ConfState): void {

@@ -52,3 +52,19 @@ export class StoreFailedError extends Error {
     this.name = "StoreFailedError";
   }
 }
+
+/** The store belongs to another cluster than the one this replica was told to be part of. */
+export class ClusterIdMismatchError extends Error {
+  constructor(
+    dataDir: string,
+    readonly stored: string,
+    readonly expected: string,
+  ) {
+    super(
+      `replica data in ${dataDir} belongs to cluster ${stored}, not to cluster ${expected}. Not starting: ` +
+        `a replica never joins a cluster with a log from another one. Give this replica an empty --data-dir ` +
+        `to join cluster ${expected}, or start it without the other cluster's identity.`,
+    );
+    this.name = "ClusterIdMismatchError";
+  }
+}

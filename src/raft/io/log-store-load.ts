@@ -16,6 +16,8 @@ import {
   decodeHardState,
   decodeLogBounds,
   decodeSnapshotRecord,
+  decodeClusterId,
+  encodeClusterId,
   encodeEntry,
   encodeFormat,
   encodeHardState,
@@ -24,7 +26,8 @@ import {
   entryIndexFromKey,
   entryKey,
 } from "./log-store-codec.js";
-import { CorruptStoreError } from "./log-store-errors.js";
+import { ClusterIdMismatchError, CorruptStoreError } from "./log-store-errors.js";
+import { foundingClusterId, isValidClusterId, randomClusterId } from "./cluster-id.js";
 import {
   fsyncDirectory,
   isSnapshotFileName,
@@ -61,14 +64,31 @@ export interface LoadedStore {
   readonly entries: readonly Entry[];
   /** Key plus value bytes of each entry in `entries`. */
   readonly entrySizes: readonly number[];
+  readonly clusterId: string;
+}
+
+/** Which cluster a store belongs to (see cluster-id.ts). */
+export interface StoreIdentity {
+  /** The identity this replica was told (a joiner, a restore): a new store takes it, an existing one must hold it. */
+  readonly clusterId?: string;
+  /**
+   * The identity founding replicas derive from --peers: a new store takes it when no clusterId is
+   * given, and so does a store written before identities existed.
+   */
+  readonly foundingClusterId?: string;
 }
 
 /** How many entries to pull from LevelDB per iterator call when reading the log. */
 const READ_BATCH_ENTRIES = 1024;
 
-export async function loadStore(db: LogDb, paths: StorePaths, initialConf: ConfState): Promise<LoadedStore> {
+export async function loadStore(
+  db: LogDb,
+  paths: StorePaths,
+  initialConf: ConfState,
+  identity: StoreIdentity = {},
+): Promise<LoadedStore> {
   const formatValue = await db.get(META_KEYS.format);
-  if (formatValue === undefined) return createStore(db, paths, initialConf);
+  if (formatValue === undefined) return createStore(db, paths, initialConf, newStoreClusterId(initialConf, identity));
   const format = decoded(paths, decodeFormat(formatValue), META_KEYS.format, "the store's format record");
   if (format.formatVersion !== STORE_FORMAT_VERSION) {
     throw corruptLog(
@@ -89,11 +109,50 @@ export async function loadStore(db: LogDb, paths: StorePaths, initialConf: ConfS
   checkSnapshotFitsLog(paths, snapshot, bounds, entries);
   checkHardState(paths, hardState, snapshot, bounds, entries);
   const snapshotData = await readSnapshotData(paths, snapshot);
-  return { createdNew: false, format, hardState, snapshot, snapshotData, bounds, entries, entrySizes };
+  const clusterId = await loadClusterId(db, paths, format, identity);
+  return { createdNew: false, format, hardState, snapshot, snapshotData, bounds, entries, entrySizes, clusterId };
+}
+
+/** A new store's identity: the one it is told, else the founding derivation, else (a joiner told nothing) a fresh one. */
+function newStoreClusterId(initialConf: ConfState, identity: StoreIdentity): string {
+  if (identity.clusterId !== undefined) return identity.clusterId;
+  if (identity.foundingClusterId !== undefined) return identity.foundingClusterId;
+  if (initialConf.voters.length > 0) return foundingClusterId(initialConf.voters);
+  return randomClusterId();
+}
+
+/**
+ * The stored identity, checked against the one this replica was told. A store written before
+ * identities existed gets the founding derivation (every founding replica computes the same one)
+ * and keeps it from then on.
+ */
+async function loadClusterId(
+  db: LogDb,
+  paths: StorePaths,
+  format: FormatRecord,
+  identity: StoreIdentity,
+): Promise<string> {
+  const value = await db.get(META_KEYS.clusterId);
+  if (value === undefined) {
+    const clusterId = identity.clusterId ?? identity.foundingClusterId ?? foundingClusterId(format.createdWith.voters);
+    await db.put(META_KEYS.clusterId, encodeClusterId(clusterId), { sync: true });
+    return clusterId;
+  }
+  const stored = decoded(paths, decodeClusterId(value), META_KEYS.clusterId, "the cluster id record");
+  if (!isValidClusterId(stored))
+    throw corruptLog(paths, `the cluster id record holds ${JSON.stringify(stored)}, which is not a cluster id`);
+  if (identity.clusterId !== undefined && identity.clusterId !== stored)
+    throw new ClusterIdMismatchError(paths.dataDir, stored, identity.clusterId);
+  return stored;
 }
 
 /** Initialises an empty LevelDB; refuses if it is not empty, or if snapshot files suggest a lost log. */
-async function createStore(db: LogDb, paths: StorePaths, initialConf: ConfState): Promise<LoadedStore> {
+async function createStore(
+  db: LogDb,
+  paths: StorePaths,
+  initialConf: ConfState,
+  clusterId: string,
+): Promise<LoadedStore> {
   for await (const key of db.keys({ limit: 1 })) {
     throw corruptLog(
       paths,
@@ -130,6 +189,7 @@ async function createStore(db: LogDb, paths: StorePaths, initialConf: ConfState)
       { type: "put", key: META_KEYS.hardState, value: encodeHardState(hardState) },
       { type: "put", key: META_KEYS.snapshot, value: encodeSnapshotRecord(snapshot) },
       { type: "put", key: META_KEYS.logBounds, value: encodeLogBounds(bounds) },
+      { type: "put", key: META_KEYS.clusterId, value: encodeClusterId(clusterId) },
       ...entries.map((entry, i) => ({ type: "put" as const, key: entryKey(entry.index), value: entryValues[i] })),
     ],
     { sync: true },
@@ -144,6 +204,7 @@ async function createStore(db: LogDb, paths: StorePaths, initialConf: ConfState)
     bounds,
     entries,
     entrySizes: entryValues.map((value) => value.byteLength),
+    clusterId,
   };
 }
 

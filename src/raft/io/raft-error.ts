@@ -32,7 +32,9 @@ export type RaftFailure =
   /** A transfer to a replica that is not another voter. */
   | { readonly kind: "not-a-voter"; readonly target: ReplicaId; readonly voters: readonly ReplicaId[] }
   /** We stepped down for `target`, but no replica leads yet (e.g. the whole cluster is stopping). */
-  | { readonly kind: "transfer-stalled"; readonly target: ReplicaId };
+  | { readonly kind: "transfer-stalled"; readonly target: ReplicaId }
+  /** A backup snapshot was not taken: the state was replaced by the leader's snapshot, or never settled. */
+  | { readonly kind: "capture-interrupted" };
 
 export type RaftFailureKind = RaftFailure["kind"];
 
@@ -79,6 +81,8 @@ export function describeRaftFailure(replica: ReplicaId, reason: RaftFailure): st
       return `replica ${reason.target} is not another voting member (voters: ${reason.voters.join(", ")})`;
     case "transfer-stalled":
       return `stepped down for ${reason.target}, but no new leader appeared yet`;
+    case "capture-interrupted":
+      return `replica ${replica} could not take a consistent snapshot now (its state was being replaced); retry`;
     default:
       return assertNever(reason);
   }

@@ -6,6 +6,8 @@ import { raftConfig, type RaftConfig } from "../core/config.js";
 import { RawNode } from "../core/raw-node.js";
 import type { ProposeResult, Status } from "../core/results.js";
 import type { ConfChange, ConfState, ReplicaId } from "../core/types.js";
+import { foundingClusterId } from "./cluster-id.js";
+import { forceNewCluster } from "./force-new-cluster.js";
 import { NO_REPLICA } from "../core/types.js";
 import { ApplyQueue } from "./apply-queue.js";
 import { LevelDbLogStore } from "./leveldb-log-store.js";
@@ -46,6 +48,27 @@ export interface RaftNodeOptions {
   readonly raft?: Partial<RaftConfig>;
   /** Mutual TLS between replicas (certificates name the peers); plaintext when absent. */
   readonly transportSecurity?: TransportSecurity;
+  /**
+   * The cluster this replica was told it belongs to (a joiner): a new store takes it, an existing
+   * store must hold it (ClusterIdMismatchError). Founding replicas leave it out and derive one.
+   */
+  readonly clusterId?: string;
+  /** Mixed into the founding derivation (--cluster-token), so clusters with the same replica ids differ. */
+  readonly clusterToken?: string;
+  /**
+   * Disaster recovery after a majority is lost (--force-new-cluster): before starting, fold every
+   * entry this replica holds into a snapshot with itself as the only voter and a fresh cluster id.
+   */
+  readonly forceNewCluster?: boolean;
+}
+
+/** A consistent copy of the state machine for a backup (see RaftNode.captureSnapshot). */
+export interface CapturedSnapshot {
+  readonly index: number;
+  readonly term: number;
+  readonly conf: ConfState;
+  readonly clusterId: string;
+  readonly data: Uint8Array;
 }
 
 const nodeDefaults = {
@@ -165,8 +188,39 @@ export class RaftNode {
     const voters = options.join === true ? [] : [...options.peers.keys()].sort();
     const store = await LevelDbLogStore.open(options.dataDir, {
       initialConf: { voters, learners: [] },
+      foundingClusterId: foundingClusterId(options.peers.keys(), options.clusterToken),
+      ...(options.clusterId !== undefined ? { clusterId: options.clusterId } : {}),
     });
+    try {
+      if (options.forceNewCluster === true)
+        await forceNewCluster(store, options.stateMachine, options.id, options.logger);
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
     return new RaftNode(options, store);
+  }
+
+  /** The cluster this replica belongs to (cluster-id.ts): a joiner must be created with the leader's. */
+  get clusterId(): string {
+    return this.store.clusterId;
+  }
+
+  /**
+   * The state machine as of a committed index, for `orchctl snapshot save`: only the leader
+   * serves it, after a ReadIndex barrier, so every write acknowledged before the call is in it.
+   */
+  async captureSnapshot(): Promise<CapturedSnapshot> {
+    if (!this.isLeader()) throw this.notLeaderError();
+    await this.linearizableRead();
+    const captured = await this.applyQueue.capture(this.options.readTimeoutMs ?? nodeDefaults.readTimeoutMs);
+    if (captured === null) {
+      this.throwIfUnavailable();
+      throw this.error({ kind: "capture-interrupted" });
+    }
+    const term = this.store.storage.term(captured.index);
+    assert(term !== undefined, `the term of applied entry ${captured.index} is unknown`);
+    return { ...captured, term, clusterId: this.store.clusterId };
   }
 
   async start(): Promise<void> {

@@ -66,6 +66,7 @@ export class ReadyLoop {
       listenAddress: self,
       peers,
       logger: this.options.logger,
+      clusterId: this.options.store.clusterId,
       ...(this.options.transportSecurity !== undefined ? { security: this.options.transportSecurity } : {}),
       handlers: {
         onMessage: (m) => this.receive(m),

@@ -21,7 +21,7 @@ import { RateLimitedLog } from "../../lib/rate-limited-log.js";
 import type { TransportLimits } from "./transport-limits.js";
 import type { AuthenticatedCall, RejectReason, TransportSecurity } from "./transport-security.js";
 import { decodeMessage } from "./transport-message-codec.js";
-import { fromMetadataKey } from "./transport-peer-stream.js";
+import { clusterIdMetadataKey, fromMetadataKey } from "./transport-peer-stream.js";
 import { SnapshotAssembly, snapshotBytesMetadataKey } from "./transport-snapshot-receiver.js";
 
 export interface InboundEnv {
@@ -35,6 +35,11 @@ export interface InboundEnv {
   onPeerConnectionLost(peer: ReplicaId): void;
   /** With mutual TLS: the peer is whom its certificate names. */
   readonly security?: TransportSecurity;
+  /**
+   * This cluster's identity: a stream or snapshot naming another one is refused. One naming none
+   * (a peer from before identities existed) is let through, so a rolling upgrade keeps a quorum.
+   */
+  readonly clusterId?: string;
   /** Counts what was refused (orchestrator_raft_messages_rejected_total). */
   onRejected?(reason: RejectReason): void;
   /** Paces the refusal log (the real clock when absent). */
@@ -94,8 +99,30 @@ export class InboundService {
     return { code: status.UNAUTHENTICATED, details };
   }
 
+  /** The refusal of a call from another cluster (counted and logged), or null. */
+  private otherCluster(call: AuthenticatedCall & { metadata: Metadata }): { code: status; details: string } | null {
+    const expected = this.env.clusterId;
+    const sent = call.metadata.get(clusterIdMetadataKey)[0];
+    if (expected === undefined || sent === undefined || sent === expected) return null;
+    this.env.onRejected?.("cluster_id");
+    const address = call.getPeer();
+    const details = `this replica belongs to cluster ${expected}, the caller to cluster ${String(sent)}`;
+    this.refusalLog.warn(
+      hostOfPeer(address),
+      { address, reason: details },
+      "refused a raft connection from another cluster",
+    );
+    return { code: status.FAILED_PRECONDITION, details };
+  }
+
   private handleStream(call: ServerDuplexStream<StreamRequest, StreamResponse>): void {
     const certified = this.certifiedPeer(call);
+    const foreign = typeof certified === "object" ? null : this.otherCluster(call);
+    if (foreign !== null) {
+      call.emit("error", foreign);
+      call.end();
+      return;
+    }
     if (typeof certified === "object") {
       call.emit("error", certified);
       call.end();
@@ -177,6 +204,11 @@ export class InboundService {
     const certified = this.certifiedPeer(call);
     if (typeof certified === "object") {
       callback(certified);
+      return;
+    }
+    const foreign = this.otherCluster(call);
+    if (foreign !== null) {
+      callback(foreign);
       return;
     }
     if (this.snapshotsReceiving >= this.env.limits.snapshotsReceivingMax) {

@@ -1,6 +1,8 @@
+import { clusterIdMetadataKey } from "./cluster-id.js";
 import {
   credentials,
   Metadata,
+  status as grpcStatus,
   type ChannelCredentials,
   type ClientDuplexStream,
   type StatusObject,
@@ -10,12 +12,18 @@ import { assert, assertNever } from "../../lib/assert.js";
 import { RaftTransportServiceClient, type StreamRequest, type StreamResponse } from "../../gen/raft/v1/raft.js";
 import type { Message, ReplicaId } from "../core/types.js";
 import { ReconnectBackoff } from "./transport-backoff.js";
+import { RateLimitedLog } from "../../lib/rate-limited-log.js";
+import { realClock } from "../../lib/clock.js";
 import { transportClientOptions } from "./transport-channel-options.js";
 import type { TransportLimits } from "./transport-limits.js";
 import { encodeMessage } from "./transport-message-codec.js";
 import { SendQueue } from "./transport-send-queue.js";
 
 /** Metadata keys naming the two ends of a stream, so the receiver knows its peer before the first message. */
+export { clusterIdMetadataKey };
+
+/** Refusals by a peer are logged once per this interval, not per reconnection attempt. */
+const refusalLogIntervalMs = 60_000;
 export const fromMetadataKey = "raft-from";
 export const toMetadataKey = "raft-to";
 
@@ -31,6 +39,8 @@ export interface PeerStreamEnv {
   onRoundTrip(peer: ReplicaId, seconds: number): void;
   /** Mutual TLS credentials; plaintext when absent. */
   readonly credentials?: ChannelCredentials;
+  /** Sent with every stream: a peer of another cluster refuses it. */
+  readonly clusterId?: string;
 }
 
 /** Counters of one peer stream, for tests and metrics. */
@@ -68,6 +78,7 @@ export class PeerStream {
   private readonly client: RaftTransportServiceClient;
   private readonly queue: SendQueue;
   private readonly backoff: ReconnectBackoff;
+  private readonly refusalLog: RateLimitedLog;
   private call: ClientDuplexStream<StreamRequest, StreamResponse> | null = null;
   /** Identifies the current call; events of an older call are ignored. */
   private generation = 0;
@@ -101,6 +112,8 @@ export class PeerStream {
     );
     this.queue = new SendQueue(env.limits.queueMessagesMax, env.limits.queueBytesMax);
     this.backoff = new ReconnectBackoff(env.limits.reconnectDelayMsInitial, env.limits.reconnectDelayMsMax);
+    // One peer: one key, one line a minute.
+    this.refusalLog = new RateLimitedLog(env.logger, realClock, { intervalMs: refusalLogIntervalMs, keysMax: 1 });
   }
 
   currentState(): PeerStreamState {
@@ -248,6 +261,7 @@ export class PeerStream {
     const metadata = new Metadata();
     metadata.set(fromMetadataKey, this.env.selfId);
     metadata.set(toMetadataKey, this.peer);
+    if (this.env.clusterId !== undefined) metadata.set(clusterIdMetadataKey, this.env.clusterId);
     const call = this.client.stream(metadata);
     this.call = call;
     const current = (): boolean => generation === this.generation;
@@ -319,6 +333,9 @@ export class PeerStream {
       },
       "raft stream to peer ended",
     );
+    // The peer refuses us (another cluster, or not a member): say so where an operator looks.
+    if (status.code === grpcStatus.FAILED_PRECONDITION)
+      this.refusalLog.warn(this.peer, { details: status.details }, "peer refuses this replica's raft stream");
     this.reconnectTimer = setTimeout(() => this.reconnect(), delayMs);
     if (wasConnected) {
       this.stats.connectionsLost++;

@@ -17,7 +17,7 @@ export interface TransportSecurity {
 }
 
 /** Why an incoming message or stream was refused: the label of orchestrator_raft_messages_rejected_total. */
-export type RejectReason = "stream_refused" | "from_mismatch" | "unknown_peer" | "invalid";
+export type RejectReason = "stream_refused" | "from_mismatch" | "unknown_peer" | "invalid" | "cluster_id";
 
 /** The part of a server call that tells who connected (grpc-js exports no name for it). */
 export interface AuthenticatedCall {

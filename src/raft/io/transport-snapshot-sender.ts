@@ -16,7 +16,7 @@ import type { Message, ReplicaId } from "../core/types.js";
 import { transportClientOptions } from "./transport-channel-options.js";
 import type { TransportLimits } from "./transport-limits.js";
 import { encodeMessage } from "./transport-message-codec.js";
-import { fromMetadataKey } from "./transport-peer-stream.js";
+import { clusterIdMetadataKey, fromMetadataKey } from "./transport-peer-stream.js";
 import { snapshotBytesMetadataKey } from "./transport-snapshot-receiver.js";
 
 export interface SnapshotSenderEnv {
@@ -24,6 +24,8 @@ export interface SnapshotSenderEnv {
   /** Mutual TLS credentials; plaintext when absent. */
   readonly credentials?: ChannelCredentials;
   readonly logger: Logger;
+  /** Sent with every snapshot: a peer of another cluster refuses it. */
+  readonly clusterId?: string;
   onSnapshotStatus(peer: ReplicaId, ok: boolean): void;
 }
 
@@ -91,6 +93,7 @@ export class SnapshotSender {
     const metadata = new Metadata();
     metadata.set(fromMetadataKey, message.from);
     metadata.set(snapshotBytesMetadataKey, String(data.byteLength));
+    if (this.env.clusterId !== undefined) metadata.set(clusterIdMetadataKey, this.env.clusterId);
     const call = this.client.installSnapshot(
       metadata,
       { deadline },
