@@ -151,5 +151,8 @@ export function nodeView(node: Node) {
     allocated: resourcesView(node.allocated),
     containers: node.containers,
     agentAddress: node.agentAddress,
+    // Empty when the node's agent can run containers.
+    notReadyReason: node.notReadyReason,
+    notReadySinceMs: node.notReadySinceMs,
   };
 }

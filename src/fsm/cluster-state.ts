@@ -253,6 +253,7 @@ export class ClusterState {
     assert(container.node === "", "placing a container that already has a node");
     assert(container.desired === "running", "placing a container that is wanted stopped");
     assert(node.status === "ready", "placing on a node that is not ready");
+    assert(node.notReadyReason === "", "placing on a node whose agent cannot run containers");
     assert(fitsOn(node, container), "placing a container that does not fit");
     container.node = node.id;
     container.region = node.region;

@@ -11,7 +11,7 @@ import { applyContainerStatus, applyRemoveContainer } from "./apply-container.js
 import { applyDelete, applyDeploy, applyScale } from "./apply-deployment.js";
 import { applyFile } from "./apply-file.js";
 import { applyContainerHealth, applyResetBackoff, applyRestartContainer } from "./apply-health.js";
-import { applyRegisterNode, applySetNodeStatus } from "./apply-node.js";
+import { applyNodeReadiness, applyRegisterNode, applySetNodeStatus } from "./apply-node.js";
 import { applyNodeDown } from "./apply-node-down.js";
 import { applyOperationOutcome, applyOperationOutcomes } from "./apply-operation.js";
 import { applyPlan } from "./apply-plan.js";
@@ -158,6 +158,8 @@ export class ClusterFsm implements ClusterReadView {
         return applyRegisterNode(state, body.registerNode, atMs);
       case "set-node-status":
         return applySetNodeStatus(state, body.setNodeStatus, atMs);
+      case "node-readiness":
+        return applyNodeReadiness(state, body.nodeReadiness, atMs);
       case "apply-plan":
         return applyPlan(state, body.applyPlan, atMs);
       case "container-status":

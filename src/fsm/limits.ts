@@ -14,8 +14,9 @@ export function isKnownRegion(value: string): value is Region {
  * 3: OperationOutcomes (several verdicts in one entry).
  * 4: versions and rollouts (a deploy of a changed spec starts a rollout instead of being refused).
  * 5: ApplyFile; a deploy without an update policy keeps the deployment's current one.
+ * 6: NodeReadiness (a node whose agent cannot run containers, with the reason).
  */
-export const commandFormatVersion = 5;
+export const commandFormatVersion = 6;
 /** From this command format on, a deploy without an update policy keeps the current one (before: the defaults). */
 export const keepPolicyFormatVersion = 5;
 /**

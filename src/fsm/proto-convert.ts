@@ -302,6 +302,8 @@ export function nodeToProto(node: Readonly<NodeRecord>, containers: number): pb.
     status: nodeStatusToProto(node.status),
     agentAddress: node.agentAddress,
     containers,
+    notReadyReason: node.notReadyReason,
+    notReadySinceMs: node.notReadySinceMs,
   };
 }
 

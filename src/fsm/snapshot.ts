@@ -232,6 +232,8 @@ function nodeToRecord(node: NodeRecord): PbNodeRecord {
     agentAddress: node.agentAddress,
     lastStatusChangeAtMs: node.lastStatusChangeAtMs,
     statusReason: node.statusReason,
+    notReadyReason: node.notReadyReason,
+    notReadySinceMs: node.notReadySinceMs,
   };
 }
 
@@ -247,6 +249,8 @@ function nodeFromRecord(record: PbNodeRecord): NodeRecord {
     agentAddress: record.agentAddress,
     lastStatusChangeAtMs: record.lastStatusChangeAtMs,
     statusReason: record.statusReason,
+    notReadyReason: record.notReadyReason,
+    notReadySinceMs: record.notReadyReason === "" ? 0 : record.notReadySinceMs,
   };
 }
 

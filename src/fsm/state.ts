@@ -50,6 +50,13 @@ export interface NodeRecord {
   agentAddress: string;
   lastStatusChangeAtMs: number;
   statusReason: string;
+  /**
+   * Why the node's agent cannot run containers now (its engine is down or slow); '' when it can.
+   * A condition beside the status: the scheduler places nothing on such a node.
+   */
+  notReadyReason: string;
+  /** Leader wall time since when notReadyReason holds. Invariant: 0 when notReadyReason is ''. */
+  notReadySinceMs: number;
 }
 
 export interface HealthCheckSpec {
@@ -242,6 +249,7 @@ export type EventKind =
   | "node-ready"
   | "node-down"
   | "node-draining"
+  | "node-not-ready"
   | "container-unhealthy"
   | "container-restarting"
   | "container-exited"

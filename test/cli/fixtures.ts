@@ -62,5 +62,7 @@ export function sampleNode(id: string): Node {
     status: NodeStatus.NODE_STATUS_READY,
     agentAddress: "127.0.0.1:9102",
     containers: 3,
+    notReadyReason: "",
+    notReadySinceMs: 0,
   };
 }

@@ -34,7 +34,9 @@ export function nodeView(node: Readonly<NodeRecord>): NodeView {
     memoryCapacity: node.capacity.memoryMib,
     cpuAllocated: node.allocated.cpuMillicores,
     memoryAllocated: node.allocated.memoryMib,
-    status: node.status,
+    // A node whose agent cannot run containers takes none, whatever its status: to the scheduler
+    // it is as good as down (rejected as "node-not-ready"), and back when its agent can again.
+    status: node.notReadyReason !== "" && node.status === "ready" ? "down" : node.status,
   };
 }
 
@@ -141,9 +143,10 @@ export class SchedulerWorker {
           return;
         }
         const wasReady = model.node(change.id)?.status === "ready";
-        model.upsertNode(nodeView(record));
+        const view = nodeView(record);
+        model.upsertNode(view);
         // Capacity appeared: everything still pending may fit now.
-        if (record.status === "ready" && !wasReady) this.enqueueAllPending();
+        if (view.status === "ready" && !wasReady) this.enqueueAllPending();
         return;
       }
       case "deployment":
