@@ -358,11 +358,12 @@ export class HealthEnv {
     }
   }
 
-  deploy(s: DeploymentSpec): Promise<DeployResponse> {
+  /** `force`: a new version even when the cluster's error budget is spent (a slow v1 on a busy machine spends it). */
+  deploy(s: DeploymentSpec, force = false): Promise<DeployResponse> {
     return this.onLeader((c) =>
       unaryCall<Parameters<OrchestratorServiceClient["deploy"]>[0], DeployResponse>(
         c.deploy.bind(c),
-        { spec: s },
+        force ? { spec: s, force } : { spec: s },
         60_000,
       ),
     );

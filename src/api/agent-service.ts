@@ -88,10 +88,10 @@ function unary<Req, Res>(
 
 export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
   const { node, members, fsm, heartbeats } = deps;
-  const notReadyNodes = new NotReadyNodes();
   const logger = deps.logger.child({ component: "agent-service" });
   const nowMs = deps.nowMs ?? Date.now;
   const proposer = new CommandProposer(node);
+  const notReadyNodes = new NotReadyNodes({ fsm, proposer, logger });
   const feed = new AssignmentFeed(fsm);
   const streams = new Set<AssignmentStream>();
   const requireLeader = (): void => {
@@ -132,15 +132,15 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
         requireLeader();
         const now = nowMs();
         const reregisterNodeIds: string[] = [];
-        const notReady = notReadyNodes.update(request.notReady?.nodes ?? [], logger);
-        notReadyNodes.cleared(request.nodeIds, notReady, logger);
+        const notReady = notReadyNodes.heartbeat(request.nodeIds, request.notReady?.nodes ?? []);
         for (const id of request.nodeIds) {
-          // Not counted: the liveness controller sees it silent and declares it down after the TTL.
-          if (notReady.has(id)) continue;
           const known = fsm.getNode(id);
           // Only registered nodes are tracked: the tracker stays bounded by the cluster's nodes.
+          // A node that is not ready is alive all the same: its heartbeat counts (the record says
+          // why it takes nothing new, and the leader declares it down if that lasts too long).
           if (known !== undefined) heartbeats.record(id, now);
-          if (known === undefined || known.status === "down") reregisterNodeIds.push(id);
+          // A down node that cannot run containers is not asked back until it can.
+          if (!notReady.has(id) && (known === undefined || known.status === "down")) reregisterNodeIds.push(id);
         }
         return { reregisterNodeIds, revision: fsm.revision };
       },

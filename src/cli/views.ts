@@ -154,5 +154,8 @@ export function nodeView(node: Node) {
     agentAddress: node.agentAddress,
     eligible: !node.ineligible,
     drain: node.drain === undefined ? null : { ...node.drain },
+    // Empty when the node's agent can run containers.
+    notReadyReason: node.notReadyReason,
+    notReadySinceMs: node.notReadySinceMs,
   };
 }

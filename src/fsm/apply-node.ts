@@ -4,7 +4,7 @@
  * re-registers.
  */
 import { assertNever } from "../lib/assert.js";
-import type { RegisterNodeCommand, SetNodeStatusCommand } from "../gen/orchestrator/v1/fsm.js";
+import type { NodeReadinessCommand, RegisterNodeCommand, SetNodeStatusCommand } from "../gen/orchestrator/v1/fsm.js";
 import type { ApplyResult } from "./apply-result.js";
 import type { ClusterState } from "./cluster-state.js";
 import { fsmLimits } from "./limits.js";
@@ -37,6 +37,8 @@ export function applyRegisterNode(state: ClusterState, command: RegisterNodeComm
       statusReason: "registered",
       eligible: true,
       drain: null,
+      notReadyReason: "",
+      notReadySinceMs: 0,
     });
     state.addEvent(
       atMs,
@@ -96,6 +98,41 @@ export function applySetNodeStatus(state: ClusterState, command: SetNodeStatusCo
 /** What a live node's status is: draining while a drain of it runs, else ready. */
 export function upStatus(node: Readonly<NodeRecord>): NodeStatus {
   return node.drain?.state === "draining" ? "draining" : "ready";
+}
+
+/**
+ * The node's agent can (ready) or cannot (not ready, with its reason) run containers. Only a
+ * change is recorded (with an event); the same word again is a no-op. The status is left alone:
+ * a not-ready node is alive (its heartbeats count), only unfit for new containers; the leader
+ * declares it down if it stays so too long (src/health/core/node-liveness.ts).
+ */
+export function applyNodeReadiness(state: ClusterState, command: NodeReadinessCommand, atMs: number): ApplyResult {
+  const problem =
+    validateNodeId(command.nodeId) ?? validateText("node not-ready reason", command.reason, fsmLimits.reasonLengthMax);
+  if (problem !== null) return problem;
+  if (!command.ready && command.reason === "")
+    return failure("INVALID_ARGUMENT", `node ${command.nodeId} is said not ready without a reason; give one`);
+  const node = state.nodes.get(command.nodeId);
+  if (node === undefined)
+    return failure("NOT_FOUND", `node ${command.nodeId} is not registered; orchctl nodes lists the nodes`);
+  const reason = command.ready ? "" : command.reason;
+  const result = { kind: "node-readiness", nodeId: node.id, ready: command.ready } as const;
+  if (node.notReadyReason === reason) return success({ ...result, changed: false });
+  const wasReady = node.notReadyReason === "";
+  node.notReadyReason = reason;
+  // A new reason while still not ready keeps the start of the outage.
+  if (command.ready) node.notReadySinceMs = 0;
+  else if (wasReady) node.notReadySinceMs = atMs;
+  state.touchNode(node);
+  const message = command.ready
+    ? `node ${node.id} is ready again: its agent can run containers`
+    : `node ${node.id} not ready: ${reason}; nothing new is placed on it`;
+  const kind = command.ready ? "node-ready" : "node-not-ready";
+  state.addEvent(atMs, kind, { node: node.id }, message);
+  // Also in the events of each deployment with containers there, so `orchctl get` shows it.
+  const deployments = new Set(state.holdingOn(node.id).map((c) => c.deployment));
+  for (const deployment of [...deployments].sort()) state.addEvent(atMs, kind, { deployment, node: node.id }, message);
+  return success({ ...result, changed: true });
 }
 
 export function setStatus(node: NodeRecord, status: NodeStatus, reason: string, atMs: number): void {

@@ -91,7 +91,7 @@ function checkPlacement(
   if (container.version !== deployment.version) return "deployment-version-changed";
   const node = state.nodes.get(placement.nodeId);
   if (node === undefined) return "node-missing";
-  if (node.status !== "ready") return "node-not-ready";
+  if (node.status !== "ready" || node.notReadyReason !== "") return "node-not-ready";
   if (!node.eligible) return "node-ineligible";
   const regions: readonly string[] = deployment.spec.regions;
   if (regions.length > 0 && !regions.includes(node.region)) return "region-constraint";

@@ -49,6 +49,7 @@ export type ApplyValue =
     }
   | { readonly kind: "delete"; readonly name: string; readonly removed: number; readonly stopping: number }
   | { readonly kind: "register-node"; readonly nodeId: string; readonly created: boolean }
+  | { readonly kind: "node-readiness"; readonly nodeId: string; readonly ready: boolean; readonly changed: boolean }
   | {
       readonly kind: "set-node-status";
       readonly nodeId: string;

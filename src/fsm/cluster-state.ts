@@ -278,6 +278,7 @@ export class ClusterState {
     assert(container.desired === "running", "placing a container that is wanted stopped");
     assert(node.status === "ready", "placing on a node that is not ready");
     assert(node.eligible, "placing on an ineligible node");
+    assert(node.notReadyReason === "", "placing on a node whose agent cannot run containers");
     assert(fitsOn(node, container), "placing a container that does not fit");
     container.node = node.id;
     container.region = node.region;

@@ -36,6 +36,7 @@ import {
   type SetNodeStatusCommand,
   type TokenCreateCommand,
   type TokenRevokeCommand,
+  type NodeReadinessCommand,
 } from "../gen/orchestrator/v1/fsm.js";
 import { assert } from "../lib/assert.js";
 import { commandFormatVersion } from "./limits.js";
@@ -47,6 +48,7 @@ export type CommandBody =
   | { readonly kind: "delete"; readonly delete: DeleteCommand }
   | { readonly kind: "register-node"; readonly registerNode: RegisterNodeCommand }
   | { readonly kind: "set-node-status"; readonly setNodeStatus: SetNodeStatusCommand }
+  | { readonly kind: "node-readiness"; readonly nodeReadiness: NodeReadinessCommand }
   | { readonly kind: "apply-plan"; readonly applyPlan: ApplyPlanCommand }
   | { readonly kind: "container-status"; readonly containerStatus: ContainerStatusCommand }
   | { readonly kind: "remove-container"; readonly removeContainer: RemoveContainerCommand }
@@ -146,6 +148,8 @@ export function decodeCommand(data: Uint8Array): FsmResult<DecodedCommand> {
   if (message.registerNode !== undefined) bodies.push({ kind: "register-node", registerNode: message.registerNode });
   if (message.setNodeStatus !== undefined)
     bodies.push({ kind: "set-node-status", setNodeStatus: message.setNodeStatus });
+  if (message.nodeReadiness !== undefined)
+    bodies.push({ kind: "node-readiness", nodeReadiness: message.nodeReadiness });
   if (message.applyPlan !== undefined) bodies.push({ kind: "apply-plan", applyPlan: message.applyPlan });
   if (message.containerStatus !== undefined)
     bodies.push({ kind: "container-status", containerStatus: message.containerStatus });

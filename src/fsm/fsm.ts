@@ -14,7 +14,7 @@ import { applyNodeDrainFinish, applyNodeDrainStart, applyNodeDrainStep, applyNod
 import { applyFile } from "./apply-file.js";
 import { applyMemberForget, applyMemberSet } from "./apply-member.js";
 import { applyContainerHealth, applyResetBackoff, applyRestartContainer } from "./apply-health.js";
-import { applyRegisterNode, applySetNodeStatus } from "./apply-node.js";
+import { applyNodeReadiness, applyRegisterNode, applySetNodeStatus } from "./apply-node.js";
 import { applyNodeDown } from "./apply-node-down.js";
 import { applyOperationOutcome, applyOperationOutcomes } from "./apply-operation.js";
 import { applyPlan } from "./apply-plan.js";
@@ -176,6 +176,8 @@ export class ClusterFsm implements ClusterReadView {
         return applyRegisterNode(state, body.registerNode, atMs);
       case "set-node-status":
         return applySetNodeStatus(state, body.setNodeStatus, atMs);
+      case "node-readiness":
+        return applyNodeReadiness(state, body.nodeReadiness, atMs);
       case "apply-plan":
         return applyPlan(state, body.applyPlan, atMs);
       case "container-status":

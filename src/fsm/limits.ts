@@ -16,7 +16,7 @@ export function isKnownRegion(value: string): value is Region {
  * 5: ApplyFile; a deploy without an update policy keeps the deployment's current one.
  * 6: access tokens (AclBootstrap, TokenCreate, TokenRevoke) and the envelope's actor, which
  *    apply writes into every event (an older replica would drop both and diverge);
- *    node eligibility and drains (NodeEligibility, NodeDrainStart/Step/Finish); the disruption budget.
+ *    node eligibility and drains (NodeEligibility, NodeDrainStart/Step/Finish); the disruption budget.; NodeReadiness (a node whose agent cannot run containers, with the reason).
  */
 export const commandFormatVersion = 6;
 /** From this command format on, a deploy without an update policy keeps the current one (before: the defaults). */

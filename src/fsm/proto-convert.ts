@@ -306,6 +306,8 @@ export function nodeToProto(node: Readonly<NodeRecord>, containers: number): pb.
     containers,
     ineligible: !node.eligible,
     drain: node.drain === null ? undefined : nodeDrainToProto(node.drain),
+    notReadyReason: node.notReadyReason,
+    notReadySinceMs: node.notReadySinceMs,
   };
 }
 

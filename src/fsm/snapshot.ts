@@ -278,6 +278,8 @@ function nodeToRecord(node: NodeRecord): PbNodeRecord {
     statusReason: node.statusReason,
     ineligible: !node.eligible,
     drain: node.drain === null ? undefined : nodeDrainToProto(node.drain),
+    notReadyReason: node.notReadyReason,
+    notReadySinceMs: node.notReadySinceMs,
   };
 }
 
@@ -295,6 +297,8 @@ function nodeFromRecord(record: PbNodeRecord): NodeRecord {
     statusReason: record.statusReason,
     eligible: !record.ineligible,
     drain: record.drain === undefined ? null : drainFromRecord(record.id, record.drain),
+    notReadyReason: record.notReadyReason,
+    notReadySinceMs: record.notReadyReason === "" ? 0 : record.notReadySinceMs,
   };
 }
 

@@ -55,6 +55,13 @@ export interface NodeRecord {
   eligible: boolean;
   /** The current or last drain; null if the node was never drained. */
   drain: NodeDrainRecord | null;
+  /**
+   * Why the node's agent cannot run containers now (its engine is down or slow); '' when it can.
+   * A condition beside the status: the scheduler places nothing on such a node.
+   */
+  notReadyReason: string;
+  /** Leader wall time since when notReadyReason holds. Invariant: 0 when notReadyReason is ''. */
+  notReadySinceMs: number;
 }
 
 export type NodeDrainState = "draining" | "complete";
@@ -289,6 +296,7 @@ export type EventKind =
   | "node-drain-started"
   | "node-drain-progress"
   | "node-drain-complete"
+  | "node-not-ready"
   | "container-unhealthy"
   | "container-restarting"
   | "container-exited"

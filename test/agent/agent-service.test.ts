@@ -179,6 +179,38 @@ describe("AgentService", () => {
     expect(leader.fsm.getNode("hb-n2")?.status).toBe("ready");
   });
 
+  it("records a node not ready once, with its reason, counts its heartbeats, and clears it when it is ready", async () => {
+    const client = await leaderClient();
+    const leader = await cluster.waitForLeader();
+    await rpc(client).register({ agentId: "nr", nodes: [spec("nr-n1"), spec("nr-n2")] });
+    const reason = "Docker engine at unix:///tmp/d.sock unavailable: connect ENOENT";
+    const notReady = { nodes: [{ nodeId: "nr-n1", reason }] };
+    const before = Date.now();
+    for (let i = 0; i < 5; i++) {
+      const beat = await rpc(client).heartbeat({ agentId: "nr", nodeIds: ["nr-n1", "nr-n2"], notReady });
+      expect(beat.reregisterNodeIds).toEqual([]);
+    }
+    await waitFor(
+      () => leader.fsm.getNode("nr-n1")?.notReadyReason === reason,
+      "the not-ready word in the node record",
+    );
+    const node = leader.fsm.getNode("nr-n1");
+    expect(node?.status).toBe("ready");
+    expect(node?.notReadySinceMs).toBeGreaterThanOrEqual(before);
+    // Alive all the same: its heartbeats count.
+    expect(leader.heartbeats.lastSeen("nr-n1")).toBeGreaterThanOrEqual(before);
+    expect(leader.fsm.getNode("nr-n2")?.notReadyReason).toBe("");
+    // More heartbeats with the same word add nothing to the log.
+    await rpc(client).heartbeat({ agentId: "nr", nodeIds: ["nr-n1", "nr-n2"], notReady });
+    const entries = (kind: string) =>
+      leader.fsm.events({ limit: 10_000 }).filter((e) => e.node === "nr-n1" && e.kind === kind).length;
+    expect(entries("node-not-ready")).toBe(1);
+    await rpc(client).heartbeat({ agentId: "nr", nodeIds: ["nr-n1", "nr-n2"] });
+    await waitFor(() => leader.fsm.getNode("nr-n1")?.notReadyReason === "", "the node ready again");
+    expect(leader.fsm.getNode("nr-n1")?.notReadySinceMs).toBe(0);
+    expect(entries("node-ready")).toBe(1);
+  });
+
   it("applies, ignores or refuses each report on its own", async () => {
     const client = await leaderClient();
     await rpc(client).register({ agentId: "a", nodes: [spec("rep-n1")] });

@@ -65,5 +65,7 @@ export function sampleNode(id: string): Node {
     ineligible: false,
     agentAddress: "127.0.0.1:9102",
     containers: 3,
+    notReadyReason: "",
+    notReadySinceMs: 0,
   };
 }

@@ -99,6 +99,35 @@ describe("health controller on a manual clock", () => {
     expect(bench.fsm.getContainer("fast-0")?.health).toBe("healthy");
   });
 
+  it("probes a container the moment it reports running, not at the next tick", async () => {
+    const bench = new ControllerBench();
+    bench.registerNode("n1");
+    bench.deploy({ name: "web", replicas: 1 });
+    bench.place("web", [["web-0", "n1"]]);
+    const prober = new AnsweringProber();
+    const controller = startHealth(bench, prober);
+    bench.elect();
+    await bench.advance(2 * healthTickMs, healthTickMs, async () => {
+      controller.heartbeats.record("n1", bench.clock.wallMs());
+      await settle();
+    });
+    expect(prober.paths).toEqual([]);
+    // Between two ticks: a rollout waits for this first passing probe, batch after batch.
+    bench.clock.advance(healthTickMs / 2);
+    const runningAtMs = bench.clock.wallMs();
+    bench.report("web-0", "n1", ContainerState.CONTAINER_STATE_RUNNING);
+    bench.clock.advance(0);
+    await settle();
+    expect(prober.paths).toEqual(["/containers/web-0/healthz"]);
+    expect(bench.fsm.getContainer("web-0")).toMatchObject({ health: "healthy", healthySinceMs: runningAtMs });
+    // Then once per period, as before: no second probe before it.
+    await bench.advance(500, healthTickMs, async () => {
+      controller.heartbeats.record("n1", bench.clock.wallMs());
+      await settle();
+    });
+    expect(prober.paths).toHaveLength(1);
+  });
+
   it("restarts a crashing container with not-before times that follow the policy: initial delay, doubling, cap", async () => {
     const bench = new ControllerBench();
     bench.registerNode("n1");

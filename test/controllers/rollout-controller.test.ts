@@ -199,6 +199,22 @@ describe("rollout controller on the in-memory log", () => {
     expect(text).toBeDefined();
   });
 
+  it("steps as soon as a new replica has been healthy for min_healthy_time, not at the next tick", async () => {
+    const bench = new RolloutBench();
+    // 1,050 ms: the end of the wait falls between ticks (every 200 ms) and between clock steps.
+    await bench.deployStable(4, { minHealthyTimeMs: 1_050 });
+    bench.newVersion("app:2", 4, { minHealthyTimeMs: 1_050 });
+    await bench.runUntil(() => (bench.fsm.getDeploymentRecord("web")?.rollout?.stepSeq ?? 0) >= 2, "two steps");
+    const firstBatch = bench.fsm
+      .listContainers({ deployment: "web", limit: 100 })
+      .containers.filter((c) => c.version === 2 && c.health === "healthy");
+    expect(firstBatch).toHaveLength(2);
+    const readyAtMs = Math.min(...firstBatch.map((c) => c.healthySinceMs)) + 1_050;
+    const steps = bench.proposer.of("rollout-step").filter((p) => p.body.rolloutStep.stepSeq === 1);
+    expect(steps[0]?.atMs).toBe(readyAtMs);
+    expect(rolloutTickMs).toBe(200);
+  });
+
   it("a new leader's controller continues the same rollout with no step twice", async () => {
     const bench = new RolloutBench();
     await bench.deployStable(6);

@@ -218,19 +218,58 @@ describe.skipIf(skipDocker)("the Docker driver", () => {
       return view.every((n) => !n.ready && n.reason.includes("unavailable")) ? view : undefined;
     });
     expect(nodes[0].reason).toMatch(/Docker engine at unix:\/\/.* unavailable/);
-    // Its heartbeats no longer count: the leader declares the node down (its containers are replaced).
-    await waitFor("the node to be down in the cluster", async () => {
-      const view = await cluster.ctl<{ nodes: { id: string; status: string }[] }>(["nodes"]);
-      return view.nodes.some((n) => n.id.startsWith(cluster.nodePrefix) && n.status === "down") ? true : undefined;
+    type NodesJson = { nodes: { id: string; status: string; notReadyReason: string; notReadySinceMs: number }[] };
+    const ours = async () =>
+      (await cluster.ctl<NodesJson>(["nodes"])).nodes.filter((n) => n.id.startsWith(cluster.nodePrefix));
+    // The cluster's record says so at once, with the reason, while the node is still alive (not down).
+    const recorded = await waitFor("the node record to say not ready, with the reason", async () => {
+      const view = await ours();
+      return view.length === 1 && view[0].status === "ready" && view[0].notReadyReason.includes("unavailable")
+        ? view[0]
+        : undefined;
     });
+    expect(recorded.notReadyReason).toMatch(/Docker engine at unix:\/\/.* unavailable/);
+    expect(recorded.notReadySinceMs).toBeGreaterThan(0);
+    expect(await cluster.ctlText(["nodes"])).toMatch(/not ready: Docker engine at unix:\/\//);
+    const get = await cluster.ctl<{ deployment: { recentEvents: { kind: string; node: string }[] } }>([
+      "get",
+      "steady",
+    ]);
+    expect(get.deployment.recentEvents.some((e) => e.kind === "node-not-ready" && e.node === recorded.id)).toBe(true);
+    // Nothing new is placed on it: a new deployment stays pending, saying why.
+    await cluster.ctl(deployArgs("late", 1));
+    const pending = await waitFor("late to be pending on the not-ready node", async () => {
+      const late = await cluster.ctl<{ deployment: { status: { pending: number; pendingReason: string } } }>([
+        "get",
+        "late",
+      ]);
+      return late.deployment.status.pending === 1 && late.deployment.status.pendingReason.includes("not ready")
+        ? late.deployment.status
+        : undefined;
+    });
+    expect(pending.pendingReason).toMatch(/1 not ready/);
+    // Alive but unable to run containers for too long: the leader declares it down (its containers are replaced).
+    const down = await waitFor(
+      "the node to be down in the cluster",
+      async () => {
+        const view = await ours();
+        return view.some((n) => n.status === "down") ? view[0] : undefined;
+      },
+      { timeoutMs: 40_000 },
+    );
+    expect(down.notReadyReason).toMatch(/unavailable/);
     const log = await cluster.agentLog();
     expect(log).not.toMatch(/heartbeat failed/);
     await relay.up();
     await healthy("steady", 2);
+    await healthy("late", 1);
     await waitFor("exactly two containers of steady in the engine", async () => {
       const ps = await cluster.dockerPs("steady");
       return ps.length === 2 && ps.every((p) => p.state === "running") ? true : undefined;
     });
+    const back = await ours();
+    expect(back.map((n) => [n.status, n.notReadyReason])).toEqual([["ready", ""]]);
     await cluster.ctl(["delete", "steady"]);
+    await cluster.ctl(["delete", "late"]);
   });
 });

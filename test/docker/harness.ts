@@ -127,6 +127,13 @@ export class DockerCluster {
     return JSON.parse(result.stdout) as T;
   }
 
+  /** orchctl's table output. */
+  async ctlText(args: readonly string[]): Promise<string> {
+    const result = await this.cluster.orchctl(args);
+    if (result.code !== 0) throw new Error(`orchctl ${args.join(" ")} exited ${result.code}: ${result.stderr.trim()}`);
+    return result.stdout;
+  }
+
   async containers(deployment: string): Promise<ContainerJson[]> {
     return (await this.ctl<{ containers: ContainerJson[] }>(["containers", "--deployment", deployment])).containers;
   }

@@ -236,6 +236,48 @@ describe("nodes", () => {
   });
 });
 
+describe("node readiness", () => {
+  it("records a not-ready node once with its reason and the time, tells its deployments, and clears it", () => {
+    const h = cluster();
+    h.ok(body.plan("web", [["web-0", "n1"]]));
+    const engineDown = "Docker engine at unix:///run/d.sock unavailable: connect ENOENT";
+    expect(h.ok(body.readiness("n1", engineDown))).toEqual({
+      kind: "node-readiness",
+      nodeId: "n1",
+      ready: false,
+      changed: true,
+    });
+    const since = h.fsm.getNode("n1")?.notReadySinceMs ?? 0;
+    expect(since).toBeGreaterThan(0);
+    expect(h.fsm.getNode("n1")).toMatchObject({ status: "ready", notReadyReason: engineDown });
+    // The same word again changes nothing and adds no event; a new reason keeps the outage's start.
+    const events = h.fsm.events({ limit: 100 }).length;
+    expect(h.ok(body.readiness("n1", engineDown))).toMatchObject({ changed: false });
+    expect(h.fsm.events({ limit: 100 })).toHaveLength(events);
+    h.ok(body.readiness("n1", "Docker engine at unix:///run/d.sock slow: ping took 3000 ms"));
+    expect(h.fsm.getNode("n1")?.notReadySinceMs).toBe(since);
+    // The deployment with a container there hears of it (orchctl get shows its events).
+    const kinds = h.fsm.getDeployment("web")?.recentEvents.map((e) => `${e.kind}@${e.node}`);
+    expect(kinds).toContain("node-not-ready@n1");
+    expect(h.ok(body.readiness("n1", null))).toMatchObject({ ready: true, changed: true });
+    expect(h.fsm.getNode("n1")).toMatchObject({ notReadyReason: "", notReadySinceMs: 0 });
+    expect(h.fsm.events({ limit: 1 })[0]).toMatchObject({ kind: "node-ready", node: "n1" });
+    expect(h.fail(body.readiness("n9", "x")).code).toBe("NOT_FOUND");
+    expect(h.fail(body.readiness("n1", "")).code).toBe("INVALID_ARGUMENT");
+  });
+
+  it("refuses placements on a node that is not ready, and takes them again once it is", () => {
+    const h = cluster();
+    h.ok(body.readiness("n1", "engine down"));
+    expect(h.ok(body.plan("web", [["web-0", "n1"]]))).toMatchObject({
+      placed: 0,
+      rejections: [{ reason: "node-not-ready", count: 1 }],
+    });
+    h.ok(body.readiness("n1", null));
+    expect(h.ok(body.plan("web", [["web-0", "n1"]]))).toMatchObject({ placed: 1 });
+  });
+});
+
 describe("apply plan", () => {
   it("never over-commits a node, counting what it rejects", () => {
     const h = new Harness();

@@ -97,6 +97,11 @@ export const body = {
   }),
   resetBackoff: (containerId: string): CommandBody => ({ kind: "reset-backoff", resetBackoff: { containerId } }),
   nodeDown: (nodeId: string, reason = ""): CommandBody => ({ kind: "node-down", nodeDown: { nodeId, reason } }),
+  /** reason null: ready again. */
+  readiness: (nodeId: string, reason: string | null): CommandBody => ({
+    kind: "node-readiness",
+    nodeReadiness: { nodeId, ready: reason === null, reason: reason ?? "" },
+  }),
   outcome: (operationId: string, succeeded: boolean, reason = ""): CommandBody => ({
     kind: "operation-outcome",
     operationOutcome: { operationId, succeeded, reason },

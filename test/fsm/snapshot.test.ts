@@ -54,6 +54,7 @@ function healingCluster(): Harness {
   );
   h.ok(body.restart("web-1", { delayMs: 2000, notBeforeMs: t0 + 99_000, backoffStep: 3, reason: "crashed" }));
   h.ok(body.nodeDown("n3", "silent"));
+  h.ok(body.readiness("n3", "Docker engine unavailable"));
   h.ok(body.health("web-0", HealthState.HEALTH_STATE_UNHEALTHY, "HTTP 500"));
   return h;
 }

@@ -13,7 +13,7 @@ import {
   type NodeLivenessView,
 } from "../../src/health/core/node-liveness.js";
 
-const config: LivenessConfig = { heartbeatTtlMs: 3_000, failoverGraceMs: 3_000 };
+const config: LivenessConfig = { heartbeatTtlMs: 3_000, failoverGraceMs: 3_000, notReadyTtlMs: 15_000 };
 
 function ready(nodeId: string, lastHeartbeatMs: number | null): NodeLivenessView {
   return { nodeId, status: "ready", lastHeartbeatMs, downSinceMs: 0 };
@@ -28,7 +28,7 @@ const declared = (nodes: NodeLivenessView[], leaderSinceMs: number, nowMs: numbe
 
 describe("liveness defaults", () => {
   it("give a new leader a grace period of one TTL", () => {
-    expect(livenessDefaults).toEqual({ heartbeatTtlMs: 3_000, failoverGraceMs: 3_000 });
+    expect(livenessDefaults).toEqual({ heartbeatTtlMs: 3_000, failoverGraceMs: 3_000, notReadyTtlMs: 15_000 });
   });
 });
 
@@ -102,6 +102,31 @@ describe("declaring nodes down", () => {
 
   it("asserts when asked about a time before the leadership began", () => {
     expect(() => evaluateLiveness([], 1_000, 999, config)).toThrow(BugIndicatingError);
+  });
+});
+
+describe("nodes that cannot run containers", () => {
+  const notReady = (nodeId: string, lastHeartbeatMs: number, notReadySinceMs: number): NodeLivenessView => ({
+    ...ready(nodeId, lastHeartbeatMs),
+    notReadySinceMs,
+  });
+
+  it("are alive while they heartbeat, and declared down once not ready past the limit", () => {
+    const node = notReady("a", 20_000, 5_000);
+    expect(declared([node], 0, 20_000)).toEqual([]);
+    const verdicts = evaluateLiveness([node], 0, 20_001, config);
+    expect(verdicts.declareDown).toEqual([{ nodeId: "a", reason: "not ready for 15001 ms (limit 15000 ms)" }]);
+  });
+
+  it("get a new leader's grace period like silent ones", () => {
+    expect(declared([notReady("a", 30_000, 0)], 29_000, 30_000)).toEqual([]);
+    expect(declared([notReady("a", 32_001, 0)], 29_000, 32_001)).toEqual(["a"]);
+  });
+
+  it("are judged by their silence first when they stop heartbeating", () => {
+    expect(evaluateLiveness([notReady("a", 1_000, 900)], 0, 4_001, config).declareDown[0]?.reason).toMatch(
+      /^no heartbeat for 3001 ms/,
+    );
   });
 });
 

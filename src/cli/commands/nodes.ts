@@ -25,13 +25,20 @@ function drainText(node: Node): string {
   return `${drain.state} (${drain.migrated} migrated${forced})`;
 }
 
+/** The status, and when the node's agent cannot run containers, why ("not ready: ..."). */
+export function nodeStatusText(node: Node): string {
+  const status = nodeStatusName(node.status);
+  if (node.notReadyReason === "") return status;
+  return status === "ready" ? `not ready: ${node.notReadyReason}` : `${status}, not ready: ${node.notReadyReason}`;
+}
+
 export function nodeRow(node: Node): string[] {
   const allocated = node.allocated ?? { cpuMillicores: 0, memoryMib: 0 };
   const capacity = node.capacity ?? { cpuMillicores: 0, memoryMib: 0 };
   return [
     node.id,
     node.region,
-    nodeStatusName(node.status),
+    nodeStatusText(node),
     `${formatCores(allocated.cpuMillicores)}/${formatCores(capacity.cpuMillicores)} (${percent(allocated.cpuMillicores, capacity.cpuMillicores)})`,
     `${formatMemory(allocated.memoryMib)}/${formatMemory(capacity.memoryMib)} (${percent(allocated.memoryMib, capacity.memoryMib)})`,
     String(node.containers),

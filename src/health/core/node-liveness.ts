@@ -24,12 +24,20 @@ export interface LivenessConfig {
   readonly heartbeatTtlMs: number;
   /** A new leader declares nothing down before this long after its election. */
   readonly failoverGraceMs: number;
+  /**
+   * A node whose agent says it cannot run containers (its engine is down or slow) is alive, but
+   * if that lasts longer than this it is declared down all the same, so its containers are
+   * replaced elsewhere (Kubernetes evicts from a NotReady node after a timeout too). Shorter
+   * outages only keep new containers away from it.
+   */
+  readonly notReadyTtlMs: number;
 }
 
 /** Agents heartbeat every 500 ms (src/agent/limits.ts); six missed beats make a node down. Grace = TTL. */
 export const livenessDefaults: LivenessConfig = Object.freeze({
   heartbeatTtlMs: 3_000,
   failoverGraceMs: 3_000,
+  notReadyTtlMs: 15_000,
 });
 
 /** The FSM's node status, as far as liveness cares. */
@@ -42,6 +50,8 @@ export interface NodeLivenessView {
   readonly lastHeartbeatMs: number | null;
   /** When the node was declared down (meaningful only while down), on the same clock. */
   readonly downSinceMs: number;
+  /** Since when its agent says it cannot run containers (the log's time); absent or null: it can. */
+  readonly notReadySinceMs?: number | null;
 }
 
 export interface DownDecision {
@@ -68,6 +78,10 @@ export function assertLivenessConfig(config: LivenessConfig): void {
     Number.isInteger(config.failoverGraceMs) && config.failoverGraceMs >= 0,
     "failover grace must be a non-negative integer of ms",
   );
+  assert(
+    Number.isInteger(config.notReadyTtlMs) && config.notReadyTtlMs >= config.heartbeatTtlMs,
+    "a node may stay not ready at least as long as it may stay silent",
+  );
 }
 
 /** The time after which the node counts as down if still silent. */
@@ -85,7 +99,7 @@ export function evaluateLiveness(
   assertLivenessConfig(config);
   assert(Number.isFinite(leaderSinceMs) && Number.isFinite(nowMs), "times must be finite");
   assert(nowMs >= leaderSinceMs, "a leader cannot evaluate before it was elected");
-  const silent: { nodeId: string; deadlineMs: number; lastHeartbeatMs: number | null }[] = [];
+  const silent: { nodeId: string; deadlineMs: number; reason: string }[] = [];
   const cameBack: string[] = [];
   for (const node of nodes) {
     if (node.status === "down") {
@@ -93,17 +107,32 @@ export function evaluateLiveness(
       continue;
     }
     const deadlineMs = downDeadlineMs(node.lastHeartbeatMs, leaderSinceMs, config);
-    if (nowMs > deadlineMs) silent.push({ nodeId: node.nodeId, deadlineMs, lastHeartbeatMs: node.lastHeartbeatMs });
+    if (nowMs > deadlineMs) {
+      silent.push({
+        nodeId: node.nodeId,
+        deadlineMs,
+        reason: downReason(node.lastHeartbeatMs, leaderSinceMs, nowMs, config),
+      });
+      continue;
+    }
+    // Heard from, but unable to run containers for too long. A new leader's grace applies here
+    // too: it has not seen the node's own word yet.
+    const notReadySinceMs = node.notReadySinceMs ?? null;
+    if (notReadySinceMs === null) continue;
+    const notReadyDeadlineMs = Math.max(notReadySinceMs + config.notReadyTtlMs, leaderSinceMs + config.failoverGraceMs);
+    if (nowMs > notReadyDeadlineMs)
+      silent.push({
+        nodeId: node.nodeId,
+        deadlineMs: notReadyDeadlineMs,
+        reason: `not ready for ${nowMs - notReadySinceMs} ms (limit ${config.notReadyTtlMs} ms)`,
+      });
   }
   // Longest silent first, then by id: deterministic whatever order the nodes came in.
   silent.sort((a, b) => a.deadlineMs - b.deadlineMs || compareIds(a.nodeId, b.nodeId));
   const taken = silent.slice(0, healthLimits.nodesDeclaredDownPerEvaluationMax);
   cameBack.sort(compareIds);
   return {
-    declareDown: taken.map((s) => ({
-      nodeId: s.nodeId,
-      reason: downReason(s.lastHeartbeatMs, leaderSinceMs, nowMs, config),
-    })),
+    declareDown: taken.map((s) => ({ nodeId: s.nodeId, reason: s.reason })),
     deferred: silent.length - taken.length,
     cameBack,
   };

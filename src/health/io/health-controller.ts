@@ -97,6 +97,9 @@ export class HealthController {
    */
   private readonly candidates = new Set<string>();
   private candidatesStale = true;
+  /** Containers that just became probed, to watch and probe before the next tick (probeSoon). */
+  private readonly fresh = new Set<string>();
+  private cancelFresh: CancelTimer | null = null;
   private prng: Prng;
   private readonly probes: Counter<"result">;
   private readonly restarts: Counter<"reason">;
@@ -187,6 +190,9 @@ export class HealthController {
     this.active = false;
     this.cancelTick?.();
     this.cancelTick = null;
+    this.cancelFresh?.();
+    this.cancelFresh = null;
+    this.fresh.clear();
     this.watched.clear();
     // Liveness seen under this leadership says nothing reliable about the next one: a replica
     // that leads again later starts from an empty table (a fresh grace period).
@@ -225,32 +231,66 @@ export class HealthController {
     const container = this.fsm.getContainer(id);
     if (container !== undefined && isCandidate(container)) this.candidates.add(id);
     else this.candidates.delete(id);
+    if (container === undefined || !isProbed(container)) return;
+    const watched = this.watched.get(id);
+    if (watched === undefined || watched.restartCount !== container.restartCount || watched.node !== container.node)
+      this.probeSoon(id);
   }
 
   /** Tracks exactly the containers that should be answering probes. */
   private syncWatched(containers: readonly Readonly<ContainerRecord>[], now: number): void {
     const live = new Set<string>();
     for (const c of containers) {
-      const probed = c.desired === "running" && (c.state === "running" || c.state === "unhealthy") && c.node !== "";
-      if (!probed) continue;
+      if (!isProbed(c)) continue;
       live.add(c.id);
       const existing = this.watched.get(c.id);
       if (existing !== undefined && existing.restartCount === c.restartCount && existing.node === c.node) {
         this.maybeResetBackoff(c, existing, now);
         continue;
       }
-      const spec = this.fsm.getDeploymentRecord(c.deployment)?.spec;
-      if (spec === undefined) continue;
-      const { periodMs, timeoutMs, failureThreshold, successThreshold, initialDelayMs } = spec.healthCheck;
-      this.watched.set(c.id, {
-        probe: startProbing({ periodMs, timeoutMs, failureThreshold, successThreshold, initialDelayMs }, now),
-        node: c.node,
-        restartCount: c.restartCount,
-        runningSinceMs: now,
-        inFlight: false,
-      });
+      this.watch(c, now);
     }
     for (const id of this.watched.keys()) if (!live.has(id)) this.watched.delete(id);
+  }
+
+  /** Starts (or restarts) probing a container from `now`: its first probe is due after the initial delay. */
+  private watch(c: Readonly<ContainerRecord>, now: number): Watched | undefined {
+    const spec = this.fsm.getDeploymentRecord(c.deployment)?.spec;
+    if (spec === undefined) return undefined;
+    const { periodMs, timeoutMs, failureThreshold, successThreshold, initialDelayMs } = spec.healthCheck;
+    const watched: Watched = {
+      probe: startProbing({ periodMs, timeoutMs, failureThreshold, successThreshold, initialDelayMs }, now),
+      node: c.node,
+      restartCount: c.restartCount,
+      runningSinceMs: now,
+      inFlight: false,
+    };
+    this.watched.set(c.id, watched);
+    return watched;
+  }
+
+  /**
+   * A container just turned running (or was restarted or moved): it is watched and, when its first
+   * probe is due at once (no initial delay), probed now rather than at the next tick. A rollout
+   * waits for each new replica's first passing probe, so a tick's delay here is a tick per batch.
+   */
+  private probeSoon(id: string): void {
+    this.fresh.add(id);
+    this.cancelFresh ??= this.clock.setTimer(0, () => {
+      this.cancelFresh = null;
+      const ids = [...this.fresh];
+      this.fresh.clear();
+      if (!this.active || this.candidatesStale) return;
+      const now = this.clock.wallMs();
+      for (const freshId of ids) {
+        const c = this.fsm.getContainer(freshId);
+        if (c === undefined || !isProbed(c)) continue;
+        const existing = this.watched.get(freshId);
+        if (existing !== undefined && existing.restartCount === c.restartCount && existing.node === c.node) continue;
+        const watched = this.watch(c, now);
+        if (watched !== undefined) this.maybeProbe(freshId, watched, now);
+      }
+    });
   }
 
   private maybeProbe(id: string, watched: Watched, now: number): void {
@@ -372,7 +412,10 @@ export class HealthController {
 
   private maybeRestartFailed(container: Readonly<ContainerRecord>, now: number): void {
     if (container.state !== "failed" || container.desired !== "running" || container.node === "") return;
-    if (this.fsm.getNode(container.node)?.status !== "ready") return;
+    // Not on a node that cannot run it now: it would only wait there (the node is declared down,
+    // and the container replaced elsewhere, if that lasts).
+    const node = this.fsm.getNode(container.node);
+    if (node?.status !== "ready" || node.notReadyReason !== "") return;
     void now;
     this.decideRestart(container, "the container exited", "crashed");
   }
@@ -422,6 +465,7 @@ export class HealthController {
       status: n.status,
       lastHeartbeatMs: this.heartbeats.lastSeen(n.id) ?? null,
       downSinceMs: n.lastStatusChangeAtMs,
+      notReadySinceMs: n.notReadyReason === "" ? null : n.notReadySinceMs,
     }));
     const verdicts = evaluateLiveness(views, this.leaderSinceMs, Math.max(now, this.leaderSinceMs));
     for (const down of verdicts.declareDown) {
@@ -528,6 +572,11 @@ export class HealthController {
     if (this.proposing.has(key)) return Promise.resolve(false);
     return this.proposeAll([key], body, kind);
   }
+}
+
+/** Answering probes: wanted running on a node, and running or unhealthy. */
+function isProbed(c: Readonly<ContainerRecord>): boolean {
+  return c.desired === "running" && (c.state === "running" || c.state === "unhealthy") && c.node !== "";
 }
 
 /** Probed (running or unhealthy) or to be restarted (failed), and wanted running on a node. */

@@ -7,6 +7,7 @@
 export { burnRateGate, type BurnRateGate } from "./burn-rate-gate.js";
 export { countReplicas, isHealthy, isReady, type ReplicaCounts } from "./count-replicas.js";
 export { decideRollout } from "./decide-rollout.js";
+export { nextReadyAtMs } from "./next-ready-at.js";
 export { planRolloutStep } from "./plan-rollout-step.js";
 export type {
   RolloutDecision,

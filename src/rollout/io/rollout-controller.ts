@@ -14,7 +14,7 @@ import { RolloutPauser } from "../../gen/orchestrator/v1/fsm.js";
 import { assertNever } from "../../lib/assert.js";
 import type { CancelTimer, Clock } from "../../lib/clock.js";
 import type { Logger } from "../../lib/logger.js";
-import { burnRateGate, decideRollout, type RolloutDecision } from "../core/index.js";
+import { burnRateGate, decideRollout, nextReadyAtMs, type RolloutDecision } from "../core/index.js";
 import { rolloutCommandOf, rolloutViewOf } from "../fsm-view.js";
 
 /** How often every active rollout is decided again (waits end on time, not on a change). */
@@ -64,6 +64,11 @@ export class RolloutController {
   /** Deployments a change asks to decide again, before the next tick. */
   private readonly dirty = new Set<string>();
   private cancelDrain: CancelTimer | null = null;
+  /** Deployments waiting for a new replica to count, and when it will (wall ms): see nextReadyAtMs. */
+  private readonly wakeAtMs = new Map<string, number>();
+  private cancelWake: CancelTimer | null = null;
+  /** When the armed wake timer fires (wall ms); +Infinity when none is armed. */
+  private wakeArmedAtMs = Number.POSITIVE_INFINITY;
   private readonly steps: Counter;
   private readonly finished: Counter<"outcome">;
 
@@ -138,6 +143,10 @@ export class RolloutController {
     this.cancelDrain?.();
     this.cancelDrain = null;
     this.dirty.clear();
+    this.cancelWake?.();
+    this.cancelWake = null;
+    this.wakeArmedAtMs = Number.POSITIVE_INFINITY;
+    this.wakeAtMs.clear();
   }
 
   /** Every active rollout has an open operation: they are the candidates after a restore or an election. */
@@ -180,6 +189,34 @@ export class RolloutController {
     for (const name of names) this.decide(name);
   }
 
+  /**
+   * Decides `name` again when its next new replica counts (at: wall ms; null: none waits on time).
+   * Without it a rollout would notice a replica's min_healthy_time ending only at the next tick,
+   * up to a tick late for every batch. One timer serves all deployments: the earliest wake.
+   */
+  private scheduleWake(name: string, atMs: number | null, nowMs: number): void {
+    if (atMs === null) this.wakeAtMs.delete(name);
+    else this.wakeAtMs.set(name, atMs);
+    if (atMs === null || atMs >= this.wakeArmedAtMs) return;
+    this.cancelWake?.();
+    this.wakeArmedAtMs = atMs;
+    this.cancelWake = this.clock.setTimer(Math.max(0, atMs - nowMs), () => this.wake());
+  }
+
+  private wake(): void {
+    this.cancelWake = null;
+    this.wakeArmedAtMs = Number.POSITIVE_INFINITY;
+    if (!this.active) return;
+    const nowMs = this.clock.wallMs();
+    const due = [...this.wakeAtMs].filter(([, atMs]) => atMs <= nowMs).map(([name]) => name);
+    for (const name of due) {
+      this.wakeAtMs.delete(name);
+      this.decide(name);
+    }
+    // The ones still waiting (a timer may fire a little early, or they were not due): the earliest.
+    for (const [name, atMs] of this.wakeAtMs) this.scheduleWake(name, atMs, nowMs);
+  }
+
   private tick(): void {
     if (!this.active) return;
     for (const name of this.activeRollouts()) this.decide(name);
@@ -191,6 +228,7 @@ export class RolloutController {
     const view = rolloutViewOf(this.fsm, name);
     if (deployment === undefined || view === undefined || !isRolloutActive(view.rollout.state)) return;
     const nowMs = this.clock.wallMs();
+    this.scheduleWake(name, view.rollout.state === "running" ? nextReadyAtMs(view, nowMs) : null, nowMs);
     const burnRate = recentBurnRate(deployment.recentOutcomes, nowMs);
     const gate = burnRateGate(view.rollout, burnRate, rolloutPauseBurnRate);
     const proposal =

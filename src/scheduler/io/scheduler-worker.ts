@@ -34,8 +34,14 @@ export function nodeView(node: Readonly<NodeRecord>): NodeView {
     memoryCapacity: node.capacity.memoryMib,
     cpuAllocated: node.allocated.cpuMillicores,
     memoryAllocated: node.allocated.memoryMib,
-    // The scheduler's "draining" is any live node that takes no new work: cordoned or draining.
-    status: node.status === "ready" && !node.eligible ? "draining" : node.status,
+    // A live node that takes no new work is "draining" to the scheduler (cordoned or draining); one
+    // whose agent cannot run containers is as good as down (rejected as "node-not-ready").
+    status:
+      node.notReadyReason !== "" && node.status === "ready"
+        ? "down"
+        : node.status === "ready" && !node.eligible
+          ? "draining"
+          : node.status,
   };
 }
 
