@@ -21,6 +21,7 @@ export type {
   Proposer,
 } from "./controller-ports.js";
 export { LeaderBarrier } from "./leader-barrier.js";
+export { LeaderLoop, type LeaderLoopHooks } from "./leader-loop.js";
 export { decodeSnapshot } from "./snapshot.js";
 export { proposeOutcome } from "./propose-outcome.js";
 export type { ChangeAction, ChangeKind, MemberAddressRecord, StateChange } from "./cluster-state.js";

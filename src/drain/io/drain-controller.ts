@@ -1,5 +1,12 @@
 import { Counter, Gauge, type Registry } from "prom-client";
-import type { ClusterReadView, ControllerPorts, LeadershipSignal, Proposer, StateChange } from "../../fsm/index.js";
+import {
+  LeaderLoop,
+  type ClusterReadView,
+  type ControllerPorts,
+  type LeadershipSignal,
+  type Proposer,
+  type StateChange,
+} from "../../fsm/index.js";
 import { assertNever } from "../../lib/assert.js";
 import type { CancelTimer, Clock } from "../../lib/clock.js";
 import type { Logger } from "../../lib/logger.js";
@@ -19,14 +26,12 @@ export const drainChangeBatchMs = 50;
  * once. One proposal in flight per node; a refused or ignored one is decided again next turn.
  */
 export class DrainController {
-  private active = false;
-  private cancelTick: CancelTimer | null = null;
+  private readonly loop: LeaderLoop;
   private cancelBatch: CancelTimer | null = null;
   private readonly fsm: ClusterReadView;
   private readonly proposer: Proposer;
   private readonly leadership: LeadershipSignal;
   private readonly clock: Clock;
-  private readonly unsubscribe: (() => void)[] = [];
   /** Nodes that may be draining (pruned when they are not). */
   private readonly tracked = new Set<string>();
   private readonly proposing = new Set<string>();
@@ -42,6 +47,20 @@ export class DrainController {
     this.proposer = ports.proposer;
     this.leadership = ports.leadership;
     this.clock = ports.clock;
+    this.loop = new LeaderLoop(ports, logger, {
+      name: "drain",
+      tickMs: drainTickMs,
+      onChange: (change) => this.onChange(change),
+      seed: () => this.seed(),
+      tick: () => this.tick(),
+      onActivate: () => this.proposing.clear(),
+      onDeactivate: () => {
+        this.cancelBatch?.();
+        this.cancelBatch = null;
+        this.dirty = false;
+      },
+      activeFields: () => ({ drains: this.drainingNodes().length }),
+    });
     this.steps = new Counter({
       name: "orchestrator_drain_steps_total",
       help: "Drain decisions this replica proposed as leader and the log applied, by kind (step, finish).",
@@ -61,42 +80,16 @@ export class DrainController {
   }
 
   start(): void {
-    this.unsubscribe.push(
-      this.fsm.onChange((change) => this.onChange(change)),
-      this.fsm.onRestore(() => this.seed()),
-      this.leadership.onChange((change) => (change.kind === "leading" ? this.activate() : this.deactivate())),
-    );
-    this.seed();
-    if (this.leadership.isLeader()) this.activate();
+    this.loop.start();
   }
 
   /** Stops listening and deciding; proposals in flight still finish. */
   stop(): void {
-    for (const unsubscribe of this.unsubscribe.splice(0)) unsubscribe();
-    this.deactivate();
+    this.loop.stop();
   }
 
-  private activate(): void {
-    if (this.active) return;
-    this.active = true;
-    this.proposing.clear();
-    this.seed();
-    this.cancelTick = this.clock.setRepeating(drainTickMs, () => this.tick());
-    this.logger.info(
-      { term: this.leadership.term(), role: "leader", drains: this.drainingNodes().length },
-      "drain controller active",
-    );
-    // The first decisions at once, but outside the leadership listener (it runs as an entry is applied).
-    setImmediate(() => this.tick());
-  }
-
-  private deactivate(): void {
-    this.active = false;
-    this.cancelTick?.();
-    this.cancelTick = null;
-    this.cancelBatch?.();
-    this.cancelBatch = null;
-    this.dirty = false;
+  private get active(): boolean {
+    return this.loop.isActive;
   }
 
   private seed(): void {

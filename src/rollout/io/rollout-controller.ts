@@ -1,5 +1,6 @@
 import { Counter, Gauge, type Registry } from "prom-client";
 import {
+  LeaderLoop,
   isRolloutActive,
   leaderActor,
   type ClusterReadView,
@@ -50,13 +51,11 @@ interface Proposal {
  * deployment; a refused or ignored one is simply decided again on the next turn.
  */
 export class RolloutController {
-  private active = false;
-  private cancelTick: CancelTimer | null = null;
+  private readonly loop: LeaderLoop;
   private readonly fsm: ClusterReadView;
   private readonly proposer: Proposer;
   private readonly leadership: LeadershipSignal;
   private readonly clock: Clock;
-  private readonly unsubscribe: (() => void)[] = [];
   /** Deployments that may have an active rollout (pruned when they have none). */
   private readonly tracked = new Set<string>();
   /** Deployments with a proposal in flight. */
@@ -81,6 +80,16 @@ export class RolloutController {
     this.proposer = ports.proposer;
     this.leadership = ports.leadership;
     this.clock = ports.clock;
+    this.loop = new LeaderLoop(ports, logger, {
+      name: "rollout",
+      tickMs: rolloutTickMs,
+      onChange: (change) => this.onChange(change),
+      seed: () => this.seed(),
+      tick: () => this.tick(),
+      onActivate: () => this.proposing.clear(),
+      onDeactivate: () => this.forgetBatches(),
+      activeFields: () => ({ rollouts: this.activeRollouts().length }),
+    });
     this.steps = new Counter({
       name: "orchestrator_rollout_steps_total",
       help: "Rollout steps this replica decided as leader and the log applied.",
@@ -107,39 +116,20 @@ export class RolloutController {
   }
 
   start(): void {
-    this.unsubscribe.push(
-      this.fsm.onChange((change) => this.onChange(change)),
-      this.fsm.onRestore(() => this.seed()),
-      this.leadership.onChange((change) => (change.kind === "leading" ? this.activate() : this.deactivate())),
-    );
-    this.seed();
-    if (this.leadership.isLeader()) this.activate();
+    this.loop.start();
   }
 
   /** Stops listening and deciding; proposals in flight still finish. */
   stop(): void {
-    for (const unsubscribe of this.unsubscribe.splice(0)) unsubscribe();
-    this.deactivate();
+    this.loop.stop();
   }
 
-  private activate(): void {
-    if (this.active) return;
-    this.active = true;
-    this.proposing.clear();
-    this.seed();
-    this.cancelTick = this.clock.setRepeating(rolloutTickMs, () => this.tick());
-    this.logger.info(
-      { term: this.leadership.term(), role: "leader", rollouts: this.activeRollouts().length },
-      "rollout controller active",
-    );
-    // The first decisions at once, but outside the leadership listener (it runs as an entry is applied).
-    setImmediate(() => this.tick());
+  private get active(): boolean {
+    return this.loop.isActive;
   }
 
-  private deactivate(): void {
-    this.active = false;
-    this.cancelTick?.();
-    this.cancelTick = null;
+  /** Leadership lost: the pending batch and wake timers go (a new leader decides from the log). */
+  private forgetBatches(): void {
     this.cancelDrain?.();
     this.cancelDrain = null;
     this.dirty.clear();
