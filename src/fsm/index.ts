@@ -22,7 +22,7 @@ export type {
 } from "./controller-ports.js";
 export { LeaderBarrier } from "./leader-barrier.js";
 export { LeaderLoop, type LeaderLoopHooks } from "./leader-loop.js";
-export { decodeSnapshot } from "./snapshot.js";
+export { decodeSnapshot, encodeSnapshot } from "./snapshot.js";
 export { proposeOutcome } from "./propose-outcome.js";
 export type { ChangeAction, ChangeKind, MemberAddressRecord, StateChange } from "./cluster-state.js";
 export { memberAddressProblem } from "./apply-member.js";

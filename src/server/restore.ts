@@ -1,6 +1,6 @@
 import { promises as fs } from "node:fs";
 import { Command } from "commander";
-import { decodeSnapshot, snapshotFormatVersion } from "../fsm/index.js";
+import { decodeSnapshot, encodeSnapshot, snapshotFormatVersion } from "../fsm/index.js";
 import { readSnapshotFile } from "../lib/snapshot-file.js";
 import { isValidClusterId, restoredClusterId } from "../raft/io/cluster-id.js";
 import { LevelDbLogStore } from "../raft/io/leveldb-log-store.js";
@@ -54,8 +54,9 @@ export async function restoreDataDir(options: RestoreOptions): Promise<RestoreOu
       `${options.snapshotFile} holds state in FSM snapshot format ${header.fsmFormatVersion}; this orchestrator ` +
         `reads format ${snapshotFormatVersion}${header.fsmFormatVersion > snapshotFormatVersion ? " (restore with a newer orchestrator)" : ""}`,
     );
+  let state: ReturnType<typeof decodeSnapshot>;
   try {
-    decodeSnapshot(body);
+    state = decodeSnapshot(body);
   } catch (error) {
     throw new RestoreError(
       `${options.snapshotFile} passes its checksum but its state does not decode: ${(error as Error).message}`,
@@ -66,13 +67,17 @@ export async function restoreDataDir(options: RestoreOptions): Promise<RestoreOu
   if (isValidClusterId(header.clusterId) && header.clusterId === clusterId)
     throw new RestoreError("the derived cluster id equals the backed-up cluster's; pass another --cluster-token");
   const voters = [...options.peers.keys()].sort();
+  // The backup's member addresses are the old cluster's: the new one starts from --peers (each
+  // leader records its own addresses), or its replicas would dial the old cluster's.
+  state.members.clear();
+  const data = encodeSnapshot(state);
   const store = await LevelDbLogStore.open(options.dataDir, {
     initialConf: { voters: [], learners: [] },
     clusterId,
   });
   try {
     await store.resetToSnapshot({
-      snapshot: { meta: { index: header.index, term: header.term, conf: { voters, learners: [] } }, data: body },
+      snapshot: { meta: { index: header.index, term: header.term, conf: { voters, learners: [] } }, data },
       term: header.term,
       clusterId,
     });

@@ -31,20 +31,26 @@ export async function orchctlJson(endpoints: string, args: readonly string[]): P
 /**
  * Every list a person would compare after a restore, as orchctl prints it in JSON: deployments,
  * containers, nodes, the SLO ledger and each deployment's rollout history. Fields that describe
- * the moment or the replica asked (revision counters aside) are dropped: the SLO's clock and the
- * replica that answered.
+ * the moment or the replica asked are dropped: the SLO's clock, the replica that answered, and
+ * each answer's top-level `revision` (the log position it was read at: the restored cluster's
+ * log moves on, its leader records its own addresses). Records keep their own revisions.
  */
 export async function everyList(endpoints: string): Promise<Record<string, unknown>> {
   const list = (await orchctlJson(endpoints, ["list"])) as { deployments: { name: string }[] };
   const lists: Record<string, unknown> = {
-    list,
-    containers: await orchctlJson(endpoints, ["containers"]),
-    nodes: await orchctlJson(endpoints, ["nodes"]),
-    slo: withoutMoment(await orchctlJson(endpoints, ["slo"])),
+    list: withoutRevision(list),
+    containers: withoutRevision(await orchctlJson(endpoints, ["containers"])),
+    nodes: withoutRevision(await orchctlJson(endpoints, ["nodes"])),
+    slo: withoutRevision(withoutMoment(await orchctlJson(endpoints, ["slo"]))),
   };
   for (const { name } of list.deployments)
-    lists[`rollout history ${name}`] = await orchctlJson(endpoints, ["rollout", "history", name]);
+    lists[`rollout history ${name}`] = withoutRevision(await orchctlJson(endpoints, ["rollout", "history", name]));
   return lists;
+}
+
+function withoutRevision(value: unknown): unknown {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return value;
+  return Object.fromEntries(Object.entries(value).filter(([key]) => key !== "revision"));
 }
 
 function withoutMoment(value: unknown): unknown {
