@@ -9,11 +9,13 @@ import type { AccessControl } from "./access-control.js";
 
 /** Requests larger than this are refused with RESOURCE_EXHAUSTED before they are parsed. */
 const requestBytesMax = 1024 * 1024;
+/** How long a stopping server waits for calls in flight before it ends them (open watches end then). */
+const stopGraceMs = 1_000;
 
 export interface RunningApiServer {
   readonly server: Server;
-  /** Stops listening and ends every call at once. */
-  stop(): void;
+  /** Stops listening, lets calls in flight finish for a moment, then ends the rest (watches). */
+  stop(): Promise<void>;
 }
 
 export async function startApiServer(
@@ -40,7 +42,18 @@ export async function startApiServer(
       server,
       stop() {
         listener.close();
-        server.forceShutdown();
+        // A write in flight when the replica stops gets its real answer (by now a not-leader
+        // redirect the client follows), not a bare CANCELLED it cannot tell from a failure.
+        return new Promise<void>((resolve) => {
+          const force = setTimeout(() => {
+            server.forceShutdown();
+            resolve();
+          }, stopGraceMs);
+          server.tryShutdown(() => {
+            clearTimeout(force);
+            resolve();
+          });
+        });
       },
     };
   } catch (error) {

@@ -191,7 +191,7 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
       rollouts.stop();
       memberController.stop();
       drains.stop();
-      api.stop();
+      await api.stop();
       await new Promise<void>((resolve) => http.close(() => resolve()));
       logger.info({ term: node.status().term, role: node.status().role }, "stopped");
     },
