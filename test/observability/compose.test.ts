@@ -59,12 +59,21 @@ describe.skipIf(skipCompose)("cluster/docker-compose.yml", () => {
         /"source":"acl","target":"\/acl".*"read_only":true|acl:\/acl:ro/,
       );
     }
-    for (const agent of ["agent-us-east-1", "agent-eu-west-1", "agent-ap-southeast-1"]) {
-      // An agent's certificate is its credential: no token, no access to the admin token.
-      expect(parsed.services[agent]?.command, agent).toContain("/pki/agent.pem");
+    for (const region of ["us-east-1", "eu-west-1", "ap-southeast-1"]) {
+      // An agent's certificate, naming its region, is its credential: no token, no access to the admin token.
+      const agent = `agent-${region}`;
+      const command = parsed.services[agent]?.command;
+      expect(command, agent).toEqual(
+        expect.arrayContaining(["--region", region, `/pki/${agent}.pem`, `/pki/${agent}-key.pem`]),
+      );
+      expect(command?.[(command.indexOf("--region") ?? 0) + 1], agent).toBe(region);
       expect(parsed.services[agent]?.environment?.["ORCH_TOKEN_FILE"], agent).toBeUndefined();
       expect(JSON.stringify(parsed.services[agent]?.volumes), agent).not.toContain("acl");
     }
+    // pki issues those certificates, also into a PKI made before it did.
+    expect(JSON.stringify(parsed.services["pki"]?.command)).toContain(
+      "for region in us-east-1 eu-west-1 ap-southeast-1",
+    );
     const bootstrap = parsed.services["acl-bootstrap"];
     expect(bootstrap?.restart).toBe("no");
     expect(bootstrap?.environment?.["ORCH_TOKEN_FILE"]).toBeUndefined();
