@@ -41,11 +41,11 @@ RUN chmod 0755 dist/src/server/main.js dist/src/agent/main.js dist/src/cli/main.
  && ln -s /app/dist/src/server/main.js /usr/local/bin/orchestrator \
  && ln -s /app/dist/src/agent/main.js /usr/local/bin/node-agent \
  && ln -s /app/dist/src/cli/main.js /usr/local/bin/orchctl \
- && mkdir -p /data /pki /pki-ca \
- && chown node:node /data /pki /pki-ca
+ && mkdir -p /data /pki /pki-ca /acl \
+ && chown node:node /data /pki /pki-ca /acl
 # The unprivileged user of the node image (uid 1000). A replica keeps its Raft log and snapshots
-# in --data-dir /data, the compose file's PKI lives in /pki and /pki-ca; a named volume mounted
-# there starts out owned by this user.
+# in --data-dir /data, the compose file's PKI lives in /pki and /pki-ca, its bootstrapped ACL
+# token in /acl; a named volume mounted there starts out owned by this user.
 USER node
 VOLUME ["/data"]
 # Replica 1's API, Raft and HTTP ports and agent 1's HTTP port (DESIGN.md); other replicas and

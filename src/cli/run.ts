@@ -31,7 +31,7 @@ import type { CliIo } from "./io.js";
 import { isLegacyForm, translateLegacyArgs } from "./legacy-flags.js";
 import { cliLimits } from "./limits.js";
 import { OUTPUT_FORMATS } from "./output.js";
-import { DEFAULT_ENDPOINTS, ENDPOINTS_ENV, Session, TOKEN_ENV, globalOptionsOf } from "./session.js";
+import { DEFAULT_ENDPOINTS, ENDPOINTS_ENV, Session, TOKEN_ENV, TOKEN_FILE_ENV, globalOptionsOf } from "./session.js";
 
 /**
  * orchctl without the process around it: parses `argv` (the arguments after the program name),
@@ -112,7 +112,10 @@ function buildProgram(io: CliIo, sessionFor: (command: Command) => Session): Com
     .option("--tls-ca <file>", `CA of the replicas' certificates (env ${TLS_ENV.ca})`)
     .option("--tls-cert <file>", `client certificate (env ${TLS_ENV.cert}; see orchctl pki)`)
     .option("--tls-key <file>", `key of --tls-cert (env ${TLS_ENV.key})`)
-    .option("--token <secret>", `access token of a cluster run with --acl (env ${TOKEN_ENV}; see orchctl token)`)
+    .option(
+      "--token <secret>",
+      `access token of a cluster run with --acl (env ${TOKEN_ENV}, or a file named by ${TOKEN_FILE_ENV}; see orchctl token)`,
+    )
     .exitOverride()
     .configureOutput({ writeOut: (text) => io.stdout.write(text), writeErr: (text) => io.stderr.write(text) })
     .showHelpAfterError("(run with --help for usage and examples)")

@@ -10,7 +10,7 @@ import type { CliIo } from "./io.js";
 import { cliLimits } from "./limits.js";
 import { Output, type OutputFormat } from "./output.js";
 
-export { DEFAULT_ENDPOINTS, ENDPOINTS_ENV, TOKEN_ENV } from "./config/connection-settings.js";
+export { DEFAULT_ENDPOINTS, ENDPOINTS_ENV, TOKEN_ENV, TOKEN_FILE_ENV } from "./config/connection-settings.js";
 
 export interface GlobalOptions {
   readonly endpoints: readonly string[];
@@ -18,7 +18,7 @@ export interface GlobalOptions {
   readonly timeoutSeconds: number;
   /** Mutual TLS toward the replicas; plaintext when absent. */
   readonly tls?: { readonly files: TlsFiles; readonly credentials: ChannelCredentials };
-  /** The ACL token's secret (--token, ORCH_TOKEN or the context's). */
+  /** The ACL token's secret (--token, ORCH_TOKEN, ORCH_TOKEN_FILE or the context's). */
   readonly token?: string;
   /** The context (orchctl config) that supplied some of these, if one did. */
   readonly context?: string;

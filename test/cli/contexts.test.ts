@@ -132,6 +132,36 @@ describe("where orchctl connects: flags > environment > context > defaults", () 
     });
   });
 
+  it("reads ORCH_TOKEN_FILE after --token and ORCH_TOKEN, before the context; empty means no token", () => {
+    writeTwoContexts();
+    const tokenFile = join(dir, "acl-token");
+    writeFileSync(tokenFile, "  file-secret\n", { mode: 0o600 });
+    const env = { ORCH_CONFIG: file, ORCH_TOKEN_FILE: tokenFile };
+    expect(resolveConnection({}, env)).toMatchObject({ token: "file-secret", context: "local" });
+    expect(resolveConnection({}, { ...env, ORCH_TOKEN: "from-env" }).token).toBe("from-env");
+    expect(resolveConnection({ token: "from-flag" }, { ...env, ORCH_TOKEN: "from-env" }).token).toBe("from-flag");
+    // Without a context too (the compose replicas' case: ORCH_ENDPOINTS and a bootstrap token file).
+    expect(resolveConnection({}, { ORCH_ENDPOINTS: "r1:50051", ORCH_TOKEN_FILE: tokenFile })).toEqual({
+      endpoints: ["r1:50051"],
+      token: "file-secret",
+    });
+    // Set empty: no token at all, not the context's (one command can go without).
+    expect(resolveConnection({}, { ...env, ORCH_TOKEN_FILE: "" }).token).toBeUndefined();
+  });
+
+  it("refuses a missing or oversized ORCH_TOKEN_FILE with a usage error naming it", async () => {
+    const missing = join(dir, "no-token");
+    expect(() => resolveConnection({}, { ORCH_TOKEN_FILE: missing })).toThrow(`ORCH_TOKEN_FILE=${missing}: ENOENT`);
+    const big = join(dir, "big");
+    writeFileSync(big, "x".repeat(64 * 1024 + 1));
+    expect(() => resolveConnection({}, { ORCH_TOKEN_FILE: big })).toThrow(
+      `ORCH_TOKEN_FILE=${big}: larger than 65536 bytes; is it a token file?`,
+    );
+    const cli = await runCli(["--endpoints", await deadAddress(), "list"], { env: { ORCH_TOKEN_FILE: missing } });
+    expect(cli.code).toBe(2);
+    expect(cli.stderr).toContain(`ORCH_TOKEN_FILE=${missing}`);
+  });
+
   it("applies no context when --endpoints or ORCH_ENDPOINTS names another cluster", () => {
     writeTwoContexts();
     for (const [flags, env] of [

@@ -4,6 +4,8 @@
  * and an agent come up with compose, a leader is elected, a deployment goes in through
  * `docker-compose exec`, the leader's container is killed and the cluster carries on. Everything
  * runs with mutual TLS from the PKI the one-shot `pki` service makes; a plaintext client is refused.
+ * The replicas run with --acl: the one-shot `acl-bootstrap` service writes the admin token that
+ * orchctl in the replicas' containers reads (ORCH_TOKEN_FILE); without it a deployment is refused.
  *
  * Only the services that need no pull run (Prometheus and Grafana are official images this
  * machine cannot fetch), without their host ports (the compose network is all the test uses).
@@ -23,7 +25,7 @@ import { nodeBaseChanges, nodeBaseImage, nodeBaseRootfs } from "./node-base.js";
 
 const run = promisify(execFile);
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-const kept = ["pki", "r1", "r2", "r3", "agent-us-east-1"];
+const kept = ["pki", "acl-bootstrap", "r1", "r2", "r3", "agent-us-east-1"];
 const replicas = ["r1", "r2", "r3"];
 const skip = skipDocker || process.env["SKIP_COMPOSE"] === "1";
 
@@ -86,7 +88,7 @@ describe.skipIf(skip)("the compose cluster", () => {
       services[name] = service;
     }
     const volumes = Object.fromEntries(
-      ["pki", "pki-ca", "r1-data", "r2-data", "r3-data"].map((v) => [v, original.volumes[v] ?? null]),
+      ["pki", "pki-ca", "acl", "r1-data", "r2-data", "r3-data"].map((v) => [v, original.volumes[v] ?? null]),
     );
     file = join(dir, "docker-compose.yml");
     // YAML 1.1, as docker-compose reads it: the pki service's `restart: "no"` must stay quoted.
@@ -95,7 +97,23 @@ describe.skipIf(skip)("the compose cluster", () => {
     // over nine minutes, and docker-compose builds the image once per service (the rest from cache).
     await compose(["build"], 1_080_000);
     await compose(["up", "-d"]);
-  }, 1_200_000);
+    // orchctl in the replicas reads the token acl-bootstrap writes once a leader answers: wait
+    // for that one-shot to exit, and fail at once (with its output) if it did not succeed.
+    const state = await waitFor(
+      "acl-bootstrap to finish",
+      async () => {
+        const id = (await compose(["ps", "-q", "acl-bootstrap"], 30_000)).trim();
+        if (id === "") return undefined;
+        const [status, code] = (await engine.docker(["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", id]))
+          .trim()
+          .split(" ");
+        return status === "exited" ? code : undefined;
+      },
+      { timeoutMs: 240_000, intervalMs: 1_000 },
+    );
+    if (state !== "0")
+      throw new Error(`acl-bootstrap exited ${state}:\n${await compose(["logs", "--no-color", "acl-bootstrap"])}`);
+  }, 1_500_000);
 
   afterAll(async () => {
     if (file !== undefined) await compose(["down", "-v", "--remove-orphans"]).catch(() => "");
@@ -132,6 +150,18 @@ describe.skipIf(skip)("the compose cluster", () => {
       () => "refused",
     );
     expect(plaintext).toBe("refused");
+    // ACLs are on: with its certificate but without the bootstrapped token, orchctl may not deploy.
+    const tokenless = await compose(
+      ["exec", "-T", "-e", "ORCH_TOKEN_FILE=", leader, "orchctl", "-o", "json", "deploy", "web", "--image", "nginx:1"],
+      30_000,
+    ).then(
+      (out) => `answered: ${out}`,
+      (error: { stdout?: string }) => error.stdout ?? String(error),
+    );
+    expect((JSON.parse(tokenless) as { error: { code: string } }).error.code).toBe("UNAUTHENTICATED");
+    const token = (await compose(["exec", "-T", leader, "cat", "/acl/token"], 30_000)).trim();
+    expect(token).toMatch(/^orch_/);
+    // With the token (ORCH_TOKEN_FILE=/acl/token in the replicas' environment) it may.
     await ctl(leader, ["deploy", "web", "--image", "nginx:1", "--replicas", "3"]);
     const running = async (service: string): Promise<true | undefined> => {
       const get = await ctl<{ deployment: { status: { running: number } } }>(service, ["get", "web"]);
@@ -157,5 +187,19 @@ describe.skipIf(skip)("the compose cluster", () => {
     });
     const api = await ctl<{ deployment: { version: number } }>(survivor, ["get", "api"]);
     expect(api.deployment.version).toBe(1);
+    expect((await compose(["exec", "-T", survivor, "cat", "/acl/token"], 30_000)).trim()).toBe(token);
+
+    // acl-bootstrap again (as on a later `up`): the token file is there, nothing to do.
+    const again = await compose(["run", "--rm", "--no-deps", "-T", "acl-bootstrap"], 120_000);
+    expect(again).toContain("bootstrapped before");
+    // Its token file gone: the cluster refuses a second bootstrap, and the service fails saying why.
+    const lost = await compose(
+      ["run", "--rm", "--no-deps", "-T", "-e", "TOKEN_FILE=/tmp/token", "acl-bootstrap"],
+      120_000,
+    ).then(
+      () => "succeeded",
+      (error: { stdout?: string; stderr?: string }) => `${error.stdout ?? ""}${error.stderr ?? String(error)}`,
+    );
+    expect(lost).toContain("bootstrapped before, but /tmp/token is gone");
   }, 600_000);
 });

@@ -29,7 +29,7 @@ The file is YAML at $${CONFIG_ENV}, else $XDG_CONFIG_HOME/orchestrator/config.ya
 the contexts "local" and "demo" and make theirs current.
 
 Which settings apply: each comes from its flag, else its environment variable (${ENDPOINTS_ENV},
-${TLS_ENV.ca}/${TLS_ENV.cert}/${TLS_ENV.key}, ORCH_TOKEN), else the context, else the default. The
+${TLS_ENV.ca}/${TLS_ENV.cert}/${TLS_ENV.key}, ORCH_TOKEN then ORCH_TOKEN_FILE), else the context, else the default. The
 context is the one --context names, else the current one; but with --endpoints or ${ENDPOINTS_ENV}
 and no --context, no context applies (its certificate and token are not sent to other endpoints).
 `;

@@ -12,6 +12,8 @@ export const ENDPOINTS_ENV = "ORCH_ENDPOINTS";
 /** Environment fallbacks of --tls-ca, --tls-cert and --tls-key. */
 export const TLS_ENV = { ca: "ORCH_CA", cert: "ORCH_CERT", key: "ORCH_KEY" } as const;
 export const TOKEN_ENV = "ORCH_TOKEN";
+/** A file holding the token's secret (e.g. one a bootstrap step wrote); ORCH_TOKEN comes first. */
+export const TOKEN_FILE_ENV = "ORCH_TOKEN_FILE";
 
 /** orchctl's global flags that say where and how to connect. */
 export interface ConnectionFlags {
@@ -41,7 +43,9 @@ export interface ConnectionSettings {
  * context's certificate and token must not be sent there). Then each setting from its flag, else
  * its environment variable, else that context, else the default (127.0.0.1:50051, plaintext, no
  * token). The three TLS files count as one setting: a context's files are used only when no
- * --tls-* flag and no ORCH_CA/ORCH_CERT/ORCH_KEY is given.
+ * --tls-* flag and no ORCH_CA/ORCH_CERT/ORCH_KEY is given. The token: --token, else ORCH_TOKEN,
+ * else the file ORCH_TOKEN_FILE names, else the context's. An empty ORCH_TOKEN or ORCH_TOKEN_FILE
+ * means no token (so one can be switched off for a single command).
  */
 export function resolveConnection(flags: ConnectionFlags, env: CliIo["env"]): ConnectionSettings {
   const explicitEndpoints = flags.endpoints ?? env[ENDPOINTS_ENV];
@@ -56,7 +60,8 @@ export function resolveConnection(flags: ConnectionFlags, env: CliIo["env"]): Co
   if (!endpoints.ok) throw new UsageError(endpoints.error);
   const given = tlsOf(flags, env);
   const tls = given ?? context?.tls;
-  const token = flags.token ?? env[TOKEN_ENV] ?? (context !== undefined ? tokenOf(context) : undefined);
+  const token =
+    flags.token ?? env[TOKEN_ENV] ?? tokenFromEnvFile(env) ?? (context !== undefined ? tokenOf(context) : undefined);
   return {
     endpoints: endpoints.value,
     ...(tls !== undefined ? { tls, tlsFromContext: given === undefined } : {}),
@@ -127,11 +132,22 @@ export function contextNotFound(name: string, path: string | null, contexts: rea
 function tokenOf(context: OrchContext): string | undefined {
   if (context.token !== undefined) return context.token;
   if (context.tokenFile === undefined) return undefined;
-  const where = `token_file ${context.tokenFile} of context "${context.name}"`;
+  return readTokenFile(context.tokenFile, `token_file ${context.tokenFile} of context "${context.name}"`);
+}
+
+/** The token in the file ORCH_TOKEN_FILE names; "" when it is set empty, undefined when unset. */
+function tokenFromEnvFile(env: CliIo["env"]): string | undefined {
+  const path = env[TOKEN_FILE_ENV];
+  if (path === undefined || path === "") return path;
+  return readTokenFile(path, `${TOKEN_FILE_ENV}=${path}`);
+}
+
+/** A token file's secret (surrounding whitespace dropped); a usage error naming `where` when unreadable. */
+function readTokenFile(path: string, where: string): string {
   try {
-    if (statSync(context.tokenFile).size > cliLimits.tokenFileBytesMax)
+    if (statSync(path).size > cliLimits.tokenFileBytesMax)
       throw new UsageError(`${where}: larger than ${cliLimits.tokenFileBytesMax} bytes; is it a token file?`);
-    return readFileSync(context.tokenFile, "utf8").trim();
+    return readFileSync(path, "utf8").trim();
   } catch (error) {
     if (error instanceof UsageError) throw error;
     throw new UsageError(`${where}: ${(error as Error).message}`);
