@@ -7,7 +7,7 @@
 import type { TokenRole } from "../fsm/index.js";
 
 /**
- * "public": any caller (with mutual TLS, any client certificate): finding the leader, and the
+ * "public": every caller (with mutual TLS, every client certificate): finding the leader, and the
  * bootstrap, which works once per cluster and before any token exists. Otherwise the least role
  * a token must hold; people's roles are ordered (viewer < deployer < operator < admin), agent
  * stands apart.

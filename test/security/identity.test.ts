@@ -71,9 +71,9 @@ describe("plaintext only on loopback", () => {
     expect(isLoopbackHost(host)).toBe(false);
   });
   it("refuses a non-loopback address without TLS or --insecure, and only then", () => {
-    const addresses = [["--api", "0.0.0.0:50051"]] as const;
-    expect(plaintextRefusal(addresses, {})).toMatch(/--api 0\.0\.0\.0:50051 is not a loopback address/);
+    const addresses = [["--api", "0.0.0.0:45123"]] as const;
+    expect(plaintextRefusal(addresses, {})).toMatch(/--api 0\.0\.0\.0:45123 is not a loopback address/);
     expect(plaintextRefusal(addresses, { insecure: true })).toBeNull();
-    expect(plaintextRefusal([["--api", "127.0.0.1:50051"]], {})).toBeNull();
+    expect(plaintextRefusal([["--api", "127.0.0.1:45123"]], {})).toBeNull();
   });
 });
