@@ -9,18 +9,17 @@
 import { Registry } from "prom-client";
 import { afterEach, describe, expect, it } from "vitest";
 import { DrainController } from "../../src/drain/io/drain-controller.js";
-import { HealthState } from "../../src/gen/orchestrator/v1/fsm.js";
+import type { ContainerRecord } from "../../src/fsm/index.js";
 import type { UpdatePolicy } from "../../src/gen/orchestrator/v1/types.js";
 import { SchedulerWorker } from "../../src/scheduler/io/scheduler-worker.js";
 import { spec } from "../fsm/helpers.js";
-import { ContainerState, ControllerBench, logger, settle } from "./harness.js";
+import { ControllerBench, agentTurnMs, logger } from "./harness.js";
 
 const stops: (() => void)[] = [];
 afterEach(() => {
   for (const stop of stops.splice(0)) stop();
 });
 
-const stepMs = 100;
 const minHealthyTimeMs = 1_000;
 
 interface Violation {
@@ -112,47 +111,8 @@ class DrainBench extends ControllerBench {
     }
   }
 
-  /** The agents and the prober, for one turn. */
-  agents(): void {
-    const containers = [...this.fsm.allContainers()].map((c) => ({ ...c }));
-    for (const c of containers) {
-      if (c.node === "") continue;
-      if (c.desired === "stopped") {
-        if (c.state !== "stopped" && c.state !== "failed" && c.state !== "lost")
-          this.report(c.id, c.node, ContainerState.CONTAINER_STATE_STOPPED);
-        continue;
-      }
-      if (c.state === "scheduled" || c.state === "starting") {
-        this.report(c.id, c.node, ContainerState.CONTAINER_STATE_RUNNING);
-        continue;
-      }
-      if (c.state !== "running" && c.state !== "unhealthy") continue;
-      const healthy = !this.unhealthyWhere(c);
-      if ((healthy && c.health === "healthy") || (!healthy && c.health === "unhealthy")) continue;
-      this.log.ok({
-        kind: "container-health",
-        containerHealth: {
-          containerId: c.id,
-          health: healthy ? HealthState.HEALTH_STATE_HEALTHY : HealthState.HEALTH_STATE_UNHEALTHY,
-          reason: "",
-        },
-      });
-    }
-  }
-
-  async run(totalMs: number): Promise<void> {
-    await this.advance(totalMs, stepMs, async () => {
-      await settle();
-      this.agents();
-      await settle();
-    });
-  }
-
-  async runUntil(done: () => boolean, what: string, limitMs = 120_000): Promise<void> {
-    for (let ms = 0; !done(); ms += stepMs) {
-      if (ms > limitMs) throw new Error(`not ${what} after ${limitMs} ms of clock time`);
-      await this.run(stepMs);
-    }
+  protected override probedHealthy(c: Readonly<ContainerRecord>): boolean {
+    return !this.unhealthyWhere(c);
   }
 
   drain(deadlineMs = 600_000, ignoreSingletons = false): void {
@@ -193,7 +153,7 @@ class DrainBench extends ControllerBench {
     await this.runUntil(() => this.healthy("a") === 3 && this.healthy("b") === 4 && this.healthy("c") === 1, "healthy");
     expect(this.onNode()).toBe(8);
     for (const n of ["n1", "n2", "n3"]) this.registerNode(n, "127.0.0.1:1", 16_000);
-    await this.run(stepMs);
+    await this.run(agentTurnMs);
   }
 }
 

@@ -6,7 +6,7 @@
  * probes over real HTTP).
  */
 import { Registry } from "prom-client";
-import { type ControllerPorts } from "../../src/fsm/index.js";
+import { type ContainerRecord, type ControllerPorts } from "../../src/fsm/index.js";
 import { ContainerState, NodeStatus, Strategy, type DeploymentSpec } from "../../src/gen/orchestrator/v1/types.js";
 import { HealthState } from "../../src/gen/orchestrator/v1/fsm.js";
 import { ManualClock } from "../../src/lib/clock.js";
@@ -17,6 +17,8 @@ export const logger = createLogger({ test: "controllers" }, process.env["LOG_LEV
 
 /** The period of the health controller's timer (controllerTickMs in health-controller.ts). */
 export const healthTickMs = 100;
+/** One turn of the played agents (playAgents): run() moves the clock by this much between turns. */
+export const agentTurnMs = 100;
 
 export class ControllerBench {
   readonly clock = new ManualClock();
@@ -115,6 +117,58 @@ export class ControllerBench {
 
   nodeStatus(nodeId: string): string | undefined {
     return this.fsm.getNode(nodeId)?.status;
+  }
+
+  // ---- agents and a prober played straight into the log (tests of controllers that wait on health)
+
+  /** What the played prober finds: healthy unless a test says otherwise. */
+  protected probedHealthy(_container: Readonly<ContainerRecord>): boolean {
+    return true;
+  }
+
+  /** The agents and the prober, for one turn: stop what should stop, run what is placed, report health. */
+  playAgents(): void {
+    const containers = [...this.fsm.allContainers()].map((c) => ({ ...c }));
+    for (const c of containers) {
+      if (c.node === "") continue;
+      if (c.desired === "stopped") {
+        if (c.state !== "stopped" && c.state !== "failed" && c.state !== "lost")
+          this.report(c.id, c.node, ContainerState.CONTAINER_STATE_STOPPED);
+        continue;
+      }
+      if (c.state === "scheduled" || c.state === "starting") {
+        this.report(c.id, c.node, ContainerState.CONTAINER_STATE_RUNNING);
+        continue;
+      }
+      if (c.state !== "running" && c.state !== "unhealthy") continue;
+      const healthy = this.probedHealthy(c);
+      if ((healthy && c.health === "healthy") || (!healthy && c.health === "unhealthy")) continue;
+      this.log.ok({
+        kind: "container-health",
+        containerHealth: {
+          containerId: c.id,
+          health: healthy ? HealthState.HEALTH_STATE_HEALTHY : HealthState.HEALTH_STATE_UNHEALTHY,
+          reason: "",
+        },
+      });
+    }
+  }
+
+  /** Moves time by `totalMs`, with the played agents reporting after every turn. */
+  async run(totalMs: number): Promise<void> {
+    await this.advance(totalMs, agentTurnMs, async () => {
+      await settle();
+      this.playAgents();
+      await settle();
+    });
+  }
+
+  /** Runs until `done` holds, at most `limitMs` of clock time. */
+  async runUntil(done: () => boolean, what: string, limitMs = 120_000): Promise<void> {
+    for (let ms = 0; !done(); ms += agentTurnMs) {
+      if (ms > limitMs) throw new Error(`not ${what} after ${limitMs} ms of clock time`);
+      await this.run(agentTurnMs);
+    }
   }
 }
 

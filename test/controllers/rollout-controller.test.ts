@@ -6,19 +6,18 @@
  */
 import { Registry } from "prom-client";
 import { afterEach, describe, expect, it } from "vitest";
-import { HealthState, RolloutPauser } from "../../src/gen/orchestrator/v1/fsm.js";
+import type { ContainerRecord } from "../../src/fsm/index.js";
+import { RolloutPauser } from "../../src/gen/orchestrator/v1/fsm.js";
 import type { UpdatePolicy } from "../../src/gen/orchestrator/v1/types.js";
 import { RolloutController, rolloutTickMs } from "../../src/rollout/io/rollout-controller.js";
 import { SchedulerWorker } from "../../src/scheduler/io/scheduler-worker.js";
 import { spec } from "../fsm/helpers.js";
-import { ContainerState, ControllerBench, logger, settle } from "./harness.js";
+import { ControllerBench, logger } from "./harness.js";
 
 const stops: (() => void)[] = [];
 afterEach(() => {
   for (const stop of stops.splice(0)) stop();
 });
-
-const stepMs = 100;
 
 class RolloutBench extends ControllerBench {
   readonly badImages = new Set<string>();
@@ -71,49 +70,8 @@ class RolloutBench extends ControllerBench {
     return this.fsm.getDeploymentRecord("web")?.history.find((v) => v.version === version)?.spec.image ?? "";
   }
 
-  /** The agents and the prober, for one turn. */
-  agents(): void {
-    const containers = [...this.fsm.allContainers()].map((c) => ({ ...c }));
-    for (const c of containers) {
-      if (c.node === "") continue;
-      if (c.desired === "stopped") {
-        if (c.state !== "stopped" && c.state !== "failed" && c.state !== "lost")
-          this.report(c.id, c.node, ContainerState.CONTAINER_STATE_STOPPED);
-        continue;
-      }
-      if (c.state === "scheduled" || c.state === "starting") {
-        this.report(c.id, c.node, ContainerState.CONTAINER_STATE_RUNNING);
-        continue;
-      }
-      if (c.state !== "running" && c.state !== "unhealthy") continue;
-      const healthy = !this.badImages.has(this.imageOf(c.version));
-      if ((healthy && c.health === "healthy") || (!healthy && c.health === "unhealthy")) continue;
-      this.log.ok({
-        kind: "container-health",
-        containerHealth: {
-          containerId: c.id,
-          health: healthy ? HealthState.HEALTH_STATE_HEALTHY : HealthState.HEALTH_STATE_UNHEALTHY,
-          reason: "",
-        },
-      });
-    }
-  }
-
-  /** Moves time by `totalMs`, with the agents reporting after every step. */
-  async run(totalMs: number): Promise<void> {
-    await this.advance(totalMs, stepMs, async () => {
-      await settle();
-      this.agents();
-      await settle();
-    });
-  }
-
-  /** Runs until `done` holds, at most `limitMs` of clock time. */
-  async runUntil(done: () => boolean, what: string, limitMs = 120_000): Promise<void> {
-    for (let ms = 0; !done(); ms += stepMs) {
-      if (ms > limitMs) throw new Error(`not ${what} after ${limitMs} ms of clock time`);
-      await this.run(stepMs);
-    }
+  protected override probedHealthy(c: Readonly<ContainerRecord>): boolean {
+    return !this.badImages.has(this.imageOf(c.version));
   }
 
   rolloutState(): string | undefined {
