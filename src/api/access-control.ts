@@ -24,15 +24,15 @@ import type {
   WatchAssignmentsRequest,
 } from "../gen/agent/v1/agent.js";
 import { fsmLimits, roleAllows, type NodeRecord, type TokenRecord } from "../fsm/index.js";
-import { authorizationMetadataKey } from "../lib/bearer-token.js";
+import { authorizationMetadataKey, bearerPrefix } from "../lib/bearer-token.js";
 import { OrchestratorError } from "../lib/errors.js";
 import { identityFromSubjectAltName, type CertificateIdentity } from "../lib/tls-identity.js";
 import { accessLimits } from "./access-limits.js";
-import { accessNeedOf, splitMethodPath, type AccessNeed } from "./access-rules.js";
+import { accessRuleOf, splitMethodPath, type AccessNeed } from "./access-rules.js";
+import { replicaCertificateMayCall } from "./certificate-roles.js";
 import { statusByCode } from "./grpc-status.js";
 import { secretSha256 } from "./token-secret.js";
 
-const bearerPrefix = "Bearer ";
 /** Visible ASCII only: what a secret of ours is made of, and nothing that could break a log line. */
 const secretPattern = /^[\x21-\x7e]+$/;
 
@@ -103,8 +103,9 @@ export class AccessControl {
             ...(certificate.region !== undefined ? { region: certificate.region } : {}),
           };
     if (!this.options.acl) return { ok: true, caller: certificateCaller };
-    const need = accessNeedOf(path);
-    const method = splitMethodPath(path)?.method ?? path;
+    const rule = accessRuleOf(path);
+    const method = rule?.method ?? splitMethodPath(path)?.method ?? path;
+    const need = rule?.need;
     if (need === undefined)
       return refuse("PERMISSION_DENIED", `${method} has no access rule; it is refused with --acl`);
     const presented = bearerSecret(metadata);
@@ -112,7 +113,8 @@ export class AccessControl {
     if (presented.secret !== null) return this.tokenCaller(secretSha256(presented.secret), need, method);
     if (need === "public") return { ok: true, caller: certificateCaller };
     // A replica started with --join asks for the membership with its replica certificate: it has no token.
-    if (method === "MemberList" && certificate?.role === "replica") return { ok: true, caller: certificateCaller };
+    if (certificate?.role === "replica" && replicaCertificateMayCall(path))
+      return { ok: true, caller: certificateCaller };
     // An agent certificate is an agent's credential as good as an agent token.
     if (need === "agent" && certificate?.role === "agent") return { ok: true, caller: certificateCaller };
     return refuse(
@@ -148,7 +150,7 @@ export class AccessControl {
   /** Why an agent whose credentials name `region` may not send `message` to `path`; null when it may. */
   regionRefusal(path: string, message: unknown, region: string | undefined): string | null {
     if (region === undefined) return null;
-    switch (splitMethodPath(path)?.method) {
+    switch (accessRuleOf(path)?.method) {
       case "Register": {
         const stranger = (message as RegisterRequest).nodes.find((node) => node.region !== region);
         return stranger === undefined

@@ -60,11 +60,26 @@ export function splitMethodPath(path: string): { readonly service: string; reado
   return match === null ? null : { service: match[1], method: match[2] };
 }
 
+/** A method's rule, keyed by its gRPC path: built once, looked up on every call. */
+export interface AccessRule {
+  readonly method: string;
+  readonly need: AccessNeed;
+}
+
+const rulesByPath: ReadonlyMap<string, AccessRule> = new Map(
+  Object.entries(accessRules).flatMap(([service, methods]) =>
+    Object.entries(methods).map(([method, need]): [string, AccessRule] => [`/${service}/${method}`, { method, need }]),
+  ),
+);
+
+/** The rule of `path`, or undefined when the table has none (refuse). */
+export function accessRuleOf(path: string): AccessRule | undefined {
+  return rulesByPath.get(path);
+}
+
 /** What `path` needs, or undefined when the table has no rule for it (refuse). */
 export function accessNeedOf(path: string): AccessNeed | undefined {
-  const parts = splitMethodPath(path);
-  if (parts === null) return undefined;
-  return accessRules[parts.service]?.[parts.method];
+  return rulesByPath.get(path)?.need;
 }
 
 /**

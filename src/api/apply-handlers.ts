@@ -38,7 +38,7 @@ import {
 } from "../gen/orchestrator/v1/orchestrator.js";
 import type * as pb from "../gen/orchestrator/v1/types.js";
 import { SchedulerState, planDeployment, schedulerLimits } from "../scheduler/core/index.js";
-import { nodeView } from "../scheduler/io/scheduler-worker.js";
+import { evaluationSeed, nodeView } from "../scheduler/io/scheduler-worker.js";
 import { applyLimits } from "./apply-limits.js";
 import type { Caller } from "./access-control.js";
 import type { CommandProposer } from "./command-proposer.js";
@@ -184,7 +184,7 @@ function planOne(
       containerIds,
       existing,
     };
-    const plan = planDeployment(model, request, planSeed(name, fsm.revision));
+    const plan = planDeployment(model, request, evaluationSeed(name, fsm.revision));
     model.applyPlan(plan, request);
     const nodeOf = new Map(plan.placements.map((p) => [p.containerId, p.nodeId]));
     placements = containerIds.map((id) => ({ container: id, node: nodeOf.get(id) ?? "" }));
@@ -199,11 +199,4 @@ function planOne(
     pendingReason,
     newReplicas,
   };
-}
-
-/** FNV-1a of the name and revision: the same plan for the same state, as the scheduler seeds its own. */
-function planSeed(name: string, revision: number): number {
-  let hash = 2166136261 ^ revision;
-  for (let i = 0; i < name.length; i++) hash = Math.imul(hash ^ name.charCodeAt(i), 16777619);
-  return hash >>> 0;
 }

@@ -11,6 +11,11 @@ import { identityFromSubjectAltName, type CertificateRole } from "../lib/tls-ide
 
 /** A replica started with --join asks for the membership with its own (replica) certificate. */
 const memberListPath = OrchestratorServiceService.memberList.path;
+
+/** Whether a replica certificate may call `path` of the API (beyond Raft): MemberList only, for --join. */
+export function replicaCertificateMayCall(path: string): boolean {
+  return path === memberListPath;
+}
 const agentPaths: ReadonlySet<string> = new Set<string>(
   Object.values(AgentServiceService).map((method) => method.path),
 );
@@ -37,7 +42,10 @@ export const certificateRoleInterceptor: ServerInterceptor = (method, call) =>
             .withOnReceiveMetadata((metadata, forward) => {
               const needed = roleNeeded(method.path);
               const identity = identityFromSubjectAltName(call.getAuthContext().sslPeerCertificate?.subjectaltname);
-              if (identity?.role === needed || (identity?.role === "replica" && method.path === memberListPath)) {
+              if (
+                identity?.role === needed ||
+                (identity?.role === "replica" && replicaCertificateMayCall(method.path))
+              ) {
                 forward(metadata);
                 return;
               }

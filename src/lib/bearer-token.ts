@@ -3,9 +3,12 @@ import * as grpc from "@grpc/grpc-js";
 /** The call metadata key of an access token (docs/security.md, "Tokens and roles"). */
 export const authorizationMetadataKey = "authorization";
 
+/** What precedes the secret in the metadata value. */
+export const bearerPrefix = "Bearer ";
+
 /** The metadata value of a token: `Bearer <secret>`. */
 export function bearerValue(secret: string): string {
-  return `Bearer ${secret}`;
+  return `${bearerPrefix}${secret}`;
 }
 
 /**

@@ -375,8 +375,8 @@ function chunk<T>(items: readonly T[], size: number): T[][] {
   return out;
 }
 
-/** Randomness for a plan, derived from the evaluation so a post-mortem can replay it. */
-function evaluationSeed(name: string, revision: number): number {
+/** Randomness for a plan, derived from the evaluation so a post-mortem (and `orchctl plan`) can replay it. */
+export function evaluationSeed(name: string, revision: number): number {
   let hash = 2166136261 ^ revision;
   for (let i = 0; i < name.length; i++) hash = Math.imul(hash ^ name.charCodeAt(i), 16777619);
   return hash >>> 0;
