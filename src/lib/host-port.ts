@@ -34,3 +34,9 @@ function parse(address: string): HostPort {
     throw new Error(`invalid address "${address}": expected host:port`);
   return { host, port };
 }
+
+/** An address without its last ":port" ("ipv4:127.0.0.1:5000" -> "ipv4:127.0.0.1", "[::1]:5000" -> "[::1]"). */
+export function withoutPort(address: string): string {
+  const colon = address.lastIndexOf(":");
+  return colon < 0 ? address : address.slice(0, colon);
+}

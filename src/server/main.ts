@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from "commander";
 import { startReplica, type ReplicaOptions } from "./replica.js";
 import { MembersDirectory } from "./members-directory.js";
 import { parsePeerList } from "./peers.js";
+import { parseDuration } from "../lib/duration.js";
 import { splitHostPort, splitListenHostPort } from "../lib/host-port.js";
 import { clientCredentials, loadTlsMaterial, tlsFilesFromFlags } from "../lib/tls-material.js";
 import { LOG_DIR_NAME } from "../raft/io/leveldb-log-store.js";
@@ -211,14 +212,12 @@ Logs are JSON lines on stderr. SIGTERM hands leadership to another replica befor
   };
 }
 
-/** "30s", "2m", "500ms", "1h" -> milliseconds. */
+/** A positive duration flag ("30s", "2m", "1m30s") in milliseconds. */
 function durationMs(text: string, flag: string): number {
-  const match = /^(\d+)(ms|s|m|h)$/.exec(text.trim());
-  if (match === null) throw new Error(`${flag} must be a duration like 30s, 2m or 500ms, got "${text}"`);
-  const unitMs = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }[match[2] as "ms" | "s" | "m" | "h"];
-  const value = Number(match[1]) * unitMs;
-  if (value <= 0) throw new Error(`${flag} must be positive, got "${text}"`);
-  return value;
+  const parsed = parseDuration(text);
+  if (!parsed.ok) throw new Error(`${flag}: ${parsed.error}`);
+  if (parsed.value <= 0) throw new Error(`${flag} must be positive, got "${text}"`);
+  return parsed.value;
 }
 
 /**

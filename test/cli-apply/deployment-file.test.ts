@@ -9,7 +9,7 @@ import {
   parseDeploymentText,
   readDeploymentFiles,
 } from "../../src/cli/apply/deployment-file.js";
-import { formatDuration, parseDuration } from "../../src/cli/duration.js";
+import { formatDuration, parseDuration } from "../../src/lib/duration.js";
 
 const examples = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "examples");
 

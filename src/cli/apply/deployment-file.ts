@@ -8,7 +8,7 @@ import { readFileSync, readdirSync, statSync } from "node:fs";
 import { basename, extname, join } from "node:path";
 import { LineCounter, parseAllDocuments } from "yaml";
 import { parseCpu, parseMemory } from "../quantity.js";
-import { parseDuration } from "../duration.js";
+import { parseDuration } from "../../lib/duration.js";
 import {
   deploymentInputDefaults,
   type DeploymentInput,

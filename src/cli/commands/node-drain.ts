@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { ListNodesRequest, NodeDrainRequest } from "../../gen/orchestrator/v1/orchestrator.js";
 import { durationMsArg } from "../args.js";
-import { formatDuration } from "../duration.js";
+import { formatDuration } from "../../lib/duration.js";
 import { followDrain } from "../node/follow-drain.js";
 import type { SessionFor } from "../session.js";
 import { nodeView } from "../views.js";

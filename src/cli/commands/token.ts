@@ -1,7 +1,7 @@
 import { Option, type Command } from "commander";
 import { TokenCreateRequest, TokenListRequest, TokenRevokeRequest } from "../../gen/orchestrator/v1/orchestrator.js";
 import { tokenRoles } from "../../fsm/index.js";
-import { DURATION_FORMS, parseDuration } from "../duration.js";
+import { DURATION_FORMS, parseDuration } from "../../lib/duration.js";
 import { UsageError } from "../errors.js";
 import type { SessionFor } from "../session.js";
 import { printSecret, tokenView } from "./token-output.js";

@@ -2,6 +2,7 @@ import { Server, type ChannelCredentials } from "@grpc/grpc-js";
 import { listenPlaintext, type BoundListener } from "../../lib/grpc-listener.js";
 import { pino } from "pino";
 import { assert } from "../../lib/assert.js";
+import { withoutPort } from "../../lib/host-port.js";
 import type { Logger } from "../../lib/logger.js";
 import { RaftTransportServiceService } from "../../gen/raft/v1/raft.js";
 import type { Message, ReplicaId } from "../core/types.js";
@@ -146,7 +147,7 @@ export class GrpcTransport {
 
   /** The address peers reach this replica on, with the bound port. */
   address(): string {
-    return `${hostOf(this.listenAddress)}:${this.port()}`;
+    return `${withoutPort(this.listenAddress)}:${this.port()}`;
   }
 
   /** Queues messages for their peers; returns at once. Snapshots start streaming on their own call. */
@@ -287,9 +288,4 @@ function withoutSelf(peers: ReadonlyMap<ReplicaId, string>, self: ReplicaId): Re
 function closeChannels(channels: PeerChannels, reportSnapshotFailure: boolean): void {
   channels.stream.close();
   channels.snapshots.close(reportSnapshotFailure);
-}
-
-function hostOf(address: string): string {
-  const colon = address.lastIndexOf(":");
-  return colon < 0 ? address : address.slice(0, colon);
 }

@@ -16,6 +16,7 @@ import type {
 } from "../../gen/raft/v1/raft.js";
 import type { Message, ReplicaId } from "../core/types.js";
 import { realClock, type Clock } from "../../lib/clock.js";
+import { withoutPort } from "../../lib/host-port.js";
 import { tlsListenerLimits } from "../../lib/limits.js";
 import { RateLimitedLog } from "../../lib/rate-limited-log.js";
 import type { TransportLimits } from "./transport-limits.js";
@@ -94,7 +95,7 @@ export class InboundService {
     this.env.onRejected?.("stream_refused");
     const address = call.getPeer();
     // Keyed by who the certificate names, else by host: a reconnecting peer comes from a new port each time.
-    const key = identity.ok ? identity.value : hostOfPeer(address);
+    const key = identity.ok ? identity.value : withoutPort(address);
     this.refusalLog.warn(key, { address, reason: details }, "refused a raft stream");
     return { code: status.UNAUTHENTICATED, details };
   }
@@ -108,7 +109,7 @@ export class InboundService {
     const address = call.getPeer();
     const details = `this replica belongs to cluster ${expected}, the caller to cluster ${String(sent)}`;
     this.refusalLog.warn(
-      hostOfPeer(address),
+      withoutPort(address),
       { address, reason: details },
       "refused a raft connection from another cluster",
     );
@@ -267,10 +268,4 @@ export class InboundService {
       settle({ code: status.CANCELLED, details: `snapshot stream failed: ${error.message}` }),
     );
   }
-}
-
-/** "ipv4:127.0.0.1:5000" or "[::1]:5000" without its port. */
-function hostOfPeer(peer: string): string {
-  const index = peer.lastIndexOf(":");
-  return index > 0 ? peer.slice(0, index) : peer;
 }

@@ -1,4 +1,4 @@
-import { err, ok, type Result } from "../lib/errors.js";
+import { err, ok, type Result } from "./errors.js";
 
 /** The forms a duration takes on the command line and in files. */
 export const DURATION_FORMS = "a duration like 500ms, 10s, 2m, 1h or 1m30s";
