@@ -19,6 +19,7 @@ import type { ClusterState } from "./cluster-state.js";
 import { fsmLimits } from "./limits.js";
 import { failure, success, type FsmFailure } from "./result.js";
 import {
+  isHealthy,
   isRolloutActive,
   isTerminal,
   type ContainerRecord,
@@ -163,8 +164,7 @@ function isReplacementReady(deployment: DeploymentRecord, replacement: Container
   return (
     replacement !== undefined &&
     replacement.desired === "running" &&
-    replacement.state === "running" &&
-    replacement.health === "healthy" &&
+    isHealthy(replacement) &&
     atMs - replacement.healthySinceMs >= deployment.spec.update.minHealthyTimeMs
   );
 }
@@ -326,10 +326,6 @@ function needsReplacement(state: ClusterState, deployment: DeploymentRecord): bo
     .containersOf(deployment.spec.name)
     .filter((c) => c.desired === "running" && c.version === deployment.version).length;
   return current < deployment.spec.replicas + state.openMigrations(deployment).length;
-}
-
-function isHealthy(container: ContainerRecord): boolean {
-  return container.state === "running" && container.health === "healthy";
 }
 
 export function applyNodeDrainFinish(state: ClusterState, command: NodeDrainFinishCommand, atMs: number): ApplyResult {

@@ -21,6 +21,7 @@ import type { ClusterState } from "./cluster-state.js";
 import { fsmLimits } from "./limits.js";
 import { failure, success, type FsmFailure } from "./result.js";
 import {
+  isHealthy,
   isRolloutActive,
   isTerminal,
   type ContainerRecord,
@@ -195,7 +196,6 @@ function checkStep(
       "FAILED_PRECONDITION",
       `starting ${command.startCount} would run ${current + command.startCount} replicas of v${rollout.toVersion}, more than ${deployment.spec.replicas}`,
     );
-  const isHealthy = (c: { state: string; health: string }) => c.state === "running" && c.health === "healthy";
   const healthyStops = victims.filter(isHealthy).length;
   const floor = deployment.spec.replicas - deployment.spec.update.maxParallel;
   const healthyAfter = wanted.filter(isHealthy).length - healthyStops;

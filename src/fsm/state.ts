@@ -411,6 +411,11 @@ export function isTerminal(state: ContainerState): boolean {
  * a delete. A failed container wanted stopped is removed at once, so failed-and-not-holding
  * never lasts past the command that made it.
  */
+/** Running and found healthy by the probes: what rollouts, drains and budgets count. */
+export function isHealthy(container: Pick<ContainerRecord, "state" | "health">): boolean {
+  return container.state === "running" && container.health === "healthy";
+}
+
 export function holdsCapacity(container: Pick<ContainerRecord, "node" | "state" | "desired">): boolean {
   if (container.node === "") return false;
   if (container.state === "failed") return container.desired === "running";
