@@ -200,16 +200,24 @@ export function applyNodeDrainStep(state: ClusterState, command: NodeDrainStepCo
     state.touchDeployment(deployment);
   }
   let replaced = 0;
+  // Replicas of each deployment's current version wanted running, counted once per step and kept
+  // up to date as it stops and starts them (a deadline step may stop thousands).
+  const currentCounts = new Map<string, number>();
   for (const container of checked.stop) {
     const deployment = state.deployments.get(container.deployment) as DeploymentRecord;
+    const name = deployment.spec.name;
+    let current = currentCounts.get(name) ?? currentReplicas(state, deployment);
     const migrating = state.openMigrations(deployment).some((m) => m.from === container.id);
+    if (container.desired === "running" && container.version === deployment.version) current -= 1;
     if (isTerminal(container.state)) state.removeContainer(container);
     else state.stopContainer(container);
     // Stopped at the deadline without a replacement: one is started, as for a node that died.
-    if (!migrating && needsReplacement(state, deployment)) {
+    if (!migrating && current < deployment.spec.replicas + state.openMigrations(deployment).length) {
       state.createContainer(deployment);
+      current += 1;
       replaced += 1;
     }
+    currentCounts.set(name, current);
     deployment.migrations = state.openMigrations(deployment);
     state.touchDeployment(deployment);
   }
@@ -320,12 +328,11 @@ function checkDrainStep(
   return { migrate, stop };
 }
 
-/** As NodeDown: a replica is replaced while the deployment's current version runs fewer than `replicas`. */
-function needsReplacement(state: ClusterState, deployment: DeploymentRecord): boolean {
-  const current = state
+/** Replicas of the deployment's current version wanted running (as NodeDown counts them to replace one). */
+function currentReplicas(state: ClusterState, deployment: DeploymentRecord): number {
+  return state
     .containersOf(deployment.spec.name)
     .filter((c) => c.desired === "running" && c.version === deployment.version).length;
-  return current < deployment.spec.replicas + state.openMigrations(deployment).length;
 }
 
 export function applyNodeDrainFinish(state: ClusterState, command: NodeDrainFinishCommand, atMs: number): ApplyResult {
