@@ -60,10 +60,17 @@ export interface AccessControlOptions {
   readonly acl: boolean;
   /** Wall-clock milliseconds, against which token expiry is judged. */
   readonly nowMs?: () => number;
+  /**
+   * Resolves once this replica has applied every write committed before the call (a read barrier).
+   * A token created a moment ago may not have reached a follower yet: before calling a token
+   * unknown, the check waits for this once and looks again.
+   */
+  readonly catchUp?: () => Promise<void>;
 }
 
 type Decision =
-  { readonly ok: true; readonly caller: Caller } | { readonly ok: false; readonly error: OrchestratorError };
+  | { readonly ok: true; readonly caller: Caller }
+  | { readonly ok: false; readonly error: OrchestratorError; readonly unknownToken?: true };
 
 function refuse(code: "UNAUTHENTICATED" | "PERMISSION_DENIED", message: string): Decision {
   return { ok: false, error: new OrchestratorError(code, message) };
@@ -72,6 +79,8 @@ function refuse(code: "UNAUTHENTICATED" | "PERMISSION_DENIED", message: string):
 export class AccessControl {
   private readonly callers = new WeakMap<Metadata, Caller>();
   private readonly nowMs: () => number;
+  /** Calls now waiting for a catch-up before their token is judged again; bounded so guesses cannot pile up. */
+  private catchingUp = 0;
 
   constructor(private readonly options: AccessControlOptions) {
     this.nowMs = options.nowMs ?? Date.now;
@@ -126,7 +135,14 @@ export class AccessControl {
   private tokenCaller(hash: string, need: AccessNeed, method: string): Decision {
     const token = this.options.state.tokenBySecretHash(hash);
     if (token === undefined)
-      return refuse("UNAUTHENTICATED", "unknown or revoked token: ask an admin for a token (orchctl token create)");
+      return {
+        ok: false,
+        error: new OrchestratorError(
+          "UNAUTHENTICATED",
+          "unknown or revoked token: ask an admin for a token (orchctl token create)",
+        ),
+        unknownToken: true,
+      };
     if (token.expiresAtMs !== 0 && this.nowMs() >= token.expiresAtMs)
       return refuse(
         "UNAUTHENTICATED",
@@ -145,6 +161,25 @@ export class AccessControl {
         ...(token.region !== "" ? { region: token.region } : {}),
       },
     };
+  }
+
+  /**
+   * The decision again once this replica has caught up with the commit index, for a token it did
+   * not know: one created a moment ago through another replica. Without a catch-up port, when it
+   * fails (no leader), or with too many calls already waiting, the first refusal stands.
+   */
+  private async afterCatchUp(refusal: Decision, again: () => Decision): Promise<Decision> {
+    const catchUp = this.options.catchUp;
+    if (catchUp === undefined || this.catchingUp >= accessLimits.unknownTokenCatchUpsMax) return refusal;
+    this.catchingUp += 1;
+    try {
+      await catchUp();
+      return again();
+    } catch {
+      return refusal;
+    } finally {
+      this.catchingUp -= 1;
+    }
   }
 
   /** Why an agent whose credentials name `region` may not send `message` to `path`; null when it may. */
@@ -195,14 +230,19 @@ export class AccessControl {
                 const certificate = identityFromSubjectAltName(
                   call.getAuthContext().sslPeerCertificate?.subjectaltname,
                 );
+                const settle = (decision: Decision): void => {
+                  if (!decision.ok) {
+                    end(decision.error);
+                    return;
+                  }
+                  caller = decision.caller;
+                  this.callers.set(metadata, caller);
+                  forward(metadata);
+                };
                 const decision = this.decide(method.path, metadata, certificate);
-                if (!decision.ok) {
-                  end(decision.error);
-                  return;
-                }
-                caller = decision.caller;
-                this.callers.set(metadata, caller);
-                forward(metadata);
+                if (decision.ok || decision.unknownToken !== true) settle(decision);
+                else
+                  void this.afterCatchUp(decision, () => this.decide(method.path, metadata, certificate)).then(settle);
               })
               .withOnReceiveMessage((message: unknown, forward) => {
                 const refusal = this.regionRefusal(method.path, message, caller.region);

@@ -10,6 +10,8 @@ export const accessLimits = {
   tokenTtlMsMin: 1_000,
   /** The longest time to live a token may be given: ten years. */
   tokenTtlMsMax: 10 * 365 * 86_400_000,
+  /** Calls with a token this replica does not know that may wait at once for it to catch up (then refused). */
+  unknownTokenCatchUpsMax: 64,
 } as const;
 
 assert(accessLimits.secretBytes * 8 >= 128, "a token secret carries at least 128 random bits");

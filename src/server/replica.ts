@@ -138,7 +138,11 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
   drains.start();
   await node.start();
 
-  const access = new AccessControl({ state: fsm, acl: options.acl === true });
+  const access = new AccessControl({
+    state: fsm,
+    acl: options.acl === true,
+    catchUp: () => node.linearizableRead(),
+  });
   if (access.aclEnabled && fsm.aclBootstrappedRevision === 0)
     logger.info("started with --acl: every call needs a token; run `orchctl acl bootstrap` once to get the first");
   const api: RunningApiServer = await startApiServer(

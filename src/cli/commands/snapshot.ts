@@ -123,6 +123,12 @@ async function saveSnapshot(
   let reportedAt = 0;
   let serverSha256 = "";
   let chain: Promise<void> = Promise.resolve();
+  // File writes run in order behind the stream. A failed step (FILE exists, disk full) is awaited
+  // below; marking each step handled now keeps Node from calling it unhandled while the stream runs.
+  const then = (step: () => Promise<void> | undefined): void => {
+    chain = chain.then(step);
+    chain.catch(() => undefined);
+  };
   const bodyHash = createHash("sha256");
   const onMessage = (message: SnapshotSaveResponse): void => {
     if (message.header !== undefined) {
@@ -140,7 +146,7 @@ async function saveSnapshot(
         leaderId: h.leaderId,
       };
       const announced = header;
-      chain = chain.then(async () => {
+      then(async () => {
         writer = await SnapshotFileWriter.create(file, announced, overwrite);
       });
     }
@@ -148,7 +154,7 @@ async function saveSnapshot(
       const chunk = message.chunk;
       received += chunk.byteLength;
       bodyHash.update(chunk);
-      chain = chain.then(() => writer?.writeBody(chunk));
+      then(() => writer?.writeBody(chunk));
       if (header !== undefined && received - reportedAt >= progressEveryBytes) {
         reportedAt = received;
         session.out.note(`received ${mib(received)} of ${mib(header.bodyBytes)} MiB`);
