@@ -15,6 +15,7 @@ import { registerProcessMetrics } from "../lib/process-metrics.js";
 import { SchedulerWorker } from "../scheduler/io/scheduler-worker.js";
 import { HealthController } from "../health/io/health-controller.js";
 import type { NodeHeartbeats } from "../health/io/node-heartbeats.js";
+import { WorkerProber } from "../health/io/worker-prober.js";
 import { raftControllerPorts } from "./controller-ports-raft.js";
 import { RolloutController } from "../rollout/io/rollout-controller.js";
 import { realClock } from "../lib/clock.js";
@@ -111,7 +112,14 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
   const ports = raftControllerPorts(node, fsm, logger.child({ component: "leadership" }), options.members);
   const scheduler = new SchedulerWorker(ports, logger.child({ component: "scheduler" }), registry);
   scheduler.start();
-  const health = new HealthController(ports, logger.child({ component: "health" }), registry);
+  const healthLogger = logger.child({ component: "health" });
+  // Probes go out from a thread of their own, so a leader probing thousands of containers keeps
+  // its event loop for Raft, placements and rollouts.
+  const prober = new WorkerProber({
+    onThreadFailure: (error) =>
+      healthLogger.error({ err: error.message }, "the probe thread failed; probing from the main thread from now on"),
+  });
+  const health = new HealthController({ ...ports, prober }, healthLogger, registry);
   health.start();
   const heartbeats = health.heartbeats;
   const rollouts = new RolloutController(ports, logger.child({ component: "rollout" }), registry);

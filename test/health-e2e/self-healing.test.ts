@@ -176,6 +176,8 @@ describe("restarts", () => {
     expect(healed.node).toBe(c.node);
     expect((await unhealthyRestarts()) - restartsBefore, "restarts counted by the leader").toBe(1);
     expect(await h.healthStatus(healed)).toBe(200);
+    // The probes went out from the leader's probe thread (worker-prober.ts), not its fallback.
+    expect(await h.cluster.log(leader)).not.toMatch(/the probe thread failed/);
     // It stays healthy: no further restart over a few probe periods.
     const stableUntil = Date.now() + 4 * periodMs;
     while (Date.now() < stableUntil) {

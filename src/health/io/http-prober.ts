@@ -2,7 +2,7 @@ import { Agent } from "undici";
 import type { ProbeOutcome, Prober } from "./prober.js";
 
 /** Concurrent probes in flight from this leader. */
-const probesInFlightMax = 512;
+export const probesInFlightMax = 512;
 /** Opening a connection to an agent takes at most this long (each probe's own timeout also applies). */
 const connectTimeoutMs = 1_000;
 
