@@ -4,38 +4,39 @@
  * progress to stderr. Resolves with the node on completion; throws a CliError (exit 1) when the
  * node or its drain goes away, and at the command's deadline.
  */
-import { setTimeout as sleep } from "node:timers/promises";
 import { ListNodesRequest } from "../../gen/orchestrator/v1/orchestrator.js";
 import type { Node } from "../../gen/orchestrator/v1/types.js";
 import { CliError } from "../errors.js";
-import { cliLimits } from "../limits.js";
+import { pollUntil } from "../poll.js";
 import type { Session } from "../session.js";
 
 export async function followDrain(session: Session, nodeId: string): Promise<Node> {
   let last = "";
-  for (;;) {
-    const response = await session.client.call("listNodes", ListNodesRequest.fromPartial({}));
-    const node = response.nodes.find((n) => n.id === nodeId);
-    if (node === undefined)
-      throw new CliError("NOT_FOUND", `node ${nodeId} is not registered`, "`orchctl nodes` lists the nodes");
-    const drain = node.drain;
-    if (drain === undefined)
-      throw new CliError(
-        "FAILED_PRECONDITION",
-        `node ${nodeId} is not draining`,
-        `\`orchctl node drain ${nodeId}\` starts a drain`,
-      );
-    const line = `drain of ${nodeId}: ${drain.state}, ${node.containers} containers on the node, ${drain.migrated} migrated${drain.stoppedAtDeadline > 0 ? `, ${drain.stoppedAtDeadline} stopped at the deadline` : ""}`;
-    if (line !== last) session.io.stderr.write(`${line}\n`);
-    last = line;
-    if (drain.state === "complete") return node;
-    if (session.remainingMs() < cliLimits.waitPollIntervalMs + cliLimits.waitPollReserveMs)
-      throw new CliError(
+  return pollUntil<Node, Node>(
+    session,
+    async () => {
+      const response = await session.client.call("listNodes", ListNodesRequest.fromPartial({}));
+      const node = response.nodes.find((n) => n.id === nodeId);
+      if (node === undefined)
+        throw new CliError("NOT_FOUND", `node ${nodeId} is not registered`, "`orchctl nodes` lists the nodes");
+      const drain = node.drain;
+      if (drain === undefined)
+        throw new CliError(
+          "FAILED_PRECONDITION",
+          `node ${nodeId} is not draining`,
+          `\`orchctl node drain ${nodeId}\` starts a drain`,
+        );
+      const line = `drain of ${nodeId}: ${drain.state}, ${node.containers} containers on the node, ${drain.migrated} migrated${drain.stoppedAtDeadline > 0 ? `, ${drain.stoppedAtDeadline} stopped at the deadline` : ""}`;
+      if (line !== last) session.io.stderr.write(`${line}\n`);
+      last = line;
+      return drain.state === "complete" ? { done: node } : { look: node };
+    },
+    (node) =>
+      new CliError(
         "DEADLINE_EXCEEDED",
         `timed out after ${session.options.timeoutSeconds}s following the drain of ${nodeId}: ${node.containers} containers still on the node`,
         "--timeout waits longer; the drain goes on without orchctl",
         { node: nodeId, containers: node.containers },
-      );
-    await sleep(cliLimits.waitPollIntervalMs, undefined, { signal: session.io.signal });
-  }
+      ),
+  );
 }
