@@ -203,7 +203,8 @@ export class MemberOperations {
   }
 }
 
-function suffrageOf(id: ReplicaId, status: Status): Suffrage {
+/** Voter, learner or none, in the configuration `status` reports. */
+export function suffrageOf(id: ReplicaId, status: Pick<Status, "conf">): Suffrage {
   if (status.conf.voters.includes(id)) return "voter";
   if (status.conf.learners.includes(id)) return "learner";
   return "none";

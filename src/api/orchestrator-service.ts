@@ -47,7 +47,7 @@ import { deployResultToProto } from "./deploy-result.js";
 import { createNodeHandlers } from "./node-handlers.js";
 import { createRolloutHandlers } from "./rollout-handlers.js";
 import { createMemberHandlers } from "./member-handlers.js";
-import { MemberOperations } from "./member-operations.js";
+import { MemberOperations, suffrageOf } from "./member-operations.js";
 import type { WatchHub } from "./watch-hub.js";
 import { snapshotSave } from "./snapshot-save.js";
 
@@ -243,11 +243,15 @@ function clusterStatus(node: RaftNode, directory: MembersView): ClusterStatusRes
   for (const id of [...ids].sort()) {
     const addresses = directory.addresses(id);
     const progress = status.progress.get(id);
-    let role = "unknown";
-    if (id === status.leader) role = "leader";
-    else if (status.conf.voters.includes(id)) role = "follower";
-    else if (status.conf.learners.includes(id)) role = "learner";
-    const suffrage = status.conf.voters.includes(id) ? "voter" : status.conf.learners.includes(id) ? "learner" : "none";
+    const suffrage = suffrageOf(id, status);
+    const role =
+      id === status.leader
+        ? "leader"
+        : suffrage === "voter"
+          ? "follower"
+          : suffrage === "learner"
+            ? "learner"
+            : "unknown";
     members.push({
       id,
       raftAddress: addresses?.raft ?? "",
