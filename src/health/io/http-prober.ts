@@ -1,4 +1,5 @@
 import { Agent } from "undici";
+import { ProbeSlots } from "./probe-slots.js";
 import type { ProbeOutcome, Prober } from "./prober.js";
 
 /** Concurrent probes in flight from this leader. */
@@ -25,8 +26,7 @@ export class HttpProber implements Prober {
     pipelining: 1,
     connect: { timeout: connectTimeoutMs },
   });
-  private inFlight = 0;
-  private readonly waiting: (() => void)[] = [];
+  private readonly slots = new ProbeSlots(probesInFlightMax);
 
   /**
    * GET `path` at `origin` ("http://host:port"). `dispatch` runs when the probe gets its slot,
@@ -38,15 +38,7 @@ export class HttpProber implements Prober {
     timeoutMs: number,
     dispatch: () => boolean = () => true,
   ): Promise<ProbeOutcome | null> {
-    if (this.inFlight >= probesInFlightMax) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.inFlight++;
-    try {
-      if (!dispatch()) return null;
-      return await this.get(origin, path, timeoutMs);
-    } finally {
-      this.inFlight--;
-      this.waiting.shift()?.();
-    }
+    return this.slots.run(async () => (dispatch() ? this.get(origin, path, timeoutMs) : null));
   }
 
   private get(origin: string, path: string, timeoutMs: number): Promise<ProbeOutcome> {

@@ -1,5 +1,6 @@
 import { Worker } from "node:worker_threads";
 import { HttpProber, probesInFlightMax } from "./http-prober.js";
+import { ProbeSlots } from "./probe-slots.js";
 import type { ProbeRequestBatch, ProbeThreadMessage } from "./probe-thread-messages.js";
 import type { ProbeOutcome, Prober } from "./prober.js";
 
@@ -24,8 +25,7 @@ export class WorkerProber implements Prober {
   private worker: Worker | null = null;
   private fallback: HttpProber | null = null;
   private closed = false;
-  private inFlight = 0;
-  private readonly waiting: (() => void)[] = [];
+  private readonly slots = new ProbeSlots(probesInFlightMax);
   private nextId = 1;
   private readonly answers = new Map<number, (outcome: ProbeOutcome) => void>();
   private batch: [number, string, string, number][] = [];
@@ -39,16 +39,11 @@ export class WorkerProber implements Prober {
     timeoutMs: number,
     dispatch: () => boolean = () => true,
   ): Promise<ProbeOutcome | null> {
-    if (this.inFlight >= probesInFlightMax) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.inFlight++;
-    try {
+    return this.slots.run(async () => {
       if (this.closed || !dispatch()) return null;
-      if (this.fallback !== null) return await this.fallback.probe(origin, path, timeoutMs);
-      return await this.viaThread(origin, path, timeoutMs);
-    } finally {
-      this.inFlight--;
-      this.waiting.shift()?.();
-    }
+      if (this.fallback !== null) return this.fallback.probe(origin, path, timeoutMs);
+      return this.viaThread(origin, path, timeoutMs);
+    });
   }
 
   private viaThread(origin: string, path: string, timeoutMs: number): Promise<ProbeOutcome> {
