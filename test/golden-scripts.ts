@@ -35,3 +35,33 @@ export function describeGoldenScripts(
     }
   });
 }
+
+/**
+ * Runs a script's blocks in order: a block is comment lines (`#`), then a command line, then its
+ * expected output after `----`; `execute` answers each command (trimmed). Returns the script with
+ * every output replaced by what `execute` answered, to compare with the file.
+ */
+export function runScriptBlocks(text: string, name: string, execute: (command: string) => string): string {
+  const out: string[] = [];
+  for (const block of text.split(/\n\n+/)) {
+    const lines = block.split("\n");
+    const comment: string[] = [];
+    while (lines.length > 0 && (lines[0].startsWith("#") || lines[0] === "")) comment.push(lines.shift()!);
+    if (lines.length === 0) {
+      if (comment.length > 0) out.push(comment.join("\n"));
+      continue;
+    }
+    const command = lines[0].trim();
+    if (command === "") continue;
+    let result: string;
+    try {
+      result = execute(command);
+    } catch (error) {
+      throw new Error(`${name}: ${command}: ${error instanceof Error ? error.message : String(error)}`, {
+        cause: error,
+      });
+    }
+    out.push([...comment, command, "----", result].join("\n"));
+  }
+  return out.join("\n\n") + "\n";
+}

@@ -2,11 +2,11 @@ import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { ClassicLevel } from "classic-level";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { DeployRequest, ListDeploymentsRequest } from "../../src/gen/orchestrator/v1/orchestrator.js";
-import { DeploymentSpec } from "../../src/gen/orchestrator/v1/types.js";
+import { ListDeploymentsRequest } from "../../src/gen/orchestrator/v1/orchestrator.js";
 import { LOG_DIR_NAME, SNAPSHOT_DIR_NAME } from "../../src/raft/io/leveldb-log-store.js";
 import { ENTRY_KEY_END, ENTRY_KEY_MIN, entryIndexFromKey } from "../../src/raft/io/log-store-codec.js";
 import { TestCluster, waitFor } from "./harness.js";
+import { deployMany } from "./write-load.js";
 
 /**
  * Coming back: a replica restarts from its own disk; the whole cluster survives a simultaneous
@@ -43,34 +43,6 @@ async function deployWithOrchctl(name: string): Promise<void> {
   const result = await cluster.orchctl(["deploy", name, "--image", "nginx:1.27", "--cpu", "100m", "--memory", "64Mi"]);
   expect(result.code, result.stderr).toBe(0);
   acknowledged.push(name);
-}
-
-/** `count` deployments straight to the leader over gRPC, `workers` at a time (each worker its own client id). */
-async function deployMany(leaderId: string, prefix: string, count: number, workers = 8): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: workers }, async (_, worker) => {
-      for (let seq = 1; ; seq++) {
-        const i = next++;
-        if (i >= count) return;
-        const name = `${prefix}-${i}`;
-        const spec = DeploymentSpec.fromPartial({
-          name,
-          image: "nginx:1.27",
-          replicas: 1,
-          cpuMillicores: 100,
-          memoryMib: 64,
-        });
-        const response = await cluster.call(
-          leaderId,
-          "deploy",
-          DeployRequest.fromPartial({ header: { clientId: `${prefix}-writer-${worker}`, seq }, spec }),
-        );
-        expect(response.created).toBe(true);
-        acknowledged.push(name);
-      }
-    }),
-  );
 }
 
 async function staleNames(id: string): Promise<Set<string>> {
@@ -164,7 +136,10 @@ describe("recovery", () => {
     const appliedAtKill = await cluster.metric(follower, "orchestrator_raft_applied_index");
     expect(await cluster.kill(follower, "SIGKILL")).toBeNull();
 
-    await deployMany(leaderId, "snap", 220);
+    await deployMany(cluster, leaderId, "snap", 220, (name, response) => {
+      expect(response.created).toBe(true);
+      acknowledged.push(name);
+    });
     // The leader compacted its log past everything the follower has.
     const leaderSnapshot = await cluster.metric(leaderId, "orchestrator_raft_snapshot_index");
     expect(leaderSnapshot - snapshotKeepEntries).toBeGreaterThan(appliedAtKill);

@@ -1,3 +1,5 @@
+import { DeployRequest, type DeployResponse } from "../../src/gen/orchestrator/v1/orchestrator.js";
+import { DeploymentSpec } from "../../src/gen/orchestrator/v1/types.js";
 import type { TestCluster } from "./harness.js";
 
 /** One write of the load: when it started and ended, and whether the cluster acknowledged it. */
@@ -81,4 +83,41 @@ export function longestAckGapMs(records: readonly WriteRecord[]): number {
   let gap = 0;
   for (let i = 1; i < acks.length; i++) gap = Math.max(gap, acks[i] - acks[i - 1]);
   return gap;
+}
+
+/**
+ * `count` one-replica deployments named `<prefix>-<i>` straight to the leader over gRPC,
+ * `workers` at a time (each worker its own client id); `acknowledged` hears each one answered.
+ */
+export async function deployMany(
+  cluster: TestCluster,
+  leaderId: string,
+  prefix: string,
+  count: number,
+  acknowledged: (name: string, response: DeployResponse) => void,
+  workers = 8,
+): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: workers }, async (_, worker) => {
+      for (let seq = 1; ; seq++) {
+        const i = next++;
+        if (i >= count) return;
+        const name = `${prefix}-${i}`;
+        const spec = DeploymentSpec.fromPartial({
+          name,
+          image: "nginx:1.27",
+          replicas: 1,
+          cpuMillicores: 100,
+          memoryMib: 64,
+        });
+        const response = await cluster.call(
+          leaderId,
+          "deploy",
+          DeployRequest.fromPartial({ header: { clientId: `${prefix}-writer-${worker}`, seq }, spec }),
+        );
+        acknowledged(name, response);
+      }
+    }),
+  );
 }

@@ -15,6 +15,7 @@
  */
 import type { DrainDecision, DrainReplica } from "../../src/drain/core/index.js";
 import { decideDrain } from "../../src/drain/core/index.js";
+import { runScriptBlocks } from "../golden-scripts.js";
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -41,28 +42,12 @@ interface Sim {
 }
 
 export function runScript(text: string, name: string): string {
-  const out: string[] = [];
   let sim: Sim | null = null;
-  for (const block of text.split(/\n\n+/)) {
-    const lines = block.split("\n");
-    const comment: string[] = [];
-    while (lines.length > 0 && (lines[0].startsWith("#") || lines[0] === "")) comment.push(lines.shift()!);
-    if (lines.length === 0) {
-      if (comment.length > 0) out.push(comment.join("\n"));
-      continue;
-    }
-    const command = lines[0].trim();
+  return runScriptBlocks(text, name, (command) => {
     let result: string;
-    try {
-      [sim, result] = execute(sim, command);
-    } catch (error) {
-      throw new Error(`${name}: ${command}: ${error instanceof Error ? error.message : String(error)}`, {
-        cause: error,
-      });
-    }
-    out.push([...comment, command, "----", result].join("\n"));
-  }
-  return out.join("\n\n") + "\n";
+    [sim, result] = execute(sim, command);
+    return result;
+  });
 }
 
 function options(args: readonly string[]): Map<string, string> {

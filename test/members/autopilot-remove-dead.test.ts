@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { MemberListResponse } from "../../src/gen/orchestrator/v1/orchestrator.js";
 import { TestCluster, waitFor } from "../cluster/harness.js";
+import { memberList } from "./member-list.js";
 
 /**
  * --autopilot-remove-dead: with a fourth member promoted, a voter that stops answering for
@@ -19,11 +20,7 @@ afterAll(async () => {
   await cluster?.close();
 }, 60_000);
 
-async function members(): Promise<MemberListResponse> {
-  const result = await cluster.orchctl(["member", "list", "-o", "json"]);
-  expect(result.code, result.stderr).toBe(0);
-  return JSON.parse(result.stdout) as MemberListResponse;
-}
+const members = (): Promise<MemberListResponse> => memberList(cluster);
 
 const voters = (list: MemberListResponse) =>
   list.members

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { MemberListResponse } from "../../src/gen/orchestrator/v1/orchestrator.js";
 import { TestCluster, waitFor } from "../cluster/harness.js";
+import { memberList } from "./member-list.js";
 
 /**
  * Removing members down to one: removing the leader hands leadership over first (the client
@@ -17,11 +18,7 @@ afterAll(async () => {
   await cluster?.close();
 }, 60_000);
 
-async function members(): Promise<MemberListResponse> {
-  const result = await cluster.orchctl(["member", "list", "-o", "json"]);
-  expect(result.code, result.stderr).toBe(0);
-  return JSON.parse(result.stdout) as MemberListResponse;
-}
+const members = (): Promise<MemberListResponse> => memberList(cluster);
 
 describe("member remove", () => {
   it("refuses a --join replica the cluster has not added", async () => {

@@ -1,14 +1,13 @@
 import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  DeployRequest,
   ListDeploymentsRequest,
   MemberListRequest,
   type MemberListResponse,
 } from "../../src/gen/orchestrator/v1/orchestrator.js";
-import { DeploymentSpec } from "../../src/gen/orchestrator/v1/types.js";
 import { TestCluster, waitFor } from "../cluster/harness.js";
-import { longestAckGapMs, WriteLoad } from "../cluster/write-load.js";
+import { deployMany, longestAckGapMs, WriteLoad } from "../cluster/write-load.js";
+import { memberList } from "./member-list.js";
 
 /**
  * Replacing a failed replica, as docs/operations.md tells an operator to: r3's process dies
@@ -42,37 +41,7 @@ afterAll(async () => {
   await cluster?.close();
 }, 60_000);
 
-async function deployMany(leaderId: string, prefix: string, count: number, workers = 8): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: workers }, async (_, worker) => {
-      for (let seq = 1; ; seq++) {
-        const i = next++;
-        if (i >= count) return;
-        const name = `${prefix}-${i}`;
-        const spec = DeploymentSpec.fromPartial({
-          name,
-          image: "nginx:1.27",
-          replicas: 1,
-          cpuMillicores: 100,
-          memoryMib: 64,
-        });
-        await cluster.call(
-          leaderId,
-          "deploy",
-          DeployRequest.fromPartial({ header: { clientId: `${prefix}-writer-${worker}`, seq }, spec }),
-        );
-        acknowledged.push(name);
-      }
-    }),
-  );
-}
-
-async function members(): Promise<MemberListResponse> {
-  const result = await cluster.orchctl(["member", "list", "-o", "json"]);
-  expect(result.code, result.stderr).toBe(0);
-  return JSON.parse(result.stdout) as MemberListResponse;
-}
+const members = (): Promise<MemberListResponse> => memberList(cluster);
 
 async function expectRefused(args: readonly string[], status: string, text: RegExp): Promise<void> {
   const result = await cluster.orchctl([...args, "-o", "json"]);
@@ -86,7 +55,7 @@ describe("replacing a failed replica", () => {
   it("refuses bad member operations and changes nothing", async () => {
     const { leaderId } = await cluster.waitForLeader();
     // Enough entries that a learner with nothing is far behind (and the log is compacted).
-    await deployMany(leaderId, "before", 3 * snapshotEveryEntries);
+    await deployMany(cluster, leaderId, "before", 3 * snapshotEveryEntries, (name) => acknowledged.push(name));
     const before = await members();
     const r1 = before.members.find((m) => m.id === "r1")!;
     await expectRefused(
@@ -128,7 +97,7 @@ describe("replacing a failed replica", () => {
       expect(added.code, added.stderr).toBe(0);
       const { leaderId } = await cluster.waitForLeader({ among: ["r1", "r2"] });
       // More writes than the log keeps, so r4 cannot start from entry 1.
-      await deployMany(leaderId, "compacted", 2 * snapshotEveryEntries);
+      await deployMany(cluster, leaderId, "compacted", 2 * snapshotEveryEntries, (name) => acknowledged.push(name));
       const joinedAtMs = Date.now();
       cluster.startJoiner("r4", `${cluster.apiAddress("r1")},${cluster.apiAddress("r2")}`);
       const promoted = await waitFor(

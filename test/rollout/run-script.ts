@@ -17,6 +17,7 @@
  */
 import type { ReplicaView, RolloutDecision, RolloutView } from "../../src/rollout/core/index.js";
 import { decideRollout } from "../../src/rollout/core/index.js";
+import { runScriptBlocks } from "../golden-scripts.js";
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] extends object ? Mutable<T[K]> : T[K] };
 
@@ -28,30 +29,12 @@ interface Sim {
 }
 
 export function runScript(text: string, name: string): string {
-  const out: string[] = [];
-  const blocks = text.split(/\n\n+/);
   let sim: Sim | null = null;
-  for (const block of blocks) {
-    const lines = block.split("\n");
-    const comment: string[] = [];
-    while (lines.length > 0 && (lines[0].startsWith("#") || lines[0] === "")) comment.push(lines.shift()!);
-    if (lines.length === 0) {
-      if (comment.length > 0) out.push(comment.join("\n"));
-      continue;
-    }
-    const command = lines[0];
-    if (command.trim() === "") continue;
+  return runScriptBlocks(text, name, (command) => {
     let result: string;
-    try {
-      [sim, result] = execute(sim, command.trim());
-    } catch (error) {
-      throw new Error(`${name}: ${command}: ${error instanceof Error ? error.message : String(error)}`, {
-        cause: error,
-      });
-    }
-    out.push([...comment, command, "----", result].join("\n"));
-  }
-  return out.join("\n\n") + "\n";
+    [sim, result] = execute(sim, command);
+    return result;
+  });
 }
 
 function execute(sim: Sim | null, line: string): [Sim, string] {
