@@ -29,7 +29,7 @@ import { OrchestratorError } from "../lib/errors.js";
 import { identityFromSubjectAltName, type CertificateIdentity } from "../lib/tls-identity.js";
 import { accessLimits } from "./access-limits.js";
 import { accessRuleOf, splitMethodPath, type AccessNeed } from "./access-rules.js";
-import { replicaCertificateMayCall } from "./certificate-roles.js";
+import { certificateRefusal, replicaCertificateMayCall } from "./certificate-roles.js";
 import { statusByCode } from "./grpc-status.js";
 import { secretSha256 } from "./token-secret.js";
 
@@ -58,6 +58,8 @@ export interface AccessControlOptions {
   readonly state: AccessState;
   /** --acl: every call needs a token (or, for AgentService, an agent certificate). */
   readonly acl: boolean;
+  /** Mutual TLS: before anything else, the client certificate's role must fit the method (certificate-roles.ts). */
+  readonly certificateRoles?: boolean;
   /** Wall-clock milliseconds, against which token expiry is judged. */
   readonly nowMs?: () => number;
   /**
@@ -104,6 +106,10 @@ export class AccessControl {
 
   /** The decision for one call, from its metadata and its client certificate's identity. */
   decide(path: string, metadata: Metadata, certificate: CertificateIdentity | null): Decision {
+    if (this.options.certificateRoles === true) {
+      const refusal = certificateRefusal(path, certificate);
+      if (refusal !== null) return refuse(refusal.code, refusal.message);
+    }
     const certificateCaller: Caller =
       certificate === null
         ? anonymousCaller
@@ -215,7 +221,7 @@ export class AccessControl {
     return null;
   }
 
-  /** The interceptor to install on the API server (after the certificate-role one). */
+  /** The interceptor to install on the API server: the one check every call passes. */
   readonly interceptor: ServerInterceptor = (method, call) => {
     let caller: Caller = anonymousCaller;
     const end = (error: OrchestratorError): void =>

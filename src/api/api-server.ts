@@ -4,7 +4,6 @@ import { OrchestratorServiceService } from "../gen/orchestrator/v1/orchestrator.
 import { OrchestratorError } from "../lib/errors.js";
 import { createOrchestratorService, type ServiceDeps } from "./orchestrator-service.js";
 import { registerAgentService, type AgentServiceDeps } from "./agent-service.js";
-import { certificateRoleInterceptor } from "./certificate-roles.js";
 import type { AccessControl } from "./access-control.js";
 
 /** Requests larger than this are refused with RESOURCE_EXHAUSTED before they are parsed. */
@@ -29,9 +28,9 @@ export async function startApiServer(
     "grpc.max_send_message_length": 64 * 1024 * 1024,
     "grpc.keepalive_time_ms": 10_000,
     "grpc.keepalive_permit_without_calls": 1,
-    // With mutual TLS, each call's certificate role is checked against the service it calls
-    // first; then the access check settles who calls, and with --acl whether they may.
-    interceptors: [...(mutualTls !== undefined ? [certificateRoleInterceptor] : []), deps.access.interceptor],
+    // One check per call: with mutual TLS the certificate's role first, then who calls and, with
+    // --acl, whether they may (access-control.ts).
+    interceptors: [deps.access.interceptor],
   });
   server.addService(OrchestratorServiceService, createOrchestratorService(deps));
   registerAgentService(server, deps);

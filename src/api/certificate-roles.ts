@@ -1,13 +1,6 @@
-import {
-  ResponderBuilder,
-  ServerInterceptingCall,
-  ServerListenerBuilder,
-  status,
-  type ServerInterceptor,
-} from "@grpc/grpc-js";
 import { AgentServiceService } from "../gen/agent/v1/agent.js";
 import { OrchestratorServiceService } from "../gen/orchestrator/v1/orchestrator.js";
-import { identityFromSubjectAltName, type CertificateRole } from "../lib/tls-identity.js";
+import type { CertificateIdentity, CertificateRole } from "../lib/tls-identity.js";
 
 /** A replica started with --join asks for the membership with its own (replica) certificate. */
 const memberListPath = OrchestratorServiceService.memberList.path;
@@ -28,42 +21,25 @@ export function roleNeeded(path: string): CertificateRole {
 /**
  * With mutual TLS, every API call is checked against the role its client certificate carries
  * (the handshake already proved the CA signed it): an agent certificate cannot deploy, an admin
- * certificate cannot register nodes, a replica certificate is for Raft only. Refused calls end
- * with PERMISSION_DENIED naming the role needed (UNAUTHENTICATED when it names no identity). (An agent's region is checked by each
- * AgentService call by the access interceptor: access-control.ts regionRefusal.)
+ * certificate cannot register nodes, a replica certificate is for Raft only. The refusal, null
+ * when the certificate may call `path`: PERMISSION_DENIED naming the role needed, UNAUTHENTICATED
+ * when the certificate names no identity. The access check (access-control.ts) asks this first;
+ * it also checks an agent's region.
  */
-export const certificateRoleInterceptor: ServerInterceptor = (method, call) =>
-  new ServerInterceptingCall(
-    call,
-    new ResponderBuilder()
-      .withStart((next) => {
-        next(
-          new ServerListenerBuilder()
-            .withOnReceiveMetadata((metadata, forward) => {
-              const needed = roleNeeded(method.path);
-              const identity = identityFromSubjectAltName(call.getAuthContext().sslPeerCertificate?.subjectaltname);
-              if (
-                identity?.role === needed ||
-                (identity?.role === "replica" && replicaCertificateMayCall(method.path))
-              ) {
-                forward(metadata);
-                return;
-              }
-              // Signed by our CA but naming nobody: it authenticates no one.
-              if (identity === null) {
-                call.sendStatus({
-                  code: status.UNAUTHENTICATED,
-                  details: `${method.path} needs a certificate with role ${needed}; this one names no orchestrator identity`,
-                });
-                return;
-              }
-              call.sendStatus({
-                code: status.PERMISSION_DENIED,
-                details: `${method.path} needs a certificate with role ${needed}; this one has role ${identity.role} (${identity.name})`,
-              });
-            })
-            .build(),
-        );
-      })
-      .build(),
-  );
+export function certificateRefusal(
+  path: string,
+  identity: CertificateIdentity | null,
+): { readonly code: "UNAUTHENTICATED" | "PERMISSION_DENIED"; readonly message: string } | null {
+  const needed = roleNeeded(path);
+  if (identity?.role === needed || (identity?.role === "replica" && replicaCertificateMayCall(path))) return null;
+  // Signed by our CA but naming nobody: it authenticates no one.
+  if (identity === null)
+    return {
+      code: "UNAUTHENTICATED",
+      message: `${path} needs a certificate with role ${needed}; this one names no orchestrator identity`,
+    };
+  return {
+    code: "PERMISSION_DENIED",
+    message: `${path} needs a certificate with role ${needed}; this one has role ${identity.role} (${identity.name})`,
+  };
+}

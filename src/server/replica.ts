@@ -149,6 +149,7 @@ export async function startReplica(options: ReplicaOptions): Promise<RunningRepl
   const access = new AccessControl({
     state: fsm,
     acl: options.acl === true,
+    certificateRoles: tls !== undefined,
     catchUp: () => node.linearizableRead(),
   });
   if (access.aclEnabled && fsm.aclBootstrappedRevision === 0)
