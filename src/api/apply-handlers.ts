@@ -25,6 +25,7 @@ import {
   validateDeploymentSpec,
   withCurrentPolicy,
   type ClusterFsm,
+  type DeployResult,
   type DeploymentRecord,
   type DeploymentSpec,
 } from "../fsm/index.js";
@@ -125,8 +126,11 @@ export function createApplyHandlers(deps: ApplyHandlerDeps): {
   };
 }
 
-function rolloutPreview(current: Readonly<DeploymentRecord> | undefined, spec: DeploymentSpec): RolloutPreview {
-  const result = deployResultOf(current?.spec, spec);
+function rolloutPreview(
+  current: Readonly<DeploymentRecord> | undefined,
+  spec: DeploymentSpec,
+  result: DeployResult,
+): RolloutPreview {
   const replaces = result === "configured" && current !== undefined && !sameTemplate(current.spec, spec);
   const canary = replaces ? Math.min(spec.update.canary, spec.replicas) : 0;
   return {
@@ -160,7 +164,8 @@ function planOne(
   spec: DeploymentSpec,
 ): DeploymentPlan {
   const name = spec.name;
-  const preview = rolloutPreview(current, spec);
+  const result = deployResultOf(current?.spec, spec);
+  const preview = rolloutPreview(current, spec, result);
   const newReplicas = replicasStartedFirst(current, spec, preview);
   const planned = Math.min(newReplicas, applyLimits.placementsShownMax, schedulerLimits.containersPerPlanMax);
   const firstOrdinal = current?.nextContainerOrdinal ?? 0;
@@ -192,7 +197,7 @@ function planOne(
   }
   return {
     name,
-    result: deployResultToProto(deployResultOf(current?.spec, spec)),
+    result: deployResultToProto(result),
     changes: specFieldChanges(current?.spec, spec),
     rollout: preview,
     placements,

@@ -129,8 +129,11 @@ Logs are JSON lines on stderr. SIGTERM hands leadership to another replica befor
   let members: MembersDirectory | null = null;
   let raftAddress: string;
   let api: string;
+  // Where this replica stands in --peers: its default metrics port counts from 8080 by it.
+  let position = 0;
   if (opts.peers !== undefined) {
     const raftPeers = parsePeerList(opts.peers, "--peers");
+    position = [...raftPeers.keys()].indexOf(opts.id);
     if (!raftPeers.has(opts.id))
       throw new Error(`--id ${opts.id} is not one of the replicas in --peers (${[...raftPeers.keys()].join(", ")})`);
     const fromFlags = MembersDirectory.fromFlags(
@@ -169,7 +172,6 @@ Logs are JSON lines on stderr. SIGTERM hands leadership to another replica befor
           .map((e) => e.trim())
           .filter((e) => e !== "");
   if (joinEndpoints !== null && joinEndpoints.length === 0) throw new Error("--join: give at least one endpoint");
-  const position = opts.peers === undefined ? 0 : [...parsePeerList(opts.peers, "--peers").keys()].indexOf(opts.id);
   const metrics = opts.metrics ?? `127.0.0.1:${8080 + position}`;
   splitListenHostPort(metrics);
   const snapshotEveryEntries = positiveInteger(opts.snapshotEvery, "--snapshot-every");
